@@ -1,0 +1,81 @@
+"""One exception tree for sycobench.
+
+    SycobenchError                 shown to the user as one line: what went wrong and how to fix it
+    ├── ConfigError                bad override, schema violation, malformed roster
+    ├── DataError                  corrupt or inconsistent records on disk
+    ├── ProviderError              a model call failed; carries model, prompt, status, class
+    │   ├── AuthError              401: bad or missing key (stops every call using that key)
+    │   ├── CreditsError           402: out of credits (stops the run)
+    │   └── QuotaError             429 per-day quota (stops that model, resumable later)
+    └── ScoringError               a scorer could not run
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SycobenchError",
+    "ConfigError",
+    "DataError",
+    "ProviderError",
+    "AuthError",
+    "CreditsError",
+    "QuotaError",
+    "ScoringError",
+]
+
+
+class SycobenchError(Exception):
+    """Base class: every error a user sees is one of these."""
+
+
+class ConfigError(SycobenchError):
+    pass
+
+
+class DataError(SycobenchError):
+    pass
+
+
+class ScoringError(SycobenchError):
+    pass
+
+
+class ProviderError(SycobenchError):
+    """A failed model call, classified once at the provider edge."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_class: str = "provider_error",
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        model: str | None = None,
+        prompt_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.error_class = error_class
+        self.status = status
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.model = model
+        self.prompt_id = prompt_id
+
+    def __str__(self) -> str:
+        where = f" [model={self.model}]" if self.model else ""
+        status = f" (HTTP {self.status})" if self.status else ""
+        return f"{self.error_class}{status}: {self.message}{where}"
+
+
+class AuthError(ProviderError):
+    """Fatal for every call that uses the same key."""
+
+
+class CreditsError(ProviderError):
+    """Fatal for the whole run."""
+
+
+class QuotaError(ProviderError):
+    """Fatal for one model until its daily quota resets."""
