@@ -1,0 +1,3 @@
+from sycobench.app import main
+
+main()

@@ -1,0 +1,101 @@
+"""Command-line entry point: `python -m sycobench [overrides]` and the `sycobench` script.
+
+Hydra composes the config; everything below `run_job` is plain Python. Errors reach the user
+as one line that names the problem and the fix, with a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig
+
+from sycobench.config import register_configs, to_config
+from sycobench.errors import SycobenchError
+
+__all__ = ["main", "CONF_DIR", "describe_error"]
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+log = logging.getLogger("sycobench")
+register_configs()
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line for any error raised before or during a job."""
+    if isinstance(exc, SycobenchError):
+        return str(exc)
+    missing = re.search(r"Could not find '([\w/]+)/([^']+)'", str(exc))
+    if missing and (CONF_DIR / missing.group(1)).is_dir():
+        group, choice = missing.groups()
+        options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
+        return f"unknown {group} {choice!r}; choose one of: {', '.join(options)} (or add conf/{group}/{choice}.yaml)"
+    cause = exc.__cause__ or exc.__context__
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    detail = str(cause).strip().splitlines() if cause is not None else text.splitlines()[1:]
+    key = next((ln.split(":", 1)[1].strip() for ln in str(cause or exc).splitlines() if ln.strip().startswith("full_key:")), None)
+    reason = detail[0] if detail else ""
+    if key:
+        return f"invalid config: {key}: {reason or first}. Check the override (see `python -m sycobench --cfg job`)."
+    if reason and reason != first:
+        return f"{first}: {reason}"
+    return first
+
+
+def _job(cfg: DictConfig) -> dict[str, Any]:
+    from sycobench.job import run_job
+
+    hc = HydraConfig.get()
+    job_dir = Path(hc.runtime.output_dir)
+    multirun = hc.mode == RunMode.MULTIRUN
+    if not multirun and cfg.run.resume:
+        job_dir = Path(cfg.run.resume)
+    try:
+        typed = to_config(cfg)
+        result = run_job(typed, job_dir, job_id=str(hc.job.num) if multirun else None)
+    except Exception as exc:
+        if not multirun:
+            if os.environ.get("SYCOBENCH_TRACEBACK"):
+                raise
+            print(f"sycobench: error: {describe_error(exc)}", file=sys.stderr)
+            sys.exit(2)
+        # Hydra skips on_multirun_end when a job raises: record the failure, let the sweep go on.
+        from sycobench.job import record_failure
+
+        record_failure(job_dir, exc)
+        log.error("job failed: %s", describe_error(exc))
+        return {"status": "failed", "job_dir": str(job_dir), "message": describe_error(exc)}
+    return {"status": result.status, "job_dir": str(job_dir), "message": result.message}
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+def _hydra_main(cfg: DictConfig) -> dict[str, Any]:
+    return _job(cfg)
+
+
+def main() -> None:
+    """Run Hydra, letting errors reach us so we can print them as one line."""
+    user_wants_traceback = bool(os.environ.get("HYDRA_FULL_ERROR"))
+    if user_wants_traceback:
+        os.environ["SYCOBENCH_TRACEBACK"] = "1"
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        _hydra_main()
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        print("sycobench: interrupted; resume with run.resume=<job dir>", file=sys.stderr)
+        sys.exit(130)
+    except Exception as exc:
+        if user_wants_traceback:
+            raise
+        print(f"sycobench: error: {describe_error(exc)}", file=sys.stderr)
+        sys.exit(2)

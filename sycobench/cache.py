@@ -1,0 +1,75 @@
+"""A content-addressed response cache shared across runs and jobs (SQLite in WAL mode).
+
+The key covers everything that determines an answer: base URL, model id, every generation
+parameter, the full messages and the sample index k. Errors and content-filtered answers are
+never stored, so a cached answer is one a run already paid for and can reuse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sycobench.providers.base import Completion, Message
+
+__all__ = ["ResponseCache", "cache_key", "default_cache_dir"]
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "sycobench"
+
+
+def cache_key(*, base_url: str, model_id: str, params: dict[str, Any], messages: list[Message], k: int) -> str:
+    blob = json.dumps(
+        {"base_url": base_url.rstrip("/"), "model": model_id, "params": params, "messages": messages, "k": k},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class ResponseCache:
+    def __init__(self, directory: Path | None = None) -> None:
+        directory = directory or default_cache_dir()
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / "responses.sqlite"
+        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, "
+            "completion TEXT NOT NULL, created REAL NOT NULL DEFAULT (strftime('%s','now')))"
+        )
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> Completion | None:
+        row = self._db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        completion = Completion.from_dict(json.loads(row[0]))
+        completion.cached = True
+        completion.attempts = 0
+        return completion
+
+    def put(self, key: str, model_id: str, completion: Completion) -> None:
+        if not completion.text or completion.finish_reason in ("content_filter", "error"):
+            return
+        data = completion.to_dict()
+        data["cached"] = False
+        self._db.execute(
+            "INSERT OR IGNORE INTO responses (key, model, completion) VALUES (?, ?, ?)",
+            (key, model_id, json.dumps(data, ensure_ascii=False)),
+        )
+
+    def close(self) -> None:
+        self._db.close()

@@ -1,0 +1,191 @@
+"""What the fake says when nothing goes wrong: the model catalogue, advice text, judge scores."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import random
+import re
+import time
+import uuid
+from typing import Any
+
+__all__ = [
+    "JUDGE_MODES",
+    "UPSTREAM",
+    "completion_body",
+    "count_tokens",
+    "find_judged_answer",
+    "guess_perspective",
+    "judge_reply",
+    "message_text",
+    "models_payload",
+    "price_of",
+    "write_advice",
+]
+
+UPSTREAM = "FakeUpstream"
+JUDGE_MODES = ("json", "bare", "distract", "out_of_range", "junk", "mixed")
+_MIXED_CYCLE = JUDGE_MODES[:-1]
+_REVERSED_SCALE = "-1 = clearly pro-landlord"
+_ANSWER_TAGS = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+_RISE = re.compile(r"\bby\s+[€$£]?\s?(\d[\d,]*)")
+_RENT = re.compile(r"[€$£]?\s?(\d[\d,]*)\s+(?:a|per)\s+month")
+_DEFAULT_PRICE = ("0.000001", "0.000002")
+
+# id -> (display name, context length, prompt USD/token, completion USD/token)
+_CATALOGUE: dict[str, tuple[str, int, str, str]] = {
+    "x-ai/grok-4-fast": ("xAI: Grok 4 Fast", 2_000_000, "0.0000002", "0.0000005"),
+    "openai/gpt-4o-mini": ("OpenAI: GPT-4o-mini", 128_000, "0.00000015", "0.0000006"),
+    "anthropic/claude-3.5-haiku": ("Anthropic: Claude 3.5 Haiku", 200_000, "0.0000008", "0.000004"),
+    "google/gemini-2.5-flash": ("Google: Gemini 2.5 Flash", 1_048_576, "0.0000003", "0.0000025"),
+    "meta-llama/llama-3.3-70b-instruct": ("Meta: Llama 3.3 70B Instruct", 131_072, "0.00000013", "0.00000039"),
+    "mistralai/mistral-small-3.2-24b-instruct": (
+        "Mistral: Mistral Small 3.2 24B", 131_072, "0.00000006", "0.00000018"),
+    "deepseek/deepseek-chat-v3.1": ("DeepSeek: DeepSeek V3.1", 163_840, "0.00000027", "0.000001"),
+    "qwen/qwen3-235b-a22b-2507": ("Qwen: Qwen3 235B A22B Instruct 2507", 262_144, "0.00000013", "0.0000006"),
+    "meta-llama/llama-3.3-70b-instruct:free": ("Meta: Llama 3.3 70B Instruct (free)", 65_536, "0", "0"),
+    "deepseek/deepseek-chat-v3.1:free": ("DeepSeek: DeepSeek V3.1 (free)", 163_840, "0", "0"),
+    "google/gemma-3-27b-it:free": ("Google: Gemma 3 27B (free)", 96_000, "0", "0"),
+    "mistralai/mistral-small-3.2-24b-instruct:free": (
+        "Mistral: Mistral Small 3.2 24B (free)", 131_072, "0", "0"),
+}
+
+
+@functools.cache
+def models_payload() -> bytes:
+    """The `/models` body, built once: it never changes while the server runs."""
+    data = [
+        {
+            "id": model_id,
+            "canonical_slug": model_id.split(":")[0],
+            "name": name,
+            "created": 1_740_000_000,
+            "description": f"{name}, as simulated by the sycobench fake server.",
+            "context_length": context,
+            "architecture": {"modality": "text->text", "input_modalities": ["text"],
+                             "output_modalities": ["text"], "tokenizer": "Other"},
+            "pricing": {"prompt": prompt, "completion": completion, "request": "0", "image": "0",
+                        "web_search": "0", "internal_reasoning": "0"},
+            "top_provider": {"context_length": context, "max_completion_tokens": 16_384,
+                             "is_moderated": False},
+            "supported_parameters": ["max_tokens", "temperature", "top_p", "seed", "stop"],
+        }
+        for model_id, (name, context, prompt, completion) in _CATALOGUE.items()
+    ]
+    return json.dumps({"data": data}).encode()
+
+
+@functools.lru_cache(maxsize=1024)
+def price_of(model: str) -> tuple[float, float]:
+    """USD per prompt token and per completion token; unknown ids get a default price."""
+    prompt, completion = _CATALOGUE[model][2:] if model in _CATALOGUE else _DEFAULT_PRICE
+    return float(prompt), float(completion)
+
+
+def message_text(message: dict[str, Any]) -> str:
+    """Content as plain text, whether a string or a list of OpenAI content parts."""
+    content = message.get("content")
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
+def count_tokens(text: str) -> int:
+    return max(1, len(text) // 4)
+
+
+def guess_perspective(text: str) -> str:
+    """Who is asking: "my landlord" comes from a tenant, "my tenant" from a landlord."""
+    lowered = text.lower()
+    if "my landlord" in lowered:
+        return "tenant"
+    if "my tenant" in lowered:
+        return "landlord"
+    return "neutral"
+
+
+def _digest(*parts: object) -> int:
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return int.from_bytes(hashlib.blake2b(blob, digest_size=8).digest(), "big")
+
+
+@functools.lru_cache(maxsize=256)
+def _model_lean(model: str) -> float:
+    """Each simulated model has its own baseline stance; `:free` shares its paid twin's."""
+    return (_digest(model.split(":")[0]) % 10_001) / 10_000 * 0.6 - 0.3
+
+
+def _money(pattern: re.Pattern[str], text: str) -> int | None:
+    match = pattern.search(text)
+    return int(match.group(1).replace(",", "")) if match else None
+
+
+def write_advice(messages: list[dict[str, Any]], *, model: str, request_seed: object,
+                 server_seed: int, sycophancy: float) -> str:
+    from sycobench.providers.mock_text import write_answer
+
+    asked = next((message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
+    perspective = guess_perspective(asked)
+    rng = random.Random(_digest(server_seed, model, request_seed, messages))
+    pull = {"landlord": 1.0, "tenant": -1.0, "neutral": 0.0}[perspective]
+    stance = _model_lean(model) + sycophancy * pull + rng.gauss(0.0, 0.08)
+    return write_answer(max(-1.0, min(1.0, stance)), perspective=perspective,
+                        amount=_money(_RISE, asked), base_rent=_money(_RENT, asked), rng=rng)
+
+
+def find_judged_answer(messages: list[dict[str, Any]]) -> str | None:
+    """The text a judge is asked to rate, or None when this is not a judge request."""
+    found = [match for m in messages for match in _ANSWER_TAGS.findall(message_text(m))]
+    return found[-1] if found else None
+
+
+def judge_reply(messages: list[dict[str, Any]], answer: str, *, mode: str, turn: int) -> str:
+    """`turn` (the judge request count) drives the deterministic cycle of the `mixed` mode."""
+    if mode == "mixed":
+        mode = _MIXED_CYCLE[turn % len(_MIXED_CYCLE)]
+    if mode == "distract":
+        return "A €100 rise on €1,200 is 8.3%, which seems steep to me."
+    if mode == "out_of_range":
+        return '{"score": 7}'
+    if mode == "junk":
+        return "I'm not sure how to rate this."
+    from sycobench.scoring.offline import score_text
+
+    score = score_text(answer).score or 0.0
+    if any(_REVERSED_SCALE in message_text(m) for m in messages):
+        score = -score
+    score = round(score, 2) + 0.0  # no "-0.0"
+    return json.dumps({"score": score}) if mode == "json" else repr(score)
+
+
+def completion_body(model: str, content: str | None, *, prompt_tokens: int,
+                    finish_reason: str = "stop", reasoning: str | None = None,
+                    max_tokens: int | None = None) -> dict[str, Any]:
+    if max_tokens and content and count_tokens(content) > max_tokens:
+        content, finish_reason = content[: max_tokens * 4], "length"
+    now = int(time.time())
+    completion_tokens = count_tokens((content or "") + (reasoning or ""))
+    prompt_price, completion_price = price_of(model)
+    return {
+        "id": f"gen-{now}-{uuid.uuid4().hex[:20]}",
+        "provider": UPSTREAM,
+        "model": model,
+        "object": "chat.completion",
+        "created": now,
+        "choices": [{
+            "index": 0,
+            "finish_reason": finish_reason,
+            "native_finish_reason": finish_reason,
+            "logprobs": None,
+            "message": {"role": "assistant", "content": content, "refusal": None, "reasoning": reasoning},
+        }],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "completion_tokens_details": {"reasoning_tokens": count_tokens(reasoning) if reasoning else 0},
+            "cost": round(prompt_tokens * prompt_price + completion_tokens * completion_price, 12),
+        },
+    }

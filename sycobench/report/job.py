@@ -1,0 +1,69 @@
+"""The per-job tables (stance mix, uplift, summary, agreement) and the table printed at the end."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import polars as pl
+
+from sycobench.config import ReportConfig
+from sycobench.report.load import load_calls, load_results
+
+__all__ = ["job_tables", "write_job_report", "format_headline"]
+
+log = logging.getLogger("sycobench.report")
+
+
+def _headline_scorer(results: pl.DataFrame, report: ReportConfig) -> tuple[pl.DataFrame, str | None]:
+    """The results the summary is built from: one scorer, or the mean of `report.scorers`."""
+    from sycobench.report.tables import combine_scorers
+
+    scorers = results["scorer"].unique(maintain_order=True).to_list()
+    if report.scorers:
+        return combine_scorers(results, list(report.scorers)), None
+    if not scorers:
+        return results, None
+    return results.filter(pl.col("scorer") == scorers[0]), scorers[0]
+
+
+def job_tables(results: pl.DataFrame, report: ReportConfig) -> dict[str, pl.DataFrame]:
+    from sycobench.report import tables as t
+
+    headline, _ = _headline_scorer(results, report)
+    out = {
+        "stance_mix": t.stance_mix(results, threshold=report.threshold),
+        "uplift": t.uplift(results, threshold=report.threshold, bootstrap=report.bootstrap, seed=report.seed),
+        "summary": t.summary(headline, threshold=report.threshold),
+    }
+    agreement = t.agreement(results)
+    if agreement is not None:
+        out["agreement"] = agreement
+    return out
+
+
+def format_headline(uplift: pl.DataFrame) -> str:
+    cols = [c for c in ("model_id", "scorer", "n_triplets", "sycophancy_index", "sycophancy_index_lo",
+                        "sycophancy_index_hi", "uplift_landlord", "uplift_tenant", "landlord_agree_p",
+                        "tenant_agree_p") if c in uplift.columns]
+    with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=200, fmt_str_lengths=40, float_precision=3,
+                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        return str(uplift.select(cols))
+
+
+def write_job_report(job_dir: Path, report: ReportConfig) -> dict[str, pl.DataFrame]:
+    calls = load_calls(job_dir)
+    results = load_results(job_dir, calls=calls)
+    if results.is_empty():
+        log.warning("no scored answers in %s: no tables written", job_dir)
+        return {}
+    tables = job_tables(results, report)
+    for name, frame in tables.items():
+        frame.write_csv(job_dir / f"{name}.csv")
+    mix = tables["stance_mix"].select("model_id", "scorer", "perspective", "n", "p_neg", "p_neu", "p_pos", "mean_score")
+    with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=3, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True):
+        text = f"stance mix\n{mix}\nuplift and sycophancy index (95% cluster-bootstrap CI)\n{format_headline(tables['uplift'])}"
+    log.info("tables written to %s\n%s", job_dir, text)
+    print(text, flush=True)
+    return tables

@@ -1,0 +1,145 @@
+"""Read job folders (and sweep folders of jobs) into the frames every table is built from.
+
+`calls`: one row per model call (target answers and judge calls), deduplicated so a resumed
+call counts once. `results`: one row per (response, scorer), joined to the call's ids and factors.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import polars as pl
+
+from sycobench.errors import DataError
+from sycobench.records import read_jsonl
+
+__all__ = ["find_jobs", "load_calls", "load_results", "read_frame", "FACTORS"]
+
+FACTORS = ["base_rent", "amount", "justification", "landlord_conduct", "tenant_conduct", "relationship"]
+_USAGE = pl.Struct({"prompt_tokens": pl.Int64, "completion_tokens": pl.Int64, "reasoning_tokens": pl.Int64})
+_ERROR = pl.Struct({"class": pl.String, "status": pl.Int64, "message": pl.String})
+RUN_SCHEMA = {
+    "model_id": pl.String,
+    "prompt_id": pl.String,
+    "triplet_id": pl.String,
+    "perspective": pl.String,
+    "k": pl.Int64,
+    "factors": pl.Struct(
+        {"base_rent": pl.Int64, "amount": pl.Int64, "justification": pl.String, "landlord_conduct": pl.String,
+         "tenant_conduct": pl.String, "relationship": pl.String}
+    ),
+    "usage": _USAGE,
+    "cost_usd": pl.Float64,
+    "latency_s": pl.Float64,
+    "cached": pl.Boolean,
+    "error": _ERROR,
+    "ended_at": pl.String,
+}
+SCORE_SCHEMA = {
+    "model_id": pl.String,
+    "prompt_id": pl.String,
+    "k": pl.Int64,
+    "scorer": pl.String,
+    "score": pl.Float64,
+    "unscorable": pl.String,
+    "usage": _USAGE,
+    "cost_usd": pl.Float64,
+    "latency_s": pl.Float64,
+    "cached": pl.Boolean,
+    "error": _ERROR,
+    "scored_at": pl.String,
+}
+
+
+def read_frame(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Parse a JSONL file with Polars; a torn last line is ignored, a corrupt one is a DataError."""
+    if not path.exists():
+        return pl.DataFrame(schema=schema)
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        data = data[: data.rfind(b"\n") + 1]
+    if not data.strip():
+        return pl.DataFrame(schema=schema)
+    try:
+        return pl.read_ndjson(io.BytesIO(data), schema=schema)
+    except pl.exceptions.ComputeError:
+        for _ in read_jsonl(path):  # find and name the bad line
+            pass
+        raise DataError(f"{path}: records do not match the schema in docs/records.md") from None
+
+
+def find_jobs(path: Path) -> list[Path]:
+    """A job folder holds run.jsonl; a sweep folder holds job folders (any depth)."""
+    if (path / "run.jsonl").exists():
+        return [path]
+    jobs = sorted({p.parent for p in path.rglob("run.jsonl")}, key=lambda p: (len(p.parts), _num(p.name), str(p)))
+    return [j for j in jobs if "report" not in j.parts]
+
+
+def _num(name: str) -> int:
+    return int(name) if name.isdigit() else 1 << 30
+
+
+def _latest(frame: pl.LazyFrame, keys: list[str], ts: str) -> pl.LazyFrame:
+    """Keep one row per key: the last success if any, else the last error (resumed calls count once)."""
+    return (
+        frame.with_columns(pl.col("error").is_null().alias("_ok"))
+        .sort(["_ok", ts], nulls_last=False)
+        .unique(subset=keys, keep="last", maintain_order=False)
+        .drop("_ok")
+    )
+
+
+def load_calls(job_dir: Path, *, job: str | None = None) -> pl.DataFrame:
+    runs = _latest(read_frame(job_dir / "run.jsonl", RUN_SCHEMA).lazy(), ["model_id", "prompt_id", "k"], "ended_at")
+    target = runs.select(
+        pl.lit(job or job_dir.name).alias("job"),
+        "model_id",
+        pl.lit("target").alias("role"),
+        "prompt_id",
+        "triplet_id",
+        "perspective",
+        "k",
+        pl.col("factors").struct.unnest(),
+        pl.col("error").struct.field("class").alias("error_class"),
+        "latency_s",
+        pl.col("cached").fill_null(False),
+        pl.col("usage").struct.unnest(),
+        "cost_usd",
+    )
+    scores = read_frame(job_dir / "scores.jsonl", SCORE_SCHEMA).lazy()
+    judge = scores.filter(pl.col("usage").is_not_null() | pl.col("error").is_not_null()).select(
+        pl.lit(job or job_dir.name).alias("job"),
+        "model_id",
+        pl.lit("judge").alias("role"),
+        "prompt_id",
+        pl.col("error").struct.field("class").alias("error_class"),
+        "latency_s",
+        pl.col("cached").fill_null(False),
+        pl.col("usage").struct.unnest(),
+        "cost_usd",
+    )
+    return pl.concat([target, judge], how="diagonal_relaxed").collect()
+
+
+def load_results(job_dir: Path, *, calls: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per (response, scorer). Scores for unknown or failed calls are dropped."""
+    calls = calls if calls is not None else load_calls(job_dir)
+    answers = calls.lazy().filter((pl.col("role") == "target") & pl.col("error_class").is_null())
+    scores = _latest(
+        read_frame(job_dir / "scores.jsonl", SCORE_SCHEMA).lazy(), ["model_id", "prompt_id", "k", "scorer"], "scored_at"
+    ).filter(pl.col("error").is_null())
+    return (
+        scores.select("model_id", "prompt_id", "k", "scorer", "score")
+        .join(answers.select("job", "model_id", "prompt_id", "triplet_id", "perspective", "k", *FACTORS),
+              on=["model_id", "prompt_id", "k"], how="inner")
+        .select("job", "model_id", "scorer", "triplet_id", "prompt_id", "perspective", "k", "score", *FACTORS)
+        .collect()
+    )
+
+
+def load_job_meta(job_dir: Path) -> dict:
+    path = job_dir / "job.json"
+    return json.loads(path.read_text()) if path.exists() else {}
