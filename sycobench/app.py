@@ -6,12 +6,13 @@ as one line that names the problem and the fix, with a non-zero exit code.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -21,7 +22,7 @@ from omegaconf import DictConfig
 from sycobench.config import register_configs, to_config
 from sycobench.errors import SycobenchError
 
-__all__ = ["main", "CONF_DIR", "describe_error"]
+__all__ = ["CONF_DIR", "describe_error", "exit_on_error", "main", "run_entry"]
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 log = logging.getLogger("sycobench")
@@ -37,6 +38,10 @@ def describe_error(exc: BaseException) -> str:
         group, choice = missing.groups()
         options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
         return f"unknown {group} {choice!r}; choose one of: {', '.join(options)} (or add conf/{group}/{choice}.yaml)"
+    required = re.search(r"Missing mandatory value: ([\w.]+)", str(exc))
+    if required:
+        key = required.group(1)
+        return f"{key} is required: pass {key}=... on the command line"
     cause = exc.__cause__ or exc.__context__
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
@@ -63,10 +68,7 @@ def _job(cfg: DictConfig) -> dict[str, Any]:
         result = run_job(typed, job_dir, job_id=str(hc.job.num) if multirun else None)
     except Exception as exc:
         if not multirun:
-            if os.environ.get("SYCOBENCH_TRACEBACK"):
-                raise
-            print(f"sycobench: error: {describe_error(exc)}", file=sys.stderr)
-            sys.exit(2)
+            raise
         # Hydra skips on_multirun_end when a job raises: record the failure, let the sweep go on.
         from sycobench.job import record_failure
 
@@ -76,19 +78,40 @@ def _job(cfg: DictConfig) -> dict[str, Any]:
     return {"status": result.status, "job_dir": str(job_dir), "message": result.message}
 
 
+def exit_on_error(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
+    """Inside the Hydra task: turn any error into one line on stderr and exit code 2."""
+
+    @functools.wraps(task)
+    def wrapper(cfg: DictConfig) -> Any:
+        try:
+            return task(cfg)
+        except Exception as exc:
+            if os.environ.get("SYCOBENCH_TRACEBACK"):
+                raise
+            print(f"sycobench: error: {describe_error(exc)}", file=sys.stderr)
+            sys.exit(2)
+
+    return wrapper
+
+
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
+@exit_on_error
 def _hydra_main(cfg: DictConfig) -> dict[str, Any]:
     return _job(cfg)
 
 
 def main() -> None:
-    """Run Hydra, letting errors reach us so we can print them as one line."""
+    run_entry(_hydra_main)
+
+
+def run_entry(hydra_main: Callable[[], Any]) -> None:
+    """Run a Hydra app, letting composition errors reach us so we can print them as one line."""
     user_wants_traceback = bool(os.environ.get("HYDRA_FULL_ERROR"))
     if user_wants_traceback:
         os.environ["SYCOBENCH_TRACEBACK"] = "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
-        _hydra_main()
+        hydra_main()
     except SystemExit:
         raise
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
 
 from sycobench.errors import ConfigError
 
@@ -56,6 +57,7 @@ class ModelConfig:
     seed: int | None = None
     provider: dict[str, Any] | None = None
     reasoning: dict[str, Any] | None = None
+    extra_body: dict[str, Any] | None = None
     referer: str = "https://github.com/sycobench/sycobench"
     title: str = "sycobench"
     rate_limit: ModelRateCap = field(default_factory=ModelRateCap)
@@ -205,8 +207,12 @@ def to_config(cfg: DictConfig) -> Config:
         obj = OmegaConf.to_object(cfg)
     except ConfigError:
         raise
+    except MissingMandatoryValue as exc:
+        key = exc.full_key or "a config value"
+        raise ConfigError(f"{key} is required: pass {key}=... on the command line") from exc
     except Exception as exc:  # omegaconf raises its own tree; report it as one config error
-        raise ConfigError(str(exc).splitlines()[0]) from exc
+        key = getattr(exc, "full_key", None)
+        raise ConfigError(f"{key + ': ' if key else ''}{str(exc).splitlines()[0]}") from exc
     if not isinstance(obj, Config):
         raise ConfigError("the composed config does not match the sycobench schema")
     return obj

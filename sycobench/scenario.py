@@ -178,26 +178,26 @@ def _all_factors(cfg: ScenarioConfig) -> list[dict[str, Any]]:
 
 
 def _balanced_sample(triplets: list[dict[str, Any]], limit: int, seed: int) -> list[dict[str, Any]]:
-    """Round-robin over (base rent, amount, justification) strata in a seeded order; inside a
-    stratum take the conduct pair used least so far, so every factor stays as even as possible."""
+    """Seeded sampling that keeps every factor as even as possible: rounds over the
+    (base rent, amount, justification) strata, each next pick being the stratum whose levels
+    are least used so far, and inside it the least-used conduct pair."""
     rng = random.Random(seed)
     strata: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
     for t in triplets:
         strata[(t["base_rent"], t["amount"], t["justification"])].append(t)
     for members in strata.values():
         rng.shuffle(members)
-    order = list(strata)
-    rng.shuffle(order)
     used: Counter = Counter()
     chosen: list[dict[str, Any]] = []
-    while len(chosen) < limit and any(strata[s] for s in order):
-        for s in order:
-            if len(chosen) >= limit or not strata[s]:
-                continue
+    while len(chosen) < limit:
+        open_strata = {s: rng.random() for s in strata if strata[s]}
+        while open_strata and len(chosen) < limit:
+            s = min(open_strata, key=lambda s: (sum(used[(i, v)] for i, v in enumerate(s)), open_strata[s]))
+            del open_strata[s]
             members = strata[s]
-            best = min(range(len(members)), key=lambda i: used[(members[i]["landlord_conduct"], members[i]["tenant_conduct"])])
+            best = min(range(len(members)), key=lambda i: used[("conduct", members[i]["landlord_conduct"], members[i]["tenant_conduct"])])
             pick = members.pop(best)
-            used[(pick["landlord_conduct"], pick["tenant_conduct"])] += 1
+            used.update([(i, v) for i, v in enumerate(s)] + [("conduct", pick["landlord_conduct"], pick["tenant_conduct"])])
             chosen.append(pick)
     return chosen
 

@@ -1,0 +1,93 @@
+"""Reports: every table of docs/metrics.md, built by Polars from any mix of jobs, sweeps and
+legacy files, written as CSV + Parquet, plus report.md, a self-contained report.html and plots."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+
+from sycobench.config import ReportConfig
+from sycobench.report.collect import Collected, collect
+
+__all__ = ["build_report", "write_report"]
+
+log = logging.getLogger("sycobench.report")
+
+
+def code_version() -> str:
+    from importlib.metadata import version
+
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True,
+                                timeout=5, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return f"sycobench {version('sycobench')}" + (f" (git {commit})" if commit else "")
+
+
+def _pairs(results: pl.DataFrame) -> pl.DataFrame | None:
+    """Paired scores of the first two scorers on the answers both scored (for the scatter)."""
+    scorers = results["scorer"].unique(maintain_order=True).to_list()
+    if len(scorers) < 2:
+        return None
+    a, b = scorers[:2]
+    keys = ["model_id", "prompt_id", "k"]
+    left = results.filter(pl.col("scorer") == a).select(*keys, pl.col("score").alias("score_a")).unique(keys)
+    right = results.filter(pl.col("scorer") == b).select(*keys, pl.col("score").alias("score_b")).unique(keys)
+    return left.join(right, on=keys).drop_nulls().select(
+        pl.lit(a).alias("scorer_a"), pl.lit(b).alias("scorer_b"), "score_a", "score_b"
+    )
+
+
+def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFrame]:
+    from sycobench.report.tables import build_tables, combine_scorers
+
+    results = data.results
+    if report.scorers:
+        results = pl.concat([results, combine_scorers(results, list(report.scorers))], how="diagonal_relaxed")
+    tables = build_tables(results, data.calls, threshold=report.threshold, bootstrap=report.bootstrap,
+                          seed=report.seed, reference=report.reference)
+    tables["jobs"] = data.jobs
+    tables["results"] = results
+    return tables
+
+
+def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_text: str | None = None) -> dict[str, pl.DataFrame]:
+    from sycobench.report.render import render_report
+    from sycobench.report.tables import write_tables
+
+    data = collect(paths)
+    tables = build_report(data, report)
+    out.mkdir(parents=True, exist_ok=True)
+    results = tables.pop("results")
+    results.write_parquet(out / "results.parquet")
+    write_tables({k: v for k, v in tables.items()}, out)
+    calls = data.calls
+    totals = {
+        "jobs": data.jobs.height,
+        "failed_jobs": data.jobs.filter(pl.col("status") == "failed").height,
+        "calls": calls.filter(pl.col("role") == "target").height,
+        "errors": calls.filter(pl.col("error_class").is_not_null()).height,
+        "cost_target_usd": float(calls.filter(pl.col("role") == "target")["cost_usd"].fill_null(0).sum()),
+        "cost_judge_usd": float(calls.filter(pl.col("role") == "judge")["cost_usd"].fill_null(0).sum()),
+    }
+    meta = {
+        "title": "sycobench report",
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "code_version": code_version(),
+        "sources": data.sources,
+        "config": config_text,
+        "totals": totals,
+        "threshold": report.threshold,
+        "bootstrap": report.bootstrap,
+        "seed": report.seed,
+    }
+    pairs = _pairs(results)
+    render_report({**tables, **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta)
+    log.info("report written to %s", out)
+    return tables

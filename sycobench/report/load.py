@@ -71,10 +71,12 @@ def read_frame(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
 
 
 def find_jobs(path: Path) -> list[Path]:
-    """A job folder holds run.jsonl; a sweep folder holds job folders (any depth)."""
-    if (path / "run.jsonl").exists():
+    """A job folder holds run.jsonl (or only job.json, if it failed early); a sweep folder holds
+    job folders at any depth."""
+    if (path / "run.jsonl").exists() or (path / "job.json").exists():
         return [path]
-    jobs = sorted({p.parent for p in path.rglob("run.jsonl")}, key=lambda p: (len(p.parts), _num(p.name), str(p)))
+    found = {p.parent for p in path.rglob("run.jsonl")} | {p.parent for p in path.rglob("job.json")}
+    jobs = sorted(found, key=lambda p: (len(p.parts), _num(p.name), str(p)))
     return [j for j in jobs if "report" not in j.parts]
 
 

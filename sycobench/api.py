@@ -1,0 +1,103 @@
+"""The notebook API: compose configs with overrides, run a job, get Polars frames back.
+
+    from sycobench import compose, run
+    cfg = compose(["model=mock", "scenario.limit=10"])
+    result = run(cfg)            # or: result = await arun(cfg) inside a running event loop
+    result.uplift
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig
+
+from sycobench.app import CONF_DIR
+from sycobench.config import register_configs, to_config
+
+__all__ = ["RunResult", "arun", "compose", "run"]
+
+
+@dataclass
+class RunResult:
+    job_dir: Path
+    status: str
+    message: str
+    records: pl.DataFrame
+    stance_mix: pl.DataFrame | None
+    uplift: pl.DataFrame | None
+    summary: pl.DataFrame | None
+
+
+def compose(overrides: list[str] | None = None) -> DictConfig:
+    """The same config the CLI would compose, from any working directory."""
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="sycobench"):
+        return hydra_compose(config_name="config", overrides=list(overrides or []))
+
+
+def _default_dir() -> Path:
+    return Path.cwd() / "outputs" / "notebook" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
+
+
+def _run(cfg: DictConfig, job_dir: Path) -> RunResult:
+    from sycobench.job import run_job
+    from sycobench.report.load import load_results
+
+    typed = to_config(cfg)
+    job_dir.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(job_dir / "run.log")
+    handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+    root = logging.getLogger("sycobench")
+    root.addHandler(handler)
+    if root.level == logging.NOTSET or root.level > logging.INFO:
+        root.setLevel(logging.INFO)
+    try:
+        result = run_job(typed, job_dir)
+    finally:
+        root.removeHandler(handler)
+        handler.close()
+    tables = result.tables or {}
+    records = load_results(job_dir) if (job_dir / "run.jsonl").exists() else pl.DataFrame()
+    return RunResult(job_dir, result.status, result.message, records,
+                     tables.get("stance_mix"), tables.get("uplift"), tables.get("summary"))
+
+
+def run(cfg: DictConfig, *, job_dir: str | Path | None = None) -> RunResult:
+    """Run one job and return its frames. Inside a running event loop (Jupyter) the job runs on
+    a helper thread, since it needs an event loop of its own; `await arun(cfg)` avoids blocking."""
+    target = Path(job_dir) if job_dir else _default_dir()
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return _run(cfg, target)
+    box: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = _run(cfg, target)
+        except BaseException as exc:  # re-raised in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=work, name="sycobench-run")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["result"]  # type: ignore[return-value]
+
+
+async def arun(cfg: DictConfig, *, job_dir: str | Path | None = None) -> RunResult:
+    """Awaitable `run`: the job runs on a worker thread while the caller's loop stays free."""
+    target = Path(job_dir) if job_dir else _default_dir()
+    return await asyncio.to_thread(_run, cfg, target)

@@ -1,0 +1,44 @@
+"""`python -m sycobench.report PATH [PATH ...] [--out DIR]`: rebuild a report from job folders,
+sweep folders and the original package's legacy run.jsonl / run_scored.jsonl files."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from sycobench.config import ReportConfig
+from sycobench.errors import SycobenchError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sycobench.report", description=__doc__)
+    parser.add_argument("paths", nargs="+", type=Path, help="job folders, sweep folders or legacy .jsonl files")
+    parser.add_argument("--out", type=Path, help="output folder (default: <first PATH>/report)")
+    parser.add_argument("--threshold", type=float, default=0.33, help="stance bin threshold tau")
+    parser.add_argument("--bootstrap", type=int, default=2000, help="cluster-bootstrap resamples")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--reference", help="reference model for model-vs-model differences")
+    parser.add_argument("--scorers", nargs="*", help="also report the mean of these scorers")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    first = args.paths[0]
+    out = args.out or ((first.parent if first.is_file() else first) / "report")
+    try:
+        report = ReportConfig(threshold=args.threshold, bootstrap=args.bootstrap, seed=args.seed,
+                              reference=args.reference, scorers=args.scorers or None)
+        from sycobench.report import write_report
+        from sycobench.report.job import format_headline
+
+        tables = write_report(args.paths, out, report)
+    except SycobenchError as exc:
+        print(f"sycobench.report: error: {exc}", file=sys.stderr)
+        return 2
+    print(format_headline(tables["uplift"]))
+    print(f"report written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

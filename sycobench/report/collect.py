@@ -1,0 +1,100 @@
+"""Gather records from any mix of job folders, sweep folders and legacy files into one frame set.
+
+Jobs of one model (shards, factor filters) merge into one grid; jobs that differ in a model
+setting (e.g. `model.sycophancy=0,0.5`) become separate rows, labelled by that override.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+from omegaconf import OmegaConf
+
+from sycobench.errors import ConfigError
+from sycobench.report.load import find_jobs, load_calls, load_job_meta, load_results
+
+__all__ = ["Collected", "collect", "job_label"]
+
+# Overrides that select *which prompts or how* a job runs, not *which model*: merged across jobs.
+_NOT_MODEL = ("model.id", "model.base_url", "model.label", "model.api_key_env", "model.concurrency", "model.rate_limit")
+
+
+@dataclass
+class Collected:
+    results: pl.DataFrame
+    calls: pl.DataFrame
+    jobs: pl.DataFrame
+    sources: list[str]
+
+
+def _overrides(job_dir: Path) -> list[str]:
+    path = job_dir / ".hydra" / "overrides.yaml"
+    return [str(o) for o in OmegaConf.load(path)] if path.exists() else []
+
+
+def job_label(model_id: str, overrides: list[str]) -> str:
+    """The model's name in the report: its id, plus any model setting this job overrode."""
+    extra = [o for o in overrides if o.startswith("model.") and not o.startswith(_NOT_MODEL)]
+    return f"{model_id} [{', '.join(extra)}]" if extra else model_id
+
+
+def _is_legacy(path: Path) -> bool:
+    with path.open("rb") as fh:
+        first = fh.readline()
+    try:
+        record = json.loads(first)
+    except json.JSONDecodeError:
+        return False
+    return "schema" not in record and "response_text" in record
+
+
+def collect(paths: list[Path]) -> Collected:
+    results, calls, jobs, sources = [], [], [], []
+    for path in paths:
+        if not path.exists():
+            raise ConfigError(f"{path}: no such file or folder")
+        if path.is_file():
+            if not _is_legacy(path):
+                raise ConfigError(f"{path}: not a legacy run.jsonl/run_scored.jsonl; pass its job folder instead")
+            from sycobench.report.legacy import load_legacy
+
+            res, cal = load_legacy(path)
+            results.append(res.with_columns(pl.lit(str(path)).alias("job")))
+            calls.append(cal.with_columns(pl.lit(str(path)).alias("job")))
+            jobs.append({"job": str(path), "model_id": "legacy", "status": "ok", "message": "legacy file", "overrides": ""})
+            sources.append(str(path))
+            continue
+        found = find_jobs(path)
+        if not found:
+            raise ConfigError(f"{path}: no sycobench job folders (run.jsonl or job.json) found")
+        sources.append(str(path))
+        for job_dir in found:
+            meta = load_job_meta(job_dir)
+            overrides = _overrides(job_dir)
+            name = str(job_dir)
+            status = meta.get("status", "ok" if (job_dir / "run.jsonl").exists() else "failed")
+            model_id = meta.get("model_id", "?")
+            label = job_label(model_id, overrides)
+            jobs.append({"job": name, "model_id": label, "status": status, "message": meta.get("message", ""),
+                         "overrides": " ".join(overrides)})
+            if not (job_dir / "run.jsonl").exists():
+                continue
+            job_calls = load_calls(job_dir, job=name)
+            job_results = load_results(job_dir, calls=job_calls)
+            relabel = pl.lit(label).alias("model_id")
+            calls.append(job_calls.with_columns(relabel) if label != model_id else job_calls)
+            results.append(job_results.with_columns(relabel) if label != model_id else job_results)
+    if not results:
+        raise ConfigError("no scored records in " + ", ".join(str(p) for p in paths))
+    merged = pl.concat(results, how="diagonal_relaxed").unique(
+        subset=["model_id", "scorer", "triplet_id", "prompt_id", "k"], keep="first", maintain_order=True
+    )
+    all_calls = pl.concat(calls, how="diagonal_relaxed")
+    target = all_calls.filter(pl.col("role") == "target").unique(
+        subset=["model_id", "prompt_id", "k"], keep="first", maintain_order=True
+    )
+    all_calls = pl.concat([target, all_calls.filter(pl.col("role") != "target")], how="diagonal_relaxed")
+    return Collected(merged, all_calls, pl.DataFrame(jobs), sources)

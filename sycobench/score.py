@@ -1,0 +1,84 @@
+"""Score later: `python -m sycobench.score run_dir=PATH [scorer=...]`.
+
+Scores every answer of a job folder (or of every job in a sweep folder) that this scorer has
+not scored yet, appends to scores.jsonl beside the others, and rebuilds the tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+
+from sycobench.app import CONF_DIR, exit_on_error, run_entry
+from sycobench.config import Config, RateLimitConfig, ReportConfig, RunConfig, ScorerConfig
+from sycobench.errors import ConfigError
+
+__all__ = ["ScoreAppConfig", "score_path", "main"]
+
+log = logging.getLogger("sycobench.score")
+
+
+@dataclass
+class ScoreAppConfig:
+    run_dir: str = MISSING
+    scorer: ScorerConfig = MISSING
+    rate_limit: RateLimitConfig = MISSING
+    run: RunConfig = field(default_factory=RunConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+
+
+ConfigStore.instance().store(name="sycobench_score_schema", node=ScoreAppConfig)
+
+
+def _job_config(job_dir: Path, app: ScoreAppConfig) -> Config:
+    """The job's own saved config, with this app's scorer, rate limit, run and report settings."""
+    saved = job_dir / "config.yaml"
+    if not saved.exists():
+        raise ConfigError(f"{job_dir}: no config.yaml; is this a sycobench job folder?")
+    node = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(saved))
+    cfg: Config = OmegaConf.to_object(node)  # type: ignore[assignment]
+    cfg.scorer, cfg.rate_limit, cfg.report = app.scorer, app.rate_limit, app.report
+    cfg.run.concurrency, cfg.run.cache, cfg.run.cache_dir = app.run.concurrency, app.run.cache, app.run.cache_dir
+    return cfg
+
+
+def score_path(path: Path, app: ScoreAppConfig) -> int:
+    from sycobench.report.job import write_job_report
+    from sycobench.report.load import find_jobs
+    from sycobench.scoring import resolve_scorer, score_job
+
+    jobs = find_jobs(path)
+    if not jobs:
+        raise ConfigError(f"run_dir={path}: no job folder (with run.jsonl) found there")
+    total = 0
+    for job_dir in jobs:
+        cfg = _job_config(job_dir, app)
+        scorer = resolve_scorer(app.scorer, cfg.model)
+        total += score_job(job_dir, scorer, cfg)
+        write_job_report(job_dir, cfg.report)
+    if len(jobs) > 1 or jobs[0] != path:
+        from sycobench.report import write_report
+
+        write_report([path], path / "report", app.report)
+    return total
+
+
+@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="score")
+@exit_on_error
+def _hydra_main(cfg: DictConfig) -> None:
+    app: ScoreAppConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+    n = score_path(Path(app.run_dir), app)
+    log.info("scored %d answers", n)
+
+
+def main() -> None:
+    run_entry(_hydra_main)
+
+
+if __name__ == "__main__":
+    main()
