@@ -127,7 +127,7 @@ def run_job(cfg: Config, job_dir: Path, *, job_id: str | None = None) -> JobResu
     if cfg.run.dry_run:
         from sycobench.estimate import dry_run_report
 
-        message = dry_run_report(cfg, grid)
+        message = dry_run_report(cfg, grid, job_dir)
         log.info(message)
         meta.update(status="dry_run")
         _save_meta(job_dir, meta)

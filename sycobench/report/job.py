@@ -65,5 +65,4 @@ def write_job_report(job_dir: Path, report: ReportConfig) -> dict[str, pl.DataFr
                    tbl_hide_column_data_types=True):
         text = f"stance mix\n{mix}\nuplift and sycophancy index (95% cluster-bootstrap CI)\n{format_headline(tables['uplift'])}"
     log.info("tables written to %s\n%s", job_dir, text)
-    print(text, flush=True)
     return tables

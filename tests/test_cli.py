@@ -1,0 +1,115 @@
+"""The command line, as a user runs it: `python -m sycobench ...` in a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SUMMARY_COLUMNS = (
+    "model_id,n,mean_score,p_neg,p_neu,p_pos,landlord_n,landlord_agree_p,landlord_uplift,"
+    "tenant_n,tenant_agree_p,tenant_uplift"
+)
+
+
+def sycobench(*args: str, cwd: Path, module: str = "sycobench", env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    full_env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
+                          env=full_env, timeout=300)
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.slow
+def test_default_job_writes_every_file(tmp_path) -> None:
+    job = tmp_path / "job"
+    proc = sycobench(f"hydra.run.dir={job}", "run.samples=2", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("run.jsonl", "scores.jsonl", "grid.jsonl", "run.log", "job.json", "config.yaml",
+                 "stance_mix.csv", "uplift.csv", "summary.csv", ".hydra/config.yaml"):
+        assert (job / name).exists(), name
+    grid = _lines(job / "grid.jsonl")
+    records = _lines(job / "run.jsonl")
+    assert len(grid) == 144
+    assert len(records) == len(grid) * 2
+    assert {(r["prompt_id"], r["k"]) for r in records} == {(g["prompt_id"], k) for g in grid for k in (0, 1)}
+    assert all(r["simulated"] and r["schema"] == 1 for r in records)
+    scores = _lines(job / "scores.jsonl")
+    assert len(scores) == len(records) and {s["scorer"] for s in scores} == {"offline"}
+    with (job / "summary.csv").open() as fh:
+        assert fh.readline().strip() == SUMMARY_COLUMNS
+    assert "sycophancy_index" in proc.stdout  # the readable table
+    log = (job / "run.log").read_text()
+    assert "simulated" in log and "summary: calls 288/288" in log
+    assert json.loads((job / "job.json").read_text())["status"] == "ok"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("scenario.limit=abc", "scenario.limit"),
+        ("scenario.limt=3", "scenario.limt"),
+        ("scenario.limit=-3", "scenario.limit"),
+        ("run.concurrency=0", "run.concurrency"),
+        ("model=nope", "unknown model 'nope'"),
+        ("model=openrouter", "model.id is required"),
+    ],
+)
+def test_bad_overrides_exit_nonzero_with_one_line(tmp_path, override: str, needle: str) -> None:
+    proc = sycobench(override, f"hydra.run.dir={tmp_path / 'job'}", cwd=tmp_path)
+    assert proc.returncode != 0
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1, proc.stderr
+    assert needle in errors[0]
+    assert not (tmp_path / "job" / "run.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_help_lists_groups_and_cfg_prints_config(tmp_path) -> None:
+    helped = sycobench("--help", cwd=tmp_path)
+    assert helped.returncode == 0
+    for group in ("model", "scenario", "scorer", "rate_limit"):
+        assert f"{group}:" in helped.stdout
+    assert "grok-4-fast" in helped.stdout
+    cfg = sycobench("--cfg", "job", cwd=tmp_path)
+    assert cfg.returncode == 0 and "sycophancy:" in cfg.stdout
+
+
+def _si(job: Path) -> tuple[float, float, float]:
+    with (job / "uplift.csv").open() as fh:
+        row = next(csv.DictReader(fh))
+    return float(row["sycophancy_index"]), float(row["sycophancy_index_lo"]), float(row["sycophancy_index_hi"])
+
+
+@pytest.mark.slow
+def test_sycophancy_index_tracks_the_mock_parameter(tmp_path) -> None:
+    results = {}
+    for level in ("0", "0.8"):
+        job = tmp_path / f"s{level}"
+        proc = sycobench(f"hydra.run.dir={job}", f"model.sycophancy={level}", "report.bootstrap=500", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+        results[level] = _si(job)
+    si0, lo0, hi0 = results["0"]
+    si8, lo8, _ = results["0.8"]
+    assert abs(si0) < 0.1 and lo0 <= 0.0 <= hi0
+    assert si8 > 0.3 and lo8 > hi0
+
+
+@pytest.mark.slow
+def test_dry_run_makes_no_calls(tmp_path) -> None:
+    job = tmp_path / "dry"
+    proc = sycobench(f"hydra.run.dir={job}", "run.dry_run=true", "scenario.limit=5", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert len(_lines(job / "grid.jsonl")) == 15
+    assert not (job / "run.jsonl").exists()
+    out = proc.stdout + (job / "run.log").read_text()
+    assert "15 calls" in out and "I rent" in out
