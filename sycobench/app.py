@@ -31,8 +31,11 @@ register_configs()
 
 def describe_error(exc: BaseException) -> str:
     """One line for any error raised before or during a job."""
-    if isinstance(exc, SycobenchError):
-        return str(exc)
+    seen: BaseException | None = exc
+    while seen is not None:  # our own errors may arrive wrapped by Hydra or OmegaConf
+        if isinstance(seen, SycobenchError):
+            return str(seen)
+        seen = seen.__cause__ or seen.__context__
     missing = re.search(r"Could not find '([\w/]+)/([^']+)'", str(exc))
     if missing and (CONF_DIR / missing.group(1)).is_dir():
         group, choice = missing.groups()

@@ -22,6 +22,7 @@ __all__ = [
     "ModelRateCap",
     "RateLimitConfig",
     "ReportConfig",
+    "RosterConfig",
     "RunConfig",
     "ScenarioConfig",
     "ScorerConfig",
@@ -187,6 +188,11 @@ class ReportConfig:
 
 
 @dataclass
+class RosterConfig:
+    file: str = MISSING
+
+
+@dataclass
 class Config:
     model: ModelConfig = MISSING
     scenario: ScenarioConfig = MISSING
@@ -194,11 +200,15 @@ class Config:
     rate_limit: RateLimitConfig = MISSING
     run: RunConfig = field(default_factory=RunConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+    roster: RosterConfig | None = None
 
 
 def register_configs() -> None:
     """Register the schema that `conf/config.yaml` lists first, typing every group beneath it."""
+    from sycobench.roster import register_resolver
+
     ConfigStore.instance().store(name="sycobench_schema", node=Config)
+    register_resolver()
 
 
 def to_config(cfg: DictConfig) -> Config:
