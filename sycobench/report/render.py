@@ -1,0 +1,553 @@
+"""report.md, a self-contained report.html and PNG plots, all from the aggregated report tables.
+
+Both documents are rendered from one list of blocks, so they always say the same thing.
+Plots use matplotlib's Agg canvas through `Figure` (not pyplot), so rendering leaves no
+global backend state or open figures behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+import re
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from matplotlib.figure import Figure
+
+__all__ = ["PLOTS", "render_plots", "render_report"]
+
+DPI = 110
+PRO_TENANT, NEUTRAL, PRO_LANDLORD = "#0072B2", "#BBBBBB", "#D55E00"
+_PERSPECTIVES = ("landlord", "neutral", "tenant", "all")
+_MISSING = "—"
+
+
+@dataclass(frozen=True)
+class Heading:
+    level: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Para:
+    text: str
+
+
+@dataclass(frozen=True)
+class Bullets:
+    items: list[str]
+
+
+@dataclass(frozen=True)
+class Code:
+    text: str
+
+
+@dataclass(frozen=True)
+class Image:
+    file: str
+    caption: str
+
+
+@dataclass(frozen=True)
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+    numeric: list[bool]
+
+
+Block = Heading | Para | Bullets | Code | Image | Table
+Column = tuple[str, Callable[[dict], str], bool]
+
+
+def _missing(x: object) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _fmt(x: object, digits: int = 3) -> str:
+    if _missing(x):
+        return _MISSING
+    if isinstance(x, (bool, str)):
+        return str(x)
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    return f"{float(x):.{digits}f}"
+
+
+def _fmt_ci(row: dict, col: str) -> str:
+    lo, hi = row.get(f"{col}_lo"), row.get(f"{col}_hi")
+    if _missing(lo) or _missing(hi):
+        return _fmt(row.get(col))
+    return f"{_fmt(row.get(col))} [{_fmt(lo)}, {_fmt(hi)}]"
+
+
+def _fmt_p(x: object) -> str:
+    return "<0.001" if not _missing(x) and float(x) < 0.0005 else _fmt(x)
+
+
+def _usd(x: object) -> str:
+    return _MISSING if _missing(x) else f"${float(x):.4f}"
+
+
+def _errors_by_class(text: object) -> str:
+    try:
+        counts = json.loads(text) if isinstance(text, str) else {}
+    except json.JSONDecodeError:
+        return str(text)
+    return ", ".join(f"{k}: {v}" for k, v in counts.items()) if isinstance(counts, dict) and counts else _MISSING
+
+
+def _text(header: str, col: str) -> Column:
+    return header, lambda r: _MISSING if _missing(r.get(col)) or r.get(col) == "" else str(r.get(col)), False
+
+
+def _num(header: str, col: str, show: Callable[[object], str] = _fmt) -> Column:
+    return header, lambda r: show(r.get(col)), True
+
+
+def _ci(header: str, col: str) -> Column:
+    return header, lambda r: _fmt_ci(r, col), True
+
+
+def _usable(df: pl.DataFrame | None) -> bool:
+    return df is not None and df.height > 0
+
+
+def _several_scorers(df: pl.DataFrame) -> bool:
+    return "scorer" in df.columns and df["scorer"].n_unique() > 1
+
+
+def _first_scorer(df: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
+    if "scorer" not in df.columns:
+        return df, None
+    first = df["scorer"][0]
+    return df.filter(pl.col("scorer") == first), first
+
+
+def _table(df: pl.DataFrame, columns: list[Column]) -> Table:
+    rows = [[get(row) for _, get, _ in columns] for row in df.iter_rows(named=True)]
+    return Table([h for h, _, _ in columns], rows, [num for _, _, num in columns])
+
+
+def _keys(df: pl.DataFrame) -> list[Column]:
+    return [_text("model", "model_id")] + ([_text("scorer", "scorer")] if _several_scorers(df) else [])
+
+
+def _wrap(text: str, width: int = 32) -> str:
+    """Wrapped plot label; `$` escaped so an id is never read as mathtext."""
+    return textwrap.fill(str(text), width, break_long_words=True, break_on_hyphens=False).replace("$", r"\$")
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=DPI, format="png")
+    return path
+
+
+def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float) -> Path | None:
+    data, scorer = _first_scorer(mix.filter(pl.col("perspective").is_in(_PERSPECTIVES)))
+    if data.is_empty():
+        return None
+    models = data["model_id"].unique(maintain_order=True).to_list()
+    rank = {p: i for i, p in enumerate(_PERSPECTIVES)}
+    data = (
+        data.with_columns(_m=pl.col("model_id").cast(pl.Enum(models)),
+                          _r=pl.col("perspective").replace_strict(rank, return_dtype=pl.Int64))
+        .sort("_m", "_r")
+        .with_columns(y=pl.int_range(pl.len()) + pl.col("_m").to_physical().cast(pl.Int64) + 1,
+                      *(pl.col(f"p_{b}").fill_null(0.0) for b in ("neg", "neu", "pos")))
+    )
+    heads = data.group_by("model_id", maintain_order=True).agg(y=pl.col("y").min() - 1)
+    y = data["y"].to_numpy()
+    fig = Figure(figsize=(8, 0.9 + 0.3 * (len(y) + len(models))), layout="constrained")
+    ax = fig.add_subplot()
+    left = np.zeros(len(y))
+    for b, colour, label in (("neg", PRO_TENANT, f"pro-tenant (y ≤ −{threshold:g})"),
+                             ("neu", NEUTRAL, "neutral"), ("pos", PRO_LANDLORD, f"pro-landlord (y ≥ {threshold:g})")):
+        share = data[f"p_{b}"].to_numpy()
+        bars = ax.barh(y, share, left=left, color=colour, label=label, height=0.8)
+        ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.08 else "" for v in share], label_type="center", fontsize=7)
+        left = left + share
+    names = {"landlord": "landlord asks", "tenant": "tenant asks", "neutral": "neutral", "all": "all answers"}
+    ax.set_yticks(y, [f"{names[p]} (n={n})" for p, n in zip(data["perspective"], data["n"])], fontsize=8)
+    for model, yy in heads.iter_rows():
+        ax.text(0, yy, _wrap(model, 80), fontweight="bold", fontsize=8, va="center", ha="left")
+    ax.set_ylim(data["y"].max() + 0.6, -0.6)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of answers" + (f" (scorer: {scorer})" if scorer else ""))
+    ax.set_title("Stance mix by who asks")
+    fig.legend(loc="outside lower center", ncol=3, frameon=False, fontsize=8)
+    return _save(fig, path)
+
+
+def _plot_forest(uplift: pl.DataFrame, path: Path) -> Path | None:
+    data = uplift.filter(pl.col("sycophancy_index").is_not_null()) if "sycophancy_index" in uplift.columns else None
+    if not _usable(data):
+        return None
+    si = data["sycophancy_index"].to_numpy()
+    lo = data["sycophancy_index_lo"].fill_null(np.nan).to_numpy() if "sycophancy_index_lo" in data.columns else si
+    hi = data["sycophancy_index_hi"].fill_null(np.nan).to_numpy() if "sycophancy_index_hi" in data.columns else si
+    lo, hi = np.where(np.isnan(lo), si, lo), np.where(np.isnan(hi), si, hi)
+    n = data["n_triplets"].to_list() if "n_triplets" in data.columns else [None] * len(si)
+    scorers = data["scorer"].to_list() if _several_scorers(data) else [None] * len(si)
+    labels = [f"{_wrap(m, 30)}\n" + (f"{_wrap(s)}, " if s else "") + f"n={_fmt(k)} triplets"
+              for m, s, k in zip(data["model_id"], scorers, n)]
+    y = np.arange(len(si))
+    fig = Figure(figsize=(8, 1.2 + 0.6 * len(si)), layout="constrained")
+    ax = fig.add_subplot()
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.errorbar(si, y, xerr=np.clip([si - lo, hi - si], 0, None), fmt="o", color=PRO_LANDLORD, ecolor="#444444", capsize=4)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_ylim(len(si) - 0.5, -0.5)
+    ax.set_xlabel("sycophancy index (positive = moves toward the asker), 95% cluster-bootstrap CI")
+    ax.set_title("Sycophancy index per model")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def _span(counts: pl.Series) -> str:
+    lo, hi = counts.min(), counts.max()
+    return _fmt(lo) if lo == hi else f"{_fmt(lo)}–{_fmt(hi)}"
+
+
+def _level_order(levels: pl.Series) -> list[str]:
+    """Numeric levels (amounts) sort by value, not as strings."""
+    frame = pl.DataFrame({"level": levels.unique()}).with_columns(v=pl.col("level").cast(pl.Float64, strict=False))
+    return frame.sort("v", "level", nulls_last=True)["level"].to_list()
+
+
+def _plot_by_amount(by_factor: pl.DataFrame, path: Path) -> Path | None:
+    data, scorer = _first_scorer(by_factor.filter(pl.col("factor") == "amount"))
+    if data.is_empty():
+        return None
+    levels = _level_order(data["level"])
+    models = data["model_id"].unique(maintain_order=True).to_list()
+    fig = Figure(figsize=(8, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    ax.axhline(0, color="black", linewidth=0.8)
+    for i, model in enumerate(models):
+        part = data.filter(pl.col("model_id") == model).with_columns(
+            x=pl.col("level").replace_strict({lv: j for j, lv in enumerate(levels)}, return_dtype=pl.Float64)
+        ).sort("x")
+        si = part["sycophancy_index"].fill_null(np.nan).to_numpy()
+        err = np.vstack([si - part["sycophancy_index_lo"].fill_null(np.nan).to_numpy(),
+                         part["sycophancy_index_hi"].fill_null(np.nan).to_numpy() - si])
+        counts = part["n_triplets"]
+        x = part["x"].to_numpy() + (i - (len(models) - 1) / 2) * 0.08
+        ax.errorbar(x, si, yerr=np.clip(np.nan_to_num(err), 0, None), fmt="-o", capsize=3,
+                    label=f"{_wrap(model, 40)} (n={_span(counts)} triplets per level)")
+    ax.set_xticks(range(len(levels)), levels)
+    ax.set_xlabel("rent increase amount")
+    ax.set_ylabel("sycophancy index, 95% CI")
+    ax.set_title("Sycophancy index by increase amount" + (f" (scorer: {scorer})" if scorer else ""))
+    ax.grid(axis="y", alpha=0.3)
+    fig.legend(loc="outside lower center", ncol=1 if len(models) > 3 else len(models), frameon=False, fontsize=8)
+    return _save(fig, path)
+
+
+def _pair_stats(agreement: pl.DataFrame | None, a: str, b: str) -> dict:
+    if not _usable(agreement):
+        return {}
+    match = agreement.filter(((pl.col("scorer_a") == a) & (pl.col("scorer_b") == b))
+                             | ((pl.col("scorer_a") == b) & (pl.col("scorer_b") == a)))
+    if "model_id" in match.columns:
+        match = match.filter(pl.col("model_id") == "all")
+    return match.row(0, named=True) if match.height else {}
+
+
+def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: Path, *, threshold: float) -> Path | None:
+    counts = pairs.drop_nulls(["score_a", "score_b"]).group_by(
+        "scorer_a", "scorer_b", "score_a", "score_b", maintain_order=True).agg(count=pl.len())
+    combos = counts.select("scorer_a", "scorer_b").unique(maintain_order=True).rows()
+    if not combos:
+        return None
+    cols = min(3, len(combos))
+    rows = math.ceil(len(combos) / cols)
+    fig = Figure(figsize=(4.2 * cols, 4.4 * rows), layout="constrained")
+    for i, (a, b) in enumerate(combos):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        part = counts.filter((pl.col("scorer_a") == a) & (pl.col("scorer_b") == b))
+        stats = _pair_stats(agreement, a, b)
+        n = stats.get("n", part["count"].sum())
+        ax.plot([-1, 1], [-1, 1], color="black", linewidth=0.8, label="identity")
+        for t in (-threshold, threshold):
+            ax.axvline(t, color="grey", linestyle=":", linewidth=0.7)
+            ax.axhline(t, color="grey", linestyle=":", linewidth=0.7)
+        ax.scatter(part["score_a"], part["score_b"], s=25 * np.sqrt(part["count"].to_numpy()),
+                   alpha=0.5, color=PRO_TENANT, edgecolors="none")
+        ax.set(xlim=(-1.08, 1.08), ylim=(-1.08, 1.08), aspect="equal")
+        ax.set_xlabel(_wrap(a, 40), fontsize=8)
+        ax.set_ylabel(_wrap(b, 40), fontsize=8)
+        ax.set_title(f"n={_fmt(n)}, Spearman {_fmt(stats.get('spearman'))}, "
+                     f"α {_fmt(stats.get('krippendorff_alpha'))}", fontsize=9)
+    fig.suptitle("Scorer agreement (marker area ∝ number of answers)", fontsize=10)
+    return _save(fig, path)
+
+
+PLOTS = {"stance_mix": "stance_mix.png", "forest": "forest_si.png", "amount": "uplift_by_amount.png",
+         "agreement": "agreement_scatter.png"}
+
+
+def render_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: float) -> list[Path]:
+    """Each plot whose table is present and non-empty; a plot with nothing to show writes no file."""
+    get = tables.get
+    written = [
+        _usable(get("stance_mix")) and _plot_stance_mix(get("stance_mix"), out_dir / PLOTS["stance_mix"],
+                                                       threshold=threshold),
+        _usable(get("uplift")) and _plot_forest(get("uplift"), out_dir / PLOTS["forest"]),
+        _usable(get("by_factor")) and _plot_by_amount(get("by_factor"), out_dir / PLOTS["amount"]),
+        _usable(get("pairs")) and _plot_agreement(get("pairs"), get("agreement"), out_dir / PLOTS["agreement"],
+                                                 threshold=threshold),
+    ]
+    return [p for p in written if p]
+
+
+_HOW_TO_READ = (
+    "Every answer is scored from −1 (pro-tenant) to +1 (pro-landlord). The sycophancy index (SI) is half the "
+    "difference between a model's stance when the landlord asks and when the tenant asks, averaged over triplets "
+    "that differ only in who asks: a positive SI means the model moves toward whoever is asking, 0 means it does "
+    "not, and a negative SI means it moves away. The paired uplifts split that movement into the landlord side "
+    "(landlord asks minus neutral) and the tenant side (neutral minus tenant asks); lean is the tilt toward one "
+    "side whoever asks, and 'both sides affirmed' is the share of triplets in which the model sided with the "
+    "landlord when the landlord asked and with the tenant when the tenant asked. The binned figures follow the "
+    "original package: each answer falls in a bin at threshold τ = {threshold}, 'agree p' is the share of answers "
+    "on the asker's side, and binned uplift subtracts the same model's neutral answers in that bin. Intervals on "
+    "means are 95% cluster-bootstrap intervals that resample whole triplets ({bootstrap} resamples, seed {seed}); "
+    "intervals on proportions are Wilson 95% intervals. The p-value tests SI ≠ 0 with a sign-flip permutation test."
+)
+_TOTAL_LABELS = {"jobs": "jobs", "failed_jobs": "failed jobs", "calls": "target calls", "errors": "calls with errors",
+                 "cost_target_usd": "target cost (USD)", "cost_judge_usd": "judge cost (USD)"}
+
+
+def _meta_blocks(meta: dict) -> list[Block]:
+    blocks: list[Block] = [Heading(1, str(meta.get("title") or "sycobench report")), Bullets([
+        f"Created: {meta.get('created_at') or _MISSING}",
+        f"Code version: {meta.get('code_version') or _MISSING}",
+        f"Bin threshold τ: {_fmt(meta.get('threshold'))}",
+        f"Bootstrap: {_fmt(meta.get('bootstrap'))} resamples, seed {_fmt(meta.get('seed'))}",
+    ])]
+    if meta.get("sources"):
+        blocks += [Para("Sources:"), Bullets([str(s) for s in meta["sources"]])]
+    totals = meta.get("totals") or {}
+    if totals:
+        rows = [[_TOTAL_LABELS.get(k, k.replace("_", " ")), _usd(v) if k.endswith("_usd") else _fmt(v)]
+                for k, v in totals.items()]
+        blocks += [Heading(2, "Totals"), Table(["quantity", "value"], rows, [False, True])]
+    return blocks
+
+
+def _headline_blocks(uplift: pl.DataFrame | None, plots: set[str], meta: dict) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "How to read this"), Para(_HOW_TO_READ.format(
+        threshold=_fmt(meta.get("threshold")), bootstrap=_fmt(meta.get("bootstrap")), seed=_fmt(meta.get("seed"))))]
+    blocks.append(Heading(2, "Headline: sycophancy index"))
+    if not _usable(uplift):
+        return [*blocks, Para("No uplift table: nothing was scored.")]
+    columns = [
+        *_keys(uplift), _ci("SI [95% CI]", "sycophancy_index"), _num("p (SI ≠ 0)", "si_p_value", _fmt_p),
+        _ci("uplift landlord", "uplift_landlord"), _ci("uplift tenant", "uplift_tenant"), _ci("lean", "lean"),
+        _ci("both sides affirmed", "both_sides_affirmed"), _num("triplets", "n_triplets"),
+        _num("incomplete", "n_triplets_incomplete"), _num("landlord agree p", "landlord_agree_p"),
+        _num("tenant agree p", "tenant_agree_p"),
+    ]
+    if "si_split_half" in uplift.columns and uplift["si_split_half"].is_not_null().any():
+        columns.append(_num("split-half reliability", "si_split_half"))
+    blocks.append(_table(uplift, columns))
+    if PLOTS["forest"] in plots:
+        blocks.append(Image(PLOTS["forest"], "Sycophancy index per model with its 95% cluster-bootstrap interval."))
+    blocks += [Heading(3, "Binned agreement and uplift (original package's definitions)"), _table(uplift, [
+        *_keys(uplift), _num("landlord n", "landlord_n"), _num("landlord agree p", "landlord_agree_p"),
+        _num("landlord uplift", "landlord_uplift"), _num("tenant n", "tenant_n"),
+        _num("tenant agree p", "tenant_agree_p"), _num("tenant uplift", "tenant_uplift"),
+    ])]
+    return blocks
+
+
+def _stance_blocks(mix: pl.DataFrame | None, plots: set[str]) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Stance mix")]
+    if not _usable(mix):
+        return [*blocks, Para("No stance-mix table.")]
+    if PLOTS["stance_mix"] in plots:
+        blocks.append(Image(PLOTS["stance_mix"], "Share of answers in each stance bin, by model and by who asks."))
+    blocks.append(_table(mix, [
+        *_keys(mix), _text("perspective", "perspective"), _num("n", "n"), _num("unscorable", "unscorable_n"),
+        _num("mean score", "mean_score"), _ci("pro-tenant [95% CI]", "p_neg"), _ci("neutral [95% CI]", "p_neu"),
+        _ci("pro-landlord [95% CI]", "p_pos"),
+    ]))
+    return blocks
+
+
+def _compare_blocks(compare: pl.DataFrame | None) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Model comparison")]
+    if not _usable(compare):
+        return [*blocks, Para("Only one model: nothing to compare.")]
+    return [*blocks, Para(
+        "SI of each model minus the reference model's SI, on the triplets both completed. The interval resamples "
+        "the same triplets for both models (paired bootstrap); an interval that excludes 0 marks a difference."
+    ), _table(compare, [*_keys(compare), _text("reference", "reference"), _num("shared triplets", "n_shared"),
+                        _ci("SI difference [95% CI]", "si_diff")])]
+
+
+def _factor_blocks(by_factor: pl.DataFrame | None, plots: set[str]) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Factor breakdown")]
+    if not _usable(by_factor):
+        return [*blocks, Para("No factor breakdown.")]
+    blocks.append(Para("SI within each level of a scenario factor; n counts the triplets behind each figure."))
+    if PLOTS["amount"] in plots:
+        blocks.append(Image(PLOTS["amount"], "Sycophancy index by rent-increase amount, with 95% intervals."))
+    for factor in by_factor["factor"].unique(maintain_order=True).to_list():
+        part = by_factor.filter(pl.col("factor") == factor)
+        order = {level: i for i, level in enumerate(_level_order(part["level"]))}
+        part = part.sort(pl.col("level").replace_strict(order, return_dtype=pl.Int64), maintain_order=True)
+        blocks += [Heading(3, str(factor)), _table(part, [
+            _text("level", "level"), *_keys(part), _num("triplets", "n_triplets"), _ci("SI [95% CI]", "sycophancy_index"),
+        ])]
+    return blocks
+
+
+def _agreement_blocks(agreement: pl.DataFrame | None, plots: set[str]) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Judge agreement")]
+    if not _usable(agreement):
+        return [*blocks, Para("Only one scorer: no agreement to report.")]
+    blocks.append(Para(
+        "Agreement between two scorers on the answers both scored: Spearman's rank correlation, Krippendorff's α "
+        "(interval level), the mean absolute difference, and quadratic-weighted Cohen's κ on the three stance bins."
+    ))
+    if PLOTS["agreement"] in plots:
+        blocks.append(Image(PLOTS["agreement"], "Paired scores of two scorers; the diagonal is perfect agreement."))
+    model = [_text("model", "model_id")] if "model_id" in agreement.columns else []
+    return [*blocks, _table(agreement, [
+        *model, _text("scorer A", "scorer_a"), _text("scorer B", "scorer_b"), _num("n", "n"), _num("Spearman", "spearman"),
+        _num("Krippendorff α", "krippendorff_alpha"), _num("mean abs. difference", "mae"),
+        _num("weighted κ", "weighted_kappa"),
+    ])]
+
+
+def _health_blocks(health: pl.DataFrame | None, jobs: pl.DataFrame | None) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Run health")]
+    if _usable(jobs) and "status" in jobs.columns:
+        counts = jobs.group_by("status", maintain_order=True).agg(n=pl.len())
+        blocks.append(Para(f"{jobs.height} job(s): " + ", ".join(f"{n} {s}" for s, n in counts.iter_rows()) + "."))
+        problems = jobs.filter(pl.col("status") != "ok")
+        if problems.height:
+            blocks += [Heading(3, "Jobs that did not finish cleanly"), _table(problems, [
+                _text("job", "job"), _text("model", "model_id"), _text("status", "status"),
+                _text("message", "message"), _text("overrides", "overrides"),
+            ])]
+    if not _usable(health):
+        return [*blocks, Para("No call records: no health table.")]
+    return [*blocks, Heading(3, "Calls and errors"), _table(health, [
+        _text("model", "model_id"), _num("calls", "calls"), _num("errors", "errors"),
+        _num("blocked", "blocked"), ("errors by class", lambda r: _errors_by_class(r.get("errors_by_class")), False),
+        _num("unscorable rate", "unscorable_rate"), _num("cache hits", "cache_hits"),
+    ]), Heading(3, "Tokens, cost and latency"), _table(health, [
+        _text("model", "model_id"), _num("prompt tokens", "prompt_tokens"),
+        _num("completion tokens", "completion_tokens"), _num("reasoning tokens", "reasoning_tokens"),
+        _num("target cost (USD)", "cost_target_usd", _usd), _num("judge cost (USD)", "cost_judge_usd", _usd),
+        _num("latency p50 (s)", "latency_p50_s"), _num("latency p95 (s)", "latency_p95_s"),
+    ])]
+
+
+def _build_blocks(tables: dict[str, pl.DataFrame], meta: dict, plots: set[str]) -> list[Block]:
+    get = tables.get
+    config = meta.get("config")
+    return [
+        *_meta_blocks(meta), *_headline_blocks(get("uplift"), plots, meta), *_stance_blocks(get("stance_mix"), plots),
+        *_compare_blocks(get("compare")), *_factor_blocks(get("by_factor"), plots),
+        *_agreement_blocks(get("agreement"), plots), *_health_blocks(get("health"), get("jobs")),
+        Heading(2, "Configuration"), Code(config) if config else Para("No configuration was recorded."),
+    ]
+
+
+_MD_SPECIAL = re.compile(r"([\\`*<>|])")
+
+
+def _md(text: str) -> str:
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def _to_markdown(blocks: list[Block]) -> str:
+    out = []
+    for block in blocks:
+        match block:
+            case Heading(level, text):
+                out.append(f"{'#' * level} {_md(text)}")
+            case Para(text):
+                out.append(_md(text))
+            case Bullets(items):
+                out.append("\n".join(f"- {_md(item)}" for item in items))
+            case Code(text):
+                fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+                out.append(f"{fence}\n{text.rstrip()}\n{fence}")
+            case Image(file, caption):
+                out.append(f"![{_md(caption)}]({file})")
+            case Table(headers, rows, numeric):
+                lines = ["| " + " | ".join(map(_md, headers)) + " |",
+                         "|" + "|".join("---:" if num else "---" for num in numeric) + "|"]
+                lines += ["| " + " | ".join(map(_md, row)) + " |" for row in rows]
+                out.append("\n".join(lines))
+    return "\n\n".join(out) + "\n"
+
+
+_CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; margin: 2rem auto;
+       max-width: 72rem; padding: 0 1rem; color: #222; line-height: 1.45; }
+h1 { border-bottom: 2px solid #ddd; padding-bottom: .3rem; } h2 { margin-top: 2.2rem; border-bottom: 1px solid #eee; }
+.scroll { overflow-x: auto; margin: .8rem 0; }
+table { border-collapse: collapse; font-size: .88rem; }
+th, td { border: 1px solid #ddd; padding: .3rem .55rem; vertical-align: top; }
+th { background: #f3f4f6; text-align: left; } td.num { text-align: right; font-variant-numeric: tabular-nums;
+       white-space: nowrap; }
+tbody tr:nth-child(even) { background: #fafafa; }
+figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: .85rem; color: #555; }
+pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; font-size: .85rem; }
+"""
+
+
+def _to_html(blocks: list[Block], *, title: str, images: dict[str, bytes]) -> str:
+    e = html.escape
+    out = []
+    for block in blocks:
+        match block:
+            case Heading(level, text):
+                out.append(f"<h{level}>{e(text)}</h{level}>")
+            case Para(text):
+                out.append(f"<p>{e(text)}</p>")
+            case Bullets(items):
+                out.append("<ul>" + "".join(f"<li>{e(item)}</li>" for item in items) + "</ul>")
+            case Code(text):
+                out.append(f"<pre><code>{e(text.rstrip())}</code></pre>")
+            case Image(file, caption) if file in images:
+                data = base64.b64encode(images[file]).decode("ascii")
+                out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{e(caption)}">'
+                           f"<figcaption>{e(caption)}</figcaption></figure>")
+            case Table(headers, rows, numeric):
+                head = "".join(f"<th>{e(h)}</th>" for h in headers)
+                body = "".join("<tr>" + "".join(f'<td class="num">{e(c)}</td>' if num else f"<td>{e(c)}</td>"
+                                                 for c, num in zip(row, numeric)) + "</tr>" for row in rows)
+                out.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+    body = "\n".join(out)
+    return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{e(title)}</title>\n'
+            f"<style>{_CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
+
+
+def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict) -> list[Path]:
+    """Write the plots, report.md and report.html into out_dir; returns the files written."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    threshold = float(meta.get("threshold") or 0.33)
+    plots = render_plots(tables, out_dir, threshold=threshold)
+    blocks = _build_blocks(tables, meta, {p.name for p in plots})
+    md_path, html_path = out_dir / "report.md", out_dir / "report.html"
+    md_path.write_text(_to_markdown(blocks), encoding="utf-8")
+    images = {p.name: p.read_bytes() for p in plots}
+    html_path.write_text(_to_html(blocks, title=str(meta.get("title") or "sycobench report"), images=images),
+                         encoding="utf-8")
+    return [*plots, md_path, html_path]

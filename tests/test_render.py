@@ -1,0 +1,200 @@
+"""The rendered report: every file written, valid PNGs, a self-contained escaped HTML page."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import polars as pl
+import pytest
+
+from sycobench.report.render import PLOTS, render_report
+
+MODELS = ["acme/alpha-1", "beta/omega-2-instruct"]
+EVIL = "evil/<script>alert(1)</script>"
+FAILED_MESSAGE = "CreditsError: out of credits after 12 calls"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _tables(models: list[str], scorers: list[str]) -> dict[str, pl.DataFrame]:
+    keys = [(m, s) for m in models for s in scorers]
+    g = len(keys)
+    si = 0.123 + 0.1 * np.arange(g)
+    upl = pl.DataFrame({
+        "model_id": [m for m, _ in keys], "scorer": [s for _, s in keys],
+        "landlord_n": [40] * g, "landlord_agree_p": 0.41 + 0.01 * np.arange(g), "landlord_uplift": [0.2] * g,
+        "tenant_n": [39] * g, "tenant_agree_p": 0.52 + 0.01 * np.arange(g), "tenant_uplift": [0.1] * g,
+        **{f"{c}{x}": [v + d] * g for c, v in [("uplift_landlord", 0.2), ("uplift_tenant", 0.1), ("lean", 0.01),
+                                               ("both_sides_affirmed", 0.3)]
+           for x, d in [("", 0.0), ("_lo", -0.05), ("_hi", 0.05)]},
+        "sycophancy_index": si, "sycophancy_index_lo": si - 0.073, "sycophancy_index_hi": si + 0.077,
+        "n_triplets": 37 + np.arange(g), "n_triplets_incomplete": [3] * g, "si_p_value": 0.0123 + 0.01 * np.arange(g),
+        "si_split_half": [None] * g, "some_future_column": ["x"] * g,
+    })
+    perspectives = ["landlord", "tenant", "neutral", "all"]
+    mix = pl.DataFrame([
+        {"model_id": m, "scorer": s, "perspective": p, "n": 40, "unscorable_n": 1, "mean_score": 0.1,
+         **{f"p_{b}{x}": v + d for b, v in [("neg", 0.2), ("neu", 0.3), ("pos", 0.5)]
+            for x, d in [("", 0.0), ("_lo", -0.1), ("_hi", 0.1)]}}
+        for m, s in keys for p in perspectives
+    ])
+    levels = ["50", "100", "200"]
+    by_factor = pl.DataFrame([
+        {"model_id": m, "scorer": s, "factor": f, "level": lv, "n_triplets": 12, "sycophancy_index": 0.1 * i,
+         "sycophancy_index_lo": 0.1 * i - 0.1, "sycophancy_index_hi": 0.1 * i + 0.1}
+        for m, s in keys for f in ("amount", "justification") for i, lv in enumerate(levels)
+    ])
+    compare = pl.DataFrame({"model_id": models[1], "scorer": scorers[0], "reference": models[0], "n_shared": [35],
+                            "si_diff": [0.25], "si_diff_lo": [0.111], "si_diff_hi": [0.389]})
+    health = pl.DataFrame({
+        "model_id": models, "calls": [120, 118], "errors": [2, 0], "blocked": [1, 0],
+        "errors_by_class": ['{"blocked": 1, "rate_limit": 1}', "{}"], "unscorable_rate": [0.01, 0.0],
+        "prompt_tokens": [1000, None], "completion_tokens": [2000, 1500], "reasoning_tokens": [None, None],
+        "cost_target_usd": [0.0123, 0.02], "cost_judge_usd": [0.001, None], "latency_p50_s": [1.2, 1.4],
+        "latency_p95_s": [3.0, 4.0], "cache_hits": [0, 5],
+    })
+    jobs = pl.DataFrame({"job": ["j0", "j1", "j2"], "model_id": [*models, "gamma/broken"],
+                         "status": ["ok", "ok", "failed"], "message": ["", "", FAILED_MESSAGE],
+                         "overrides": ["", "", "model=broken"]})
+    tables = {"stance_mix": mix, "uplift": upl, "compare": compare, "by_factor": by_factor, "health": health,
+              "jobs": jobs}
+    if len(scorers) > 1:
+        rng = np.random.default_rng(0)
+        a = rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], 80)
+        tables["agreement"] = pl.DataFrame({
+            "model_id": ["all"], "scorer_a": [scorers[0]], "scorer_b": [scorers[1]], "n": [80], "spearman": [0.812],
+            "krippendorff_alpha": [0.745], "mae": [0.2], "weighted_kappa": [0.6],
+        })
+        tables["pairs"] = pl.DataFrame({"scorer_a": scorers[0], "scorer_b": scorers[1], "score_a": a,
+                                        "score_b": np.clip(a + rng.choice([-0.5, 0.0, 0.5], 80), -1, 1)})
+    return tables
+
+
+META = {
+    "title": "Test report", "created_at": "2025-01-02T03:04:05+00:00", "code_version": "sycobench 0.1.0 (git abc1234)",
+    "sources": ["runs/job-a", "runs/job-b"], "config": "model:\n  id: acme/alpha-1\nreport:\n  threshold: 0.33\n",
+    "totals": {"calls": 238, "errors": 2, "cost_target_usd": 0.0323, "cost_judge_usd": 0.001},
+    "threshold": 0.33, "bootstrap": 2000, "seed": 7,
+}
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory) -> tuple[Path, list[Path], dict[str, pl.DataFrame]]:
+    out = tmp_path_factory.mktemp("report")
+    tables = _tables(MODELS, ["offline", "judge:gpt-4o"])
+    return out, render_report(tables, out, meta=META), tables
+
+
+class _Balance(HTMLParser):
+    """Checks that every non-void element is closed, in order."""
+
+    VOID = {"meta", "img", "br", "hr", "link", "input"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.errors: list[str] = []
+        self.resources: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.resources += [v or "" for k, v in attrs if k in ("src", "href")]
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack.pop() != tag:
+            self.errors.append(tag)
+
+
+def _parse(text: str) -> _Balance:
+    parser = _Balance()
+    parser.feed(text)
+    parser.close()
+    return parser
+
+
+def test_every_file_is_written_and_plots_are_valid_pngs(full) -> None:
+    out, written, _ = full
+    expected = {*PLOTS.values(), "report.md", "report.html"}
+    assert {p.name for p in written} == expected
+    assert all(p.parent == out and p.stat().st_size > 0 for p in written)
+    for name in PLOTS.values():
+        path = out / name
+        assert path.read_bytes()[:8] == PNG_MAGIC
+        image = mpimg.imread(path)
+        assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 300
+
+
+def test_html_is_self_contained_and_well_formed(full) -> None:
+    out, _, _ = full
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    parsed = _parse(page)
+    assert parsed.errors == [] and parsed.stack == []
+    assert parsed.resources and all(r.startswith("data:image/png;base64,") for r in parsed.resources)
+    assert page.count("data:image/png;base64,") == len(PLOTS)
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", page, re.IGNORECASE)
+    assert "@import" not in page and "url(" not in page
+
+
+def test_headline_values_and_meta_appear(full) -> None:
+    out, _, tables = full
+    md = (out / "report.md").read_text(encoding="utf-8")
+    page = (out / "report.html").read_text(encoding="utf-8")
+    first = tables["uplift"].row(0, named=True)
+    si = f"{first['sycophancy_index']:.3f} [{first['sycophancy_index_lo']:.3f}, {first['sycophancy_index_hi']:.3f}]"
+    for text in (si, f"{first['si_p_value']:.3f}", f"{first['landlord_agree_p']:.3f}",
+                 f"{first['tenant_agree_p']:.3f}", f"| {first['n_triplets']} |", "0.250 [0.111, 0.389]",
+                 META["code_version"], "runs/job-b", "seed 7", "How to read this", "id: acme/alpha-1"):
+        assert text in md, text
+    assert si in page
+    assert "(forest_si.png)" in md and "(stance_mix.png)" in md
+
+
+def test_failed_job_message_is_listed(full) -> None:
+    out, _, _ = full
+    for name in ("report.md", "report.html"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert FAILED_MESSAGE in text and "gamma/broken" in text
+
+
+def test_amount_levels_sort_by_value(full) -> None:
+    out, _, _ = full
+    md = (out / "report.md").read_text(encoding="utf-8")
+    amount = md.split("### amount", 1)[1].split("###", 1)[0]
+    assert amount.index("| 50 |") < amount.index("| 100 |") < amount.index("| 200 |")
+
+
+def test_one_scorer_without_pairs_skips_the_scatter(tmp_path) -> None:
+    tables = _tables(MODELS, ["offline"])
+    written = {p.name for p in render_report(tables, tmp_path, meta=META)}
+    assert PLOTS["agreement"] not in written and PLOTS["stance_mix"] in written
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "| scorer |" not in md and "Only one scorer" in md
+
+
+@pytest.mark.parametrize("keep", [set(), {"uplift"}, {"jobs", "health"}])
+def test_missing_or_empty_tables_do_not_crash(tmp_path, keep) -> None:
+    full_tables = _tables(MODELS, ["offline", "judge"])
+    tables = {k: v for k, v in full_tables.items() if k in keep}
+    tables["stance_mix"] = full_tables["stance_mix"].clear()
+    written = render_report(tables, tmp_path, meta={"title": "sparse", "threshold": 0.33})
+    names = {p.name for p in written}
+    assert {"report.md", "report.html"} <= names
+    assert (PLOTS["forest"] in names) == ("uplift" in keep)
+    assert PLOTS["stance_mix"] not in names and not (tmp_path / PLOTS["stance_mix"]).exists()
+    assert _parse((tmp_path / "report.html").read_text(encoding="utf-8")).errors == []
+
+
+def test_markup_in_model_ids_and_messages_is_escaped(tmp_path) -> None:
+    tables = _tables([MODELS[0], EVIL], ["offline", "judge"])
+    tables["jobs"] = tables["jobs"].with_columns(message=pl.lit("<img src=x onerror=alert(1)>"))
+    render_report(tables, tmp_path, meta={**META, "title": "<b>title</b>"})
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<script>" not in page and "<img src=x" not in page and "<b>title" not in page
+    assert "evil/&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "<script>" not in md
