@@ -164,9 +164,6 @@ def run_job(cfg: Config, job_dir: Path, *, job_id: str | None = None) -> JobResu
 
 def record_failure(job_dir: Path, exc: BaseException) -> None:
     """Mark a sweep job as failed in its job.json so the sweep report can list it."""
-    from sycobench.roster import apply_roster
-
-    apply_roster(cfg)
     job_dir.mkdir(parents=True, exist_ok=True)
     meta = _job_meta(job_dir)
     meta.update(status="failed", message=str(exc) or type(exc).__name__, ended_at=now_iso())

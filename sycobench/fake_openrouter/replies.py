@@ -8,7 +8,6 @@ import json
 import random
 import re
 import time
-import uuid
 from typing import Any
 
 __all__ = [
@@ -169,7 +168,7 @@ def completion_body(model: str, content: str | None, *, prompt_tokens: int,
     completion_tokens = count_tokens((content or "") + (reasoning or ""))
     prompt_price, completion_price = price_of(model)
     return {
-        "id": f"gen-{now}-{uuid.uuid4().hex[:20]}",
+        "id": f"gen-{now}-{random.getrandbits(80):020x}",
         "provider": UPSTREAM,
         "model": model,
         "object": "chat.completion",

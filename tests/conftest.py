@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from sycobench.fake_openrouter import FakeServer
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch) -> None:
+    """No test may read or write the user's real cache directory."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def fake_openrouter() -> Iterator[FakeServer]:
+    """A fresh loopback fake OpenRouter (default options, no latency) for one test."""
+    from sycobench.fake_openrouter import serve_in_thread
+
+    with serve_in_thread(latency_ms=0) as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_key() -> str:
+    return "sk-or-v1-fake"

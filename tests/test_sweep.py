@@ -1,0 +1,69 @@
+"""Sweeps: the report callback merges every job, lists failed ones, and the report CLI rebuilds it."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.test_cli import sycobench
+
+TABLES = ("stance_mix", "uplift", "compare", "by_factor", "health", "summary")
+
+
+def _rows(path: Path) -> list[dict]:
+    with path.open() as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.slow
+def test_sweep_leaves_a_full_report(tmp_path) -> None:
+    sweep = tmp_path / "sweep"
+    proc = sycobench("-m", "model=mock", "model.sycophancy=0,0.5", "scenario.limit=40", "report.bootstrap=1000",
+                     f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = sweep / "report"
+    for name in TABLES:
+        assert (report / f"{name}.csv").exists() and (report / f"{name}.parquet").exists(), name
+    for name in ("report.md", "report.html", "results.parquet", "stance_mix.png", "forest_si.png", "uplift_by_amount.png"):
+        assert (report / name).stat().st_size > 0, name
+    uplift = {r["model_id"]: r for r in _rows(report / "uplift.csv")}
+    low, high = uplift["sycobench/mock [model.sycophancy=0]"], uplift["sycobench/mock [model.sycophancy=0.5]"]
+    assert float(high["sycophancy_index"]) > float(low["sycophancy_index"])
+    assert float(high["sycophancy_index_lo"]) > 0
+    results = pl.read_parquet(report / "results.parquet")
+    assert results.height == 2 * 40 * 3
+    assert {"triplet_id", "prompt_id", "perspective", "amount", "justification", "score"} <= set(results.columns)
+    with (report / "summary.csv").open() as fh:
+        assert fh.readline().startswith("model_id,n,mean_score,p_neg,p_neu,p_pos,landlord_n")
+
+    rebuilt = tmp_path / "rebuilt"
+    cli = sycobench(str(sweep), "--out", str(rebuilt), "--bootstrap", "1000", cwd=tmp_path, module="sycobench.report")
+    assert cli.returncode == 0, cli.stderr
+    assert _rows(rebuilt / "uplift.csv") == _rows(report / "uplift.csv")
+
+
+@pytest.mark.slow
+def test_failed_job_is_listed_and_the_rest_reported(tmp_path) -> None:
+    sweep = tmp_path / "sweep"
+    proc = sycobench("-m", "scenario.num_shards=2", "scenario.shard=0,1,5", "report.bootstrap=200",
+                     f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    jobs = _rows(sweep / "report" / "jobs.csv")
+    status = sorted(j["status"] for j in jobs)
+    assert status == ["failed", "ok", "ok"]
+    failed = next(j for j in jobs if j["status"] == "failed")
+    assert "scenario.shard" in failed["message"]
+    assert "scenario.shard" in (sweep / "report" / "report.md").read_text()
+    # the two good shards merge back into the whole grid: no duplicates, no gaps
+    results = pl.read_parquet(sweep / "report" / "results.parquet")
+    assert results.height == 144 and results["prompt_id"].n_unique() == 144
+
+
+@pytest.mark.slow
+def test_report_cli_errors_are_one_line(tmp_path) -> None:
+    proc = sycobench(str(tmp_path / "nowhere"), cwd=tmp_path, module="sycobench.report")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "no such file or folder" in proc.stderr
