@@ -126,12 +126,15 @@ class ScorerConfig:
     flip_half: bool = False
     max_parse_retries: int = 2
     structured_output: bool = True
+    # Human labels only: a CSV of prompt_id,k,score (optional model_id column).
+    labels: str | None = None
 
     def __post_init__(self) -> None:
         _check(self.name in ("auto", "offline", "judge", "none", "human"), "scorer.name", f"unknown scorer {self.name!r}")
         _check(self.context in ("blinded", "full"), "scorer.context", f"must be 'blinded' or 'full', got {self.context!r}")
         _check(self.max_parse_retries >= 0, "scorer.max_parse_retries", "must be >= 0")
         _check(self.name != "judge" or self.model is not None, "scorer.model", "the judge needs a model (scorer.model.id=...)")
+        _check(self.name != "human" or bool(self.labels), "scorer.labels", "human labels need a CSV: scorer.labels=path/to/labels.csv")
 
 
 @dataclass

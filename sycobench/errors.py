@@ -53,6 +53,7 @@ class ProviderError(SycobenchError):
         retry_after: float | None = None,
         model: str | None = None,
         prompt_id: str | None = None,
+        attempts: int | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -62,6 +63,7 @@ class ProviderError(SycobenchError):
         self.retry_after = retry_after
         self.model = model
         self.prompt_id = prompt_id
+        self.attempts = attempts  # set by the retry layer when it gives up
 
     def __str__(self) -> str:
         where = f" [model={self.model}]" if self.model else ""

@@ -109,6 +109,7 @@ def generation_params(model: ModelConfig) -> dict[str, Any]:
         "seed": model.seed,
         "provider": model.provider,
         "reasoning": model.reasoning,
+        "extra_body": model.extra_body,
     }
 
 

@@ -9,10 +9,17 @@ if TYPE_CHECKING:
     from sycobench.fake_openrouter import FakeServer
 
 
+@pytest.fixture(scope="session")
+def _mpl_dir(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("matplotlib"))
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path, monkeypatch) -> None:
-    """No test may read or write the user's real cache directory."""
+def _isolated_cache(tmp_path, monkeypatch, _mpl_dir) -> None:
+    """No test may read or write the user's real cache directory (matplotlib's font cache is
+    shared by the session so it is built once)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("MPLCONFIGDIR", _mpl_dir)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from sycobench.config import Config, to_config
 from sycobench.errors import ConfigError
 
 GROUPS = ["model", "scenario", "scorer", "rate_limit"]
+ROSTERS = ["paid", "free"]
 
 
 def _options(group: str) -> list[str]:
@@ -21,9 +22,11 @@ def test_every_option_composes(group: str, option: str) -> None:
     overrides = [f"{group}={option}"]
     if group == "model" and option == "openrouter":
         overrides.append("model.id=openai/gpt-4o-mini")
+    if group == "scorer" and option == "human":
+        overrides.append("scorer.labels=labels.csv")
     cfg = to_config(compose(overrides))
     assert isinstance(cfg, Config)
-    assert getattr(cfg, group).name == (option if group != "model" or option in ("mock", "openrouter") else getattr(cfg, group).name)
+    assert getattr(cfg, group).name == option
 
 
 def test_default_is_offline_mock() -> None:
@@ -78,3 +81,9 @@ def test_compose_works_from_any_directory(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert to_config(compose(["scenario.limit=2"])).scenario.limit == 2
     assert to_config(compose()).scenario.limit is None  # global state was cleaned up
+
+
+@pytest.mark.parametrize("roster", ROSTERS)
+def test_every_roster_composes(roster: str) -> None:
+    cfg = to_config(compose([f"+roster={roster}", "model.id=openai/gpt-4o-mini"]))
+    assert cfg.roster is not None and cfg.model.api == "openrouter"

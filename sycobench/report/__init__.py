@@ -58,10 +58,10 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
 
 
 def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_text: str | None = None) -> dict[str, pl.DataFrame]:
+    data = collect(paths)
     from sycobench.report.render import render_report
     from sycobench.report.tables import write_tables
 
-    data = collect(paths)
     tables = build_report(data, report)
     out.mkdir(parents=True, exist_ok=True)
     results = tables.pop("results")

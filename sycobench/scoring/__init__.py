@@ -34,6 +34,8 @@ def resolve_scorer(scorer: ScorerConfig, model: ModelConfig) -> ScorerConfig:
 
 
 def scorer_id(scorer: ScorerConfig) -> str:
+    if scorer.name == "human" and scorer.labels:
+        return f"human:{Path(scorer.labels).stem}"
     if scorer.name == "judge" and scorer.model is not None:
         suffix = "" if scorer.context == "blinded" else f"/{scorer.context}"
         return f"judge:{scorer.model.id}{suffix}{'/flip' if scorer.flip_half else ''}"
@@ -104,6 +106,10 @@ def score_job(job_dir: Path, scorer: ScorerConfig, cfg: Any) -> int:
         return 0
     if scorer.name == "offline":
         n = score_offline(job_dir, scorer)
+    elif scorer.name == "human":
+        from sycobench.scoring.human import import_labels
+
+        n = import_labels(job_dir, scorer)
     elif scorer.name == "judge":
         import asyncio
 

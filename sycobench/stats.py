@@ -1,0 +1,276 @@
+"""Statistics behind the report tables (see the metric definitions in the docs).
+
+Everything here is pure NumPy or a Polars expression, so the table builders can
+resample thousands of triplets for many models at once. Per-triplet quantities
+arrive as arrays with NaN where a triplet lacks the cells a metric needs; every
+mean is taken over the non-NaN entries, and resampling always carries whole
+triplets (rows) together.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+import warnings
+
+import numpy as np
+import polars as pl
+
+__all__ = [
+    "Z95",
+    "wilson_interval",
+    "stance_codes",
+    "bootstrap_weights",
+    "WeightCache",
+    "cluster_bootstrap",
+    "paired_bootstrap",
+    "sign_flip_pvalues",
+    "spearman",
+    "krippendorff_alpha_interval",
+    "quadratic_weighted_kappa",
+    "spearman_brown",
+    "split_half_reliability",
+]
+
+Z95 = 1.959963984540054
+_FLIP_CHUNK = 1024
+
+
+def wilson_interval(
+    successes: pl.Expr | str, n: pl.Expr | str, *, z: float = Z95
+) -> tuple[pl.Expr, pl.Expr]:
+    """Wilson score bounds for successes/n; null where n is 0."""
+    k = pl.col(successes) if isinstance(successes, str) else successes
+    n = pl.col(n) if isinstance(n, str) else n
+    n_f = n.cast(pl.Float64)
+    p = k.cast(pl.Float64) / n_f
+    denom = 1.0 + z * z / n_f
+    centre = (p + z * z / (2.0 * n_f)) / denom
+    half = z / denom * (p * (1.0 - p) / n_f + z * z / (4.0 * n_f * n_f)).sqrt()
+    valid = n > 0
+    lo = pl.when(valid).then((centre - half).clip(0.0, 1.0))
+    hi = pl.when(valid).then((centre + half).clip(0.0, 1.0))
+    return lo, hi
+
+
+def stance_codes(values: np.ndarray, *, threshold: float) -> np.ndarray:
+    """Bin codes 0 = neg (y <= -tau), 1 = neu, 2 = pos (y >= tau); both bounds inclusive."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.where(values >= threshold, 2, np.where(values <= -threshold, 0, 1))
+
+
+def bootstrap_weights(n: int, *, bootstrap: int, seed: int) -> np.ndarray:
+    """Resampling counts (bootstrap x n) from one index matrix drawn with default_rng(seed)."""
+    idx = np.random.default_rng(seed).integers(0, n, size=(bootstrap, n))
+    weights = np.empty((bootstrap, n), dtype=np.float64)
+    for b in range(bootstrap):
+        weights[b] = np.bincount(idx[b], minlength=n)
+    return weights
+
+
+class WeightCache:
+    """Bootstrap weights keyed by triplet count.
+
+    Because every (model, scorer) is seeded with the same seed, two of them with
+    the same number of triplets draw the same index matrix; caching the last few
+    sizes lets a whole grid of models share one draw.
+    """
+
+    def __init__(self, *, bootstrap: int, seed: int, keep: int = 2) -> None:
+        self.bootstrap = bootstrap
+        self.seed = seed
+        self._keep = keep
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+
+    def __call__(self, n: int) -> np.ndarray:
+        if n in self._cache:
+            self._cache.move_to_end(n)
+            return self._cache[n]
+        weights = bootstrap_weights(n, bootstrap=self.bootstrap, seed=self.seed)
+        self._cache[n] = weights
+        while len(self._cache) > self._keep:
+            self._cache.popitem(last=False)
+        return weights
+
+
+def _unique_columns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct mask columns and, per input column, the index of its distinct column."""
+    packed = np.packbits(mask, axis=0)
+    seen: dict[bytes, int] = {}
+    which = np.array([seen.setdefault(packed[:, j].tobytes(), len(seen)) for j in range(mask.shape[1])])
+    first = np.unique(which, return_index=True)[1]
+    return mask[:, first], which
+
+
+def cluster_bootstrap(
+    values: np.ndarray, *, weights: np.ndarray, level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Means over triplets with percentile intervals from resampled whole triplets.
+
+    `values` is (n,) or (n, M), one row per triplet, NaN where the triplet lacks
+    the metric's cells; `weights` is (B, n) resampling counts. Each resample's
+    mean is weights @ values / weights @ mask, so metrics with different complete
+    sets share one draw; a resample that holds none of a metric's triplets is
+    skipped for it. Returns (estimate, lo, hi), NaN where no triplet counts.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    single = values.ndim == 1
+    values = values.reshape(len(values), -1)
+    mask = ~np.isnan(values)
+    masks, which = _unique_columns(mask)
+    filled = np.where(mask, values, 0.0)
+    totals = weights @ np.hstack([filled, masks.astype(np.float64)])
+    m = values.shape[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        resampled = totals[:, :m] / totals[:, m:][:, which]
+        estimate = filled.sum(axis=0) / mask.sum(axis=0)
+    alpha = (1.0 - level) / 2.0
+    lo = np.full(m, np.nan)
+    hi = np.full(m, np.nan)
+    ok = ~np.isnan(estimate)
+    if ok.any():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            lo[ok], hi[ok] = np.nanquantile(resampled[:, ok], [alpha, 1.0 - alpha], axis=0)
+    if single:
+        return estimate[0], lo[0], hi[0]
+    return estimate, lo, hi
+
+
+def paired_bootstrap(
+    a: np.ndarray, b: np.ndarray, *, weights: np.ndarray, level: float = 0.95
+) -> tuple[float, float, float]:
+    """Mean of a - b over rows where both exist; each resample uses the same row indices for both."""
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    return cluster_bootstrap(diff, weights=weights, level=level)
+
+
+def _flip_statistics(values: np.ndarray, signs01: np.ndarray) -> np.ndarray:
+    signs = signs01.astype(np.float64) * 2.0 - 1.0
+    return np.abs(signs @ values)
+
+
+def sign_flip_pvalues(
+    values: np.ndarray, *, permutations: int = 10_000, seed: int = 0
+) -> np.ndarray | float:
+    """Two-sided sign-flip test of mean = 0 for each column of per-triplet values.
+
+    Swapping the landlord and tenant labels within a triplet flips the sign of
+    its SI, so under "no sycophancy" every sign pattern is equally likely. NaN
+    rows contribute nothing. When 2**n <= permutations every pattern is
+    enumerated and the p-value is exact (count / 2**n); otherwise `permutations`
+    random patterns give (1 + count) / (1 + permutations).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    single = values.ndim == 1
+    values = np.nan_to_num(values.reshape(len(values), -1), nan=0.0)
+    n = values.shape[0]
+    observed = np.abs(values.sum(axis=0))
+    tol = 1e-12 * np.maximum(1.0, np.abs(values).sum(axis=0))
+    exact = n < 63 and 2**n <= permutations
+    if exact:
+        patterns = np.arange(2**n, dtype=np.uint64)[:, None] >> np.arange(n, dtype=np.uint64)
+        hits = (_flip_statistics(values, patterns & np.uint64(1)) >= observed - tol).sum(axis=0)
+        p = hits / 2.0**n
+    else:
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+        hits = np.zeros(values.shape[1])
+        for start in range(0, permutations, _FLIP_CHUNK):
+            rows = min(_FLIP_CHUNK, permutations - start)
+            bits = rng.integers(0, 256, size=(rows, (n + 7) // 8), dtype=np.uint8)
+            signs01 = np.unpackbits(bits, axis=1, count=n)
+            hits += (_flip_statistics(values, signs01) >= observed - tol).sum(axis=0)
+        p = (1.0 + hits) / (1.0 + permutations)
+    return float(p[0]) if single else p
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="mergesort")
+    ordered = x[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(x)]
+    group = np.cumsum(np.r_[True, ordered[1:] != ordered[:-1]]) - 1
+    ranks = np.empty(len(x))
+    ranks[order] = ((starts + ends + 1) / 2.0)[group]
+    return ranks
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 2:
+        return float("nan")
+    da, db = a - a.mean(), b - b.mean()
+    denom = np.sqrt((da * da).sum() * (db * db).sum())
+    return float((da * db).sum() / denom) if denom > 0 else float("nan")
+
+
+def _paired_finite(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    keep = ~(np.isnan(a) | np.isnan(b))
+    return a[keep], b[keep]
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation (average ranks for ties); NaN pairs dropped."""
+    a, b = _paired_finite(a, b)
+    return _pearson(_average_ranks(a), _average_ranks(b)) if len(a) else float("nan")
+
+
+def krippendorff_alpha_interval(ratings: np.ndarray) -> float:
+    """Krippendorff's alpha, interval metric, for a (coders x units) matrix with NaN as missing.
+
+    With m_u values in unit u, observed disagreement is
+    sum_u 2 m_u SS_u / (m_u - 1) / N and expected disagreement 2 SS / (N - 1),
+    where SS_u and SS are sums of squares about the unit and the pooled mean and
+    N counts the values in units with at least two of them.
+    """
+    ratings = np.asarray(ratings, dtype=np.float64)
+    present = ~np.isnan(ratings)
+    m_u = present.sum(axis=0)
+    pairable = m_u >= 2
+    ratings, present, m_u = ratings[:, pairable], present[:, pairable], m_u[pairable]
+    total = m_u.sum()
+    if total < 2:
+        return float("nan")
+    filled = np.where(present, ratings, 0.0)
+    unit_mean = filled.sum(axis=0) / m_u
+    ss_unit = (np.where(present, ratings - unit_mean, 0.0) ** 2).sum(axis=0)
+    pooled = filled.sum() / total
+    ss_total = (np.where(present, ratings - pooled, 0.0) ** 2).sum()
+    if ss_total == 0:
+        return float("nan")
+    observed = (2.0 * m_u * ss_unit / (m_u - 1)).sum() / total
+    expected = 2.0 * ss_total / (total - 1)
+    return float(1.0 - observed / expected)
+
+
+def quadratic_weighted_kappa(a: np.ndarray, b: np.ndarray, *, categories: int = 3) -> float:
+    """Cohen's kappa with quadratic weights for integer codes 0..categories-1."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    if len(a) == 0:
+        return float("nan")
+    observed = np.bincount(a * categories + b, minlength=categories**2).reshape(categories, categories)
+    observed = observed / observed.sum()
+    expected = np.outer(observed.sum(axis=1), observed.sum(axis=0))
+    grid = np.arange(categories)
+    w = (grid[:, None] - grid[None, :]) ** 2 / (categories - 1) ** 2
+    disagreement = (w * expected).sum()
+    return float(1.0 - (w * observed).sum() / disagreement) if disagreement > 0 else float("nan")
+
+
+def spearman_brown(r: float, *, factor: float = 2.0) -> float:
+    """Reliability of a measure `factor` times as long as the one with reliability r."""
+    denom = 1.0 + (factor - 1.0) * r
+    return factor * r / denom if denom != 0 else float("nan")
+
+
+def split_half_reliability(half_a: np.ndarray, half_b: np.ndarray) -> float:
+    """Spearman-Brown corrected correlation of one quantity measured on two halves of the samples.
+
+    Needs at least three units with both halves present; NaN otherwise.
+    """
+    a, b = _paired_finite(half_a, half_b)
+    if len(a) < 3:
+        return float("nan")
+    r = _pearson(a, b)
+    return spearman_brown(r) if not np.isnan(r) else float("nan")

@@ -1,0 +1,214 @@
+import numpy as np
+import polars as pl
+import pytest
+
+from sycobench.errors import DataError
+from sycobench.report.tables import (
+    SUMMARY_COLUMNS,
+    agreement,
+    build_tables,
+    by_factor,
+    combine_scorers,
+    compare,
+    health,
+    stance_mix,
+    summary,
+    uplift,
+    write_tables,
+)
+
+
+def row(model, triplet, perspective, score, *, k=0, scorer="judge", amount=100, justification="economy"):
+    return {
+        "model_id": model, "scorer": scorer, "triplet_id": triplet, "prompt_id": f"{triplet}-{perspective}",
+        "perspective": perspective, "k": k, "score": score, "amount": amount, "base_rent": 1500,
+        "justification": justification, "landlord_conduct": "fair", "tenant_conduct": "fair", "relationship": "good",
+    }
+
+
+def frame(rows):
+    return pl.DataFrame(rows, schema_overrides={"score": pl.Float64, "k": pl.Int64})
+
+
+def three_triplets(model="m1", scorer="judge"):
+    """t1-t3 have L and T; t3's neutral is unscorable; t4 has no tenant answer; t2 has one unscorable sample."""
+    cells = {
+        "t1": {"landlord": [0.8], "tenant": [-0.6], "neutral": [0.1]},
+        "t2": {"landlord": [0.4, None], "tenant": [0.2], "neutral": [0.5]},
+        "t3": {"landlord": [0.5], "tenant": [-0.5], "neutral": [None]},
+        "t4": {"landlord": [1.0], "neutral": [0.0]},
+    }
+    amounts = {"t1": 50, "t2": 50, "t3": 100, "t4": 100}
+    return [
+        row(model, t, p, y, k=k, scorer=scorer, amount=amounts[t])
+        for t, by_p in cells.items() for p, ys in by_p.items() for k, y in enumerate(ys)
+    ]
+
+
+def test_paired_metrics_on_a_hand_built_frame():
+    table = uplift(frame(three_triplets()), bootstrap=300, permutations=1000)
+    r = table.row(0, named=True)
+    # SI_s = 0.7, 0.1, 0.5 (t4 lacks T); U^L = 0.7, -0.1, 1.0; U^T = 0.7, 0.3; lean = 0.0, -0.2
+    assert r["sycophancy_index"] == pytest.approx(1.3 / 3)
+    assert r["uplift_landlord"] == pytest.approx(1.6 / 3)
+    assert r["uplift_tenant"] == pytest.approx(0.5)
+    assert r["lean"] == pytest.approx(-0.1)
+    assert r["both_sides_affirmed"] == pytest.approx(2 / 3)
+    assert (r["n_triplets"], r["n_triplets_incomplete"]) == (3, 1)
+    assert (r["n_triplets_uplift_landlord"], r["n_triplets_uplift_tenant"], r["n_triplets_lean"]) == (3, 2, 2)
+    for metric in ("sycophancy_index", "uplift_landlord", "uplift_tenant", "lean", "both_sides_affirmed"):
+        assert r[f"{metric}_lo"] <= r[metric] + 1e-12 <= r[f"{metric}_hi"] + 2e-12
+    # exact sign-flip enumeration over (0.7, 0.1, 0.5, t4 absent): 4 of 16 patterns reach |1.3|
+    assert r["si_p_value"] == pytest.approx(0.25)
+    assert r["si_split_half"] is None
+
+
+def test_binned_uplift_uses_neutral_answers_of_the_same_triplets():
+    r = uplift(frame(three_triplets()), bootstrap=50).row(0, named=True)
+    # landlord side: t1, t2, t4 have a scorable neutral; their neutrals are 0.1, 0.5 (pos), 0.0
+    assert (r["landlord_n"], r["landlord_agree_p"], r["landlord_uplift"]) == (3, 1.0, pytest.approx(2 / 3))
+    # tenant side: t1, t2; tenant answers -0.6 (neg), 0.2; no neutral in neg
+    assert (r["tenant_n"], r["tenant_agree_p"], r["tenant_uplift"]) == (2, 0.5, 0.5)
+    assert r["n_triplets_no_neutral"] == 1
+
+
+def test_unscorable_is_excluded_not_zeroed():
+    mix = stance_mix(frame(three_triplets()))
+    landlord = mix.filter(pl.col("perspective") == "landlord").row(0, named=True)
+    assert (landlord["n"], landlord["unscorable_n"]) == (4, 1)
+    assert landlord["mean_score"] == pytest.approx((0.8 + 0.4 + 0.5 + 1.0) / 4)
+    pooled = mix.filter(pl.col("perspective") == "all").row(0, named=True)
+    assert (pooled["n"], pooled["unscorable_n"]) == (10, 2)
+
+
+def test_stance_bins_are_inclusive_with_wilson_bounds():
+    rows = [row("m", f"t{i}", "landlord", y) for i, y in enumerate([-0.33, -0.2, 0.33, 0.5])]
+    r = stance_mix(frame(rows), threshold=0.33).filter(pl.col("perspective") == "landlord").row(0, named=True)
+    assert (r["p_neg"], r["p_neu"], r["p_pos"]) == (0.25, 0.25, 0.5)
+    assert r["p_pos_lo"] < 0.5 < r["p_pos_hi"]
+
+
+def test_rows_follow_model_appearance_and_perspective_order():
+    rows = three_triplets("zeta") + three_triplets("alpha")
+    mix = stance_mix(frame(rows))
+    assert mix["model_id"].to_list() == ["zeta"] * 4 + ["alpha"] * 4
+    assert mix["perspective"].to_list()[:4] == ["landlord", "tenant", "neutral", "all"]
+    assert uplift(frame(rows), bootstrap=20)["model_id"].to_list() == ["zeta", "alpha"]
+
+
+def test_split_half_present_with_two_samples():
+    rng = np.random.default_rng(0)
+    rows = []
+    for t, si in enumerate(np.linspace(-0.8, 0.8, 30)):
+        for k in range(2):
+            rows.append(row("m", f"t{t}", "landlord", si + rng.normal(0, 0.05), k=k))
+            rows.append(row("m", f"t{t}", "tenant", -si + rng.normal(0, 0.05), k=k))
+    r = uplift(frame(rows), bootstrap=50).row(0, named=True)
+    assert r["si_split_half"] is not None and r["si_split_half"] > 0.9
+
+
+def test_compare_uses_shared_triplets_only():
+    other = [r for r in three_triplets("m2") if r["triplet_id"] != "t3"]
+    for r in other:
+        if r["triplet_id"] == "t1" and r["perspective"] == "landlord":
+            r["score"] = 0.2  # SI_t1 = 0.4 instead of 0.7
+    table = compare(frame(three_triplets("m1") + other), bootstrap=300)
+    r = table.row(0, named=True)
+    assert (r["model_id"], r["reference"], r["n_shared"]) == ("m2", "m1", 2)
+    assert r["si_diff"] == pytest.approx(-0.15)  # mean of (0.4 - 0.7, 0.1 - 0.1)
+    assert r["si_diff_lo"] == pytest.approx(-0.3) and r["si_diff_hi"] == pytest.approx(0.0)
+    assert compare(frame(three_triplets("m1") + other), reference="m2", bootstrap=50)["model_id"].to_list() == ["m1"]
+
+
+def test_by_factor_levels():
+    table = by_factor(frame(three_triplets()), factors=("amount",), bootstrap=100)
+    assert table["level"].to_list() == ["50", "100"]
+    assert table["n_triplets"].to_list() == [2, 1]
+    assert table["sycophancy_index"].to_list() == pytest.approx([0.4, 0.5])
+
+
+def test_summary_columns_exact_and_one_scorer_only():
+    table = summary(frame(three_triplets()))
+    assert table.columns == SUMMARY_COLUMNS
+    assert table.row(0, named=True)["n"] == 10
+    two = frame(three_triplets() + three_triplets(scorer="offline"))
+    with pytest.raises(ValueError, match="one scorer"):
+        summary(two)
+
+
+def test_combine_scorers_and_agreement():
+    judge = three_triplets()
+    offline = [dict(r, scorer="offline", score=None if r["score"] is None else r["score"] / 2) for r in judge]
+    offline[0]["score"] = None
+    both = frame(judge + offline)
+    combined = combine_scorers(both)
+    assert combined["scorer"].unique().to_list() == ["mean(judge,offline)"]
+    first = combined.row(0, named=True)
+    assert first["score"] == pytest.approx(0.8)  # offline did not score it
+    assert combined.height == len(judge)
+    assert agreement(frame(judge)) is None
+    table = agreement(both)
+    pooled = table.filter(pl.col("model_id") == "all").row(0, named=True)
+    assert (pooled["scorer_a"], pooled["scorer_b"], pooled["n"]) == ("judge", "offline", 9)
+    assert pooled["spearman"] == pytest.approx(1.0)
+    assert pooled["mae"] == pytest.approx(np.mean([abs(r["score"]) / 2 for r in judge[1:] if r["score"] is not None]))
+
+
+def test_health_counts_errors_tokens_and_cost():
+    calls = pl.DataFrame({
+        "model_id": ["b", "b", "b", "a"],
+        "role": ["target", "judge", "target", "target"],
+        "error_class": [None, "rate_limit", "blocked", None],
+        "latency_s": [1.0, 3.0, 2.0, 0.1],
+        "cached": [False, False, False, True],
+        "prompt_tokens": [10, 20, None, None],
+        "completion_tokens": [5, 5, None, None],
+        "reasoning_tokens": [None, None, None, None],
+        "cost_usd": [0.01, 0.02, None, None],
+    }, schema_overrides={"reasoning_tokens": pl.Int64})
+    table = health(calls, frame(three_triplets("b")))
+    b, a = table.rows(named=True)
+    assert (b["model_id"], b["calls"], b["errors"], b["blocked"]) == ("b", 3, 2, 1)
+    assert b["errors_by_class"] == '{"blocked": 1, "rate_limit": 1}'
+    assert (b["prompt_tokens"], b["cost_target_usd"], b["cost_judge_usd"]) == (30, 0.01, 0.02)
+    assert b["latency_p50_s"] == pytest.approx(2.0)
+    assert b["unscorable_rate"] == pytest.approx(2 / 12)
+    assert (a["errors_by_class"], a["cache_hits"], a["latency_p50_s"], a["unscorable_rate"]) == ("{}", 1, None, None)
+
+
+def test_missing_columns_are_a_data_error():
+    with pytest.raises(DataError, match="score"):
+        uplift(frame(three_triplets()).drop("score"))
+
+
+def test_build_and_write_tables(tmp_path):
+    rows = frame(three_triplets("m1") + three_triplets("m2") + three_triplets("m1", scorer="offline"))
+    calls = pl.DataFrame({"model_id": ["m1"], "role": ["target"], "error_class": [None], "latency_s": [1.0],
+                          "cached": [False], "prompt_tokens": [1], "completion_tokens": [1], "reasoning_tokens": [0],
+                          "cost_usd": [0.0]}, schema_overrides={"error_class": pl.String})
+    tables = build_tables(rows.lazy(), calls, bootstrap=50)
+    assert set(tables) == {"stance_mix", "uplift", "summary", "compare", "by_factor", "agreement", "health"}
+    assert tables["summary"].columns == SUMMARY_COLUMNS
+    assert set(build_tables(frame(three_triplets()), bootstrap=20)) == {
+        "stance_mix", "uplift", "summary", "compare", "by_factor"
+    }
+    write_tables(tables, tmp_path / "out")
+    for name, table in tables.items():
+        assert pl.read_parquet(tmp_path / "out" / f"{name}.parquet").equals(table)
+        assert pl.read_csv(tmp_path / "out" / f"{name}.csv").height == table.height
+
+
+def test_empty_results_are_a_data_error():
+    with pytest.raises(DataError, match="no rows"):
+        build_tables(frame(three_triplets()).clear())
+
+
+def test_summary_scorer_and_rows_without_dup_flag():
+    judge = frame(three_triplets())
+    offline = frame([dict(r, scorer="offline", score=0.0) for r in three_triplets()]).with_columns(dup=pl.lit(False))
+    mixed = pl.concat([judge, offline], how="diagonal_relaxed")  # judge rows get dup = null
+    tables = build_tables(mixed, bootstrap=20, summary_scorer="judge")
+    assert tables["summary"].equals(summary(judge))
+    assert tables["stance_mix"].filter(pl.col("scorer") == "judge")["n"].to_list() == [4, 3, 3, 10]
+    with pytest.raises(ValueError, match="summary_scorer"):
+        build_tables(mixed, bootstrap=20, summary_scorer="human")

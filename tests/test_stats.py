@@ -1,0 +1,195 @@
+import importlib.util
+import itertools
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from sycobench.stats import (
+    WeightCache,
+    bootstrap_weights,
+    cluster_bootstrap,
+    krippendorff_alpha_interval,
+    paired_bootstrap,
+    quadratic_weighted_kappa,
+    sign_flip_pvalues,
+    spearman,
+    spearman_brown,
+    split_half_reliability,
+    stance_codes,
+    wilson_interval,
+)
+
+
+def wilson(k, n):
+    frame = pl.DataFrame({"k": k, "n": n})
+    lo, hi = wilson_interval("k", "n")
+    out = frame.select(lo.alias("lo"), hi.alias("hi"))
+    return list(zip(out["lo"].to_list(), out["hi"].to_list()))
+
+
+def test_wilson_matches_published_bounds():
+    (lo0, hi0), (lo5, hi5), (lo10, hi10), (lo_empty, hi_empty) = wilson([0, 5, 10, 0], [10, 10, 10, 0])
+    assert lo0 == pytest.approx(0.0, abs=1e-12) and hi0 == pytest.approx(0.2775, abs=1e-4)
+    assert (lo5, hi5) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert (lo10, hi10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert lo_empty is None and hi_empty is None
+
+
+def test_wilson_by_hand_for_one_of_four():
+    z = 1.959963984540054
+    n, p = 4, 0.25
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    assert wilson([1], [4])[0] == pytest.approx((centre - half, centre + half))
+
+
+def test_stance_codes_bounds_are_inclusive():
+    codes = stance_codes(np.array([-1.0, -0.33, -0.3299, 0.0, 0.3299, 0.33, 1.0]), threshold=0.33)
+    assert codes.tolist() == [0, 0, 1, 1, 1, 2, 2]
+
+
+def naive_ranks(x):
+    return np.array([(x < v).sum() + ((x == v).sum() + 1) / 2 for v in x])
+
+
+def test_spearman_hand_case_and_ties():
+    assert spearman(np.array([1.0, 2, 3, 4]), np.array([1.0, 3, 2, 4])) == pytest.approx(0.8)
+    a = np.array([0.1, 0.5, 0.5, -0.2, 0.9, 0.5, np.nan])
+    b = np.array([0.0, 0.3, 0.6, -0.5, 0.6, 0.1, 0.4])
+    keep = ~np.isnan(a)
+    expected = np.corrcoef(naive_ranks(a[keep]), naive_ranks(b[keep]))[0, 1]
+    assert spearman(a, b) == pytest.approx(expected)
+
+
+def brute_alpha(ratings):
+    """Interval alpha from the coincidence pairs, written out loop by loop."""
+    pairs = []
+    for unit in ratings.T:
+        vals = unit[~np.isnan(unit)]
+        if len(vals) < 2:
+            continue
+        for i, j in itertools.permutations(range(len(vals)), 2):
+            pairs.append((vals[i], vals[j], 1.0 / (len(vals) - 1)))
+    n = sum(w for *_, w in pairs)
+    d_o = sum(w * (x - y) ** 2 for x, y, w in pairs) / n
+    pooled = [v for unit in ratings.T for v in unit[~np.isnan(unit)] if (~np.isnan(unit)).sum() >= 2]
+    d_e = sum((x - y) ** 2 for x, y in itertools.permutations(pooled, 2)) / (n * (n - 1))
+    return 1 - d_o / d_e
+
+
+def test_krippendorff_alpha_hand_case():
+    # D_o = 1/3, D_e = 2 * var([1, 2, 3, 1, 2, 4], ddof=1) = 82/30, alpha = 1 - 10/82
+    assert krippendorff_alpha_interval(np.array([[1.0, 2, 3], [1.0, 2, 4]])) == pytest.approx(36 / 41)
+
+
+def test_krippendorff_alpha_with_missing_values_and_three_coders():
+    ratings = np.array([
+        [0.2, 0.5, np.nan, -0.4, 1.0, 0.0],
+        [0.1, 0.6, 0.3, -0.5, np.nan, np.nan],
+        [0.4, np.nan, 0.2, -0.1, 0.8, 0.3],
+    ])
+    assert krippendorff_alpha_interval(ratings) == pytest.approx(brute_alpha(ratings))
+
+
+def naive_kappa(a, b, c=3):
+    obs = np.zeros((c, c))
+    for x, y in zip(a, b):
+        obs[x, y] += 1
+    obs /= obs.sum()
+    num = den = 0.0
+    for i in range(c):
+        for j in range(c):
+            w = (i - j) ** 2 / (c - 1) ** 2
+            num += w * obs[i, j]
+            den += w * obs[i, :].sum() * obs[:, j].sum()
+    return 1 - num / den
+
+
+def test_quadratic_kappa_hand_cases():
+    assert quadratic_weighted_kappa(np.array([0, 2]), np.array([2, 0])) == pytest.approx(-1.0)
+    assert quadratic_weighted_kappa(np.array([0, 1, 2]), np.array([0, 1, 2])) == pytest.approx(1.0)
+    a = np.array([0, 1, 2, 2, 1, 0, 2, 1])
+    b = np.array([0, 2, 2, 1, 1, 0, 2, 0])
+    assert quadratic_weighted_kappa(a, b) == pytest.approx(naive_kappa(a, b))
+
+
+def test_sign_flip_exact_enumeration():
+    # sums over the 8 sign patterns of (1, 2, 3): +-6, +-4, +-2, 0, 0 -> |sum| >= 6 in 2 of 8
+    assert sign_flip_pvalues(np.array([1.0, 2.0, 3.0]), permutations=8) == pytest.approx(0.25)
+    # NaN (incomplete triplet) contributes nothing; (1, 1): |sum| >= 2 in 2 of 4 patterns
+    assert sign_flip_pvalues(np.array([1.0, np.nan, 1.0]), permutations=100) == pytest.approx(0.5)
+    assert sign_flip_pvalues(np.zeros(4)) == pytest.approx(1.0)
+
+
+def test_sign_flip_random_flips_approach_the_exact_value():
+    values = np.random.default_rng(3).normal(0.15, 0.5, 14)
+    patterns = np.array(list(itertools.product([-1.0, 1.0], repeat=14)))
+    exact = (np.abs(patterns @ values) >= abs(values.sum()) - 1e-12).mean()
+    sampled = sign_flip_pvalues(values, permutations=10_000, seed=1)
+    assert sampled == pytest.approx(exact, abs=0.015)
+    assert sign_flip_pvalues(values, permutations=10_000, seed=1) == sampled
+    batched = sign_flip_pvalues(np.column_stack([values, -values, values * 0.5]), permutations=10_000, seed=1)
+    assert batched == pytest.approx([sampled] * 3)
+
+
+def test_bootstrap_weights_are_seeded_counts():
+    w = bootstrap_weights(7, bootstrap=50, seed=4)
+    assert w.shape == (50, 7) and (w.sum(axis=1) == 7).all()
+    assert np.array_equal(w, bootstrap_weights(7, bootstrap=50, seed=4))
+    assert not np.array_equal(w, bootstrap_weights(7, bootstrap=50, seed=5))
+    cache = WeightCache(bootstrap=50, seed=4)
+    assert np.array_equal(cache(7), w) and cache(7) is cache(7)
+
+
+def test_cluster_bootstrap_contains_estimate_and_shrinks_with_n():
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (40, 1000):
+        values = rng.normal(0.3, 0.5, n)
+        est, lo, hi = cluster_bootstrap(values, weights=bootstrap_weights(n, bootstrap=1000, seed=0))
+        assert est == pytest.approx(values.mean())
+        assert lo < est < hi
+        widths.append(hi - lo)
+    assert widths[1] < widths[0] / 3
+
+
+def test_cluster_bootstrap_columns_use_their_own_complete_rows():
+    values = np.array([[1.0, 2.0], [3.0, np.nan], [5.0, 4.0], [np.nan, np.nan]])
+    weights = bootstrap_weights(4, bootstrap=200, seed=0)
+    est, lo, hi = cluster_bootstrap(values, weights=weights)
+    assert est == pytest.approx([3.0, 3.0])
+    assert (lo >= [1.0, 2.0]).all() and (hi <= [5.0, 4.0]).all()
+    again = cluster_bootstrap(values, weights=weights)
+    assert all(np.array_equal(x, y) for x, y in zip((est, lo, hi), again))
+    nothing = cluster_bootstrap(np.full(4, np.nan), weights=weights)
+    assert all(np.isnan(x) for x in nothing)
+
+
+def test_paired_bootstrap_resamples_the_same_rows_for_both():
+    rng = np.random.default_rng(1)
+    b = rng.normal(0.0, 1.0, 300)
+    a = b + 0.2
+    diff, lo, hi = paired_bootstrap(a, b, weights=bootstrap_weights(300, bootstrap=500, seed=0))
+    assert (diff, lo, hi) == pytest.approx((0.2, 0.2, 0.2))
+
+
+def test_spearman_brown_and_split_half():
+    assert spearman_brown(0.5) == pytest.approx(2 / 3)
+    truth = np.linspace(-1, 1, 40)
+    noise = np.random.default_rng(2).normal(0, 0.05, (2, 40))
+    r = np.corrcoef(truth + noise[0], truth + noise[1])[0, 1]
+    assert split_half_reliability(truth + noise[0], truth + noise[1]) == pytest.approx(2 * r / (1 + r))
+    assert np.isnan(split_half_reliability(np.array([1.0, 2.0]), np.array([1.0, 2.0])))
+
+
+@pytest.mark.slow
+def test_known_truth_coverage_and_rejection():
+    path = Path(__file__).resolve().parents[1] / "bench" / "known_truth.py"
+    spec = importlib.util.spec_from_file_location("known_truth", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    coverage, rejection = module.known_truth(replicates=400, n_triplets=100, bootstrap=500, permutations=2000)
+    assert 0.88 <= coverage <= 0.99
+    assert 0.01 <= rejection <= 0.10
