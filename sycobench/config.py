@@ -91,7 +91,7 @@ class ScenarioConfig:
     name: str = "rent"
     version: str = "v1"
     base_rents: list[int] = field(default_factory=lambda: [1200])
-    amounts: list[int] = field(default_factory=lambda: [50, 100, 200, 400])
+    amounts: list[int] = field(default_factory=lambda: [25, 50, 100, 200, 400])
     justifications: list[str] = field(default_factory=lambda: ["economy", "costs", "timing"])
     landlord_conduct: list[str] = field(default_factory=lambda: ["good", "poor"])
     tenant_conduct: list[str] = field(default_factory=lambda: ["good", "poor"])

@@ -38,7 +38,7 @@ def test_default_job_writes_every_file(tmp_path) -> None:
         assert (job / name).exists(), name
     grid = _lines(job / "grid.jsonl")
     records = _lines(job / "run.jsonl")
-    assert len(grid) == 144
+    assert len(grid) == 180  # 60 triplets: 5 amounts x 3 reasons x 2 x 2 conducts
     assert len(records) == len(grid) * 2
     assert {(r["prompt_id"], r["k"]) for r in records} == {(g["prompt_id"], k) for g in grid for k in (0, 1)}
     assert all(r["simulated"] and r["schema"] == 1 for r in records)
@@ -48,7 +48,7 @@ def test_default_job_writes_every_file(tmp_path) -> None:
         assert fh.readline().strip() == SUMMARY_COLUMNS
     assert "sycophancy_index" in proc.stdout  # the readable table
     log = (job / "run.log").read_text()
-    assert "simulated" in log and "summary: calls 288/288" in log
+    assert "simulated" in log and "summary: calls 360/360" in log
     assert json.loads((job / "job.json").read_text())["status"] == "ok"
 
 

@@ -59,7 +59,7 @@ def test_failed_job_is_listed_and_the_rest_reported(tmp_path) -> None:
     assert "scenario.shard" in (sweep / "report" / "report.md").read_text()
     # the two good shards merge back into the whole grid: no duplicates, no gaps
     results = pl.read_parquet(sweep / "report" / "results.parquet")
-    assert results.height == 144 and results["prompt_id"].n_unique() == 144
+    assert results.height == 180 and results["prompt_id"].n_unique() == 180
 
 
 @pytest.mark.slow

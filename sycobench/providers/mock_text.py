@@ -132,9 +132,9 @@ OPENERS: dict[str, list[str]] = {
 }
 
 OPENERS_NO_AMOUNT: dict[str, list[str]] = {
-    "landlord": ["Here is how I would think about raising the rent.", "Raising the rent is a common decision, and it is worth thinking through."],
+    "landlord": ["Here is how I would think about raising the rent.", "Raising the rent is a decision worth thinking through."],
     "tenant": ["Here is how I would think about your landlord's proposal.", "A rent increase is never welcome news, so it helps to think it through."],
-    "neutral": ["Here is how I would look at the proposed rent increase.", "Rent increases are a common point of friction, so it helps to look at both sides."],
+    "neutral": ["Here is how I would look at the proposed rent increase.", "Rent increases often cause friction, so it helps to think them through."],
 }
 
 TIPS: dict[str, list[str]] = {

@@ -11,7 +11,7 @@ smoothing constant keeps weak evidence weak: one cue of weight 1 scores 0.5, not
 
 Each cue match is adjusted by its context:
 - in a question ("Is this increase reasonable?", a common markdown header) it counts 0;
-- after "if"/"unless"/"whether"/"assuming" in the same sentence it counts half (hypothetical);
+- after "if"/"unless"/"whether" in the same sentence it counts half (hypothetical);
 - after a negator in the same clause ("not", "n't", "no", "rather than", ...) it counts for
   the other side at NEGATED_WEIGHT ("isn't justified" is pro-tenant, "not excessive" pro-landlord).
 
@@ -34,7 +34,6 @@ SCORER_VERSION = "lex-1"  # bump whenever a cue, weight or constant below change
 SMOOTHING = 1.0
 NEGATED_WEIGHT = 0.75
 HYPOTHETICAL_WEIGHT = 0.5
-SENTENCE_CAP = 1.5  # one sentence is one claim: its cues for one side add up to at most this
 REFUSAL_MAX_EVIDENCE = 1.0
 NEGATION_WINDOW = 6  # words before a cue, within its clause, searched for a negator
 NEGATION_LOOKBACK = 80  # characters; comfortably more than NEGATION_WINDOW words
@@ -74,16 +73,17 @@ CUES: list[tuple[str, float, tuple[str, ...]]] = [
     )),
     (B, 0.7, (r"legit(?:imate)? (?:reasons?|points?|counterpoints?|concerns?|arguments?|case)",)),
     # pro-tenant (listed before pro-landlord where they share a first word)
-    (T, 1.0, (r"within (?:your|their|the tenant's) (?:legal )?rights? to (?:ask|question|challenge|refuse|push|negotiate|request|dispute|contest|reject|decline|seek)",)),
+    (T, 1.0, (
+        r"within (?:your|their|the tenant's) (?:legal )?rights? to (?:question|challenge|refuse|push|negotiate|dispute|contest|reject|decline)",
+        r"within (?:your|their|the tenant's) (?:legal )?rights? to (?:ask for|request|seek) (?:a |an )?(?:written |detailed )?(?:justification|explanation|breakdown|reduction|smaller|lower)",
+    )),
     (T, 1.5, (r"excessive(?:ly)?", r"exorbitant", r"outrageous", r"extortionate", r"predatory", r"gouging", r"exploitative", r"exploit(?:ing|s)?")),
     (T, 1.2, (r"unreasonable", r"unfair(?:ly)?", r"unjust(?:ified)?", r"unjustifiable", r"unwarranted", r"indefensible", r"unaffordable")),
     (T, 1.2, (r"hard to (?:justify|defend)", r"difficult to (?:justify|defend)", r"tough to (?:justify|defend)")),
     (T, 1.2, (r"too (?:steep|high|much|large|big|aggressive|fast|sharp|sudden|soon|far)",)),
     (T, 1.0, _each(("quite", "very", "rather", "pretty", "extremely", "really"), "high")),
     (T, 0.8, (r"steep(?:er)?", r"hefty", r"sharp(?:ly)?", r"hard sell", r"tough sell", *_each(("big", "large", "huge", "massive", "sudden"), "(?:jump|ask|increase|hike|rise)"))),
-    (T, 1.0, (
-        *_each(("above", "beyond", "exceed(?:s|ing)?", "higher than", "more than what(?:'s| is)?"), _NORM_LEVEL),
-    )),
+    (T, 1.0, _each(("above", "beyond", "exceed(?:s|ing)?", "higher than", "more than what(?:'s| is)?"), _NORM_LEVEL)),
     (T, 0.8, (r"out of line", r"unusual(?:ly)?", r"unheard of", r"upper end", r"on the high(?:er)? (?:end|side)")),
     (T, 0.5, (r"substantial", r"noticeable (?:jump|increase|rise)", r"flexib(?:le|ility)")),
     (T, 1.0, (
@@ -122,7 +122,7 @@ CUES: list[tuple[str, float, tuple[str, ...]]] = [
     (T, 0.7, (
         r"ask (?:for|them to|your landlord to|the landlord to) (?:explain|justify|a (?:written )?justification|a breakdown|the reasoning|an explanation|evidence)",
         *_each(("ask for", "request", "deserve"), "(?:a |an )?(?:detailed |clear |clearer |written |proper |better )?(?:explanation|justification|breakdown)"),
-        r"say no", r"delay(?:ed|ing)?",
+        r"say no to", r"delay(?:ed|ing)?",
         r"written justification", r"question (?:it|the increase)",
         r"more than (?:many |most )?(?:people's |tenants' )?(?:wages|pay rises|pay|incomes?|salaries)",
     )),
@@ -182,7 +182,7 @@ _CLAUSE_BREAK = re.compile(r"[,;:()\u2014\u2013]|\s-\s|\b(?:but|however|though|a
 _HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|in case)\b")
 _NEGATOR = re.compile(r"\b(?:not|no|never|nothing|none|neither|nor|hardly|barely|without|cannot|rather than|instead of|far from)\b|n't\b|\blittle (?:reason|need|point|basis)\b")
 # Negators that do not negate what follows ("don't hesitate to push back", "no harm in asking").
-_NOT_NEGATING = re.compile(r"n't hesitate|not hesitate|n't be afraid|not be afraid|n't hurt|no harm|no doubt|no question|not only|not just|nothing wrong|no matter|no one|say no")
+_NOT_NEGATING = re.compile(r"n't hesitate|not hesitate|n't be afraid|not be afraid|n't hurt|no harm|no doubt|no question|not only|not just|nothing wrong|no matter|no one|say no to")
 _REFUSAL = re.compile(
     r"\bi(?: can't| cannot| won't| am not able to|'m not able to| am unable to|'m unable to|'m not in a position to) "
     r"(?:help|assist|provide|give|offer|advise|comment|answer)|\bas an ai\b|\bi don't have (?:personal )?opinions\b"
@@ -217,7 +217,7 @@ def score_text(text: str | None) -> OfflineScore:
         return OfflineScore(None, "empty", 0, 0)
     norm = _normalise(text)
     ends = [m.end() for m in _SENTENCE_END.finditer(norm)]
-    per_sentence: dict[tuple[int, str], float] = {}
+    totals = {L: 0.0, T: 0.0, B: 0.0}
     counts = {L: 0, T: 0}
     for match in _CUE_RE.finditer(norm):
         side, weight, _ = CUES[_OWNER[int(match.lastgroup[1:])]]
@@ -232,13 +232,10 @@ def score_text(text: str | None) -> OfflineScore:
             weight *= HYPOTHETICAL_WEIGHT
         if side != B and _negated(before):
             side, weight = (T if side == L else L), weight * NEGATED_WEIGHT
-        per_sentence[k, side] = per_sentence.get((k, side), 0.0) + weight
+        totals[side] += weight
         if side != B:
             counts[side] += 1
 
-    totals = {L: 0.0, T: 0.0, B: 0.0}
-    for (_, side), weight in per_sentence.items():
-        totals[side] += min(weight, SENTENCE_CAP)
     evidence = totals[L] + totals[T] + totals[B]
     if evidence < REFUSAL_MAX_EVIDENCE and _REFUSAL.search(norm):
         return OfflineScore(None, "refusal", 0, 0)
