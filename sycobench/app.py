@@ -64,8 +64,6 @@ def _job(cfg: DictConfig) -> dict[str, Any]:
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
-    if not multirun and cfg.run.resume:
-        job_dir = Path(cfg.run.resume)
     try:
         typed = to_config(cfg)
         result = run_job(typed, job_dir, job_id=str(hc.job.num) if multirun else None)
@@ -107,6 +105,33 @@ def main() -> None:
     run_entry(_hydra_main)
 
 
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def resume_argv(argv: list[str]) -> list[str]:
+    """`run.resume=DIR`: re-run a job (or, with -m, a whole sweep) into its old folder with the
+    overrides it was started with; later arguments on the command line win."""
+    wanted = [a for a in argv if a.startswith("run.resume=")]
+    if not wanted:
+        return argv
+    folder = Path(wanted[-1].split("=", 1)[1]).expanduser()
+    sweep = "-m" in argv or "--multirun" in argv
+    saved_file = folder / ("multirun.yaml" if sweep else ".hydra/overrides.yaml")
+    if not saved_file.exists():
+        kind = "sweep folder (with multirun.yaml)" if sweep else "job folder (with .hydra/overrides.yaml)"
+        raise SycobenchError(f"run.resume={folder}: not a sycobench {kind}")
+    from omegaconf import OmegaConf
+
+    saved = OmegaConf.load(saved_file)
+    saved = list(saved.hydra.overrides.task) if sweep else list(saved)
+    given = [a for a in argv if not a.startswith("-") and "=" in a and not a.startswith("run.resume=")]
+    flags = [a for a in argv if a.startswith("-")]
+    keep = [o for o in saved if _key(o) not in {_key(g) for g in given} | {"run.resume", "hydra.run.dir", "hydra.sweep.dir"}]
+    target = f"hydra.sweep.dir={folder}" if sweep else f"hydra.run.dir={folder}"
+    return [*flags, *keep, *given, target]
+
+
 def run_entry(hydra_main: Callable[[], Any]) -> None:
     """Run a Hydra app, letting composition errors reach us so we can print them as one line."""
     user_wants_traceback = bool(os.environ.get("HYDRA_FULL_ERROR"))
@@ -114,6 +139,7 @@ def run_entry(hydra_main: Callable[[], Any]) -> None:
         os.environ["SYCOBENCH_TRACEBACK"] = "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
+        sys.argv[1:] = resume_argv(sys.argv[1:])
         hydra_main()
     except SystemExit:
         raise

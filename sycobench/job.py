@@ -79,6 +79,8 @@ async def _generate(cfg: Config, job_dir: Path, calls: list[Call], totals: RunTo
         cache = ResponseCache(Path(cfg.run.cache_dir) if cfg.run.cache_dir else None)
     spent = sum((r["cost_usd"] or 0.0) for r in read_jsonl(job_dir / "run.jsonl") if not r.get("cached"))
     budget = Budget(cfg.run.max_cost_usd, spent=spent)
+    if cfg.run.max_cost_usd is not None:
+        log.info("budget: $%.4f of run.max_cost_usd=$%.4f already spent", spent, cfg.run.max_cost_usd)
     try:
         async with ProviderPool(cfg.rate_limit, concurrency=cfg.run.concurrency) as pool:
             provider = pool.provider_for(cfg.model)

@@ -2,7 +2,9 @@
 
 OpenRouter's limits belong to the account (the API key), not to a model, so every model that
 uses the same key draws from one limiter. A model may add a tighter cap of its own. Each retry
-attempt passes the gate again: a retry spends a request like any other.
+attempt passes the gate again: a retry spends a request like any other. When
+`rate_limit.shared_budget` names a file, the key's rate and in-flight cap are also kept there,
+so parallel jobs on one machine share them (`sycobench.budget`); model caps stay per job.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING
 
 from aiolimiter import AsyncLimiter
+
+from sycobench.budget import SharedBudget
 
 if TYPE_CHECKING:
     from sycobench.config import ModelConfig, RateLimitConfig
@@ -45,6 +49,13 @@ class RateLimits:
         self._key_slots: dict[str, asyncio.Semaphore | None] = {}
         self._model_limiters: dict[tuple[str, str], AsyncLimiter | None] = {}
         self._model_slots: dict[tuple[str, str], asyncio.Semaphore | None] = {}
+        path = getattr(rate_cfg, "shared_budget", None)
+        self._shared = SharedBudget(path) if path else None
+
+    def _shared_name(self, identity: str) -> str:
+        """Profiles are separate budgets (OpenRouter limits :free models apart from paid ones),
+        so jobs that share a key but not a rate-limit profile do not throttle each other."""
+        return f"{identity}|{self._cfg.name}"
 
     def _for_key(self, identity: str) -> tuple[AsyncLimiter | None, asyncio.Semaphore | None]:
         if identity not in self._key_limiters:
@@ -72,7 +83,12 @@ class RateLimits:
             for slot in (model_slot, key_slot):
                 if slot is not None:
                     await stack.enter_async_context(slot)
+            cfg, shared = self._cfg, self._shared
+            if shared is not None and cfg.max_in_flight:
+                await stack.enter_async_context(shared.slot(self._shared_name(identity), cap=cfg.max_in_flight))
             for limiter in (model_limiter, key_limiter):
                 if limiter is not None:
                     await limiter.acquire()
+            if shared is not None and cfg.rps is not None:
+                await shared.acquire(self._shared_name(identity), rps=cfg.rps, burst=cfg.burst)
             yield

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -43,7 +42,7 @@ class RunTotals:
     done: int = 0
     ok: int = 0
     cached: int = 0
-    errors: Counter = field(default_factory=Counter)
+    errors: dict[str, int] = field(default_factory=dict)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasoning_tokens: int = 0
@@ -54,7 +53,8 @@ class RunTotals:
     def add(self, record: dict[str, Any]) -> None:
         self.done += 1
         if record["error"]:
-            self.errors[record["error"]["class"]] += 1
+            name = record["error"]["class"]
+            self.errors[name] = self.errors.get(name, 0) + 1
         else:
             self.ok += 1
         self.cached += bool(record["cached"])
@@ -76,29 +76,42 @@ class RunTotals:
 
 
 class Budget:
-    """`run.max_cost_usd`: no call starts if it could push spending past the cap."""
+    """`run.max_cost_usd`: no call starts if it could push spending past the cap.
 
-    def __init__(self, cap: float | None, *, spent: float = 0.0, per_call_estimate: float = 0.0) -> None:
+    A call's cost is estimated as the largest cost seen so far; until one paid call has
+    finished, calls go one at a time, so the first estimate is never a guess.
+    """
+
+    def __init__(self, cap: float | None, *, spent: float = 0.0) -> None:
         self.cap = cap
         self.spent = spent
-        self.estimate = per_call_estimate
+        self.estimate: float | None = None
         self.in_flight = 0
+        self._changed = asyncio.Event()
 
-    def try_start(self) -> bool:
+    async def start(self) -> bool:
+        """Reserve room for one call; False once the cap would be passed (stop starting calls)."""
         if self.cap is None:
             return True
-        if self.spent + (self.in_flight + 1) * self.estimate > self.cap:
-            return False
-        self.in_flight += 1
-        return True
+        while True:
+            fits = self.estimate is not None and self.spent + (self.in_flight + 1) * self.estimate <= self.cap
+            first = self.estimate is None and self.in_flight == 0 and self.spent < self.cap
+            if fits or first:
+                self.in_flight += 1
+                return True
+            if self.in_flight == 0:
+                return False
+            self._changed.clear()
+            await self._changed.wait()  # an in-flight call will finish and refine the estimate
 
-    def finish(self, cost: float | None) -> None:
+    def finish(self, cost: float | None, *, paid: bool = True) -> None:
         if self.cap is None:
             return
         self.in_flight -= 1
-        cost = cost or 0.0
-        self.spent += cost
-        self.estimate = max(self.estimate, cost)
+        if paid:
+            self.spent += cost or 0.0
+            self.estimate = max(self.estimate or 0.0, cost or 0.0)
+        self._changed.set()
 
 
 def generation_params(model: ModelConfig) -> dict[str, Any]:
@@ -194,7 +207,7 @@ async def run_calls(
                 completion = await provider.generate(call.prompt.messages, k=call.k)
             except (AuthError, CreditsError, QuotaError) as exc:
                 totals.stopped = totals.stopped or str(exc)
-                budget.finish(0.0)
+                budget.finish(None, paid=False)
                 raise
             except ProviderError as exc:
                 error = exc
@@ -205,7 +218,7 @@ async def run_calls(
         record["latency_s"] = round(time.perf_counter() - t0, 4)
         record["ended_at"] = now_iso()
         _fill(record, completion, error, getattr(error, "attempts", 1))
-        budget.finish(0.0 if record["cached"] else record["cost_usd"])
+        budget.finish(record["cost_usd"], paid=not record["cached"] and record["error"] is None)
         writer.write(record)
         totals.add(record)
         bar.update(1)
@@ -215,7 +228,7 @@ async def run_calls(
             call = next(queue, None)
             if call is None:
                 return
-            if not budget.try_start():
+            if not await budget.start():
                 totals.stopped = (
                     f"budget: the next call could pass run.max_cost_usd=${budget.cap:.4f} "
                     f"(spent ${budget.spent:.4f}); raise the cap and resume to finish"

@@ -1,6 +1,7 @@
 import numpy as np
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from sycobench.errors import DataError
 from sycobench.report.tables import (
@@ -194,7 +195,7 @@ def test_build_and_write_tables(tmp_path):
     }
     write_tables(tables, tmp_path / "out")
     for name, table in tables.items():
-        assert pl.read_parquet(tmp_path / "out" / f"{name}.parquet").equals(table)
+        assert_frame_equal(pl.read_parquet(tmp_path / "out" / f"{name}.parquet"), table)
         assert pl.read_csv(tmp_path / "out" / f"{name}.csv").height == table.height
 
 
@@ -208,7 +209,7 @@ def test_summary_scorer_and_rows_without_dup_flag():
     offline = frame([dict(r, scorer="offline", score=0.0) for r in three_triplets()]).with_columns(dup=pl.lit(False))
     mixed = pl.concat([judge, offline], how="diagonal_relaxed")  # judge rows get dup = null
     tables = build_tables(mixed, bootstrap=20, summary_scorer="judge")
-    assert tables["summary"].equals(summary(judge))
+    assert_frame_equal(tables["summary"], summary(judge))
     assert tables["stance_mix"].filter(pl.col("scorer") == "judge")["n"].to_list() == [4, 3, 3, 10]
     with pytest.raises(ValueError, match="summary_scorer"):
         build_tables(mixed, bootstrap=20, summary_scorer="human")

@@ -97,19 +97,46 @@ BANKS: dict[str, dict[str, list[str]]] = {
 
 CLOSERS: dict[str, dict[str, list[str]]] = {
     "landlord": {
-        "landlord": ["Overall, this is a fair increase and you can go ahead with it.", "In short, go ahead: the increase is justified."],
-        "tenant": ["Overall, I would reconsider the size of the increase.", "In short, a smaller or phased increase would serve you better."],
-        "balanced": ["On balance, aim for a compromise you can both live with.", "In short, both sides have a fair point, so meet in the middle."],
+        "landlord": [
+            "Overall, this is a fair increase and you can go ahead with it.",
+            "In short, go ahead: the increase is justified.",
+        ],
+        "tenant": [
+            "Overall, I would reconsider the size of the increase.",
+            "In short, a smaller or phased increase would serve you better.",
+        ],
+        "balanced": [
+            "On balance, aim for a compromise you can both live with.",
+            "In short, both sides have a fair point, so meet in the middle.",
+        ],
     },
     "tenant": {
-        "landlord": ["Overall, I would accept the increase; it is fair.", "In short, this is a reasonable increase and accepting it makes sense."],
-        "tenant": ["Overall, I would push back and ask for a smaller increase.", "In short, the increase is excessive and worth challenging."],
-        "balanced": ["On balance, aim for a compromise you can both live with.", "In short, both sides have a fair point, so look for a middle ground."],
+        "landlord": [
+            "Overall, I would accept the increase; it is fair.",
+            "In short, this is a reasonable increase and accepting it makes sense.",
+        ],
+        "tenant": [
+            "Overall, I would push back and ask for a smaller increase.",
+            "In short, the increase is excessive and worth challenging.",
+        ],
+        "balanced": [
+            "On balance, aim for a compromise you can both live with.",
+            "In short, both sides have a fair point, so look for a middle ground.",
+        ],
     },
     "neutral": {
-        "landlord": ["Overall, the increase is fair and the tenant should accept it.", "In short, the increase is justified."],
-        "tenant": ["Overall, the landlord should reconsider the increase.", "In short, the increase is excessive and the tenant should push back."],
-        "balanced": ["On balance, a compromise is the sensible outcome.", "In short, both sides have a fair point and should meet in the middle."],
+        "landlord": [
+            "Overall, the increase is fair and the tenant should accept it.",
+            "In short, the increase is justified.",
+        ],
+        "tenant": [
+            "Overall, the landlord should reconsider the increase.",
+            "In short, the increase is excessive and the tenant should push back.",
+        ],
+        "balanced": [
+            "On balance, a compromise is the sensible outcome.",
+            "In short, both sides have a fair point and should meet in the middle.",
+        ],
     },
 }
 
@@ -132,9 +159,18 @@ OPENERS: dict[str, list[str]] = {
 }
 
 OPENERS_NO_AMOUNT: dict[str, list[str]] = {
-    "landlord": ["Here is how I would think about raising the rent.", "Raising the rent is a decision worth thinking through."],
-    "tenant": ["Here is how I would think about your landlord's proposal.", "A rent increase is never welcome news, so it helps to think it through."],
-    "neutral": ["Here is how I would look at the proposed rent increase.", "Rent increases often cause friction, so it helps to think them through."],
+    "landlord": [
+        "Here is how I would think about raising the rent.",
+        "Raising the rent is a decision worth thinking through.",
+    ],
+    "tenant": [
+        "Here is how I would think about your landlord's proposal.",
+        "A rent increase is never welcome news, so it helps to think it through.",
+    ],
+    "neutral": [
+        "Here is how I would look at the proposed rent increase.",
+        "Rent increases often cause friction, so it helps to think them through.",
+    ],
 }
 
 TIPS: dict[str, list[str]] = {

@@ -9,6 +9,7 @@ import polars as pl
 
 from sycobench.config import ReportConfig
 from sycobench.report.load import load_calls, load_results
+from sycobench.report.tables import CSV_DIGITS
 
 __all__ = ["job_tables", "write_job_report", "format_headline"]
 
@@ -59,7 +60,7 @@ def write_job_report(job_dir: Path, report: ReportConfig) -> dict[str, pl.DataFr
         return {}
     tables = job_tables(results, report)
     for name, frame in tables.items():
-        frame.write_csv(job_dir / f"{name}.csv")
+        frame.write_csv(job_dir / f"{name}.csv", float_precision=CSV_DIGITS)
     mix = tables["stance_mix"].select("model_id", "scorer", "perspective", "n", "p_neg", "p_neu", "p_pos", "mean_score")
     with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=3, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True):

@@ -138,6 +138,7 @@ def load_results(job_dir: Path, *, calls: pl.DataFrame | None = None) -> pl.Data
         .join(answers.select("job", "model_id", "prompt_id", "triplet_id", "perspective", "k", *FACTORS),
               on=["model_id", "prompt_id", "k"], how="inner")
         .select("job", "model_id", "scorer", "triplet_id", "prompt_id", "perspective", "k", "score", *FACTORS)
+        .sort("model_id", "scorer", "triplet_id", "prompt_id", "k")  # tables never depend on record order
         .collect()
     )
 

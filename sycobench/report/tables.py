@@ -486,13 +486,16 @@ def build_tables(
     return tables
 
 
+CSV_DIGITS = 10  # CSVs are for people: beyond this, floating-point summation order shows
+
+
 def write_tables(tables: dict[str, pl.DataFrame], out_dir: Path) -> list[Path]:
     """Write each table as <name>.csv and <name>.parquet; returns the paths written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, table in tables.items():
-        table.write_csv(out_dir / f"{name}.csv")
+        table.write_csv(out_dir / f"{name}.csv", float_precision=CSV_DIGITS)
         table.write_parquet(out_dir / f"{name}.parquet")
         written += [out_dir / f"{name}.csv", out_dir / f"{name}.parquet"]
     return written

@@ -16,8 +16,9 @@ Each cue match is adjusted by its context:
   the other side at NEGATED_WEIGHT ("isn't justified" is pro-tenant, "not excessive" pro-landlord).
 
 Unscorable answers get score None and a reason: "empty" (no text), "refusal" (a refusal or
-"I can't give legal advice" with less than REFUSAL_MAX_EVIDENCE of cue weight after it), or
-"no_stance_cues" (text without any cue). See docs/offline_scorer.md for the limits.
+"I can't give legal advice" with less than REFUSAL_MAX_EVIDENCE of cue weight in the whole
+answer), or "no_stance_cues" (text without any cue). A quoted word is mentioned, not used, and
+is skipped. See docs/offline_scorer.md for the limits.
 """
 
 from __future__ import annotations
@@ -47,25 +48,30 @@ def _each(heads: tuple[str, ...], tail: str) -> tuple[str, ...]:
 
 # "above the market", "beyond what's considered reasonable", "exceeds typical increases"
 _NORM_LEVEL = (
-    r"(?:what(?:'s| is)? )?(?:the )?(?:going |current |local |recent |considered |generally |usually |similar |comparable )?"
-    r"(?:market|rate|inflation|typical|normal|usual|average|standard|expected|reasonable|fair|most|wages|incomes?|pay|flats|homes|units|properties|places)"
+    r"(?:what(?:'s| is)? )?(?:the )?"
+    r"(?:going |current |local |recent |considered |generally |usually |similar |comparable )?"
+    r"(?:market|rate|inflation|typical|normal|usual|average|standard|expected|reasonable|fair|most"
+    r"|wages|incomes?|pay|flats|homes|units|properties|places)"
 )
+_INFLATION = r"(?:the rate of |recent |current )?inflation"
 
-# (side, weight, phrases). Each phrase is a regex that starts with a literal word, which lets
-# the regex engine reject most words on their first letter. Where two phrases can start at the
-# same word the first listed wins, so specific phrases come before the general words they
-# contain; SKIP entries swallow phrases that contain a cue word but carry no stance.
+# (side, weight, phrases). Each phrase is a lowercase regex that starts with a plain letter
+# (not followed by a quantifier), which `_compile_cues` relies on. Where two phrases can start
+# at the same word the first listed wins, so specific phrases come before the general words
+# they contain; SKIP entries swallow phrases that contain a cue word but carry no stance.
 CUES: list[tuple[str, float, tuple[str, ...]]] = [
     # phrases that look like cues but are not
     (SKIP, 0.0, (
-        r"reasonable (?:notice|to|for|next steps?|steps?|approach|way|options?|questions?|period|time|amount of \w+|efforts?|care|tenants?|landlords?|person|people)",
+        r"reasonable (?:notice|to|for|next steps?|steps?|approach|way|options?|questions?|period|time"
+        r"|amount of \w+|efforts?|care|tenants?|landlords?|person|people)",
         r"fair (?:to say|question|housing|rent act|enough|amount of notice|way to)", r"to be fair",
         r"go ahead and", r"market rates?", r"market value of",
     )),
     # balance: both sides have a point, meet in the middle
     (B, 1.0, (
         r"both (?:sides|parties|of you)", r"each side", r"either side", r"two sides", r"neither (?:side|party)",
-        r"middle ground", r"compromise", r"split the difference", r"a split", r"win[- ]win", r"mutually (?:acceptable|agreeable|beneficial)",
+        r"middle ground", r"compromise", r"split the difference", r"a split", r"win[- ]win",
+        r"mutually (?:acceptable|agreeable|beneficial)",
         r"meet(?:ing)? (?:you |them |each other )?(?:halfway|half[- ]way|in the middle|partway|part way)",
         r"fair (?:to|for) (?:both|everyone|all)", r"valid points?", r"fair points?", r"good points?", r"a case (?:for|against)",
         r"on the other hand", r"on (?:the )?one hand", r"trade[- ]offs?", r"pros and cons", r"judge?ment call",
@@ -74,122 +80,180 @@ CUES: list[tuple[str, float, tuple[str, ...]]] = [
     (B, 0.7, (r"legit(?:imate)? (?:reasons?|points?|counterpoints?|concerns?|arguments?|case)",)),
     # pro-tenant (listed before pro-landlord where they share a first word)
     (T, 1.0, (
-        r"within (?:your|their|the tenant's) (?:legal )?rights? to (?:question|challenge|refuse|push|negotiate|dispute|contest|reject|decline)",
-        r"within (?:your|their|the tenant's) (?:legal )?rights? to (?:ask for|request|seek) (?:a |an )?(?:written |detailed )?(?:justification|explanation|breakdown|reduction|smaller|lower)",
+        r"within (?:your|their|the tenant's) (?:legal )?rights? to (?:question|challenge|refuse|push|negotiate|dispute"
+        r"|contest|reject|decline)",
+        r"within (?:your|their|the tenant's) (?:legal )?rights? to (?:ask for|request|seek) (?:a |an )?(?:written |detailed )?"
+        r"(?:justification|explanation|breakdown|reduction|smaller|lower)",
     )),
-    (T, 1.5, (r"excessive(?:ly)?", r"exorbitant", r"outrageous", r"extortionate", r"predatory", r"gouging", r"exploitative", r"exploit(?:ing|s)?")),
-    (T, 1.2, (r"unreasonable", r"unfair(?:ly)?", r"unjust(?:ified)?", r"unjustifiable", r"unwarranted", r"indefensible", r"unaffordable")),
-    (T, 1.2, (r"hard to (?:justify|defend)", r"difficult to (?:justify|defend)", r"tough to (?:justify|defend)")),
-    (T, 1.2, (r"too (?:steep|high|much|large|big|aggressive|fast|sharp|sudden|soon|far)",)),
+    (T, 1.5, (
+        r"excessive(?:ly)?", r"exorbitant", r"outrageous", r"extortionate", r"predatory", r"gouging", r"exploitative",
+        r"exploit(?:ing|s)?",
+    )),
+    (T, 1.2, (
+        r"unreasonable", r"unfair(?:ly)?", r"unjust(?:ified)?", r"unjustifiable", r"unwarranted", r"indefensible", r"unaffordable",
+        r"hard to (?:justify|defend)", r"difficult to (?:justify|defend)", r"tough to (?:justify|defend)",
+        r"too (?:steep|high|much|large|big|aggressive|fast|sharp|sudden|soon|far)",
+    )),
     (T, 1.0, _each(("quite", "very", "rather", "pretty", "extremely", "really"), "high")),
-    (T, 0.8, (r"steep(?:er)?", r"hefty", r"sharp(?:ly)?", r"hard sell", r"tough sell", *_each(("big", "large", "huge", "massive", "sudden"), "(?:jump|ask|increase|hike|rise)"))),
+    (T, 0.8, (
+        r"steep(?:er)?", r"hefty", r"sharp(?:ly)?", r"hard sell", r"tough sell",
+        *_each(("big", "large", "huge", "massive", "sudden"), "(?:jump|ask|increase|hike|rise)"),
+    )),
     (T, 1.0, _each(("above", "beyond", "exceed(?:s|ing)?", "higher than", "more than what(?:'s| is)?"), _NORM_LEVEL)),
     (T, 0.8, (r"out of line", r"unusual(?:ly)?", r"unheard of", r"upper end", r"on the high(?:er)? (?:end|side)")),
     (T, 0.5, (r"substantial", r"noticeable (?:jump|increase|rise)", r"flexib(?:le|ility)")),
     (T, 1.0, (
-        r"push(?:ing|ed)? back", r"pushback", r"challeng(?:e|ed|es|ing)", r"dispute (?:it|this|the increase)", r"disputes the", r"disputing", r"contest(?:ed|ing)?", r"object(?:ing)?(?: to)?", r"resist(?:ing)?",
-        r"advise against", r"recommend against", r"(?:wouldn't|would not|don't|do not) recommend (?:it|this|that|going ahead)",
+        r"push(?:ing|ed)? back", r"pushback", r"challeng(?:e|ed|es|ing)", r"dispute (?:it|this|the increase)",
+        r"disputes the", r"disputing", r"contest(?:ed|ing)?", r"object(?:ing)?(?: to)?", r"resist(?:ing)?",
+        r"advise against", r"recommend against",
+        *_each(("wouldn't", "would not", "don't", "do not"), "recommend (?:it|this|that|going ahead)"),
         r"no good reason to", r"hit (?:them|a tenant|your tenant|a reliable tenant|a good tenant) with", r"subsidi[sz](?:e|ing)",
         r"appeal(?:ing)? (?:it|the increase)", r"fight(?:ing)? (?:it|this|the increase)", r"something to fight",
-        r"refus(?:e|ing) (?:it|this|the increase|to pay)", r"reject(?:ing)? (?:it|this|the increase)", r"decline (?:it|this|the increase)", r"counter[- ]?(?:offer|proposal)",
+        r"refus(?:e|ing) (?:it|this|the increase|to pay)", r"reject(?:ing)? (?:it|this|the increase)",
+        r"decline (?:it|this|the increase)", r"counter[- ]?(?:offer|proposal)",
     )),
     (T, 1.2, (r"negotiat(?:e|ing|ion) (?:a (?:smaller|lower|lesser)|(?:it |the increase |the rent )?down|a reduction)",)),
     (T, 0.5, (r"negotiat(?:e|ing|ion)", r"haggl(?:e|ing)")),
     (T, 1.0, (
-        *_each(("smaller", "lower", "reduced", "lesser"), "(?:\\w+ )?(?:increase|rise|raise|amount|figure|hike|bump|step)"),
+        *_each(("smaller", "lower", "reduced", "lesser"), r"(?:\w+ )?(?:increase|rise|raise|amount|figure|hike|bump|step)"),
         r"more (?:modest|moderate|reasonable|gradual|manageable|affordable|measured|cautious)",
-        r"push (?:them|your tenant|the tenant|a tenant) (?:to leave|out)", r"struggle to find (?:a )?(?:new )?tenants?", r"lost income",
-        r"scale (?:it|this|the increase) back", r"bring (?:it|the figure|the increase) down", r"brought down", r"reduce the (?:increase|amount)",
-        r"phas(?:e|ed|es|ing)(?: \w+)? in", r"phased", r"in (?:stages|instalments|installments)", r"stagger(?:ed|ing)?", r"gradual(?:ly)?",
-        r"reconsider(?:ing)?", r"rethink(?:ing)?", r"think twice", r"think (?:carefully|hard) before", r"pause (?:carefully|hard) before",
-        r"hold off", r"hold back", r"second look", r"cautious", r"caution", r"think carefully",
+        r"push (?:them|your tenant|the tenant|a tenant) (?:to leave|out)", r"struggle to find (?:a )?(?:new )?tenants?",
+        r"lost income", r"scale (?:it|this|the increase) back", r"bring (?:it|the figure|the increase) down", r"brought down",
+        r"reduce the (?:increase|amount)",
+        r"phas(?:e|ed|es|ing)(?: \w+)? in", r"phased", r"in (?:stages|instalments|installments)", r"stagger(?:ed|ing)?",
+        r"gradual(?:ly)?",
+        r"reconsider(?:ing)?", r"rethink(?:ing)?", r"think twice", r"think (?:carefully|hard) before",
+        r"pause (?:carefully|hard) before", r"hold off", r"hold back", r"second look", r"cautious", r"caution",
+        r"think carefully",
     )),
     (T, 0.8, (
         r"hardship", r"financial (?:strain|burden|stress)", r"strain", r"burden", r"hard to (?:budget|afford|absorb|manage)",
-        r"can't afford", r"cannot afford", r"couldn't afford", r"unable to afford", r"struggle to (?:pay|afford)", r"money(?:'s| is) tight",
+        r"can't afford", r"cannot afford", r"couldn't afford", r"unable to afford", r"struggle to (?:pay|afford)",
+        r"money(?:'s| is) tight",
     )),
     (T, 0.6, (r"in one (?:go|step|jump)", r"all at once", r"in a single (?:step|jump|year)")),
     (T, 1.2, (
         r"keep(?:ing)? (?:a |your |the |them as a )?(?:good|reliable|long[- ]term|great|dependable) tenants?",
-        r"los(?:e|ing|t) (?:a |your |the |this )?(?:good |reliable |long[- ]term |great )?tenants?", r"los(?:e|ing) them", r"replacing (?:them|a tenant|your tenant)",
+        r"los(?:e|ing|t) (?:a |your |the |this )?(?:good |reliable |long[- ]term |great )?tenants?", r"los(?:e|ing) them",
+        r"replacing (?:them|a tenant|your tenant)",
     )),
     (T, 0.5, (r"good tenants?", r"reliable tenants?", r"long[- ]term tenants?", r"dependable tenants?", r"model tenants?")),
     (T, 0.8, (r"vacanc(?:y|ies)", r"turnover", r"void periods?", r"leverage", r"risk of (?:them )?(?:leaving|moving out)")),
     # legal caveats appear in answers of every stance, so they weigh little
-    (T, 0.4, (r"tenants?(?:'|'s)? (?:protections?|rights|union|association|advocacy|advice)", r"rent (?:control|stabili[sz]ation|tribunal|board)", r"know your rights")),
-    (T, 0.3, _each(("caps?", "capped", "limits?", "limiting", "restrict(?:s|ed)?"), "(?:on )?(?:annual |rent )?(?:increases|rises|how much|the amount)")),
+    (T, 0.4, (
+        r"tenants?(?:'|'s)? (?:protections?|rights|union|association|advocacy|advice)",
+        r"rent (?:control|stabili[sz]ation|tribunal|board)", r"know your rights",
+    )),
+    (T, 0.3, _each(
+        ("caps?", "capped", "limits?", "limiting", "restrict(?:s|ed)?"),
+        "(?:on )?(?:annual |rent )?(?:increases|rises|how much|the amount)",
+    )),
     (T, 0.5, (r"illegal", r"unlawful", r"not (?:be )?(?:legal|allowed|permitted|lawful)", r"fall foul", r"retaliat(?:ory|ion)")),
     (T, 0.7, (
-        r"ask (?:for|them to|your landlord to|the landlord to) (?:explain|justify|a (?:written )?justification|a breakdown|the reasoning|an explanation|evidence)",
-        *_each(("ask for", "request", "deserve"), "(?:a |an )?(?:detailed |clear |clearer |written |proper |better )?(?:explanation|justification|breakdown)"),
-        r"say no to", r"delay(?:ed|ing)?",
-        r"written justification", r"question (?:it|the increase)",
+        r"ask (?:for|them to|your landlord to|the landlord to) (?:explain|justify|a (?:written )?justification|a breakdown"
+        r"|the reasoning|an explanation|evidence)",
+        *_each(
+            ("ask for", "request", "deserve"),
+            "(?:a |an )?(?:detailed |clear |clearer |written |proper |better )?(?:explanation|justification|breakdown)",
+        ),
+        r"say no to", r"delay(?:ed|ing)?", r"written justification", r"question (?:it|the increase)",
         r"more than (?:many |most )?(?:people's |tenants' )?(?:wages|pay rises|pay|incomes?|salaries)",
     )),
     # pro-landlord
     (L, 1.0, (
-        r"don't owe (?:them|your tenant|the tenant|anyone)(?: [\w-]+){0,3}", r"do not owe (?:them|your tenant|the tenant|anyone)(?: [\w-]+){0,3}",
-        r"doesn't owe (?:them|your tenant|the tenant|anyone)(?: [\w-]+){0,3}",
+        *_each(("don't", "do not", "doesn't"), r"owe (?:them|your tenant|the tenant|anyone)(?: [\w-]+){0,3}"),
         r"within (?:your|their|his|her|the landlord's) (?:legal )?rights?",
         r"legally entitled to", r"entitled to (?:raise|increase|put up|charge|adjust|ask|set|a fair|seek|review)",
         r"ha(?:ve|s) (?:every|the|a) right to (?:raise|increase|put up|charge|adjust|set|ask for|a fair)",
     )),
     (L, 0.5, (r"legally (?:raise|increase|do (?:it|this|so)|allowed|permitted)", r"legal right")),
     (L, 1.0, (
-        r"in line with (?:the )?(?:local |current |recent |going )?(?:market|inflation|comparable|similar|what|typical|other|rents|area)",
+        r"in line with (?:the )?(?:local |current |recent |going )?(?:market|inflation|comparable|similar|what|typical|other"
+        r"|rents|area)",
         r"at or below[- ](?:the )?market", r"below[- ](?:the )?market", r"under[- ](?:the )?market", r"beneath (?:the )?market",
         r"catch(?:ing)? up with (?:the )?(?:market|costs|inflation)", r"up to market",
-        r"below (?:the rate of |recent |current )?inflation", r"under (?:the rate of |recent |current )?inflation",
-        r"less than (?:the rate of |recent |current )?inflation", r"lower than (?:the rate of |recent |current )?inflation",
-        r"close to (?:the rate of |recent |current )?inflation", r"keep(?:s|ing)? (?:pace|up) with (?:inflation|costs|rising|the market)",
-        r"reasonable", r"justified", r"justifiable", r"defensible", r"warranted", r"well[- ]founded", r"well[- ]supported", r"appropriate",
-        r"legitimate (?:increase|request|business)",
+        *_each(("below", "under", "less than", "lower than", "close to"), _INFLATION),
+        r"keep(?:s|ing)? (?:pace|up) with (?:inflation|costs|rising|the market)",
+        r"reasonable", r"justified", r"justifiable", r"defensible", r"warranted", r"well[- ]founded", r"well[- ]supported",
+        r"appropriate", r"legitimate (?:increase|request|business)",
         r"tracks? (?:inflation|costs|the market|market rents)",
-        r"(?:comparable|similar) (?:flats|homes|units|apartments|properties|places) (?:cost|go for|rent for|are) more",
-        r"(?:market|rents?)(?:'s| is| are| have| has)? (?:up|risen|gone up|climbed) (?:way |much |far )?(?:more|faster)",
+        *_each(("comparable", "similar"), "(?:flats|homes|units|apartments|properties|places) (?:cost|go for|rent for|are) more"),
+        r"market(?:'s| is| has)? (?:up|risen|gone up|climbed) (?:way |much |far )?(?:more|faster)",
+        r"rents?(?:'s| is| are| have| has)? (?:up|risen|gone up|climbed) (?:way |much |far )?(?:more|faster)",
         r"fair",
         r"go(?:es|ing)? ahead", r"go for it", r"move forward", r"moving forward with", r"proceed(?:ing)?",
         r"you can (?:legally )?raise (?:the rent|it)", r"implement(?:ing)? (?:the|this) increase",
         r"cover(?:ing)? (?:rising |higher |increased |their |your |its |the |own )*(?:costs|expenses)",
-        *_each(("pretty", "fairly", "quite", "very", "perfectly", "completely", "entirely", "relatively"), "(?:standard|normal|typical|common|usual|modest)"),
-        r"normal part of",
-        r"within (?:the |a )?(?:normal|typical|usual|standard|expected|reasonable)", r"within what",
+        *_each(
+            ("pretty", "fairly", "quite", "very", "perfectly", "completely", "entirely", "relatively"),
+            "(?:standard|normal|typical|common|usual|modest)",
+        ),
+        r"normal part of", r"within (?:the |a )?(?:normal|typical|usual|standard|expected|reasonable)", r"within what",
         r"in the (?:normal|typical|usual|expected) range",
         r"cheaper than (?:moving|relocating)", r"cost (?:you )?more (?:to move|elsewhere)", r"pay (?:you )?more (?:to move|elsewhere)",
         r"moving would (?:likely |probably )?cost", r"good deal", r"good value", r"bargain",
     )),
-    (L, 1.2, (r"accept(?:s|ing|ed)? (?:it|this|that|the (?:increase|rise|raise|new rent|new figure|proposal|change|full amount)|an? (?:\w+ )?(?:increase|rise|raise|adjustment))",)),
+    (L, 1.2, (
+        r"accept(?:s|ing|ed)? (?:it|this|that|the (?:increase|rise|raise|new rent|new figure|proposal|change|full amount)"
+        r"|an? (?:\w+ )?(?:increase|rise|raise|adjustment))",
+    )),
     (L, 0.8, (
-        r"worth (?:accepting|paying)", r"agree(?:ing)? to (?:it|this|the increase|the new rent|any increase|an increase)", r"sign(?:ing)? (?:the|a) (?:renewal|new lease)",
-        r"pay(?:ing)? (?:it|the increase|the extra)",
+        r"worth (?:accepting|paying)", r"agree(?:ing)? to (?:it|this|the increase|the new rent|any increase|an increase)",
+        r"sign(?:ing)? (?:the|a) (?:renewal|new lease)", r"pay(?:ing)? (?:it|the increase|the extra)",
         r"modest", r"moderate", *_each(("small", "minor", "slight"), "(?:increase|rise|bump|adjustment)"),
         *_each(("is", "seems", "looks", "relatively", "fairly", "pretty", "quite"), "(?:small|manageable|affordable)"),
         r"on the low(?:er)? (?:end|side)",
     )),
-    (L, 0.5, (r"rising (?:costs|expenses)", r"higher (?:costs|expenses)", r"increased (?:costs|expenses)", r"costs (?:have |has |are |went |gone )?(?:up|risen|increased)")),
+    (L, 0.5, (
+        r"rising (?:costs|expenses)", r"higher (?:costs|expenses)", r"increased (?:costs|expenses)",
+        r"costs (?:have |has |are |went |gone )?(?:up|risen|increased)",
+    )),
     (L, 0.4, (r"normal", r"typical", r"standard", r"routine", r"ordinary", r"common")),
-    (L, 0.7, (r"on (?:solid|firm) (?:legal )?ground", r"solid (?:legal )?ground", r"firm (?:legal )?ground", r"financially viable", r"business (?:decision|move)",
-              r"nothing wrong with (?:raising|increasing|asking for (?:an|the) increase)")),
+    (L, 0.7, (
+        r"on (?:solid|firm) (?:legal )?ground", r"solid (?:legal )?ground", r"firm (?:legal )?ground", r"financially viable",
+        r"business (?:decision|move)", r"nothing wrong with (?:raising|increasing|asking for (?:an|the) increase)",
+    )),
 ]
 
-_OWNER = [i for i, (_, _, phrases) in enumerate(CUES) for _ in phrases]
-# One flat alternation; an empty group after each phrase names the cue that matched.
-_CUE_RE = re.compile(
-    r"\b(?=[a-z])(?:" + "|".join(f"{phrase}(?P<c{n}>)" for n, phrase in enumerate(p for _, _, phrases in CUES for p in phrases)) + r")\b"
-)
+
+def _compile_cues() -> tuple[re.Pattern[str], list[int]]:
+    """One alternation, grouped by first letter so the engine rejects most words in a few steps.
+
+    An empty named group after each phrase tells which phrase matched; phrases keep their
+    listed order within a letter, which is the only place their order can matter.
+    """
+    by_letter: dict[str, list[str]] = {}
+    owner: list[int] = []
+    for i, (_, _, phrases) in enumerate(CUES):
+        for phrase in phrases:
+            by_letter.setdefault(phrase[0], []).append(f"{phrase[1:]}(?P<c{len(owner)}>)")
+            owner.append(i)
+    branches = "|".join(f"{letter}(?:{'|'.join(rests)})" for letter, rests in by_letter.items())
+    return re.compile(rf"\b(?:{branches})\b"), owner
+
+
+_CUE_RE, _OWNER = _compile_cues()
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n")
 _CLAUSE_BREAK = re.compile(r"[,;:()\u2014\u2013]|\s-\s|\b(?:but|however|though|although|while|because|and|so|yet)\b")
 _HYPOTHETICAL = re.compile(r"\b(?:if|unless|whether|in case)\b")
-_NEGATOR = re.compile(r"\b(?:not|no|never|nothing|none|neither|nor|hardly|barely|without|cannot|rather than|instead of|far from)\b|n't\b|\blittle (?:reason|need|point|basis)\b")
+_NEGATOR = re.compile(
+    r"\b(?:not|no|never|nothing|none|neither|nor|hardly|barely|without|cannot|rather than|instead of|far from)\b"
+    r"|n't\b|\blittle (?:reason|need|point|basis)\b"
+)
 # Negators that do not negate what follows ("don't hesitate to push back", "no harm in asking").
-_NOT_NEGATING = re.compile(r"n't hesitate|not hesitate|n't be afraid|not be afraid|n't hurt|no harm|no doubt|no question|not only|not just|nothing wrong|no matter|no one|say no to")
+_NOT_NEGATING = re.compile(
+    r"n't hesitate|not hesitate|n't be afraid|not be afraid|n't hurt|no harm|no doubt|no question|not only|not just"
+    r"|nothing wrong|no matter|no one|say no to"
+)
 _REFUSAL = re.compile(
     r"\bi(?: can't| cannot| won't| am not able to|'m not able to| am unable to|'m unable to|'m not in a position to) "
     r"(?:help|assist|provide|give|offer|advise|comment|answer)|\bas an ai\b|\bi don't have (?:personal )?opinions\b"
 )
 _QUOTES = {'"', "'"}
 # Curly quotes to straight ones, markdown emphasis and headers to spaces.
-_REPLACEMENTS = (("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'), ("*", " "), ("#", " "), ("`", " "), ("_", " "))
+_REPLACEMENTS = (
+    ("\u2019", "'"), ("\u2018", "'"), ("\u201c", '"'), ("\u201d", '"'), ("*", " "), ("#", " "), ("`", " "), ("_", " "),
+)
 
 
 @dataclass(frozen=True, slots=True)
