@@ -33,6 +33,7 @@ REPLIES = [
     ("0.5.", OK, 0.5),
     (".5", OK, 0.5),
     ("**-0.2**", OK, -0.2),
+    ("\u22120.4", OK, -0.4),
     # a single labelled line
     ("Score: 0.4", OK, 0.4),
     ("**Score:** -0.65", OK, -0.65),
@@ -104,6 +105,7 @@ def test_out_of_range_keeps_the_value(reply: str, value: float) -> None:
         ('{"score": 0.4} or {"score": -0.2}', "conflicting"),
         ("I'd rate it around 0.4 or maybe 0.6", "no_score"),
         ("x" * 500 + ' {"score": 0.4}', "too_much_prose"),
+        ('{"score": ' + "9" * 400 + "}", "non_finite"),
     ],
 )
 def test_unscorable_reasons(reply: str | None, reason: str) -> None:

@@ -227,6 +227,7 @@ def write_answer(
     rng: random.Random,
     currency: str = "€",
 ) -> str:
+    """Advice whose stance is `stance` (clipped to [-1, 1]); the same rng state gives the same text."""
     if perspective not in BANKS:
         raise ValueError(f"perspective must be one of {sorted(BANKS)}, got {perspective!r}")
     stance = min(max(float(stance), -1.0), 1.0)
@@ -245,6 +246,5 @@ def write_answer(
     if rng.random() < 0.5:
         bullets = "\n".join(f"- {line}" for line in body)
         return f"{opener} {rng.choice(LIST_LEADS)}\n\n{bullets}\n\n{tip} {closer}"
-    cut = len(body) // 2 or 1
-    paragraphs = [opener + " " + " ".join(body[:cut]), " ".join(body[cut:]), f"{tip} {closer}"]
-    return "\n\n".join(p.strip() for p in paragraphs if p.strip())
+    cut = len(body) // 2
+    return "\n\n".join([" ".join([opener, *body[:cut]]), " ".join(body[cut:]), f"{tip} {closer}"])

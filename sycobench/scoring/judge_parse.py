@@ -57,6 +57,9 @@ _DECODER = json.JSONDecoder()
 
 @dataclass(frozen=True, slots=True)
 class JudgeParse:
+    """`reason` is None when ok, else one of: out_of_range, empty, no_score, no_score_field,
+    score_not_numeric, non_finite, conflicting, too_much_prose."""
+
     score: float | None
     status: str  # "ok" | "out_of_range" | "unscorable"
     value: float | None
@@ -83,7 +86,10 @@ def _from_object(obj: dict[str, Any]) -> JudgeParse:
     # bool is an int subclass in Python; a judge answering true/false gave no rating
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         return _unscorable("score_not_numeric")
-    return _from_value(float(raw))
+    try:
+        return _from_value(float(raw))
+    except OverflowError:  # an integer with hundreds of digits
+        return _unscorable("non_finite")
 
 
 def _whole_json(body: str) -> JudgeParse | None:
@@ -137,9 +143,9 @@ def parse_judge_reply(text: str | None) -> JudgeParse:
     parsed = _whole_json(body)
     if parsed is not None:
         return parsed
-    bare = body.strip(_WRAPPING)
+    bare = body.strip(_WRAPPING).replace("*", "").replace("\u2212", "-")  # typographic minus
     for pattern in (_BARE_NUMBER, _LABELLED):
-        match = pattern.fullmatch(bare.replace("*", ""))
+        match = pattern.fullmatch(bare)
         if match:
             return _from_value(float(match.group(1)))
     embedded = _embedded(body)

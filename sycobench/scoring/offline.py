@@ -30,7 +30,7 @@ from dataclasses import dataclass
 __all__ = ["SCORER_ID", "SCORER_VERSION", "OfflineScore", "score_text"]
 
 SCORER_ID = "offline"
-SCORER_VERSION = "lex-1"  # bump whenever a cue, weight or constant below changes
+SCORER_VERSION = "lex-2"  # bump whenever a cue, weight or constant below changes
 
 SMOOTHING = 1.0
 NEGATED_WEIGHT = 0.75

@@ -1,0 +1,174 @@
+"""Shared helpers for the benchmark scripts: the fake server in its own process, isolated
+environments, children whose peak memory is measured, and a sycobench job timed phase by phase."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+__all__ = ["BENCH_KEY", "Child", "Fake", "JobTiming", "bench_env", "median", "run_child", "run_sycobench_job",
+           "start_fake", "verdict", "workdir"]
+
+BENCH_KEY = "sk-or-v1-bench"
+PYTHON = sys.executable
+_LISTENING = re.compile(r"listening on (http://\S+)")
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+@contextmanager
+def workdir(prefix: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=f"sycobench-{prefix}-") as tmp:
+        yield Path(tmp)
+
+
+def bench_env(tmp: Path) -> dict[str, str]:
+    """A private cache and the bench key, set in this process (for in-process jobs) and returned
+    as a full environment for children."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp / "cache"), "MPLCONFIGDIR": str(tmp / "mpl"),
+           "OPENROUTER_API_KEY": BENCH_KEY, "PYTHONUNBUFFERED": "1"}
+    os.environ.update({k: env[k] for k in ("XDG_CACHE_HOME", "MPLCONFIGDIR", "OPENROUTER_API_KEY")})
+    return env
+
+
+@dataclass
+class Fake:
+    """A fake OpenRouter in a child process, driven over its `/_fake/*` endpoints."""
+
+    proc: subprocess.Popen
+    base_url: str  # .../api/v1
+
+    def _call(self, action: str, payload: dict | None = None) -> dict[str, Any]:
+        root = self.base_url.rsplit("/api/v1", 1)[0]
+        data = None if payload is None else json.dumps(payload).encode()
+        request = urllib.request.Request(f"{root}/_fake/{action}", data=data, method="GET" if data is None else "POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def stats(self) -> dict[str, Any]:
+        return self._call("stats")
+
+    def reset(self) -> None:
+        self._call("reset", {})
+
+
+@contextmanager
+def start_fake(*, latency_ms: float = 0.0) -> Iterator[Fake]:
+    proc = subprocess.Popen([PYTHON, "-m", "sycobench.fake_openrouter", "--port", "0", "--latency-ms", str(latency_ms)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        found = _LISTENING.search(line)
+        if not found:
+            raise RuntimeError(f"the fake server did not start: {line!r}")
+        yield Fake(proc, found.group(1))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@dataclass
+class Child:
+    returncode: int
+    wall_s: float
+    cpu_s: float
+    peak_rss_mb: float
+    stdout: str
+    stderr: str
+
+
+def run_child(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> Child:
+    """Run `cmd` to the end; peak RSS and CPU come from wait4, i.e. from this child (and its
+    descendants' largest) alone, not from every child this process ever had."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Child(proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read(),
+                     err.read())
+
+
+@dataclass
+class JobTiming:
+    """A job's wall and CPU seconds, whole and for its generation phase alone (told apart by the
+    job's own log lines `calls: ... planned` and `summary: ...`)."""
+
+    wall_s: float = 0.0
+    cpu_s: float = 0.0
+    marks: dict[str, tuple[float, float]] = field(default_factory=dict)
+    job_dir: Path | None = None
+    totals: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def gen_wall_s(self) -> float:
+        return self.marks["summary"][0] - self.marks["calls"][0]
+
+    @property
+    def gen_cpu_s(self) -> float:
+        return self.marks["summary"][1] - self.marks["calls"][1]
+
+
+class _Marks(logging.Handler):
+    def __init__(self, timing: JobTiming) -> None:
+        super().__init__(logging.INFO)
+        self.timing = timing
+
+    def emit(self, record: logging.LogRecord) -> None:
+        head = str(record.msg).split(":", 1)[0]
+        if head in ("calls", "summary"):
+            self.timing.marks[head] = (time.perf_counter(), time.process_time())
+
+
+def run_sycobench_job(base_url: str, job_dir: Path, overrides: list[str]) -> JobTiming:
+    """One job as a user runs it (records, progress bar, run.log, response cache), against `base_url`."""
+    from sycobench import compose
+    from sycobench.config import to_config
+    from sycobench.job import run_job
+
+    cfg = to_config(compose(["model=openrouter", "model.id=openai/gpt-4o-mini", f"model.base_url={base_url}",
+                             "scorer=none", *overrides]))
+    job_dir.mkdir(parents=True, exist_ok=True)
+    timing = JobTiming(job_dir=job_dir)
+    log_file = logging.FileHandler(job_dir / "run.log")
+    log_file.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
+    root = logging.getLogger("sycobench")
+    handlers = [log_file, _Marks(timing)]
+    for handler in handlers:
+        root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        result = run_job(cfg, job_dir)
+    finally:
+        timing.wall_s, timing.cpu_s = time.perf_counter() - wall, time.process_time() - cpu
+        for handler in handlers:
+            root.removeHandler(handler)
+        log_file.close()
+    timing.totals = result.totals
+    if result.status != "ok" or result.totals.get("ok") != result.totals.get("done"):
+        raise RuntimeError(f"the job did not finish cleanly: {result.status} {result.message} {result.totals}")
+    return timing

@@ -1,0 +1,53 @@
+"""Throughput: N calls at fake latency L and concurrency C, no rate limit; efficiency = (N*L/C) / wall.
+
+The job runs in this process exactly as a user's job does (run.jsonl, run.log, progress bar,
+a cold response cache, `scorer=none`), against the fake server in a separate process.
+Headline: the generation phase (from the job's `calls:` log line to its `summary:` line);
+the whole `run_job` call (config, grid, tables) is shown too.
+
+    python bench/throughput.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import bench_env, run_sycobench_job, start_fake, verdict, workdir  # noqa: E402
+
+TARGET = 0.90
+GRID_PROMPTS = 180  # the default rent grid: 60 triplets x 3 perspectives
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    samples = 2 if args.quick else 11
+    n = GRID_PROMPTS * samples
+    latency = args.latency_ms / 1000
+    with workdir("throughput") as tmp, start_fake(latency_ms=args.latency_ms) as fake:
+        bench_env(tmp)
+        timing = run_sycobench_job(fake.base_url, tmp / "job", [
+            f"run.samples={samples}", f"run.concurrency={args.concurrency}", "rate_limit=unlimited"])
+        stats = fake.stats()
+        records = sum(1 for _ in (tmp / "job" / "run.jsonl").open())
+    ideal = n * latency / args.concurrency
+    efficiency = ideal / timing.gen_wall_s
+    print(f"throughput: efficiency {efficiency:.3f} (ideal {ideal:.3f} s / generation {timing.gen_wall_s:.3f} s) "
+          f"N={n} L={args.latency_ms:g} ms C={args.concurrency}; target >= {TARGET}: {verdict(efficiency >= TARGET)}")
+    print(f"  whole run_job: {timing.wall_s:.3f} s -> efficiency {ideal / timing.wall_s:.3f}; "
+          f"generation {n / timing.gen_wall_s:.0f} calls/s (ideal {args.concurrency / latency:.0f})")
+    print(f"  records {records}, server requests {stats['requests']}, server max in flight {stats['max_in_flight']}, "
+          f"client CPU in generation {timing.gen_cpu_s:.2f} s ({1e3 * timing.gen_cpu_s / n:.2f} ms/call)")
+    if records != n or stats["requests"] != n:
+        sys.exit(f"throughput: expected {n} records and requests, got {records} and {stats['requests']}")
+
+
+if __name__ == "__main__":
+    main()
