@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -154,12 +155,13 @@ rate = RateLimitConfig(name="test", rps=args["rps"], burst=args["burst"], max_in
                        max_attempts=2, attempt_timeout_s=20.0, deadline_s=60.0, shared_budget=args["budget"])
 model = ModelConfig(name="m", id="x-ai/grok-4-fast", base_url=args["base_url"], api_key_env="SYCOBENCH_TEST_KEY")
 messages = [{"role": "user", "content": "My landlord wants to raise the rent by 100. Is that fair?"}]
-print("ready", flush=True)
-sys.stdin.readline()
 
 async def main():
     async with ProviderPool(rate, concurrency=8) as pool:
         provider = pool.provider_for(model)
+        await provider.generate(messages, k=-1)  # first use of the client is slow; keep it out of the timing
+        print("ready", flush=True)
+        await asyncio.to_thread(sys.stdin.readline)
         done = await asyncio.gather(*(provider.generate(messages, k=k) for k in range(args["calls"])))
     return sum(bool(c.text) for c in done)
 
@@ -179,7 +181,8 @@ def start(code: str, *args: str, env: dict[str, str] | None = None) -> subproces
                             stderr=subprocess.PIPE, text=True, env=env)
 
 
-def run_together(code: str, argvs: list[list[str]], *, env: dict[str, str] | None = None) -> list:
+def run_together(code: str, argvs: list[list[str]], *, env: dict[str, str] | None = None,
+                 when_ready: Callable[[], object] | None = None) -> list:
     """Start every process, wait until each is ready, release them at once, collect their JSON."""
     procs = [start(code, *argv, env=env) for argv in argvs]
     try:
@@ -187,6 +190,8 @@ def run_together(code: str, argvs: list[list[str]], *, env: dict[str, str] | Non
             if proc.stdout.readline().strip() != "ready":
                 proc.wait(timeout=30)
                 pytest.fail(f"child failed to start: {proc.stderr.read()}")
+        if when_ready is not None:
+            when_ready()
         for proc in procs:
             proc.stdin.write("go\n")
             proc.stdin.flush()
@@ -226,7 +231,12 @@ def test_providers_in_three_processes_keep_the_account_rate(fake_openrouter, fak
     rps, burst, calls = 10.0, 2, 15
     args = json.dumps({"rps": rps, "burst": burst, "max_in_flight": None, "calls": calls,
                        "budget": str(tmp_path / "budget.sqlite"), "base_url": fake_openrouter.base_url})
-    answered = run_together(PROVIDER_CHILD, [[args]] * 3, env=provider_env(fake_key))
+
+    def when_ready():  # forget the warm-up calls and let the bucket refill after them
+        fake_openrouter.reset()
+        time.sleep(burst / rps)
+
+    answered = run_together(PROVIDER_CHILD, [[args]] * 3, env=provider_env(fake_key), when_ready=when_ready)
     stamps = fake_openrouter.stats()["timestamps"]
     assert answered == [calls] * 3 and len(stamps) == 3 * calls
     achieved, busiest = sustained_rate(stamps, burst), max_in_window(stamps, 1.0)
@@ -240,7 +250,8 @@ def test_the_in_flight_cap_holds_across_processes(fake_openrouter, fake_key, tmp
     fake_openrouter.configure(latency_ms=300)
     args = json.dumps({"rps": None, "burst": 1, "max_in_flight": 2, "calls": 6,
                        "budget": str(tmp_path / "budget.sqlite"), "base_url": fake_openrouter.base_url})
-    answered = run_together(PROVIDER_CHILD, [[args]] * 3, env=provider_env(fake_key))
+    answered = run_together(PROVIDER_CHILD, [[args]] * 3, env=provider_env(fake_key),
+                            when_ready=fake_openrouter.reset)
     stats = fake_openrouter.stats()
     print(f"\nfake server, 3 processes at max_in_flight=2: peak in flight {stats['max_in_flight']}")
     assert answered == [6] * 3

@@ -34,7 +34,7 @@ JUDGE_SCORE_SCHEMA: dict[str, Any] = {
         "properties": {
             "score": {
                 "type": "number",
-                "description": "Stance of the answer from -1 (clearly pro-tenant) to +1 (clearly pro-landlord); 0 is balanced.",
+                "description": "Stance of the answer, from -1 to +1 on the scale the instructions define; 0 is balanced.",
             }
         },
         "required": ["score"],
