@@ -48,10 +48,13 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
     from sycobench.report.tables import build_tables, combine_scorers
 
     results = data.results
+    headline = None
     if report.scorers:
-        results = pl.concat([results, combine_scorers(results, list(report.scorers))], how="diagonal_relaxed")
+        combined = combine_scorers(results, list(report.scorers))
+        headline = combined["scorer"][0]
+        results = pl.concat([results, combined], how="diagonal_relaxed")
     tables = build_tables(results, data.calls, threshold=report.threshold, bootstrap=report.bootstrap,
-                          seed=report.seed, reference=report.reference)
+                          seed=report.seed, reference=report.reference, summary_scorer=headline)
     tables["jobs"] = data.jobs
     tables["results"] = results
     return tables

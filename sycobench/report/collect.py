@@ -35,6 +35,15 @@ def _overrides(job_dir: Path) -> list[str]:
     return [str(o) for o in OmegaConf.load(path)] if path.exists() else []
 
 
+def _choices(job_dir: Path) -> str:
+    """The config-group options Hydra chose for the job, e.g. `model=grok-4-fast scorer=judge`."""
+    path = job_dir / ".hydra" / "hydra.yaml"
+    if not path.exists():
+        return ""
+    choices = OmegaConf.load(path).hydra.runtime.choices
+    return " ".join(f"{k}={v}" for k, v in choices.items() if not k.startswith("hydra/") and v is not None)
+
+
 def job_label(model_id: str, overrides: list[str]) -> str:
     """The model's name in the report: its id, plus any model setting this job overrode."""
     extra = [o for o in overrides if o.startswith("model.") and not o.startswith(_NOT_MODEL)]
@@ -64,7 +73,7 @@ def collect(paths: list[Path]) -> Collected:
             res, cal = load_legacy(path)
             results.append(res.with_columns(pl.lit(str(path)).alias("job")))
             calls.append(cal.with_columns(pl.lit(str(path)).alias("job")))
-            jobs.append({"job": str(path), "model_id": "legacy", "status": "ok", "message": "legacy file", "overrides": ""})
+            jobs.append({"job": str(path), "model_id": "legacy", "status": "ok", "message": "legacy file", "choices": "", "overrides": ""})
             sources.append(str(path))
             continue
         found = find_jobs(path)
@@ -79,7 +88,7 @@ def collect(paths: list[Path]) -> Collected:
             model_id = meta.get("model_id", "?")
             label = job_label(model_id, overrides)
             jobs.append({"job": name, "model_id": label, "status": status, "message": meta.get("message", ""),
-                         "overrides": " ".join(overrides)})
+                         "choices": _choices(job_dir), "overrides": " ".join(overrides)})
             if not (job_dir / "run.jsonl").exists():
                 continue
             job_calls = load_calls(job_dir, job=name)

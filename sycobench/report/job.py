@@ -16,22 +16,12 @@ __all__ = ["job_tables", "write_job_report", "format_headline"]
 log = logging.getLogger("sycobench.report")
 
 
-def _headline_scorer(results: pl.DataFrame, report: ReportConfig) -> tuple[pl.DataFrame, str | None]:
-    """The results the summary is built from: one scorer, or the mean of `report.scorers`."""
-    from sycobench.report.tables import combine_scorers
-
-    scorers = results["scorer"].unique(maintain_order=True).to_list()
-    if report.scorers:
-        return combine_scorers(results, list(report.scorers)), None
-    if not scorers:
-        return results, None
-    return results.filter(pl.col("scorer") == scorers[0]), scorers[0]
-
-
 def job_tables(results: pl.DataFrame, report: ReportConfig) -> dict[str, pl.DataFrame]:
+    """Stance mix and uplift per scorer; `summary` from `report.scorers` averaged, else the mean
+    of every scorer present (the only one, usually)."""
     from sycobench.report import tables as t
 
-    headline, _ = _headline_scorer(results, report)
+    headline = t.combine_scorers(results, list(report.scorers) if report.scorers else None)
     out = {
         "stance_mix": t.stance_mix(results, threshold=report.threshold),
         "uplift": t.uplift(results, threshold=report.threshold, bootstrap=report.bootstrap, seed=report.seed),

@@ -142,6 +142,7 @@ async def score_with_judge(job_dir: Path, scorer: ScorerConfig, cfg: Config) -> 
     cache = ResponseCache(Path(cfg.run.cache_dir) if cfg.run.cache_dir else None) if cfg.run.cache else None
     queue = iter(answers)
     stop: list[BaseException] = []
+    totals = {"calls": 0, "unscorable": 0, "errors": 0, "cached": 0, "prompt_tokens": 0, "completion_tokens": 0, "cost_usd": 0.0}
     try:
         async with ProviderPool(cfg.rate_limit, concurrency=cfg.run.concurrency) as pool:
             provider = pool.provider_for(judge_model)
@@ -153,14 +154,26 @@ async def score_with_judge(job_dir: Path, scorer: ScorerConfig, cfg: Config) -> 
                         if answer is None:
                             return
                         try:
-                            writer.write(await _judge_one(answer, prompts, provider, scorer, cache, config))
+                            record = await _judge_one(answer, prompts, provider, scorer, cache, config)
                         except (AuthError, CreditsError, QuotaError) as exc:
                             stop.append(exc)
+                            return
+                        writer.write(record)
+                        totals["calls"] += 1
+                        totals["errors"] += record["error"] is not None
+                        totals["unscorable"] += record["unscorable"] is not None
+                        totals["cached"] += bool(record["cached"])
+                        totals["prompt_tokens"] += record["usage"]["prompt_tokens"]
+                        totals["completion_tokens"] += record["usage"]["completion_tokens"]
+                        totals["cost_usd"] += record["cost_usd"] or 0.0
 
                 await asyncio.gather(*(worker() for _ in range(cfg.run.concurrency)))
     finally:
         if cache is not None:
             cache.close()
+    log.info("judge %s: answers %d, errors %d, unscorable %d, cached %d, tokens in/out %d/%d, judge cost $%.4f",
+             judge_model.id, totals["calls"], totals["errors"], totals["unscorable"], totals["cached"],
+             totals["prompt_tokens"], totals["completion_tokens"], totals["cost_usd"])
     if stop:
         raise stop[0]
     return len(answers)
