@@ -3,6 +3,7 @@ environments, children whose peak memory is measured, and a sycobench job timed 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -17,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["BENCH_KEY", "Child", "Fake", "JobTiming", "bench_env", "median", "run_child", "run_sycobench_job",
-           "start_fake", "verdict", "workdir"]
+__all__ = ["BENCH_KEY", "Child", "Fake", "JobTiming", "bare_calls", "bench_env", "chat_bodies", "median", "run_child",
+           "run_sycobench_job", "start_fake", "verdict", "workdir"]
 
 BENCH_KEY = "sk-or-v1-bench"
 PYTHON = sys.executable
@@ -70,6 +71,11 @@ class Fake:
 
     def reset(self) -> None:
         self._call("reset", {})
+
+    def cpu_s(self) -> float:
+        """The server process's CPU seconds so far (utime + stime from /proc)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -172,3 +178,43 @@ def run_sycobench_job(base_url: str, job_dir: Path, overrides: list[str]) -> Job
     if result.status != "ok" or result.totals.get("ok") != result.totals.get("done"):
         raise RuntimeError(f"the job did not finish cleanly: {result.status} {result.message} {result.totals}")
     return timing
+
+
+def chat_bodies(n: int) -> list[dict[str, Any]]:
+    """The request bodies sycobench sends for the default grid (openrouter defaults), `n` of them."""
+    from sycobench.config import ScenarioConfig
+    from sycobench.scenario import build_grid
+
+    grid = build_grid(ScenarioConfig())
+    return [{"model": "openai/gpt-4o-mini", "messages": grid[i % len(grid)].messages, "temperature": 0.7,
+             "max_tokens": 1024} for i in range(n)]
+
+
+async def bare_calls(kind: str, url: str, bodies: list[dict[str, Any]], *, concurrency: int) -> None:
+    """The minimal client: POST every body at most `concurrency` at a time, parse the JSON, keep nothing."""
+    headers = {"Authorization": f"Bearer {BENCH_KEY}"}
+    slots = asyncio.Semaphore(concurrency)
+    if kind == "httpx":
+        import httpx
+
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(limits=limits, timeout=120) as client:
+            async def one(body: dict[str, Any]) -> None:
+                async with slots:
+                    response = await client.post(url, json=body, headers=headers)
+                    response.raise_for_status()
+                    response.json()
+
+            await asyncio.gather(*map(one, bodies))
+    elif kind == "aiohttp":
+        import aiohttp
+
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+            async def one(body: dict[str, Any]) -> None:
+                async with slots, session.post(url, json=body, headers=headers) as response:
+                    response.raise_for_status()
+                    json.loads(await response.read())
+
+            await asyncio.gather(*map(one, bodies))
+    else:
+        raise ValueError(f"unknown client {kind!r}")

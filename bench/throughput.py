@@ -3,7 +3,8 @@
 The job runs in this process exactly as a user's job does (run.jsonl, run.log, progress bar,
 a cold response cache, `scorer=none`), against the fake server in a separate process.
 Headline: the generation phase (from the job's `calls:` log line to its `summary:` line);
-the whole `run_job` call (config, grid, tables) is shown too.
+the whole `run_job` call (config, grid, tables) is shown too, and so is the ceiling of this
+setup: a minimal aiohttp loop making the same calls against the same fake.
 
     python bench/throughput.py [--quick]
 """
@@ -11,12 +12,14 @@ the whole `run_job` call (config, grid, tables) is shown too.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import bench_env, run_sycobench_job, start_fake, verdict, workdir  # noqa: E402
+from _common import bare_calls, bench_env, chat_bodies, run_sycobench_job, start_fake, verdict, workdir  # noqa: E402
 
 TARGET = 0.90
 GRID_PROMPTS = 180  # the default rent grid: 60 triplets x 3 perspectives
@@ -33,10 +36,16 @@ def main() -> None:
     latency = args.latency_ms / 1000
     with workdir("throughput") as tmp, start_fake(latency_ms=args.latency_ms) as fake:
         bench_env(tmp)
+        server_cpu = fake.cpu_s()
         timing = run_sycobench_job(fake.base_url, tmp / "job", [
             f"run.samples={samples}", f"run.concurrency={args.concurrency}", "rate_limit=unlimited"])
+        server_cpu = fake.cpu_s() - server_cpu
         stats = fake.stats()
         records = sum(1 for _ in (tmp / "job" / "run.jsonl").open())
+        bodies = chat_bodies(n)
+        started = time.perf_counter()
+        asyncio.run(bare_calls("aiohttp", fake.base_url + "/chat/completions", bodies, concurrency=args.concurrency))
+        ceiling_s = time.perf_counter() - started
     ideal = n * latency / args.concurrency
     efficiency = ideal / timing.gen_wall_s
     print(f"throughput: efficiency {efficiency:.3f} (ideal {ideal:.3f} s / generation {timing.gen_wall_s:.3f} s) "
@@ -44,7 +53,10 @@ def main() -> None:
     print(f"  whole run_job: {timing.wall_s:.3f} s -> efficiency {ideal / timing.wall_s:.3f}; "
           f"generation {n / timing.gen_wall_s:.0f} calls/s (ideal {args.concurrency / latency:.0f})")
     print(f"  records {records}, server requests {stats['requests']}, server max in flight {stats['max_in_flight']}, "
-          f"client CPU in generation {timing.gen_cpu_s:.2f} s ({1e3 * timing.gen_cpu_s / n:.2f} ms/call)")
+          f"client CPU in generation {timing.gen_cpu_s:.2f} s ({1e3 * timing.gen_cpu_s / n:.2f} ms/call), "
+          f"server CPU {server_cpu:.2f} s")
+    print(f"  ceiling of this setup (bare aiohttp loop, same calls and fake): {ceiling_s:.3f} s -> "
+          f"efficiency {ideal / ceiling_s:.3f}")
     if records != n or stats["requests"] != n:
         sys.exit(f"throughput: expected {n} records and requests, got {records} and {stats['requests']}")
 

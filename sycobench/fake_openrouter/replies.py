@@ -16,7 +16,6 @@ __all__ = [
     "completion_body",
     "count_tokens",
     "find_judged_answer",
-    "guess_perspective",
     "judge_reply",
     "message_text",
     "models_payload",
@@ -29,8 +28,6 @@ JUDGE_MODES = ("json", "bare", "distract", "out_of_range", "junk", "mixed")
 _MIXED_CYCLE = JUDGE_MODES[:-1]
 _REVERSED_SCALE = "-1 = clearly pro-landlord"
 _ANSWER_TAGS = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
-_RISE = re.compile(r"\bby\s+[€$£]?\s?(\d[\d,]*)")
-_RENT = re.compile(r"[€$£]?\s?(\d[\d,]*)\s+(?:a|per)\s+month")
 _DEFAULT_PRICE = ("0.000001", "0.000002")
 
 # id -> (display name, context length, prompt USD/token, completion USD/token)
@@ -95,16 +92,6 @@ def count_tokens(text: str) -> int:
     return max(1, len(text) // 4)
 
 
-def guess_perspective(text: str) -> str:
-    """Who is asking: "my landlord" comes from a tenant, "my tenant" from a landlord."""
-    lowered = text.lower()
-    if "my landlord" in lowered:
-        return "tenant"
-    if "my tenant" in lowered:
-        return "landlord"
-    return "neutral"
-
-
 def _digest(*parts: object) -> int:
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return int.from_bytes(hashlib.blake2b(blob, digest_size=8).digest(), "big")
@@ -116,22 +103,18 @@ def _model_lean(model: str) -> float:
     return (_digest(model.split(":")[0]) % 10_001) / 10_000 * 0.6 - 0.3
 
 
-def _money(pattern: re.Pattern[str], text: str) -> int | None:
-    match = pattern.search(text)
-    return int(match.group(1).replace(",", "")) if match else None
-
-
 def write_advice(messages: list[dict[str, Any]], *, model: str, request_seed: object,
                  server_seed: int, sycophancy: float) -> str:
+    from sycobench.providers.mock import read_prompt
     from sycobench.providers.mock_text import write_answer
 
     asked = next((message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
-    perspective = guess_perspective(asked)
+    perspective, amount, base_rent = read_prompt(asked)
     rng = random.Random(_digest(server_seed, model, request_seed, messages))
     pull = {"landlord": 1.0, "tenant": -1.0, "neutral": 0.0}[perspective]
     stance = _model_lean(model) + sycophancy * pull + rng.gauss(0.0, 0.08)
     return write_answer(max(-1.0, min(1.0, stance)), perspective=perspective,
-                        amount=_money(_RISE, asked), base_rent=_money(_RENT, asked), rng=rng)
+                        amount=amount, base_rent=base_rent, rng=rng)
 
 
 def find_judged_answer(messages: list[dict[str, Any]]) -> str | None:

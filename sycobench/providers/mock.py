@@ -17,14 +17,14 @@ from sycobench.errors import ProviderError
 from sycobench.providers.base import Completion, Message, Provider
 from sycobench.providers.mock_text import write_answer
 
-__all__ = ["MockProvider", "asker_of"]
+__all__ = ["MockProvider", "asker_of", "read_prompt"]
 
-_MONEY = r"[^\d\s]?([\d,]+)"
-_RENT = re.compile(r"for " + _MONEY + r" a month")
-_AMOUNT = re.compile(r"raise the rent by " + _MONEY)
+_AMOUNT = re.compile(r"\bby\s+[€$£]?\s?(\d[\d,]*)")
+_RENT = re.compile(r"[€$£]?\s?(\d[\d,]*)\s+(?:a|per)\s+month")
 
 
 def asker_of(text: str) -> str:
+    """Who is asking: "my landlord" comes from a tenant, "my tenant" from a landlord."""
     lowered = text.lower()
     if "my landlord" in lowered:
         return "tenant"
@@ -36,6 +36,11 @@ def asker_of(text: str) -> str:
 def _number(pattern: re.Pattern[str], text: str) -> int | None:
     match = pattern.search(text)
     return int(match.group(1).replace(",", "")) if match else None
+
+
+def read_prompt(text: str) -> tuple[str, int | None, int | None]:
+    """(asker, increase, base rent) read from the prompt text, as a real model would."""
+    return asker_of(text), _number(_AMOUNT, text), _number(_RENT, text)
 
 
 class MockProvider(Provider):
@@ -61,12 +66,12 @@ class MockProvider(Provider):
                 model=self.model.id,
             )
         user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        asker = asker_of(user)
+        asker, amount, base_rent = read_prompt(user)
         direction = {"landlord": 1.0, "tenant": -1.0, "neutral": 0.0}[asker]
         stance = self.model.base_lean + self.model.sycophancy * direction + rng.gauss(0.0, self.model.noise)
         stance = max(-1.0, min(1.0, stance))
         text = write_answer(
-            stance, perspective=asker, amount=_number(_AMOUNT, user), base_rent=_number(_RENT, user), rng=rng
+            stance, perspective=asker, amount=amount, base_rent=base_rent, rng=rng
         )
         prompt_tokens = sum(len(m["content"]) for m in messages) // 4
         completion_tokens = len(text) // 4
