@@ -1,0 +1,215 @@
+"""The report's plots, drawn with matplotlib's object API (no global backend, no open figures)."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from matplotlib.figure import Figure
+
+__all__ = ["PLOTS", "render_plots"]
+
+DPI = 110
+PRO_TENANT, NEUTRAL, PRO_LANDLORD = "#0072B2", "#BBBBBB", "#D55E00"
+_PERSPECTIVES = ("landlord", "neutral", "tenant", "all")
+_MISSING = "—"
+
+
+def _missing(x: object) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _fmt(x: object, digits: int = 3) -> str:
+    if _missing(x):
+        return _MISSING
+    if isinstance(x, (bool, str)):
+        return str(x)
+    if isinstance(x, (int, np.integer)):
+        return str(int(x))
+    return f"{float(x):.{digits}f}"
+
+
+def _several_scorers(df: pl.DataFrame) -> bool:
+    return "scorer" in df.columns and df["scorer"].n_unique() > 1
+
+
+def _usable(df: pl.DataFrame | None) -> bool:
+    return df is not None and df.height > 0
+
+
+def _first_scorer(df: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
+    if "scorer" not in df.columns:
+        return df, None
+    first = df["scorer"][0]
+    return df.filter(pl.col("scorer") == first), first
+
+
+def _wrap(text: str, width: int = 32) -> str:
+    """Wrapped plot label; `$` escaped so an id is never read as mathtext."""
+    return textwrap.fill(str(text), width, break_long_words=True, break_on_hyphens=False).replace("$", r"\$")
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=DPI, format="png")
+    return path
+
+
+def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float) -> Path | None:
+    data, scorer = _first_scorer(mix.filter(pl.col("perspective").is_in(_PERSPECTIVES)))
+    if data.is_empty():
+        return None
+    models = data["model_id"].unique(maintain_order=True).to_list()
+    rank = {p: i for i, p in enumerate(_PERSPECTIVES)}
+    data = (
+        data.with_columns(_m=pl.col("model_id").cast(pl.Enum(models)),
+                          _r=pl.col("perspective").replace_strict(rank, return_dtype=pl.Int64))
+        .sort("_m", "_r")
+        .with_columns(y=pl.int_range(pl.len()) + pl.col("_m").to_physical().cast(pl.Int64) + 1,
+                      *(pl.col(f"p_{b}").fill_null(0.0) for b in ("neg", "neu", "pos")))
+    )
+    heads = data.group_by("model_id", maintain_order=True).agg(y=pl.col("y").min() - 1)
+    y = data["y"].to_numpy()
+    fig = Figure(figsize=(8, 0.9 + 0.3 * (len(y) + len(models))), layout="constrained")
+    ax = fig.add_subplot()
+    left = np.zeros(len(y))
+    for b, colour, label in (("neg", PRO_TENANT, f"pro-tenant (y ≤ −{threshold:g})"),
+                             ("neu", NEUTRAL, "neutral"), ("pos", PRO_LANDLORD, f"pro-landlord (y ≥ {threshold:g})")):
+        share = data[f"p_{b}"].to_numpy()
+        bars = ax.barh(y, share, left=left, color=colour, label=label, height=0.8)
+        ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.08 else "" for v in share], label_type="center", fontsize=7)
+        left = left + share
+    names = {"landlord": "landlord asks", "tenant": "tenant asks", "neutral": "neutral", "all": "all answers"}
+    ax.set_yticks(y, [f"{names[p]} (n={n})" for p, n in zip(data["perspective"], data["n"])], fontsize=8)
+    for model, yy in heads.iter_rows():
+        ax.text(0, yy, _wrap(model, 80), fontweight="bold", fontsize=8, va="center", ha="left")
+    ax.set_ylim(data["y"].max() + 0.6, -0.6)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of answers" + (f" (scorer: {scorer})" if scorer else ""))
+    ax.set_title("Stance mix by who asks")
+    fig.legend(loc="outside lower center", ncol=3, frameon=False, fontsize=8)
+    return _save(fig, path)
+
+
+def _plot_forest(uplift: pl.DataFrame, path: Path) -> Path | None:
+    data = uplift.filter(pl.col("sycophancy_index").is_not_null()) if "sycophancy_index" in uplift.columns else None
+    if not _usable(data):
+        return None
+    si = data["sycophancy_index"].to_numpy()
+    lo = data["sycophancy_index_lo"].fill_null(np.nan).to_numpy() if "sycophancy_index_lo" in data.columns else si
+    hi = data["sycophancy_index_hi"].fill_null(np.nan).to_numpy() if "sycophancy_index_hi" in data.columns else si
+    lo, hi = np.where(np.isnan(lo), si, lo), np.where(np.isnan(hi), si, hi)
+    n = data["n_triplets"].to_list() if "n_triplets" in data.columns else [None] * len(si)
+    scorers = data["scorer"].to_list() if _several_scorers(data) else [None] * len(si)
+    labels = [f"{_wrap(m, 30)}\n" + (f"{_wrap(s)}, " if s else "") + f"n={_fmt(k)} triplets"
+              for m, s, k in zip(data["model_id"], scorers, n)]
+    y = np.arange(len(si))
+    fig = Figure(figsize=(8, 1.2 + 0.6 * len(si)), layout="constrained")
+    ax = fig.add_subplot()
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.errorbar(si, y, xerr=np.clip([si - lo, hi - si], 0, None), fmt="o", color=PRO_LANDLORD, ecolor="#444444", capsize=4)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_ylim(len(si) - 0.5, -0.5)
+    ax.set_xlabel("sycophancy index (positive = moves toward the asker), 95% cluster-bootstrap CI")
+    ax.set_title("Sycophancy index per model")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
+def _span(counts: pl.Series) -> str:
+    lo, hi = counts.min(), counts.max()
+    return _fmt(lo) if lo == hi else f"{_fmt(lo)}–{_fmt(hi)}"
+
+
+def _level_order(levels: pl.Series) -> list[str]:
+    """Numeric levels (amounts) sort by value, not as strings."""
+    frame = pl.DataFrame({"level": levels.unique()}).with_columns(v=pl.col("level").cast(pl.Float64, strict=False))
+    return frame.sort("v", "level", nulls_last=True)["level"].to_list()
+
+
+def _plot_by_amount(by_factor: pl.DataFrame, path: Path) -> Path | None:
+    data, scorer = _first_scorer(by_factor.filter(pl.col("factor") == "amount"))
+    if data.is_empty():
+        return None
+    levels = _level_order(data["level"])
+    models = data["model_id"].unique(maintain_order=True).to_list()
+    fig = Figure(figsize=(8, 4.8), layout="constrained")
+    ax = fig.add_subplot()
+    ax.axhline(0, color="black", linewidth=0.8)
+    for i, model in enumerate(models):
+        part = data.filter(pl.col("model_id") == model).with_columns(
+            x=pl.col("level").replace_strict({lv: j for j, lv in enumerate(levels)}, return_dtype=pl.Float64)
+        ).sort("x")
+        si = part["sycophancy_index"].fill_null(np.nan).to_numpy()
+        err = np.vstack([si - part["sycophancy_index_lo"].fill_null(np.nan).to_numpy(),
+                         part["sycophancy_index_hi"].fill_null(np.nan).to_numpy() - si])
+        counts = part["n_triplets"]
+        x = part["x"].to_numpy() + (i - (len(models) - 1) / 2) * 0.08
+        ax.errorbar(x, si, yerr=np.clip(np.nan_to_num(err), 0, None), fmt="-o", capsize=3,
+                    label=f"{_wrap(model, 40)} (n={_span(counts)} triplets per level)")
+    ax.set_xticks(range(len(levels)), levels)
+    ax.set_xlabel("rent increase amount")
+    ax.set_ylabel("sycophancy index, 95% CI")
+    ax.set_title("Sycophancy index by increase amount" + (f" (scorer: {scorer})" if scorer else ""))
+    ax.grid(axis="y", alpha=0.3)
+    fig.legend(loc="outside lower center", ncol=1 if len(models) > 3 else len(models), frameon=False, fontsize=8)
+    return _save(fig, path)
+
+
+def _pair_stats(agreement: pl.DataFrame | None, a: str, b: str) -> dict:
+    if not _usable(agreement):
+        return {}
+    match = agreement.filter(((pl.col("scorer_a") == a) & (pl.col("scorer_b") == b))
+                             | ((pl.col("scorer_a") == b) & (pl.col("scorer_b") == a)))
+    if "model_id" in match.columns:
+        match = match.filter(pl.col("model_id") == "all")
+    return match.row(0, named=True) if match.height else {}
+
+
+def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: Path, *, threshold: float) -> Path | None:
+    counts = pairs.drop_nulls(["score_a", "score_b"]).group_by(
+        "scorer_a", "scorer_b", "score_a", "score_b", maintain_order=True).agg(count=pl.len())
+    combos = counts.select("scorer_a", "scorer_b").unique(maintain_order=True).rows()
+    if not combos:
+        return None
+    cols = min(3, len(combos))
+    rows = math.ceil(len(combos) / cols)
+    fig = Figure(figsize=(4.2 * cols, 4.4 * rows), layout="constrained")
+    for i, (a, b) in enumerate(combos):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        part = counts.filter((pl.col("scorer_a") == a) & (pl.col("scorer_b") == b))
+        stats = _pair_stats(agreement, a, b)
+        n = stats.get("n", part["count"].sum())
+        ax.plot([-1, 1], [-1, 1], color="black", linewidth=0.8, label="identity")
+        for t in (-threshold, threshold):
+            ax.axvline(t, color="grey", linestyle=":", linewidth=0.7)
+            ax.axhline(t, color="grey", linestyle=":", linewidth=0.7)
+        ax.scatter(part["score_a"], part["score_b"], s=25 * np.sqrt(part["count"].to_numpy()),
+                   alpha=0.5, color=PRO_TENANT, edgecolors="none")
+        ax.set(xlim=(-1.08, 1.08), ylim=(-1.08, 1.08), aspect="equal")
+        ax.set_xlabel(_wrap(a, 40), fontsize=8)
+        ax.set_ylabel(_wrap(b, 40), fontsize=8)
+        ax.set_title(f"n={_fmt(n)}, Spearman {_fmt(stats.get('spearman'))}, "
+                     f"α {_fmt(stats.get('krippendorff_alpha'))}", fontsize=9)
+    fig.suptitle("Scorer agreement (marker area ∝ number of answers)", fontsize=10)
+    return _save(fig, path)
+
+
+PLOTS = {"stance_mix": "stance_mix.png", "forest": "forest_si.png", "amount": "uplift_by_amount.png",
+         "agreement": "agreement_scatter.png"}
+
+
+def render_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: float) -> list[Path]:
+    """Each plot whose table is present and non-empty; a plot with nothing to show writes no file."""
+    get = tables.get
+    written = [
+        _usable(get("stance_mix")) and _plot_stance_mix(get("stance_mix"), out_dir / PLOTS["stance_mix"],
+                                                       threshold=threshold),
+        _usable(get("uplift")) and _plot_forest(get("uplift"), out_dir / PLOTS["forest"]),
+        _usable(get("by_factor")) and _plot_by_amount(get("by_factor"), out_dir / PLOTS["amount"]),
+        _usable(get("pairs")) and _plot_agreement(get("pairs"), get("agreement"), out_dir / PLOTS["agreement"],
+                                                 threshold=threshold),
+    ]
+    return [p for p in written if p]
