@@ -64,9 +64,12 @@ def _job(cfg: DictConfig) -> dict[str, Any]:
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
+    # Jobs on one machine share a rate budget file; SLURM nodes split the rate instead (docs/rate_limits.md).
+    one_machine = multirun and hc.runtime.choices.get("hydra/launcher") != "submitit_slurm"
     try:
         typed = to_config(cfg)
-        result = run_job(typed, job_dir, job_id=str(hc.job.num) if multirun else None)
+        result = run_job(typed, job_dir, job_id=str(hc.job.num) if multirun else None,
+                         sweep_dir=Path(hc.sweep.dir) if one_machine else None)
     except Exception as exc:
         if not multirun:
             raise

@@ -148,7 +148,9 @@ class RateLimitConfig:
     deadline_s: float = 600.0
     backoff_base_s: float = 0.5
     backoff_max_s: float = 60.0
-    shared_budget: str | None = None
+    # "auto": parallel jobs of a sweep share <sweep dir>/.rate_budget.sqlite; null: this job only;
+    # or a path to a budget file shared by any jobs on this machine (docs/rate_limits.md).
+    shared_budget: str | None = "auto"
 
     def __post_init__(self) -> None:
         _check(self.rps is None or self.rps > 0, "rate_limit.rps", "must be > 0 (or null for unlimited)")

@@ -24,7 +24,7 @@ from sycobench.runner import Budget, Call, RunTotals, run_calls
 from sycobench.scenario import build_grid, write_grid
 from sycobench.scoring import resolve_scorer, score_job, scorer_id
 
-__all__ = ["JobResult", "plan_calls", "record_failure", "run_job"]
+__all__ = ["JobResult", "plan_calls", "record_failure", "resolve_shared_budget", "run_job"]
 
 log = logging.getLogger("sycobench")
 
@@ -77,9 +77,10 @@ async def _generate(cfg: Config, job_dir: Path, calls: list[Call], totals: RunTo
     cache = None
     if cfg.run.cache and cfg.model.api != "mock":
         cache = ResponseCache(Path(cfg.run.cache_dir) if cfg.run.cache_dir else None)
-    spent = sum((r["cost_usd"] or 0.0) for r in read_jsonl(job_dir / "run.jsonl") if not r.get("cached"))
-    budget = Budget(cfg.run.max_cost_usd, spent=spent)
+    budget = Budget(None)
     if cfg.run.max_cost_usd is not None:
+        spent = sum((r["cost_usd"] or 0.0) for r in read_jsonl(job_dir / "run.jsonl") if not r.get("cached"))
+        budget = Budget(cfg.run.max_cost_usd, spent=spent)
         log.info("budget: $%.4f of run.max_cost_usd=$%.4f already spent", spent, cfg.run.max_cost_usd)
     try:
         async with ProviderPool(cfg.rate_limit, concurrency=cfg.run.concurrency) as pool:
@@ -100,16 +101,24 @@ async def _generate(cfg: Config, job_dir: Path, calls: list[Call], totals: RunTo
                 )
     finally:
         if cache is not None:
-            totals_cache = {"hits": cache.hits, "misses": cache.misses}
-            meta["cache"] = totals_cache
+            meta["cache"] = {"hits": cache.hits, "misses": cache.misses}
             cache.close()
 
 
-def run_job(cfg: Config, job_dir: Path, *, job_id: str | None = None) -> JobResult:
-    """Run one job into `job_dir` (created or resumed). Raises SycobenchError on bad input."""
+def resolve_shared_budget(cfg: Config, sweep_dir: Path | None) -> None:
+    """`rate_limit.shared_budget=auto`: one budget file per sweep, none for a single job."""
+    if cfg.rate_limit.shared_budget == "auto":
+        cfg.rate_limit.shared_budget = str(sweep_dir / ".rate_budget.sqlite") if sweep_dir else None
+
+
+def run_job(cfg: Config, job_dir: Path, *, job_id: str | None = None, sweep_dir: Path | None = None) -> JobResult:
+    """Run one job into `job_dir` (created or resumed). Raises SycobenchError on bad input.
+
+    `sweep_dir` is set for jobs of a sweep on one machine: they then share one rate budget."""
     from sycobench.roster import apply_roster
 
     apply_roster(cfg)
+    resolve_shared_budget(cfg, sweep_dir)
     job_dir.mkdir(parents=True, exist_ok=True)
     meta = _job_meta(job_dir)
     meta.setdefault("run_id", uuid.uuid4().hex[:12])

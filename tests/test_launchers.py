@@ -107,3 +107,20 @@ def test_shards_and_filters_merge_back_into_one_grid(tmp_path) -> None:
     assert results.height == len(grid) == results["prompt_id"].n_unique()
     assert set(results["prompt_id"]) == grid
     assert pl.read_csv(sweep / "report" / "uplift.csv").height == 1  # one model, not eight
+
+
+@pytest.mark.slow
+def test_parallel_sweep_shares_one_rate_budget(tmp_path, fake_openrouter, fake_key) -> None:
+    sweep = tmp_path / "sweep"
+    proc = sycobench("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=4", "model=openrouter",
+                     "model.id=a/one,b/two,c/three,d/four", f"model.base_url={fake_openrouter.base_url}",
+                     "scorer=offline", "rate_limit.rps=6", "rate_limit.burst=1", "scenario.limit=3",
+                     "report.bootstrap=200", f"hydra.sweep.dir={sweep}", cwd=tmp_path,
+                     env={"OPENROUTER_API_KEY": fake_key, "XDG_CACHE_HOME": str(tmp_path / "c")})
+    assert proc.returncode == 0, proc.stderr
+    stamps = sorted(fake_openrouter.stats()["timestamps"])
+    assert len(stamps) == 36
+    window = max(sum(1 for t in stamps if s <= t < s + 1.0) for s in stamps)
+    assert window <= 6 + 1  # one budget for all four jobs, not four budgets
+    assert (len(stamps) - 1) / (stamps[-1] - stamps[0]) <= 6 * 1.05
+    assert (sweep / ".rate_budget.sqlite").exists()
