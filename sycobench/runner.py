@@ -217,7 +217,7 @@ async def run_calls(
                     cache.put(key, model.id, completion)
         record["latency_s"] = round(time.perf_counter() - t0, 4)
         record["ended_at"] = now_iso()
-        _fill(record, completion, error, getattr(error, "attempts", 1))
+        _fill(record, completion, error, (error.attempts or 1) if error else 1)
         budget.finish(record["cost_usd"], paid=not record["cached"] and record["error"] is None)
         writer.write(record)
         totals.add(record)

@@ -101,7 +101,7 @@ async def _judge_one(answer, prompts, provider, scorer, cache, config) -> dict[s
         except (AuthError, CreditsError, QuotaError):
             raise
         except ProviderError as exc:
-            return score_record(answer, sid, config, flipped=flipped, attempts=attempts + getattr(exc, "attempts", 1),
+            return score_record(answer, sid, config, flipped=flipped, attempts=attempts + (exc.attempts or 1),
                                 latency_s=round(time.perf_counter() - started, 4), usage=usage, cost_usd=cost,
                                 error={"class": exc.error_class, "status": exc.status, "message": exc.message[:500]})
         attempts += completion.attempts
