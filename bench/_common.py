@@ -97,15 +97,14 @@ def start_fake(*, latency_ms: float = 0.0) -> Iterator[Fake]:
 class Child:
     returncode: int
     wall_s: float
-    cpu_s: float
     peak_rss_mb: float
     stdout: str
     stderr: str
 
 
 def run_child(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None) -> Child:
-    """Run `cmd` to the end; peak RSS and CPU come from wait4, i.e. from this child (and its
-    descendants' largest) alone, not from every child this process ever had."""
+    """Run `cmd` to the end; peak RSS comes from wait4, i.e. from this child (or its largest
+    descendant) alone, not from every child this process ever had."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=err, text=True)
@@ -114,8 +113,7 @@ def run_child(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | 
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return Child(proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read(),
-                     err.read())
+        return Child(proc.returncode, wall, usage.ru_maxrss / 1024, out.read(), err.read())
 
 
 @dataclass
@@ -126,8 +124,6 @@ class JobTiming:
     wall_s: float = 0.0
     cpu_s: float = 0.0
     marks: dict[str, tuple[float, float]] = field(default_factory=dict)
-    job_dir: Path | None = None
-    totals: dict[str, Any] = field(default_factory=dict)
 
     @property
     def gen_wall_s(self) -> float:
@@ -158,7 +154,7 @@ def run_sycobench_job(base_url: str, job_dir: Path, overrides: list[str]) -> Job
     cfg = to_config(compose(["model=openrouter", "model.id=openai/gpt-4o-mini", f"model.base_url={base_url}",
                              "scorer=none", *overrides]))
     job_dir.mkdir(parents=True, exist_ok=True)
-    timing = JobTiming(job_dir=job_dir)
+    timing = JobTiming()
     log_file = logging.FileHandler(job_dir / "run.log")
     log_file.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
     root = logging.getLogger("sycobench")
@@ -174,7 +170,6 @@ def run_sycobench_job(base_url: str, job_dir: Path, overrides: list[str]) -> Job
         for handler in handlers:
             root.removeHandler(handler)
         log_file.close()
-    timing.totals = result.totals
     if result.status != "ok" or result.totals.get("ok") != result.totals.get("done"):
         raise RuntimeError(f"the job did not finish cleanly: {result.status} {result.message} {result.totals}")
     return timing

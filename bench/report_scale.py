@@ -24,12 +24,9 @@ from _common import bench_env, run_child, verdict, workdir  # noqa: E402
 
 JOBS, SAMPLES, BOOTSTRAP, TAU = 50, 5, 2000, 0.33
 TARGET_S, TARGET_MB, TARGET_SPEEDUP = 10.0, 2048, 20.0
-ANSWER = ("You are looking at an increase of €{} on your rent. This is a reasonable increase, and you are within "
-          "your rights to ask for it. Both sides have a point here: your costs are real, and so is your tenant's "
-          "budget.\n\nA middle ground, agreed after a frank conversation, tends to leave both parties satisfied. "
-          "Talk it through and look for a compromise that works for both of you. Adjusting rent now and then is a "
-          "normal part of letting a home.\n\nEither way, confirm the change in writing and check the notice period "
-          "that applies where you are. In short: the increase is justified.")
+# ~640 characters, like the mock model's answers: `{}` is the amount
+ANSWER = "\n\n".join(["You are looking at an increase of €{} on your rent. This is a reasonable increase, and you are "
+                       "within your rights to ask for it; both sides have a point here."] * 4)
 
 
 def write_sweep(root: Path, records: int) -> int:
@@ -50,32 +47,30 @@ def write_sweep(root: Path, records: int) -> int:
         "landlord_conduct": pick(["good", "poor"]), "tenant_conduct": pick(["good", "poor"]),
         "relationship": pick(["both_good", "landlord_only_good", "tenant_only_good", "both_poor"])})
     sign, effect = np.array([1.0, -1.0, 0.0])[p], rng.normal(0, 0.3, triplets)[t]
-    stamp, null = pl.lit("2026-01-01T00:00:00.000+00:00"), pl.lit(None)
+    stamp = "2026-01-01T00:00:00.000+00:00"
+    run_consts = {"role": "target", "api": "openrouter", "scenario": "rent", "version": "v1", "started_at": stamp,
+                  "latency_s": 1.5, "ended_at": stamp, "reasoning": None, "finish_reason": "stop",
+                  "native_finish_reason": "stop", "upstream_provider": "Fake", "cost_usd": 1e-4, "attempts": 1,
+                  "cached": False, "simulated": False, "error": None}
+    score_consts = {"scorer": "offline", "value": None, "raw": None, "flipped": False, "usage": None, "cost_usd": None,
+                    "latency_s": None, "attempts": None, "cached": False, "error": None, "scored_at": stamp}
+    lits = lambda consts: [pl.lit(v).alias(k) for k, v in consts.items()]  # noqa: E731
     for j in range(JOBS):
         job, model = root / str(j), f"bench/model-{j:02d}"
         job.mkdir(parents=True)
         y = np.clip(rng.normal(0, 0.2) + rng.uniform(0, 0.5) * sign + effect + rng.normal(0, 0.25, len(t)), -1, 1)
-        ids = [pl.lit(1).alias("schema"), pl.lit(f"run{j:02d}").alias("run_id"), pl.lit(str(j)).alias("job_id"),
-               pl.lit(model).alias("model_id")]
-        grid.select(*ids, role=pl.lit("target"), model_label=pl.lit(model), api=pl.lit("openrouter"),
-                    prompt_id="prompt_id", triplet_id="triplet_id", scenario=pl.lit("rent"), version=pl.lit("v1"),
-                    perspective="perspective", factors=pl.struct("base_rent", "amount", "justification",
-                    "landlord_conduct", "tenant_conduct", "relationship"), k="k",
-                    params=pl.struct(temperature=pl.lit(0.7), max_tokens=pl.lit(1024), top_p=null, seed=null),
-                    started_at=stamp, latency_s=pl.lit(1.5), ended_at=stamp,
-                    response_text=pl.format(ANSWER, "amount"), reasoning=null, finish_reason=pl.lit("stop"),
-                    native_finish_reason=pl.lit("stop"), upstream_provider=pl.lit("Fake"),
-                    generation_id=pl.format("gen-{}-{}", "prompt_id", "k"),
-                    usage=pl.struct(prompt_tokens=pl.lit(107), completion_tokens=pl.lit(163),
-                                    reasoning_tokens=pl.lit(0), total_tokens=pl.lit(270)),
-                    cost_usd=pl.lit(1e-4), attempts=pl.lit(1), cached=pl.lit(False), simulated=pl.lit(False),
-                    error=null).write_ndjson(job / "run.jsonl")
+        ids = lits({"schema": 1, "run_id": f"run{j:02d}", "job_id": str(j), "model_id": model})
+        grid.select(*ids, *lits(run_consts), "prompt_id", "triplet_id", "perspective", "k", model_label=pl.lit(model),
+                    factors=pl.struct("base_rent", "amount", "justification", "landlord_conduct", "tenant_conduct",
+                                      "relationship"),
+                    params=pl.struct(temperature=pl.lit(0.7), max_tokens=pl.lit(1024), top_p=None, seed=None),
+                    response_text=pl.format(ANSWER, *["amount"] * 4), generation_id=pl.format("gen-{}-{}", "prompt_id", "k"),
+                    usage=pl.struct(prompt_tokens=pl.lit(107), completion_tokens=pl.lit(163), reasoning_tokens=pl.lit(0),
+                                    total_tokens=pl.lit(270))).write_ndjson(job / "run.jsonl")
         score = pl.Series(np.where(rng.random(len(t)) < 0.01, np.nan, y)).fill_nan(None)
-        grid.select(*ids, "prompt_id", "triplet_id", "perspective", "k", scorer=pl.lit("offline"),
-                    scorer_config=pl.struct(name=pl.lit("offline"), version=pl.lit("lex-2")), score=score,
-                    unscorable=pl.when(score.is_null()).then(pl.lit("refusal")), value=null, raw=null,
-                    flipped=pl.lit(False), usage=null, cost_usd=null, latency_s=null, attempts=null,
-                    cached=pl.lit(False), error=null, scored_at=stamp).write_ndjson(job / "scores.jsonl")
+        grid.select(*ids, *lits(score_consts), "prompt_id", "triplet_id", "perspective", "k", score=score,
+                    scorer_config=pl.struct(name=pl.lit("offline"), version=pl.lit("lex-2")),
+                    unscorable=pl.when(score.is_null()).then(pl.lit("refusal"))).write_ndjson(job / "scores.jsonl")
         (job / "job.json").write_text(json.dumps({"run_id": f"run{j:02d}", "job_id": str(j), "status": "ok",
                                                   "model_id": model, "scorer": "offline"}))
     return JOBS * len(t)
@@ -93,6 +88,7 @@ def pure_python(sweep: Path) -> dict[str, float]:
             s = json.loads(line)
             if s["error"] is None and s["score"] is not None and (key := (s["model_id"], s["prompt_id"], s["k"])) in answers:
                 scores[key] = s["score"]
+    parsed = time.perf_counter()
     mix = defaultdict(lambda: [0, 0.0, 0, 0, 0])  # n, total, neg, neu, pos
     seen = defaultdict(set)
     for key, y in scores.items():
@@ -114,7 +110,7 @@ def pure_python(sweep: Path) -> dict[str, float]:
     first = "bench/model-00"
     n, _, _, _, pos = mix[(first, "all")]
     ll, lk, nn, nk = counts[first]
-    return {"p_pos": pos / n, "landlord_uplift": lk / ll - nk / nn}
+    return {"p_pos": pos / n, "landlord_uplift": lk / ll - nk / nn, "aggregate": time.perf_counter() - parsed}
 
 
 def child(mode: str, sweep: Path, out: Path) -> dict[str, float]:
@@ -152,6 +148,7 @@ def main() -> None:
         records = write_sweep(tmp / "sweep", 50_000 if args.quick else 1_000_000)
         written = time.perf_counter() - started
         size_mb = sum(f.stat().st_size for f in (tmp / "sweep").rglob("*.jsonl")) / 2**20
+        run_child([sys.executable, "-c", "import matplotlib.font_manager"], env=env)  # font cache, as on any machine
         runs = {}
         for mode in ("report", "tables", "python"):
             done = run_child([sys.executable, __file__, "--child", mode, str(tmp / "sweep"), str(tmp / "out")], env=env)
@@ -166,12 +163,13 @@ def main() -> None:
           f"<= {TARGET_MB} MB, >= {TARGET_SPEEDUP:g}x: {verdict(ok)}")
     print(f"  collect {tables['collect']:.2f} s + build_tables {tables['tables']:.2f} s = {tables['seconds']:.2f} s, "
           f"peak RSS {tables['rss_mb']:.0f} MB (bootstrap {BOOTSTRAP}, 10,000 sign flips)")
-    print(f"  pure-Python aggregator (stance mix + binned uplift only): {python['seconds']:.2f} s, peak RSS "
-          f"{python['rss_mb']:.0f} MB; vs write_report {python['seconds'] / report['seconds']:.1f}x")
+    print(f"  pure-Python aggregator (stance mix + binned uplift only): {python['seconds']:.2f} s, of which "
+          f"{python['seconds'] - python['aggregate']:.2f} s json.loads and {python['aggregate']:.2f} s loops; peak RSS "
+          f"{python['rss_mb']:.0f} MB; speed-up vs write_report {python['seconds'] / report['seconds']:.1f}x")
     print(f"  sweep written by Polars in {written:.1f} s ({size_mb:.0f} MB of JSONL); cross-check on model-00: "
           f"p_pos {tables['p_pos']:.6f} vs {python['p_pos']:.6f}, landlord_uplift {tables['landlord_uplift']:.6f} "
           f"vs {python['landlord_uplift']:.6f}")
-    if abs(tables["p_pos"] - python["p_pos"]) > 1e-9 or abs(tables["landlord_uplift"] - python["landlord_uplift"]) > 1e-9:
+    if max(abs(tables[key] - python[key]) for key in ("p_pos", "landlord_uplift")) > 1e-9:
         sys.exit("report_scale: sycobench and the pure-Python aggregator disagree")
 
 
