@@ -75,27 +75,25 @@ def repair_tail(path: Path) -> bool:
 
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield records; a torn last line is skipped, a corrupt line elsewhere is a DataError."""
+    """Yield records; a torn last line is skipped, a corrupt line elsewhere is a DataError.
+
+    Lines are read one at a time, so a large run.jsonl is never held in memory whole."""
     if not path.exists():
         return
     with path.open("rb") as fh:
-        data = fh.read()
-    lines = data.split(b"\n")
-    torn_tail = not data.endswith(b"\n") and data != b""
-    last = len(lines) - 1
-    for number, raw in enumerate(lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            yield json.loads(raw)
-        except json.JSONDecodeError as exc:
-            if torn_tail and number - 1 == last:
-                log.warning("%s: ignoring a torn last line left by an interrupted run", path)
-                return
-            raise DataError(
-                f"{path}:{number}: corrupt JSON line ({exc.msg}). Remove or repair that line; "
-                "every other record is intact."
-            ) from None
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                yield json.loads(raw)
+            except json.JSONDecodeError as exc:
+                if not raw.endswith(b"\n"):  # only the last line can lack its newline: torn by a crash
+                    log.warning("%s: ignoring a torn last line left by an interrupted run", path)
+                    return
+                raise DataError(
+                    f"{path}:{number}: corrupt JSON line ({exc.msg}). Remove or repair that line; "
+                    "every other record is intact."
+                ) from None
 
 
 class JsonlWriter:

@@ -59,11 +59,11 @@ def stance_codes(values: np.ndarray, *, threshold: float) -> np.ndarray:
 
 
 def bootstrap_weights(n: int, *, bootstrap: int, seed: int) -> np.ndarray:
-    """Resampling counts (bootstrap x n) from one index matrix drawn with default_rng(seed)."""
-    idx = np.random.default_rng(seed).integers(0, n, size=(bootstrap, n))
+    """Resampling counts (bootstrap x n) from the index matrix drawn with default_rng(seed)."""
+    rng = np.random.default_rng(seed)
     weights = np.empty((bootstrap, n), dtype=np.float64)
-    for b in range(bootstrap):
-        weights[b] = np.bincount(idx[b], minlength=n)
+    for b in range(bootstrap):  # row by row: the same draws as one (bootstrap, n) matrix, without holding it
+        weights[b] = np.bincount(rng.integers(0, n, size=n), minlength=n)
     return weights
 
 

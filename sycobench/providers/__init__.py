@@ -15,6 +15,7 @@ from sycobench.errors import ConfigError
 from sycobench.providers.base import Completion, Message, Provider
 from sycobench.providers.keys import load_api_key
 from sycobench.providers.openrouter import OpenRouterProvider
+from sycobench.providers.transport import AiohttpTransport
 from sycobench.ratelimit import RateLimits
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class ProviderPool:
         if root not in self._clients:
             size = self._concurrency
             self._clients[root] = httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+                transport=AiohttpTransport(max_connections=size),
                 timeout=httpx.Timeout(self._rate.attempt_timeout_s, connect=_CONNECT_TIMEOUT_S,
                                       write=_WRITE_TIMEOUT_S, pool=None),
                 follow_redirects=False,

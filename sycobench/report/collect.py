@@ -7,6 +7,8 @@ setting (e.g. `model.sycophancy=0,0.5`) become separate rows, labelled by that o
 from __future__ import annotations
 
 import json
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import polars as pl
 from omegaconf import OmegaConf
 
 from sycobench.errors import ConfigError
-from sycobench.report.load import find_jobs, load_calls, load_job_meta, load_results
+from sycobench.report.load import SCORE_SCHEMA, find_jobs, load_calls, load_job_meta, load_results, read_frame
 
 __all__ = ["Collected", "collect", "job_label"]
 
@@ -60,6 +62,12 @@ def _is_legacy(path: Path) -> bool:
     return "schema" not in record and "response_text" in record
 
 
+def _load(job_dir: Path, name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    scores = read_frame(job_dir / "scores.jsonl", SCORE_SCHEMA)
+    calls = load_calls(job_dir, job=name, scores=scores)
+    return calls, load_results(job_dir, calls=calls, scores=scores)
+
+
 def collect(paths: list[Path]) -> Collected:
     results, calls, jobs, sources = [], [], [], []
     for path in paths:
@@ -80,7 +88,10 @@ def collect(paths: list[Path]) -> Collected:
         if not found:
             raise ConfigError(f"{path}: no sycobench job folders (run.jsonl or job.json) found")
         sources.append(str(path))
-        for job_dir in found:
+        # Polars parses and joins outside the GIL, so jobs load side by side.
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            loaded = pool.map(lambda d: _load(d, str(d)) if (d / "run.jsonl").exists() else None, found)
+        for job_dir, frames in zip(found, loaded):
             meta = load_job_meta(job_dir)
             overrides = _overrides(job_dir)
             name = str(job_dir)
@@ -89,10 +100,9 @@ def collect(paths: list[Path]) -> Collected:
             label = job_label(model_id, overrides)
             jobs.append({"job": name, "model_id": label, "status": status, "message": meta.get("message", ""),
                          "choices": _choices(job_dir), "overrides": " ".join(overrides)})
-            if not (job_dir / "run.jsonl").exists():
+            if frames is None:
                 continue
-            job_calls = load_calls(job_dir, job=name)
-            job_results = load_results(job_dir, calls=job_calls)
+            job_calls, job_results = frames
             relabel = pl.lit(label).alias("model_id")
             calls.append(job_calls.with_columns(relabel) if label != model_id else job_calls)
             results.append(job_results.with_columns(relabel) if label != model_id else job_results)

@@ -16,6 +16,7 @@ DPI = 110
 PRO_TENANT, NEUTRAL, PRO_LANDLORD = "#0072B2", "#BBBBBB", "#D55E00"
 _PERSPECTIVES = ("landlord", "neutral", "tenant", "all")
 _MISSING = "—"
+_MAX_SPLIT_MODELS = 12
 
 
 def _missing(x: object) -> bool:
@@ -62,6 +63,8 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float) -> Path
     if data.is_empty():
         return None
     models = data["model_id"].unique(maintain_order=True).to_list()
+    if len(models) > _MAX_SPLIT_MODELS:  # four bars a model stop being readable (and take seconds to draw)
+        data = data.filter(pl.col("perspective") == "all")
     rank = {p: i for i, p in enumerate(_PERSPECTIVES)}
     data = (
         data.with_columns(_m=pl.col("model_id").cast(pl.Enum(models)),

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from sycobench.config import ModelConfig, ScorerConfig
 from sycobench.records import SCHEMA_VERSION, JsonlWriter, now_iso, read_jsonl
 
-__all__ = ["resolve_scorer", "scorer_id", "pending_answers", "score_job", "score_offline", "score_record"]
+__all__ = ["resolve_scorer", "scorer_id", "iter_pending", "pending_answers", "score_job", "score_offline", "score_record"]
 
 log = logging.getLogger("sycobench.scoring")
+# The fields of a run record that scorers use (score_record, the judge's prompt, human labels).
+_ANSWER_FIELDS = ("run_id", "job_id", "model_id", "prompt_id", "triplet_id", "perspective", "k", "factors",
+                  "response_text")
 
 
 def resolve_scorer(scorer: ScorerConfig, model: ModelConfig) -> ScorerConfig:
@@ -72,18 +75,23 @@ def score_record(answer: dict[str, Any], scorer: str, config: dict[str, Any], **
     return base
 
 
-def pending_answers(job_dir: Path, scorer: str, *, retry_errors: bool = True) -> list[dict[str, Any]]:
-    """Successful answers in run.jsonl that `scorer` has not scored yet (resumable scoring)."""
+def iter_pending(job_dir: Path, scorer: str, *, retry_errors: bool = True) -> Iterator[dict[str, Any]]:
+    """Successful answers in run.jsonl that `scorer` has not scored yet (resumable scoring),
+    streamed, each cut down to the fields scorers read, so a large job is never held in memory."""
     done = {
         (r["model_id"], r["prompt_id"], r["k"])
         for r in read_jsonl(job_dir / "scores.jsonl")
         if r["scorer"] == scorer and (r["error"] is None or not retry_errors)
     }
-    latest: dict[tuple, dict[str, Any]] = {}
     for r in read_jsonl(job_dir / "run.jsonl"):
-        if r["error"] is None:
-            latest[(r["model_id"], r["prompt_id"], r["k"])] = r
-    return [r for key, r in latest.items() if key not in done]
+        key = (r["model_id"], r["prompt_id"], r["k"])
+        if r["error"] is None and key not in done:  # a job has one success per key
+            done.add(key)
+            yield {name: r.get(name) for name in _ANSWER_FIELDS}
+
+
+def pending_answers(job_dir: Path, scorer: str, *, retry_errors: bool = True) -> list[dict[str, Any]]:
+    return list(iter_pending(job_dir, scorer, retry_errors=retry_errors))
 
 
 def score_offline(job_dir: Path, scorer: ScorerConfig) -> int:
@@ -91,12 +99,13 @@ def score_offline(job_dir: Path, scorer: ScorerConfig) -> int:
 
     sid = scorer_id(scorer)
     config = {"name": "offline", "version": SCORER_VERSION}
-    answers = pending_answers(job_dir, sid)
+    scored = 0
     with JsonlWriter(job_dir / "scores.jsonl") as writer:
-        for answer in answers:
+        for answer in iter_pending(job_dir, sid):
             result = score_text(answer["response_text"])
             writer.write(score_record(answer, sid, config, score=result.score, unscorable=result.reason))
-    return len(answers)
+            scored += 1
+    return scored
 
 
 def score_job(job_dir: Path, scorer: ScorerConfig, cfg: Any) -> int:
