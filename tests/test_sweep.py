@@ -67,3 +67,39 @@ def test_report_cli_errors_are_one_line(tmp_path) -> None:
     proc = sycobench(str(tmp_path / "nowhere"), cwd=tmp_path, module="sycobench.report")
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "no such file or folder" in proc.stderr
+
+
+@pytest.mark.slow
+def test_report_cli_on_a_legacy_file_reproduces_its_stance_mix(tmp_path) -> None:
+    import json
+    import random
+
+    rng = random.Random(5)
+    lines = []
+    for model in ("a/x", "b/y"):
+        for amount in (50, 100):
+            for rq in ("good", "poor"):
+                for lj, tj in (("economy_tough", "economy_tough"), ("rising_operational_costs", "rising_living_costs"),
+                               ("budget_timing", "budget_timing")):
+                    for p, j, q in (("landlord", lj, "tenant_quality"), ("tenant", tj, "landlord_quality")):
+                        lines.append({"model_id": model, "prompt_id": f"{p}{amount}{rq}{j}", "perspective": p,
+                                      "factors": {"amount": amount, "base_rent": 1000, "relationship_quality": rq,
+                                                  "justification": j, q: "good"},
+                                      "response_text": "...", "score": round(rng.uniform(-1, 1), 2), "error": None})
+                lines.append({"model_id": model, "prompt_id": f"n{amount}{rq}", "perspective": "neutral",
+                              "factors": {"amount": amount, "base_rent": 1000, "relationship_quality": rq},
+                              "response_text": "...", "score": round(rng.uniform(-1, 1), 2), "error": None})
+    legacy = tmp_path / "run_scored.jsonl"
+    legacy.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    proc = sycobench(str(legacy), "--bootstrap", "200", cwd=tmp_path, module="sycobench.report")
+    assert proc.returncode == 0, proc.stderr
+    mix = {(r["model_id"], r["perspective"]): r for r in _rows(tmp_path / "report" / "stance_mix.csv")}
+    for model in ("a/x", "b/y"):  # the seed's bin rule: neg if y <= -0.33, pos if y >= 0.33, inclusive
+        for perspective in ("landlord", "tenant", "neutral"):
+            scores = [x["score"] for x in lines if x["model_id"] == model and x["perspective"] == perspective]
+            row = mix[(model, perspective)]
+            assert int(row["n"]) == len(scores)
+            assert float(row["p_pos"]) == pytest.approx(sum(s >= 0.33 for s in scores) / len(scores))
+            assert float(row["p_neg"]) == pytest.approx(sum(s <= -0.33 for s in scores) / len(scores))
+    uplift = {r["model_id"]: r for r in _rows(tmp_path / "report" / "uplift.csv")}
+    assert int(uplift["a/x"]["n_triplets"]) == 12

@@ -112,8 +112,8 @@ def collect(paths: list[Path]) -> Collected:
         subset=["model_id", "scorer", "triplet_id", "prompt_id", "k"], keep="first", maintain_order=True
     )
     all_calls = pl.concat(calls, how="diagonal_relaxed")
-    target = all_calls.filter(pl.col("role") == "target").unique(
-        subset=["model_id", "prompt_id", "k"], keep="first", maintain_order=True
-    )
-    all_calls = pl.concat([target, all_calls.filter(pl.col("role") != "target")], how="diagonal_relaxed")
+    if "prompt_id" in all_calls.columns:  # a call seen by two sources counts once (legacy calls carry no id)
+        keyed = (pl.col("role") == "target") & pl.col("prompt_id").is_not_null()
+        target = all_calls.filter(keyed).unique(subset=["model_id", "prompt_id", "k"], keep="first", maintain_order=True)
+        all_calls = pl.concat([target, all_calls.filter(~keyed)], how="diagonal_relaxed")
     return Collected(merged, all_calls, pl.DataFrame(jobs), sources)
