@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,21 @@ class ResponseCache:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / "responses.sqlite"
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        for attempt in range(100):
+            # Two jobs creating the cache at once: switching to WAL can fail with "locked" at once,
+            # without waiting on the busy timeout, so the setup is simply tried again.
+            try:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, "
+                    "completion TEXT NOT NULL, created REAL NOT NULL DEFAULT (strftime('%s','now')))"
+                )
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=60000")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, model TEXT NOT NULL, "
-            "completion TEXT NOT NULL, created REAL NOT NULL DEFAULT (strftime('%s','now')))"
-        )
         self.hits = 0
         self.misses = 0
 

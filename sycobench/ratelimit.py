@@ -50,7 +50,8 @@ class RateLimits:
         self._model_limiters: dict[tuple[str, str], AsyncLimiter | None] = {}
         self._model_slots: dict[tuple[str, str], asyncio.Semaphore | None] = {}
         path = getattr(rate_cfg, "shared_budget", None)
-        self._shared = SharedBudget(path) if path else None
+        # "auto" is resolved by the job (a sweep's file, or none); unresolved, it means none.
+        self._shared = SharedBudget(path) if path and path != "auto" else None
 
     def _shared_name(self, identity: str) -> str:
         """Profiles are separate budgets (OpenRouter limits :free models apart from paid ones),

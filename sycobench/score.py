@@ -43,8 +43,6 @@ def _job_config(job_dir: Path, app: ScoreAppConfig) -> Config:
     node = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(saved))
     cfg: Config = OmegaConf.to_object(node)  # type: ignore[assignment]
     cfg.scorer, cfg.rate_limit, cfg.report = app.scorer, app.rate_limit, app.report
-    if cfg.rate_limit.shared_budget == "auto":  # jobs are scored one after another
-        cfg.rate_limit.shared_budget = None
     cfg.run.concurrency, cfg.run.cache, cfg.run.cache_dir = app.run.concurrency, app.run.cache, app.run.cache_dir
     return cfg
 
