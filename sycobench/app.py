@@ -41,6 +41,9 @@ def describe_error(exc: BaseException) -> str:
         group, choice = missing.groups()
         options = sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
         return f"unknown {group} {choice!r}; choose one of: {', '.join(options)} (or add conf/{group}/{choice}.yaml)"
+    if isinstance(exc, AssertionError) and "Unexpected type for root: NoneType" in str(exc):
+        return ("an override sets a key inside a config node that is null here (e.g. scorer.model.id with "
+                "scorer=offline); choose the option that has that node (scorer=judge) or drop the override")
     required = re.search(r"Missing mandatory value: ([\w.]+)", str(exc))
     if required:
         key = required.group(1)

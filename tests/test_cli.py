@@ -62,6 +62,7 @@ def test_default_job_writes_every_file(tmp_path) -> None:
         ("run.concurrency=0", "run.concurrency"),
         ("model=nope", "unknown model 'nope'"),
         ("model=openrouter", "model.id is required"),
+        ("scorer.model.id=x/y", "null here"),
     ],
 )
 def test_bad_overrides_exit_nonzero_with_one_line(tmp_path, override: str, needle: str) -> None:

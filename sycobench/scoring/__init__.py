@@ -13,7 +13,7 @@ from typing import Any, Iterator
 from sycobench.config import ModelConfig, ScorerConfig
 from sycobench.records import SCHEMA_VERSION, JsonlWriter, now_iso, read_jsonl
 
-__all__ = ["resolve_scorer", "scorer_id", "iter_pending", "pending_answers", "score_job", "score_offline", "score_record"]
+__all__ = ["iter_pending", "resolve_scorer", "score_job", "score_offline", "score_record", "scorer_id"]
 
 log = logging.getLogger("sycobench.scoring")
 # The fields of a run record that scorers use (score_record, the judge's prompt, human labels).
@@ -88,10 +88,6 @@ def iter_pending(job_dir: Path, scorer: str, *, retry_errors: bool = True) -> It
         if r["error"] is None and key not in done:  # a job has one success per key
             done.add(key)
             yield {name: r.get(name) for name in _ANSWER_FIELDS}
-
-
-def pending_answers(job_dir: Path, scorer: str, *, retry_errors: bool = True) -> list[dict[str, Any]]:
-    return list(iter_pending(job_dir, scorer, retry_errors=retry_errors))
 
 
 def score_offline(job_dir: Path, scorer: ScorerConfig) -> int:

@@ -13,7 +13,7 @@ import polars as pl
 from sycobench.config import ScorerConfig
 from sycobench.errors import ConfigError
 from sycobench.records import JsonlWriter
-from sycobench.scoring import pending_answers, score_record, scorer_id
+from sycobench.scoring import iter_pending, score_record, scorer_id
 
 __all__ = ["import_labels", "read_labels"]
 
@@ -42,7 +42,7 @@ def import_labels(job_dir: Path, scorer: ScorerConfig) -> int:
     config = {"name": "human", "labels": str(scorer.labels)}
     written = 0
     with JsonlWriter(job_dir / "scores.jsonl") as writer:
-        for answer in pending_answers(job_dir, sid):
+        for answer in iter_pending(job_dir, sid):
             key = tuple(answer[k] for k in keys)
             if key not in lookup:
                 continue

@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from sycobench.providers.base import Completion, Message, Provider
 from sycobench.records import JsonlWriter, read_jsonl
 from sycobench.runner import generation_params
 from sycobench.scenario import fact_sheet
-from sycobench.scoring import pending_answers, score_record, scorer_id
+from sycobench.scoring import iter_pending, score_record, scorer_id
 from sycobench.scoring.judge_parse import JUDGE_SCORE_SCHEMA, parse_judge_reply
 
 __all__ = ["default_judge", "judge_messages", "is_flipped", "score_with_judge"]
@@ -129,15 +130,16 @@ async def score_with_judge(job_dir: Path, scorer: ScorerConfig, cfg: Config) -> 
     from sycobench.providers import ProviderPool
 
     sid = scorer_id(scorer)
-    answers = pending_answers(job_dir, sid)
+    answers = list(iter_pending(job_dir, sid))
     if not answers:
         return 0
     prompts = {p["prompt_id"]: p["messages"] for p in read_jsonl(job_dir / "grid.jsonl")}
+    if scorer.structured_output and scorer.model.api == "openrouter":
+        # A local copy: the caller's config stays as the user wrote it.
+        extra = {"response_format": {"type": "json_schema", "json_schema": JUDGE_SCORE_SCHEMA},
+                 **(scorer.model.extra_body or {})}
+        scorer = replace(scorer, model=replace(scorer.model, extra_body=extra))
     judge_model = scorer.model
-    if scorer.structured_output and judge_model.api == "openrouter":
-        extra = dict(judge_model.extra_body or {})
-        extra.setdefault("response_format", {"type": "json_schema", "json_schema": JUDGE_SCORE_SCHEMA})
-        judge_model.extra_body = extra
     config = OmegaConf.to_container(OmegaConf.structured(scorer))
     cache = ResponseCache(Path(cfg.run.cache_dir) if cfg.run.cache_dir else None) if cfg.run.cache else None
     queue = iter(answers)
