@@ -552,13 +552,6 @@ def test_64_concurrent_requests_overlap_their_latency():
         assert fake.stats()["max_in_flight"] >= 48
 
 
-def test_sustains_hundreds_of_requests_per_second(fake_openrouter):
-    started = time.perf_counter()
-    statuses = asyncio.run(_burst(fake_openrouter, 600, 16))
-    assert statuses == [200] * 600
-    assert 600 / (time.perf_counter() - started) > 300
-
-
 def test_cli_parses_fault_lists_and_refuses_public_hosts(capsys):
     options = parse_options(["--faults", "500, drop", "--seed", "4", "--rpm", "20"])
     assert (options.faults, options.seed, options.rpm, options.fault_pool()[1]) == (("500", "drop"), 4, 20, 0.1)
