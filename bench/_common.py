@@ -118,20 +118,26 @@ def run_child(cmd: list[str], *, env: dict[str, str] | None = None, cwd: Path | 
 
 @dataclass
 class JobTiming:
-    """A job's wall and CPU seconds, whole and for its generation phase alone (told apart by the
-    job's own log lines `calls: ... planned` and `summary: ...`)."""
+    """A job's wall and CPU seconds, whole and per phase (`generate`, `judge`), told apart by the
+    job's own progress log lines `<phase>: N to do` and `<phase>: done, ...`."""
 
     wall_s: float = 0.0
     cpu_s: float = 0.0
-    marks: dict[str, tuple[float, float]] = field(default_factory=dict)
+    marks: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
+
+    def phase_wall_s(self, phase: str) -> float:
+        return self.marks[(phase, "end")][0] - self.marks[(phase, "start")][0]
+
+    def phase_cpu_s(self, phase: str) -> float:
+        return self.marks[(phase, "end")][1] - self.marks[(phase, "start")][1]
 
     @property
     def gen_wall_s(self) -> float:
-        return self.marks["summary"][0] - self.marks["calls"][0]
+        return self.phase_wall_s("generate")
 
     @property
     def gen_cpu_s(self) -> float:
-        return self.marks["summary"][1] - self.marks["calls"][1]
+        return self.phase_cpu_s("generate")
 
 
 class _Marks(logging.Handler):
@@ -140,19 +146,24 @@ class _Marks(logging.Handler):
         self.timing = timing
 
     def emit(self, record: logging.LogRecord) -> None:
-        head = str(record.msg).split(":", 1)[0]
-        if head in ("calls", "summary"):
-            self.timing.marks[head] = (time.perf_counter(), time.process_time())
+        message = record.getMessage()
+        head, _, rest = message.partition(": ")
+        if head in ("generate", "judge"):
+            edge = "end" if rest.startswith("done") else "start"
+            self.timing.marks[(head, edge)] = (time.perf_counter(), time.process_time())
 
 
-def run_sycobench_job(base_url: str, job_dir: Path, overrides: list[str]) -> JobTiming:
-    """One job as a user runs it (records, progress bar, run.log, response cache), against `base_url`."""
+def run_sycobench_job(base_url: str, job_dir: Path, overrides: list[str], *, judge: bool = False) -> JobTiming:
+    """One job as a user runs it (records, progress, run.log, response cache), against `base_url`;
+    with `judge`, every answer is then rated by a judge model served by the same fake."""
     from sycobench import compose
     from sycobench.config import to_config
     from sycobench.job import run_job
 
+    scorer = ["scorer=judge", "scorer.model.id=openai/gpt-4o-mini", f"scorer.model.base_url={base_url}"] \
+        if judge else ["scorer=none"]
     cfg = to_config(compose(["model=openrouter", "model.id=openai/gpt-4o-mini", f"model.base_url={base_url}",
-                             "scorer=none", *overrides]))
+                             *scorer, *overrides]))
     job_dir.mkdir(parents=True, exist_ok=True)
     timing = JobTiming()
     log_file = logging.FileHandler(job_dir / "run.log")
@@ -170,7 +181,8 @@ def run_sycobench_job(base_url: str, job_dir: Path, overrides: list[str]) -> Job
         for handler in handlers:
             root.removeHandler(handler)
         log_file.close()
-    if result.status != "ok" or result.totals.get("ok") != result.totals.get("done"):
+    target = result.totals.get("target", {})
+    if result.status != "ok" or target.get("ok") != result.totals.get("planned"):
         raise RuntimeError(f"the job did not finish cleanly: {result.status} {result.message} {result.totals}")
     return timing
 

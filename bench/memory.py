@@ -43,7 +43,7 @@ def main() -> None:
             if child.returncode:
                 sys.exit(f"memory: the {calls}-call job failed:\n{child.stderr[-2000:]}")
             meta = json.loads((job / "job.json").read_text())
-            if meta["status"] != "ok" or meta["totals"]["ok"] != calls:
+            if meta["status"] != "ok" or meta["totals"]["target"]["ok"] != calls:
                 sys.exit(f"memory: the {calls}-call job did not finish: {meta['status']} {meta['totals']}")
             rows.append((calls, child.peak_rss_mb, child.wall_s, meta["totals"]["wall_s"]))
     (small, small_mb, *_), (big, big_mb, *_) = rows

@@ -5,7 +5,7 @@ Measured from the fake's own arrival timestamps (it runs in a separate process):
                    arrive at once; every later one should follow 1/rps after the previous)
   busiest second = the most arrivals in any 1-second window [t_i, t_i + 1)
 First one job of 300 calls (in this process), then 4 jobs of ~75 calls each as separate
-`python -m sycobench` processes sharing one budget (`rate_limit.shared_budget=<sqlite file>`).
+`python -m sycobench` processes sharing one budget (`rate_limit.shared_rate_file=<sqlite file>`).
 
     python bench/rate_fidelity.py [--quick]
 """
@@ -47,7 +47,7 @@ def shared_jobs(fake_url: str, tmp: Path, triplets: int, env: dict[str, str]) ->
     procs = [subprocess.Popen(
         [sys.executable, "-m", "sycobench", "model=openrouter", "model.id=openai/gpt-4o-mini",
          f"model.base_url={fake_url}", "scorer=none", f"rate_limit.rps={RPS}", f"rate_limit.burst={BURST}",
-         f"rate_limit.shared_budget={budget}", f"scenario.limit={triplets}", f"scenario.num_shards={JOBS}",
+         f"rate_limit.shared_rate_file={budget}", f"scenario.limit={triplets}", f"scenario.num_shards={JOBS}",
          f"scenario.shard={i}", f"run.samples={SAMPLES}", "run.concurrency=32", f"hydra.run.dir={tmp / f'job{i}'}"],
         env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for i in range(JOBS)]
     codes = []

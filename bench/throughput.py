@@ -2,9 +2,11 @@
 
 The job runs in this process exactly as a user's job does (run.jsonl, run.log, progress bar,
 a cold response cache, `scorer=none`), against the fake server in a separate process.
-Headline: the generation phase (from the job's `calls:` log line to its `summary:` line);
-the whole `run_job` call (config, grid, tables) is shown too, and so is the ceiling of this
-setup: a minimal aiohttp loop making the same calls against the same fake.
+Headline: the generation phase and the judge phase, each timed from the job's own progress log
+lines (`generate: N to do` .. `generate: done`), each on the one call path; the judge phase's
+efficiency should be within 0.05 of generation's. The whole `run_job` call (config, grid,
+tables) is shown too, and so is the ceiling of this setup: a minimal aiohttp loop making the
+same calls against the same fake.
 
     python bench/throughput.py [--quick]
 """
@@ -38,7 +40,7 @@ def main() -> None:
         bench_env(tmp)
         server_cpu = fake.cpu_s()
         timing = run_sycobench_job(fake.base_url, tmp / "job", [
-            f"run.samples={samples}", f"run.concurrency={args.concurrency}", "rate_limit=unlimited"])
+            f"run.samples={samples}", f"run.concurrency={args.concurrency}", "rate_limit=unlimited"], judge=True)
         server_cpu = fake.cpu_s() - server_cpu
         stats = fake.stats()
         records = sum(1 for _ in (tmp / "job" / "run.jsonl").open())
@@ -48,17 +50,21 @@ def main() -> None:
         ceiling_s = time.perf_counter() - started
     ideal = n * latency / args.concurrency
     efficiency = ideal / timing.gen_wall_s
-    print(f"throughput: efficiency {efficiency:.3f} (ideal {ideal:.3f} s / generation {timing.gen_wall_s:.3f} s) "
+    judge_wall = timing.phase_wall_s("judge")
+    judge_eff = ideal / judge_wall
+    print(f"throughput: generation efficiency {efficiency:.3f} (ideal {ideal:.3f} s / {timing.gen_wall_s:.3f} s) "
           f"N={n} L={args.latency_ms:g} ms C={args.concurrency}; target >= {TARGET}: {verdict(efficiency >= TARGET)}")
-    print(f"  whole run_job: {timing.wall_s:.3f} s -> efficiency {ideal / timing.wall_s:.3f}; "
-          f"generation {n / timing.gen_wall_s:.0f} calls/s (ideal {args.concurrency / latency:.0f})")
-    print(f"  records {records}, server requests {stats['requests']}, server max in flight {stats['max_in_flight']}, "
-          f"client CPU in generation {timing.gen_cpu_s:.2f} s ({1e3 * timing.gen_cpu_s / n:.2f} ms/call), "
-          f"server CPU {server_cpu:.2f} s")
+    print(f"throughput: judge efficiency {judge_eff:.3f} (ideal {ideal:.3f} s / {judge_wall:.3f} s), "
+          f"{judge_eff - efficiency:+.3f} vs generation; within 0.05: {verdict(judge_eff >= efficiency - 0.05)}")
+    print(f"  whole run_job: {timing.wall_s:.3f} s; generation {n / timing.gen_wall_s:.0f} calls/s, "
+          f"judge {n / judge_wall:.0f} calls/s (ideal {args.concurrency / latency:.0f})")
+    print(f"  records {records}, server requests {stats['requests']} (answers + judge), server max in flight "
+          f"{stats['max_in_flight']}, client CPU: generation {1e3 * timing.gen_cpu_s / n:.2f} ms/call, "
+          f"judge {1e3 * timing.phase_cpu_s('judge') / n:.2f} ms/call; server CPU {server_cpu:.2f} s")
     print(f"  ceiling of this setup (bare aiohttp loop, same calls and fake): {ceiling_s:.3f} s -> "
           f"efficiency {ideal / ceiling_s:.3f}")
-    if records != n or stats["requests"] != n:
-        sys.exit(f"throughput: expected {n} records and requests, got {records} and {stats['requests']}")
+    if records != n or stats["requests"] != 2 * n:
+        sys.exit(f"throughput: expected {n} records and {2 * n} requests, got {records} and {stats['requests']}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     from sycobench import compose, run
     cfg = compose(["model=mock", "scenario.limit=10"])
-    result = run(cfg)            # or: result = await arun(cfg) inside a running event loop
+    result = run(cfg)            # in Jupyter (a running event loop): result = await arun(cfg)
     result.uplift
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,8 +20,9 @@ from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig
 
-from sycobench.app import CONF_DIR
+from sycobench.paths import CONF_DIR
 from sycobench.config import register_configs, to_config
+from sycobench.errors import SycobenchError
 
 __all__ = ["RunResult", "arun", "compose", "run"]
 
@@ -50,8 +50,8 @@ def _default_dir() -> Path:
     return Path.cwd() / "outputs" / "notebook" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
 
 
-def _run(cfg: DictConfig, job_dir: Path) -> RunResult:
-    from sycobench.job import run_job
+async def _arun(cfg: DictConfig, job_dir: Path) -> RunResult:
+    from sycobench.job import arun_job
     from sycobench.report.load import load_results
 
     typed = to_config(cfg)
@@ -63,7 +63,7 @@ def _run(cfg: DictConfig, job_dir: Path) -> RunResult:
     if root.level == logging.NOTSET or root.level > logging.INFO:
         root.setLevel(logging.INFO)
     try:
-        result = run_job(typed, job_dir)
+        result = await arun_job(typed, job_dir)
     finally:
         root.removeHandler(handler)
         handler.close()
@@ -74,30 +74,16 @@ def _run(cfg: DictConfig, job_dir: Path) -> RunResult:
 
 
 def run(cfg: DictConfig, *, job_dir: str | Path | None = None) -> RunResult:
-    """Run one job and return its frames. Inside a running event loop (Jupyter) the job runs on
-    a helper thread, since it needs an event loop of its own; `await arun(cfg)` avoids blocking."""
-    target = Path(job_dir) if job_dir else _default_dir()
+    """Run one job and return its frames. Inside a running event loop (Jupyter), use
+    `await arun(cfg)`: the job is one coroutine and runs in the caller's loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return _run(cfg, target)
-    box: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            box["result"] = _run(cfg, target)
-        except BaseException as exc:  # re-raised in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=work, name="sycobench-run")
-    thread.start()
-    thread.join()
-    if "error" in box:
-        raise box["error"]  # type: ignore[misc]
-    return box["result"]  # type: ignore[return-value]
+        return asyncio.run(_arun(cfg, Path(job_dir) if job_dir else _default_dir()))
+    raise SycobenchError("run() was called inside a running event loop (e.g. Jupyter); "
+                         "use `result = await arun(cfg)` there")
 
 
 async def arun(cfg: DictConfig, *, job_dir: str | Path | None = None) -> RunResult:
-    """Awaitable `run`: the job runs on a worker thread while the caller's loop stays free."""
-    target = Path(job_dir) if job_dir else _default_dir()
-    return await asyncio.to_thread(_run, cfg, target)
+    """Awaitable `run`: the job runs as one coroutine in the caller's event loop, no threads."""
+    return await _arun(cfg, Path(job_dir) if job_dir else _default_dir())

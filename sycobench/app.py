@@ -24,7 +24,8 @@ from sycobench.errors import SycobenchError
 
 __all__ = ["CONF_DIR", "describe_error", "exit_on_error", "main", "run_entry"]
 
-CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+from sycobench.paths import CONF_DIR
+
 log = logging.getLogger("sycobench")
 register_configs()
 

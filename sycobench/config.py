@@ -18,6 +18,7 @@ from sycobench.errors import ConfigError
 
 __all__ = [
     "Config",
+    "MockModelConfig",
     "ModelConfig",
     "ModelRateCap",
     "RateLimitConfig",
@@ -26,6 +27,8 @@ __all__ = [
     "RunConfig",
     "ScenarioConfig",
     "ScorerConfig",
+    "Settings",
+    "load_saved_config",
     "register_configs",
     "to_config",
 ]
@@ -63,19 +66,8 @@ class ModelConfig:
     title: str = "sycobench"
     rate_limit: ModelRateCap = field(default_factory=ModelRateCap)
     concurrency: int | None = None
-    # Offline mock model only (ignored by API models).
-    sycophancy: float = 0.0
-    base_lean: float = 0.0
-    noise: float = 0.15
-    latency_ms: float = 0.0
-    failure_rate: float = 0.0
 
     def __post_init__(self) -> None:
-        _check(0.0 <= self.sycophancy <= 1.0, "model.sycophancy", f"must be in [0, 1], got {self.sycophancy}")
-        _check(-1.0 <= self.base_lean <= 1.0, "model.base_lean", f"must be in [-1, 1], got {self.base_lean}")
-        _check(self.noise >= 0, "model.noise", f"must be >= 0, got {self.noise}")
-        _check(self.latency_ms >= 0, "model.latency_ms", f"must be >= 0, got {self.latency_ms}")
-        _check(0.0 <= self.failure_rate <= 1.0, "model.failure_rate", f"must be in [0, 1], got {self.failure_rate}")
         _check(self.temperature is None or 0 <= self.temperature <= 2, "model.temperature", "must be in [0, 2]")
         _check(self.max_tokens is None or self.max_tokens > 0, "model.max_tokens", "must be > 0")
         _check(self.concurrency is None or self.concurrency >= 1, "model.concurrency", "must be >= 1")
@@ -84,6 +76,33 @@ class ModelConfig:
     @property
     def display(self) -> str:
         return self.label or self.id
+
+    def generation_params(self) -> dict[str, Any]:
+        """What is sent with every call besides the messages (recorded, and part of the cache key)."""
+        return {"temperature": self.temperature, "max_tokens": self.max_tokens, "top_p": self.top_p,
+                "seed": self.seed, "provider": self.provider, "reasoning": self.reasoning,
+                "extra_body": self.extra_body}
+
+
+@dataclass
+class MockModelConfig(ModelConfig):
+    """`model=mock`: the offline simulated model and the knobs only it reads."""
+
+    api: str = "mock"
+    api_key_env: str | None = None
+    sycophancy: float = 0.0
+    base_lean: float = 0.0
+    noise: float = 0.15
+    latency_ms: float = 0.0
+    failure_rate: float = 0.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check(0.0 <= self.sycophancy <= 1.0, "model.sycophancy", f"must be in [0, 1], got {self.sycophancy}")
+        _check(-1.0 <= self.base_lean <= 1.0, "model.base_lean", f"must be in [-1, 1], got {self.base_lean}")
+        _check(self.noise >= 0, "model.noise", f"must be >= 0, got {self.noise}")
+        _check(self.latency_ms >= 0, "model.latency_ms", f"must be >= 0, got {self.latency_ms}")
+        _check(0.0 <= self.failure_rate <= 1.0, "model.failure_rate", f"must be in [0, 1], got {self.failure_rate}")
 
 
 @dataclass
@@ -130,7 +149,7 @@ class ScorerConfig:
     labels: str | None = None
 
     def __post_init__(self) -> None:
-        _check(self.name in ("auto", "offline", "judge", "none", "human"), "scorer.name", f"unknown scorer {self.name!r}")
+        _check(bool(self.name), "scorer.name", "must not be empty")  # other names: the scorer registry
         _check(self.context in ("blinded", "full"), "scorer.context", f"must be 'blinded' or 'full', got {self.context!r}")
         _check(self.max_parse_retries >= 0, "scorer.max_parse_retries", "must be >= 0")
         _check(self.name != "judge" or self.model is not None, "scorer.model", "the judge needs a model (scorer.model.id=...)")
@@ -148,9 +167,9 @@ class RateLimitConfig:
     deadline_s: float = 600.0
     backoff_base_s: float = 0.5
     backoff_max_s: float = 60.0
-    # "auto": parallel jobs of a sweep share <sweep dir>/.rate_budget.sqlite; null: this job only;
+    # "auto": parallel jobs of a sweep share <sweep dir>/.shared_rate.sqlite; null: this job only;
     # or a path to a budget file shared by any jobs on this machine (docs/rate_limits.md).
-    shared_budget: str | None = "auto"
+    shared_rate_file: str | None = "auto"
 
     def __post_init__(self) -> None:
         _check(self.rps is None or self.rps > 0, "rate_limit.rps", "must be > 0 (or null for unlimited)")
@@ -166,6 +185,7 @@ class RunConfig:
     samples: int = 1
     dry_run: bool = False
     progress: bool = True
+    progress_every_s: float = 10.0
     cache: bool = True
     cache_dir: str | None = None
     resume: str | None = None
@@ -176,6 +196,7 @@ class RunConfig:
     def __post_init__(self) -> None:
         _check(self.concurrency >= 1, "run.concurrency", f"must be >= 1, got {self.concurrency}")
         _check(self.samples >= 1, "run.samples", f"must be >= 1, got {self.samples}")
+        _check(self.progress_every_s > 0, "run.progress_every_s", f"must be > 0, got {self.progress_every_s}")
         _check(self.max_cost_usd is None or self.max_cost_usd >= 0, "run.max_cost_usd", "must be >= 0")
 
 
@@ -198,21 +219,41 @@ class RosterConfig:
 
 
 @dataclass
-class Config:
-    model: ModelConfig = MISSING
-    scenario: ScenarioConfig = MISSING
+class Settings:
+    """How to score, pace and report: shared by a job and by the score-later app."""
+
     scorer: ScorerConfig = MISSING
     rate_limit: RateLimitConfig = MISSING
     run: RunConfig = field(default_factory=RunConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
+
+
+@dataclass
+class Config(Settings):
+    model: ModelConfig = MISSING
+    scenario: ScenarioConfig = MISSING
     roster: RosterConfig | None = None
+
+
+#: `model.api` -> the schema of that option's node, where it has knobs of its own
+MODEL_SCHEMAS: dict[str, type[ModelConfig]] = {"mock": MockModelConfig}
+
+
+def load_saved_config(data: Any) -> Config:
+    """A job's saved `config.yaml` (already loaded) back into typed objects."""
+    api = OmegaConf.select(OmegaConf.create(data), "model.api", default=None)
+    node = OmegaConf.structured(Config)
+    node.model = OmegaConf.structured(MODEL_SCHEMAS.get(api, ModelConfig))
+    return to_config(OmegaConf.merge(node, data))
 
 
 def register_configs() -> None:
     """Register the schema that `conf/config.yaml` lists first, typing every group beneath it."""
     from sycobench.roster import register_resolver
 
-    ConfigStore.instance().store(name="sycobench_schema", node=Config)
+    store = ConfigStore.instance()
+    store.store(name="sycobench_schema", node=Config)
+    store.store(group="model", name="mock_schema", node=MockModelConfig)
     register_resolver()
 
 

@@ -7,10 +7,13 @@
     │   ├── AuthError              401: bad or missing key (stops every call using that key)
     │   ├── CreditsError           402: out of credits (stops the run)
     │   └── QuotaError             429 per-day quota (stops that model, resumable later)
+    ├── CostCapReached             run.max_cost_usd would be passed (stops new calls, resumable)
     └── ScoringError               a scorer could not run
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "SycobenchError",
@@ -20,6 +23,7 @@ __all__ = [
     "AuthError",
     "CreditsError",
     "QuotaError",
+    "CostCapReached",
     "ScoringError",
 ]
 
@@ -54,6 +58,7 @@ class ProviderError(SycobenchError):
         model: str | None = None,
         prompt_id: str | None = None,
         attempts: int | None = None,
+        partial: Any = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -64,6 +69,9 @@ class ProviderError(SycobenchError):
         self.model = model
         self.prompt_id = prompt_id
         self.attempts = attempts  # set by the retry layer when it gives up
+        # A Completion the provider received but would rather re-ask (e.g. empty content): the
+        # call path asks once more, then records this one.
+        self.partial = partial
 
     def __str__(self) -> str:
         where = f" [model={self.model}]" if self.model else ""
@@ -81,3 +89,7 @@ class CreditsError(ProviderError):
 
 class QuotaError(ProviderError):
     """Fatal for one model until its daily quota resets."""
+
+
+class CostCapReached(SycobenchError):
+    """The next call could pass `run.max_cost_usd`: no new call starts; the job is resumable."""

@@ -6,12 +6,9 @@ assumed to use `TYPICAL_ANSWER_TOKENS` (capped by max_tokens); prices come from 
 
 from __future__ import annotations
 
-import asyncio
-from pathlib import Path
-
 from sycobench.config import Config, ModelConfig
 from sycobench.errors import SycobenchError
-from sycobench.runner import RunTotals
+from sycobench.runner import Plan
 
 __all__ = ["dry_run_report", "estimate_tokens", "TYPICAL_ANSWER_TOKENS"]
 
@@ -37,11 +34,11 @@ async def _prices(model: ModelConfig) -> dict[str, float] | None:
     return prices.get(model.id)
 
 
-def _price_line(role: str, model: ModelConfig, n_calls: int, tokens_in: int, tokens_out: int) -> tuple[str, float | None]:
+async def _price_line(role: str, model: ModelConfig, n_calls: int, tokens_in: int, tokens_out: int) -> tuple[str, float | None]:
     if model.api == "mock":
         return f"{role} {model.id}: {n_calls} calls, simulated, $0", 0.0
     try:
-        price = asyncio.run(_prices(model))
+        price = await _prices(model)
     except (SycobenchError, OSError) as exc:
         return f"{role} {model.id}: {n_calls} calls; price unknown ({exc})", None
     if price is None:
@@ -51,21 +48,18 @@ def _price_line(role: str, model: ModelConfig, n_calls: int, tokens_in: int, tok
             f"estimated ${cost:.4f}"), cost
 
 
-def dry_run_report(cfg: Config, grid: list, job_dir: Path) -> str:
-    from sycobench.job import plan_calls
-
-    totals = RunTotals()
-    calls = plan_calls(cfg, job_dir, grid, totals)
+async def dry_run_report(cfg: Config, grid: list, plan: Plan) -> str:
+    calls = plan.calls
     out_tokens = min(cfg.model.max_tokens or TYPICAL_ANSWER_TOKENS, TYPICAL_ANSWER_TOKENS)
     tokens_in = sum(estimate_tokens(m["content"]) for c in calls for m in c.prompt.messages)
-    lines = [f"dry run: {len(grid)} prompts x {cfg.run.samples} samples = {totals.planned} calls; "
-             f"{len(calls)} calls to make ({totals.skipped} already done). No calls were made."]
-    target_line, target_cost = _price_line("target", cfg.model, len(calls), tokens_in, len(calls) * out_tokens)
+    lines = [f"dry run: {len(grid)} prompts x {cfg.run.samples} samples = {plan.planned} calls; "
+             f"{len(calls)} calls to make ({plan.skipped} already done). No calls were made."]
+    target_line, target_cost = await _price_line("target", cfg.model, len(calls), tokens_in, len(calls) * out_tokens)
     lines.append(target_line)
     cost = target_cost
     if cfg.scorer.name == "judge" and cfg.scorer.model is not None:
         judge_in = len(calls) * (out_tokens + JUDGE_OVERHEAD_TOKENS)
-        judge_line, judge_cost = _price_line("judge", cfg.scorer.model, len(calls), judge_in, len(calls) * JUDGE_REPLY_TOKENS)
+        judge_line, judge_cost = await _price_line("judge", cfg.scorer.model, len(calls), judge_in, len(calls) * JUDGE_REPLY_TOKENS)
         lines.append(judge_line)
         cost = None if cost is None or judge_cost is None else cost + judge_cost
     if cost is not None:

@@ -1,7 +1,7 @@
-"""One job, end to end: grid -> calls -> records -> scores -> tables.
+"""One job, end to end: grid -> calls -> records -> scores -> tables, in one event loop.
 
-`run_job` takes typed config and a folder; it knows nothing about Hydra, so tests, the
-notebook API and the Hydra entry point all call the same function.
+`arun_job` takes typed config and a folder; it knows nothing about Hydra, so tests, the
+notebook API and the Hydra entry point all call the same function (`run_job` from sync code).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +19,15 @@ from omegaconf import OmegaConf
 from sycobench.cache import ResponseCache
 from sycobench.config import Config
 from sycobench.errors import AuthError, CreditsError
+from sycobench.progress import Progress
+from sycobench.providers.client import CallTotals, ModelClient
+from sycobench.providers.costcap import CostCap
 from sycobench.records import JsonlWriter, now_iso, read_jsonl
-from sycobench.runner import Budget, Call, RunTotals, run_calls
+from sycobench.runner import STOPS, Plan, plan_calls, run_calls
 from sycobench.scenario import build_grid, write_grid
-from sycobench.scoring import resolve_scorer, score_job, scorer_id
+from sycobench.scoring import ScoringContext, resolve_scorer, score_job, scorer_id
 
-__all__ = ["JobResult", "plan_calls", "record_failure", "resolve_shared_budget", "run_job"]
+__all__ = ["JobResult", "arun_job", "open_client", "record_failure", "resolve_shared_rate_file", "run_job"]
 
 log = logging.getLogger("sycobench")
 
@@ -49,76 +52,56 @@ def _save_meta(job_dir: Path, meta: dict[str, Any]) -> None:
     tmp.replace(job_dir / "job.json")
 
 
-def plan_calls(cfg: Config, job_dir: Path, grid: list, totals: RunTotals) -> list[Call]:
-    """Every (prompt, k) without a successful record yet; errors too with run.retry_errors."""
-    status: dict[tuple[str, int], bool] = {}
-    for r in read_jsonl(job_dir / "run.jsonl"):
-        if r["model_id"] != cfg.model.id:
-            continue
-        key = (r["prompt_id"], r["k"])
-        status[key] = status.get(key, False) or r["error"] is None
-    calls = []
-    for prompt in grid:
-        for k in range(cfg.run.samples):
-            seen = status.get((prompt.prompt_id, k))
-            if seen is True or (seen is False and not cfg.run.retry_errors):
-                totals.skipped += 1
-                continue
-            totals.retried += seen is False
-            totals.new += seen is None
-            calls.append(Call(prompt, k))
-    totals.planned = len(grid) * cfg.run.samples
-    return calls
+def _spent(job_dir: Path) -> float:
+    """What earlier runs of this job paid, answers and judge calls together (cached calls: $0)."""
+    return sum((r.get("cost_usd") or 0.0) for name in ("run.jsonl", "scores.jsonl")
+               for r in read_jsonl(job_dir / name) if not r.get("cached"))
 
 
-async def _generate(cfg: Config, job_dir: Path, calls: list[Call], totals: RunTotals, meta: dict[str, Any]) -> None:
-    from sycobench.providers import ProviderPool
-
+def open_client(cfg: Config, job_dir: Path) -> ModelClient:
+    """The job's one call path: its cache, its cost cap (counting what earlier runs spent)."""
     cache = None
-    if cfg.run.cache and cfg.model.api != "mock":
+    if cfg.run.cache:
         cache = ResponseCache(Path(cfg.run.cache_dir) if cfg.run.cache_dir else None)
-    budget = Budget(None)
+    cap = CostCap(None)
     if cfg.run.max_cost_usd is not None:
-        spent = sum((r["cost_usd"] or 0.0) for r in read_jsonl(job_dir / "run.jsonl") if not r.get("cached"))
-        budget = Budget(cfg.run.max_cost_usd, spent=spent)
-        log.info("budget: $%.4f of run.max_cost_usd=$%.4f already spent", spent, cfg.run.max_cost_usd)
-    try:
-        async with ProviderPool(cfg.rate_limit, concurrency=cfg.run.concurrency) as pool:
-            provider = pool.provider_for(cfg.model)
-            with JsonlWriter(job_dir / "run.jsonl") as writer:
-                await run_calls(
-                    calls,
-                    model=cfg.model,
-                    provider=provider,
-                    writer=writer,
-                    totals=totals,
-                    meta={"run_id": meta["run_id"], "job_id": meta["job_id"]},
-                    concurrency=cfg.run.concurrency,
-                    cache=cache,
-                    budget=budget,
-                    progress=cfg.run.progress,
-                    total=len(calls),
-                )
-    finally:
-        if cache is not None:
-            meta["cache"] = {"hits": cache.hits, "misses": cache.misses}
-            cache.close()
+        cap = CostCap(cfg.run.max_cost_usd, spent=_spent(job_dir))
+        log.info("cost cap: $%.4f of run.max_cost_usd=$%.4f already spent", cap.spent, cfg.run.max_cost_usd)
+    return ModelClient(cfg.rate_limit, concurrency=cfg.run.concurrency, cache=cache, cost_cap=cap)
 
 
-def resolve_shared_budget(cfg: Config, sweep_dir: Path | None) -> None:
-    """`rate_limit.shared_budget=auto`: one budget file per sweep, none for a single job."""
-    if cfg.rate_limit.shared_budget == "auto":
-        cfg.rate_limit.shared_budget = str(sweep_dir / ".rate_budget.sqlite") if sweep_dir else None
+def resolve_shared_rate_file(cfg: Config, sweep_dir: Path | None) -> None:
+    """`rate_limit.shared_rate_file=auto`: one file per sweep, none for a single job."""
+    if cfg.rate_limit.shared_rate_file == "auto":
+        cfg.rate_limit.shared_rate_file = str(sweep_dir / ".shared_rate.sqlite") if sweep_dir else None
 
 
-def run_job(cfg: Config, job_dir: Path, *, job_id: str | None = None, sweep_dir: Path | None = None) -> JobResult:
+def _totals(plan: Plan, calls: CallTotals, wall_s: float, stopped: str | None) -> dict[str, Any]:
+    return {"planned": plan.planned, "skipped": plan.skipped, "reasked": plan.reasked, **calls.to_dict(),
+            "wall_s": round(wall_s, 3), "stopped": stopped}
+
+
+async def _generate(cfg: Config, job_dir: Path, plan: Plan, client: ModelClient, meta: dict[str, Any]) -> str | None:
+    progress = Progress("generate", len(plan.calls), client.totals.target, enabled=cfg.run.progress,
+                        every_s=cfg.run.progress_every_s)
+    with JsonlWriter(job_dir / "run.jsonl") as writer:
+        stop = await run_calls(plan.calls, model=cfg.model, client=client, writer=writer,
+                               meta={"run_id": meta["run_id"], "job_id": meta["job_id"]},
+                               concurrency=cfg.run.concurrency, progress=progress)
+    if isinstance(stop, (AuthError, CreditsError)):
+        raise stop
+    return None if stop is None else str(stop)
+
+
+async def arun_job(cfg: Config, job_dir: Path, *, job_id: str | None = None,
+                   sweep_dir: Path | None = None) -> JobResult:
     """Run one job into `job_dir` (created or resumed). Raises SycobenchError on bad input.
 
-    `sweep_dir` is set for jobs of a sweep on one machine: they then share one rate budget."""
+    `sweep_dir` is set for jobs of a sweep on one machine: they then share one rate file."""
     from sycobench.roster import apply_roster
 
     apply_roster(cfg)
-    resolve_shared_budget(cfg, sweep_dir)
+    resolve_shared_rate_file(cfg, sweep_dir)
     job_dir.mkdir(parents=True, exist_ok=True)
     meta = _job_meta(job_dir)
     meta.setdefault("run_id", uuid.uuid4().hex[:12])
@@ -138,39 +121,60 @@ def run_job(cfg: Config, job_dir: Path, *, job_id: str | None = None, sweep_dir:
         meta["job_id"], cfg.model.id, " (simulated)" if cfg.model.api == "mock" else "",
         cfg.scenario.name, len(grid), cfg.run.samples, meta["scorer"], job_dir,
     )
+    plan = plan_calls(cfg, job_dir, grid)
     if cfg.run.dry_run:
         from sycobench.estimate import dry_run_report
 
-        message = dry_run_report(cfg, grid, job_dir)
+        message = await dry_run_report(cfg, grid, plan)
         log.info(message)
         meta.update(status="dry_run")
         _save_meta(job_dir, meta)
         return JobResult(job_dir, "dry_run", message)
 
-    totals = RunTotals()
-    calls = plan_calls(cfg, job_dir, grid, totals)
-    log.info("calls: %d planned, %d skipped (already done), %d retried, %d new",
-             totals.planned, totals.skipped, totals.retried, totals.new)
-    status, message = "ok", ""
+    log.info("calls: %d planned, %d already done, %d failed before and asked again, %d new",
+             plan.planned, plan.skipped, plan.reasked, len(plan.calls) - plan.reasked)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    status, message, stopped = "ok", "", None
+    client = open_client(cfg, job_dir)
     try:
-        asyncio.run(_generate(cfg, job_dir, calls, totals, meta))
+        async with client:
+            stopped = await _generate(cfg, job_dir, plan, client, meta)
+            try:  # after a stop too: what was answered is scored, as far as the cap allows
+                await score_job(ScoringContext(job_dir, scorer, cfg, client))
+            except STOPS as exc:
+                if isinstance(exc, (AuthError, CreditsError)):
+                    raise
+                stopped = stopped or str(exc)
     except (AuthError, CreditsError) as exc:
-        meta.update(status="failed", message=str(exc), totals=asdict(totals))
+        meta.update(status="failed", message=str(exc), ended_at=now_iso(),
+                    totals=_totals(plan, client.totals, loop.time() - started, str(exc)))
         _save_meta(job_dir, meta)
         raise
-    if totals.stopped:
-        status, message = "incomplete", totals.stopped
-        log.warning("stopped early: %s. Resume with run.resume=%s", totals.stopped, job_dir)
-    log.info("summary: %s", totals.summary())
+    finally:
+        if client.cache is not None:
+            meta["cache"] = {"hits": client.cache.hits, "misses": client.cache.misses}
+    totals = _totals(plan, client.totals, loop.time() - started, stopped)
+    if stopped:
+        status, message = "incomplete", stopped
+        log.warning("stopped early: %s. Resume with run.resume=%s", stopped, job_dir)
+    log.info("answers: %s", client.totals.target.summary())
+    if client.totals.judge.calls:
+        log.info("judge: %s", client.totals.judge.summary())
+    log.info("summary: spent $%.4f this run (target $%.4f, judge $%.4f); wall %.1fs",
+             client.totals.cost_usd, client.totals.target.cost_usd, client.totals.judge.cost_usd, totals["wall_s"])
 
-    score_job(job_dir, scorer, cfg)
     from sycobench.report.job import write_job_report
 
     tables = write_job_report(job_dir, cfg.report)
-    meta.update(status=status, message=message, ended_at=now_iso(), totals=asdict(totals))
+    meta.update(status=status, message=message, ended_at=now_iso(), totals=totals)
     _save_meta(job_dir, meta)
-    return JobResult(job_dir, status, message, asdict(totals), tables)
+    return JobResult(job_dir, status, message, totals, tables)
 
+
+def run_job(cfg: Config, job_dir: Path, *, job_id: str | None = None, sweep_dir: Path | None = None) -> JobResult:
+    """`arun_job` from synchronous code: the whole job runs in one event loop."""
+    return asyncio.run(arun_job(cfg, job_dir, job_id=job_id, sweep_dir=sweep_dir))
 
 
 def record_failure(job_dir: Path, exc: BaseException) -> None:

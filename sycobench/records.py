@@ -14,23 +14,91 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+import polars as pl
+
 from sycobench.errors import DataError
 
 __all__ = [
+    "ANSWER_FIELDS",
+    "RUN_FIELDS",
     "SCHEMA_VERSION",
+    "SCORE_FIELDS",
     "JsonlWriter",
     "call_key",
+    "error_field",
     "now_iso",
     "read_jsonl",
     "repair_tail",
+    "run_record",
+    "score_record",
 ]
 
 SCHEMA_VERSION = 1
 log = logging.getLogger(__name__)
 
+# The layout of each file, defined once (docs/records.md): field -> Polars type. Writers build
+# records through `run_record` / `score_record`, readers take their columns from here.
+_USAGE = pl.Struct({"prompt_tokens": pl.Int64, "completion_tokens": pl.Int64, "reasoning_tokens": pl.Int64,
+                    "total_tokens": pl.Int64})
+_ERROR = pl.Struct({"class": pl.String, "status": pl.Int64, "message": pl.String})
+FACTOR_TYPES = {"base_rent": pl.Int64, "amount": pl.Int64, "justification": pl.String,
+                "landlord_conduct": pl.String, "tenant_conduct": pl.String, "relationship": pl.String}
+RUN_FIELDS: dict[str, pl.DataType] = {
+    "schema": pl.Int64, "run_id": pl.String, "job_id": pl.String, "role": pl.String,
+    "model_id": pl.String, "model_label": pl.String, "api": pl.String,
+    "prompt_id": pl.String, "triplet_id": pl.String, "scenario": pl.String, "version": pl.String,
+    "perspective": pl.String, "factors": pl.Struct(FACTOR_TYPES), "k": pl.Int64, "params": pl.Object,
+    "started_at": pl.String, "response_text": pl.String, "reasoning": pl.String,
+    "finish_reason": pl.String, "native_finish_reason": pl.String, "upstream_provider": pl.String,
+    "generation_id": pl.String, "usage": _USAGE, "cost_usd": pl.Float64, "attempts": pl.Int64,
+    "cached": pl.Boolean, "simulated": pl.Boolean, "error": _ERROR, "latency_s": pl.Float64,
+    "ended_at": pl.String,
+}
+SCORE_FIELDS: dict[str, pl.DataType] = {
+    "schema": pl.Int64, "run_id": pl.String, "job_id": pl.String, "model_id": pl.String,
+    "prompt_id": pl.String, "triplet_id": pl.String, "perspective": pl.String, "k": pl.Int64,
+    "scorer": pl.String, "scorer_config": pl.Object, "score": pl.Float64, "unscorable": pl.String,
+    "value": pl.Float64, "raw": pl.String, "flipped": pl.Boolean, "usage": _USAGE, "cost_usd": pl.Float64,
+    "latency_s": pl.Float64, "attempts": pl.Int64, "cached": pl.Boolean, "error": _ERROR,
+    "scored_at": pl.String,
+}
+#: the fields of a run record that scorers read (the judge's prompt, score records, human labels)
+ANSWER_FIELDS = ("run_id", "job_id", "model_id", "prompt_id", "triplet_id", "perspective", "k", "factors",
+                 "response_text")
+
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def error_field(exc: Any) -> dict[str, Any]:
+    """The `error` object of a record, from a ProviderError."""
+    return {"class": exc.error_class, "status": exc.status, "message": exc.message[:500]}
+
+
+def run_record(**fields: Any) -> dict[str, Any]:
+    """A run.jsonl line with every field of the layout, in order; unknown fields are refused."""
+    unknown = set(fields) - RUN_FIELDS.keys()
+    if unknown:
+        raise ValueError(f"not run.jsonl fields: {sorted(unknown)}")
+    record = dict.fromkeys(RUN_FIELDS)
+    record.update(schema=SCHEMA_VERSION, cached=False, simulated=False)
+    record.update(fields)
+    return record
+
+
+def score_record(answer: dict[str, Any], scorer: str, config: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A scores.jsonl line: the answer's ids plus what the scorer said."""
+    unknown = set(fields) - SCORE_FIELDS.keys()
+    if unknown:
+        raise ValueError(f"not scores.jsonl fields: {sorted(unknown)}")
+    record = dict.fromkeys(SCORE_FIELDS)
+    record.update(schema=SCHEMA_VERSION, flipped=False, cached=False, scorer=scorer, scorer_config=config,
+                  **{name: answer.get(name) for name in ("run_id", "job_id", "model_id", "prompt_id",
+                                                         "triplet_id", "perspective", "k")})
+    record.update(fields)
+    record["scored_at"] = now_iso()
+    return record
 
 
 def call_key(record: dict[str, Any]) -> tuple[str, str, int]:

@@ -19,7 +19,8 @@ from sycobench.errors import ConfigError
 
 __all__ = ["RosterEntry", "load_roster", "roster_path", "roster_sweep", "apply_roster", "register_resolver"]
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+from sycobench.paths import DATA_DIR
+
 NAMED = {"paid": "models.json", "free": "free_models.json"}
 _FIX = "Each entry must be a model id string or an object like {\"id\": \"org/slug\", \"label\": \"...\"}."
 

@@ -6,30 +6,30 @@ not scored yet, appends to scores.jsonl beside the others, and rebuilds the tabl
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 
-from sycobench.app import CONF_DIR, exit_on_error, run_entry
-from sycobench.config import Config, RateLimitConfig, ReportConfig, RunConfig, ScorerConfig
+from sycobench.app import exit_on_error, run_entry
+from sycobench.config import Config, Settings, load_saved_config
 from sycobench.errors import ConfigError
+from sycobench.paths import CONF_DIR
 
-__all__ = ["ScoreAppConfig", "score_path", "main"]
+__all__ = ["ScoreAppConfig", "ascore_path", "main", "score_path"]
 
 log = logging.getLogger("sycobench.score")
 
 
 @dataclass
-class ScoreAppConfig:
+class ScoreAppConfig(Settings):
+    """The job's settings that scoring uses, plus the folder to score."""
+
     run_dir: str = MISSING
-    scorer: ScorerConfig = MISSING
-    rate_limit: RateLimitConfig = MISSING
-    run: RunConfig = field(default_factory=RunConfig)
-    report: ReportConfig = field(default_factory=ReportConfig)
 
 
 ConfigStore.instance().store(name="sycobench_score_schema", node=ScoreAppConfig)
@@ -40,17 +40,18 @@ def _job_config(job_dir: Path, app: ScoreAppConfig) -> Config:
     saved = job_dir / "config.yaml"
     if not saved.exists():
         raise ConfigError(f"{job_dir}: no config.yaml; is this a sycobench job folder?")
-    node = OmegaConf.merge(OmegaConf.structured(Config), OmegaConf.load(saved))
-    cfg: Config = OmegaConf.to_object(node)  # type: ignore[assignment]
+    cfg = load_saved_config(OmegaConf.load(saved))
     cfg.scorer, cfg.rate_limit, cfg.report = app.scorer, app.rate_limit, app.report
     cfg.run.concurrency, cfg.run.cache, cfg.run.cache_dir = app.run.concurrency, app.run.cache, app.run.cache_dir
     return cfg
 
 
-def score_path(path: Path, app: ScoreAppConfig) -> int:
+async def ascore_path(path: Path, app: ScoreAppConfig) -> int:
+    """Score every job under `path`, each through its own call path (cache, cost cap, totals)."""
+    from sycobench.job import open_client
     from sycobench.report.job import write_job_report
     from sycobench.report.load import find_jobs
-    from sycobench.scoring import resolve_scorer, score_job
+    from sycobench.scoring import ScoringContext, resolve_scorer, score_job
 
     jobs = find_jobs(path)
     if not jobs:
@@ -59,13 +60,18 @@ def score_path(path: Path, app: ScoreAppConfig) -> int:
     for job_dir in jobs:
         cfg = _job_config(job_dir, app)
         scorer = resolve_scorer(app.scorer, cfg.model)
-        total += score_job(job_dir, scorer, cfg)
+        async with open_client(cfg, job_dir) as client:
+            total += await score_job(ScoringContext(job_dir, scorer, cfg, client))
         write_job_report(job_dir, cfg.report)
     if len(jobs) > 1 or jobs[0] != path:
         from sycobench.report import write_report
 
         write_report([path], path / "report", app.report)
     return total
+
+
+def score_path(path: Path, app: ScoreAppConfig) -> int:
+    return asyncio.run(ascore_path(path, app))
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="score")

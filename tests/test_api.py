@@ -36,15 +36,37 @@ def test_default_job_folder_is_under_the_working_directory(tmp_path, monkeypatch
     assert result.job_dir.is_relative_to(tmp_path / "outputs")
 
 
-def test_inside_a_running_event_loop(tmp_path) -> None:
-    async def notebook() -> tuple:
-        awaited = await arun(compose(OVERRIDES), job_dir=tmp_path / "awaited")
-        blocking = run(compose(OVERRIDES), job_dir=tmp_path / "blocking")  # works too, on a helper thread
-        return awaited, blocking
+def test_inside_a_running_event_loop_the_job_is_one_coroutine(tmp_path) -> None:
+    import threading
 
-    awaited, blocking = asyncio.run(notebook())
-    assert awaited.status == blocking.status == "ok"
-    assert awaited.records.height == blocking.records.height == 9
+    from sycobench.errors import SycobenchError
+
+    threads: list[int] = []
+
+    async def notebook():
+        loop = asyncio.get_running_loop()
+        ticks = 0
+
+        async def ticker() -> None:  # the caller's loop keeps running while the job awaits
+            nonlocal ticks
+            while True:
+                ticks += 1
+                threads.append(threading.active_count())
+                await asyncio.sleep(0)
+
+        task = loop.create_task(ticker())
+        awaited = await arun(compose([*OVERRIDES, "model.latency_ms=5"]), job_dir=tmp_path / "awaited")
+        task.cancel()
+        with pytest.raises(SycobenchError, match="await arun"):
+            run(compose(OVERRIDES), job_dir=tmp_path / "blocking")
+        return awaited, ticks
+
+    before = threading.active_count()
+    awaited, ticks = asyncio.run(notebook())
+    assert awaited.status == "ok" and awaited.records.height == 9
+    assert ticks > 9  # the job yielded to the caller's loop between calls
+    assert max(threads) == before  # and started no thread of its own
+    assert not (tmp_path / "blocking").exists()
 
 
 def test_errors_surface_in_the_caller(tmp_path) -> None:
@@ -54,7 +76,7 @@ def test_errors_surface_in_the_caller(tmp_path) -> None:
         run(compose([*OVERRIDES, "run.concurrency=0"]), job_dir=tmp_path / "bad")
 
     async def inside() -> None:
-        run(compose([*OVERRIDES, "run.concurrency=0"]), job_dir=tmp_path / "bad2")
+        await arun(compose([*OVERRIDES, "run.concurrency=0"]), job_dir=tmp_path / "bad2")
 
     with pytest.raises(ConfigError):
         asyncio.run(inside())

@@ -48,7 +48,7 @@ def test_default_job_writes_every_file(tmp_path) -> None:
         assert fh.readline().strip() == SUMMARY_COLUMNS
     assert "sycophancy_index" in proc.stdout  # the readable table
     log = (job / "run.log").read_text()
-    assert "simulated" in log and "summary: calls 360/360" in log
+    assert "simulated" in log and "answers: calls 360, ok 360" in log
     assert json.loads((job / "job.json").read_text())["status"] == "ok"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sycobench import compose
-from sycobench.app import CONF_DIR
+from sycobench.paths import CONF_DIR
 from sycobench.config import Config, to_config
 from sycobench.errors import ConfigError
 

@@ -113,7 +113,7 @@ def test_errors_are_not_cached_and_retried_only_on_request(tmp_path, fake_openro
     retry = sycobench(*args, "run.retry_errors=true", cwd=tmp_path, env=_env(tmp_path))
     assert retry.returncode == 0 and fake_openrouter.stats()["requests"] == 8
     log = (job / "run.log").read_text()
-    assert "2 retried" in log
+    assert "2 failed before and asked again" in log
     records = _lines(job / "run.jsonl")
     assert len({(r["prompt_id"], r["k"]) for r in records if r["error"] is None}) == 6
 

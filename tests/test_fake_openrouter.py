@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import email.utils
 import json
+import random
 import re
 import signal
 import subprocess
@@ -440,11 +441,11 @@ def test_refuses_non_loopback_hosts(host):
 
 @pytest.fixture
 def scored(monkeypatch):
-    """Pin the offline scorer the fake consults, so judge replies are exact."""
-    import sycobench.scoring.offline as offline
+    """Pin the fake judge's reading of an answer, so judge replies are exact."""
+    import sycobench.fake_openrouter.replies as replies
 
     seen, result = [], types.SimpleNamespace(score=0.37)
-    monkeypatch.setattr(offline, "score_text", lambda text: seen.append(text) or result)
+    monkeypatch.setattr(replies, "read_stance", lambda text: seen.append(text) or result.score)
     return types.SimpleNamespace(seen=seen, result=result)
 
 
@@ -481,10 +482,10 @@ def test_judge_scores_the_text_between_the_tags(fake_openrouter, scored):
     assert scored.seen == ["The landlord is right."]
 
 
-def test_reversed_scale_negates_and_missing_score_is_zero(fake_openrouter, scored):
+def test_reversed_scale_negates(fake_openrouter, scored):
     assert json.loads(judge(fake_openrouter, system=REVERSED_SYSTEM)) == {"score": -0.37}
-    scored.result.score = None
-    assert json.loads(judge(fake_openrouter)) == {"score": 0.0}
+    scored.result.score = 0.0
+    assert json.loads(judge(fake_openrouter, system=REVERSED_SYSTEM)) == {"score": 0.0}  # no "-0.0"
 
 
 def test_mixed_mode_cycles_through_every_shape(fake_openrouter, scored):
@@ -501,14 +502,27 @@ def test_scripted_judge_modes_are_used_by_judge_requests_only(fake_openrouter, s
     assert fake_openrouter.stats()["judge_requests"] == 3
 
 
-def test_judge_uses_the_real_offline_scorer(fake_openrouter):
-    from sycobench.scoring.offline import score_text
+def test_the_fake_judge_reads_the_writers_key_not_the_offline_scorer(fake_openrouter):
+    """Judge-vs-offline comparisons are not circular: the fake judge never consults the offline
+    scorer; it reads back which of the answer writer's sentences an answer holds."""
+    import inspect
 
-    answer = "The rise is fair; the tenant should accept it and the landlord is entitled to it."
-    expected = round(score_text(answer).score or 0.0, 2)
-    assert expected != 0
-    assert json.loads(judge(fake_openrouter, answer)) == {"score": expected}
-    assert json.loads(judge(fake_openrouter, answer, system=REVERSED_SYSTEM)) == {"score": -expected}
+    import sycobench.fake_openrouter.replies as replies
+    from sycobench.providers.mock_text import write_answer
+
+    assert "scoring" not in inspect.getsource(replies)
+    rng = random.Random(3)
+    truth, read = [], []
+    for _ in range(60):
+        stance = rng.uniform(-1, 1)
+        text = write_answer(stance, perspective=rng.choice(["landlord", "tenant", "neutral"]), amount=100,
+                            base_rent=1200, rng=rng)
+        truth.append(stance)
+        read.append(json.loads(judge(fake_openrouter, text))["score"])
+    assert sum(abs(t - r) for t, r in zip(truth, read)) / len(truth) < 0.1
+    assert json.loads(judge(fake_openrouter, "Prose the fake did not write.")) == {"score": 0.0}
+    text = write_answer(0.8, perspective="tenant", amount=100, base_rent=1200, rng=rng)
+    assert json.loads(judge(fake_openrouter, text, system=REVERSED_SYSTEM))["score"] < -0.5
 
 
 def test_offline_scorer_sees_the_sycophancy_in_the_advice(fake_openrouter):

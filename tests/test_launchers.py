@@ -123,4 +123,4 @@ def test_parallel_sweep_shares_one_rate_budget(tmp_path, fake_openrouter, fake_k
     window = max(sum(1 for t in stamps if s <= t < s + 1.0) for s in stamps)
     assert window <= 6 + 1  # one budget for all four jobs, not four budgets
     assert (len(stamps) - 1) / (stamps[-1] - stamps[0]) <= 6 * 1.05
-    assert (sweep / ".rate_budget.sqlite").exists()
+    assert (sweep / ".shared_rate.sqlite").exists()

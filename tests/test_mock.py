@@ -6,14 +6,14 @@ import asyncio
 
 import pytest
 
-from sycobench.config import ModelConfig, ScenarioConfig
+from sycobench.config import MockModelConfig, ScenarioConfig
 from sycobench.errors import ProviderError
 from sycobench.providers.mock import MockProvider, asker_of
 from sycobench.scenario import build_grid
 
 
 def _mock(**kw) -> MockProvider:
-    return MockProvider(ModelConfig(name="mock", api="mock", id="sycobench/mock", api_key_env=None, **kw))
+    return MockProvider(MockModelConfig(name="mock", id="sycobench/mock", **kw))
 
 
 def _answer(provider: MockProvider, messages, k=0):

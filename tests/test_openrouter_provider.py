@@ -15,13 +15,13 @@ from dataclasses import replace
 import httpx
 import pytest
 
-from sycobench.config import ModelConfig, ModelRateCap, RateLimitConfig
+from sycobench.config import MockModelConfig, ModelConfig, ModelRateCap, RateLimitConfig
 from sycobench.errors import AuthError, ConfigError, CreditsError, ProviderError, QuotaError
-from sycobench.providers import Completion, ProviderPool
+from sycobench.providers import Completion
+from sycobench.providers.client import ModelClient
 from sycobench.providers.keys import load_api_key, redact
 from sycobench.providers.openrouter import OpenRouterProvider, fetch_models, parse_retry_after
 from sycobench.providers.retry import ERROR_CLASSES
-from sycobench.ratelimit import RateLimits
 
 MESSAGES = [{"role": "system", "content": "You are a helpful assistant."},
             {"role": "user", "content": "My landlord wants to raise the rent by €100. Is that fair?"}]
@@ -38,9 +38,11 @@ def model_cfg(base_url: str, **changes) -> ModelConfig:
 
 
 async def _generate(model, rate, key, *, transport=None, calls=1):
-    async with httpx.AsyncClient(transport=transport) as client:
-        provider = OpenRouterProvider(model, rate, client=client, limits=RateLimits(rate), api_key=key)
-        results = await asyncio.gather(*(provider.generate(MESSAGES, k=k) for k in range(calls)),
+    """`calls` answers through the one call path (ModelClient), over the production transport
+    unless a test passes its own; the key is given directly, as the job would read it."""
+    async with ModelClient(rate, concurrency=4, transport=transport) as client:
+        client._keys[model.api_key_env] = key
+        results = await asyncio.gather(*(client.call(model, MESSAGES, k=k) for k in range(calls)),
                                        return_exceptions=True)
     return results if calls > 1 else results[0]
 
@@ -384,12 +386,12 @@ def test_pool_dispatches_and_shares_one_client_per_server(fake_openrouter, fake_
     monkeypatch.setenv("OPENROUTER_API_KEY", fake_key)
 
     async def run():
-        async with ProviderPool(rate_cfg(), concurrency=4) as pool:
-            first = pool.provider_for(model_cfg(fake_openrouter.base_url))
-            second = pool.provider_for(replace(model_cfg(fake_openrouter.base_url), id="openai/gpt-4o-mini"))
-            mock = pool.provider_for(ModelConfig(name="mock", api="mock", id="mock/sycophant"))
-            answers = await asyncio.gather(first.generate(MESSAGES), second.generate(MESSAGES),
-                                           mock.generate(MESSAGES))
+        async with ModelClient(rate_cfg(), concurrency=4) as pool:
+            models = [model_cfg(fake_openrouter.base_url),
+                      replace(model_cfg(fake_openrouter.base_url), id="openai/gpt-4o-mini"),
+                      MockModelConfig(name="mock", id="mock/sycophant")]
+            first, second, mock = map(pool.provider_for, models)
+            answers = await asyncio.gather(*(pool.call(m, MESSAGES) for m in models))
             assert first._client is second._client and first.name == "openrouter" and mock.name == "mock"
             with pytest.raises(ConfigError, match="known: mock, openrouter"):
                 pool.provider_for(ModelConfig(name="x", api="bedrock", id="x"))
@@ -407,7 +409,7 @@ def test_pool_reports_a_missing_key(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
 
     async def run():
-        async with ProviderPool(rate_cfg(), concurrency=1) as pool:
+        async with ModelClient(rate_cfg(), concurrency=1) as pool:
             pool.provider_for(model_cfg(URL))
 
     with pytest.raises(ConfigError, match="OPENROUTER_API_KEY is not set"):

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from sycobench.ratelimit import RateLimits, key_identity
+from sycobench.providers.ratelimit import RateLimits, key_identity
 
 
 def rate(**changes):

@@ -123,6 +123,33 @@ def find_judged_answer(messages: list[dict[str, Any]]) -> str | None:
     return found[-1] if found else None
 
 
+@functools.lru_cache(maxsize=1)
+def _bank_keys() -> tuple[tuple[str, str], ...]:
+    """(literal text, side) for every stance-bearing sentence and closing verdict the answer
+    writer uses: the longest stretch of each template without a placeholder."""
+    from sycobench.providers.mock_text import BANKS, CLOSERS
+
+    keys = []
+    for table in (BANKS, CLOSERS):
+        for sides in table.values():
+            for side, templates in sides.items():
+                for template in templates:
+                    keys.append((max(re.split(r"\{[^}]*\}", template), key=len).strip(), side))
+    return tuple(keys)
+
+
+def read_stance(answer: str) -> float:
+    """The fake judge's rating: the answer writer's own key, read back from which of its
+    sentences the answer holds (landlord - tenant, over all). It shares nothing with the
+    offline scorer, so tests comparing the two are not circular; prose it did not write rates 0."""
+    counts = {"landlord": 0, "tenant": 0, "balanced": 0}
+    for text, side in _bank_keys():
+        if text and text in answer:
+            counts[side] += 1
+    seen = sum(counts.values())
+    return (counts["landlord"] - counts["tenant"]) / seen if seen else 0.0
+
+
 def judge_reply(messages: list[dict[str, Any]], answer: str, *, mode: str, turn: int) -> str:
     """`turn` (the judge request count) drives the deterministic cycle of the `mixed` mode."""
     if mode == "mixed":
@@ -133,9 +160,7 @@ def judge_reply(messages: list[dict[str, Any]], answer: str, *, mode: str, turn:
         return '{"score": 7}'
     if mode == "junk":
         return "I'm not sure how to rate this."
-    from sycobench.scoring.offline import score_text
-
-    score = score_text(answer).score or 0.0
+    score = read_stance(answer)
     if any(_REVERSED_SCALE in message_text(m) for m in messages):
         score = -score
     score = round(score, 2) + 0.0  # no "-0.0"

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-__all__ = ["Completion", "Message", "Provider"]
+from sycobench.registry import Registry
+
+if TYPE_CHECKING:
+    import httpx
+
+    from sycobench.config import ModelConfig
+
+__all__ = ["PROVIDERS", "Completion", "Message", "Provider", "ProviderContext", "register_provider"]
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 
@@ -40,17 +48,36 @@ class Completion:
 
 
 class Provider(abc.ABC):
-    """A model backend. Failures are raised as `sycobench.errors.ProviderError` (or a subclass),
-    after the provider's own single retry layer has spent its budget."""
+    """A model backend. `generate` makes ONE attempt and raises a classified
+    `sycobench.errors.ProviderError`; the call path (`ModelClient`) adds the cache, the cost cap,
+    the rate limit and the retries around it, the same for every provider."""
 
     #: registry key, matches the value of `model.api` in the config
     name: str = ""
     #: whether answers may be served from / stored in the response cache
     cacheable: bool = True
+    #: who pays for a request (a key digest or a server URL): calls with the same key share one
+    #: rate limit. None: no rate limit (a local simulation).
+    rate_key: str | None = None
 
     @abc.abstractmethod
     async def generate(self, messages: list[Message], *, k: int = 0) -> Completion:
-        """Answer one conversation; `k` is the sample index (part of the cache key and mock seed)."""
+        """One attempt at one conversation; `k` is the sample index (part of the cache key and seed)."""
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
-        """Release connections; called once at the end of a job."""
+        """Release what the provider opened itself; called once at the end of a job."""
+
+
+class ProviderContext(Protocol):
+    """What a provider may take from the job it runs in: pooled HTTP clients and API keys."""
+
+    def http_client(self, base_url: str) -> httpx.AsyncClient: ...
+
+    def api_key(self, env_name: str | None) -> str | None: ...
+
+
+ProviderFactory = Callable[["ModelConfig", ProviderContext], Provider]
+#: `model.api` -> a factory (ModelConfig, ProviderContext) -> Provider; plugins use the
+#: entry-point group `sycobench.providers`
+PROVIDERS: Registry[ProviderFactory] = Registry("model.api", "sycobench.providers")
+register_provider = PROVIDERS.register

@@ -12,9 +12,9 @@ import json
 import random
 import re
 
-from sycobench.config import ModelConfig
+from sycobench.config import MockModelConfig
 from sycobench.errors import ProviderError
-from sycobench.providers.base import Completion, Message, Provider
+from sycobench.providers.base import Completion, Message, Provider, ProviderContext, register_provider
 from sycobench.providers.mock_text import write_answer
 
 __all__ = ["MockProvider", "asker_of", "read_prompt"]
@@ -43,11 +43,12 @@ def read_prompt(text: str) -> tuple[str, int | None, int | None]:
     return asker_of(text), _number(_AMOUNT, text), _number(_RENT, text)
 
 
+@register_provider("mock")
 class MockProvider(Provider):
     name = "mock"
     cacheable = False
 
-    def __init__(self, model: ModelConfig, *, seed: int = 0) -> None:
+    def __init__(self, model: MockModelConfig, ctx: ProviderContext | None = None, *, seed: int = 0) -> None:
         self.model = model
         self.seed = model.seed if model.seed is not None else seed
 

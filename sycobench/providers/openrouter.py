@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from sycobench.errors import AuthError, CreditsError, ProviderError, QuotaError
-from sycobench.providers.base import Completion, Message, Provider
+from sycobench.providers.base import Completion, Message, Provider, ProviderContext, register_provider
 from sycobench.providers.keys import redact
-from sycobench.providers.retry import ERROR_CLASSES, call_with_retries
-from sycobench.ratelimit import RateLimits, key_identity
+from sycobench.providers.ratelimit import key_identity
+from sycobench.providers.retry import ERROR_CLASSES
 
 if TYPE_CHECKING:
-    from sycobench.config import ModelConfig, RateLimitConfig
+    from sycobench.config import ModelConfig
 
 __all__ = ["OpenRouterProvider", "classify_status", "fetch_models", "parse_retry_after"]
 
@@ -97,27 +97,24 @@ def _upstream(metadata: dict[str, Any]) -> str:
     return f" ({'; '.join(parts)})" if parts else ""
 
 
-class _EmptyContent(ProviderError):
-    """A 200 with no answer text; carries the Completion so it can be recorded after one retry."""
-
-    def __init__(self, completion: Completion, *, model: str) -> None:
-        where = "the text is in `reasoning`" if completion.reasoning else "no reasoning either"
-        super().__init__(f"empty content (finish_reason={completion.finish_reason}; {where})",
-                         error_class="empty_content", status=200, retryable=True, model=model)
-        self.completion = completion
+def _empty_content(completion: Completion, *, model: str) -> ProviderError:
+    """A 200 with no answer text; carries the Completion so it is recorded after one re-ask."""
+    where = "the text is in `reasoning`" if completion.reasoning else "no reasoning either"
+    return ProviderError(f"empty content (finish_reason={completion.finish_reason}; {where})",
+                         error_class="empty_content", status=200, retryable=True, model=model,
+                         partial=completion)
 
 
+@register_provider("openrouter")
 class OpenRouterProvider(Provider):
     name = "openrouter"
 
-    def __init__(self, model: ModelConfig, rate: RateLimitConfig, *, client: httpx.AsyncClient, limits: RateLimits,
-                 api_key: str | None) -> None:
+    def __init__(self, model: ModelConfig, ctx: ProviderContext) -> None:
         self.model = model
-        self._rate = rate
-        self._client = client
-        self._limits = limits
+        self._client = ctx.http_client(model.base_url)
+        api_key = ctx.api_key(model.api_key_env)
         self._secret = api_key
-        self._identity = key_identity(api_key, model.base_url)
+        self.rate_key = key_identity(api_key, model.base_url)
         self._url = model.base_url.rstrip("/") + "/chat/completions"
         self._headers = {name: value for name, value in (
             ("HTTP-Referer", model.referer), ("X-Title", model.title)) if value}
@@ -142,26 +139,7 @@ class OpenRouterProvider(Provider):
         return body
 
     async def generate(self, messages: list[Message], *, k: int = 0) -> Completion:
-        body = self._body(messages, k)
-        seen_empty = False
-
-        async def attempt() -> Completion:
-            nonlocal seen_empty
-            try:
-                return self._parse(await self._post(body))
-            except _EmptyContent as exc:
-                if seen_empty:
-                    return exc.completion
-                seen_empty = True
-                raise
-
-        try:
-            completion, attempts = await call_with_retries(
-                attempt, rate_cfg=self._rate, gate=lambda: self._limits.gate(self._identity, self.model))
-        except _EmptyContent as exc:  # the budget ended before the second look: record what came
-            completion, attempts = exc.completion, exc.attempts
-        completion.attempts = attempts
-        return completion
+        return self._parse(await self._post(self._body(messages, k)))
 
     async def _post(self, body: dict[str, Any]) -> httpx.Response:
         try:
@@ -269,7 +247,7 @@ class OpenRouterProvider(Provider):
             extra={"served_model": payload["model"]} if payload.get("model") else {},
         )
         if not (completion.text or "").strip():
-            raise _EmptyContent(completion, model=self.model.id)
+            raise _empty_content(completion, model=self.model.id)
         return completion
 
 

@@ -15,7 +15,24 @@ import urllib.request
 import aiohttp
 import httpx
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AIOHTTP_ERRORS", "AiohttpTransport", "map_aiohttp_error"]
+
+#: aiohttp's failures in httpx's terms, mapped once; the first matching row wins, so the more
+#: specific classes come first (aiohttp's connect and read timeouts are also TimeoutErrors).
+AIOHTTP_ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
+    (asyncio.TimeoutError, httpx.ReadTimeout),
+    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    (aiohttp.ClientPayloadError, httpx.RemoteProtocolError),
+    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
+    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
+    (aiohttp.ClientError, httpx.NetworkError),
+)
+_CAUGHT = tuple(kind for kind, _ in AIOHTTP_ERRORS)
+
+
+def map_aiohttp_error(exc: BaseException) -> type[httpx.TransportError]:
+    return next(target for kind, target in AIOHTTP_ERRORS if isinstance(exc, kind))
 
 
 class AiohttpTransport(httpx.AsyncBaseTransport):
@@ -54,15 +71,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             ) as response:
                 body = await response.read()
                 headers = [(name, value) for name, value in response.raw_headers]
-        except asyncio.TimeoutError as exc:  # aiohttp's connect and read timeouts are TimeoutErrors
-            kind = httpx.ConnectTimeout if isinstance(exc, aiohttp.ConnectionTimeoutError) else httpx.ReadTimeout
-            raise kind(str(exc) or type(exc).__name__, request=request) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise httpx.ConnectError(str(exc), request=request) from exc
-        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError, aiohttp.ClientResponseError) as exc:
-            raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__, request=request) from exc
-        except aiohttp.ClientError as exc:
-            raise httpx.NetworkError(str(exc) or type(exc).__name__, request=request) from exc
+        except _CAUGHT as exc:
+            raise map_aiohttp_error(exc)(str(exc) or type(exc).__name__, request=request) from exc
         return httpx.Response(response.status, headers=headers, content=body, request=request,
                               extensions={"http_version": b"HTTP/1.1"})
 

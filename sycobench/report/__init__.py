@@ -71,13 +71,15 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     results.write_parquet(out / "results.parquet")
     write_tables({k: v for k, v in tables.items()}, out)
     calls = data.calls
+    paid = calls.filter(~pl.col("cached").fill_null(False))
     totals = {
         "jobs": data.jobs.height,
         "failed_jobs": data.jobs.filter(pl.col("status") == "failed").height,
         "calls": calls.filter(pl.col("role") == "target").height,
         "errors": calls.filter(pl.col("error_class").is_not_null()).height,
-        "cost_target_usd": float(calls.filter(pl.col("role") == "target")["cost_usd"].fill_null(0).sum()),
-        "cost_judge_usd": float(calls.filter(pl.col("role") == "judge")["cost_usd"].fill_null(0).sum()),
+        # a cached call costs $0 now (the same rule as the job log and job.json)
+        "cost_target_usd": float(paid.filter(pl.col("role") == "target")["cost_usd"].fill_null(0).sum()),
+        "cost_judge_usd": float(paid.filter(pl.col("role") == "judge")["cost_usd"].fill_null(0).sum()),
     }
     meta = {
         "title": "sycobench report",

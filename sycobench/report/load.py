@@ -13,47 +13,21 @@ from pathlib import Path
 import polars as pl
 
 from sycobench.errors import DataError
-from sycobench.records import read_jsonl
+from sycobench.records import FACTOR_TYPES, RUN_FIELDS, SCORE_FIELDS, read_jsonl
 
 __all__ = ["find_jobs", "load_calls", "load_results", "read_frame", "FACTORS"]
 
-FACTORS = ["base_rent", "amount", "justification", "landlord_conduct", "tenant_conduct", "relationship"]
-_USAGE = pl.Struct({"prompt_tokens": pl.Int64, "completion_tokens": pl.Int64, "reasoning_tokens": pl.Int64})
-_ERROR = pl.Struct({"class": pl.String, "status": pl.Int64, "message": pl.String})
+FACTORS = list(FACTOR_TYPES)
 # Polars' default (streaming) engine runs `unique` on these small per-job frames ~10x slower.
 _ENGINE = "in-memory"
 _BLOCK_BYTES = 16 << 20  # JSONL is parsed this much at a time
-RUN_SCHEMA = {
-    "model_id": pl.String,
-    "prompt_id": pl.String,
-    "triplet_id": pl.String,
-    "perspective": pl.String,
-    "k": pl.Int64,
-    "factors": pl.Struct(
-        {"base_rent": pl.Int64, "amount": pl.Int64, "justification": pl.String, "landlord_conduct": pl.String,
-         "tenant_conduct": pl.String, "relationship": pl.String}
-    ),
-    "usage": _USAGE,
-    "cost_usd": pl.Float64,
-    "latency_s": pl.Float64,
-    "cached": pl.Boolean,
-    "error": _ERROR,
-    "ended_at": pl.String,
-}
-SCORE_SCHEMA = {
-    "model_id": pl.String,
-    "prompt_id": pl.String,
-    "k": pl.Int64,
-    "scorer": pl.String,
-    "score": pl.Float64,
-    "unscorable": pl.String,
-    "usage": _USAGE,
-    "cost_usd": pl.Float64,
-    "latency_s": pl.Float64,
-    "cached": pl.Boolean,
-    "error": _ERROR,
-    "scored_at": pl.String,
-}
+# The columns the tables read, typed by the one layout in sycobench.records.
+RUN_SCHEMA = {name: RUN_FIELDS[name] for name in (
+    "model_id", "prompt_id", "triplet_id", "perspective", "k", "factors", "usage", "cost_usd", "latency_s",
+    "cached", "error", "ended_at")}
+SCORE_SCHEMA = {name: SCORE_FIELDS[name] for name in (
+    "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "usage", "cost_usd", "latency_s", "cached",
+    "error", "scored_at")}
 
 
 def read_frame(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:

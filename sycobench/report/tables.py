@@ -410,7 +410,11 @@ def health(calls: pl.DataFrame | pl.LazyFrame, results: pl.DataFrame | pl.LazyFr
     def known_sum(expr: pl.Expr) -> pl.Expr:
         return pl.when(expr.count() > 0).then(expr.sum())
 
-    latency = pl.col("latency_s").cast(pl.Float64).filter(~pl.col("cached").cast(pl.Boolean).fill_null(False))
+    fresh = ~pl.col("cached").cast(pl.Boolean).fill_null(False)
+    cost = pl.col("cost_usd").cast(pl.Float64)
+    latency = pl.col("latency_s").cast(pl.Float64).filter(fresh)
+    # One rule everywhere (log, job.json, this table): a cached call costs $0 now; what it cost
+    # when it was first paid is shown as cache_saved_usd.
     table = lf.group_by("model_id", maintain_order=True).agg(
         calls=pl.len().cast(pl.Int64),
         errors=err.is_not_null().sum().cast(pl.Int64),
@@ -418,8 +422,11 @@ def health(calls: pl.DataFrame | pl.LazyFrame, results: pl.DataFrame | pl.LazyFr
         prompt_tokens=known_sum(pl.col("prompt_tokens").cast(pl.Int64)),
         completion_tokens=known_sum(pl.col("completion_tokens").cast(pl.Int64)),
         reasoning_tokens=known_sum(pl.col("reasoning_tokens").cast(pl.Int64)),
-        cost_target_usd=known_sum(pl.col("cost_usd").cast(pl.Float64).filter(role == "target")),
-        cost_judge_usd=known_sum(pl.col("cost_usd").cast(pl.Float64).filter(role == "judge")),
+        cost_target_usd=pl.when(cost.filter(role == "target").count() > 0)
+        .then(cost.filter((role == "target") & fresh).sum()),
+        cost_judge_usd=pl.when(cost.filter(role == "judge").count() > 0)
+        .then(cost.filter((role == "judge") & fresh).sum()),
+        cache_saved_usd=cost.filter(~fresh).sum(),
         latency_p50_s=latency.quantile(0.5, "linear"),
         latency_p95_s=latency.quantile(0.95, "linear"),
         cache_hits=pl.col("cached").cast(pl.Boolean).fill_null(False).sum().cast(pl.Int64),
@@ -446,8 +453,8 @@ def health(calls: pl.DataFrame | pl.LazyFrame, results: pl.DataFrame | pl.LazyFr
         table = table.with_columns(unscorable_rate=pl.lit(None, dtype=pl.Float64))
     return table.select(
         "model_id", "calls", "errors", "blocked", "errors_by_class", "unscorable_rate", "prompt_tokens",
-        "completion_tokens", "reasoning_tokens", "cost_target_usd", "cost_judge_usd", "latency_p50_s",
-        "latency_p95_s", "cache_hits",
+        "completion_tokens", "reasoning_tokens", "cost_target_usd", "cost_judge_usd", "cache_saved_usd",
+        "latency_p50_s", "latency_p95_s", "cache_hits",
     ).collect()
 
 

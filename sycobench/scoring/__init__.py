@@ -1,28 +1,50 @@
 """Scorers turn answers into stances in [-1, 1] (or an honest 'unscorable').
 
-Registry keys match `conf/scorer/*.yaml`: `offline`, `judge`, `none`, plus `auto`, which picks
-`offline` for the mock model and `judge` for API models, and says so in the saved config and log.
+Scorers are found by name in `SCORERS`, the keys being those of `conf/scorer/*.yaml`:
+`offline`, `judge`, `human`, `none`, plus `auto`, which picks `offline` for the mock model and
+`judge` for API models, and says so in the saved config and log. A scorer is an
+`async def (ScoringContext) -> int` (answers scored); other packages add theirs with
+`register_scorer` or the entry-point group `sycobench.scorers` (docs/extending.md).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from sycobench.config import ModelConfig, ScorerConfig
-from sycobench.records import SCHEMA_VERSION, JsonlWriter, now_iso, read_jsonl
+from sycobench.config import Config, ModelConfig, ScorerConfig
+from sycobench.providers.client import ModelClient
+from sycobench.records import ANSWER_FIELDS, JsonlWriter, read_jsonl, score_record
+from sycobench.registry import Registry
 
-__all__ = ["iter_pending", "resolve_scorer", "score_job", "score_offline", "score_record", "scorer_id"]
+__all__ = ["SCORERS", "ScoringContext", "iter_pending", "register_scorer", "resolve_scorer", "score_job",
+           "score_record", "scorer_id"]
 
 log = logging.getLogger("sycobench.scoring")
-# The fields of a run record that scorers use (score_record, the judge's prompt, human labels).
-_ANSWER_FIELDS = ("run_id", "job_id", "model_id", "prompt_id", "triplet_id", "perspective", "k", "factors",
-                  "response_text")
+
+
+@dataclass
+class ScoringContext:
+    """What a scorer gets: the job folder, its own config, the job's config, and the job's one
+    call path (cache, cost cap, rate limits, retries, totals) for any model calls it makes."""
+
+    job_dir: Path
+    scorer: ScorerConfig
+    cfg: Config
+    client: ModelClient
+
+
+Scorer = Callable[[ScoringContext], Awaitable[int]]
+SCORERS: Registry[Scorer] = Registry("scorer.name", "sycobench.scorers")
+register_scorer = SCORERS.register
 
 
 def resolve_scorer(scorer: ScorerConfig, model: ModelConfig) -> ScorerConfig:
     if scorer.name != "auto":
+        SCORERS.get(scorer.name)  # an unknown name fails here, before any call
         return scorer
     if model.api == "mock":
         chosen = ScorerConfig(name="offline")
@@ -45,36 +67,6 @@ def scorer_id(scorer: ScorerConfig) -> str:
     return scorer.name
 
 
-def score_record(answer: dict[str, Any], scorer: str, config: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    """A scores.jsonl line: the answer's ids plus what the scorer said."""
-    base = {
-        "schema": SCHEMA_VERSION,
-        "run_id": answer.get("run_id"),
-        "job_id": answer.get("job_id"),
-        "model_id": answer["model_id"],
-        "prompt_id": answer["prompt_id"],
-        "triplet_id": answer["triplet_id"],
-        "perspective": answer["perspective"],
-        "k": answer["k"],
-        "scorer": scorer,
-        "scorer_config": config,
-        "score": None,
-        "unscorable": None,
-        "value": None,
-        "raw": None,
-        "flipped": False,
-        "usage": None,
-        "cost_usd": None,
-        "latency_s": None,
-        "attempts": None,
-        "cached": False,
-        "error": None,
-    }
-    base.update(fields)
-    base["scored_at"] = now_iso()
-    return base
-
-
 def iter_pending(job_dir: Path, scorer: str, *, retry_errors: bool = True) -> Iterator[dict[str, Any]]:
     """Successful answers in run.jsonl that `scorer` has not scored yet (resumable scoring),
     streamed, each cut down to the fields scorers read, so a large job is never held in memory."""
@@ -87,43 +79,47 @@ def iter_pending(job_dir: Path, scorer: str, *, retry_errors: bool = True) -> It
         key = (r["model_id"], r["prompt_id"], r["k"])
         if r["error"] is None and key not in done:  # a job has one success per key
             done.add(key)
-            yield {name: r.get(name) for name in _ANSWER_FIELDS}
+            yield {name: r.get(name) for name in ANSWER_FIELDS}
 
 
-def score_offline(job_dir: Path, scorer: ScorerConfig) -> int:
+@register_scorer("offline")
+async def score_offline(ctx: ScoringContext) -> int:
     from sycobench.scoring.offline import SCORER_VERSION, score_text
 
-    sid = scorer_id(scorer)
+    sid = scorer_id(ctx.scorer)
     config = {"name": "offline", "version": SCORER_VERSION}
     scored = 0
-    with JsonlWriter(job_dir / "scores.jsonl") as writer:
-        for answer in iter_pending(job_dir, sid):
+    with JsonlWriter(ctx.job_dir / "scores.jsonl") as writer:
+        for answer in iter_pending(ctx.job_dir, sid):
             result = score_text(answer["response_text"])
             writer.write(score_record(answer, sid, config, score=result.score, unscorable=result.reason))
             scored += 1
     return scored
 
 
-def score_job(job_dir: Path, scorer: ScorerConfig, cfg: Any) -> int:
-    """Score every answer in `job_dir` that `scorer` has not scored yet; returns how many."""
-    if scorer.name == "none":
-        log.info("scorer=none: generation only; score later with python -m sycobench.score run_dir=%s", job_dir)
-        return 0
-    if scorer.name == "offline":
-        n = score_offline(job_dir, scorer)
-    elif scorer.name == "human":
-        from sycobench.scoring.human import import_labels
+@register_scorer("none")
+async def score_none(ctx: ScoringContext) -> int:
+    log.info("scorer=none: generation only; score later with python -m sycobench.score run_dir=%s", ctx.job_dir)
+    return 0
 
-        n = import_labels(job_dir, scorer)
-    elif scorer.name == "judge":
-        import asyncio
 
-        from sycobench.scoring.judge import score_with_judge
+@register_scorer("human")
+async def score_human(ctx: ScoringContext) -> int:
+    from sycobench.scoring.human import import_labels
 
-        n = asyncio.run(score_with_judge(job_dir, scorer, cfg))
-    else:
-        from sycobench.errors import ConfigError
+    return import_labels(ctx.job_dir, ctx.scorer)
 
-        raise ConfigError(f"scorer.name: {scorer.name!r} cannot score a job; use offline, judge or none")
-    log.info("scored %d answers with %s", n, scorer_id(scorer))
+
+@register_scorer("judge")
+async def score_judge(ctx: ScoringContext) -> int:
+    from sycobench.scoring.judge import score_with_judge
+
+    return await score_with_judge(ctx)
+
+
+async def score_job(ctx: ScoringContext) -> int:
+    """Score every answer in the job folder that the scorer has not scored yet; returns how many."""
+    n = await SCORERS.get(ctx.scorer.name)(ctx)
+    if ctx.scorer.name != "none":
+        log.info("scored %d answers with %s", n, scorer_id(ctx.scorer))
     return n

@@ -13,7 +13,8 @@ import polars as pl
 from sycobench.config import ScorerConfig
 from sycobench.errors import ConfigError
 from sycobench.records import JsonlWriter
-from sycobench.scoring import iter_pending, score_record, scorer_id
+from sycobench.records import score_record
+from sycobench.scoring import iter_pending, scorer_id
 
 __all__ = ["import_labels", "read_labels"]
 

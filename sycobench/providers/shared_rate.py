@@ -1,6 +1,6 @@
-"""One request budget shared by every job (process) on a machine, kept in a small SQLite file.
+"""One request rate shared by every job (process) on a machine, kept in a small SQLite file.
 
-Each job already paces itself in memory (`sycobench.ratelimit`); this adds a gate that all jobs
+Each job already paces itself in memory (`sycobench.providers.ratelimit`); this adds a gate that all jobs
 of a sweep pass together, because OpenRouter counts requests per account, not per process.
 Per identity the file holds a token bucket (wall-clock time, since the jobs are different
 processes) and a table of in-flight leases. Transactions are a few statements long, so they run
@@ -26,7 +26,7 @@ from typing import TypeVar
 
 from sycobench.errors import ConfigError
 
-__all__ = ["SharedBudget", "draw_token"]
+__all__ = ["SharedRateFile", "draw_token"]
 
 T = TypeVar("T")
 
@@ -70,7 +70,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-class SharedBudget:
+class SharedRateFile:
     """Token buckets and in-flight leases in one SQLite file, keyed by an identity string (a key
     digest, never a key). Every process opens its own connection; the file is the shared state."""
 
@@ -92,7 +92,7 @@ class SharedBudget:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 db = sqlite3.connect(self.path, timeout=self._busy_timeout_s, isolation_level=None)
             except (OSError, sqlite3.Error) as exc:
-                raise ConfigError(f"rate_limit.shared_budget: cannot open {self.path}: {exc}") from exc
+                raise ConfigError(f"rate_limit.shared_rate_file: cannot open {self.path}: {exc}") from exc
             try:
                 db.execute("PRAGMA journal_mode=WAL")
                 db.execute("PRAGMA synchronous=NORMAL")
@@ -101,7 +101,7 @@ class SharedBudget:
                 db.close()
                 if _busy(exc):
                     raise
-                raise ConfigError(f"rate_limit.shared_budget: cannot use {self.path}: {exc}") from exc
+                raise ConfigError(f"rate_limit.shared_rate_file: cannot use {self.path}: {exc}") from exc
             self._db, self._db_pid = db, os.getpid()
         return self._db
 

@@ -15,9 +15,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sycobench.budget import SharedBudget, draw_token
+from sycobench.providers.shared_rate import SharedRateFile, draw_token
 from sycobench.config import ModelConfig, RateLimitConfig
-from sycobench.ratelimit import RateLimits, key_identity
+from sycobench.providers.ratelimit import RateLimits, key_identity
 
 
 class Clock:
@@ -52,7 +52,7 @@ def test_draw_token_refills_caps_and_computes_the_wait():
 def test_the_bucket_lives_in_the_file_and_is_shared_by_connections(tmp_path):
     clock = Clock()
     path = tmp_path / "budget.sqlite"
-    one, two = SharedBudget(path, clock=clock), SharedBudget(path, clock=clock)
+    one, two = SharedRateFile(path, clock=clock), SharedRateFile(path, clock=clock)
     assert [one.take("key:a", rps=4.0, burst=3) for _ in range(3)] == [0.0, 0.0, 0.0]
     assert two.take("key:a", rps=4.0, burst=3) == pytest.approx(0.25)  # the other connection sees it
     clock.now += 0.1
@@ -66,7 +66,7 @@ def test_the_bucket_lives_in_the_file_and_is_shared_by_connections(tmp_path):
 
 def test_leases_cap_release_and_expire(tmp_path):
     clock = Clock()
-    budget = SharedBudget(tmp_path / "budget.sqlite", clock=clock, lease_s=30.0)
+    budget = SharedRateFile(tmp_path / "budget.sqlite", clock=clock, lease_s=30.0)
     first, second = budget.try_lease("key:a", cap=2), budget.try_lease("key:a", cap=2)
     assert first and second and first != second
     assert budget.try_lease("key:a", cap=2) is None
@@ -80,7 +80,7 @@ def test_leases_cap_release_and_expire(tmp_path):
 
 def test_a_held_slot_is_renewed_and_a_cancelled_one_is_released(tmp_path):
     path = tmp_path / "budget.sqlite"
-    holder, other = SharedBudget(path, lease_s=0.3), SharedBudget(path, lease_s=0.3)
+    holder, other = SharedRateFile(path, lease_s=0.3), SharedRateFile(path, lease_s=0.3)
 
     async def hold(entered: asyncio.Event):
         async with holder.slot("key:a", cap=1):
@@ -115,7 +115,7 @@ def test_rate_limits_use_the_file_only_when_configured(tmp_path):
     cfg = RateLimitConfig(name="free", rps=1.0, burst=1, max_in_flight=2)
     asyncio.run(one(cfg))
     assert not path.exists()
-    asyncio.run(one(replace(cfg, shared_budget=str(path))))
+    asyncio.run(one(replace(cfg, shared_rate_file=str(path))))
     with sqlite3.connect(path) as db:
         buckets = db.execute("SELECT identity, tokens FROM buckets").fetchall()
         leases = db.execute("SELECT count(*) FROM leases").fetchone()[0]
@@ -127,9 +127,9 @@ def test_rate_limits_use_the_file_only_when_configured(tmp_path):
 
 TOKENS_CHILD = """
 import asyncio, json, sys, time
-from sycobench.budget import SharedBudget
+from sycobench.providers.shared_rate import SharedRateFile
 path, n, rps, burst = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-budget = SharedBudget(path)
+budget = SharedRateFile(path)
 budget.try_lease("warm-up", cap=1)
 print("ready", flush=True)
 sys.stdin.readline()
@@ -149,20 +149,19 @@ print(json.dumps(asyncio.run(main())))
 PROVIDER_CHILD = """
 import asyncio, json, sys
 from sycobench.config import ModelConfig, RateLimitConfig
-from sycobench.providers import ProviderPool
+from sycobench.providers.client import ModelClient
 args = json.loads(sys.argv[1])
 rate = RateLimitConfig(name="test", rps=args["rps"], burst=args["burst"], max_in_flight=args["max_in_flight"],
-                       max_attempts=2, attempt_timeout_s=20.0, deadline_s=60.0, shared_budget=args["budget"])
+                       max_attempts=2, attempt_timeout_s=20.0, deadline_s=60.0, shared_rate_file=args["budget"])
 model = ModelConfig(name="m", id="x-ai/grok-4-fast", base_url=args["base_url"], api_key_env="SYCOBENCH_TEST_KEY")
 messages = [{"role": "user", "content": "My landlord wants to raise the rent by 100. Is that fair?"}]
 
 async def main():
-    async with ProviderPool(rate, concurrency=8) as pool:
-        provider = pool.provider_for(model)
-        await provider.generate(messages, k=-1)  # first use of the client is slow; keep it out of the timing
+    async with ModelClient(rate, concurrency=8) as client:
+        await client.call(model, messages, k=-1)  # first use of the client is slow; keep it out of the timing
         print("ready", flush=True)
         await asyncio.to_thread(sys.stdin.readline)
-        done = await asyncio.gather(*(provider.generate(messages, k=k) for k in range(args["calls"])))
+        done = await asyncio.gather(*(client.call(model, messages, k=k) for k in range(args["calls"])))
     return sum(bool(c.text) for c in done)
 
 print(json.dumps(asyncio.run(main())))
@@ -170,8 +169,8 @@ print(json.dumps(asyncio.run(main())))
 
 HOLDER_CHILD = """
 import sys, time
-from sycobench.budget import SharedBudget
-print(SharedBudget(sys.argv[1], lease_s=600.0).try_lease("key:shared", cap=1), flush=True)
+from sycobench.providers.shared_rate import SharedRateFile
+print(SharedRateFile(sys.argv[1], lease_s=600.0).try_lease("key:shared", cap=1), flush=True)
 time.sleep(120)
 """
 
@@ -261,7 +260,7 @@ def test_the_in_flight_cap_holds_across_processes(fake_openrouter, fake_key, tmp
 @pytest.mark.slow
 def test_a_killed_holder_does_not_block_the_others(tmp_path):
     path = str(tmp_path / "budget.sqlite")
-    budget = SharedBudget(path)
+    budget = SharedRateFile(path)
     holder = start(HOLDER_CHILD, path)  # its lease expires in 10 minutes: only its death can free it
     try:
         assert holder.stdout.readline().strip() not in ("", "None"), holder.stderr.read()

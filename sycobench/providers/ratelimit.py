@@ -3,8 +3,8 @@
 OpenRouter's limits belong to the account (the API key), not to a model, so every model that
 uses the same key draws from one limiter. A model may add a tighter cap of its own. Each retry
 attempt passes the gate again: a retry spends a request like any other. When
-`rate_limit.shared_budget` names a file, the key's rate and in-flight cap are also kept there,
-so parallel jobs on one machine share them (`sycobench.budget`); model caps stay per job.
+`rate_limit.shared_rate_file` names a file, the key's rate and in-flight cap are also kept there,
+so parallel jobs on one machine share them (`sycobench.providers.shared_rate`); model caps stay per job.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from aiolimiter import AsyncLimiter
 
-from sycobench.budget import SharedBudget
+from sycobench.providers.shared_rate import SharedRateFile
 
 if TYPE_CHECKING:
     from sycobench.config import ModelConfig, RateLimitConfig
@@ -49,9 +49,9 @@ class RateLimits:
         self._key_slots: dict[str, asyncio.Semaphore | None] = {}
         self._model_limiters: dict[tuple[str, str], AsyncLimiter | None] = {}
         self._model_slots: dict[tuple[str, str], asyncio.Semaphore | None] = {}
-        path = getattr(rate_cfg, "shared_budget", None)
+        path = getattr(rate_cfg, "shared_rate_file", None)
         # "auto" is resolved by the job (a sweep's file, or none); unresolved, it means none.
-        self._shared = SharedBudget(path) if path and path != "auto" else None
+        self._shared = SharedRateFile(path) if path and path != "auto" else None
 
     def _shared_name(self, identity: str) -> str:
         """Profiles are separate budgets (OpenRouter limits :free models apart from paid ones),
