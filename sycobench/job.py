@@ -131,7 +131,7 @@ async def arun_job(cfg: Config, job_dir: Path, *, job_id: str | None = None,
         _save_meta(job_dir, meta)
         return JobResult(job_dir, "dry_run", message)
 
-    log.info("calls: %d planned, %d already done, %d failed before and asked again, %d new",
+    log.info("calls: %d planned, skipped %d already done, %d failed before and asked again, %d new",
              plan.planned, plan.skipped, plan.reasked, len(plan.calls) - plan.reasked)
     loop = asyncio.get_running_loop()
     started = loop.time()

@@ -86,7 +86,7 @@ def test_second_identical_run_makes_zero_http_calls(tmp_path, fake_openrouter) -
     runs = _lines(tmp_path / "b" / "run.jsonl")
     assert all(r["cached"] and r["attempts"] == 0 for r in runs)
     assert all(s["cached"] for s in _lines(tmp_path / "b" / "scores.jsonl"))
-    assert json.loads((tmp_path / "b" / "job.json").read_text())["cache"] == {"hits": 24, "misses": 0}
+    assert json.loads((tmp_path / "b" / "job.json").read_text())["cache"] == {"hits": 48, "misses": 0}  # answers + judge
     assert _lines(tmp_path / "a" / "run.jsonl")[0]["response_text"] in {r["response_text"] for r in runs}
     # other sample indices, models and parameters never collapse onto a cached answer
     third = sycobench(*_args(fake_openrouter, tmp_path / "c", "scenario.limit=4", "run.samples=3"), cwd=tmp_path, env=env)
@@ -113,7 +113,7 @@ def test_errors_are_not_cached_and_retried_only_on_request(tmp_path, fake_openro
     retry = sycobench(*args, "run.retry_errors=true", cwd=tmp_path, env=_env(tmp_path))
     assert retry.returncode == 0 and fake_openrouter.stats()["requests"] == 8
     log = (job / "run.log").read_text()
-    assert "2 failed before and asked again" in log
+    assert "2 failed before and asked again" in log and "retries 0" in log
     records = _lines(job / "run.jsonl")
     assert len({(r["prompt_id"], r["k"]) for r in records if r["error"] is None}) == 6
 
