@@ -148,8 +148,8 @@ class _Marks(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
         head, _, rest = message.partition(": ")
-        if head in ("generate", "judge"):
-            edge = "end" if rest.startswith("done") else "start"
+        edge = "end" if rest.startswith("done") else "start" if rest.endswith(" to do") else None
+        if head in ("generate", "judge") and edge:  # periodic progress lines in between are no edge
             self.timing.marks[(head, edge)] = (time.perf_counter(), time.process_time())
 
 

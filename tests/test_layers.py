@@ -1,0 +1,57 @@
+"""Imports run one way: a module imports only its own or earlier pipeline stages, never a later
+stage or the command line (docs/architecture.md)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "sycobench"
+
+# Stage of each module (by its dotted name's first part below `sycobench`); lower comes first.
+STAGES = {
+    "errors": 0, "registry": 0, "paths": 0,
+    "config": 1, "records": 1,
+    "roster": 1,  # rosters are read while the config is composed
+    "scenario": 2,
+    "cache": 3,  # the first layer of the call path
+    "providers": 3, "progress": 3,
+    "runner": 4, "estimate": 4,
+    "scoring": 5,
+    "stats": 6, "report": 6,
+    "job": 7,
+    "api": 8, "app": 8, "score": 8, "callbacks": 8, "__main__": 8, "__init__": 8, "fake_openrouter": 8,
+}
+
+
+def _stage(dotted: str) -> int:
+    return STAGES[dotted.split(".")[1] if "." in dotted else "__init__"]
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sycobench"):
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("sycobench"))
+    return found
+
+
+def test_every_module_has_a_stage() -> None:
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).with_suffix("")
+        assert rel.parts[0] in STAGES, f"give sycobench/{rel} a stage in this test"
+
+
+def test_no_module_imports_a_later_stage_or_the_cli() -> None:
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE).with_suffix("")
+        me = "sycobench." + ".".join(rel.parts)
+        for target in _imports(path):
+            if target == "sycobench" and me != "sycobench.__init__":
+                wrong.append(f"{me} -> {target}")
+            elif target != "sycobench" and _stage(target) > _stage(me):
+                wrong.append(f"{me} -> {target}")
+    assert not wrong, "imports against the pipeline: " + ", ".join(sorted(wrong))
