@@ -23,6 +23,7 @@ __all__ = [
     "WeightCache",
     "cluster_bootstrap",
     "paired_bootstrap",
+    "holm_adjust",
     "sign_flip_pvalues",
     "spearman",
     "krippendorff_alpha_interval",
@@ -102,15 +103,22 @@ def _unique_columns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def cluster_bootstrap(
-    values: np.ndarray, *, weights: np.ndarray, level: float = 0.95
+    values: np.ndarray, *, weights: np.ndarray, level: float = 0.95,
+    bounds: tuple[float, float] | np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Means over triplets with percentile intervals from resampled whole triplets.
+    """Means over triplets with studentized (bootstrap-t) intervals from resampled whole triplets.
 
     `values` is (n,) or (n, M), one row per triplet, NaN where the triplet lacks
     the metric's cells; `weights` is (B, n) resampling counts. Each resample's
-    mean is weights @ values / weights @ mask, so metrics with different complete
-    sets share one draw; a resample that holds none of a metric's triplets is
-    skipped for it. Returns (estimate, lo, hi), NaN where no triplet counts.
+    mean and standard error come from weights @ [x, x^2, mask], so metrics with
+    different complete sets share one draw. The interval is
+    [mean - t*_hi * se, mean - t*_lo * se], where t* = (mean* - mean) / se* over
+    the resamples: unlike the percentile interval, it widens like Student's t
+    when triplets are few. A resample made of one repeated value has se* = 0 and
+    t* = +-inf, so with very few triplets an end can be infinite; `bounds`
+    (lo, hi), one pair or one per column, clips the interval to the metric's
+    possible range. Returns (estimate, lo, hi), NaN where fewer than two
+    triplets count; zero width where every triplet has the same value.
     """
     values = np.asarray(values, dtype=np.float64)
     single = values.ndim == 1
@@ -118,30 +126,72 @@ def cluster_bootstrap(
     mask = ~np.isnan(values)
     masks, which = _unique_columns(mask)
     filled = np.where(mask, values, 0.0)
-    totals = weights @ np.hstack([filled, masks.astype(np.float64)])
     m = values.shape[1]
+    totals = weights @ np.hstack([filled, filled * filled, masks.astype(np.float64)])
+    count = totals[:, 2 * m:][:, which]
+    used = mask.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        resampled = totals[:, :m] / totals[:, m:][:, which]
-        estimate = filled.sum(axis=0) / mask.sum(axis=0)
+        estimate = filled.sum(axis=0) / used
+        centred = np.where(mask, values - estimate, 0.0)
+        se = np.sqrt((centred * centred).sum(axis=0) / (used - 1.0) / used)
+        dev = totals[:, :m] / count - estimate
+        se_b = np.sqrt(_variance(totals[:, :m], totals[:, m:2 * m], count) / count)
+        tol = 1e-9 * np.maximum(1.0, np.abs(estimate))  # below this a spread is rounding, not data
+        # se* = 0: one value repeated; t* is infinite unless that value is the estimate itself
+        t = np.where(se_b > tol, dev / se_b, np.where(np.abs(dev) <= tol, 0.0, np.sign(dev) * np.inf))
+    t[count < 2] = np.nan
     alpha = (1.0 - level) / 2.0
     lo = np.full(m, np.nan)
     hi = np.full(m, np.nan)
-    ok = ~np.isnan(estimate)
+    ok = used >= 2
     if ok.any():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            lo[ok], hi[ok] = np.nanquantile(resampled[:, ok], [alpha, 1.0 - alpha], axis=0)
+            t_lo, t_hi = np.nanquantile(t[:, ok], [alpha, 1.0 - alpha], axis=0, method="inverted_cdf")
+            s = se[ok]
+            flat = s <= tol[ok]
+            lo[ok] = np.where(flat, estimate[ok], estimate[ok] - t_hi * s)
+            hi[ok] = np.where(flat, estimate[ok], estimate[ok] - t_lo * s)
+    if bounds is not None:
+        b = np.broadcast_to(np.asarray(bounds, dtype=np.float64).reshape(-1, 2), (m, 2))
+        lo, hi = np.clip(lo, b[:, 0], b[:, 1]), np.clip(hi, b[:, 0], b[:, 1])
     if single:
         return estimate[0], lo[0], hi[0]
     return estimate, lo, hi
 
 
+def _variance(total: np.ndarray, total_sq: np.ndarray, count: np.ndarray) -> np.ndarray:
+    """Sample variance (n - 1) from sums; NaN below two values, never negative from rounding."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = (total_sq - total * total / count) / (count - 1.0)
+    return np.where(count >= 2, np.maximum(var, 0.0), np.nan)
+
+
 def paired_bootstrap(
-    a: np.ndarray, b: np.ndarray, *, weights: np.ndarray, level: float = 0.95
+    a: np.ndarray, b: np.ndarray, *, weights: np.ndarray, level: float = 0.95,
+    bounds: tuple[float, float] | None = None,
 ) -> tuple[float, float, float]:
     """Mean of a - b over rows where both exist; each resample uses the same row indices for both."""
     diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    return cluster_bootstrap(diff, weights=weights, level=level)
+    return cluster_bootstrap(diff, weights=weights, level=level, bounds=bounds)
+
+
+def holm_adjust(p: np.ndarray) -> np.ndarray:
+    """Holm step-down adjusted p-values along the last axis; NaN entries are not tests and stay NaN.
+
+    Sorted ascending, the i-th of m p-values (from 0) becomes max over j <= i of
+    min(1, (m - j) p_(j)): the family-wise error rate stays at most alpha.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    single = p.ndim == 1
+    p = p.reshape(1, -1) if single else p
+    out = np.full(p.shape, np.nan)
+    for g, row in enumerate(p):  # one family per row; families are few (one per model and scorer)
+        tested = np.flatnonzero(~np.isnan(row))
+        order = tested[np.argsort(row[tested], kind="mergesort")]
+        scaled = (len(order) - np.arange(len(order))) * row[order]
+        out[g, order] = np.minimum(1.0, np.maximum.accumulate(scaled))
+    return out[0] if single else out
 
 
 def _flip_statistics(values: np.ndarray, signs01: np.ndarray) -> np.ndarray:

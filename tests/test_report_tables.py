@@ -66,11 +66,27 @@ def test_paired_metrics_on_a_hand_built_frame():
 
 def test_binned_uplift_uses_neutral_answers_of_the_same_triplets():
     r = uplift(frame(three_triplets()), bootstrap=50).row(0, named=True)
-    # landlord side: t1, t2, t4 have a scorable neutral; their neutrals are 0.1, 0.5 (pos), 0.0
-    assert (r["landlord_n"], r["landlord_agree_p"], r["landlord_uplift"]) == (3, 1.0, pytest.approx(2 / 3))
-    # tenant side: t1, t2; tenant answers -0.6 (neg), 0.2; no neutral in neg
-    assert (r["tenant_n"], r["tenant_agree_p"], r["tenant_uplift"]) == (2, 0.5, 0.5)
+    # agree rates count every scored answer: landlord 0.8, 0.4, 0.5, 1.0 all pos
+    assert (r["landlord_n"], r["landlord_agree_p"]) == (4, 1.0)
+    # the uplift only t1, t2, t4 (scorable neutral): all pos, against neutrals 0.1, 0.5 (pos), 0.0
+    assert r["landlord_uplift"] == pytest.approx(2 / 3)
+    # tenant answers -0.6 (neg), 0.2, -0.5 (neg); the uplift uses t1, t2 only: 1/2 neg, no neutral in neg
+    assert (r["tenant_n"], r["tenant_agree_p"], r["tenant_uplift"]) == (3, pytest.approx(2 / 3), 0.5)
     assert r["n_triplets_no_neutral"] == 1
+    assert r["n_scored"] == 10
+
+
+def test_agree_rates_need_no_neutral_answer():
+    rows = [r for r in three_triplets() if r["perspective"] != "neutral"]
+    r = uplift(frame(rows), bootstrap=50).row(0, named=True)
+    assert (r["landlord_n"], r["landlord_agree_p"], r["tenant_n"], r["tenant_agree_p"]) == (
+        4, 1.0, 3, pytest.approx(2 / 3))
+    assert (r["landlord_uplift"], r["tenant_uplift"], r["n_triplets_no_neutral"]) == (None, None, 4)
+    # Wilson 95% for 4 of 4 and 2 of 3, never zero width
+    assert (r["landlord_agree_p_lo"], r["landlord_agree_p_hi"]) == pytest.approx((0.5101, 1.0), abs=1e-4)
+    assert (r["tenant_agree_p_lo"], r["tenant_agree_p_hi"]) == pytest.approx((0.2077, 0.9385), abs=1e-4)
+    s = summary(frame(rows)).row(0, named=True)
+    assert (s["landlord_n"], s["landlord_agree_p"], s["tenant_n"]) == (4, 1.0, 3)
 
 
 def test_unscorable_is_excluded_not_zeroed():
@@ -115,9 +131,10 @@ def test_compare_uses_shared_triplets_only():
             r["score"] = 0.2  # SI_t1 = 0.4 instead of 0.7
     table = compare(frame(three_triplets("m1") + other), bootstrap=300)
     r = table.row(0, named=True)
-    assert (r["model_id"], r["reference"], r["n_shared"]) == ("m2", "m1", 2)
+    assert (r["model_id"], r["reference"], r["n_triplets"]) == ("m2", "m1", 2)
     assert r["si_diff"] == pytest.approx(-0.15)  # mean of (0.4 - 0.7, 0.1 - 0.1)
-    assert r["si_diff_lo"] == pytest.approx(-0.3) and r["si_diff_hi"] == pytest.approx(0.0)
+    # two triplets say nothing about the spread: the studentized interval is the whole range of a difference
+    assert (r["si_diff_lo"], r["si_diff_hi"]) == (-2.0, 2.0)
     assert compare(frame(three_triplets("m1") + other), reference="m2", bootstrap=50)["model_id"].to_list() == ["m1"]
 
 
@@ -131,7 +148,12 @@ def test_by_factor_levels():
 def test_summary_columns_exact_and_one_scorer_only():
     table = summary(frame(three_triplets()))
     assert table.columns == SUMMARY_COLUMNS
-    assert table.row(0, named=True)["n"] == 10
+    # n counts every answer, scored (10) or not (2), as the original package did
+    assert table.row(0, named=True)["n"] == 12
+    # ... and every call when the calls are known, a failed one too
+    calls = pl.DataFrame({"model_id": ["m1"] * 14, "role": ["target"] * 13 + ["judge"],
+                          "error_class": [None] * 12 + ["timeout", None]})
+    assert summary(frame(three_triplets()), calls=calls).row(0, named=True)["n"] == 13
     two = frame(three_triplets() + three_triplets(scorer="offline"))
     with pytest.raises(ValueError, match="one scorer"):
         summary(two)
@@ -213,3 +235,49 @@ def test_summary_scorer_and_rows_without_dup_flag():
     assert tables["stance_mix"].filter(pl.col("scorer") == "judge")["n"].to_list() == [4, 3, 3, 10]
     with pytest.raises(ValueError, match="summary_scorer"):
         build_tables(mixed, bootstrap=20, summary_scorer="human")
+
+
+def test_both_sides_affirmed_gets_a_wilson_interval_never_zero_width():
+    r = uplift(frame(three_triplets()), bootstrap=50).row(0, named=True)
+    # 2 of 3 complete triplets affirmed: Wilson 95% (0.2077, 0.9385)
+    assert (r["both_sides_affirmed_lo"], r["both_sides_affirmed_hi"]) == pytest.approx((0.2077, 0.9385), abs=1e-4)
+    calm = [row("m", f"t{i}", p, 0.0) for i in range(6) for p in ("landlord", "tenant")]
+    r = uplift(frame(calm), bootstrap=50).row(0, named=True)
+    # 0 of 6: the upper bound is z^2 / (n + z^2) = 0.3903, not 0
+    assert (r["both_sides_affirmed"], r["both_sides_affirmed_lo"]) == (0.0, 0.0)
+    assert r["both_sides_affirmed_hi"] == pytest.approx(3.8415 / 9.8415, abs=1e-4)
+
+
+def test_by_factor_p_values_are_exact_and_holm_adjusted():
+    si = {50: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8], 100: [0.2] * 8, 200: [0.3, -0.1]}
+    rows = [
+        row("m", f"a{amount}-{i}", p, sign * s, amount=amount)
+        for amount, values in si.items() for i, s in enumerate(values)
+        for p, sign in (("landlord", 1.0), ("tenant", -1.0))
+    ]
+    # 18 triplets: 2**18 sign patterns <= permutations, so every p-value is enumerated exactly
+    table = by_factor(frame(rows), factors=("amount",), bootstrap=200, permutations=300_000)
+    assert table["level"].to_list() == ["50", "100", "200"]
+    assert table["n_triplets"].to_list() == [8, 8, 2]
+    # all eight of one sign: only the all-plus and all-minus patterns reach it, 2 / 256
+    assert table["si_p_value"].to_list() == pytest.approx([2 / 256, 2 / 256, 1.0])
+    # Holm: 3 x 2/256, then 2 x 2/256 lifted to the running max, then 1
+    assert table["si_p_holm"].to_list() == pytest.approx([6 / 256, 6 / 256, 1.0])
+
+
+def test_every_table_carries_n_triplets():
+    rows = frame(three_triplets("m1") + three_triplets("m2") + three_triplets("m1", scorer="offline"))
+    calls = pl.DataFrame({"model_id": ["m1", "m2"], "role": ["target"] * 2, "error_class": [None, None],
+                          "latency_s": [1.0, 1.0], "cached": [False, False], "prompt_tokens": [1, 1],
+                          "completion_tokens": [1, 1], "reasoning_tokens": [0, 0], "cost_usd": [0.0, 0.0]},
+                         schema_overrides={"error_class": pl.String})
+    tables = build_tables(rows, calls, bootstrap=50)
+    for name, table in tables.items():
+        if name != "summary":  # summary keeps exactly the original package's columns
+            assert "n_triplets" in table.columns, name
+    mix = tables["stance_mix"].filter(pl.col("model_id") == "m1", pl.col("scorer") == "judge")
+    # landlord in t1-t4, tenant in t1-t3, neutral scorable in t1, t2, t4; four triplets in all
+    assert mix["n_triplets"].to_list() == [4, 3, 3, 4]
+    assert tables["compare"]["n_triplets"].to_list() == [3]
+    assert tables["health"]["n_triplets"].to_list() == [4, 4]
+    assert tables["agreement"].filter(pl.col("model_id") == "m1")["n_triplets"].to_list() == [4]

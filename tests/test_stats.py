@@ -10,6 +10,7 @@ from sycobench.stats import (
     WeightCache,
     bootstrap_weights,
     cluster_bootstrap,
+    holm_adjust,
     krippendorff_alpha_interval,
     paired_bootstrap,
     quadratic_weighted_kappa,
@@ -158,13 +159,39 @@ def test_cluster_bootstrap_contains_estimate_and_shrinks_with_n():
 def test_cluster_bootstrap_columns_use_their_own_complete_rows():
     values = np.array([[1.0, 2.0], [3.0, np.nan], [5.0, 4.0], [np.nan, np.nan]])
     weights = bootstrap_weights(4, bootstrap=200, seed=0)
-    est, lo, hi = cluster_bootstrap(values, weights=weights)
+    est, lo, hi = cluster_bootstrap(values, weights=weights, bounds=(0.0, 6.0))
     assert est == pytest.approx([3.0, 3.0])
-    assert (lo >= [1.0, 2.0]).all() and (hi <= [5.0, 4.0]).all()
-    again = cluster_bootstrap(values, weights=weights)
+    # three and two triplets: resamples of one repeated triplet have se* = 0, so t* reaches +-inf
+    # in more than 2.5% of them and the interval is the whole allowed range
+    assert lo.tolist() == [0.0, 0.0] and hi.tolist() == [6.0, 6.0]
+    again = cluster_bootstrap(values, weights=weights, bounds=(0.0, 6.0))
     assert all(np.array_equal(x, y) for x, y in zip((est, lo, hi), again))
     nothing = cluster_bootstrap(np.full(4, np.nan), weights=weights)
     assert all(np.isnan(x) for x in nothing)
+    one = cluster_bootstrap(np.array([0.5, np.nan, np.nan, np.nan]), weights=weights)
+    assert one[0] == 0.5 and np.isnan(one[1]) and np.isnan(one[2])
+
+
+def test_studentized_interval_approaches_the_normal_interval_for_many_triplets():
+    values = np.random.default_rng(7).normal(0.3, 0.5, 2000)
+    est, lo, hi = cluster_bootstrap(values, weights=bootstrap_weights(2000, bootstrap=2000, seed=0))
+    se = values.std(ddof=1) / np.sqrt(len(values))
+    assert est == pytest.approx(values.mean())
+    assert (est - lo, hi - est) == pytest.approx((1.96 * se, 1.96 * se), rel=0.08)
+
+
+def test_studentized_interval_covers_at_twelve_triplets_where_percentile_does_not():
+    """Known truth: mean 0.3; 1000 data sets of 12 triplets, one shared draw as in the tables."""
+    n, replicates, truth = 12, 1000, 0.3
+    values = np.random.default_rng(11).normal(truth, 0.25, (n, replicates))
+    weights = bootstrap_weights(n, bootstrap=1000, seed=0)
+    _, lo, hi = cluster_bootstrap(values, weights=weights)
+    coverage = ((lo <= truth) & (hi >= truth)).mean()
+    means = weights @ values / n
+    p_lo, p_hi = np.quantile(means, [0.025, 0.975], axis=0)
+    percentile = ((p_lo <= truth) & (p_hi >= truth)).mean()
+    assert coverage >= 0.93  # MC standard error of a coverage near 0.95 over 1000 data sets: 0.007
+    assert percentile < 0.93
 
 
 def test_paired_bootstrap_resamples_the_same_rows_for_both():
@@ -173,6 +200,14 @@ def test_paired_bootstrap_resamples_the_same_rows_for_both():
     a = b + 0.2
     diff, lo, hi = paired_bootstrap(a, b, weights=bootstrap_weights(300, bootstrap=500, seed=0))
     assert (diff, lo, hi) == pytest.approx((0.2, 0.2, 0.2))
+
+
+def test_holm_against_a_hand_worked_example():
+    # sorted 0.005, 0.01, 0.03, 0.04 -> x4, x3, x2, x1 = 0.02, 0.03, 0.06, 0.04 -> running max 0.06
+    assert holm_adjust(np.array([0.01, 0.04, 0.03, 0.005])) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    adjusted = holm_adjust(np.array([[0.01, np.nan, 0.04, 0.03, 0.005], [0.5, 0.6, np.nan, np.nan, np.nan]]))
+    assert adjusted[0, [0, 2, 3, 4]] == pytest.approx([0.03, 0.06, 0.06, 0.02]) and np.isnan(adjusted[0, 1])
+    assert adjusted[1, :2] == pytest.approx([1.0, 1.0]) and np.isnan(adjusted[1, 2:]).all()
 
 
 def test_spearman_brown_and_split_half():

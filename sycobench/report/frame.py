@@ -1,0 +1,65 @@
+"""The checked results frame every report table starts from, and the keys and orders they share.
+
+A null score is an unscorable answer. Rows flagged `dup` repeat another row's
+response (the legacy importer shares one neutral answer between triplets);
+per-response counts skip them, cell means keep them. Rows are ordered by model
+(first appearance), scorer (first appearance), then perspective (landlord,
+tenant, neutral, all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from sycobench.errors import DataError
+
+__all__ = [
+    "PERSPECTIVES", "PERSPECTIVE_ORDER", "GROUP", "TRIPLET", "ANSWER", "SMALL_TRIPLETS", "Input", "prepare",
+    "ordered", "share",
+]
+
+PERSPECTIVES = ("landlord", "tenant", "neutral")
+PERSPECTIVE_ORDER = pl.Enum([*PERSPECTIVES, "all"])
+GROUP = ["model_id", "scorer"]
+TRIPLET = ["model_id", "scorer", "triplet_id"]
+ANSWER = ["model_id", "triplet_id", "prompt_id", "perspective", "k"]
+SMALL_TRIPLETS = 20  # rows resting on fewer triplets are flagged in the report
+_REQUIRED = ("model_id", "scorer", "triplet_id", "prompt_id", "perspective", "k", "score")
+
+
+@dataclass(frozen=True)
+class Input:
+    lf: pl.LazyFrame
+    models: list[str]
+    scorers: list[str]
+    has_dup: bool
+
+
+def prepare(results: pl.DataFrame | pl.LazyFrame) -> Input:
+    frame = results.collect() if isinstance(results, pl.LazyFrame) else results
+    missing = [c for c in _REQUIRED if c not in frame.columns]
+    if missing:
+        raise DataError(f"results frame lacks columns {missing}")
+    if frame.is_empty():
+        raise DataError("results frame has no rows: nothing to report")
+    has_dup = "dup" in frame.columns
+    dup = pl.col("dup").fill_null(False) if has_dup else pl.lit(False)
+    lf = frame.lazy().with_columns(dup=dup)
+    order = frame.select(
+        pl.col("model_id").unique(maintain_order=True).implode(),
+        pl.col("scorer").unique(maintain_order=True).implode(),
+    )
+    return Input(lf, order["model_id"][0].to_list(), order["scorer"][0].to_list(), has_dup)
+
+
+def ordered(df: pl.DataFrame, inp: Input, *extra: pl.Expr) -> pl.DataFrame:
+    keys = [pl.col("model_id").cast(pl.Enum(inp.models))]
+    if "scorer" in df.columns:
+        keys.append(pl.col("scorer").cast(pl.Enum(inp.scorers)))
+    return df.sort([*keys, *extra], maintain_order=True)
+
+
+def share(k: str, n: str) -> pl.Expr:
+    return pl.when(pl.col(n) > 0).then(pl.col(k) / pl.col(n))
