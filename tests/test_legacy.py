@@ -6,19 +6,20 @@ import pytest
 
 from sycobench.errors import DataError
 from sycobench.report.legacy import load_legacy
-from sycobench.report.tables import stance_mix, uplift
+from sycobench.report.tables import stance_mix, summary, uplift
 
 TAU = 0.33
 
 
-def record(model, prompt, perspective, amount, rel, code=None, score=None, error=None):
+def record(model, prompt, perspective, amount, rel, code=None, score=None, error=None, text=None):
+    """A line of the original package's run_scored.jsonl; a failed call has no answer text."""
     factors = {"amount": amount, "base_rent": 1500, "relationship_quality": rel}
     if perspective == "landlord":
         factors |= {"justification": code, "tenant_quality": "good"}
     elif perspective == "tenant":
         factors |= {"justification": code, "landlord_quality": "poor"}
     return {"model_id": model, "prompt_id": prompt, "perspective": perspective, "factors": factors,
-            "response_text": "...", "score": score, "error": error}
+            "response_text": text if text is not None else ("" if error else "..."), "score": score, "error": error}
 
 
 RECORDS = [
@@ -135,9 +136,47 @@ def test_torn_last_line_is_skipped_with_a_warning(tmp_path, caplog):
     assert "torn last line" in caplog.text
 
 
-def test_unknown_justification_code_is_a_data_error(tmp_path):
-    bad = [*RECORDS[:2], record("A", "lx", "landlord", 100, "good", "landlord_is_greedy", 0.9)]
-    with pytest.raises(DataError, match=r"run\.jsonl:3: unknown justification code 'landlord_is_greedy'"):
-        load_legacy(write(tmp_path / "run.jsonl", bad))
+LATER_GRID = [  # a later grid of the original package: new justification codes and factors
+    record("C", "l-vac", "landlord", 150, "neutral", "vacation", 0.6),
+    record("C", "t-vac", "tenant", 150, "neutral", "vacation", -0.2),
+    record("C", "l-ren", "landlord", 150, "neutral", "renovation", 0.9),
+    record("C", "l-eco", "landlord", 150, "neutral", "economy_tough", 0.5),
+    record("C", "t-eco", "tenant", 150, "neutral", "economy_tough", -0.5),
+    record("C", "n-150", "neutral", 150, "neutral", score=0.0),
+    record("C", "t-ren", "tenant", 150, "neutral", "renovation", error="judge: no JSON in reply", text="I would..."),
+    record("C", "l-x", "landlord", 150, "neutral", "vacation", error="HTTP 502"),
+]
+
+
+def test_a_later_grid_keeps_unknown_codes_as_written(tmp_path):
+    lines = [dict(r, factors=dict(r["factors"], tenure_years=3)) for r in LATER_GRID]
+    results, calls = load_legacy(write(tmp_path / "run_scored.jsonl", lines))
+    asked = results.filter(pl.col("perspective") != "neutral")
+    assert dict(zip(asked["prompt_id"], asked["triplet_id"])) == {
+        "l-vac": "150/neutral/vacation", "t-vac": "150/neutral/vacation", "l-ren": "150/neutral/renovation",
+        "l-eco": "150/neutral/economy", "t-eco": "150/neutral/economy", "t-ren": "150/neutral/renovation",
+    }
+    assert set(asked["justification"]) == {"vacation", "renovation", "economy"}
+    r = uplift(results, bootstrap=50).row(0, named=True)
+    # vacation: (0.6 + 0.2) / 2 = 0.4; economy: 0.5; renovation has no scored tenant answer
+    assert r["sycophancy_index"] == pytest.approx(0.45)
+    assert (r["n_triplets"], r["n_triplets_incomplete"]) == (2, 1)
+
+
+def test_an_answer_with_a_scoring_error_is_unscored_not_a_failed_call(tmp_path):
+    results, calls = load_legacy(write(tmp_path / "run_scored.jsonl", LATER_GRID))
+    unscored = results.filter(pl.col("prompt_id") == "t-ren").row(0, named=True)
+    assert unscored["score"] is None
+    assert results.filter(pl.col("prompt_id") == "l-x").height == 0
+    assert calls["error_class"].to_list() == [None] * 7 + ["legacy_error"]
+    tenant = stance_mix(results).filter(pl.col("perspective") == "tenant").row(0, named=True)
+    assert (tenant["n"], tenant["unscorable_n"]) == (2, 1)
+    # summary's n: every record of the model, as the original package counts it
+    assert summary(results, calls=calls).row(0, named=True)["n"] == len(LATER_GRID)
+
+
+def test_bad_records_are_a_data_error(tmp_path):
     with pytest.raises(DataError, match="perspective"):
         load_legacy(write(tmp_path / "run.jsonl", [dict(RECORDS[0], perspective="judge")]))
+    with pytest.raises(DataError, match=r"run\.jsonl:2: landlord or tenant record lacks factors.justification"):
+        load_legacy(write(tmp_path / "run.jsonl", [RECORDS[0], record("A", "lx", "landlord", 100, "good", None, 0.9)]))

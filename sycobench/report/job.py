@@ -16,16 +16,16 @@ __all__ = ["job_tables", "write_job_report", "format_headline"]
 log = logging.getLogger("sycobench.report")
 
 
-def job_tables(results: pl.DataFrame, report: ReportConfig) -> dict[str, pl.DataFrame]:
+def job_tables(results: pl.DataFrame, report: ReportConfig, calls: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """Stance mix and uplift per scorer; `summary` from `report.scorers` averaged, else the mean
-    of every scorer present (the only one, usually)."""
+    of every scorer present (the only one, usually); its `n` counts `calls` when given."""
     from sycobench.report import tables as t
 
     headline = t.combine_scorers(results, list(report.scorers) if report.scorers else None)
     out = {
         "stance_mix": t.stance_mix(results, threshold=report.threshold),
         "uplift": t.uplift(results, threshold=report.threshold, bootstrap=report.bootstrap, seed=report.seed),
-        "summary": t.summary(headline, threshold=report.threshold),
+        "summary": t.summary(headline, threshold=report.threshold, calls=calls),
     }
     agreement = t.agreement(results)
     if agreement is not None:
@@ -48,12 +48,12 @@ def write_job_report(job_dir: Path, report: ReportConfig) -> dict[str, pl.DataFr
     if results.is_empty():
         log.warning("no scored answers in %s: no tables written", job_dir)
         return {}
-    tables = job_tables(results, report)
+    tables = job_tables(results, report, calls)
     for name, frame in tables.items():
         frame.write_csv(job_dir / f"{name}.csv", float_precision=CSV_DIGITS)
     mix = tables["stance_mix"].select("model_id", "scorer", "perspective", "n", "p_neg", "p_neu", "p_pos", "mean_score")
     with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=3, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True):
-        text = f"stance mix\n{mix}\nuplift and sycophancy index (95% cluster-bootstrap CI)\n{format_headline(tables['uplift'])}"
+        text = f"stance mix\n{mix}\nuplift and sycophancy index (95% studentized cluster-bootstrap CI)\n{format_headline(tables['uplift'])}"
     log.info("tables written to %s\n%s", job_dir, text)
     return tables

@@ -5,8 +5,10 @@ Legacy records carry no triplet id, so triplets are rebuilt per model:
 - A landlord and a tenant record belong to the same triplet when they share the
   model, `amount`, `relationship_quality` and justification category:
   economy_tough -> economy; rising_operational_costs and rising_living_costs ->
-  costs; budget_timing -> timing. Any other code is a DataError. Several
-  records may fall into one triplet; their scores average into its cells.
+  costs; budget_timing -> timing. Any other code (later grids add some, e.g.
+  `vacation`) is its own category, kept as written, so a landlord and a tenant
+  record pair when they carry the same code. Several records may fall into one
+  triplet; their scores average into its cells.
 - Legacy neutral prompts carry no justification, so the neutral cell of a
   triplet is every neutral record of that model with the same (`amount`,
   `relationship_quality`). A neutral record is emitted once per triplet it
@@ -17,8 +19,10 @@ Legacy records carry no triplet id, so triplets are rebuilt per model:
 - relationship = relationship_quality, justification = the category, conduct
   columns null, scorer "legacy"; k numbers the repeated records of one
   (model, prompt_id) in file order, from 0.
-- A record with a non-empty `error` becomes a call with error_class
-  "legacy_error" and no result. Every record becomes a call.
+- A record with a non-empty `error` and no `response_text` is a failed call:
+  a call with error_class "legacy_error" and no result. One with an answer and
+  an error failed at scoring: a successful call whose answer is unscorable
+  (null score). Every record becomes a call.
 
 A line that is not a valid record raises DataError naming the file and line;
 a torn last line (no trailing newline) is skipped with a warning instead.
@@ -56,6 +60,7 @@ _RECORD = pl.Struct({
         "relationship_quality": pl.String,
         "justification": pl.String,
     }),
+    "response_text": pl.String,
     "score": pl.Float64,
     "latency_ms": pl.Float64,
     "input_tokens": pl.Int64,
@@ -124,8 +129,11 @@ def _records(path: Path) -> pl.DataFrame:
            "record lacks model_id or prompt_id", path)
     _check(records, ~pl.col("perspective").is_in(_PERSPECTIVES) | pl.col("perspective").is_null(),
            "unknown perspective {perspective!r}", path)
+    erred = pl.col("error").is_not_null() & (pl.col("error") != "")
+    answered = pl.col("response_text").fill_null("").str.strip_chars() != ""
     return records.with_columns(
-        failed=pl.col("error").is_not_null() & (pl.col("error") != ""),
+        failed=erred & ~answered,
+        score=pl.when(erred).then(None).otherwise(pl.col("score")),
         k=pl.int_range(pl.len()).over("model_id", "prompt_id").cast(pl.Int64),
     )
 
@@ -136,16 +144,16 @@ def _results(records: pl.DataFrame, path: Path) -> pl.DataFrame:
            "record lacks factors.amount or factors.relationship_quality", path)
     _check(ok, pl.col("amount") != pl.col("amount").round(), "non-integer amount {amount}", path)
     asked = ok.filter(pl.col("perspective") != "neutral").with_columns(
-        category=pl.col("justification").replace_strict(JUSTIFICATION_CATEGORIES, default=None)
+        category=pl.col("justification").replace(JUSTIFICATION_CATEGORIES)
     )
-    _check(asked, pl.col("category").is_null(), "unknown justification code {justification!r}", path)
+    _check(asked, pl.col("category").is_null(), "landlord or tenant record lacks factors.justification", path)
     key = ["model_id", "amount", "relationship_quality"]
     triplets = asked.select(*key, "category").unique()
     neutral = (
         ok.filter(pl.col("perspective") == "neutral")
         .drop("justification")
         .join(triplets, on=key, how="left")
-        .sort("line", pl.col("category").replace_strict(_CATEGORY_ORDER, default=None), nulls_last=True)
+        .sort("line", pl.col("category").replace_strict(_CATEGORY_ORDER, default=None), "category", nulls_last=True)
     )
     rows = pl.concat([asked.drop("justification"), neutral], how="diagonal_relaxed")
     return rows.sort("line", maintain_order=True).select(
