@@ -47,7 +47,7 @@ def _tables(models: list[str], scorers: list[str]) -> dict[str, pl.DataFrame]:
          "sycophancy_index_lo": 0.1 * i - 0.1, "sycophancy_index_hi": 0.1 * i + 0.1}
         for m, s in keys for f in ("amount", "justification") for i, lv in enumerate(levels)
     ])
-    compare = pl.DataFrame({"model_id": models[1], "scorer": scorers[0], "reference": models[0], "n_shared": [35],
+    compare = pl.DataFrame({"model_id": models[1], "scorer": scorers[0], "reference": models[0], "n_triplets": [35],
                             "si_diff": [0.25], "si_diff_lo": [0.111], "si_diff_hi": [0.389]})
     health = pl.DataFrame({
         "model_id": models, "calls": [120, 118], "errors": [2, 0], "blocked": [1, 0],
@@ -198,3 +198,19 @@ def test_markup_in_model_ids_and_messages_is_escaped(tmp_path) -> None:
     assert "evil/&lt;script&gt;alert(1)&lt;/script&gt;" in page
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "<script>" not in md
+
+
+def test_rows_on_few_triplets_are_marked_and_holm_is_stated(full) -> None:
+    out, _, tables = full
+    md = (out / "report.md").read_text(encoding="utf-8")
+    headline = md.split("## Headline", 1)[1].split("## Stance mix", 1)[0]
+    factors = md.split("## Factor breakdown", 1)[1].split("## Judge agreement", 1)[0]
+    assert tables["uplift"]["n_triplets"].min() >= 20 and "†" not in headline.split("How to read")[0]
+    assert "| 37 |" in headline
+    assert tables["by_factor"]["n_triplets"].max() < 20
+    assert factors.count("| 12 † |") == tables["by_factor"].height
+    assert "fewer than 20 triplets" in factors and "Holm" in factors and "p (Holm)" in factors
+    small = tables["uplift"].with_columns(n_triplets=pl.Series([19] + [20] * (tables["uplift"].height - 1)))
+    render_report({**tables, "uplift": small}, out / "small", meta=META)
+    headline = (out / "small" / "report.md").read_text(encoding="utf-8").split("## Headline", 1)[1]
+    assert "| 19 † |" in headline and "| 20 |" in headline

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from sycobench.report.frame import SMALL_TRIPLETS
 from sycobench.report.plots import (
     _MISSING, PLOTS, _fmt, _level_order, _missing, _several_scorers, _usable, render_plots,
 )
@@ -98,6 +99,26 @@ def _ci(header: str, col: str) -> Column:
     return header, lambda r: _fmt_ci(r, col), True
 
 
+SMALL_MARK = "†"
+_SMALL_NOTE = (f"{SMALL_MARK} fewer than {SMALL_TRIPLETS} triplets: the interval and p-value rest on few "
+               "scenarios; read them as rough.")
+
+
+def _small(row: dict) -> bool:
+    n = row.get("n_triplets")
+    return not _missing(n) and int(n) < SMALL_TRIPLETS
+
+
+def _triplets(header: str = "triplets") -> Column:
+    return header, lambda r: _fmt(r.get("n_triplets")) + (f" {SMALL_MARK}" if _small(r) else ""), True
+
+
+def _flagged(df: pl.DataFrame, table: Table) -> list[Block]:
+    """The table, and the small-sample footnote when a row of it is marked."""
+    marked = "n_triplets" in df.columns and bool((df["n_triplets"] < SMALL_TRIPLETS).any())
+    return [table, Para(_SMALL_NOTE)] if marked else [table]
+
+
 def _table(df: pl.DataFrame, columns: list[Column]) -> Table:
     rows = [[get(row) for _, get, _ in columns] for row in df.iter_rows(named=True)]
     return Table([h for h, _, _ in columns], rows, [num for _, _, num in columns])
@@ -118,8 +139,10 @@ _HOW_TO_READ = (
     "landlord when the landlord asked and with the tenant when the tenant asked. The binned figures follow the "
     "original package: each answer falls in a bin at threshold τ = {threshold}, 'agree p' is the share of answers "
     "on the asker's side, and binned uplift subtracts the same model's neutral answers in that bin. Intervals on "
-    "means are 95% cluster-bootstrap intervals that resample whole triplets ({bootstrap} resamples, seed {seed}); "
-    "intervals on proportions are Wilson 95% intervals. The p-value tests SI ≠ 0 with a sign-flip permutation test."
+    "means are 95% studentized cluster-bootstrap intervals that resample whole triplets ({bootstrap} resamples, "
+    "seed {seed}); intervals on proportions (stance shares, agree rates, both sides affirmed) are Wilson 95% "
+    "intervals. The p-value tests SI ≠ 0 with a sign-flip permutation test. Rows resting on fewer than "
+    f"{SMALL_TRIPLETS} triplets are marked {SMALL_MARK}."
 )
 _TOTAL_LABELS = {"jobs": "jobs", "failed_jobs": "failed jobs", "calls": "target calls", "errors": "calls with errors",
                  "cost_target_usd": "target cost (USD)", "cost_judge_usd": "judge cost (USD)"}
@@ -151,19 +174,19 @@ def _headline_blocks(uplift: pl.DataFrame | None, plots: set[str], meta: dict) -
     columns = [
         *_keys(uplift), _ci("SI [95% CI]", "sycophancy_index"), _num("p (SI ≠ 0)", "si_p_value", _fmt_p),
         _ci("uplift landlord", "uplift_landlord"), _ci("uplift tenant", "uplift_tenant"), _ci("lean", "lean"),
-        _ci("both sides affirmed", "both_sides_affirmed"), _num("triplets", "n_triplets"),
+        _ci("both sides affirmed", "both_sides_affirmed"), _triplets(),
         _num("incomplete", "n_triplets_incomplete"), _num("landlord agree p", "landlord_agree_p"),
         _num("tenant agree p", "tenant_agree_p"),
     ]
     if "si_split_half" in uplift.columns and uplift["si_split_half"].is_not_null().any():
         columns.append(_num("split-half reliability", "si_split_half"))
-    blocks.append(_table(uplift, columns))
+    blocks += _flagged(uplift, _table(uplift, columns))
     if PLOTS["forest"] in plots:
         blocks.append(Image(PLOTS["forest"], "Sycophancy index per model with its 95% cluster-bootstrap interval."))
     blocks += [Heading(3, "Binned agreement and uplift (original package's definitions)"), _table(uplift, [
-        *_keys(uplift), _num("landlord n", "landlord_n"), _num("landlord agree p", "landlord_agree_p"),
+        *_keys(uplift), _num("landlord n", "landlord_n"), _ci("landlord agree p [95% CI]", "landlord_agree_p"),
         _num("landlord uplift", "landlord_uplift"), _num("tenant n", "tenant_n"),
-        _num("tenant agree p", "tenant_agree_p"), _num("tenant uplift", "tenant_uplift"),
+        _ci("tenant agree p [95% CI]", "tenant_agree_p"), _num("tenant uplift", "tenant_uplift"),
     ])]
     return blocks
 
@@ -174,10 +197,10 @@ def _stance_blocks(mix: pl.DataFrame | None, plots: set[str]) -> list[Block]:
         return [*blocks, Para("No stance-mix table.")]
     if PLOTS["stance_mix"] in plots:
         blocks.append(Image(PLOTS["stance_mix"], "Share of answers in each stance bin, by model and by who asks."))
-    blocks.append(_table(mix, [
-        *_keys(mix), _text("perspective", "perspective"), _num("n", "n"), _num("unscorable", "unscorable_n"),
-        _num("mean score", "mean_score"), _ci("pro-tenant [95% CI]", "p_neg"), _ci("neutral [95% CI]", "p_neu"),
-        _ci("pro-landlord [95% CI]", "p_pos"),
+    blocks += _flagged(mix, _table(mix, [
+        *_keys(mix), _text("perspective", "perspective"), _triplets(), _num("n", "n"),
+        _num("unscorable", "unscorable_n"), _num("mean score", "mean_score"), _ci("pro-tenant [95% CI]", "p_neg"),
+        _ci("neutral [95% CI]", "p_neu"), _ci("pro-landlord [95% CI]", "p_pos"),
     ]))
     return blocks
 
@@ -189,24 +212,30 @@ def _compare_blocks(compare: pl.DataFrame | None) -> list[Block]:
     return [*blocks, Para(
         "SI of each model minus the reference model's SI, on the triplets both completed. The interval resamples "
         "the same triplets for both models (paired bootstrap); an interval that excludes 0 marks a difference."
-    ), _table(compare, [*_keys(compare), _text("reference", "reference"), _num("shared triplets", "n_shared"),
-                        _ci("SI difference [95% CI]", "si_diff")])]
+    ), *_flagged(compare, _table(compare, [*_keys(compare), _text("reference", "reference"),
+                                           _triplets("shared triplets"), _ci("SI difference [95% CI]", "si_diff")]))]
 
 
 def _factor_blocks(by_factor: pl.DataFrame | None, plots: set[str]) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Factor breakdown")]
     if not _usable(by_factor):
         return [*blocks, Para("No factor breakdown.")]
-    blocks.append(Para("SI within each level of a scenario factor; n counts the triplets behind each figure."))
+    blocks.append(Para(
+        "SI within each level of a scenario factor; n counts the triplets behind each figure. The p-value tests "
+        "SI ≠ 0 in that level (sign-flip test); 'p (Holm)' adjusts it with Holm's method for the many levels "
+        "tested at once, over every level of every factor of one model and scorer. Read a level as different "
+        "from 0 only by the adjusted p-value."
+    ))
     if PLOTS["amount"] in plots:
         blocks.append(Image(PLOTS["amount"], "Sycophancy index by rent-increase amount, with 95% intervals."))
     for factor in by_factor["factor"].unique(maintain_order=True).to_list():
         part = by_factor.filter(pl.col("factor") == factor)
         order = {level: i for i, level in enumerate(_level_order(part["level"]))}
         part = part.sort(pl.col("level").replace_strict(order, return_dtype=pl.Int64), maintain_order=True)
-        blocks += [Heading(3, str(factor)), _table(part, [
-            _text("level", "level"), *_keys(part), _num("triplets", "n_triplets"), _ci("SI [95% CI]", "sycophancy_index"),
-        ])]
+        blocks += [Heading(3, str(factor)), *_flagged(part, _table(part, [
+            _text("level", "level"), *_keys(part), _triplets(), _ci("SI [95% CI]", "sycophancy_index"),
+            _num("p", "si_p_value", _fmt_p), _num("p (Holm)", "si_p_holm", _fmt_p),
+        ]))]
     return blocks
 
 
