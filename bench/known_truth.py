@@ -1,26 +1,45 @@
-"""Known-truth check of the statistics layer.
+"""Known-truth check of the statistics layer at a given number of triplets.
 
 Simulates y = base + SI_true * (+1 landlord, -1 tenant, 0 neutral) + triplet effect + noise,
-one simulated data set per replicate (each a separate "model" in one results frame), and
-reports how often the 95% cluster-bootstrap interval covers SI_true = 0.3 and how often
-the sign-flip test rejects SI = 0 at the 5% level when SI_true = 0.
+one simulated data set per replicate (each a separate "model" in one results frame), runs
+them through the report's uplift table, and reports how often its 95% interval covers
+SI_true = 0.3 and how often the sign-flip test rejects SI = 0 at the 5% level when
+SI_true = 0 (the false-positive rate). Each rate comes with its Monte Carlo standard error,
+sqrt(p (1 - p) / replicates). For contrast it also gives the coverage of the plain
+percentile interval on the same resamples.
 
-    python bench/known_truth.py [--quick]
+    python bench/known_truth.py --triplets 12
+    python bench/known_truth.py --triplets 36 --replicates 1000 --bootstrap 1000   # quicker, MC s.e. 0.007
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from sycobench.report.tables import uplift
+from sycobench.stats import bootstrap_weights
 
-__all__ = ["simulate", "known_truth"]
+__all__ = ["simulate", "known_truth", "KnownTruth"]
 
 _SIGN = {"landlord": 1.0, "tenant": -1.0, "neutral": 0.0}
+_CHUNK = 500  # replicates per uplift() call: bounds memory, same results
+
+
+@dataclass(frozen=True)
+class KnownTruth:
+    coverage: float
+    false_positive: float
+    percentile_coverage: float
+    replicates: int
+
+    def se(self, p: float) -> float:
+        """Monte Carlo standard error of a rate estimated from `replicates` data sets."""
+        return float(np.sqrt(p * (1.0 - p) / self.replicates))
 
 
 def simulate(
@@ -48,40 +67,55 @@ def simulate(
     )
 
 
+def _tables(si_true: float, *, replicates: int, n_triplets: int, seed: int, bootstrap: int,
+            permutations: int) -> tuple[pl.DataFrame, np.ndarray]:
+    """The uplift rows of every replicate, and the per-triplet SI matrix (triplets x replicates)."""
+    tables, si = [], []
+    for start in range(0, replicates, _CHUNK):
+        count = min(_CHUNK, replicates - start)
+        frame = simulate(si_true, replicates=count, n_triplets=n_triplets, seed=seed + 1000 * start)
+        tables.append(uplift(frame, bootstrap=bootstrap, permutations=permutations, seed=seed))
+        cells = frame.pivot(on="perspective", index=["model_id", "triplet_id"], values="score", sort_columns=True)
+        per = ((cells["landlord"] - cells["tenant"]) / 2).to_numpy().reshape(count, n_triplets)
+        si.append(per.T)
+    return pl.concat(tables), np.hstack(si)
+
+
 def known_truth(
-    *, replicates: int, n_triplets: int, bootstrap: int, permutations: int, seed: int = 0,
-    si_true: float = 0.3,
-) -> tuple[float, float]:
-    """(coverage of si_true by the 95% interval, rejection rate of SI = 0 at 5% under SI_true = 0)."""
-    sycophantic = uplift(
-        simulate(si_true, replicates=replicates, n_triplets=n_triplets, seed=seed),
-        bootstrap=bootstrap, permutations=permutations, seed=seed,
-    )
+    *, replicates: int, n_triplets: int, bootstrap: int, permutations: int, seed: int = 0, si_true: float = 0.3,
+) -> KnownTruth:
+    """Coverage of si_true by the table's 95% interval, and the false-positive rate of SI = 0 at 5%."""
+    options = dict(replicates=replicates, n_triplets=n_triplets, bootstrap=bootstrap, permutations=permutations)
+    sycophantic, si = _tables(si_true, seed=seed, **options)
     covered = (pl.col("sycophancy_index_lo") <= si_true) & (pl.col("sycophancy_index_hi") >= si_true)
     coverage = sycophantic.select(covered.mean()).item()
-    null = uplift(
-        simulate(0.0, replicates=replicates, n_triplets=n_triplets, seed=seed + 1),
-        bootstrap=bootstrap, permutations=permutations, seed=seed,
-    )
-    rejection = null.select((pl.col("si_p_value") <= 0.05).mean()).item()
-    return coverage, rejection
+    means = bootstrap_weights(n_triplets, bootstrap=bootstrap, seed=seed) @ si / n_triplets
+    lo, hi = np.quantile(means, [0.025, 0.975], axis=0)
+    percentile = float(((lo <= si_true) & (hi >= si_true)).mean())
+    null, _ = _tables(0.0, seed=seed + 1, **options)
+    false_positive = null.select((pl.col("si_p_value") <= 0.05).mean()).item()
+    return KnownTruth(coverage, false_positive, percentile, replicates)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer replicates and resamples")
+    parser.add_argument("--triplets", type=int, default=36, help="triplets per simulated data set")
+    parser.add_argument("--replicates", type=int, default=4000, help="simulated data sets per rate")
+    parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples, as report.bootstrap")
+    parser.add_argument("--permutations", type=int, default=10_000, help="sign flips of the SI test")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    replicates, n_triplets, bootstrap, permutations = (400, 100, 500, 2000) if args.quick else (1000, 200, 2000, 10_000)
+    if args.triplets < 2 or args.replicates < 1:
+        parser.error("--triplets needs at least 2 and --replicates at least 1")
     start = time.perf_counter()
-    coverage, rejection = known_truth(
-        replicates=replicates, n_triplets=n_triplets, bootstrap=bootstrap, permutations=permutations
-    )
-    se_cover, se_reject = (np.sqrt(p * (1 - p) / replicates) for p in (0.95, 0.05))
+    r = known_truth(replicates=args.replicates, n_triplets=args.triplets, bootstrap=args.bootstrap,
+                    permutations=args.permutations, seed=args.seed)
     print(
-        f"known truth ({replicates} replicates x {n_triplets} triplets, B={bootstrap}, {permutations} flips): "
-        f"SI_true=0.3 95% interval coverage {coverage:.3f} (nominal 0.95 +/- {2 * se_cover:.3f}); "
-        f"SI_true=0 rejection at 5% {rejection:.3f} (nominal 0.05 +/- {2 * se_reject:.3f}) "
-        f"[{time.perf_counter() - start:.1f} s]"
+        f"known truth at {args.triplets} triplets ({r.replicates} replicates, B={args.bootstrap}, "
+        f"{args.permutations} flips): SI_true=0.3 studentized 95% interval coverage {r.coverage:.3f} "
+        f"(MC s.e. {r.se(r.coverage):.3f}; nominal 0.95; percentile interval {r.percentile_coverage:.3f}); "
+        f"SI_true=0 false-positive rate at 5% {r.false_positive:.3f} (MC s.e. {r.se(r.false_positive):.3f}; "
+        f"nominal 0.05) [{time.perf_counter() - start:.1f} s]"
     )
 
 

@@ -34,6 +34,7 @@ __all__ = [
 
 Z95 = 1.959963984540054
 _FLIP_CHUNK = 1024
+_BOOT_CHUNK = 256
 
 
 def wilson_interval(
@@ -123,6 +124,15 @@ def cluster_bootstrap(
     values = np.asarray(values, dtype=np.float64)
     single = values.ndim == 1
     values = values.reshape(len(values), -1)
+    if values.shape[1] > _BOOT_CHUNK:  # bound the (B, 3 * columns) work arrays
+        per = None if bounds is None else np.broadcast_to(
+            np.asarray(bounds, dtype=np.float64).reshape(-1, 2), (values.shape[1], 2))
+        parts = [
+            cluster_bootstrap(values[:, j:j + _BOOT_CHUNK], weights=weights, level=level,
+                              bounds=None if per is None else per[j:j + _BOOT_CHUNK])
+            for j in range(0, values.shape[1], _BOOT_CHUNK)
+        ]
+        return tuple(np.concatenate(x) for x in zip(*parts))
     mask = ~np.isnan(values)
     masks, which = _unique_columns(mask)
     filled = np.where(mask, values, 0.0)
