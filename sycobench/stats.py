@@ -216,31 +216,50 @@ def sign_flip_pvalues(
 
     Swapping the landlord and tenant labels within a triplet flips the sign of
     its SI, so under "no sycophancy" every sign pattern is equally likely. NaN
-    rows contribute nothing. When 2**n <= permutations every pattern is
-    enumerated and the p-value is exact (count / 2**n); otherwise `permutations`
-    random patterns give (1 + count) / (1 + permutations).
+    rows contribute nothing. When a column has n non-NaN rows and
+    2**n <= permutations, every pattern of those rows is enumerated and the
+    p-value is exact (count / 2**n); otherwise `permutations` random patterns,
+    shared by all such columns, give (1 + count) / (1 + permutations).
     """
     values = np.asarray(values, dtype=np.float64)
     single = values.ndim == 1
-    values = np.nan_to_num(values.reshape(len(values), -1), nan=0.0)
+    values = values.reshape(len(values), -1)
+    present = ~np.isnan(values)
+    exact = 2.0 ** present.sum(axis=0) <= permutations
+    p = np.empty(values.shape[1])
+    if exact.any():
+        masks, which = _unique_columns(present[:, exact])
+        for u in range(masks.shape[1]):
+            cols = np.flatnonzero(exact)[which == u]
+            p[cols] = _enumerated(values[np.ix_(masks[:, u], cols)])
+    if not exact.all():
+        p[~exact] = _sampled(np.nan_to_num(values[:, ~exact], nan=0.0), permutations=permutations, seed=seed)
+    return float(p[0]) if single else p
+
+
+def _tolerance(values: np.ndarray) -> np.ndarray:
+    return 1e-12 * np.maximum(1.0, np.abs(values).sum(axis=0))
+
+
+def _enumerated(values: np.ndarray) -> np.ndarray:
     n = values.shape[0]
     observed = np.abs(values.sum(axis=0))
-    tol = 1e-12 * np.maximum(1.0, np.abs(values).sum(axis=0))
-    exact = n < 63 and 2**n <= permutations
-    if exact:
-        patterns = np.arange(2**n, dtype=np.uint64)[:, None] >> np.arange(n, dtype=np.uint64)
-        hits = (_flip_statistics(values, patterns & np.uint64(1)) >= observed - tol).sum(axis=0)
-        p = hits / 2.0**n
-    else:
-        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
-        hits = np.zeros(values.shape[1])
-        for start in range(0, permutations, _FLIP_CHUNK):
-            rows = min(_FLIP_CHUNK, permutations - start)
-            bits = rng.integers(0, 256, size=(rows, (n + 7) // 8), dtype=np.uint8)
-            signs01 = np.unpackbits(bits, axis=1, count=n)
-            hits += (_flip_statistics(values, signs01) >= observed - tol).sum(axis=0)
-        p = (1.0 + hits) / (1.0 + permutations)
-    return float(p[0]) if single else p
+    patterns = np.arange(2**n, dtype=np.uint64)[:, None] >> np.arange(n, dtype=np.uint64)
+    hits = (_flip_statistics(values, patterns & np.uint64(1)) >= observed - _tolerance(values)).sum(axis=0)
+    return hits / 2.0**n
+
+
+def _sampled(values: np.ndarray, *, permutations: int, seed: int) -> np.ndarray:
+    n = values.shape[0]
+    observed = np.abs(values.sum(axis=0))
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+    hits = np.zeros(values.shape[1])
+    for start in range(0, permutations, _FLIP_CHUNK):
+        rows = min(_FLIP_CHUNK, permutations - start)
+        bits = rng.integers(0, 256, size=(rows, (n + 7) // 8), dtype=np.uint8)
+        signs01 = np.unpackbits(bits, axis=1, count=n)
+        hits += (_flip_statistics(values, signs01) >= observed - _tolerance(values)).sum(axis=0)
+    return (1.0 + hits) / (1.0 + permutations)
 
 
 def _average_ranks(x: np.ndarray) -> np.ndarray:

@@ -123,6 +123,12 @@ def test_sign_flip_exact_enumeration():
     # NaN (incomplete triplet) contributes nothing; (1, 1): |sum| >= 2 in 2 of 4 patterns
     assert sign_flip_pvalues(np.array([1.0, np.nan, 1.0]), permutations=100) == pytest.approx(0.5)
     assert sign_flip_pvalues(np.zeros(4)) == pytest.approx(1.0)
+    # a column is enumerated on its own rows: 3 values among 20 rows, 2**3 <= 10 patterns
+    sparse = np.full((20, 2), np.nan)
+    sparse[[2, 9, 15], 0] = [1.0, 2.0, 3.0]
+    sparse[:, 1] = 1.0  # 20 rows: sampled; only the all-plus and all-minus patterns reach 20
+    p = sign_flip_pvalues(sparse, permutations=10)
+    assert p[0] == pytest.approx(0.25) and p[1] == pytest.approx(1 / 11)
 
 
 def test_sign_flip_random_flips_approach_the_exact_value():
