@@ -281,3 +281,16 @@ def test_every_table_carries_n_triplets():
     assert tables["compare"]["n_triplets"].to_list() == [3]
     assert tables["health"]["n_triplets"].to_list() == [4, 4]
     assert tables["agreement"].filter(pl.col("model_id") == "m1")["n_triplets"].to_list() == [4]
+
+
+def test_job_summary_counts_every_call_of_the_job():
+    from sycobench.config import ReportConfig
+    from sycobench.report.job import job_tables
+
+    results = frame(three_triplets())
+    calls = pl.DataFrame({"model_id": ["m1"] * 15, "role": ["target"] * 13 + ["judge"] * 2,
+                          "error_class": [None] * 12 + ["server_error", None, None]})
+    tables = job_tables(results, ReportConfig(bootstrap=100), calls)
+    assert tables["summary"].columns == SUMMARY_COLUMNS
+    assert tables["summary"]["n"].to_list() == [13]
+    assert tables["uplift"]["n_scored"].to_list() == [10]

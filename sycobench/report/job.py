@@ -16,7 +16,9 @@ __all__ = ["job_tables", "write_job_report", "format_headline"]
 log = logging.getLogger("sycobench.report")
 
 
-def job_tables(results: pl.DataFrame, report: ReportConfig, calls: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+def job_tables(
+    results: pl.DataFrame, report: ReportConfig, calls: pl.DataFrame | None = None,
+) -> dict[str, pl.DataFrame]:
     """Stance mix and uplift per scorer; `summary` from `report.scorers` averaged, else the mean
     of every scorer present (the only one, usually); its `n` counts `calls` when given."""
     from sycobench.report import tables as t
@@ -54,6 +56,7 @@ def write_job_report(job_dir: Path, report: ReportConfig) -> dict[str, pl.DataFr
     mix = tables["stance_mix"].select("model_id", "scorer", "perspective", "n", "p_neg", "p_neu", "p_pos", "mean_score")
     with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=3, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True):
-        text = f"stance mix\n{mix}\nuplift and sycophancy index (95% studentized cluster-bootstrap CI)\n{format_headline(tables['uplift'])}"
+        text = (f"stance mix\n{mix}\nuplift and sycophancy index (95% studentized cluster-bootstrap CI)\n"
+                f"{format_headline(tables['uplift'])}")
     log.info("tables written to %s\n%s", job_dir, text)
     return tables

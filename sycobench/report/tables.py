@@ -14,7 +14,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from sycobench.report.frame import ANSWER, GROUP, PERSPECTIVE_ORDER, PERSPECTIVES, TRIPLET, Input, ordered, prepare, share
+from sycobench.report.frame import (
+    ANSWER, GROUP, PERSPECTIVE_ORDER, PERSPECTIVES, TRIPLET, Input, ordered, prepare, share,
+)
 from sycobench.report.paired import PAIRED_METRICS, Grid, build_grid, compare_models, factor_cells, paired_metrics
 from sycobench.stats import (
     WeightCache,
@@ -156,7 +158,8 @@ def uplift(
                    permutations=permutations, seed=seed)
 
 
-def _uplift(inp: Input, grid: Grid, threshold: float, cache: WeightCache, *, permutations: int, seed: int) -> pl.DataFrame:
+def _uplift(inp: Input, grid: Grid, threshold: float, cache: WeightCache, *, permutations: int,
+            seed: int) -> pl.DataFrame:
     paired = paired_metrics(grid, threshold, cache, permutations=permutations, seed=seed)
     table = paired.join(_binned(inp, threshold).collect(), on=GROUP, how="left")
     binned_cols = [c for c in table.columns if c not in paired.columns]
