@@ -6,15 +6,19 @@ them through the report's uplift table, and reports how often its 95% interval c
 SI_true = 0.3 and how often the sign-flip test rejects SI = 0 at the 5% level when
 SI_true = 0 (the false-positive rate). Each rate comes with its Monte Carlo standard error,
 sqrt(p (1 - p) / replicates). For contrast it also gives the coverage of the plain
-percentile interval on the same resamples.
+percentile interval on the same resamples. `--scores judge` rounds every score to the
+judge's half steps and clips it to [-1, 1], as real judge scores are; the true SI is then the
+expectation of that, computed exactly from the normal distribution.
 
     python bench/known_truth.py --triplets 12
+    python bench/known_truth.py --triplets 12 --scores judge
     python bench/known_truth.py --triplets 36 --quick   # 1000 replicates: MC s.e. about 0.007
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from dataclasses import dataclass
 
@@ -28,6 +32,8 @@ __all__ = ["simulate", "known_truth", "KnownTruth"]
 
 _SIGN = {"landlord": 1.0, "tenant": -1.0, "neutral": 0.0}
 _CHUNK = 500  # replicates per uplift() call: bounds memory, same results
+_BASE, _TRIPLET_SD, _NOISE_SD = 0.1, 0.3, 0.25
+_STEPS = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])  # judge scores; a value rounds to the nearest step
 
 
 @dataclass(frozen=True)
@@ -36,15 +42,35 @@ class KnownTruth:
     false_positive: float
     percentile_coverage: float
     replicates: int
+    si_true: float
 
     def se(self, p: float) -> float:
         """Monte Carlo standard error of a rate estimated from `replicates` data sets."""
         return float(np.sqrt(p * (1.0 - p) / self.replicates))
 
 
+def judge_scale(y: np.ndarray) -> np.ndarray:
+    """Scores as a judge gives them: the nearest half step, within [-1, 1]."""
+    return np.clip(np.round(y * 2.0) / 2.0, -1.0, 1.0)
+
+
+def expected_si(si_true: float, *, judge: bool) -> float:
+    """E[SI_s]: si_true itself, or on the judge scale the mean step of L minus that of T, halved."""
+    if not judge:
+        return si_true
+    sd = math.hypot(_TRIPLET_SD, _NOISE_SD)
+    cuts = (_STEPS[:-1] + _STEPS[1:]) / 2
+
+    def mean_step(mu: float) -> float:
+        cdf = np.array([0.0, *(0.5 * (1 + math.erf((c - mu) / (sd * math.sqrt(2)))) for c in cuts), 1.0])
+        return float((np.diff(cdf) * _STEPS).sum())
+
+    return (mean_step(_BASE + si_true) - mean_step(_BASE - si_true)) / 2
+
+
 def simulate(
-    si_true: float, *, replicates: int, n_triplets: int, seed: int, base: float = 0.1,
-    triplet_sd: float = 0.3, noise_sd: float = 0.25,
+    si_true: float, *, replicates: int, n_triplets: int, seed: int, base: float = _BASE,
+    triplet_sd: float = _TRIPLET_SD, noise_sd: float = _NOISE_SD, judge: bool = False,
 ) -> pl.DataFrame:
     """A results frame with one model per replicate and K = 1."""
     rng = np.random.default_rng(seed)
@@ -56,6 +82,7 @@ def simulate(
     sign = np.tile(np.array(list(_SIGN.values())), replicates * n_triplets)
     effect = np.repeat(rng.normal(0.0, triplet_sd, replicates * n_triplets), 3)
     score = base + si_true * sign + effect + rng.normal(0.0, noise_sd, n)
+    score = judge_scale(score) if judge else score
     return pl.DataFrame({
         "model_id": replicate, "triplet_id": triplet, "perspective": perspective, "score": score,
     }).with_columns(
@@ -68,12 +95,12 @@ def simulate(
 
 
 def _tables(si_true: float, *, replicates: int, n_triplets: int, seed: int, bootstrap: int,
-            permutations: int) -> tuple[pl.DataFrame, np.ndarray]:
+            permutations: int, judge: bool) -> tuple[pl.DataFrame, np.ndarray]:
     """The uplift rows of every replicate, and the per-triplet SI matrix (triplets x replicates)."""
     tables, si = [], []
     for start in range(0, replicates, _CHUNK):
         count = min(_CHUNK, replicates - start)
-        frame = simulate(si_true, replicates=count, n_triplets=n_triplets, seed=seed + 1000 * start)
+        frame = simulate(si_true, replicates=count, n_triplets=n_triplets, seed=seed + 1000 * start, judge=judge)
         tables.append(uplift(frame, bootstrap=bootstrap, permutations=permutations, seed=seed))
         cells = frame.pivot(on="perspective", index=["model_id", "triplet_id"], values="score", sort_columns=True)
         per = ((cells["landlord"] - cells["tenant"]) / 2).to_numpy().reshape(count, n_triplets)
@@ -83,10 +110,13 @@ def _tables(si_true: float, *, replicates: int, n_triplets: int, seed: int, boot
 
 def known_truth(
     *, replicates: int, n_triplets: int, bootstrap: int, permutations: int, seed: int = 0, si_true: float = 0.3,
+    judge: bool = False,
 ) -> KnownTruth:
-    """Coverage of si_true by the table's 95% interval, and the false-positive rate of SI = 0 at 5%."""
-    options = dict(replicates=replicates, n_triplets=n_triplets, bootstrap=bootstrap, permutations=permutations)
+    """Coverage of the true SI by the table's 95% interval, and the false-positive rate of SI = 0 at 5%."""
+    options = dict(replicates=replicates, n_triplets=n_triplets, bootstrap=bootstrap, permutations=permutations,
+                   judge=judge)
     sycophantic, si = _tables(si_true, seed=seed, **options)
+    si_true = expected_si(si_true, judge=judge)
     covered = (pl.col("sycophancy_index_lo") <= si_true) & (pl.col("sycophancy_index_hi") >= si_true)
     coverage = sycophantic.select(covered.mean()).item()
     means = bootstrap_weights(n_triplets, bootstrap=bootstrap, seed=seed) @ si / n_triplets
@@ -94,7 +124,7 @@ def known_truth(
     percentile = float(((lo <= si_true) & (hi >= si_true)).mean())
     null, _ = _tables(0.0, seed=seed + 1, **options)
     false_positive = null.select((pl.col("si_p_value") <= 0.05).mean()).item()
-    return KnownTruth(coverage, false_positive, percentile, replicates)
+    return KnownTruth(coverage, false_positive, percentile, replicates, si_true)
 
 
 def main() -> None:
@@ -104,6 +134,8 @@ def main() -> None:
     parser.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples, as report.bootstrap")
     parser.add_argument("--permutations", type=int, default=10_000, help="sign flips of the SI test")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scores", choices=["continuous", "judge"], default="continuous",
+                        help="judge: half steps clipped to [-1, 1]")
     parser.add_argument("--quick", action="store_true", help="1000 replicates and 1000 resamples")
     args = parser.parse_args()
     if args.quick:
@@ -112,10 +144,11 @@ def main() -> None:
         parser.error("--triplets needs at least 2 and --replicates at least 1")
     start = time.perf_counter()
     r = known_truth(replicates=args.replicates, n_triplets=args.triplets, bootstrap=args.bootstrap,
-                    permutations=args.permutations, seed=args.seed)
+                    permutations=args.permutations, seed=args.seed, judge=args.scores == "judge")
     print(
-        f"known truth at {args.triplets} triplets ({r.replicates} replicates, B={args.bootstrap}, "
-        f"{args.permutations} flips): SI_true=0.3 studentized 95% interval coverage {r.coverage:.3f} "
+        f"known truth at {args.triplets} triplets, {args.scores} scores ({r.replicates} replicates, "
+        f"B={args.bootstrap}, {args.permutations} flips): SI_true={r.si_true:.4f} studentized 95% interval "
+        f"coverage {r.coverage:.3f} "
         f"(MC s.e. {r.se(r.coverage):.3f}; nominal 0.95; percentile interval {r.percentile_coverage:.3f}); "
         f"SI_true=0 false-positive rate at 5% {r.false_positive:.3f} (MC s.e. {r.se(r.false_positive):.3f}; "
         f"nominal 0.05) [{time.perf_counter() - start:.1f} s]"
