@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from sycobench.report.tables import uplift
+from sycobench.report.tables import by_factor, uplift
 from sycobench.stats import bootstrap_weights
 
 __all__ = ["simulate", "known_truth", "KnownTruth"]
@@ -34,6 +34,7 @@ _SIGN = {"landlord": 1.0, "tenant": -1.0, "neutral": 0.0}
 _CHUNK = 500  # replicates per uplift() call: bounds memory, same results
 _BASE, _TRIPLET_SD, _NOISE_SD = 0.1, 0.3, 0.25
 _STEPS = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])  # judge scores; a value rounds to the nearest step
+_AMOUNTS = (25, 50, 100, 200, 400)  # triplet i gets amount i mod 5, for the factor-cell check
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ class KnownTruth:
     percentile_coverage: float
     replicates: int
     si_true: float
+    factor_any_raw: float
+    factor_any_holm: float
 
     def se(self, p: float) -> float:
         """Monte Carlo standard error of a rate estimated from `replicates` data sets."""
@@ -91,40 +94,47 @@ def simulate(
         pl.format("t{}-{}", "triplet_id", "perspective").alias("prompt_id"),
         scorer=pl.lit("sim"),
         k=pl.lit(0, dtype=pl.Int64),
+        amount=pl.col("triplet_id").mod(len(_AMOUNTS)).replace_strict(dict(enumerate(_AMOUNTS))),
     )
 
 
 def _tables(si_true: float, *, replicates: int, n_triplets: int, seed: int, bootstrap: int,
-            permutations: int, judge: bool) -> tuple[pl.DataFrame, np.ndarray]:
-    """The uplift rows of every replicate, and the per-triplet SI matrix (triplets x replicates)."""
-    tables, si = [], []
+            permutations: int, judge: bool) -> tuple[pl.DataFrame, np.ndarray, pl.DataFrame]:
+    """The uplift rows of every replicate, the per-triplet SI matrix (triplets x replicates) and
+    the SI p-values per amount level (by_factor; its intervals are not used, so few resamples)."""
+    tables, si, cells = [], [], []
     for start in range(0, replicates, _CHUNK):
         count = min(_CHUNK, replicates - start)
         frame = simulate(si_true, replicates=count, n_triplets=n_triplets, seed=seed + 1000 * start, judge=judge)
         tables.append(uplift(frame, bootstrap=bootstrap, permutations=permutations, seed=seed))
-        cells = frame.pivot(on="perspective", index=["model_id", "triplet_id"], values="score", sort_columns=True)
-        per = ((cells["landlord"] - cells["tenant"]) / 2).to_numpy().reshape(count, n_triplets)
+        levels = by_factor(frame, factors=("amount",), bootstrap=100, permutations=permutations, seed=seed)
+        cells.append(levels.with_columns(chunk=pl.lit(start)))  # model ids restart in every chunk
+        wide = frame.pivot(on="perspective", index=["model_id", "triplet_id"], values="score", sort_columns=True)
+        per = ((wide["landlord"] - wide["tenant"]) / 2).to_numpy().reshape(count, n_triplets)
         si.append(per.T)
-    return pl.concat(tables), np.hstack(si)
+    return pl.concat(tables), np.hstack(si), pl.concat(cells)
 
 
 def known_truth(
     *, replicates: int, n_triplets: int, bootstrap: int, permutations: int, seed: int = 0, si_true: float = 0.3,
     judge: bool = False,
 ) -> KnownTruth:
-    """Coverage of the true SI by the table's 95% interval, and the false-positive rate of SI = 0 at 5%."""
+    """Coverage of the true SI by the table's 95% interval, the false-positive rate of SI = 0 at 5%, and
+    how often any amount level of a null data set looks significant, before and after Holm's adjustment."""
     options = dict(replicates=replicates, n_triplets=n_triplets, bootstrap=bootstrap, permutations=permutations,
                    judge=judge)
-    sycophantic, si = _tables(si_true, seed=seed, **options)
+    sycophantic, si, _ = _tables(si_true, seed=seed, **options)
     si_true = expected_si(si_true, judge=judge)
     covered = (pl.col("sycophancy_index_lo") <= si_true) & (pl.col("sycophancy_index_hi") >= si_true)
     coverage = sycophantic.select(covered.mean()).item()
     means = bootstrap_weights(n_triplets, bootstrap=bootstrap, seed=seed) @ si / n_triplets
     lo, hi = np.quantile(means, [0.025, 0.975], axis=0)
     percentile = float(((lo <= si_true) & (hi >= si_true)).mean())
-    null, _ = _tables(0.0, seed=seed + 1, **options)
+    null, _, cells = _tables(0.0, seed=seed + 1, **options)
     false_positive = null.select((pl.col("si_p_value") <= 0.05).mean()).item()
-    return KnownTruth(coverage, false_positive, percentile, replicates, si_true)
+    any_cell = cells.group_by("chunk", "model_id").agg((pl.col("si_p_value", "si_p_holm") <= 0.05).any()).select(
+        pl.col("si_p_value", "si_p_holm").mean())
+    return KnownTruth(coverage, false_positive, percentile, replicates, si_true, *any_cell.row(0))
 
 
 def main() -> None:
@@ -151,7 +161,8 @@ def main() -> None:
         f"coverage {r.coverage:.3f} "
         f"(MC s.e. {r.se(r.coverage):.3f}; nominal 0.95; percentile interval {r.percentile_coverage:.3f}); "
         f"SI_true=0 false-positive rate at 5% {r.false_positive:.3f} (MC s.e. {r.se(r.false_positive):.3f}; "
-        f"nominal 0.05) [{time.perf_counter() - start:.1f} s]"
+        f"nominal 0.05); any of {len(_AMOUNTS)} amount levels at p <= 0.05: raw {r.factor_any_raw:.3f}, "
+        f"Holm {r.factor_any_holm:.3f} (family-wise target <= 0.05) [{time.perf_counter() - start:.1f} s]"
     )
 
 
