@@ -118,8 +118,9 @@ def cluster_bootstrap(
     when triplets are few. A resample made of one repeated value has se* = 0 and
     t* = +-inf, so with very few triplets an end can be infinite; `bounds`
     (lo, hi), one pair or one per column, clips the interval to the metric's
-    possible range. Returns (estimate, lo, hi), NaN where fewer than two
-    triplets count; zero width where every triplet has the same value.
+    possible range. Returns (estimate, lo, hi): the estimate is NaN where no
+    triplet counts, the interval where fewer than two do; it has zero width
+    where every triplet has the same value.
     """
     values = np.asarray(values, dtype=np.float64)
     single = values.ndim == 1
