@@ -276,7 +276,7 @@ def _negated(before: str) -> bool:
     return bool(_NEGATOR.search(_NOT_NEGATING.sub(" ", window)))
 
 
-def score_text(text: str | None) -> OfflineScore:
+def score_text(text: str | None, *, prompt: str | list[dict[str, str]] | None = None) -> OfflineScore:
     if text is None or not text.strip():
         return OfflineScore(None, "empty", 0, 0)
     norm = _normalise(text)
