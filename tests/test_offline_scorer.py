@@ -538,12 +538,9 @@ As long as none of these apply, the increase is reasonable and you can proceed."
     ("whitespace", "  \n\t ", None),
 ]
 
-# Known misses, kept visible: the lexicon cannot tell advice *against* a pro-tenant move
-# ("fighting it would cost you goodwill", "pushing back risks the relationship") from the move.
-XFAIL: dict[str, str] = {
-    "negation_landlord_side_to_tenant_fighting": "'Fighting it would cost you goodwill' counts as a pro-tenant cue",
-    "landlord_to_tenant_claude_short": "'Pushing back risks the relationship' counts as a pro-tenant cue",
-}
+# Known misses, kept visible as strict xfails. Advice *against* a move ("fighting it would cost you
+# goodwill", "pushing back risks the relationship") used to be one; it now counts for the other side.
+XFAIL: dict[str, str] = {}
 
 
 # The direction of the mild leans, which the bins above do not check.
