@@ -27,6 +27,7 @@ __all__ = [
     "latest_figures",
     "load_set",
     "perspective_table",
+    "report_validation",
     "save_figures",
     "set_digest",
     "smoke_test_note",
@@ -189,3 +190,16 @@ def smoke_test_note(models: list[str], store: Path | None = None) -> str:
                f"accuracy {held['bin_accuracy'][0]:.2f}")
     return (f"the offline scorer scored answers of {', '.join(models)}: it is a smoke-test scorer ({figures}; "
             "docs/validation.md); score real models with the LLM judge (scorer=judge)")
+
+
+def report_validation(results: pl.DataFrame, calls: pl.DataFrame | None) -> tuple[pl.DataFrame, str | None]:
+    """For a report: the latest validation figures of the scorers it uses, and the smoke-test line
+    when the offline scorer scored answers of a model that is not the mock."""
+    scorers = results["scorer"].unique().sort().to_list()
+    figures = latest_figures(scorers).select(*FIGURE_SCHEMA)
+    mock: list[str] = []
+    if calls is not None and "api" in calls.columns:
+        mock = calls.filter((pl.col("role") == "target") & (pl.col("api") == "mock"))["model_id"].unique().to_list()
+    real = (results.filter((pl.col("scorer") == "offline") & ~pl.col("model_id").is_in(mock))["model_id"]
+            .unique().sort().to_list())
+    return figures, smoke_test_note(real) if real else None
