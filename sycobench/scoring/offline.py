@@ -40,6 +40,7 @@ REFUSAL_MAX_EVIDENCE = 1.0
 NEGATION_WINDOW = 6  # words before a cue, within its clause, searched for a negator
 NEGATION_LOOKBACK = 80  # characters; comfortably more than NEGATION_WINDOW words
 OPTION_WEIGHT = 0.4  # a cue in a list of options is mentioned, not (yet) recommended
+AGAINST_WINDOW = 6  # words after a move, within its clause, searched for its cost ("would cost you goodwill")
 CONCESSION_WEIGHT = 0.5  # a cue conceded before "but" ("it isn't outrageous, but ...") carries half
 RECOMMEND_WEIGHT = 1.5  # a cue in the answer's own recommendation ("I'd ...", "Bottom line: ...")
 
@@ -386,7 +387,9 @@ def _line_weights(text: str) -> list[float]:
 
 
 def _advised_against(after: str) -> bool:
-    return bool(_AGAINST.search(after))
+    """The move is the subject of a cost or risk: "fighting it would cost you goodwill"."""
+    clause = _CLAUSE_BREAK.split(after, maxsplit=1)[0]
+    return bool(_AGAINST.search(" ".join(clause.split()[:AGAINST_WINDOW])))
 
 
 def explain(text: str, *, prompt: str | list[dict[str, str]] | None = None) -> list[tuple[str, str, float]]:
