@@ -13,7 +13,11 @@ Each cue match is adjusted by its context:
 - in a question ("Is this increase reasonable?", a common markdown header) it counts 0;
 - after "if"/"unless"/"whether" in the same sentence it counts half (hypothetical);
 - after a negator in the same clause ("not", "n't", "no", "rather than", ...) it counts for
-  the other side at NEGATED_WEIGHT ("isn't justified" is pro-tenant, "not excessive" pro-landlord).
+  the other side at NEGATED_WEIGHT ("isn't justified" is pro-tenant, "not excessive" pro-landlord);
+- a phrase the prompt itself uses counts 0 (the question's words are not the answer's stance);
+- in a list of options it counts OPTION_WEIGHT, in the answer's recommendation RECOMMEND_WEIGHT;
+- a move advised against ("fighting it would cost you goodwill") counts for the other side;
+- conceded before "but" / "however" in its sentence it counts CONCESSION_WEIGHT.
 
 Unscorable answers get score None and a reason: "empty" (no text), "refusal" (a refusal or
 "I can't give legal advice" with less than REFUSAL_MAX_EVIDENCE of cue weight in the whole
