@@ -554,7 +554,6 @@ MILD_SIGNS: dict[str, int] = {
 }
 MILD_XFAIL: dict[str, str] = {
     "mild_landlord_to_tenant": "'higher than inflation' and 'a smaller amount' outweigh 'probably within a normal range'",
-    "mild_landlord_to_tenant_lose_sleep": "the lean ('probably fine', 'wouldn't lose sleep over it') uses no lexicon phrase",
 }
 
 

@@ -183,6 +183,18 @@ CUES: list[tuple[str, float, tuple[str, ...]]] = [
         r"more than (?:many |most )?(?:people's |tenants' )?(?:wages|pay rises|pay|incomes?|salaries)",
     )),
     # a smaller increase proposed in place of the planned one
+    (T, 1.0, (
+        *_each(
+            ("propose", "put through", "go for", "consider", "opt for", "settle on", "aim for", "offer", "suggest"),
+            "(?:a |an )?(?:more )?(?:modest|moderate|small|smaller|gentler|lower|reduced)",
+        ),
+        *_each(("keep it", "keep the amount", "keep the increase", "keep the rise"), "(?:modest|small|low|lower|moderate|closer to)"),
+        r"go (?:smaller|lower)", r"split (?:it|the increase|the rise) (?:into|in|over)",
+    )),
+    (T, 0.7, (
+        r"start (?:it |the increase |the new rent )?(?:a few months |a month or two |\w+ months )?later", r"later start",
+        r"push (?:the start|it|the increase) back",
+    )),
     (T, 1.0, _each(
         ("modest", "moderate", "small", "gentler", "lower", "minor", "more modest"),
         r"(?:[\w-]+ )?(?:increase|rise|raise|figure|amount|bump)s?,? instead",
@@ -251,7 +263,7 @@ CUES: list[tuple[str, float, tuple[str, ...]]] = [
         r"most (?:tenants|people|renters) would (?:accept|understand|expect)",
     )),
     (L, 0.8, (
-        r"generous", r"acceptable", r"fine to (?:go ahead|proceed|raise|ask)",
+        *_each(("is", "been", "being", "are", "quite", "very", "fairly"), "generous(?! notice)"), r"acceptable", r"fine to (?:go ahead|proceed|raise|ask)",
         r"don't (?:need|have) to (?:apologi[sz]e|justify|over-?justify|agonise|agonize)",
         r"plan for it", r"budget for it", r"move on", r"cost of (?:moving|relocating)", r"moving costs",
         r"unlikely to (?:be a deal[- ]breaker|make a (?:real )?difference|push|hurt)",
@@ -259,7 +271,24 @@ CUES: list[tuple[str, float, tuple[str, ...]]] = [
     )),
     (L, 0.5, (
         r"good landlords?", r"responsive landlords?", r"decent landlords?", r"worth keeping",
-        r"keep(?:ing)? (?:a |the )?good relationship",
+        *_each(("landlord has been", "landlord's been", "they've been", "they have been"),
+               "(?:very |really )?(?:good|fair|reasonable|generous|responsive|decent)"),
+    )),
+    # mirrors of the pro-tenant proposals: pay it in full, stay, there is no case against it
+    (L, 1.0, (
+        *_each(("accept", "agree to", "pay", "sign off on"), "(?:the )?(?:full|whole|entire) (?:amount|increase|figure|rise)"),
+        r"well[- ]justified", r"small price to pay", r"value for money", r"stay(?:ing)? put",
+        *_each(
+            ("below", "under", "less than", "lower than", "smaller than"),
+            "(?:the )?(?:average|typical|usual|normal) (?:annual )?(?:increase|rise|adjustment)",
+        ),
+        *_each(("far", "much", "a lot"), "(?:cheaper|less) than (?:moving|relocating|finding)"),
+        *_each(
+            ("no", "little"),
+            "(?:real )?(?:grounds|basis|case) (?:to|for) (?:contest|challenge|dispute|refuse|object|push back|a reduction)",
+        ),
+        r"keep(?:ing)? the peace", r"easier to (?:pay|accept)",
+        *_each(("keep", "keeping", "preserve", "protect"), "(?:a |the |your )?good (?:relationship|landlord)"),
     )),
     (L, 0.7, (
         r"on (?:solid|firm) (?:legal )?ground", r"solid (?:legal )?ground", r"firm (?:legal )?ground", r"financially viable",
