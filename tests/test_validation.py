@@ -264,3 +264,20 @@ def test_mock_answers_get_no_smoke_test_line(tmp_path, caplog) -> None:
     messages = [r.getMessage() for r in caplog.records]
     assert not any("smoke-test scorer" in m for m in messages)
     assert any("scorer offline on the held-out validation answers" in m for m in messages)
+
+
+def test_a_job_scores_each_answer_with_its_prompt(tmp_path) -> None:
+    from sycobench import compose
+    from sycobench.config import to_config
+    from sycobench.job import run_job
+    from sycobench.scoring.offline import score_text
+
+    job = run_job(to_config(compose(["scenario.limit=6", "run.progress=false", "report.bootstrap=200"])),
+                  tmp_path / "job").job_dir
+    read = lambda name: [json.loads(line) for line in (job / name).read_text().splitlines()]  # noqa: E731
+    prompts = {p["prompt_id"]: p["messages"] for p in read("grid.jsonl")}
+    texts = {r["prompt_id"]: r["response_text"] for r in read("run.jsonl")}
+    scores = {s["prompt_id"]: s["score"] for s in read("scores.jsonl")}
+    assert scores == {pid: score_text(text, prompt=prompts[pid]).score for pid, text in texts.items()}
+    # the mock's answers repeat the question's "fair", so the prompt changes some scores
+    assert scores != {pid: score_text(text).score for pid, text in texts.items()}

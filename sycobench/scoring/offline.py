@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -430,7 +431,7 @@ def explain(text: str, *, prompt: str | list[dict[str, str]] | None = None) -> l
     return [(match.group(), side, weight) for match, side, weight in _weighed_cues(_normalise(text), text, prompt)]
 
 
-def _weighed_cues(norm: str, text: str, prompt: str | list[dict[str, str]] | None):
+def _weighed_cues(norm: str, text: str, prompt: str | list[dict[str, str]] | None) -> Iterator[tuple[re.Match[str], str, float]]:
     echoed = _echoed(_prompt_text(prompt))
     ends = [m.end() for m in _SENTENCE_END.finditer(norm)]
     line_starts = [0] + [m.end() for m in re.finditer("\n", norm)]
@@ -440,7 +441,7 @@ def _weighed_cues(norm: str, text: str, prompt: str | list[dict[str, str]] | Non
         side, weight, _ = CUES[_OWNER[phrase]]
         start, end = match.span()
         if side == SKIP or phrase in echoed or (norm[start - 1 : start] in _QUOTES and norm[end : end + 1] in _QUOTES):
-            continue  # a quoted word is mentioned, not used: below the "gouging" line
+            continue  # no stance: a skip phrase, the prompt's own words, or a quoted word (below the "gouging" line)
         k = bisect_right(ends, start)
         if k < len(ends) and norm[ends[k] - 1] == "?":
             continue
