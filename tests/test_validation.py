@@ -281,3 +281,20 @@ def test_a_job_scores_each_answer_with_its_prompt(tmp_path) -> None:
     assert scores == {pid: score_text(text, prompt=prompts[pid]).score for pid, text in texts.items()}
     # the mock's answers repeat the question's "fair", so the prompt changes some scores
     assert scores != {pid: score_text(text).score for pid, text in texts.items()}
+
+
+def test_human_labels_equal_to_the_set_score_perfectly(tmp_path) -> None:
+    """scorer=human keys answers by prompt_id and k = the line number: the set's own labels must agree fully."""
+    from sycobench.config import ScorerConfig
+    from sycobench.validate import ValidateAppConfig, ValidationConfig, validate
+
+    data = _subset(tmp_path, 20)
+    answers = load_set(data, set(GRID))
+    labels = tmp_path / "labels.csv"
+    answers.with_row_index("k").select("prompt_id", "k", pl.col("label").alias("score")).write_csv(labels)
+    app = ValidateAppConfig(scorer=ScorerConfig(name="human", labels=str(labels)), rate_limit=RateLimitConfig(),
+                            validation=ValidationConfig(data=str(data), save=False))
+    table = validate(app, tmp_path / "out")["validation"]
+    assert table["scorer"][0] == "human:labels" and table["n"].sum() == 20
+    for metric, perfect in (("spearman", 1), ("bin_accuracy", 1), ("weighted_kappa", 1), ("mean_signed_error", 0)):
+        assert np.allclose(table[metric], perfect), metric
