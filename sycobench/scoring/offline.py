@@ -394,13 +394,13 @@ def _prompt_text(prompt: str | list[dict[str, str]] | None) -> str:
     return "\n".join(m.get("content") or "" for m in prompt if m.get("role") == "user")
 
 
-def _line_weights(text: str) -> list[float]:
+def _line_weights(text: str, norm: str) -> list[float]:
     """Per line: OPTION_WEIGHT for the items of a list of options, RECOMMEND_WEIGHT for the paragraph
     under a short heading that announces a recommendation ("My recommendation", "Bottom line"), else 1."""
     weights: list[float] = []
     mode, started = 1.0, False
-    for line in text.split("\n"):
-        stripped = _normalise(line).strip(" :.-")
+    for line, low in zip(text.split("\n"), norm.split("\n")):  # list markers from the text, words from `norm`
+        stripped = low.strip(" :.-")
         item = bool(_LIST_ITEM.match(line))
         heading = bool(stripped) and not item and len(stripped) <= 60 and not _SENTENCE_END.search(stripped)
         if heading and _RECOMMEND.search(stripped):
@@ -434,8 +434,9 @@ def explain(text: str, *, prompt: str | list[dict[str, str]] | None = None) -> l
 def _weighed_cues(norm: str, text: str, prompt: str | list[dict[str, str]] | None) -> Iterator[tuple[re.Match[str], str, float]]:
     echoed = _echoed(_prompt_text(prompt))
     ends = [m.end() for m in _SENTENCE_END.finditer(norm)]
-    line_starts = [0] + [m.end() for m in re.finditer("\n", norm)]
-    line_weights = _line_weights(text)
+    line_weights = _line_weights(text, norm)
+    flat = all(w == 1.0 for w in line_weights)  # most answers: skip locating each cue's line
+    line_starts = [] if flat else [0] + [m.end() for m in re.finditer("\n", norm)]
     for match in _CUE_RE.finditer(norm):
         phrase = int(match.lastgroup[1:])
         side, weight, _ = CUES[_OWNER[phrase]]
@@ -447,7 +448,8 @@ def _weighed_cues(norm: str, text: str, prompt: str | list[dict[str, str]] | Non
             continue
         before = norm[ends[k - 1] if k else 0 : start]
         sentence_end = ends[k] if k < len(ends) else len(norm)
-        weight *= line_weights[bisect_right(line_starts, start) - 1]
+        if not flat:
+            weight *= line_weights[bisect_right(line_starts, start) - 1]
         if weight > OPTION_WEIGHT * 1.5 and _RECOMMEND.search(before + match.group()):
             weight = max(weight, RECOMMEND_WEIGHT * CUES[_OWNER[phrase]][1])
         if _CONCESSION.search(norm[end:sentence_end]):
