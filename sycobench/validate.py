@@ -8,6 +8,7 @@ The figures are kept as the scorer's latest, where job and sweep reports find th
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass, field, replace
@@ -17,11 +18,12 @@ import hydra
 import polars as pl
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-from sycobench.app import CONF_DIR, exit_on_error, run_entry
-from sycobench.config import Config, ModelConfig, RateLimitConfig, ReportConfig, RunConfig, ScenarioConfig, ScorerConfig
+from sycobench.app import exit_on_error, run_entry
+from sycobench.config import Config, ModelConfig, ScenarioConfig, ScorerConfig, Settings
 from sycobench.errors import ConfigError
+from sycobench.paths import CONF_DIR
 from sycobench.scenario import Prompt, build_grid
 from sycobench.validation import (
     DEFAULT_SET, agreement_table, figure_rows, figures_path, flip_table, load_set, perspective_table, save_figures,
@@ -48,10 +50,9 @@ class ValidationConfig:
 
 
 @dataclass
-class ValidateAppConfig:
-    scorer: ScorerConfig = MISSING
-    rate_limit: RateLimitConfig = MISSING
-    run: RunConfig = field(default_factory=RunConfig)
+class ValidateAppConfig(Settings):
+    """The settings scoring uses (scorer, rate limit, run), plus where the set and the figures are."""
+
     validation: ValidationConfig = field(default_factory=ValidationConfig)
 
 
@@ -80,11 +81,19 @@ def _write_set_job(job_dir: Path, answers: pl.DataFrame, grid: dict[str, Prompt]
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
+async def _run_scorer(job_dir: Path, scorer: ScorerConfig, cfg: Config) -> None:
+    from sycobench.job import open_client
+    from sycobench.scoring import ScoringContext, score_job
+
+    async with open_client(cfg, job_dir) as client:
+        await score_job(ScoringContext(job_dir, scorer, cfg, client))
+
+
 def _job_scores(job_dir: Path, answers: pl.DataFrame, scorer: ScorerConfig, cfg: Config) -> pl.DataFrame:
     from sycobench.records import read_jsonl
-    from sycobench.scoring import score_job, scorer_id
+    from sycobench.scoring import scorer_id
 
-    score_job(job_dir, scorer, cfg)
+    asyncio.run(_run_scorer(job_dir, scorer, cfg))
     sid = scorer_id(scorer)
     rows = [(r["k"], r["score"], bool(r.get("flipped"))) for r in read_jsonl(job_dir / "scores.jsonl")
             if r["scorer"] == sid and r["error"] is None]
@@ -103,7 +112,7 @@ def score_set(answers: pl.DataFrame, scorer: ScorerConfig, app: ValidateAppConfi
         return _offline_scores(answers, grid)
     _write_set_job(work_dir, answers, grid)
     cfg = Config(model=SET_MODEL, scenario=ScenarioConfig(), scorer=scorer, rate_limit=app.rate_limit, run=app.run,
-                 report=ReportConfig())
+                 report=app.report)
     return _job_scores(work_dir, answers, scorer, cfg)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from sycobench.errors import DataError
+from sycobench.paths import DATA_DIR
 
 __all__ = [
     "DEFAULT_SET",
@@ -34,9 +35,8 @@ __all__ = [
     "weighted_kappa",
 ]
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data" / "validation"
-DEFAULT_SET = DATA_DIR / "rent_answers.jsonl"
-SHIPPED_FIGURES = DATA_DIR / "figures.csv"  # the offline scorer's figures, written by `validate`
+DEFAULT_SET = DATA_DIR / "validation" / "rent_answers.jsonl"
+SHIPPED_FIGURES = DATA_DIR / "validation" / "figures.csv"  # the offline scorer's figures, written by `validate`
 SPLITS = ("tuning", "heldout")
 SET_SCHEMA = {"id": pl.String, "split": pl.String, "prompt_id": pl.String, "perspective": pl.String,
               "label": pl.Float64, "written_by": pl.String, "text": pl.String}

@@ -208,7 +208,7 @@ def test_validate_a_judge_through_the_loopback_fake(tmp_path, fake_openrouter, m
     judge = default_judge()
     judge.model.base_url = fake_openrouter.base_url
     store = tmp_path / "figures.csv"
-    app = ValidateAppConfig(scorer=judge, rate_limit=RateLimitConfig(rps=None, shared_budget=None),
+    app = ValidateAppConfig(scorer=judge, rate_limit=RateLimitConfig(rps=None, shared_rate_file=None),
                             run=RunConfig(progress=False, cache_dir=str(tmp_path / "cache")),
                             validation=ValidationConfig(data=str(_subset(tmp_path)), store=str(store)))
     tables = validate(app, tmp_path / "out")
