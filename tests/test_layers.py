@@ -17,10 +17,10 @@ STAGES = {
     "cache": 3,  # the first layer of the call path
     "providers": 3, "progress": 3,
     "runner": 4, "estimate": 4,
-    "scoring": 5,
+    "scoring": 5, "validation": 5,
     "stats": 6, "report": 6,
     "job": 7,
-    "api": 8, "app": 8, "score": 8, "callbacks": 8, "__main__": 8, "__init__": 8, "fake_openrouter": 8,
+    "api": 8, "app": 8, "score": 8, "validate": 8, "callbacks": 8, "__main__": 8, "__init__": 8, "fake_openrouter": 8,
 }
 
 

@@ -55,6 +55,13 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
         results = pl.concat([results, combined], how="diagonal_relaxed")
     tables = build_tables(results, data.calls, threshold=report.threshold, bootstrap=report.bootstrap,
                           seed=report.seed, reference=report.reference, summary_scorer=headline)
+    from sycobench.validation import report_validation
+
+    figures, smoke_test = report_validation(data.results, data.calls)
+    if not figures.is_empty():
+        tables["scorer_validation"] = figures
+    if smoke_test:
+        tables["smoke_test"] = pl.DataFrame({"note": [smoke_test]})
     tables["jobs"] = data.jobs
     tables["results"] = results
     return tables
@@ -68,6 +75,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     tables = build_report(data, report)
     out.mkdir(parents=True, exist_ok=True)
     results = tables.pop("results")
+    smoke_test = tables.pop("smoke_test", None)
     results.write_parquet(out / "results.parquet")
     write_tables({k: v for k, v in tables.items()}, out)
     calls = data.calls
@@ -91,8 +99,11 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
         "threshold": report.threshold,
         "bootstrap": report.bootstrap,
         "seed": report.seed,
+        "smoke_test": smoke_test["note"][0] if smoke_test is not None else None,
     }
     pairs = _pairs(results)
     render_report({**tables, **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta)
+    if meta["smoke_test"]:
+        log.warning(meta["smoke_test"])
     log.info("report written to %s", out)
     return tables

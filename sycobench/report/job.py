@@ -53,6 +53,16 @@ def write_job_report(job_dir: Path, report: ReportConfig) -> dict[str, pl.DataFr
     tables = job_tables(results, report, calls)
     for name, frame in tables.items():
         frame.write_csv(job_dir / f"{name}.csv", float_precision=CSV_DIGITS)
+    from sycobench.validation import report_validation
+
+    figures, smoke_test = report_validation(results, calls)
+    if not figures.is_empty():
+        figures.write_csv(job_dir / "scorer_validation.csv", float_precision=CSV_DIGITS)
+        for row in figures.filter(pl.col("split") == "heldout").iter_rows(named=True):
+            log.info("scorer %s on the held-out validation answers: Spearman %.2f, bin accuracy %.2f, kappa %.2f (n=%d)",
+                     row["scorer"], row["spearman"], row["bin_accuracy"], row["weighted_kappa"], row["n"])
+    if smoke_test:
+        log.warning(smoke_test)
     mix = tables["stance_mix"].select("model_id", "scorer", "perspective", "n", "p_neg", "p_neu", "p_pos", "mean_score")
     with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=3, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True):

@@ -23,7 +23,7 @@ _ENGINE = "in-memory"
 _BLOCK_BYTES = 16 << 20  # JSONL is parsed this much at a time
 # The columns the tables read, typed by the one layout in sycobench.records.
 RUN_SCHEMA = {name: RUN_FIELDS[name] for name in (
-    "model_id", "prompt_id", "triplet_id", "perspective", "k", "factors", "usage", "cost_usd", "latency_s",
+    "model_id", "api", "prompt_id", "triplet_id", "perspective", "k", "factors", "usage", "cost_usd", "latency_s",
     "cached", "error", "ended_at")}
 SCORE_SCHEMA = {name: SCORE_FIELDS[name] for name in (
     "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "usage", "cost_usd", "latency_s", "cached",
@@ -82,6 +82,7 @@ def load_calls(job_dir: Path, *, job: str | None = None, scores: pl.DataFrame | 
     target = runs.select(
         pl.lit(job or job_dir.name).alias("job"),
         "model_id",
+        "api",
         pl.lit("target").alias("role"),
         "prompt_id",
         "triplet_id",

@@ -282,13 +282,30 @@ def _health_blocks(health: pl.DataFrame | None, jobs: pl.DataFrame | None) -> li
     ])]
 
 
+def _validation_blocks(figures: pl.DataFrame | None) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Scorer validation")]
+    if not _usable(figures):
+        return [*blocks, Para("No validation figures for these scorers: run python -m sycobench.validate scorer=...")]
+    return [*blocks, Para(
+        "The latest figures of each scorer on the labelled validation answers (docs/validation.md); the held-out "
+        "split was never used to tune a scorer."
+    ), _table(figures, [
+        _text("scorer", "scorer"), _text("split", "split"), _num("n", "n"), _num("Spearman", "spearman"),
+        _num("bin accuracy", "bin_accuracy"), _num("weighted κ", "weighted_kappa"),
+        _num("mean signed error", "mean_signed_error"), _num("flip bin agreement", "flip_bin_agreement"),
+        _text("validated", "validated_at"),
+    ])]
+
+
 def _build_blocks(tables: dict[str, pl.DataFrame], meta: dict, plots: set[str]) -> list[Block]:
     get = tables.get
     config = meta.get("config")
+    smoke_test = [Para(f"Warning: {meta['smoke_test']}.")] if meta.get("smoke_test") else []
     return [
-        *_meta_blocks(meta), *_headline_blocks(get("uplift"), plots, meta), *_stance_blocks(get("stance_mix"), plots),
-        *_compare_blocks(get("compare")), *_factor_blocks(get("by_factor"), plots),
-        *_agreement_blocks(get("agreement"), plots), *_health_blocks(get("health"), get("jobs")),
+        *_meta_blocks(meta), *smoke_test, *_headline_blocks(get("uplift"), plots, meta),
+        *_stance_blocks(get("stance_mix"), plots), *_compare_blocks(get("compare")), *_factor_blocks(get("by_factor"), plots),
+        *_agreement_blocks(get("agreement"), plots), *_validation_blocks(get("scorer_validation")),
+        *_health_blocks(get("health"), get("jobs")),
         Heading(2, "Configuration"), Code(config) if config else Para("No configuration was recorded."),
     ]
 

@@ -88,10 +88,12 @@ async def score_offline(ctx: ScoringContext) -> int:
 
     sid = scorer_id(ctx.scorer)
     config = {"name": "offline", "version": SCORER_VERSION}
+    # The prompt lets the scorer ignore cue phrases the question itself put into the answer.
+    prompts = {p["prompt_id"]: p["messages"] for p in read_jsonl(ctx.job_dir / "grid.jsonl")}
     scored = 0
     with JsonlWriter(ctx.job_dir / "scores.jsonl") as writer:
         for answer in iter_pending(ctx.job_dir, sid):
-            result = score_text(answer["response_text"])
+            result = score_text(answer["response_text"], prompt=prompts.get(answer["prompt_id"]))
             writer.write(score_record(answer, sid, config, score=result.score, unscorable=result.reason))
             scored += 1
     return scored
