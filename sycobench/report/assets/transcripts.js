@@ -130,7 +130,7 @@
     return node;
   }
   function tripletNode(t) {
-    var card = el("article", { "class": "tv-triplet", "data-model": t.model, "data-scorer": t.scorer,
+    var card = el("article", { "class": "tv-triplet", "data-model": t.model, "data-scorer": t.scorer, "data-triplet": t.triplet,
       "data-gap": t.gap === null ? "" : t.gap, "data-contribution": t.contribution === null ? "" : t.contribution });
     var head = el("div", { "class": "tv-head" });
     head.appendChild(el("b", {}, data.labels[t.model] || t.model));
