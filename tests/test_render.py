@@ -207,3 +207,14 @@ def test_markup_in_model_ids_and_messages_is_escaped(tmp_path) -> None:
     assert "evil/&lt;script&gt;alert(1)&lt;/script&gt;" in page
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "<script>" not in md
+
+
+def test_roster_labels_name_models_everywhere(tmp_path) -> None:
+    tables = _tables(MODELS, ["offline"])
+    labels = {MODELS[0]: "Alpha One"}
+    render_report(tables, tmp_path, meta={**META, "labels": labels})
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "- Alpha One: acme/alpha-1" in md  # the one place the id still shows
+    assert md.count("acme/alpha-1") == 2 and "| Alpha One |" in md  # the other is the config block
+    assert "Alpha One" in (tmp_path / "headline.tex").read_text(encoding="utf-8")
+    assert "acme/alpha-1" not in (tmp_path / "headline.md").read_text(encoding="utf-8")
