@@ -87,11 +87,11 @@
     triplet: function (a, b) { return a.triplet < b.triplet ? -1 : a.triplet > b.triplet ? 1 : 0; }
   };
 
-  function reveal(parent, cls, label, fill, toggled) {
+  function reveal(parent, cls, label, fill, toggled, before) {
     var button = el("button", { type: "button", "class": cls + "-toggle", "aria-expanded": "false" }, "show " + label);
     var shown = null;
     button.addEventListener("click", function () {
-      if (shown) { shown.remove(); shown = null; } else { shown = fill(); parent.appendChild(shown); }
+      if (shown) { shown.remove(); shown = null; } else { shown = fill(); parent.insertBefore(shown, before || null); }
       button.setAttribute("aria-expanded", shown ? "true" : "false");
       button.textContent = (shown ? "hide " : "show ") + label;
       if (toggled) toggled(!!shown);
@@ -115,7 +115,7 @@
     if (text.length > SNIPPET) {
       var short = node.lastChild;
       buttons.appendChild(reveal(node, "tv-full", "full answer", function () { return el("div", { "class": "tv-full" }, text); },
-        function (open) { short.hidden = open; }));
+        function (open) { short.hidden = open; }, buttons));
     }
     if (a.raw) {
       buttons.appendChild(reveal(node, "tv-raw", "judge reply", function () { return el("div", { "class": "tv-raw" }, a.raw); }));
