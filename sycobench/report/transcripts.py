@@ -82,9 +82,9 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
                     seed: int = 0) -> dict:
     """The page's data: triplets (each with its answers), prompts and texts by index, and counts."""
     labels = labels or {}
-    frame = results.lazy().with_columns(
-        *(pl.lit(None, dtype=pl.String).alias(c) for c in ("response_text", "raw", "unscorable", "prompt_id")
-          if c not in results.columns)
+    text = ("response_text", "raw", "unscorable", "prompt_id")
+    frame = results.lazy().with_columns(  # legacy or partial frames may lack a column, or hold only nulls
+        *(pl.col(c).cast(pl.String) if c in results.columns else pl.lit(None, dtype=pl.String).alias(c) for c in text)
     )
     factors = [f for f in FACTORS if f in results.columns and results[f].drop_nulls().n_unique() > 0]
     sizes = frame.group_by(_TRIPLET).agg(n_answers=pl.len())
