@@ -141,3 +141,11 @@ def test_unknown_justification_code_is_a_data_error(tmp_path):
         load_legacy(write(tmp_path / "run.jsonl", bad))
     with pytest.raises(DataError, match="perspective"):
         load_legacy(write(tmp_path / "run.jsonl", [dict(RECORDS[0], perspective="judge")]))
+
+
+def test_answers_are_kept_for_the_transcripts(tmp_path):
+    records = [{**r, "response_text": f"answer {i}"} for i, r in enumerate(RECORDS)]
+    results, _ = load_legacy(write(tmp_path / "run_scored.jsonl", records))
+    by_line = dict(zip(results["prompt_id"] + "@" + results["model_id"], results["response_text"]))
+    assert by_line["la1@A"] == "answer 0" and by_line["ta1@B"] == "answer 11"
+    assert results.filter(pl.col("response_text").is_null()).height == 0

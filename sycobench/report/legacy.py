@@ -17,6 +17,7 @@ Legacy records carry no triplet id, so triplets are rebuilt per model:
 - relationship = relationship_quality, justification = the category, conduct
   columns null, scorer "legacy"; k numbers the repeated records of one
   (model, prompt_id) in file order, from 0.
+- The answer (`response_text`) is kept for results.parquet and the transcript view.
 - A record with a non-empty `error` becomes a call with error_class
   "legacy_error" and no result. Every record becomes a call.
 
@@ -57,6 +58,7 @@ _RECORD = pl.Struct({
         "justification": pl.String,
     }),
     "score": pl.Float64,
+    "response_text": pl.String,
     "latency_ms": pl.Float64,
     "input_tokens": pl.Int64,
     "output_tokens": pl.Int64,
@@ -165,6 +167,7 @@ def _results(records: pl.DataFrame, path: Path) -> pl.DataFrame:
         tenant_conduct=pl.lit(None, dtype=pl.String),
         relationship="relationship_quality",
         dup=pl.int_range(pl.len()).over("line") > 0,
+        response_text="response_text",
     )
 
 
