@@ -29,12 +29,17 @@ WIDTH = 1280
 THRESHOLD = 0.33
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
+def chromium_path() -> str:
     path = shutil.which("chromium")
     if path is None:  # CI installs it; a missing browser must fail, never skip
         pytest.fail("Chromium not found on PATH: install the Debian package (apt-get install chromium), "
                     "as .ci/run does, then rerun the browser tests", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    path = chromium_path()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -244,3 +249,9 @@ def test_paging_walks_every_triplet_once(judged_page) -> None:
         nxt.click()
     assert len(seen) == len(set(seen)) == total == 12 * 2 * 10
     assert pages == 12
+
+
+def test_a_missing_chromium_fails_with_the_fix(monkeypatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install chromium"):
+        chromium_path()

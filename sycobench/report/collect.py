@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,9 +63,7 @@ def _model_label(calls: pl.DataFrame) -> str | None:
 
 def _unique_labels(labels: dict[str, str]) -> dict[str, str]:
     """Labels that would name two models the same are dropped: the id is the safer name then."""
-    counts: dict[str, int] = {}
-    for label in labels.values():
-        counts[label] = counts.get(label, 0) + 1
+    counts = Counter(labels.values())
     return {key: label for key, label in labels.items() if counts[label] == 1 and label != key}
 
 
