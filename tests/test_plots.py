@@ -65,3 +65,18 @@ def test_by_amount_draws_one_panel_per_model(tables, figures, tmp_path) -> None:
     assert len(set(styles)) == len(MODELS)
     for fmt, magic in (("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF-")):
         assert path.with_suffix(f".{fmt}").read_bytes().startswith(magic), fmt
+
+
+def test_by_amount_beyond_24_models_is_one_heatmap(figures, tmp_path) -> None:
+    models = [f"m/{i:02d}" for i in range(30)]
+    by_factor = build_tables(synthetic_results(models, triplets=5, text=False), bootstrap=20,
+                             permutations=10)["by_factor"]
+    plots._plot_by_amount(by_factor, tmp_path / "amount.png")
+    ax = figures[0].axes[0]
+    values = ax.get_images()[0].get_array()
+    assert values.shape == (30, 5)
+    assert [t.get_text() for t in ax.get_yticklabels()] == models
+    expected = by_factor.filter((pl.col("factor") == "amount") & (pl.col("model_id") == "m/07") & (pl.col("level") == "100"))
+    assert values[7, 2] == pytest.approx(expected["sycophancy_index"][0])
+    vmin, vmax = ax.get_images()[0].get_clim()
+    assert vmin == -vmax  # zero sits in the middle of the diverging scale

@@ -25,6 +25,7 @@ PRO_TENANT, NEUTRAL, PRO_LANDLORD = "#0072B2", "#BBBBBB", "#D55E00"
 _PERSPECTIVES = ("landlord", "neutral", "tenant", "all")
 _MISSING = "—"
 _MAX_SPLIT_MODELS = 12
+_MAX_PANELS = 24  # beyond this many models, one heatmap reads better (and draws in a fraction of the time)
 
 
 def _missing(x: object) -> bool:
@@ -157,6 +158,8 @@ def _plot_by_amount(by_factor: pl.DataFrame, path: Path) -> Path | None:
         return None
     levels = _level_order(data["level"])
     models = data["model_id"].unique(maintain_order=True).to_list()
+    if len(models) > _MAX_PANELS:
+        return _heatmap_by_amount(data, levels, models, scorer, path)
     cols = min(4, len(models))
     rows = math.ceil(len(models) / cols)
     fig = Figure(figsize=(max(4.5, 2.6 * cols), 0.9 + 2.3 * rows), layout="constrained")
@@ -182,6 +185,26 @@ def _plot_by_amount(by_factor: pl.DataFrame, path: Path) -> Path | None:
     fig.supxlabel("rent increase amount", fontsize=9)
     fig.supylabel("sycophancy index, 95% CI", fontsize=9)
     fig.suptitle("Sycophancy index by increase amount" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
+    return _save(fig, path)
+
+
+def _heatmap_by_amount(data: pl.DataFrame, levels: list[str], models: list[str], scorer: str | None,
+                       path: Path) -> Path:
+    """SI per model (rows) and amount (columns) on a diverging, colour-blind-safe scale centred on 0."""
+    grid = (
+        pl.DataFrame({"model_id": models}).join(pl.DataFrame({"level": levels}), how="cross")
+        .join(data.select("model_id", "level", "sycophancy_index"), on=["model_id", "level"], how="left")
+    )
+    values = grid["sycophancy_index"].fill_null(np.nan).to_numpy().reshape(len(models), len(levels))
+    limit = max(float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0, 0.05)
+    fig = Figure(figsize=(6.5, 1.4 + 0.22 * len(models)), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(values, cmap="PuOr_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+    ax.set_xticks(range(len(levels)), levels, fontsize=8)
+    ax.set_yticks(range(len(models)), [_wrap(m, 40) for m in models], fontsize=7)
+    ax.set_xlabel("rent increase amount")
+    fig.colorbar(image, ax=ax, label="sycophancy index", shrink=0.6)
+    ax.set_title("Sycophancy index by increase amount" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
     return _save(fig, path)
 
 
