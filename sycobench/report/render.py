@@ -225,8 +225,8 @@ def _factor_blocks(by_factor: pl.DataFrame | None, plots: set[str]) -> list[Bloc
         return [*blocks, Para("No factor breakdown.")]
     blocks.append(Para("SI within each level of a scenario factor; n counts the triplets behind each figure."))
     if PLOTS["amount"] in plots:
-        blocks.append(Image(PLOTS["amount"], "Sycophancy index by rent-increase amount, one panel per model, "
-                                             "with 95% intervals."))
+        blocks.append(Image(PLOTS["amount"], "Sycophancy index by rent-increase amount: one panel per model "
+                                             "with 95% intervals (one heatmap beyond 24 models)."))
     for factor in by_factor["factor"].unique(maintain_order=True).to_list():
         part = by_factor.filter(pl.col("factor") == factor)
         order = {level: i for i, level in enumerate(_level_order(part["level"]))}
