@@ -50,6 +50,21 @@ def test_default_job_writes_every_file(tmp_path) -> None:
     log = (job / "run.log").read_text()
     assert "simulated" in log and "answers: calls 360, ok 360" in log
     assert json.loads((job / "job.json").read_text())["status"] == "ok"
+    _assert_text_matches_records(job / "results.parquet", grid, records, scores)
+
+
+def _assert_text_matches_records(path: Path, grid: list[dict], records: list[dict], scores: list[dict]) -> None:
+    """results.parquet carries each scored answer's prompt, answer, judge reply and unscorable reason."""
+    import polars as pl
+
+    results = pl.read_parquet(path)
+    assert results.height == len(scores)
+    assert {"messages", "response_text", "raw", "unscorable", "score", "triplet_id", "amount"} <= set(results.columns)
+    answers = {(r["prompt_id"], r["k"]): r["response_text"] for r in records}
+    prompts = {g["prompt_id"]: g["messages"] for g in grid}
+    for row in results.sample(20, seed=1).iter_rows(named=True):
+        assert row["response_text"] == answers[(row["prompt_id"], row["k"])] and row["response_text"]
+        assert row["messages"] == prompts[row["prompt_id"]]
 
 
 @pytest.mark.slow

@@ -180,3 +180,11 @@ def test_bad_records_are_a_data_error(tmp_path):
         load_legacy(write(tmp_path / "run.jsonl", [dict(RECORDS[0], perspective="judge")]))
     with pytest.raises(DataError, match=r"run\.jsonl:2: landlord or tenant record lacks factors.justification"):
         load_legacy(write(tmp_path / "run.jsonl", [RECORDS[0], record("A", "lx", "landlord", 100, "good", None, 0.9)]))
+
+
+def test_answers_are_kept_for_the_transcripts(tmp_path):
+    records = [{**r, "response_text": f"answer {i}"} for i, r in enumerate(RECORDS)]
+    results, _ = load_legacy(write(tmp_path / "run_scored.jsonl", records))
+    by_line = dict(zip(results["prompt_id"] + "@" + results["model_id"], results["response_text"]))
+    assert by_line["la1@A"] == "answer 0" and by_line["ta1@B"] == "answer 11"
+    assert results.filter(pl.col("response_text").is_null()).height == 0

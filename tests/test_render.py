@@ -11,12 +11,14 @@ import numpy as np
 import polars as pl
 import pytest
 
+from sycobench.report.plots import FORMATS
 from sycobench.report.render import PLOTS, render_report
 
 MODELS = ["acme/alpha-1", "beta/omega-2-instruct"]
 EVIL = "evil/<script>alert(1)</script>"
 FAILED_MESSAGE = "CreditsError: out of credits after 12 calls"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+PAPER = {"headline.tex", "headline.md"}
 
 
 def _tables(models: list[str], scorers: list[str]) -> dict[str, pl.DataFrame]:
@@ -118,7 +120,8 @@ def _parse(text: str) -> _Balance:
 
 def test_every_file_is_written_and_plots_are_valid_pngs(full) -> None:
     out, written, _ = full
-    expected = {*PLOTS.values(), "report.md", "report.html"}
+    figures = {str(Path(name).with_suffix(f".{fmt}")) for name in PLOTS.values() for fmt in FORMATS}
+    expected = {*figures, *PAPER, "report.md", "report.html"}
     assert {p.name for p in written} == expected
     assert all(p.parent == out and p.stat().st_size > 0 for p in written)
     for name in PLOTS.values():
@@ -126,6 +129,9 @@ def test_every_file_is_written_and_plots_are_valid_pngs(full) -> None:
         assert path.read_bytes()[:8] == PNG_MAGIC
         image = mpimg.imread(path)
         assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 300
+        assert path.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
+        svg = path.with_suffix(".svg").read_text(encoding="utf-8")
+        assert "<svg" in svg and svg.rstrip().endswith("</svg>")
 
 
 def test_html_is_self_contained_and_well_formed(full) -> None:
@@ -150,7 +156,9 @@ def test_headline_values_and_meta_appear(full) -> None:
                  f"{first['tenant_agree_p']:.3f}", f"| {first['n_triplets']} |", "0.250 [0.111, 0.389]",
                  META["code_version"], "runs/job-b", "seed 7", "How to read this", "id: acme/alpha-1"):
         assert text in md, text
-    assert si in page
+    value, interval = si.split(" ", 1)
+    assert f'{value}<br><span class="ci">{interval}</span>' in page  # the interval sits under its value
+    assert si in (out / "headline.md").read_text(encoding="utf-8")
     assert "(forest_si.png)" in md and "(stance_mix.png)" in md
 
 
@@ -172,6 +180,7 @@ def test_one_scorer_without_pairs_skips_the_scatter(tmp_path) -> None:
     tables = _tables(MODELS, ["offline"])
     written = {p.name for p in render_report(tables, tmp_path, meta=META)}
     assert PLOTS["agreement"] not in written and PLOTS["stance_mix"] in written
+    assert "agreement_scatter.svg" not in written and "stance_mix.pdf" in written
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "| scorer |" not in md and "Only one scorer" in md
 
@@ -184,7 +193,7 @@ def test_missing_or_empty_tables_do_not_crash(tmp_path, keep) -> None:
     written = render_report(tables, tmp_path, meta={"title": "sparse", "threshold": 0.33})
     names = {p.name for p in written}
     assert {"report.md", "report.html"} <= names
-    assert (PLOTS["forest"] in names) == ("uplift" in keep)
+    assert (PLOTS["forest"] in names) == ("uplift" in keep) == (PAPER <= names)
     assert PLOTS["stance_mix"] not in names and not (tmp_path / PLOTS["stance_mix"]).exists()
     assert _parse((tmp_path / "report.html").read_text(encoding="utf-8")).errors == []
 
@@ -214,3 +223,14 @@ def test_rows_on_few_triplets_are_marked_and_holm_is_stated(full) -> None:
     render_report({**tables, "uplift": small}, out / "small", meta=META)
     headline = (out / "small" / "report.md").read_text(encoding="utf-8").split("## Headline", 1)[1]
     assert "| 19 † |" in headline and "| 20 |" in headline
+
+
+def test_roster_labels_name_models_everywhere(tmp_path) -> None:
+    tables = _tables(MODELS, ["offline"])
+    labels = {MODELS[0]: "Alpha One"}
+    render_report(tables, tmp_path, meta={**META, "labels": labels})
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "- Alpha One: acme/alpha-1" in md  # the one place the id still shows
+    assert md.count("acme/alpha-1") == 2 and "| Alpha One |" in md  # the other is the config block
+    assert "Alpha One" in (tmp_path / "headline.tex").read_text(encoding="utf-8")
+    assert "acme/alpha-1" not in (tmp_path / "headline.md").read_text(encoding="utf-8")

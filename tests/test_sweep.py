@@ -36,6 +36,12 @@ def test_sweep_leaves_a_full_report(tmp_path) -> None:
     results = pl.read_parquet(report / "results.parquet")
     assert results.height == 2 * 40 * 3
     assert {"triplet_id", "prompt_id", "perspective", "amount", "justification", "score"} <= set(results.columns)
+    assert results["response_text"].null_count() == 0 and results["messages"].null_count() == 0
+    assert {"raw", "unscorable"} <= set(results.columns)
+    for name in ("stance_mix", "forest_si", "uplift_by_amount"):
+        assert all((report / f"{name}.{fmt}").stat().st_size > 0 for fmt in ("png", "svg", "pdf")), name
+    assert "\\begin{tabular" in (report / "headline.tex").read_text()
+    assert "Transcripts" in (report / "report.md").read_text() and 'id="tv-data"' in (report / "report.html").read_text()
     with (report / "summary.csv").open() as fh:
         assert fh.readline().startswith("model_id,n,mean_score,p_neg,p_neu,p_pos,landlord_n")
 

@@ -57,6 +57,9 @@ def test_a_wheel_install_runs_from_any_folder(tmp_path) -> None:
     assert job.returncode == 0, job.stderr
     assert json.loads((work / "job" / "job.json").read_text())["status"] == "ok"
     assert (work / "job" / "uplift.csv").exists()
+    report = run("-m", "sycobench.report", "job", "--bootstrap", "100")  # the transcript view's assets ship too
+    assert report.returncode == 0, report.stderr
+    assert 'id="tv-data"' in (work / "job" / "report" / "report.html").read_text(encoding="utf-8")
 
     roster = run("-m", "sycobench", "-m", "+roster=paid", "run.dry_run=true", "scenario.limit=1",
                  "hydra.sweep.dir=sweep")

@@ -1,5 +1,6 @@
 """Reports: every table of docs/metrics.md, built by Polars from any mix of jobs, sweeps and
-legacy files, written as CSV + Parquet, plus report.md, a self-contained report.html and plots."""
+legacy files, written as CSV + Parquet, plus report.md, a self-contained report.html with a
+transcript view, plots (PNG, SVG, PDF) and the headline table as LaTeX and Markdown."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import polars as pl
 
 from sycobench.config import ReportConfig
 from sycobench.report.collect import Collected, collect
+from sycobench.report.load import TEXT_COLUMNS
 
 __all__ = ["build_report", "write_report"]
 
@@ -44,15 +46,25 @@ def _pairs(results: pl.DataFrame) -> pl.DataFrame | None:
     )
 
 
+def with_text(results: pl.DataFrame, text: pl.DataFrame) -> pl.DataFrame:
+    """Rows of derived scorers (no text of their own) take the prompt and answer of the response they score."""
+    keys = ["model_id", "prompt_id", "k"]
+    answers = text.select(*keys, "messages", "response_text").unique(keys, keep="first", maintain_order=True)
+    return results.drop(TEXT_COLUMNS, strict=False).join(answers, on=keys, how="left", maintain_order="left")
+
+
 def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFrame]:
+    """Every table, plus `results`: the scored answers with their text (the tables never read the text)."""
     from sycobench.report.tables import build_tables, combine_scorers
 
-    results = data.results
+    full = data.results
+    results = full.drop(TEXT_COLUMNS, strict=False)
     headline = None
     if report.scorers:
         combined = combine_scorers(results, list(report.scorers))
         headline = combined["scorer"][0]
         results = pl.concat([results, combined], how="diagonal_relaxed")
+        full = pl.concat([full, with_text(combined, full)], how="diagonal_relaxed")
     tables = build_tables(results, data.calls, threshold=report.threshold, bootstrap=report.bootstrap,
                           seed=report.seed, reference=report.reference, summary_scorer=headline)
     from sycobench.validation import report_validation
@@ -63,7 +75,7 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
     if smoke_test:
         tables["smoke_test"] = pl.DataFrame({"note": [smoke_test]})
     tables["jobs"] = data.jobs
-    tables["results"] = results
+    tables["results"] = full
     return tables
 
 
@@ -100,9 +112,10 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
         "bootstrap": report.bootstrap,
         "seed": report.seed,
         "smoke_test": smoke_test["note"][0] if smoke_test is not None else None,
+        "labels": data.labels,
     }
     pairs = _pairs(results)
-    render_report({**tables, **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta)
+    render_report({**tables, **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta, results=results)
     if meta["smoke_test"]:
         log.warning(meta["smoke_test"])
     log.info("report written to %s", out)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -30,6 +31,7 @@ class Collected:
     calls: pl.DataFrame
     jobs: pl.DataFrame
     sources: list[str]
+    labels: dict[str, str] = field(default_factory=dict)  # model_id as in the tables -> roster label
 
 
 def _overrides(job_dir: Path) -> list[str]:
@@ -52,6 +54,19 @@ def job_label(model_id: str, overrides: list[str]) -> str:
     return f"{model_id} [{', '.join(extra)}]" if extra else model_id
 
 
+def _model_label(calls: pl.DataFrame) -> str | None:
+    if "model_label" not in calls.columns:
+        return None
+    named = calls["model_label"].drop_nulls()
+    return named[0] if named.len() else None
+
+
+def _unique_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Labels that would name two models the same are dropped: the id is the safer name then."""
+    counts = Counter(labels.values())
+    return {key: label for key, label in labels.items() if counts[label] == 1 and label != key}
+
+
 def _is_legacy(path: Path) -> bool:
     with path.open("rb") as fh:
         first = fh.readline()
@@ -70,6 +85,7 @@ def _load(job_dir: Path, name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def collect(paths: list[Path]) -> Collected:
     results, calls, jobs, sources = [], [], [], []
+    labels: dict[str, str] = {}
     for path in paths:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or folder")
@@ -103,6 +119,9 @@ def collect(paths: list[Path]) -> Collected:
             if frames is None:
                 continue
             job_calls, job_results = frames
+            display = _model_label(job_calls)
+            if display:
+                labels.setdefault(label, job_label(display, overrides))
             relabel = pl.lit(label).alias("model_id")
             calls.append(job_calls.with_columns(relabel) if label != model_id else job_calls)
             results.append(job_results.with_columns(relabel) if label != model_id else job_results)
@@ -116,4 +135,4 @@ def collect(paths: list[Path]) -> Collected:
         keyed = (pl.col("role") == "target") & pl.col("prompt_id").is_not_null()
         target = all_calls.filter(keyed).unique(subset=["model_id", "prompt_id", "k"], keep="first", maintain_order=True)
         all_calls = pl.concat([target, all_calls.filter(~keyed)], how="diagonal_relaxed")
-    return Collected(merged, all_calls, pl.DataFrame(jobs), sources)
+    return Collected(merged, all_calls, pl.DataFrame(jobs), sources, _unique_labels(labels))

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 
 from sycobench.config import ReportConfig
-from sycobench.report.load import load_calls, load_results
+from sycobench.report.load import TEXT_COLUMNS, load_calls, load_results
 from sycobench.report.tables import CSV_DIGITS
 
 __all__ = ["job_tables", "write_job_report", "format_headline"]
@@ -50,7 +50,8 @@ def write_job_report(job_dir: Path, report: ReportConfig) -> dict[str, pl.DataFr
     if results.is_empty():
         log.warning("no scored answers in %s: no tables written", job_dir)
         return {}
-    tables = job_tables(results, report, calls)
+    results.write_parquet(job_dir / "results.parquet")  # ids, factors, scores and the text behind them
+    tables = job_tables(results.drop(TEXT_COLUMNS), report, calls)
     for name, frame in tables.items():
         frame.write_csv(job_dir / f"{name}.csv", float_precision=CSV_DIGITS)
     from sycobench.validation import report_validation

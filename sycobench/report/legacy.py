@@ -23,6 +23,7 @@ Legacy records carry no triplet id, so triplets are rebuilt per model:
   a call with error_class "legacy_error" and no result. One with an answer and
   an error failed at scoring: a successful call whose answer is unscorable
   (null score). Every record becomes a call.
+- The answer (`response_text`) is kept for results.parquet and the transcript view.
 
 A line that is not a valid record raises DataError naming the file and line;
 a torn last line (no trailing newline) is skipped with a warning instead.
@@ -173,6 +174,7 @@ def _results(records: pl.DataFrame, path: Path) -> pl.DataFrame:
         tenant_conduct=pl.lit(None, dtype=pl.String),
         relationship="relationship_quality",
         dup=pl.int_range(pl.len()).over("line") > 0,
+        response_text="response_text",
     )
 
 

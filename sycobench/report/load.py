@@ -15,7 +15,7 @@ import polars as pl
 from sycobench.errors import DataError
 from sycobench.records import FACTOR_TYPES, RUN_FIELDS, SCORE_FIELDS, read_jsonl
 
-__all__ = ["find_jobs", "load_calls", "load_results", "read_frame", "FACTORS"]
+__all__ = ["find_jobs", "load_calls", "load_results", "read_frame", "FACTORS", "TEXT_COLUMNS"]
 
 FACTORS = list(FACTOR_TYPES)
 # Polars' default (streaming) engine runs `unique` on these small per-job frames ~10x slower.
@@ -23,11 +23,14 @@ _ENGINE = "in-memory"
 _BLOCK_BYTES = 16 << 20  # JSONL is parsed this much at a time
 # The columns the tables read, typed by the one layout in sycobench.records.
 RUN_SCHEMA = {name: RUN_FIELDS[name] for name in (
-    "model_id", "api", "prompt_id", "triplet_id", "perspective", "k", "factors", "usage", "cost_usd", "latency_s",
-    "cached", "error", "ended_at")}
+    "model_id", "model_label", "api", "prompt_id", "triplet_id", "perspective", "k", "factors", "usage",
+    "cost_usd", "latency_s", "cached", "error", "ended_at", "response_text")}
 SCORE_SCHEMA = {name: SCORE_FIELDS[name] for name in (
-    "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "usage", "cost_usd", "latency_s", "cached",
+    "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "raw", "usage", "cost_usd", "latency_s", "cached",
     "error", "scored_at")}
+# What was asked and answered, carried into results.parquet and the transcript view; tables never read it.
+TEXT_COLUMNS = ["messages", "response_text", "raw", "unscorable"]
+GRID_SCHEMA = {"prompt_id": pl.String, "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}
 
 
 def read_frame(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -94,6 +97,8 @@ def load_calls(job_dir: Path, *, job: str | None = None, scores: pl.DataFrame | 
         pl.col("cached").fill_null(False),
         pl.col("usage").struct.unnest(),
         "cost_usd",
+        "model_label",
+        "response_text",
     )
     if scores is None:
         scores = read_frame(job_dir / "scores.jsonl", SCORE_SCHEMA)
@@ -113,17 +118,22 @@ def load_calls(job_dir: Path, *, job: str | None = None, scores: pl.DataFrame | 
 
 def load_results(job_dir: Path, *, calls: pl.DataFrame | None = None,
                  scores: pl.DataFrame | None = None) -> pl.DataFrame:
-    """One row per (response, scorer). Scores for unknown or failed calls are dropped."""
+    """One row per (response, scorer), with the prompt, answer and judge reply (TEXT_COLUMNS).
+    Scores for unknown or failed calls are dropped."""
     if scores is None:
         scores = read_frame(job_dir / "scores.jsonl", SCORE_SCHEMA)
     calls = calls if calls is not None else load_calls(job_dir, scores=scores)
     answers = calls.lazy().filter((pl.col("role") == "target") & pl.col("error_class").is_null())
     scores = _latest(scores.lazy(), ["model_id", "prompt_id", "k", "scorer"], "scored_at").filter(pl.col("error").is_null())
+    prompts = read_frame(job_dir / "grid.jsonl", GRID_SCHEMA).lazy().unique("prompt_id", keep="first")
     return (
-        scores.select("model_id", "prompt_id", "k", "scorer", "score")
-        .join(answers.select("job", "model_id", "prompt_id", "triplet_id", "perspective", "k", *FACTORS),
+        scores.select("model_id", "prompt_id", "k", "scorer", "score", "raw", "unscorable")
+        .join(answers.select("job", "model_id", "prompt_id", "triplet_id", "perspective", "k", *FACTORS,
+                             "response_text"),
               on=["model_id", "prompt_id", "k"], how="inner")
-        .select("job", "model_id", "scorer", "triplet_id", "prompt_id", "perspective", "k", "score", *FACTORS)
+        .join(prompts, on="prompt_id", how="left")
+        .select("job", "model_id", "scorer", "triplet_id", "prompt_id", "perspective", "k", "score", *FACTORS,
+                *TEXT_COLUMNS)
         .sort("model_id", "scorer", "triplet_id", "prompt_id", "k")  # tables never depend on record order
         .collect(engine=_ENGINE)
     )

@@ -1,4 +1,9 @@
-"""The report's plots, drawn with matplotlib's object API (no global backend, no open figures)."""
+"""The report's plots, drawn with matplotlib's object API (no global backend, no open figures).
+
+Every plot is written as PNG (for the page), SVG and PDF (for papers). Models are told apart by
+colour *and* marker: the Okabe-Ito colours (safe for the common colour-vision deficiencies)
+crossed with twelve marker shapes give 24 distinct styles before any repeats.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,17 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
-__all__ = ["PLOTS", "render_plots"]
+__all__ = ["PLOTS", "FORMATS", "MODEL_COLOURS", "MODEL_MARKERS", "model_style", "render_plots"]
 
-DPI = 110
+DPI = 150
+FORMATS = ("png", "svg", "pdf")
+MODEL_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+MODEL_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 PRO_TENANT, NEUTRAL, PRO_LANDLORD = "#0072B2", "#BBBBBB", "#D55E00"
 _PERSPECTIVES = ("landlord", "neutral", "tenant", "all")
 _MISSING = "—"
 _MAX_SPLIT_MODELS = 12
+_MAX_PANELS = 24  # beyond this many models, one heatmap reads better (and draws in a fraction of the time)
 
 
 def _missing(x: object) -> bool:
@@ -53,8 +62,17 @@ def _wrap(text: str, width: int = 32) -> str:
     return textwrap.fill(str(text), width, break_long_words=True, break_on_hyphens=False).replace("$", r"\$")
 
 
+def model_style(i: int) -> tuple[str, str]:
+    """Colour and marker of the i-th model; the pair stays unique for 24 models."""
+    return MODEL_COLOURS[i % len(MODEL_COLOURS)], MODEL_MARKERS[i % len(MODEL_MARKERS)]
+
+
 def _save(fig: Figure, path: Path) -> Path:
+    """`path` (a .png) plus its .svg and .pdf twins; no timestamps, so reruns give the same vector files."""
     fig.savefig(path, dpi=DPI, format="png")
+    fig.set_layout_engine("none")  # keep the layout just computed: solving it again costs seconds per format
+    fig.savefig(path.with_suffix(".svg"), format="svg", metadata={"Date": None})
+    fig.savefig(path.with_suffix(".pdf"), format="pdf", metadata={"CreationDate": None})
     return path
 
 
@@ -100,6 +118,7 @@ def _plot_forest(uplift: pl.DataFrame, path: Path) -> Path | None:
     data = uplift.filter(pl.col("sycophancy_index").is_not_null()) if "sycophancy_index" in uplift.columns else None
     if not _usable(data):
         return None
+    data = data.sort("sycophancy_index", descending=True, maintain_order=True)  # largest effect on top
     si = data["sycophancy_index"].to_numpy()
     lo = data["sycophancy_index_lo"].fill_null(np.nan).to_numpy() if "sycophancy_index_lo" in data.columns else si
     hi = data["sycophancy_index_hi"].fill_null(np.nan).to_numpy() if "sycophancy_index_hi" in data.columns else si
@@ -133,31 +152,59 @@ def _level_order(levels: pl.Series) -> list[str]:
 
 
 def _plot_by_amount(by_factor: pl.DataFrame, path: Path) -> Path | None:
+    """One small panel per model on a shared y axis: with many models, offset lines overlap."""
     data, scorer = _first_scorer(by_factor.filter(pl.col("factor") == "amount"))
     if data.is_empty():
         return None
     levels = _level_order(data["level"])
     models = data["model_id"].unique(maintain_order=True).to_list()
-    fig = Figure(figsize=(8, 4.8), layout="constrained")
-    ax = fig.add_subplot()
-    ax.axhline(0, color="black", linewidth=0.8)
-    for i, model in enumerate(models):
+    if len(models) > _MAX_PANELS:
+        return _heatmap_by_amount(data, levels, models, scorer, path)
+    cols = min(4, len(models))
+    rows = math.ceil(len(models) / cols)
+    fig = Figure(figsize=(max(4.5, 2.6 * cols), 0.9 + 2.3 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False).ravel()
+    position = {lv: j for j, lv in enumerate(levels)}
+    for i, (ax, model) in enumerate(zip(axes, models)):
         part = data.filter(pl.col("model_id") == model).with_columns(
-            x=pl.col("level").replace_strict({lv: j for j, lv in enumerate(levels)}, return_dtype=pl.Float64)
+            x=pl.col("level").replace_strict(position, return_dtype=pl.Float64)
         ).sort("x")
         si = part["sycophancy_index"].fill_null(np.nan).to_numpy()
         err = np.vstack([si - part["sycophancy_index_lo"].fill_null(np.nan).to_numpy(),
                          part["sycophancy_index_hi"].fill_null(np.nan).to_numpy() - si])
-        counts = part["n_triplets"]
-        x = part["x"].to_numpy() + (i - (len(models) - 1) / 2) * 0.08
-        ax.errorbar(x, si, yerr=np.clip(np.nan_to_num(err), 0, None), fmt="-o", capsize=3,
-                    label=f"{_wrap(model, 40)} (n={_span(counts)} triplets per level)")
-    ax.set_xticks(range(len(levels)), levels)
+        colour, marker = model_style(i)
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.errorbar(part["x"].to_numpy(), si, yerr=np.clip(np.nan_to_num(err), 0, None), fmt="-", marker=marker,
+                    color=colour, capsize=3)
+        ax.set_title(f"{_wrap(model, 28)}\nn={_span(part['n_triplets'])} triplets per level", fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_xticks(range(len(levels)), levels, fontsize=8)
+        ax.tick_params(axis="both", labelsize=8, labelbottom=True)
+    for ax in axes[len(models):]:
+        ax.set_visible(False)
+    fig.supxlabel("rent increase amount", fontsize=9)
+    fig.supylabel("sycophancy index, 95% CI", fontsize=9)
+    fig.suptitle("Sycophancy index by increase amount" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
+    return _save(fig, path)
+
+
+def _heatmap_by_amount(data: pl.DataFrame, levels: list[str], models: list[str], scorer: str | None,
+                       path: Path) -> Path:
+    """SI per model (rows) and amount (columns) on a diverging, colour-blind-safe scale centred on 0."""
+    grid = (
+        pl.DataFrame({"model_id": models}).join(pl.DataFrame({"level": levels}), how="cross")
+        .join(data.select("model_id", "level", "sycophancy_index"), on=["model_id", "level"], how="left")
+    )
+    values = grid["sycophancy_index"].fill_null(np.nan).to_numpy().reshape(len(models), len(levels))
+    limit = max(float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0, 0.05)
+    fig = Figure(figsize=(6.5, 1.4 + 0.22 * len(models)), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(values, cmap="PuOr_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
+    ax.set_xticks(range(len(levels)), levels, fontsize=8)
+    ax.set_yticks(range(len(models)), [_wrap(m, 40) for m in models], fontsize=7)
     ax.set_xlabel("rent increase amount")
-    ax.set_ylabel("sycophancy index, 95% CI")
-    ax.set_title("Sycophancy index by increase amount" + (f" (scorer: {scorer})" if scorer else ""))
-    ax.grid(axis="y", alpha=0.3)
-    fig.legend(loc="outside lower center", ncol=1 if len(models) > 3 else len(models), frameon=False, fontsize=8)
+    fig.colorbar(image, ax=ax, label="sycophancy index", shrink=0.6)
+    ax.set_title("Sycophancy index by increase amount" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
     return _save(fig, path)
 
 
@@ -205,7 +252,8 @@ PLOTS = {"stance_mix": "stance_mix.png", "forest": "forest_si.png", "amount": "u
 
 
 def render_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: float) -> list[Path]:
-    """Each plot whose table is present and non-empty; a plot with nothing to show writes no file."""
+    """Each plot whose table is present and non-empty, as the PNG paths (SVG and PDF sit beside
+    each); a plot with nothing to show writes no file."""
     get = tables.get
     written = [
         _usable(get("stance_mix")) and _plot_stance_mix(get("stance_mix"), out_dir / PLOTS["stance_mix"],

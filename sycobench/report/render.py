@@ -1,6 +1,8 @@
-"""report.md, a self-contained report.html and PNG plots, all from the aggregated report tables.
+"""report.md, a self-contained report.html (with the transcript view), plots and the headline
+table for papers, all from the aggregated report tables.
 
-Both documents are rendered from one list of blocks, so they always say the same thing.
+Both documents are rendered from one list of blocks, so they always say the same thing; a model
+is named by its roster label wherever the roster gives one (the Models list maps labels to ids).
 Plots use matplotlib's Agg canvas through `Figure` (not pyplot), so rendering leaves no
 global backend state or open figures behind.
 """
@@ -18,9 +20,11 @@ from pathlib import Path
 import polars as pl
 
 from sycobench.report.frame import SMALL_TRIPLETS
+from sycobench.report.paper import write_headline
 from sycobench.report.plots import (
-    _MISSING, PLOTS, _fmt, _level_order, _missing, _several_scorers, _usable, render_plots,
+    _MISSING, FORMATS, PLOTS, _fmt, _level_order, _missing, _several_scorers, _usable, render_plots,
 )
+from sycobench.report.transcripts import transcript_data, transcript_html
 
 __all__ = ["render_report"]
 
@@ -58,9 +62,18 @@ class Table:
     headers: list[str]
     rows: list[list[str]]
     numeric: list[bool]
+    fit: bool = False  # HTML: fit the page width (intervals under their value) instead of scrolling
 
 
-Block = Heading | Para | Bullets | Code | Image | Table
+@dataclass(frozen=True)
+class Transcripts:
+    """The interactive view in HTML; `note` stands in for it in Markdown."""
+
+    html: str
+    note: str
+
+
+Block = Heading | Para | Bullets | Code | Image | Table | Transcripts
 Column = tuple[str, Callable[[dict], str], bool]
 
 
@@ -119,9 +132,9 @@ def _flagged(df: pl.DataFrame, table: Table) -> list[Block]:
     return [table, Para(_SMALL_NOTE)] if marked else [table]
 
 
-def _table(df: pl.DataFrame, columns: list[Column]) -> Table:
+def _table(df: pl.DataFrame, columns: list[Column], *, fit: bool = False) -> Table:
     rows = [[get(row) for _, get, _ in columns] for row in df.iter_rows(named=True)]
-    return Table([h for h, _, _ in columns], rows, [num for _, _, num in columns])
+    return Table([h for h, _, _ in columns], rows, [num for _, _, num in columns], fit)
 
 
 def _keys(df: pl.DataFrame) -> list[Column]:
@@ -157,12 +170,23 @@ def _meta_blocks(meta: dict) -> list[Block]:
     ])]
     if meta.get("sources"):
         blocks += [Para("Sources:"), Bullets([str(s) for s in meta["sources"]])]
+    if meta.get("labels"):
+        blocks += [Para("Models (roster label: model id):"),
+                   Bullets([f"{label}: {model}" for model, label in meta["labels"].items()])]
     totals = meta.get("totals") or {}
     if totals:
         rows = [[_TOTAL_LABELS.get(k, k.replace("_", " ")), _usd(v) if k.endswith("_usd") else _fmt(v)]
                 for k, v in totals.items()]
         blocks += [Heading(2, "Totals"), Table(["quantity", "value"], rows, [False, True])]
     return blocks
+
+
+_HEADLINE_LEGEND = (
+    "SI: sycophancy index, with its 95% interval in brackets (as for uplift and lean); p: sign-flip p-value "
+    "of SI ≠ 0; uplift L / uplift T: paired uplift on the landlord / tenant side; both sides: share of triplets "
+    "with both sides affirmed; triplets / incompl.: complete and incomplete triplets; agree L / agree T: binned "
+    "agree p when the landlord / tenant asks. The same table is written as headline.tex and headline.md."
+)
 
 
 def _headline_blocks(uplift: pl.DataFrame | None, plots: set[str], meta: dict) -> list[Block]:
@@ -172,15 +196,17 @@ def _headline_blocks(uplift: pl.DataFrame | None, plots: set[str], meta: dict) -
     if not _usable(uplift):
         return [*blocks, Para("No uplift table: nothing was scored.")]
     columns = [
-        *_keys(uplift), _ci("SI [95% CI]", "sycophancy_index"), _num("p (SI ≠ 0)", "si_p_value", _fmt_p),
-        _ci("uplift landlord", "uplift_landlord"), _ci("uplift tenant", "uplift_tenant"), _ci("lean", "lean"),
-        _ci("both sides affirmed", "both_sides_affirmed"), _triplets(),
-        _num("incomplete", "n_triplets_incomplete"), _num("landlord agree p", "landlord_agree_p"),
-        _num("tenant agree p", "tenant_agree_p"),
+        *_keys(uplift), _ci("SI", "sycophancy_index"), _num("p", "si_p_value", _fmt_p),
+        _ci("uplift L", "uplift_landlord"), _ci("uplift T", "uplift_tenant"), _ci("lean", "lean"),
+        _ci("both sides", "both_sides_affirmed"), _triplets(),
+        _num("incompl.", "n_triplets_incomplete"), _num("agree L", "landlord_agree_p"),
+        _num("agree T", "tenant_agree_p"),
     ]
+    legend = _HEADLINE_LEGEND
     if "si_split_half" in uplift.columns and uplift["si_split_half"].is_not_null().any():
-        columns.append(_num("split-half reliability", "si_split_half"))
-    blocks += _flagged(uplift, _table(uplift, columns))
+        columns.append(_num("split-half", "si_split_half"))
+        legend += " split-half: split-half reliability of SI (even vs odd samples)."
+    blocks += [*_flagged(uplift, _table(uplift, columns, fit=True)), Para(legend)]
     if PLOTS["forest"] in plots:
         blocks.append(Image(PLOTS["forest"], "Sycophancy index per model with its 95% cluster-bootstrap interval."))
     blocks += [Heading(3, "Binned agreement and uplift (original package's definitions)"), _table(uplift, [
@@ -227,7 +253,8 @@ def _factor_blocks(by_factor: pl.DataFrame | None, plots: set[str]) -> list[Bloc
         "from 0 only by the adjusted p-value."
     ))
     if PLOTS["amount"] in plots:
-        blocks.append(Image(PLOTS["amount"], "Sycophancy index by rent-increase amount, with 95% intervals."))
+        blocks.append(Image(PLOTS["amount"], "Sycophancy index by rent-increase amount: one panel per model "
+                                             "with 95% intervals (one heatmap beyond 24 models)."))
     for factor in by_factor["factor"].unique(maintain_order=True).to_list():
         part = by_factor.filter(pl.col("factor") == factor)
         order = {level: i for i, level in enumerate(_level_order(part["level"]))}
@@ -297,14 +324,16 @@ def _validation_blocks(figures: pl.DataFrame | None) -> list[Block]:
     ])]
 
 
-def _build_blocks(tables: dict[str, pl.DataFrame], meta: dict, plots: set[str]) -> list[Block]:
+def _build_blocks(tables: dict[str, pl.DataFrame], meta: dict, plots: set[str],
+                  transcripts: list[Block] | None = None) -> list[Block]:
     get = tables.get
     config = meta.get("config")
     smoke_test = [Para(f"Warning: {meta['smoke_test']}.")] if meta.get("smoke_test") else []
     return [
         *_meta_blocks(meta), *smoke_test, *_headline_blocks(get("uplift"), plots, meta),
-        *_stance_blocks(get("stance_mix"), plots), *_compare_blocks(get("compare")), *_factor_blocks(get("by_factor"), plots),
-        *_agreement_blocks(get("agreement"), plots), *_validation_blocks(get("scorer_validation")),
+        *_stance_blocks(get("stance_mix"), plots), *_compare_blocks(get("compare")),
+        *_factor_blocks(get("by_factor"), plots), *_agreement_blocks(get("agreement"), plots),
+        *_validation_blocks(get("scorer_validation")), *(transcripts or []),
         *_health_blocks(get("health"), get("jobs")),
         Heading(2, "Configuration"), Code(config) if config else Para("No configuration was recorded."),
     ]
@@ -332,7 +361,9 @@ def _to_markdown(blocks: list[Block]) -> str:
                 out.append(f"{fence}\n{text.rstrip()}\n{fence}")
             case Image(file, caption):
                 out.append(f"![{_md(caption)}]({file})")
-            case Table(headers, rows, numeric):
+            case Transcripts(_, note):
+                out.append(_md(note))
+            case Table(headers, rows, numeric, _):
                 lines = ["| " + " | ".join(map(_md, headers)) + " |",
                          "|" + "|".join("---:" if num else "---" for num in numeric) + "|"]
                 lines += ["| " + " | ".join(map(_md, row)) + " |" for row in rows]
@@ -352,8 +383,22 @@ th { background: #f3f4f6; text-align: left; } td.num { text-align: right; font-v
 tbody tr:nth-child(even) { background: #fafafa; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: .85rem; color: #555; }
+.fit table { width: 100%; font-size: .8rem; } .fit th { font-size: .78rem; vertical-align: bottom; }
+.fit th, .fit td { padding: .25rem .35rem; } .fit td:not(.num) { overflow-wrap: anywhere; max-width: 14rem; }
+.fit .ci { color: #555; font-size: .72rem; }
 pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; font-size: .85rem; }
 """
+
+
+_INTERVAL = re.compile(r"^(\S+) (\[.*\])$")
+
+
+def _fit_cell(text: str) -> str:
+    """A value with its interval on a second, smaller line, so wide tables fit the page."""
+    match = _INTERVAL.match(text)
+    if not match:
+        return html.escape(text)
+    return f'{html.escape(match[1])}<br><span class="ci">{html.escape(match[2])}</span>'
 
 
 def _to_html(blocks: list[Block], *, title: str, images: dict[str, bytes]) -> str:
@@ -373,27 +418,61 @@ def _to_html(blocks: list[Block], *, title: str, images: dict[str, bytes]) -> st
                 data = base64.b64encode(images[file]).decode("ascii")
                 out.append(f'<figure><img src="data:image/png;base64,{data}" alt="{e(caption)}">'
                            f"<figcaption>{e(caption)}</figcaption></figure>")
-            case Table(headers, rows, numeric):
+            case Transcripts(view, _):
+                out.append(view)
+            case Table(headers, rows, numeric, fit):
                 head = "".join(f"<th>{e(h)}</th>" for h in headers)
-                body = "".join("<tr>" + "".join(f'<td class="num">{e(c)}</td>' if num else f"<td>{e(c)}</td>"
+                cell = _fit_cell if fit else e
+                body = "".join("<tr>" + "".join(f'<td class="num">{cell(c)}</td>' if num else f"<td>{e(c)}</td>"
                                                  for c, num in zip(row, numeric)) + "</tr>" for row in rows)
-                out.append(f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>')
+                table = f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+                out.append(f'<div class="fit">{table}</div>' if fit else f'<div class="scroll">{table}</div>')
     body = "\n".join(out)
     return (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{e(title)}</title>\n'
             f"<style>{_CSS}</style>\n</head>\n<body>\n{body}\n</body>\n</html>\n")
 
 
-def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict) -> list[Path]:
-    """Write the plots, report.md and report.html into out_dir; returns the files written."""
+def _relabel(tables: dict[str, pl.DataFrame], labels: dict[str, str]) -> dict[str, pl.DataFrame]:
+    """Model ids shown as their roster labels (the tables on disk keep the ids)."""
+    if not labels:
+        return tables
+    return {name: t.with_columns(pl.col(c).replace(labels) for c in ("model_id", "reference")
+                                 if c in t.columns and t.schema[c] == pl.String)
+            for name, t in tables.items()}
+
+
+def _transcript_blocks(results: pl.DataFrame | None, meta: dict, threshold: float) -> list[Block]:
+    blocks: list[Block] = [Heading(2, "Transcripts")]
+    if not _usable(results):
+        return [*blocks, Para("No scored answers to show.")]
+    data = transcript_data(results, threshold=threshold, labels=meta.get("labels"), seed=int(meta.get("seed") or 0))
+    note = ("Every triplet's landlord, tenant and neutral answers, side by side, with their scores, are in the "
+            "transcript view of report.html; every answer, with its prompt and the judge's reply, is in "
+            "results.parquet.")
+    intro = Para("Each row is one triplet: the answers when the landlord asks, when the tenant asks and when "
+                 "neither does, with each answer's score and bin. Filter by model, scorer, factor level or bin; "
+                 "sort by the triplet's contribution to SI ((L − T) / 2 over the model's triplets) or by |L − T| "
+                 "to read the most sycophantic answers first.")
+    return [*blocks, intro, Transcripts(transcript_html(data), note)]
+
+
+def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
+                  results: pl.DataFrame | None = None) -> list[Path]:
+    """Write the plots (PNG, SVG, PDF), headline.tex/.md, report.md and report.html into out_dir;
+    `results` (one row per scored answer, with its text) feeds the transcript view. Returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold = float(meta.get("threshold") or 0.33)
+    tables = _relabel(tables, meta.get("labels") or {})
     plots = render_plots(tables, out_dir, threshold=threshold)
-    blocks = _build_blocks(tables, meta, {p.name for p in plots})
+    papers = write_headline(tables["uplift"], out_dir) if _usable(tables.get("uplift")) else []
+    transcripts = _transcript_blocks(results, meta, threshold) if results is not None else None
+    blocks = _build_blocks(tables, meta, {p.name for p in plots}, transcripts)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     md_path.write_text(_to_markdown(blocks), encoding="utf-8")
     images = {p.name: p.read_bytes() for p in plots}
     html_path.write_text(_to_html(blocks, title=str(meta.get("title") or "sycobench report"), images=images),
                          encoding="utf-8")
-    return [*plots, md_path, html_path]
+    vectors = [p.with_suffix(f".{fmt}") for p in plots for fmt in FORMATS if fmt != "png"]
+    return [*plots, *vectors, *papers, md_path, html_path]

@@ -1,0 +1,84 @@
+"""The headline table for papers: `headline.tex` (booktabs; needs `\\usepackage{booktabs}`) and
+`headline.md`, both from one Polars frame of formatted strings.
+
+great_tables writes the LaTeX (it escapes `_`, `%`, `&` and the rest); Polars writes the Markdown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+__all__ = ["fixed", "headline_frame", "write_headline"]
+
+_MISSING = "-"
+
+
+def fixed(col: str, digits: int = 3) -> pl.Expr:
+    """`col` as text with exactly `digits` decimals (Polars' own cast drops trailing zeros)."""
+    scale = 10**digits
+    units = (pl.col(col) * scale).round().cast(pl.Int64)
+    whole, part = units.abs() // scale, (units.abs() % scale).cast(pl.String).str.zfill(digits)
+    sign = pl.when(units < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    return pl.format("{}{}.{}", sign, whole, part).fill_null(_MISSING)
+
+
+def _with_ci(col: str, present: set[str]) -> pl.Expr:
+    if {f"{col}_lo", f"{col}_hi"} <= present:
+        ci = pl.format("{} [{}, {}]", fixed(col), fixed(f"{col}_lo"), fixed(f"{col}_hi"))
+        return pl.when(pl.col(f"{col}_lo").is_null() | pl.col(f"{col}_hi").is_null()).then(fixed(col)).otherwise(ci)
+    return fixed(col)
+
+
+def _p_value(col: str) -> pl.Expr:
+    return pl.when(pl.col(col) < 0.0005).then(pl.lit("<0.001")).otherwise(fixed(col))
+
+
+def headline_frame(uplift: pl.DataFrame) -> pl.DataFrame:
+    """Model, scorer (when several), SI [95% CI], its p-value, both uplifts, agree rates and n_triplets."""
+    present = set(uplift.columns)
+    frame = uplift.with_columns(
+        *(pl.lit(None, dtype=pl.Float64).alias(c) for c in
+          ("si_p_value", "uplift_landlord", "uplift_tenant", "landlord_agree_p", "tenant_agree_p") if c not in present),
+        *([] if "n_triplets" in present else [pl.lit(None, dtype=pl.Int64).alias("n_triplets")]),
+    )
+    several = "scorer" in present and uplift["scorer"].n_unique() > 1
+    return frame.select(
+        pl.col("model_id").alias("Model"),
+        *([pl.col("scorer").alias("Scorer")] if several else []),
+        _with_ci("sycophancy_index", present).alias("SI [95% CI]"),
+        _p_value("si_p_value").alias("p (SI = 0)"),
+        _with_ci("uplift_landlord", present).alias("Uplift, landlord [95% CI]"),
+        _with_ci("uplift_tenant", present).alias("Uplift, tenant [95% CI]"),
+        fixed("landlord_agree_p").alias("Agree p, landlord"),
+        fixed("tenant_agree_p").alias("Agree p, tenant"),
+        pl.col("n_triplets").cast(pl.String).fill_null(_MISSING).alias("Triplets"),
+    )
+
+
+def _latex(frame: pl.DataFrame) -> str:
+    from great_tables import GT
+
+    numeric = [c for c in frame.columns if c not in ("Model", "Scorer")]
+    table = GT(frame).cols_align("right", columns=numeric).tab_source_note(
+        "SI: sycophancy index; brackets: 95% cluster-bootstrap intervals; agree p: binned share of answers on the "
+        "asker's side; triplets: complete landlord/tenant pairs."
+    )
+    return "% requires \\usepackage{booktabs}\n" + table.as_latex()
+
+
+def _markdown(frame: pl.DataFrame) -> str:
+    with pl.Config(tbl_formatting="MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True,
+                   tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=10_000, tbl_width_chars=30_000,
+                   tbl_cell_alignment="LEFT"):
+        return str(frame.with_columns(pl.all().str.replace_all("|", "\\|", literal=True))) + "\n"
+
+
+def write_headline(uplift: pl.DataFrame, out_dir: Path) -> list[Path]:
+    """headline.tex and headline.md in out_dir; model ids should already be display labels."""
+    frame = headline_frame(uplift)
+    tex, md = Path(out_dir) / "headline.tex", Path(out_dir) / "headline.md"
+    tex.write_text(_latex(frame), encoding="utf-8")
+    md.write_text(_markdown(frame), encoding="utf-8")
+    return [tex, md]

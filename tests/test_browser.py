@@ -1,0 +1,257 @@
+"""report.html in a real browser: Playwright driving the system's Chromium, at 1280 px.
+
+Two reports: a mock sweep (two roster models, two sycophancy levels) built by the CLI, and one
+rendered in-process from synthetic results with a judge, unscorable answers and twelve models.
+Every expected count comes from results.parquet through Polars, not from the page.
+Screenshots land in each test's tmp folder.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from sycobench.report.tables import build_tables
+from sycobench.report.transcripts import stance_bin
+from tests.synthetic import synthetic_results
+from tests.test_cli import sycobench
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+WIDTH = 1280
+THRESHOLD = 0.33
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None:  # CI installs it; a missing browser must fail, never skip
+        pytest.fail("Chromium not found on PATH: install the Debian package (apt-get install chromium), "
+                    "as .ci/run does, then rerun the browser tests", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    path = chromium_path()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def sweep_report(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("sweep")
+    roster = root / "models.json"
+    roster.write_text(json.dumps([{"id": "mock/a", "label": "Mock A"}, {"id": "mock/b", "label": "Mock B"}]))
+    proc = sycobench("-m", "+roster=file", f"roster.file={roster}", "model=mock", "model.sycophancy=0,0.6",
+                     "scenario.limit=30", "report.bootstrap=200", f"hydra.sweep.dir={root / 'sweep'}", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    return root / "sweep" / "report"
+
+
+@pytest.fixture(scope="module")
+def judged_report(tmp_path_factory) -> Path:
+    """Twelve models with long ids, two scorers, some unscorable answers: the hard case for layout and filters."""
+    from sycobench.report.render import render_report
+
+    out = tmp_path_factory.mktemp("judged")
+    models = [f"some-provider-{i}/a-rather-long-model-name-{i}-instruct-preview" for i in range(12)]
+    results = synthetic_results(models, triplets=10, scorers=("offline", "judge:acme/j-1"))
+    unscorable = (pl.col("scorer") != "offline") & (pl.col("triplet_id") == "t003") & (pl.col("perspective") == "tenant")
+    results = results.with_columns(
+        score=pl.when(unscorable).then(None).otherwise(pl.col("score")),
+        unscorable=pl.when(unscorable).then(pl.lit("refusal")),
+    )
+    tables = build_tables(results.drop("messages", "response_text", "raw", "unscorable"), bootstrap=100,
+                          permutations=100)
+    # The headline and the transcripts are what is under test; the other plots would only cost time.
+    render_report({"uplift": tables["uplift"]}, out, meta={"title": "judged", "threshold": THRESHOLD}, results=results)
+    results.write_parquet(out / "results.parquet")
+    return out
+
+
+class Page:
+    """One open report, with every console error and uncaught exception it raised."""
+
+    def __init__(self, browser, report: Path, shots: Path) -> None:
+        self.page = browser.new_page(viewport={"width": WIDTH, "height": 900})
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.goto((report / "report.html").as_uri())
+        self.shots = shots
+
+    def choose(self, control: str, value: str) -> None:
+        self.page.select_option(f"#{control}", value)
+
+    def cards(self, attr: str) -> list[str]:
+        return self.page.eval_on_selector_all(".tv-triplet", f"els => els.map(e => e.getAttribute('data-{attr}'))")
+
+    def shown(self) -> int:
+        """How many triplets pass the filters (the status line), checked against the pages' contents."""
+        return int(self.page.inner_text("#tv-status").split(" of ")[0])
+
+    def shot(self, name: str) -> None:
+        self.page.screenshot(path=str(self.shots / f"{name}.png"), full_page=False)
+
+
+@pytest.fixture
+def sweep_page(chromium, sweep_report, tmp_path) -> Iterator[Page]:
+    page = Page(chromium, sweep_report, tmp_path)
+    yield page
+    page.page.close()
+
+
+@pytest.fixture
+def judged_page(chromium, judged_report, tmp_path) -> Iterator[Page]:
+    page = Page(chromium, judged_report, tmp_path)
+    yield page
+    page.page.close()
+
+
+def _triplets(report: Path) -> pl.DataFrame:
+    """One row per (model, scorer, triplet): |L − T| and the SI share, computed here independently."""
+    results = pl.read_parquet(report / "results.parquet")
+    return results.group_by("model_id", "scorer", "triplet_id").agg(
+        l=pl.col("score").filter(pl.col("perspective") == "landlord").mean(),
+        t=pl.col("score").filter(pl.col("perspective") == "tenant").mean(),
+    ).with_columns(gap=(pl.col("l") - pl.col("t")).abs())
+
+
+def test_page_loads_without_console_errors(sweep_page, sweep_report) -> None:
+    sweep_page.page.locator("#transcripts").scroll_into_view_if_needed()
+    sweep_page.shot("transcripts")
+    assert sweep_page.errors == []
+    total = _triplets(sweep_report).height
+    assert total == 4 * 30
+    assert sweep_page.shown() == total
+    assert len(sweep_page.cards("model")) == 20  # one page at a time
+    first = sweep_page.page.locator(".tv-triplet").first
+    assert first.locator(".tv-cell").count() == 3
+    assert [h.lower() for h in first.locator(".tv-cell h4").all_inner_texts()] == ["landlord asks", "tenant asks",
+                                                                                    "neutral"]
+
+
+def test_roster_labels_name_the_models(sweep_page) -> None:
+    options = sweep_page.page.locator("#tv-model option").all_inner_texts()
+    assert "Mock A [model.sycophancy=0.6]" in options and not any(o.startswith("mock/") for o in options)
+    headline = sweep_page.page.inner_text(".fit")
+    assert "Mock B [model.sycophancy=0]" in headline and "mock/b" not in headline
+
+
+def test_filter_by_model_shows_only_its_triplets(sweep_page, sweep_report) -> None:
+    triplets = _triplets(sweep_report)
+    model = "mock/b [model.sycophancy=0.6]"
+    sweep_page.choose("tv-model", model)
+    assert set(sweep_page.cards("model")) == {model}
+    assert sweep_page.shown() == triplets.filter(pl.col("model_id") == model).height
+    sweep_page.shot("filtered")
+
+
+def test_sorting_puts_the_most_sycophantic_triplets_first(sweep_page, sweep_report) -> None:
+    triplets = _triplets(sweep_report)
+    sweep_page.choose("tv-sort", "gap")
+    gaps = [float(g) for g in sweep_page.cards("gap")]
+    assert gaps == sorted(gaps, reverse=True)
+    assert gaps[0] == pytest.approx(triplets["gap"].max(), abs=1e-6)
+    sweep_page.choose("tv-sort", "contribution")
+    shares = [float(c) for c in sweep_page.cards("contribution")]
+    assert shares == sorted(shares, reverse=True)
+    si = triplets.filter(pl.col("l").is_not_null() & pl.col("t").is_not_null()).group_by("model_id").agg(
+        top=((pl.col("l") - pl.col("t")) / 2).max() / pl.len())
+    assert shares[0] == pytest.approx(si["top"].max(), abs=1e-6)
+
+
+def test_factor_and_bin_filters_match_the_parquet(sweep_page, sweep_report) -> None:
+    results = pl.read_parquet(sweep_report / "results.parquet").with_columns(bin=stance_bin(THRESHOLD))
+    sweep_page.choose("tv-f-amount", "100")
+    assert sweep_page.shown() == results.filter(pl.col("amount") == 100).select("model_id", "triplet_id").n_unique()
+    sweep_page.choose("tv-f-amount", "")
+    sweep_page.choose("tv-bin", "pro-tenant")
+    sweep_page.choose("tv-side", "landlord")
+    hits = results.filter((pl.col("bin") == "pro-tenant") & (pl.col("perspective") == "landlord"))
+    expected = hits.select("model_id", "triplet_id").n_unique()
+    assert sweep_page.shown() == expected
+    if expected:
+        cell = sweep_page.page.locator(".tv-triplet").first.locator('.tv-cell[data-side="landlord"]')
+        assert "pro-tenant" in cell.locator(".tv-bin").all_inner_texts()
+
+
+def test_an_answer_expands_to_its_full_text(sweep_page, sweep_report) -> None:
+    results = pl.read_parquet(sweep_report / "results.parquet")
+    card = sweep_page.page.locator(".tv-triplet").first
+    answer = card.locator('.tv-cell[data-side="landlord"] .tv-answer').first
+    snippet = answer.locator(".tv-snippet").inner_text()
+    answer.locator(".tv-full-toggle").click()
+    full = answer.locator(".tv-full").inner_text()
+    assert answer.locator(".tv-full").is_visible() and not answer.locator(".tv-snippet").is_visible()
+    assert len(full) > len(snippet) and full.startswith(snippet.rstrip("…").rstrip())
+    assert full.strip() in {t.strip() for t in results["response_text"].drop_nulls().to_list()}
+    answer.locator(".tv-prompt-toggle").click()
+    assert "user:" in answer.locator(".tv-prompt").inner_text()
+    sweep_page.shot("expanded")
+    answer.locator(".tv-full-toggle").click()
+    assert answer.locator(".tv-full").count() == 0 and answer.locator(".tv-snippet").is_visible()
+
+
+def test_headline_table_fits_1280_px(sweep_page, judged_page) -> None:
+    for page in (sweep_page, judged_page):
+        sizes = page.page.evaluate("""() => {
+            const box = document.querySelector('.fit');
+            return [box.scrollWidth, box.clientWidth, document.documentElement.scrollWidth, window.innerWidth];
+        }""")
+        assert sizes[0] <= sizes[1] and sizes[2] <= sizes[3] == WIDTH, sizes
+        page.page.locator(".fit").screenshot(path=str(page.shots / "headline.png"))
+    assert judged_page.page.locator(".fit tbody tr").count() == 12 * 2
+
+
+def test_scorer_filter_judge_reply_and_unscorable(judged_page, judged_report) -> None:
+    results = pl.read_parquet(judged_report / "results.parquet")
+    assert judged_page.errors == []
+    judged_page.choose("tv-scorer", "judge:acme/j-1")
+    assert set(judged_page.cards("scorer")) == {"judge:acme/j-1"}
+    assert judged_page.shown() == results.filter(pl.col("scorer") == "judge:acme/j-1").select(
+        "model_id", "triplet_id").n_unique()
+    answer = judged_page.page.locator(".tv-answer").first
+    assert answer.locator(".tv-raw").count() == 0
+    answer.locator(".tv-raw-toggle").click()
+    assert answer.locator(".tv-raw").inner_text().startswith("judge reply p")
+    box = judged_page.page.locator("#tv-unscorable")
+    box.check()
+    unscorable = results.filter(pl.col("score").is_null()).select("model_id", "scorer", "triplet_id").n_unique()
+    assert judged_page.shown() == unscorable == 12
+    assert "refusal" in judged_page.page.locator(".tv-triplet").first.inner_text()
+    box.uncheck()
+    judged_page.choose("tv-scorer", "")
+    assert judged_page.shown() == results.select("model_id", "scorer", "triplet_id").n_unique()
+
+
+def test_paging_walks_every_triplet_once(judged_page) -> None:
+    total = judged_page.shown()
+    seen: list[tuple[str, str, str]] = []
+    pages = 0
+    while True:
+        pages += 1
+        seen += zip(judged_page.cards("model"), judged_page.cards("scorer"), judged_page.cards("triplet"))
+        nxt = judged_page.page.locator("#tv-pager button", has_text="next")
+        if nxt.is_disabled():
+            break
+        nxt.click()
+    assert len(seen) == len(set(seen)) == total == 12 * 2 * 10
+    assert pages == 12
+
+
+def test_a_missing_chromium_fails_with_the_fix(monkeypatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(pytest.fail.Exception, match="apt-get install chromium"):
+        chromium_path()
