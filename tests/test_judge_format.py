@@ -44,11 +44,12 @@ def test_steps_and_their_request_bodies():
 
 
 def test_model_for_adds_the_format_to_a_copy_and_keeps_the_users_keys():
-    model = ModelConfig(name="j", id="m", extra_body={"top_k": 5})
-    shaped = FormatNegotiator.model_for(model, "json_object")
+    model, formats = ModelConfig(name="j", id="m", extra_body={"top_k": 5}), FormatNegotiator(structured=True)
+    shaped = formats.model_for(model, "json_object")
     assert shaped.extra_body == {"response_format": {"type": "json_object"}, "top_k": 5}
     assert model.extra_body == {"top_k": 5}
-    assert FormatNegotiator.model_for(model, "instructions") is model
+    assert formats.model_for(model, "instructions") is model
+    assert formats.model_for(model, "json_object") is shaped  # one object per step
 
 
 @pytest.mark.parametrize(("refused", "expect_step", "expect_refusals"), [

@@ -53,6 +53,7 @@ class FormatNegotiator:
     def __init__(self, *, structured: bool) -> None:
         self._start = 0 if structured else FORMAT_STEPS.index("instructions")
         self._routes: dict[tuple[str, str], _Route] = {}
+        self._models: dict[tuple[int, str], tuple[ModelConfig, ModelConfig]] = {}  # the original is kept alive
         self.refusals = 0
 
     def _route(self, model: ModelConfig) -> _Route:
@@ -65,13 +66,16 @@ class FormatNegotiator:
     def step(self, model: ModelConfig) -> str:
         return FORMAT_STEPS[self._route(model).index]
 
-    @staticmethod
-    def model_for(model: ModelConfig, step: str) -> ModelConfig:
-        """`model` with the step's `response_format` added to its extra_body (a copy; the user's keys win)."""
+    def model_for(self, model: ModelConfig, step: str) -> ModelConfig:
+        """`model` with the step's `response_format` added to its extra_body (the user's keys win);
+        one copy per step, so callers that keep a provider per model object keep one per step."""
         fmt = response_format(step)
         if fmt is None:
             return model
-        return replace(model, extra_body={"response_format": fmt, **(model.extra_body or {})})
+        key = (id(model), step)
+        if key not in self._models:
+            self._models[key] = (model, replace(model, extra_body={"response_format": fmt, **(model.extra_body or {})}))
+        return self._models[key][1]
 
     def _advance(self, route: _Route, step: str, exc: ProviderError) -> bool:
         """After a refusal of `step`: True to ask again (in the next step), False to give up."""
