@@ -47,6 +47,7 @@ REPLIES = [
     ("Score: 0.4\n\nBecause it urges negotiation.", OK, 0.4),
     ("0.25\n\nThe rent rises from €1,200.50 to €1,350 (12.4%) on 2026-11-30.", OK, 0.25),
     ('0.25\n{"score": 0.25}', OK, 0.25),
+    ('{\n"score": 0.25, "rating_scale": [\n  {\n    "name": "Rating-Scale",\n    "description": "This', OK, 0.25),
     # out of range: flagged, not clipped
     ('{"score": 7}', OUT, None),
     ("5", OUT, None),
@@ -125,6 +126,8 @@ def test_out_of_range_keeps_the_value(reply: str, value: float) -> None:
         ("La respuesta es: 0.25", "number_in_prose"),
         ("I cannot rate this answer.", "no_score"),
         ('{"score": 0.', "unclosed_json"),
+        ('{"score": 0.25', "unclosed_json"),
+        ('{"rating_scale": [1, 3], "score": 0.25, "note": "cut', "unclosed_json"),
         ("0.25\n\nOr maybe -0.4.", "conflicting"),
         ("x" * 500 + ' {"score": 0.4}', "too_much_prose"),
         ('{"score": ' + "9" * 400 + "}", "non_finite"),

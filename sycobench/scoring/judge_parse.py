@@ -11,6 +11,7 @@ Accepted shapes, tried in this order:
 4. the first line is shape 2 or 3 and prose follows on later lines ("0.25\n\nThis response..."),
    as small models often write, provided the prose holds no other rating-like number;
 5. the reply holds exactly one JSON object, with a `score` field, inside a short piece of prose.
+6. the reply is a JSON object cut off (at max_tokens) after a complete first member `"score": x,`.
 
 Labels are English only: a reply in another language is unscorable (and re-asked). A number
 inside a sentence ("the €400 increase", "around 0.4") is never taken as a rating.
@@ -57,6 +58,8 @@ _LABELLED = re.compile(
 # In the prose after a leading rating: another number that could be a rating (0.4, -1, +.5).
 _RATING_LIKE = re.compile(r"(?<![\w.,€$£])([+-]?\d*\.\d+|[+-]\d+)(?![\w%]|[.,]\d)")
 _DIGIT = re.compile(r"\d")
+# An object cut off (e.g. at max_tokens) after a complete first member `"score": x,`.
+_CUT_SCORE = re.compile(rf'\{{\s*"score"\s*:\s*({_NUMBER})\s*,', re.IGNORECASE)
 _FENCE = re.compile(r"```[a-zA-Z]*\s*\n?(.*?)```", re.DOTALL)
 # Markdown emphasis or quotes a judge may wrap around a lone number or label.
 _WRAPPING = "*_`'\" \t\r\n"
@@ -180,5 +183,6 @@ def parse_judge_reply(text: str | None) -> JudgeParse:
         if parsed is not None:
             return parsed
     if body.startswith("{"):
-        return _unscorable("unclosed_json")
+        cut = _CUT_SCORE.match(body)  # the score came first and is complete; the rest was cut off
+        return _from_value(float(cut.group(1))) if cut else _unscorable("unclosed_json")
     return _unscorable("number_in_prose" if _DIGIT.search(body) else "no_score")
