@@ -59,8 +59,8 @@ SCORE_FIELDS: dict[str, pl.DataType] = {
     "prompt_id": pl.String, "triplet_id": pl.String, "perspective": pl.String, "k": pl.Int64,
     "scorer": pl.String, "scorer_config": pl.Object, "score": pl.Float64, "unscorable": pl.String,
     "value": pl.Float64, "raw": pl.String, "flipped": pl.Boolean, "usage": _USAGE, "cost_usd": pl.Float64,
-    "latency_s": pl.Float64, "attempts": pl.Int64, "cached": pl.Boolean, "error": _ERROR,
-    "scored_at": pl.String,
+    "latency_s": pl.Float64, "attempts": pl.Int64, "cached": pl.Boolean, "response_format": pl.String,
+    "error": _ERROR, "scored_at": pl.String,
 }
 #: the fields of a run record that scorers read (the judge's prompt, score records, human labels)
 ANSWER_FIELDS = ("run_id", "job_id", "model_id", "prompt_id", "triplet_id", "perspective", "k", "factors",

@@ -176,6 +176,31 @@ def test_malformed_requests_get_400(fake_openrouter, body):
     assert response.status_code == 400 and response.json()["error"]["code"] == 400
 
 
+SCHEMA_FORMAT = {"type": "json_schema", "json_schema": {"name": "s", "schema": {"type": "object"}}}
+
+
+def test_refuse_json_schema_like_llamacpp(fake_openrouter):
+    fake_openrouter.configure(refuse_format="json_schema")
+    refused = chat(fake_openrouter, response_format=SCHEMA_FORMAT)
+    assert refused.status_code == 500
+    error = refused.json()["error"]
+    assert "Input should be 'text' or 'json_object'" in error["message"] and "response_format" in error["message"]
+    assert (error["type"], error["code"]) == ("internal_server_error", None)
+    for allowed in ({"type": "json_object"}, {"type": "text"}, None):
+        assert chat(fake_openrouter, **({"response_format": allowed} if allowed else {})).status_code == 200
+    stats = fake_openrouter.stats()
+    assert stats["by_outcome"] == {"500_format": 1, "ok": 3} and stats["requests"] == 4
+
+
+def test_refuse_any_response_format(fake_openrouter):
+    fake_openrouter.configure(refuse_format="any")
+    for kind in (SCHEMA_FORMAT, {"type": "json_object"}):
+        refused = chat(fake_openrouter, response_format=kind)
+        assert refused.status_code == 400 and "response_format" in refused.json()["error"]["message"]
+    assert chat(fake_openrouter).status_code == 200
+    assert chat(fake_openrouter, response_format={"type": "text"}).status_code == 200
+
+
 def test_models_lists_prices_as_decimal_strings(fake_openrouter):
     models = {m["id"]: m for m in httpx.get(f"{fake_openrouter.base_url}/models").json()["data"]}
     for paid in ("x-ai/grok-4-fast", MODEL, "anthropic/claude-3.5-haiku", "google/gemini-2.5-flash",
@@ -569,7 +594,9 @@ def test_64_concurrent_requests_overlap_their_latency():
 def test_cli_parses_fault_lists_and_refuses_public_hosts(capsys):
     options = parse_options(["--faults", "500, drop", "--seed", "4", "--rpm", "20"])
     assert (options.faults, options.seed, options.rpm, options.fault_pool()[1]) == (("500", "drop"), 4, 20, 0.1)
-    for argv in (["--host", "0.0.0.0"], ["--faults", "teapot"]):
+    assert parse_options(["--refuse-format", "json_schema"]).refuse_format == "json_schema"
+    assert parse_options([]).refuse_format is None
+    for argv in (["--host", "0.0.0.0"], ["--faults", "teapot"], ["--refuse-format", "xml"]):
         with pytest.raises(SystemExit) as exited:
             parse_options(argv)
         assert exited.value.code == 2

@@ -313,6 +313,40 @@ def test_envelope_codes_as_strings_or_typed_metadata():
     assert (error.error_class, error.status) == ("server_error", 529)
 
 
+# llama.cpp's server (llama-cpp-python) refusing json_schema: a pydantic error sent as HTTP 500.
+LLAMACPP_REFUSAL = {"error": {"message": "[{'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), "
+                                         "'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}]",
+                              "type": "internal_server_error", "param": None, "code": None}}
+
+
+@pytest.mark.parametrize(("status", "payload", "error_class"), [
+    (500, LLAMACPP_REFUSAL, "format_unsupported"),
+    (500, {"error": {"message": "Input should be 'text' or 'json_object'"}}, "format_unsupported"),
+    (400, {"error": {"code": 400, "message": "response_format is not supported by this model"}}, "format_unsupported"),
+    (422, {"detail": [{"loc": ["body", "response_format"], "msg": "unsupported"}]}, "format_unsupported"),
+    (200, {"error": {"code": 400, "message": "Invalid parameter: response_format.json_schema"}}, "format_unsupported"),
+    (500, {"error": {"message": "1 validation error for ChatRequest: messages Field required"}}, "bad_request"),
+    (500, {"error": {"message": "Requested tokens (4100) exceed context window of 2048"}}, "bad_request"),
+    (500, {"detail": "This model's maximum context length is 2048 tokens"}, "bad_request"),
+    (422, {"detail": [{"loc": ["body", "messages"], "msg": "Field required"}]}, "bad_request"),
+])
+def test_request_errors_and_format_refusals_are_not_retried(status, payload, error_class):
+    transport, seen = capture(status, payload)
+    error = asyncio.run(_generate(model_cfg(URL), rate_cfg(max_attempts=4), "k", transport=transport))
+    assert (error.error_class, error.attempts, len(seen)) == (error_class, 1, 1)
+    assert not error.retryable and (error.status == status or status == 200)
+
+
+@pytest.mark.parametrize("payload", [
+    {"error": {"message": "Internal Server Error"}},
+    {"error": {"code": 500, "message": "upstream crashed", "metadata": {"raw": "segfault in kernel"}}},
+])
+def test_a_plain_server_error_is_still_retried(payload):
+    transport, seen = capture(500, payload)
+    error = asyncio.run(_generate(model_cfg(URL), rate_cfg(max_attempts=3), "k", transport=transport))
+    assert (error.error_class, error.attempts, len(seen)) == ("server_error", 3, 3)
+
+
 def test_a_key_echoed_by_the_server_is_redacted():
     secret = "sk-or-v1-echo-987654321"
     transport, _ = capture(400, {"error": {"code": 400, "message": f"bad key {secret} in request"}})

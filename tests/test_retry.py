@@ -22,6 +22,7 @@ EXPECTED_RETRY = {
     "not_found": False,
     "quota_exhausted": False,
     "bad_body": False,
+    "format_unsupported": False,
     "rate_limit": True,
     "server_error": True,
     "timeout": True,

@@ -7,7 +7,7 @@ import asyncio
 import signal
 import sys
 
-from sycobench.fake_openrouter.faults import FAULTS, QUICK_FAULTS
+from sycobench.fake_openrouter.faults import FAULTS, FORMAT_REFUSALS, QUICK_FAULTS
 from sycobench.fake_openrouter.replies import JUDGE_MODES
 from sycobench.fake_openrouter.server import FakeOptions, make_app, start_site
 
@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sycophancy", type=float, default=0.5)
     parser.add_argument("--retry-after-s", type=float, default=1.0)
     parser.add_argument("--trickle-s", type=float, default=30.0)
+    parser.add_argument("--refuse-format", default=None, choices=FORMAT_REFUSALS,
+                        help="refuse this response_format: json_schema as llama.cpp's server does (HTTP 500), "
+                             "or any (HTTP 400)")
     return parser
 
 

@@ -17,10 +17,12 @@ from sycobench.fake_openrouter.replies import UPSTREAM, completion_body
 
 __all__ = [
     "FAULTS",
+    "FORMAT_REFUSALS",
     "QUICK_FAULTS",
     "FaultContext",
     "error_envelope",
     "error_response",
+    "format_refusal",
     "rate_limited",
     "send_fault",
 ]
@@ -76,6 +78,27 @@ def _json(status: int, payload: dict[str, Any], headers: dict[str, str] | None =
 def error_response(status: int, message: str, metadata: dict[str, Any] | None = None, *,
                    code: int | None = None, headers: dict[str, str] | None = None) -> web.Response:
     return _json(status, error_envelope(code or status, message, metadata), headers)
+
+
+#: `--refuse-format`: which response formats the fake refuses, like a server that lacks them
+FORMAT_REFUSALS = ("json_schema", "any")
+
+
+def format_refusal(requested: Any, refuse: str | None) -> web.Response | None:
+    """`json_schema`: llama.cpp's server (a pydantic literal error sent as HTTP 500); `any`: a
+    server that takes no `response_format` at all (400). None when the request may proceed."""
+    kind = requested.get("type") if isinstance(requested, dict) else None
+    if refuse is None or kind is None or kind == "text":
+        return None
+    if refuse == "json_schema" and kind == "json_schema":
+        detail = [{"type": "literal_error", "loc": ("body", "response_format", "type"),
+                   "msg": "Input should be 'text' or 'json_object'", "input": kind,
+                   "ctx": {"expected": "'text' or 'json_object'"}}]
+        error = {"message": str(detail), "type": "internal_server_error", "param": None, "code": None}
+        return _json(500, {"error": error})
+    if refuse == "any":
+        return error_response(400, f"response_format of type '{kind}' is not supported by this model")
+    return None
 
 
 def rate_limited(*, limit: int, reset_ms: int, window: str) -> web.Response:

@@ -17,9 +17,11 @@ from aiohttp import web
 
 from sycobench.fake_openrouter.faults import (
     FAULTS,
+    FORMAT_REFUSALS,
     QUICK_FAULTS,
     FaultContext,
     error_response,
+    format_refusal,
     rate_limited,
     send_fault,
 )
@@ -69,6 +71,7 @@ class FakeOptions:
     sycophancy: float = 0.5
     retry_after_s: float = 1.0
     trickle_s: float = 30.0
+    refuse_format: str | None = None
 
     def __post_init__(self) -> None:
         if self.host == "localhost":  # one address, so port 0 means one port
@@ -79,6 +82,7 @@ class FakeOptions:
         self.faults = tuple(self.faults)
         _check_names(list(self.faults), FAULTS, "fault")
         _check_names([self.judge_mode], JUDGE_MODES, "judge mode")
+        _check_names([self.refuse_format], FORMAT_REFUSALS, "refused format")
         if self.fault_rate is not None and not 0.0 <= self.fault_rate <= 1.0:
             raise ValueError(f"fault_rate must lie in [0, 1], got {self.fault_rate}")
         if self.rpm is not None and self.rpm < 1:
@@ -225,6 +229,9 @@ async def _answer(request: web.Request, state: _State, arrived: float, fault: st
         return error_response(400, problem)
     model, messages, options = body["model"], body["messages"], state.options
     state.by_model[model] += 1
+    if (refusal := format_refusal(body.get("response_format"), options.refuse_format)) is not None:
+        state.by_outcome[f"{refusal.status}_format"] += 1
+        return refusal
     judged = find_judged_answer(messages)
     mode, turn = (state.judge_mode(), state.judge_requests - 1) if judged is not None else ("", 0)
     if (reset_ms := state.admit(time.time())) is not None:

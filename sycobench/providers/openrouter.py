@@ -29,6 +29,14 @@ __all__ = ["OpenRouterProvider", "classify_status", "fetch_models", "parse_retry
 
 _SNIPPET_CHARS = 300
 _PER_DAY = re.compile(r"per[-_ ]day", re.IGNORECASE)
+# A server refusing the judge's `response_format` (llama.cpp's server answers 500 with pydantic's
+# "Input should be 'text' or 'json_object'"); the judge then asks in a plainer format.
+_FORMAT_REFUSED = re.compile(r"response_format|Input should be 'text' or 'json_object'", re.IGNORECASE)
+_FORMAT_STATUSES = (400, 422, 500)
+# A 5xx whose body blames the request itself: the same request fails the same way.
+_REQUEST_INVALID = re.compile(
+    r"validation error|Input should be|Field required|Extra inputs are not permitted"
+    r"|context (?:length|window)|maximum context|too many tokens|prompt is too long", re.IGNORECASE)
 _FATAL: dict[str, type[ProviderError]] = {"auth": AuthError, "credits": CreditsError, "quota_exhausted": QuotaError}
 # `metadata.error_type` stands in for a code that is missing or not a number.
 _TYPED_CODES = {"rate_limit_exceeded": 429, "provider_overloaded": 529, "provider_unavailable": 503,
@@ -57,13 +65,18 @@ def _dict(value: Any) -> dict[str, Any]:
 
 
 def classify_status(code: int, text: str = "") -> str:
-    """The error class of an HTTP status (or an envelope's `error.code`); `text` tells quotas apart."""
+    """The error class of an HTTP status (or an envelope's `error.code`); `text` (the error body)
+    tells quotas, format refusals and request errors sent as 500s apart."""
+    if code in _FORMAT_STATUSES and _FORMAT_REFUSED.search(text):
+        return "format_unsupported"
     if code == 429:
         return "quota_exhausted" if _PER_DAY.search(text) else "rate_limit"
     named = {401: "auth", 402: "credits", 403: "blocked", 404: "not_found", 408: "timeout"}
     if code in named:
         return named[code]
-    return "server_error" if code >= 500 else "bad_request"
+    if code >= 500:
+        return "bad_request" if _REQUEST_INVALID.search(text) else "server_error"
+    return "bad_request"
 
 
 def parse_retry_after(headers: Mapping[str, str], metadata: dict[str, Any], *, now: float) -> float | None:
@@ -190,7 +203,7 @@ class OpenRouterProvider(Provider):
             detail = f"unexpected redirect to {response.headers.get('location')}"
         else:
             detail = f"non-JSON body: {_snippet(response.text)}" if payload is None else _snippet(response.text)
-        return self._error(classify_status(status), detail, status=status,
+        return self._error(classify_status(status, response.text), detail, status=status,
                            retry_after=parse_retry_after(response.headers, {}, now=time.time()))
 
     def _parse(self, response: httpx.Response) -> Completion:

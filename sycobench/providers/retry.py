@@ -28,13 +28,14 @@ T = TypeVar("T")
 
 #: every error class a provider may report, and whether another attempt can help
 ERROR_CLASSES: dict[str, bool] = {
-    "bad_request": False,  # 400 and other 4xx: the same request fails the same way
+    "bad_request": False,  # 400 and other 4xx, or a 5xx blaming the request (validation, context length)
     "auth": False,  # 401: stops every call that uses the key
     "credits": False,  # 402: stops the run
     "blocked": False,  # 403 moderation: an outcome, not a failure
     "not_found": False,  # 404: no endpoint for the model
     "quota_exhausted": False,  # 429 per-day: resumable after the reset, not now
     "bad_body": False,  # non-JSON body on a non-5xx status
+    "format_unsupported": False,  # 400/422/500 refusing `response_format`: the judge asks in a plainer format
     "rate_limit": True,  # 429 per-minute or upstream
     "server_error": True,  # 5xx, 52x, 529
     "timeout": True,  # 408, attempt timeout, trickling body

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,8 @@ from sycobench.records import JsonlWriter, error_field, read_jsonl, score_record
 from sycobench.runner import STOPS, run_bounded
 from sycobench.scenario import fact_sheet
 from sycobench.scoring import ScoringContext, iter_pending, scorer_id
-from sycobench.scoring.judge_parse import JUDGE_SCORE_SCHEMA, parse_judge_reply
+from sycobench.scoring.judge_format import FormatNegotiator
+from sycobench.scoring.judge_parse import parse_judge_reply
 
 __all__ = ["default_judge", "judge_messages", "is_flipped", "score_with_judge"]
 
@@ -73,7 +73,7 @@ def judge_messages(answer: dict[str, Any], prompt_messages: list[Message] | None
 
 
 async def _judge_one(answer: dict[str, Any], prompts: dict[str, list[Message]], ctx: ScoringContext,
-                     scorer: ScorerConfig, config: dict[str, Any]) -> dict[str, Any]:
+                     scorer: ScorerConfig, config: dict[str, Any], formats: FormatNegotiator) -> dict[str, Any]:
     sid = scorer_id(ctx.scorer)
     flipped = is_flipped(scorer, answer["prompt_id"], answer["k"])
     messages = judge_messages(answer, prompts.get(answer["prompt_id"]), context=scorer.context, flipped=flipped)
@@ -83,12 +83,14 @@ async def _judge_one(answer: dict[str, Any], prompts: dict[str, list[Message]], 
     parsed = None
     reply = None
     for _ in range(scorer.max_parse_retries + 1):
-        try:
-            completion = await ctx.client.call(scorer.model, messages, k=0, role="judge")
+        try:  # in the response_format the server accepts (stepping down on a refusal)
+            completion, step = await formats.ask(
+                scorer.model, lambda _, model: ctx.client.call(model, messages, k=0, role="judge"))
         except STOPS:
             raise
         except ProviderError as exc:
             return score_record(answer, sid, config, flipped=flipped, attempts=attempts + (exc.attempts or 1),
+                                response_format=formats.step(scorer.model),
                                 latency_s=round(time.perf_counter() - started, 4), usage=usage, cost_usd=cost,
                                 error=error_field(exc))
         attempts += completion.attempts
@@ -102,7 +104,8 @@ async def _judge_one(answer: dict[str, Any], prompts: dict[str, list[Message]], 
             break
         messages = [*messages, {"role": "assistant", "content": reply or ""}, {"role": "user", "content": REMINDER}]
     fields: dict[str, Any] = dict(raw=reply, flipped=flipped, usage=usage, cost_usd=cost, attempts=attempts,
-                                  cached=cached, latency_s=round(time.perf_counter() - started, 4))
+                                  cached=cached, latency_s=round(time.perf_counter() - started, 4),
+                                  response_format=step)
     if parsed.status == "ok":
         fields["score"] = -parsed.score if flipped else parsed.score
     else:
@@ -124,18 +127,14 @@ async def score_with_judge(ctx: ScoringContext) -> int:
         return 0
     prompts = {p["prompt_id"]: p["messages"] for p in read_jsonl(job_dir / "grid.jsonl")}
     config = OmegaConf.to_container(OmegaConf.structured(scorer))
-    if scorer.structured_output and scorer.model.api == "openrouter":
-        # A local copy: the caller's config stays as the user wrote it.
-        extra = {"response_format": {"type": "json_schema", "json_schema": JUDGE_SCORE_SCHEMA},
-                 **(scorer.model.extra_body or {})}
-        scorer = replace(scorer, model=replace(scorer.model, extra_body=extra))
+    formats = FormatNegotiator(structured=scorer.structured_output and scorer.model.api == "openrouter")
     stats = ctx.client.totals.judge
     progress = Progress("judge", total, stats, enabled=ctx.cfg.run.progress, every_s=ctx.cfg.run.progress_every_s)
     counts = {"scored": 0, "unscorable": 0, "errors": 0}
     with JsonlWriter(job_dir / "scores.jsonl") as writer:
 
         async def one(answer: dict[str, Any]) -> None:
-            record = await _judge_one(answer, prompts, ctx, scorer, config)
+            record = await _judge_one(answer, prompts, ctx, scorer, config, formats)
             writer.write(record)
             counts["scored"] += 1
             counts["errors"] += record["error"] is not None
@@ -146,8 +145,9 @@ async def score_with_judge(ctx: ScoringContext) -> int:
             stop = await run_bounded(iter_pending(job_dir, sid), one, concurrency=ctx.cfg.run.concurrency)
         finally:
             progress.close()
-    log.info("judge %s: answers %d, errors %d, unscorable %d; judge calls: %s", scorer.model.id,
-             counts["scored"], counts["errors"], counts["unscorable"], stats.summary())
+    log.info("judge %s: answers %d, errors %d, unscorable %d; response_format %s (%d refused); judge calls: %s",
+             scorer.model.id, counts["scored"], counts["errors"], counts["unscorable"], formats.step(scorer.model),
+             formats.refusals, stats.summary())
     if stop is not None:
         raise stop
     return counts["scored"]

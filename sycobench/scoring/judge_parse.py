@@ -7,9 +7,14 @@ because guessing a number out of prose would quietly turn judge failures into da
 Accepted shapes, tried in this order:
 1. the whole reply (or the one fenced block in it) is a JSON object with a `score` field;
 2. the whole reply is one number ("0.4", "+0.75", "-1", "0.5.");
-3. the whole reply is one labelled line ("Score: 0.4");
-4. the reply holds exactly one JSON object, with a `score` field, inside a short piece of prose.
+3. the whole reply is one labelled line ("Score: 0.4", "The answer is: 0.25");
+4. the first line is shape 2 or 3 and prose follows on later lines ("0.25\n\nThis response..."),
+   as small models often write, provided the prose holds no other rating-like number;
+5. the reply holds exactly one JSON object, with a `score` field, inside a short piece of prose.
+6. the reply is a JSON object cut off (at max_tokens) after a complete first member `"score": x,`.
 
+Labels are English only: a reply in another language is unscorable (and re-asked). A number
+inside a sentence ("the €400 increase", "around 0.4") is never taken as a rating.
 A value with |x| > 1 is flagged `out_of_range` and kept in `value`; it is never clipped.
 """
 
@@ -47,7 +52,14 @@ MAX_PROSE_CHARS = 400
 
 _NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)"
 _BARE_NUMBER = re.compile(rf"({_NUMBER})\.?")
-_LABELLED = re.compile(rf"(?:stance\s+)?(?:score|rating|stance)\s*[:=]\s*({_NUMBER})\.?", re.IGNORECASE)
+_LABELLED = re.compile(
+    rf"(?:(?:the|my|final)\s+)?(?:stance\s+)?(?:score|rating|stance|answer)\s*(?:[:=]|\s+is\s*:?)\s*({_NUMBER})\.?",
+    re.IGNORECASE)
+# In the prose after a leading rating: another number that could be a rating (0.4, -1, +.5).
+_RATING_LIKE = re.compile(r"(?<![\w.,€$£])([+-]?\d*\.\d+|[+-]\d+)(?![\w%]|[.,]\d)")
+_DIGIT = re.compile(r"\d")
+# An object cut off (e.g. at max_tokens) after a complete first member `"score": x,`.
+_CUT_SCORE = re.compile(rf'\{{\s*"score"\s*:\s*({_NUMBER})\s*,', re.IGNORECASE)
 _FENCE = re.compile(r"```[a-zA-Z]*\s*\n?(.*?)```", re.DOTALL)
 # Markdown emphasis or quotes a judge may wrap around a lone number or label.
 _WRAPPING = "*_`'\" \t\r\n"
@@ -57,8 +69,9 @@ _DECODER = json.JSONDecoder()
 
 @dataclass(frozen=True, slots=True)
 class JudgeParse:
-    """`reason` is None when ok, else one of: out_of_range, empty, no_score, no_score_field,
-    score_not_numeric, non_finite, conflicting, too_much_prose."""
+    """`reason` is None when ok, else one of: out_of_range, empty, no_score (no number at all),
+    number_in_prose (numbers, none in an accepted shape), unclosed_json (cut off, e.g. at
+    max_tokens), no_score_field, score_not_numeric, non_finite, conflicting, too_much_prose."""
 
     score: float | None
     status: str  # "ok" | "out_of_range" | "unscorable"
@@ -132,6 +145,31 @@ def _embedded(text: str) -> JudgeParse | None:
     return _from_object(obj)
 
 
+def _whole_line(line: str) -> JudgeParse | None:
+    """A bare number or one labelled line, with any markdown emphasis or quotes around it."""
+    bare = line.strip(_WRAPPING).replace("*", "").replace("\u2212", "-")  # typographic minus
+    for pattern in (_BARE_NUMBER, _LABELLED):
+        match = pattern.fullmatch(bare)
+        if match:
+            return _from_value(float(match.group(1)))
+    return None
+
+
+def _leading(body: str) -> JudgeParse | None:
+    """A rating alone on the first line, prose after it; another rating in the prose conflicts."""
+    first, _, rest = body.partition("\n")
+    parsed = _whole_line(first)
+    if parsed is None or not rest.strip():
+        return None
+    rest = rest.replace("\u2212", "-")
+    others = {float(n) for n in _RATING_LIKE.findall(rest) if abs(float(n)) <= 1}
+    others |= {line.value for line in map(_whole_line, rest.splitlines()) if line is not None}
+    others |= {obj.value for obj in [_embedded(rest)] if obj is not None}
+    if others - {None, parsed.value}:
+        return _unscorable("conflicting")
+    return parsed
+
+
 def parse_judge_reply(text: str | None) -> JudgeParse:
     if text is None or not text.strip():
         return _unscorable("empty")
@@ -140,15 +178,11 @@ def parse_judge_reply(text: str | None) -> JudgeParse:
     if len(fences) == 1 and body.startswith("```") and body.endswith("```"):
         body = fences[0].strip()
 
-    parsed = _whole_json(body)
-    if parsed is not None:
-        return parsed
-    bare = body.strip(_WRAPPING).replace("*", "").replace("\u2212", "-")  # typographic minus
-    for pattern in (_BARE_NUMBER, _LABELLED):
-        match = pattern.fullmatch(bare)
-        if match:
-            return _from_value(float(match.group(1)))
-    embedded = _embedded(body)
-    if embedded is not None:
-        return embedded
-    return _unscorable("no_score")
+    for shape in (_whole_json, _whole_line, _leading, _embedded):
+        parsed = shape(body)
+        if parsed is not None:
+            return parsed
+    if body.startswith("{"):
+        cut = _CUT_SCORE.match(body)  # the score came first and is complete; the rest was cut off
+        return _from_value(float(cut.group(1))) if cut else _unscorable("unclosed_json")
+    return _unscorable("number_in_prose" if _DIGIT.search(body) else "no_score")
