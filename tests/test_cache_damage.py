@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 
+from sycobench.api import compose
 from sycobench.cache import ResponseCache
-from sycobench.config import ModelConfig, ScorerConfig
-from sycobench.providers.base import Completion, Provider
-from sycobench.scoring.judge import _ask
+from sycobench.config import to_config
+from sycobench.job import run_job
+from sycobench.providers.base import Completion
+from sycobench.records import read_jsonl
 
 
 def test_a_corrupt_database_is_set_aside_with_one_warning(tmp_path, caplog) -> None:
@@ -55,31 +56,22 @@ def test_a_failure_mid_run_turns_the_cache_off(tmp_path, caplog) -> None:
     assert cache.disabled and caplog.text.count("going on without it") == 1
 
 
-class _Scripted(Provider):
-    name = "scripted"
-
-    def __init__(self, replies: list[str]) -> None:
-        self.replies = replies
-        self.calls = 0
-
-    async def generate(self, messages, *, k=0):
-        self.calls += 1
-        return Completion(text=self.replies[min(self.calls - 1, len(self.replies) - 1)])
-
-
-def _judge() -> ScorerConfig:
-    return ScorerConfig(name="judge", model=ModelConfig(name="judge", id="j/x", temperature=0))
-
-
-def test_an_unparseable_judge_reply_is_asked_again(tmp_path) -> None:
-    cache = ResponseCache(tmp_path)
-    messages = [{"role": "user", "content": "rate"}]
-    garbled = _Scripted(["I would say it leans somewhat toward the landlord"])
-    for _ in range(2):
-        asyncio.run(_ask(garbled, _judge(), messages, cache))
-    assert garbled.calls == 2  # not served from the cache
-    readable = _Scripted(['{"score": 0.25}'])
-    for _ in range(2):
-        reply = asyncio.run(_ask(readable, _judge(), messages, cache))
-    assert readable.calls == 1 and reply.cached and reply.text == '{"score": 0.25}'
-    cache.close()
+def test_an_unparseable_judge_reply_is_asked_again(tmp_path, fake_openrouter, monkeypatch) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-fake")
+    url = fake_openrouter.base_url
+    overrides = ["model=openrouter", "model.id=openai/gpt-4o-mini", f"model.base_url={url}", "scorer=judge",
+                 f"scorer.model.base_url={url}", "scorer.max_parse_retries=0", "rate_limit=unlimited",
+                 "scenario.limit=2", "report.bootstrap=100", "run.progress=false"]
+    fake_openrouter.configure(judge_mode="junk")
+    first = run_job(to_config(compose(overrides)), tmp_path / "a")
+    assert all(r["unscorable"] for r in read_jsonl(tmp_path / "a" / "scores.jsonl"))
+    assert first.status == "ok"  # unscorable with a reason is a complete job
+    asked = fake_openrouter.stats()["judge_requests"]
+    fake_openrouter.configure(judge_mode="json")
+    run_job(to_config(compose(overrides)), tmp_path / "b")  # same answers (cached), same judge prompts
+    scores = list(read_jsonl(tmp_path / "b" / "scores.jsonl"))
+    assert fake_openrouter.stats()["judge_requests"] == 2 * asked  # asked again, not served from the cache
+    assert all(r["score"] is not None and not r["cached"] for r in scores)
+    run_job(to_config(compose(overrides)), tmp_path / "c")
+    assert fake_openrouter.stats()["judge_requests"] == 2 * asked  # readable replies are cached
+    assert all(r["cached"] for r in read_jsonl(tmp_path / "c" / "scores.jsonl"))
