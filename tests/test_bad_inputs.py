@@ -105,7 +105,7 @@ CLI_CASES = [
     Case("roster-binary", ["-m", "+roster=file", "roster.file=r.json"], "not UTF-8", setup=_write("r.json", b"\xff\xfe\x00")),
     Case("roster-bad-entry", ["-m", "+roster=file", "roster.file=r.json"], "not a model entry", setup=_write("r.json", "[1]")),
     Case("dotenv-binary", ["model=grok-4-fast"], ".env: cannot read", setup=_write(".env", b"\xff\xfe\x00\x80")),
-    Case("key-not-ascii", ["model=grok-4-fast"], "OPENROUTER_API_KEY holds characters",
+    Case("key-not-ascii", ["model=grok-4-fast"], "OPENROUTER_API_KEY holds non-ASCII",
          env={"OPENROUTER_API_KEY": "sk-or-v1-abc\u2013def"}),
     Case("record-wrong-shape", [], "run.jsonl:2: field 'k'",
          setup=_job_folder(lines=[json.dumps(_RUN_LINE), json.dumps({**_RUN_LINE, "k": "0"})])),

@@ -50,7 +50,7 @@ def test_an_unreadable_dotenv_is_named(in_tmp) -> None:
     assert str(in_tmp / ".env") in str(err.value) and "not UTF-8" in str(err.value)
 
 
-@pytest.mark.parametrize("bad", [SECRET[:20] + "\u2013" + SECRET[21:], SECRET[:20] + " " + SECRET[20:]])
+@pytest.mark.parametrize("bad", [SECRET[:20] + "\u2013" + SECRET[21:], "\u201c" + SECRET + "\u201d"])
 def test_a_non_ascii_key_names_the_variable_and_hides_the_key(in_tmp, monkeypatch, bad) -> None:
     monkeypatch.setenv(VAR, bad)
     with pytest.raises(ConfigError) as err:

@@ -40,9 +40,8 @@ def load_api_key(env_name: str) -> str:
             f"{env_name} is not set: export {env_name}=... or put {env_name}=... in a .env file "
             "in the working directory."
         )
-    if not key.isascii() or any(ch.isspace() for ch in key):
-        # An HTTP header cannot carry it; usually a pasted typographic dash or a stray space.
-        raise ConfigError(f"{source} holds characters a key cannot have (non-ASCII or spaces); copy the key again")
+    if not key.isascii():  # an HTTP header cannot carry it; usually a pasted typographic dash
+        raise ConfigError(f"{source} holds non-ASCII characters a key cannot have; copy the key again")
     return key
 
 
