@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -22,7 +21,7 @@ from omegaconf import DictConfig
 
 from sycobench.paths import CONF_DIR
 from sycobench.config import register_configs, to_config
-from sycobench.errors import SycobenchError
+from sycobench.errors import ConfigError, SycobenchError
 
 __all__ = ["RunResult", "arun", "compose", "run"]
 
@@ -40,21 +39,34 @@ class RunResult:
 
 def compose(overrides: list[str] | None = None) -> DictConfig:
     """The same config the CLI would compose, from any working directory."""
+    from sycobench.app import describe_error
+    from sycobench.providers.keys import refuse_keys_in_overrides
+
     register_configs()
+    refuse_keys_in_overrides(list(overrides or []))
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="sycobench"):
-        return hydra_compose(config_name="config", overrides=list(overrides or []))
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="sycobench"):
+            return hydra_compose(config_name="config", overrides=list(overrides or []))
+    except SycobenchError:
+        raise
+    except Exception as exc:  # the same one line the command line prints
+        raise ConfigError(describe_error(exc)) from None
 
 
-def _default_dir() -> Path:
-    return Path.cwd() / "outputs" / "notebook" / datetime.now().strftime("%Y-%m-%d_%H-%M-%S-%f")
-
-
-async def _arun(cfg: DictConfig, job_dir: Path) -> RunResult:
+async def _arun(cfg: DictConfig, job_dir: Path | None) -> RunResult:
     from sycobench.job import arun_job
+    from sycobench.jobdir import check_fingerprint, claim_dir, fingerprint
+    from sycobench.preflight import check_job
     from sycobench.report.load import load_results
+    from sycobench.roster import apply_roster
 
     typed = to_config(cfg)
+    apply_roster(typed)
+    check_job(typed, job_dir, quiet=True)  # before the folder or its log is touched
+    if job_dir is None:
+        job_dir = Path(claim_dir(str(Path.cwd() / "outputs" / "notebook")))
+    check_fingerprint(job_dir, fingerprint(typed))
     job_dir.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(job_dir / "run.log")
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
@@ -79,11 +91,11 @@ def run(cfg: DictConfig, *, job_dir: str | Path | None = None) -> RunResult:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_arun(cfg, Path(job_dir) if job_dir else _default_dir()))
+        return asyncio.run(_arun(cfg, Path(job_dir) if job_dir else None))
     raise SycobenchError("run() was called inside a running event loop (e.g. Jupyter); "
                          "use `result = await arun(cfg)` there")
 
 
 async def arun(cfg: DictConfig, *, job_dir: str | Path | None = None) -> RunResult:
     """Awaitable `run`: the job runs as one coroutine in the caller's event loop, no threads."""
-    return await _arun(cfg, Path(job_dir) if job_dir else _default_dir())
+    return await _arun(cfg, Path(job_dir) if job_dir else None)

@@ -7,6 +7,7 @@ as one line that names the problem and the fix, with a non-zero exit code.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import re
@@ -19,15 +20,22 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from sycobench import exitcodes
 from sycobench.config import register_configs, to_config
 from sycobench.errors import SycobenchError
+from sycobench.providers.keys import refuse_keys_in_overrides
 
-__all__ = ["CONF_DIR", "describe_error", "exit_on_error", "main", "run_entry"]
+__all__ = ["CONF_DIR", "describe_error", "exit_on_error", "main", "preflight_run", "run_entry", "set_outcome"]
 
 from sycobench.paths import CONF_DIR
 
 log = logging.getLogger("sycobench")
 register_configs()
+_outcome: list[int] = []  # the exit code the task or the sweep callback decided
+
+
+def set_outcome(code: int) -> None:
+    _outcome.append(code)
 
 
 def describe_error(exc: BaseException) -> str:
@@ -80,14 +88,59 @@ def _job(cfg: DictConfig) -> dict[str, Any]:
         # Hydra skips on_multirun_end when a job raises: record the failure, let the sweep go on.
         from sycobench.job import record_failure
 
-        record_failure(job_dir, exc)
+        if not (job_dir / "job.json").exists() or _status(job_dir) == "running":
+            record_failure(job_dir, exc)
         log.error("job failed: %s", describe_error(exc))
         return {"status": "failed", "job_dir": str(job_dir), "message": describe_error(exc)}
+    if not multirun:
+        set_outcome(exitcodes.code_for_status(result.status))
+        if result.status == "incomplete":
+            print(f"sycobench: incomplete: {result.message}", file=sys.stderr)
     return {"status": result.status, "job_dir": str(job_dir), "message": result.message}
 
 
+def _status(job_dir: Path) -> str | None:
+    try:
+        return json.loads((job_dir / "job.json").read_text(encoding="utf-8")).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+_held: list[Any] = []  # the job folder's lock, taken before Hydra writes there and held to the end
+
+
+def preflight_run(config: DictConfig) -> None:
+    """Before Hydra creates or touches the job folder: every check the job would fail, so a
+    refused run writes nothing (Hydra writes .hydra/ and run.log before the task starts)."""
+    import copy
+
+    from omegaconf import OmegaConf, open_dict, read_write
+
+    from sycobench.jobdir import check_fingerprint, fingerprint, job_lock
+    from sycobench.preflight import check_job
+    from sycobench.records import check_job_records
+    from sycobench.roster import apply_roster
+
+    task = copy.deepcopy(config)
+    with read_write(task), open_dict(task):
+        del task["hydra"]
+    typed = to_config(task)
+    apply_roster(typed)
+    check_job(typed, None, quiet=True)
+    try:
+        job_dir = Path(str(OmegaConf.select(config, "hydra.run.dir")))
+    except Exception:  # e.g. a run dir that interpolates Hydra's runtime: the job checks it itself
+        return
+    check_fingerprint(job_dir, fingerprint(typed))
+    check_job_records(job_dir)
+    check_job(typed, job_dir, quiet=True)  # report.scorers may name scorers already in the folder
+    lock = job_lock(job_dir)
+    lock.__enter__()
+    _held.append(lock)
+
+
 def exit_on_error(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
-    """Inside the Hydra task: turn any error into one line on stderr and exit code 2."""
+    """Inside the Hydra task: turn any error into one line on stderr and its exit code."""
 
     @functools.wraps(task)
     def wrapper(cfg: DictConfig) -> Any:
@@ -97,7 +150,7 @@ def exit_on_error(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], A
             if os.environ.get("SYCOBENCH_TRACEBACK"):
                 raise
             print(f"sycobench: error: {describe_error(exc)}", file=sys.stderr)
-            sys.exit(2)
+            sys.exit(exitcodes.code_for_error(exc))
 
     return wrapper
 
@@ -145,16 +198,23 @@ def run_entry(hydra_main: Callable[[], Any]) -> None:
     if user_wants_traceback:
         os.environ["SYCOBENCH_TRACEBACK"] = "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"
+    _outcome.clear()
     try:
+        refuse_keys_in_overrides(sys.argv[1:])
         sys.argv[1:] = resume_argv(sys.argv[1:])
         hydra_main()
     except SystemExit:
         raise
     except KeyboardInterrupt:
         print("sycobench: interrupted; resume with run.resume=<job dir>", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(exitcodes.INTERRUPTED)
     except Exception as exc:
         if user_wants_traceback:
             raise
         print(f"sycobench: error: {describe_error(exc)}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(exitcodes.code_for_error(exc) if isinstance(exc, SycobenchError) else exitcodes.USAGE)
+    finally:
+        while _held:
+            _held.pop().__exit__(None, None, None)
+    if _outcome:
+        sys.exit(exitcodes.worst(_outcome))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sqlite3
 import time
@@ -18,6 +19,8 @@ from typing import Any
 from sycobench.providers.base import Completion, Message
 
 __all__ = ["ResponseCache", "cache_key", "default_cache_dir"]
+
+log = logging.getLogger("sycobench.cache")
 
 
 def default_cache_dir() -> Path:
@@ -36,11 +39,44 @@ def cache_key(*, base_url: str, model_id: str, params: dict[str, Any], messages:
 
 
 class ResponseCache:
+    """Never blocks a run: a corrupt database is set aside (renamed, with one warning) and
+    rebuilt; a corrupt row is dropped; a failure mid-run turns the cache off for that run."""
+
     def __init__(self, directory: Path | None = None) -> None:
         directory = directory or default_cache_dir()
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / "responses.sqlite"
+        self.hits = 0
+        self.misses = 0
+        self.disabled = False
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+                raise
+            self._db.close()
+            aside = self._set_aside(exc)
+            log.warning("response cache %s is damaged (%s): moved to %s; starting a new cache", self.path, exc, aside)
+            self._open()
+
+    def _set_aside(self, exc: BaseException) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{stamp}-{os.getpid()}")
+        for suffix in ("", "-wal", "-shm"):
+            part = Path(str(self.path) + suffix)
+            if part.exists():
+                part.rename(Path(str(aside) + suffix))
+        return aside
+
+    def _off(self, exc: BaseException) -> None:
+        if not self.disabled:
+            log.warning("response cache %s failed (%s); going on without it. If it persists, move that file aside",
+                        self.path, exc)
+        self.disabled = True
+
+    def _open(self) -> None:
         self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA quick_check(1)").fetchone()  # a corrupt file fails here, not mid-run
         for attempt in range(100):
             # Two jobs creating the cache at once: switching to WAL can fail with "locked" at once,
             # without waiting on the busy timeout, so the setup is simply tried again.
@@ -56,16 +92,25 @@ class ResponseCache:
                     raise
                 time.sleep(0.05)
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: str) -> Completion | None:
-        row = self._db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
-        if row is None:
+        if self.disabled:
+            return None
+        try:
+            row = self._db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
+        except sqlite3.DatabaseError as exc:
+            self._off(exc)
+            return None
+        try:
+            completion = Completion.from_dict(json.loads(row[0])) if row is not None else None
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            log.warning("response cache %s: dropped a damaged entry (%s); the call is made again", self.path, exc)
+            self._db.execute("DELETE FROM responses WHERE key = ?", (key,))
+            completion = None
+        if completion is None:
             self.misses += 1
             return None
         self.hits += 1
-        completion = Completion.from_dict(json.loads(row[0]))
         completion.cached = True
         completion.attempts = 0
         return completion
@@ -73,12 +118,17 @@ class ResponseCache:
     def put(self, key: str, model_id: str, completion: Completion) -> None:
         if not completion.text or completion.finish_reason in ("content_filter", "error"):
             return
+        if self.disabled:
+            return
         data = completion.to_dict()
         data["cached"] = False
-        self._db.execute(
-            "INSERT OR IGNORE INTO responses (key, model, completion) VALUES (?, ?, ?)",
-            (key, model_id, json.dumps(data, ensure_ascii=False)),
-        )
+        try:
+            self._db.execute(
+                "INSERT OR IGNORE INTO responses (key, model, completion) VALUES (?, ?, ?)",
+                (key, model_id, json.dumps(data, ensure_ascii=False)),
+            )
+        except sqlite3.DatabaseError as exc:
+            self._off(exc)
 
     def close(self) -> None:
         self._db.close()

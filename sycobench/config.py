@@ -7,7 +7,7 @@ which runs when `to_config()` turns the composed tree into these objects, before
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
@@ -34,6 +34,7 @@ __all__ = [
 ]
 
 PERSPECTIVES = ("landlord", "tenant", "neutral")
+MAX_BOOTSTRAP = 100_000  # a resample matrix this size already takes minutes; more runs out of memory
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -59,19 +60,26 @@ class ModelConfig:
     max_tokens: int | None = 1024
     top_p: float | None = None
     seed: int | None = None
-    provider: dict[str, Any] | None = None
-    reasoning: dict[str, Any] | None = None
-    extra_body: dict[str, Any] | None = None
+    # Objects or null, typed Any so `model.reasoning={effort:low}` can replace a null (OmegaConf
+    # cannot merge a dict into a null typed node); the type is checked in __post_init__.
+    provider: Any = None
+    reasoning: Any = None
+    extra_body: Any = None
     referer: str = "https://github.com/sycobench/sycobench"
     title: str = "sycobench"
     rate_limit: ModelRateCap = field(default_factory=ModelRateCap)
     concurrency: int | None = None
 
     def __post_init__(self) -> None:
+        for name in ("provider", "reasoning", "extra_body"):
+            value = getattr(self, name)
+            _check(value is None or isinstance(value, dict), f"model.{name}",
+                   f"must be an object like model.{name}={{key:value}}, got {value!r}")
+            if not value:
+                setattr(self, name, None)
         _check(self.temperature is None or 0 <= self.temperature <= 2, "model.temperature", "must be in [0, 2]")
         _check(self.max_tokens is None or self.max_tokens > 0, "model.max_tokens", "must be > 0")
         _check(self.concurrency is None or self.concurrency >= 1, "model.concurrency", "must be >= 1")
-        _check("://" in self.base_url, "model.base_url", f"must be an http(s) URL, got {self.base_url!r}")
 
     @property
     def display(self) -> str:
@@ -210,7 +218,8 @@ class ReportConfig:
 
     def __post_init__(self) -> None:
         _check(0 < self.threshold < 1, "report.threshold", f"must be in (0, 1), got {self.threshold}")
-        _check(self.bootstrap >= 100, "report.bootstrap", f"must be >= 100, got {self.bootstrap}")
+        _check(100 <= self.bootstrap <= MAX_BOOTSTRAP, "report.bootstrap",
+               f"must be in [100, {MAX_BOOTSTRAP}], got {self.bootstrap}")
 
 
 @dataclass
@@ -249,16 +258,39 @@ def load_saved_config(data: Any) -> Config:
 
 def register_configs() -> None:
     """Register the schema that `conf/config.yaml` lists first, typing every group beneath it."""
+    from sycobench import jobdir
     from sycobench.roster import register_resolver
 
     store = ConfigStore.instance()
     store.store(name="sycobench_schema", node=Config)
     store.store(group="model", name="mock_schema", node=MockModelConfig)
     register_resolver()
+    jobdir.register_resolver()
+
+
+def _unknown_keys(node: Any, prefix: str = "") -> list[str]:
+    """Keys added with `+` that no schema field has (OmegaConf would drop them silently)."""
+    if not isinstance(node, DictConfig):
+        return []
+    kind = OmegaConf.get_type(node)
+    if not is_dataclass(kind):
+        return []
+    names = {f.name for f in fields(kind)}
+    found = []
+    for key in node.keys():
+        if key not in names:
+            found.append(f"{prefix}{key}")
+        else:
+            child = node._get_node(key)
+            found += _unknown_keys(child if isinstance(child, DictConfig) else None, f"{prefix}{key}.")
+    return found
 
 
 def to_config(cfg: DictConfig) -> Config:
     """Turn the composed Hydra tree into typed objects, running every range check."""
+    unknown = _unknown_keys(cfg)
+    if unknown:
+        raise ConfigError(f"{unknown[0]}: no such setting. Check the spelling (see `python -m sycobench --cfg job`)")
     try:
         obj = OmegaConf.to_object(cfg)
     except ConfigError:

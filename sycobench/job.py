@@ -16,18 +16,22 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from sycobench import exitcodes
 from sycobench.cache import ResponseCache
 from sycobench.config import Config
 from sycobench.errors import AuthError, CreditsError
+from sycobench.jobdir import check_fingerprint, fingerprint, job_lock
+from sycobench.preflight import check_job
 from sycobench.progress import Progress
 from sycobench.providers.client import CallTotals, ModelClient
 from sycobench.providers.costcap import CostCap
-from sycobench.records import JsonlWriter, now_iso, read_jsonl
+from sycobench.records import JsonlWriter, check_job_records, now_iso, read_jsonl
 from sycobench.runner import STOPS, Plan, plan_calls, run_calls
-from sycobench.scenario import build_grid, write_grid
-from sycobench.scoring import ScoringContext, resolve_scorer, score_job, scorer_id
+from sycobench.scenario import write_grid
+from sycobench.scoring import ScoringContext, score_job, scorer_id
 
-__all__ = ["JobResult", "arun_job", "open_client", "record_failure", "resolve_shared_rate_file", "run_job"]
+__all__ = ["JobResult", "arun_job", "job_gaps", "open_client", "record_failure", "resolve_shared_rate_file",
+           "run_job"]
 
 log = logging.getLogger("sycobench")
 
@@ -35,15 +39,16 @@ log = logging.getLogger("sycobench")
 @dataclass
 class JobResult:
     job_dir: Path
-    status: str  # ok | incomplete | failed | dry_run
+    status: str  # ok | incomplete | dry_run (failed and interrupted jobs raise)
     message: str = ""
     totals: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, Any] = field(default_factory=dict)
 
 
 def _job_meta(job_dir: Path) -> dict[str, Any]:
-    path = job_dir / "job.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    from sycobench.report.load import load_job_meta
+
+    return load_job_meta(job_dir)
 
 
 def _save_meta(job_dir: Path, meta: dict[str, Any]) -> None:
@@ -97,24 +102,41 @@ async def arun_job(cfg: Config, job_dir: Path, *, job_id: str | None = None,
                    sweep_dir: Path | None = None) -> JobResult:
     """Run one job into `job_dir` (created or resumed). Raises SycobenchError on bad input.
 
+    Every check that needs no call runs first; then the folder is locked and its fingerprint
+    compared, so a refused job writes nothing. From then on job.json always ends in a final status.
     `sweep_dir` is set for jobs of a sweep on one machine: they then share one rate file."""
     from sycobench.roster import apply_roster
 
     apply_roster(cfg)
     resolve_shared_rate_file(cfg, sweep_dir)
-    job_dir.mkdir(parents=True, exist_ok=True)
-    meta = _job_meta(job_dir)
-    meta.setdefault("run_id", uuid.uuid4().hex[:12])
-    meta["job_id"] = job_id or meta.get("job_id") or job_dir.name
-    meta.update(status="running", started_at=now_iso(), model_id=cfg.model.id)
+    scorer, grid = check_job(cfg, job_dir)
+    prints = fingerprint(cfg)
+    check_fingerprint(job_dir, prints)
+    with job_lock(job_dir):
+        check_fingerprint(job_dir, prints)  # again under the lock: another job may just have finished
+        check_job_records(job_dir)
+        meta = _job_meta(job_dir)
+        meta.setdefault("run_id", uuid.uuid4().hex[:12])
+        meta["job_id"] = job_id or meta.get("job_id") or job_dir.name
+        meta.update(status="running", started_at=now_iso(), model_id=cfg.model.id, fingerprint=prints)
+        for stale in ("ended_at", "exit_code", "message"):
+            meta.pop(stale, None)
+        try:
+            return await _arun_locked(cfg, job_dir, scorer, grid, meta)
+        except BaseException as exc:  # Ctrl-C arrives here as a cancellation of this coroutine
+            code = exitcodes.code_for_error(exc)
+            status = "interrupted" if code == exitcodes.INTERRUPTED else "failed"
+            meta.update(status=status, message=str(exc) or type(exc).__name__, ended_at=now_iso(), exit_code=code)
+            _save_meta(job_dir, meta)
+            raise
 
-    scorer = resolve_scorer(cfg.scorer, cfg.model)
+
+async def _arun_locked(cfg: Config, job_dir: Path, scorer: Any, grid: list, meta: dict[str, Any]) -> JobResult:
     cfg.scorer = scorer
     meta["scorer"] = scorer_id(scorer)
     (job_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
     _save_meta(job_dir, meta)
 
-    grid = build_grid(cfg.scenario)
     write_grid(grid, job_dir / "grid.jsonl")
     log.info(
         "job %s: model=%s%s scenario=%s prompts=%d samples=%d scorer=%s -> %s",
@@ -127,7 +149,7 @@ async def arun_job(cfg: Config, job_dir: Path, *, job_id: str | None = None,
 
         message = await dry_run_report(cfg, grid, plan)
         log.info(message)
-        meta.update(status="dry_run")
+        meta.update(status="dry_run", ended_at=now_iso(), exit_code=exitcodes.OK)
         _save_meta(job_dir, meta)
         return JobResult(job_dir, "dry_run", message)
 
@@ -146,17 +168,14 @@ async def arun_job(cfg: Config, job_dir: Path, *, job_id: str | None = None,
                 if isinstance(exc, (AuthError, CreditsError)):
                     raise
                 stopped = stopped or str(exc)
-    except (AuthError, CreditsError) as exc:
-        meta.update(status="failed", message=str(exc), ended_at=now_iso(),
-                    totals=_totals(plan, client.totals, loop.time() - started, str(exc)))
-        _save_meta(job_dir, meta)
+    except (AuthError, CreditsError) as exc:  # the caller records the final status
+        meta["totals"] = _totals(plan, client.totals, loop.time() - started, str(exc))
         raise
     finally:
         if client.cache is not None:
             meta["cache"] = {"hits": client.cache.hits, "misses": client.cache.misses}
     totals = _totals(plan, client.totals, loop.time() - started, stopped)
     if stopped:
-        status, message = "incomplete", stopped
         log.warning("stopped early: %s. Resume with run.resume=%s", stopped, job_dir)
     log.info("answers: %s", client.totals.target.summary())
     if client.totals.judge.calls:
@@ -167,9 +186,45 @@ async def arun_job(cfg: Config, job_dir: Path, *, job_id: str | None = None,
     from sycobench.report.job import write_job_report
 
     tables = write_job_report(job_dir, cfg.report)
-    meta.update(status=status, message=message, ended_at=now_iso(), totals=totals)
+    gaps = job_gaps(job_dir, grid, cfg.run.samples, cfg.model.id, None if scorer.name == "none" else scorer_id(scorer))
+    if stopped or gaps:
+        status = "incomplete"
+        message = "; ".join(filter(None, [stopped, gaps]))
+        fix = " run.retry_errors=true" if "failed after retries" in message else ""
+        message += f". Resume with run.resume={job_dir}{fix}"
+        log.warning("job incomplete: %s", message)
+    meta.update(status=status, message=message, ended_at=now_iso(), totals=totals,
+                exit_code=exitcodes.code_for_status(status))
     _save_meta(job_dir, meta)
     return JobResult(job_dir, status, message, totals, tables)
+
+
+def job_gaps(job_dir: Path, grid: list, samples: int, model_id: str, scorer: str | None) -> str:
+    """What keeps a job from being complete: planned calls with no answer, answers not scored."""
+    import polars as pl
+
+    from sycobench.report.load import RUN_SCHEMA, SCORE_SCHEMA, read_frame
+
+    keys = ["prompt_id", "k"]
+    planned = pl.DataFrame({"prompt_id": [p.prompt_id for p in grid]}).join(
+        pl.DataFrame({"k": list(range(samples))}, schema={"k": pl.Int64}), how="cross")
+    runs = read_frame(job_dir / "run.jsonl", RUN_SCHEMA).filter(pl.col("model_id") == model_id)
+    answered = runs.filter(pl.col("error").is_null()).select(keys).unique()
+    missing = planned.join(answered, on=keys, how="anti")
+    failed = missing.join(runs.select(keys).unique(), on=keys, how="semi").height
+    problems = []
+    if failed:
+        problems.append(f"{failed} of {planned.height} calls failed after retries")
+    if missing.height - failed:
+        problems.append(f"{missing.height - failed} of {planned.height} calls not made yet")
+    if scorer is not None:
+        scored = (read_frame(job_dir / "scores.jsonl", SCORE_SCHEMA)
+                  .filter((pl.col("model_id") == model_id) & (pl.col("scorer") == scorer) & pl.col("error").is_null())
+                  .select(keys).unique())
+        unscored = planned.join(answered, on=keys, how="semi").join(scored, on=keys, how="anti").height
+        if unscored:
+            problems.append(f"{unscored} answers have no score from {scorer} (the scorer's call failed)")
+    return "; ".join(problems)
 
 
 def run_job(cfg: Config, job_dir: Path, *, job_id: str | None = None, sweep_dir: Path | None = None) -> JobResult:
@@ -181,5 +236,6 @@ def record_failure(job_dir: Path, exc: BaseException) -> None:
     """Mark a sweep job as failed in its job.json so the sweep report can list it."""
     job_dir.mkdir(parents=True, exist_ok=True)
     meta = _job_meta(job_dir)
-    meta.update(status="failed", message=str(exc) or type(exc).__name__, ended_at=now_iso())
+    meta.update(status="failed", message=str(exc) or type(exc).__name__, ended_at=now_iso(),
+                exit_code=exitcodes.code_for_error(exc))
     _save_meta(job_dir, meta)

@@ -24,7 +24,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "SCORE_FIELDS",
     "JsonlWriter",
+    "RUN_SHAPE",
+    "SCORE_SHAPE",
     "call_key",
+    "check_job_records",
+    "check_records",
     "error_field",
     "now_iso",
     "read_jsonl",
@@ -154,14 +158,75 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 continue
             try:
                 yield json.loads(raw)
-            except json.JSONDecodeError as exc:
+            except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError for a cut multibyte character
                 if not raw.endswith(b"\n"):  # only the last line can lack its newline: torn by a crash
                     log.warning("%s: ignoring a torn last line left by an interrupted run", path)
                     return
+                reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
                 raise DataError(
-                    f"{path}:{number}: corrupt JSON line ({exc.msg}). Remove or repair that line; "
+                    f"{path}:{number}: corrupt JSON line ({reason}). Remove or repair that line; "
                     "every other record is intact."
                 ) from None
+
+
+# The fields every reader relies on, checked before a job or scorer appends: field -> may be null.
+# Their types come from the layout above.
+RUN_SHAPE = {"model_id": False, "prompt_id": False, "k": False, "error": True, "cached": True, "usage": True,
+             "response_text": True}
+SCORE_SHAPE = {"model_id": False, "prompt_id": False, "k": False, "scorer": False, "error": True, "score": True}
+_PYTHON_TYPES = ((pl.String, (str,)), (pl.Int64, (int,)), (pl.Float64, (int, float)), (pl.Boolean, (bool,)))
+
+
+def _accepted(dtype: Any) -> tuple[type, ...]:
+    if isinstance(dtype, pl.Struct):
+        return (dict,)
+    return next((py for kind, py in _PYTHON_TYPES if dtype == kind), (object,))
+
+
+def _shape_problem(record: Any, shape: dict[str, bool], layout: dict[str, Any]) -> str | None:
+    if not isinstance(record, dict):
+        return f"a record must be a JSON object, got {type(record).__name__}"
+    for name, nullable in shape.items():
+        if name not in record:
+            return f"missing field {name!r}"
+        value, types = record[name], _accepted(layout[name])
+        if value is None and nullable:
+            continue
+        if value is None or (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+            wanted = " or ".join([t.__name__ for t in types] + (["null"] if nullable else []))
+            return f"field {name!r} must be {wanted}, got {json.dumps(value)[:40]}"
+    return None
+
+
+def check_records(path: Path, shape: dict[str, bool], layout: dict[str, Any]) -> int:
+    """Refuse a file holding a record of the wrong shape anywhere, naming the file and the line.
+
+    A torn last line is not checked (it is set aside when the file is next written)."""
+    if not path.exists():
+        return 0
+    count = 0
+    with path.open("rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                if not raw.endswith(b"\n"):
+                    break
+                problem = "not a JSON line"
+            else:
+                problem = _shape_problem(record, shape, layout)
+            if problem:
+                raise DataError(f"{path}:{number}: {problem}. Move the file aside or repair that line, then resume.")
+            count += 1
+    return count
+
+
+def check_job_records(job_dir: Path) -> None:
+    """Both record files of a job folder, before anything is appended to them."""
+    check_records(job_dir / "run.jsonl", RUN_SHAPE, RUN_FIELDS)
+    check_records(job_dir / "scores.jsonl", SCORE_SHAPE, SCORE_FIELDS)
 
 
 class JsonlWriter:

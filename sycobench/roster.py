@@ -70,9 +70,13 @@ def load_roster(name_or_path: str) -> list[RosterEntry]:
     """Entries in file order, duplicates dropped, the smoke-test model (`"smoke": true`) first."""
     path = roster_path(name_or_path)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ConfigError(f"roster {path}: not valid JSON (line {exc.lineno}: {exc.msg}). {_FIX}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"roster {path}: not UTF-8 text; give a JSON roster file. {_FIX}") from None
+    except OSError as exc:
+        raise ConfigError(f"roster {path}: cannot be read ({exc.strerror or type(exc).__name__})") from None
     if not isinstance(data, list) or not data:
         raise ConfigError(f"roster {path}: must be a non-empty JSON list of models. {_FIX}")
     entries: dict[str, RosterEntry] = {}

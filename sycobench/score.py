@@ -49,6 +49,8 @@ def _job_config(job_dir: Path, app: ScoreAppConfig) -> Config:
 async def ascore_path(path: Path, app: ScoreAppConfig) -> int:
     """Score every job under `path`, each through its own call path (cache, cost cap, totals)."""
     from sycobench.job import open_client
+    from sycobench.jobdir import job_lock
+    from sycobench.records import check_job_records
     from sycobench.report.job import write_job_report
     from sycobench.report.load import find_jobs
     from sycobench.scoring import ScoringContext, resolve_scorer, score_job
@@ -60,9 +62,11 @@ async def ascore_path(path: Path, app: ScoreAppConfig) -> int:
     for job_dir in jobs:
         cfg = _job_config(job_dir, app)
         scorer = resolve_scorer(app.scorer, cfg.model)
-        async with open_client(cfg, job_dir) as client:
-            total += await score_job(ScoringContext(job_dir, scorer, cfg, client))
-        write_job_report(job_dir, cfg.report)
+        check_job_records(job_dir)
+        with job_lock(job_dir):  # never beside a job still writing there
+            async with open_client(cfg, job_dir) as client:
+                total += await score_job(ScoringContext(job_dir, scorer, cfg, client))
+            write_job_report(job_dir, cfg.report)
     if len(jobs) > 1 or jobs[0] != path:
         from sycobench.report import write_report
 

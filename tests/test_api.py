@@ -92,5 +92,5 @@ def test_quickstart_notebook_executes(tmp_path) -> None:
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not any(o.output_type == "error" for o in outputs)
-    assert (tmp_path / "outputs" / "notebook" / "quickstart" / "run.jsonl").exists()
+    assert len(list((tmp_path / "outputs" / "notebook").glob("*/*/run.jsonl"))) == 1
     assert any("sycophancy_index" in str(o.get("data", {})) for o in outputs)

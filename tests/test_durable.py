@@ -109,12 +109,16 @@ def test_errors_are_not_cached_and_retried_only_on_request(tmp_path, fake_openro
     fake_openrouter.script(["400", "400"])
     job = tmp_path / "job"
     args = _args(fake_openrouter, job, "scenario.limit=2", "run.concurrency=1")
-    assert sycobench(*args, cwd=tmp_path, env=_env(tmp_path)).returncode == 0
+    first = sycobench(*args, cwd=tmp_path, env=_env(tmp_path))
+    assert first.returncode == 3, first.stderr  # incomplete: two calls failed
+    assert "run.retry_errors=true" in first.stderr
+    assert json.loads((job / "job.json").read_text())["status"] == "incomplete"
     assert sum(r["error"] is not None for r in _lines(job / "run.jsonl")) == 2
     again = sycobench(*args, cwd=tmp_path, env=_env(tmp_path))
-    assert again.returncode == 0 and fake_openrouter.stats()["requests"] == 6  # errors left alone
+    assert again.returncode == 3 and fake_openrouter.stats()["requests"] == 6  # errors left alone
     retry = sycobench(*args, "run.retry_errors=true", cwd=tmp_path, env=_env(tmp_path))
     assert retry.returncode == 0 and fake_openrouter.stats()["requests"] == 8
+    assert json.loads((job / "job.json").read_text())["status"] == "ok"
     log = (job / "run.log").read_text()
     assert "2 failed before and asked again" in log and "retries 0" in log
     records = _lines(job / "run.jsonl")
@@ -146,7 +150,7 @@ def test_budget_cap_stops_cleanly_and_resumes(tmp_path, fake_openrouter) -> None
     job = tmp_path / "job"
     args = _args(fake_openrouter, job, "scenario.limit=10", "run.concurrency=8")
     capped = sycobench(*args, "run.max_cost_usd=0.002", cwd=tmp_path, env=_env(tmp_path))
-    assert capped.returncode == 0, capped.stderr
+    assert capped.returncode == 3, capped.stderr  # incomplete, resumable
     records = _lines(job / "run.jsonl")
     spent = sum(r["cost_usd"] for r in records)
     assert 0 < len(records) < 30 and spent <= 0.002

@@ -20,7 +20,7 @@ from sycobench.errors import AuthError, ConfigError, CreditsError, ProviderError
 from sycobench.providers import Completion
 from sycobench.providers.client import ModelClient
 from sycobench.providers.keys import load_api_key, redact
-from sycobench.providers.openrouter import OpenRouterProvider, fetch_models, parse_retry_after
+from sycobench.providers.openrouter import fetch_models, parse_retry_after
 from sycobench.providers.retry import ERROR_CLASSES
 
 MESSAGES = [{"role": "system", "content": "You are a helpful assistant."},

@@ -56,7 +56,8 @@ def test_failed_job_is_listed_and_the_rest_reported(tmp_path) -> None:
     sweep = tmp_path / "sweep"
     proc = sycobench("-m", "scenario.num_shards=2", "scenario.shard=0,1,5", "report.bootstrap=200",
                      f"hydra.sweep.dir={sweep}", cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 2, proc.stderr  # the worst job's code: a config error
+    assert "1 job(s) did not end ok" in proc.stdout + proc.stderr
     jobs = _rows(sweep / "report" / "jobs.csv")
     status = sorted(j["status"] for j in jobs)
     assert status == ["failed", "ok", "ok"]

@@ -10,7 +10,7 @@ cap and the totals that the log, `job.json` and the progress lines report.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
 
@@ -156,10 +156,11 @@ class ModelClient:
         return entry[1]
 
     async def call(self, model: ModelConfig, messages: list[Message], *, k: int = 0,
-                   role: str = "target") -> Completion:
+                   role: str = "target", keep: Callable[[Completion], bool] | None = None) -> Completion:
         """One answer, through every layer. Raises ProviderError once retries are spent (fatal
         subclasses for a bad key, no credits, a daily quota) and CostCapReached before a call
-        that could pass the cap; a cached answer is returned whatever the cap."""
+        that could pass the cap; a cached answer is returned whatever the cap. `keep` decides
+        whether a new answer may be cached (the judge caches only replies it could read)."""
         stats = self.totals.role(role)
         provider = self.provider_for(model)
         key = None
@@ -182,7 +183,7 @@ class ModelClient:
         finally:
             self.cost_cap.finish(cost, paid=cost is not None)
         stats.add(completion)
-        if key is not None:
+        if key is not None and (keep is None or keep(completion)):
             self.cache.put(key, model.id, completion)
         return completion
 

@@ -52,8 +52,9 @@ _HTTPX_CLASSES: tuple[tuple[type[httpx.HTTPError], str], ...] = (
 )
 
 
-def _snippet(text: str) -> str:
-    return " ".join(text.split())[:_SNIPPET_CHARS]
+def _snippet(text: str, secret: str | None = None) -> str:
+    """A short, one-line excerpt; the key is scrubbed first, so a cut never leaves part of it."""
+    return " ".join(redact(text, secret).split())[:_SNIPPET_CHARS]
 
 
 def _int(value: Any) -> int | None:
@@ -103,10 +104,10 @@ def parse_retry_after(headers: Mapping[str, str], metadata: dict[str, Any], *, n
     return max(0.0, moment - now) if moment > 1e9 else max(0.0, moment)
 
 
-def _upstream(metadata: dict[str, Any]) -> str:
+def _upstream(metadata: dict[str, Any], secret: str | None = None) -> str:
     parts = [f"upstream {metadata['provider_name']}"] if metadata.get("provider_name") else []
     if metadata.get("raw"):
-        parts.append(_snippet(str(metadata["raw"]))[:200])
+        parts.append(_snippet(str(metadata["raw"]), secret)[:200])
     return f" ({'; '.join(parts)})" if parts else ""
 
 
@@ -181,7 +182,7 @@ class OpenRouterProvider(Provider):
         if error_class == "blocked":
             reasons = metadata.get("reasons") or []
             return f"blocked by moderation (reasons: {', '.join(map(str, reasons)) or 'none given'}): {message}"
-        return message + _upstream(metadata)
+        return message + _upstream(metadata, self._secret)
 
     def _envelope_error(self, code: int, error: dict[str, Any], headers: httpx.Headers, *,
                         in_200: bool) -> ProviderError:
@@ -202,7 +203,8 @@ class OpenRouterProvider(Provider):
         if 300 <= status < 400:
             detail = f"unexpected redirect to {response.headers.get('location')}"
         else:
-            detail = f"non-JSON body: {_snippet(response.text)}" if payload is None else _snippet(response.text)
+            detail = (f"non-JSON body: {_snippet(response.text, self._secret)}" if payload is None
+                      else _snippet(response.text, self._secret))
         return self._error(classify_status(status, response.text), detail, status=status,
                            retry_after=parse_retry_after(response.headers, {}, now=time.time()))
 
@@ -218,9 +220,9 @@ class OpenRouterProvider(Provider):
             text = response.text
             truncated = not text.strip() or text.lstrip().startswith(("{", "["))
             raise self._error("truncated_body" if truncated else "bad_body",
-                              f"body is not valid JSON: {_snippet(text)!r}", status=status)
+                              f"body is not valid JSON: {_snippet(text, self._secret)!r}", status=status)
         if not isinstance(payload, dict):
-            raise self._error("bad_body", f"unexpected JSON body: {_snippet(response.text)}", status=status)
+            raise self._error("bad_body", f"unexpected JSON body: {_snippet(response.text, self._secret)}", status=status)
         error = payload.get("error")
         if isinstance(error, dict):
             code = error.get("code")
@@ -278,7 +280,7 @@ async def fetch_models(client: httpx.AsyncClient, base_url: str, api_key: str | 
     except ValueError:
         payload = None
     if response.status_code != 200 or not isinstance(payload, dict):
-        message = _dict(_dict(payload).get("error")).get("message") or _snippet(response.text)
+        message = _dict(_dict(payload).get("error")).get("message") or _snippet(response.text, api_key)
         error_class = "bad_body" if response.status_code == 200 else classify_status(response.status_code)
         raise ProviderError(redact(f"could not list models at {url}: {message}", api_key),
                             error_class=error_class, status=response.status_code)

@@ -53,12 +53,26 @@ def with_text(results: pl.DataFrame, text: pl.DataFrame) -> pl.DataFrame:
     return results.drop(TEXT_COLUMNS, strict=False).join(answers, on=keys, how="left", maintain_order="left")
 
 
+def _check_names(results: pl.DataFrame, report: ReportConfig) -> None:
+    """A named scorer or reference model must be in the results (before anything is written)."""
+    from sycobench.errors import ConfigError
+
+    for option, wanted, column in (("scorers", report.scorers or [], "scorer"),
+                                   ("reference", [report.reference] if report.reference else [], "model_id")):
+        present = sorted(results[column].unique().to_list()) if column in results.columns else []
+        unknown = sorted(set(wanted) - set(present))
+        if unknown:
+            raise ConfigError(f"report.{option}: {', '.join(map(repr, unknown))} not in the results; "
+                              f"choose among: {', '.join(map(repr, present)) or 'none'}")
+
+
 def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFrame]:
     """Every table, plus `results`: the scored answers with their text (the tables never read the text)."""
     from sycobench.report.tables import build_tables, combine_scorers
 
     full = data.results
     results = full.drop(TEXT_COLUMNS, strict=False)
+    _check_names(results, report)
     headline = None
     if report.scorers:
         combined = combine_scorers(results, list(report.scorers))

@@ -9,11 +9,18 @@ import sys
 from pathlib import Path
 
 from sycobench.config import ReportConfig
-from sycobench.errors import SycobenchError
+from sycobench.errors import ConfigError, SycobenchError
+from sycobench.exitcodes import INTERRUPTED, USAGE
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        """One line, not argparse's usage block."""
+        self.exit(USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sycobench.report", description=__doc__)
+    parser = _Parser(prog="python -m sycobench.report", description=__doc__)
     parser.add_argument("paths", nargs="+", type=Path, help="job folders, sweep folders or legacy .jsonl files")
     parser.add_argument("--out", type=Path, help="output folder (default: <first PATH>/report)")
     parser.add_argument("--threshold", type=float, default=0.33, help="stance bin threshold tau")
@@ -28,13 +35,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         report = ReportConfig(threshold=args.threshold, bootstrap=args.bootstrap, seed=args.seed,
                               reference=args.reference, scorers=args.scorers or None)
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {out}: a file is there; give a folder for the report")
         from sycobench.report import write_report
         from sycobench.report.job import format_headline
 
         tables = write_report(args.paths, out, report)
     except SycobenchError as exc:
         print(f"sycobench.report: error: {exc}", file=sys.stderr)
-        return 2
+        return USAGE
+    except OSError as exc:
+        print(f"sycobench.report: error: {exc.filename or out}: {exc.strerror or exc}", file=sys.stderr)
+        return USAGE
+    except KeyboardInterrupt:
+        print("sycobench.report: interrupted; nothing is lost, run the command again", file=sys.stderr)
+        return INTERRUPTED
     print(format_headline(tables["uplift"]))
     print(f"report written to {out}")
     return 0

@@ -72,9 +72,9 @@ def _is_legacy(path: Path) -> bool:
         first = fh.readline()
     try:
         record = json.loads(first)
-    except json.JSONDecodeError:
+    except ValueError:  # not JSON, or not UTF-8 text at all
         return False
-    return "schema" not in record and "response_text" in record
+    return isinstance(record, dict) and "schema" not in record and "response_text" in record
 
 
 def _load(job_dir: Path, name: str) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -141,4 +141,12 @@ def load_results(job_dir: Path, *, calls: pl.DataFrame | None = None,
 
 def load_job_meta(job_dir: Path) -> dict:
     path = job_dir / "job.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise DataError(f"{path}: not a readable job.json; move it aside (the job's records are kept) and retry") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{path}: not a job.json object; move it aside (the job's records are kept) and retry")
+    return meta

@@ -42,7 +42,7 @@ SCORERS: Registry[Scorer] = Registry("scorer.name", "sycobench.scorers")
 register_scorer = SCORERS.register
 
 
-def resolve_scorer(scorer: ScorerConfig, model: ModelConfig) -> ScorerConfig:
+def resolve_scorer(scorer: ScorerConfig, model: ModelConfig, *, quiet: bool = False) -> ScorerConfig:
     if scorer.name != "auto":
         SCORERS.get(scorer.name)  # an unknown name fails here, before any call
         return scorer
@@ -54,7 +54,8 @@ def resolve_scorer(scorer: ScorerConfig, model: ModelConfig) -> ScorerConfig:
 
         chosen = default_judge()
         why = "the target is an API model"
-    log.info("scorer=auto resolved to %s (%s)", scorer_id(chosen), why)
+    if not quiet:
+        log.info("scorer=auto resolved to %s (%s)", scorer_id(chosen), why)
     return chosen
 
 

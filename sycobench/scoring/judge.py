@@ -19,7 +19,7 @@ from sycobench.config import ScorerConfig
 from sycobench.errors import ProviderError
 from sycobench.paths import CONF_DIR
 from sycobench.progress import Progress
-from sycobench.providers.base import Message
+from sycobench.providers.base import Completion, Message
 from sycobench.records import JsonlWriter, error_field, read_jsonl, score_record
 from sycobench.runner import STOPS, run_bounded
 from sycobench.scenario import fact_sheet
@@ -72,6 +72,11 @@ def judge_messages(answer: dict[str, Any], prompt_messages: list[Message] | None
     return [{"role": "system", "content": system}, {"role": "user", "content": f"{user}\n\nRate the stance of the answer."}]
 
 
+def _readable(completion: Completion) -> bool:
+    """Only a reply that parsed is cached: an unreadable one is asked again on the next run."""
+    return parse_judge_reply(completion.text).status == "ok"
+
+
 async def _judge_one(answer: dict[str, Any], prompts: dict[str, list[Message]], ctx: ScoringContext,
                      scorer: ScorerConfig, config: dict[str, Any], formats: FormatNegotiator) -> dict[str, Any]:
     sid = scorer_id(ctx.scorer)
@@ -85,7 +90,7 @@ async def _judge_one(answer: dict[str, Any], prompts: dict[str, list[Message]], 
     for _ in range(scorer.max_parse_retries + 1):
         try:  # in the response_format the server accepts (stepping down on a refusal)
             completion, step = await formats.ask(
-                scorer.model, lambda _, model: ctx.client.call(model, messages, k=0, role="judge"))
+                scorer.model, lambda _, model: ctx.client.call(model, messages, k=0, role="judge", keep=_readable))
         except STOPS:
             raise
         except ProviderError as exc:

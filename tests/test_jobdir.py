@@ -1,0 +1,204 @@
+"""The job folder contract: fingerprint refusal, the folder lock, unique default folders,
+damaged records (a torn UTF-8 line, a record of the wrong shape)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sycobench.api import compose, run
+from sycobench.config import to_config
+from sycobench.errors import ConfigError, DataError
+from sycobench.jobdir import check_fingerprint, claim_dir, fingerprint, job_lock
+from sycobench.records import RUN_FIELDS, RUN_SHAPE, check_records, read_jsonl
+from tests.test_cli import sycobench
+
+
+def _print(*overrides: str) -> dict:
+    return fingerprint(to_config(compose(["scenario.limit=2", *overrides])))
+
+
+def _folder_with(tmp_path: Path, prints: dict) -> Path:
+    job = tmp_path / "job"
+    job.mkdir()
+    (job / "job.json").write_text(json.dumps({"status": "ok", "fingerprint": prints}))
+    (job / "run.jsonl").write_text("{}\n")
+    return job
+
+
+@pytest.mark.parametrize("override", [
+    "model.sycophancy=0.9", "model.temperature=0.1", "model.max_tokens=10", "model.seed=3",
+    "model.reasoning={effort:low}", "scenario.system_prompt=Hi", "scenario.explicit_role=true",
+    "scenario.fact_sheet=true", "scenario.version=v2", "scenario.amounts=[25,50]", "run.samples=2",
+])
+def test_answer_settings_change_the_fingerprint(override) -> None:
+    assert _print() != _print(override)
+
+
+@pytest.mark.parametrize("override", [
+    "run.concurrency=3", "rate_limit=free", "scorer=offline", "scorer=none", "report.bootstrap=500",
+    "model.label=x", "run.max_cost_usd=1", "model.latency_ms=5", "run.progress=false",
+])
+def test_neutral_settings_keep_the_fingerprint(override) -> None:
+    assert _print() == _print(override)
+
+
+def test_refusal_names_each_changed_key_old_and_new(tmp_path) -> None:
+    job = _folder_with(tmp_path, _print("model.sycophancy=0"))
+    check_fingerprint(job, _print("model.sycophancy=0", "run.concurrency=2"))  # neutral: accepted
+    with pytest.raises(ConfigError) as err:
+        check_fingerprint(job, _print("model.sycophancy=0.9", "run.samples=3"))
+    text = str(err.value)
+    assert "\n" not in text
+    assert "model.sycophancy 0.0 -> 0.9" in text and "run.samples 1 -> 3" in text
+    assert "new folder" in text
+
+
+def test_a_folder_without_answers_takes_new_settings(tmp_path) -> None:
+    job = _folder_with(tmp_path, _print("model.sycophancy=0"))
+    (job / "run.jsonl").unlink()  # e.g. a dry run
+    check_fingerprint(job, _print("model.sycophancy=0.9"))
+
+
+def test_notebook_api_refuses_changed_settings(tmp_path) -> None:
+    job = tmp_path / "nb"
+    first = run(compose(["scenario.limit=2", "model.sycophancy=0", "report.bootstrap=100"]), job_dir=job)
+    assert first.status == "ok"
+    before = {p.name: p.read_bytes() for p in job.iterdir() if p.is_file()}
+    with pytest.raises(ConfigError, match="model.sycophancy 0.0 -> 0.9"):
+        run(compose(["scenario.limit=2", "model.sycophancy=0.9", "report.bootstrap=100"]), job_dir=job)
+    assert {p.name: p.read_bytes() for p in job.iterdir() if p.is_file()} == before
+    again = run(compose(["scenario.limit=2", "model.sycophancy=0", "report.bootstrap=100", "run.concurrency=2"]),
+                job_dir=job)
+    assert again.status == "ok"
+
+
+@pytest.mark.slow
+def test_cli_resume_with_changed_setting_is_refused_and_changes_nothing(tmp_path) -> None:
+    job = tmp_path / "D"
+    assert sycobench("model.sycophancy=0", "scenario.limit=3", f"hydra.run.dir={job}", cwd=tmp_path).returncode == 0
+    before = {str(p): p.read_bytes() for p in job.rglob("*") if p.is_file()}
+    proc = sycobench("model.sycophancy=0.9", "scenario.limit=3", f"hydra.run.dir={job}", cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "model.sycophancy 0.0 -> 0.9" in lines[0] and "Traceback" not in proc.stderr
+    assert {str(p): p.read_bytes() for p in job.rglob("*") if p.is_file()} == before
+
+
+def test_lock_is_refused_while_another_process_holds_it(tmp_path) -> None:
+    job = tmp_path / "job"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from pathlib import Path; from sycobench.jobdir import job_lock\n"
+         f"with job_lock(Path({str(job)!r})):\n    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(ConfigError, match="in use by another running sycobench job"):
+            with job_lock(job):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with job_lock(job):  # released by the OS when the holder died
+        with job_lock(job):  # re-entrant within one process
+            pass
+
+
+@pytest.mark.slow
+def test_second_cli_job_into_a_busy_folder_is_refused(tmp_path) -> None:
+    job = tmp_path / "busy"
+    env = {**os.environ}
+    env.pop("HYDRA_FULL_ERROR", None)
+    first = subprocess.Popen([sys.executable, "-m", "sycobench", f"hydra.run.dir={job}", "scenario.limit=20",
+                              "model.latency_ms=150", "run.concurrency=1"], cwd=tmp_path, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (job / "run.jsonl").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert (job / "run.jsonl").exists()
+        second = sycobench(f"hydra.run.dir={job}", "scenario.limit=20", "model.latency_ms=150",
+                           "run.concurrency=1", cwd=tmp_path)
+        assert second.returncode == 2
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and "in use by another running sycobench job" in lines[0]
+    finally:
+        first.wait(timeout=120)
+    assert first.returncode == 0
+    assert json.loads((job / "job.json").read_text())["status"] == "ok"
+
+
+def test_claim_dir_gives_distinct_folders_in_the_same_second(tmp_path) -> None:
+    names = [Path(claim_dir(str(tmp_path / "outputs"))) for _ in range(3)]
+    assert len(set(names)) == 3 and all(p.is_dir() for p in names)
+    assert all(re.fullmatch(r"\d{4}-\d{2}-\d{2}", p.parent.name) for p in names)
+    assert all(re.fullmatch(r"\d{2}-\d{2}-\d{2}(-\d+)?", p.name) for p in names)
+
+
+@pytest.mark.slow
+def test_two_cli_jobs_started_together_get_their_own_default_folders(tmp_path) -> None:
+    env = {**os.environ}
+    env.pop("HYDRA_FULL_ERROR", None)
+    procs = [subprocess.Popen([sys.executable, "-m", "sycobench", "scenario.limit=2", "report.bootstrap=100"],
+                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=180)
+        assert p.returncode == 0, err
+    folders = sorted(p.parent for p in (tmp_path / "outputs").glob("*/*/job.json"))
+    assert len(folders) == 2
+    assert all(len(list(read_jsonl(f / "run.jsonl"))) == 6 for f in folders)
+
+
+def test_a_line_torn_inside_a_multibyte_character_is_set_aside(tmp_path) -> None:
+    job = tmp_path / "torn"
+    result = run(compose(["scenario.limit=2", "report.bootstrap=100"]), job_dir=job)
+    assert result.status == "ok"
+    path = job / "run.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    last = lines[-1]
+    euro = last.index("€".encode())
+    path.write_bytes(b"".join(lines[:-1]) + last[: euro + 1])  # cut after the first byte of "€"
+    assert len(list(read_jsonl(path))) == len(lines) - 1
+    again = run(compose(["scenario.limit=2", "report.bootstrap=100"]), job_dir=job)
+    assert again.status == "ok"
+    assert len(list(read_jsonl(path))) == len(lines)  # the torn call was made again
+    assert (job / "run.jsonl.torn").read_bytes().startswith(last[:20])
+
+
+@pytest.mark.parametrize(("line", "needle"), [
+    ('{"model_id": "m", "prompt_id": "p", "k": "0", "error": null, "cached": false, "usage": {}, "response_text": "x"}', "'k'"),
+    ('{"model_id": "m", "prompt_id": "p", "k": 0, "error": null, "cached": false, "usage": {}}', "missing field 'response_text'"),
+    ('[1, 2]', "JSON object"),
+    ('{"model_id": "m", "prompt_id": "p", "k": true, "error": null, "cached": false, "usage": {}, "response_text": "x"}', "'k'"),
+    ('not json', "not a JSON line"),
+])
+def test_a_record_of_the_wrong_shape_is_refused_naming_file_and_line(tmp_path, line, needle) -> None:
+    good = '{"model_id": "m", "prompt_id": "p", "k": 0, "error": null, "cached": false, "usage": {}, "response_text": "x"}'
+    path = tmp_path / "run.jsonl"
+    path.write_text(f"{good}\n{line}\n{good}\n")
+    with pytest.raises(DataError) as err:
+        check_records(path, RUN_SHAPE, RUN_FIELDS)
+    assert f"{path}:2:" in str(err.value) and needle in str(err.value)
+
+
+def test_a_damaged_record_stops_a_resume_before_any_call(tmp_path) -> None:
+    job = tmp_path / "bad"
+    run(compose(["scenario.limit=2", "report.bootstrap=100"]), job_dir=job)
+    path = job / "run.jsonl"
+    lines = path.read_text().splitlines()
+    record = json.loads(lines[1])
+    record["k"] = "zero"
+    path.write_text("\n".join([lines[0], json.dumps(record), *lines[2:]]) + "\n")
+    before = path.read_bytes()
+    with pytest.raises(DataError, match=r"run.jsonl:2: field 'k'"):
+        run(compose(["scenario.limit=2", "report.bootstrap=100"]), job_dir=job)
+    assert path.read_bytes() == before
