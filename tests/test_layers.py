@@ -10,15 +10,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sycobench"
 
 # Stage of each module (by its dotted name's first part below `sycobench`); lower comes first.
 STAGES = {
-    "errors": 0, "registry": 0, "paths": 0,
-    "config": 1, "records": 1,
+    "errors": 0, "registry": 0, "paths": 0, "exitcodes": 0,
+    "config": 1, "records": 1, "jobdir": 1,
     "roster": 1,  # rosters are read while the config is composed
     "scenario": 2,
     "cache": 3,  # the first layer of the call path
     "providers": 3, "progress": 3,
     "runner": 4, "estimate": 4,
     "scoring": 5, "validation": 5,
-    "stats": 6, "report": 6,
+    "stats": 6, "report": 6, "preflight": 6,
     "job": 7,
     "api": 8, "app": 8, "score": 8, "validate": 8, "callbacks": 8, "__main__": 8, "__init__": 8, "fake_openrouter": 8,
 }
