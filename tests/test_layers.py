@@ -31,7 +31,9 @@ def _stage(dotted: str) -> int:
 def _imports(path: Path) -> set[str]:
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sycobench"):
+        if isinstance(node, ast.ImportFrom) and node.module == "sycobench":  # from sycobench import x
+            found.update(f"sycobench.{a.name}" for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sycobench"):
             found.add(node.module)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("sycobench"))
