@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-from sycobench import exitcodes
+import sycobench.exitcodes as exitcodes
 from sycobench.config import register_configs, to_config
 from sycobench.errors import SycobenchError
 from sycobench.providers.keys import refuse_keys_in_overrides

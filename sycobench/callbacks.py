@@ -50,7 +50,7 @@ class ScoreGuard(Callback):
 
 def sweep_outcome(sweep_dir: Path) -> tuple[int, list[str]]:
     """The sweep's exit code (its worst job's) and a line for each job that did not end ok."""
-    from sycobench import exitcodes
+    import sycobench.exitcodes as exitcodes
     from sycobench.report.load import find_jobs, load_job_meta
 
     codes, lines = [], []

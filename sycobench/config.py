@@ -258,14 +258,14 @@ def load_saved_config(data: Any) -> Config:
 
 def register_configs() -> None:
     """Register the schema that `conf/config.yaml` lists first, typing every group beneath it."""
-    from sycobench import jobdir
+    from sycobench.jobdir import register_resolver as register_dir_resolver
     from sycobench.roster import register_resolver
 
     store = ConfigStore.instance()
     store.store(name="sycobench_schema", node=Config)
     store.store(group="model", name="mock_schema", node=MockModelConfig)
     register_resolver()
-    jobdir.register_resolver()
+    register_dir_resolver()
 
 
 def _unknown_keys(node: Any, prefix: str = "") -> list[str]:

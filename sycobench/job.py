@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from sycobench import exitcodes
+import sycobench.exitcodes as exitcodes
 from sycobench.cache import ResponseCache
 from sycobench.config import Config
 from sycobench.errors import AuthError, CreditsError
