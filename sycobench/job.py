@@ -203,12 +203,16 @@ def job_gaps(job_dir: Path, grid: list, samples: int, model_id: str, scorer: str
     """What keeps a job from being complete: planned calls with no answer, answers not scored."""
     import polars as pl
 
-    from sycobench.report.load import RUN_SCHEMA, SCORE_SCHEMA, read_frame
+    from sycobench.records import RUN_FIELDS, SCORE_FIELDS
+    from sycobench.report.load import read_frame
 
     keys = ["prompt_id", "k"]
+    # only the ids and the error: the answer and judge texts are never parsed for this
+    run_cols = {name: RUN_FIELDS[name] for name in ("model_id", "prompt_id", "k", "error")}
+    score_cols = {name: SCORE_FIELDS[name] for name in ("model_id", "prompt_id", "k", "scorer", "error")}
     planned = pl.DataFrame({"prompt_id": [p.prompt_id for p in grid]}).join(
         pl.DataFrame({"k": list(range(samples))}, schema={"k": pl.Int64}), how="cross")
-    runs = read_frame(job_dir / "run.jsonl", RUN_SCHEMA).filter(pl.col("model_id") == model_id)
+    runs = read_frame(job_dir / "run.jsonl", run_cols).filter(pl.col("model_id") == model_id)
     answered = runs.filter(pl.col("error").is_null()).select(keys).unique()
     missing = planned.join(answered, on=keys, how="anti")
     failed = missing.join(runs.select(keys).unique(), on=keys, how="semi").height
@@ -218,7 +222,7 @@ def job_gaps(job_dir: Path, grid: list, samples: int, model_id: str, scorer: str
     if missing.height - failed:
         problems.append(f"{missing.height - failed} of {planned.height} calls not made yet")
     if scorer is not None:
-        scored = (read_frame(job_dir / "scores.jsonl", SCORE_SCHEMA)
+        scored = (read_frame(job_dir / "scores.jsonl", score_cols)
                   .filter((pl.col("model_id") == model_id) & (pl.col("scorer") == scorer) & pl.col("error").is_null())
                   .select(keys).unique())
         unscored = planned.join(answered, on=keys, how="semi").join(scored, on=keys, how="anti").height
