@@ -17,11 +17,21 @@ SUMMARY_COLUMNS = (
 )
 
 
-def sycobench(*args: str, cwd: Path, module: str = "sycobench", env: dict | None = None) -> subprocess.CompletedProcess:
+def _cli_env(env: dict | None = None) -> dict:
     full_env = {**os.environ, **(env or {})}
     full_env.pop("HYDRA_FULL_ERROR", None)
+    return full_env
+
+
+def sycobench(*args: str, cwd: Path, module: str = "sycobench", env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", module, *args], cwd=cwd, capture_output=True, text=True,
-                          env=full_env, timeout=300)
+                          env=_cli_env(env), timeout=300)
+
+
+def start_sycobench(*args: str, cwd: Path) -> subprocess.Popen:
+    """A job left running in the background (stderr piped), for tests that interrupt or race it."""
+    return subprocess.Popen([sys.executable, "-m", "sycobench", *args], cwd=cwd, env=_cli_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
 def _lines(path: Path) -> list[dict]:

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,7 +12,7 @@ import pytest
 
 from sycobench import exitcodes
 from sycobench.errors import AuthError, ConfigError, CreditsError, DataError, ProviderError, QuotaError
-from tests.test_cli import sycobench
+from tests.test_cli import start_sycobench, sycobench
 
 KEY = "sk-or-v1-fake-exitcodes"
 
@@ -97,11 +94,8 @@ def test_a_sweep_with_one_incomplete_job_exits_3(tmp_path) -> None:
 @pytest.mark.slow
 def test_sigint_ends_the_job_interrupted_with_130(tmp_path) -> None:
     job = tmp_path / "ctrl-c"
-    env = {**os.environ}
-    env.pop("HYDRA_FULL_ERROR", None)
-    proc = subprocess.Popen([sys.executable, "-m", "sycobench", f"hydra.run.dir={job}", "scenario.limit=30",
-                             "model.latency_ms=200", "run.concurrency=1"], cwd=tmp_path, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = start_sycobench(f"hydra.run.dir={job}", "scenario.limit=30", "model.latency_ms=200",
+                           "run.concurrency=1", cwd=tmp_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (
             (job / "run.jsonl").exists() and (job / "run.jsonl").stat().st_size > 0):

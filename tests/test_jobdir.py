@@ -4,7 +4,6 @@ damaged records (a torn UTF-8 line, a record of the wrong shape)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from sycobench.config import to_config
 from sycobench.errors import ConfigError, DataError
 from sycobench.jobdir import check_fingerprint, claim_dir, fingerprint, job_lock
 from sycobench.records import RUN_FIELDS, RUN_SHAPE, check_records, read_jsonl
-from tests.test_cli import sycobench
+from tests.test_cli import start_sycobench, sycobench
 
 
 def _print(*overrides: str) -> dict:
@@ -115,11 +114,8 @@ def test_lock_is_refused_while_another_process_holds_it(tmp_path) -> None:
 @pytest.mark.slow
 def test_second_cli_job_into_a_busy_folder_is_refused(tmp_path) -> None:
     job = tmp_path / "busy"
-    env = {**os.environ}
-    env.pop("HYDRA_FULL_ERROR", None)
-    first = subprocess.Popen([sys.executable, "-m", "sycobench", f"hydra.run.dir={job}", "scenario.limit=20",
-                              "model.latency_ms=150", "run.concurrency=1"], cwd=tmp_path, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    first = start_sycobench(f"hydra.run.dir={job}", "scenario.limit=20", "model.latency_ms=150",
+                            "run.concurrency=1", cwd=tmp_path)
     try:
         deadline = time.monotonic() + 60
         while not (job / "run.jsonl").exists() and time.monotonic() < deadline:
@@ -145,11 +141,7 @@ def test_claim_dir_gives_distinct_folders_in_the_same_second(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_two_cli_jobs_started_together_get_their_own_default_folders(tmp_path) -> None:
-    env = {**os.environ}
-    env.pop("HYDRA_FULL_ERROR", None)
-    procs = [subprocess.Popen([sys.executable, "-m", "sycobench", "scenario.limit=2", "report.bootstrap=100"],
-                              cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-             for _ in range(2)]
+    procs = [start_sycobench("scenario.limit=2", "report.bootstrap=100", cwd=tmp_path) for _ in range(2)]
     for p in procs:
         _, err = p.communicate(timeout=180)
         assert p.returncode == 0, err
