@@ -72,7 +72,8 @@ def llamacpp(tmp_path_factory) -> Iterator[str]:
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-             "--port", str(port), "--n_ctx", "2048"],
+             "--port", str(port), "--n_ctx", "2048",
+             "--n_threads", "1"],  # the other core runs the rest of the suite; more threads only contend
             stdout=log_file, stderr=subprocess.STDOUT)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -119,7 +120,7 @@ def test_the_server_refuses_json_schema_and_it_is_classified_as_a_format_refusal
 def test_a_small_grid_with_the_real_model_as_target_and_judge(tmp_path, llamacpp, caplog):
     caplog.set_level(logging.DEBUG, logger="sycobench.providers.retry")
     cfg = to_config(compose([
-        "model=llamacpp", f"model.base_url={llamacpp}", "model.max_tokens=150", "model.seed=7",
+        "model=llamacpp", f"model.base_url={llamacpp}", "model.max_tokens=64", "model.seed=7",
         "scenario.limit=2",
         "scorer=judge", "scorer.model.id=local", f"scorer.model.base_url={llamacpp}", "scorer.model.api_key_env=null",
         "scorer.model.concurrency=1",  # as model=llamacpp: the server answers one request at a time
