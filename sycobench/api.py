@@ -17,11 +17,12 @@ import polars as pl
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from sycobench.paths import CONF_DIR
 from sycobench.config import register_configs, to_config
 from sycobench.errors import ConfigError, SycobenchError
+from sycobench.scenario_file import ScenarioConfig
 
 __all__ = ["RunResult", "arun", "compose", "run"]
 
@@ -47,11 +48,13 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="sycobench"):
-            return hydra_compose(config_name="config", overrides=list(overrides or []))
+            cfg = hydra_compose(config_name="config", overrides=list(overrides or []))
     except SycobenchError:
         raise
     except Exception as exc:  # the same one line the command line prints
         raise ConfigError(describe_error(exc)) from None
+    ScenarioConfig(OmegaConf.to_container(cfg.scenario, resolve=True))  # the scenario file is checked here, not by a schema
+    return cfg
 
 
 async def _arun(cfg: DictConfig, job_dir: Path | None) -> RunResult:

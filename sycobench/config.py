@@ -15,9 +15,11 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from sycobench.errors import ConfigError
+from sycobench.scenario_file import ScenarioConfig
 
 __all__ = [
     "Config",
+    "config_yaml",
     "MockModelConfig",
     "ModelConfig",
     "ModelRateCap",
@@ -33,7 +35,6 @@ __all__ = [
     "to_config",
 ]
 
-PERSPECTIVES = ("landlord", "tenant", "neutral")
 MAX_BOOTSTRAP = 100_000  # a resample matrix this size already takes minutes; more runs out of memory
 
 
@@ -111,37 +112,6 @@ class MockModelConfig(ModelConfig):
         _check(self.noise >= 0, "model.noise", f"must be >= 0, got {self.noise}")
         _check(self.latency_ms >= 0, "model.latency_ms", f"must be >= 0, got {self.latency_ms}")
         _check(0.0 <= self.failure_rate <= 1.0, "model.failure_rate", f"must be in [0, 1], got {self.failure_rate}")
-
-
-@dataclass
-class ScenarioConfig:
-    name: str = "rent"
-    version: str = "v1"
-    base_rents: list[int] = field(default_factory=lambda: [1200])
-    amounts: list[int] = field(default_factory=lambda: [25, 50, 100, 200, 400])
-    justifications: list[str] = field(default_factory=lambda: ["economy", "costs", "timing"])
-    landlord_conduct: list[str] = field(default_factory=lambda: ["good", "poor"])
-    tenant_conduct: list[str] = field(default_factory=lambda: ["good", "poor"])
-    perspectives: list[str] = field(default_factory=lambda: list(PERSPECTIVES))
-    include_neutral: bool = True
-    explicit_role: bool = False
-    currency: str = "€"
-    system_prompt: str = "You are a helpful assistant."
-    fact_sheet: bool = False
-    limit: int | None = None
-    seed: int = 0
-    shard: int = 0
-    num_shards: int = 1
-
-    def __post_init__(self) -> None:
-        _check(self.limit is None or self.limit >= 1, "scenario.limit", f"must be a positive number of triplets, got {self.limit}")
-        _check(self.num_shards >= 1, "scenario.num_shards", f"must be >= 1, got {self.num_shards}")
-        _check(0 <= self.shard < self.num_shards, "scenario.shard", f"must be in [0, num_shards={self.num_shards}), got {self.shard}")
-        _check(set(self.perspectives) <= set(PERSPECTIVES), "scenario.perspectives", f"values must be among {list(PERSPECTIVES)}, got {list(self.perspectives)}")
-        for key in ("base_rents", "amounts"):
-            _check(all(v > 0 for v in getattr(self, key)), f"scenario.{key}", "values must be > 0")
-        for key in ("base_rents", "amounts", "justifications", "landlord_conduct", "tenant_conduct", "perspectives"):
-            _check(len(getattr(self, key)) > 0, f"scenario.{key}", "must not be empty")
 
 
 @dataclass
@@ -240,7 +210,9 @@ class Settings:
 @dataclass
 class Config(Settings):
     model: ModelConfig = MISSING
-    scenario: ScenarioConfig = MISSING
+    # A scenario file is data with keys of its own (its level lists), so its node is untyped here
+    # and checked by ScenarioConfig when `to_config` builds it (sycobench.scenario_file).
+    scenario: Any = MISSING
     roster: RosterConfig | None = None
 
 
@@ -254,6 +226,14 @@ def load_saved_config(data: Any) -> Config:
     node = OmegaConf.structured(Config)
     node.model = OmegaConf.structured(MODEL_SCHEMAS.get(api, ModelConfig))
     return to_config(OmegaConf.merge(node, data))
+
+
+def config_yaml(cfg: Config) -> str:
+    """The typed config as YAML (a job's config.yaml), the scenario as its file's data."""
+    from dataclasses import replace
+
+    plain = replace(cfg, scenario=cfg.scenario.to_dict() if isinstance(cfg.scenario, ScenarioConfig) else cfg.scenario)
+    return OmegaConf.to_yaml(OmegaConf.structured(plain))
 
 
 def register_configs() -> None:
@@ -303,4 +283,7 @@ def to_config(cfg: DictConfig) -> Config:
         raise ConfigError(f"{key + ': ' if key else ''}{str(exc).splitlines()[0]}") from exc
     if not isinstance(obj, Config):
         raise ConfigError("the composed config does not match the sycobench schema")
+    if not isinstance(obj.scenario, dict):
+        raise ConfigError("scenario: not a scenario file; choose one with scenario=<name> (conf/scenario/)")
+    obj.scenario = ScenarioConfig(obj.scenario)
     return obj

@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
 
 import sycobench.exitcodes as exitcodes
 from sycobench.cache import ResponseCache
-from sycobench.config import Config
+from sycobench.config import Config, config_yaml
 from sycobench.errors import AuthError, CreditsError
 from sycobench.jobdir import check_fingerprint, fingerprint, job_lock
 from sycobench.preflight import check_job
@@ -134,7 +133,7 @@ async def arun_job(cfg: Config, job_dir: Path, *, job_id: str | None = None,
 async def _arun_locked(cfg: Config, job_dir: Path, scorer: Any, grid: list, meta: dict[str, Any]) -> JobResult:
     cfg.scorer = scorer
     meta["scorer"] = scorer_id(scorer)
-    (job_dir / "config.yaml").write_text(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
+    (job_dir / "config.yaml").write_text(config_yaml(cfg))
     _save_meta(job_dir, meta)
 
     write_grid(grid, job_dir / "grid.jsonl")

@@ -47,6 +47,8 @@ def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
 def _plain(node: Any) -> dict[str, Any]:
     if is_dataclass(node):
         return asdict(node)
+    if hasattr(node, "to_dict"):  # a scenario: the whole file counts
+        return node.to_dict()
     return dict(node)
 
 

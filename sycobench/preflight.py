@@ -16,7 +16,6 @@ from sycobench.errors import ConfigError
 __all__ = ["check_base_url", "check_grid", "check_job", "check_keys", "check_model", "check_report_scorers"]
 
 log = logging.getLogger("sycobench")
-_GRID_LISTS = ("base_rents", "amounts", "justifications", "landlord_conduct", "tenant_conduct", "perspectives")
 
 
 def check_base_url(url: str, key: str) -> None:
@@ -36,7 +35,7 @@ def check_grid(scenario: Any, *, quiet: bool = False) -> list:
     """The grid, refusing duplicate list values and a selection of nothing."""
     from sycobench.scenario import build_grid
 
-    for name in _GRID_LISTS:
+    for name in [*scenario.level_lists, "perspectives"]:
         values = list(getattr(scenario, name))
         repeated = sorted({str(v) for v in values if values.count(v) > 1})
         if repeated:
@@ -57,7 +56,7 @@ def check_grid(scenario: Any, *, quiet: bool = False) -> list:
 
 def _grid_size(scenario: Any) -> int:
     size = 1
-    for name in _GRID_LISTS[:5]:
+    for name in scenario.level_lists:
         size *= len(getattr(scenario, name))
     return size
 

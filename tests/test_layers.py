@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sycobench"
 # Stage of each module (by its dotted name's first part below `sycobench`); lower comes first.
 STAGES = {
     "errors": 0, "registry": 0, "paths": 0, "exitcodes": 0,
-    "config": 1, "records": 1, "jobdir": 1,
+    "config": 1, "scenario_file": 1, "records": 1, "jobdir": 1,
     "roster": 1,  # rosters are read while the config is composed
     "scenario": 2,
     "cache": 3,  # the first layer of the call path

@@ -1,0 +1,216 @@
+"""A scenario file (`conf/scenario/<name>.yaml`) read and checked: the typed `ScenarioConfig`.
+
+The file is data: two parties, factors with levels, every sentence in three voices (party A
+asking, party B asking, a third person), the fact sheet, the judge's axis and the offline cues.
+Each factor's level list is a top-level key, so `scenario.amounts=[50,100]` selects levels from
+the command line. Every problem found at load is one line of the ConfigError (docs/scenarios.md).
+"""
+
+from __future__ import annotations
+
+import string
+from functools import lru_cache
+from typing import Any
+
+import yaml
+
+from sycobench.errors import ConfigError
+from sycobench.paths import CONF_DIR, DATA_DIR
+
+__all__ = ["NEUTRAL", "ScenarioConfig", "load_cues"]
+
+NEUTRAL = "neutral"
+# The settings every scenario has, with their types; everything else is a level list or data.
+KNOBS: dict[str, type | tuple[type, ...]] = {
+    "name": str, "version": str, "perspectives": list, "include_neutral": bool, "explicit_role": bool,
+    "currency": str, "system_prompt": str, "fact_sheet": bool, "limit": (int, type(None)), "seed": int,
+    "shard": int, "num_shards": int,
+}
+DEFAULTS: dict[str, Any] = {
+    "version": "v1", "include_neutral": True, "explicit_role": False, "currency": "", "system_prompt":
+    "You are a helpful assistant.", "fact_sheet": False, "limit": None, "seed": 0, "shard": 0, "num_shards": 1,
+}
+DATA = ("parties", "factors", "derived", "variables", "opening", "question", "role", "facts", "judge", "sample",
+        "offline_cues", "mock")
+REQUIRED = ("name", "parties", "factors", "opening", "question", "facts", "judge")
+JUDGE_KEYS = ("subject", "axis", "plus", "minus")
+
+
+@lru_cache(maxsize=None)
+def _shipped(name: str) -> dict[str, Any]:
+    return yaml.safe_load((CONF_DIR / "scenario" / f"{name}.yaml").read_text(encoding="utf-8"))
+
+
+def _fields(template: Any) -> list[str]:
+    if not isinstance(template, str):
+        return []
+    return [f.split(".")[0].split("[")[0] for _, f, _, _ in string.Formatter().parse(template) if f]
+
+
+class ScenarioConfig:
+    """One scenario: its knobs as attributes, each factor's selected levels as an attribute named
+    after its level list (`cfg.amounts`), and the file's data sections (`cfg.factors`, ...).
+
+    `ScenarioConfig()` is the shipped rent scenario; keywords override its values."""
+
+    def __init__(self, data: dict[str, Any] | None = None, /, **overrides: Any) -> None:
+        merged = dict(data if data is not None else _shipped("rent"))
+        merged.update(overrides)
+        self._values = merged
+        problems = _check(merged)
+        if problems:
+            raise ConfigError("\n".join(f"scenario.{p}" for p in problems))
+        for key, default in DEFAULTS.items():
+            merged.setdefault(key, default)
+        merged.setdefault("perspectives", [*self.party_ids, NEUTRAL])
+        merged["version"] = str(merged["version"])
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("_values")
+        if values is None or name not in values:
+            raise AttributeError(name)
+        return values[name]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ScenarioConfig) and self._values == other._values
+
+    def __repr__(self) -> str:
+        return f"ScenarioConfig(name={self.name!r})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The whole scenario as plain data (saved with the job; all of it is in the fingerprint)."""
+        return dict(self._values)
+
+    @property
+    def party_ids(self) -> list[str]:
+        return [p["id"] for p in self._values["parties"]]
+
+    @property
+    def voices(self) -> list[str]:
+        """Party A, party B, the third person: the order of every voice table."""
+        return [*self.party_ids, NEUTRAL]
+
+    @property
+    def level_lists(self) -> list[str]:
+        """The level-list keys, in grid order."""
+        return [spec["levels"] for spec in self._values["factors"].values()]
+
+    def party_name(self, party: str) -> str:
+        return next(p.get("name", p["id"]) for p in self._values["parties"] if p["id"] == party)
+
+
+def _check(d: dict[str, Any]) -> list[str]:
+    """Every problem of a scenario, one line each (empty when it is fine)."""
+    out = [f"{key}: missing; every scenario defines it (docs/scenarios.md)" for key in REQUIRED if key not in d]
+    if out:
+        return out
+    lists = {spec.get("levels") for spec in d["factors"].values() if isinstance(spec, dict)} if isinstance(d["factors"], dict) else set()
+    out += [f"{key}: no such setting. Check the spelling (see `python -m sycobench --cfg job`)"
+            for key in d if key not in KNOBS and key not in DATA and key not in lists]
+    for key, kind in KNOBS.items():
+        if key in d and not isinstance(d[key], kind) or (kind is int and isinstance(d.get(key), bool)):
+            out.append(f"{key}: expected {getattr(kind, '__name__', 'a number or null')}, got {d[key]!r}")
+    parties = d["parties"]
+    if not (isinstance(parties, list) and len(parties) == 2 and all(isinstance(p, dict) and p.get("id") for p in parties)):
+        return out + ["parties: give exactly two, each with an id and a name: [{id: a, name: ...}, {id: b, name: ...}]"]
+    ids = [str(p["id"]) for p in parties]
+    if len(set(ids)) < 2 or NEUTRAL in ids:
+        return out + [f"parties: ids must differ and not be '{NEUTRAL}', got {ids}"]
+    voices = [*ids, NEUTRAL]
+    factors = d["factors"]
+    if not isinstance(factors, dict) or not factors:
+        return out + ["factors: give at least one factor: {name: {levels: <list key>}}"]
+    names = set(factors) | set(d.get("derived") or {})
+    known = names | set(d.get("variables") or {})
+
+    def voiced(where: str, table: Any, fields: set[str]) -> None:
+        if not isinstance(table, dict):
+            out.append(f"{where}: give one sentence per voice ({', '.join(voices)})")
+            return
+        for v in voices:
+            if v not in table:
+                out.append(f"{where}: no '{v}' voice (give {', '.join(voices)})")
+        for v in table:
+            if v not in voices and v != "fact":
+                out.append(f"{where}: '{v}' is not a party id; voices are {', '.join(voices)}")
+            for f in _fields(table[v]):
+                if f not in fields:
+                    out.append(f"{where}.{v}: template names unknown factor or variable {{{f}}}")
+
+    for name, spec in factors.items():
+        where = f"factors.{name}"
+        if not isinstance(spec, dict) or not isinstance(spec.get("levels"), str):
+            out.append(f"{where}: give `levels: <key of its level list>`")
+            continue
+        key = spec["levels"]
+        levels = d.get(key)
+        if not isinstance(levels, list) or not levels:
+            out.append(f"{key}: the levels of factor {name} must be a non-empty list")
+            continue
+        text = spec.get("text")
+        if text is None:
+            continue
+        if not isinstance(text, dict):
+            out.append(f"{where}.text: give each level's sentences: {{level: {{{', '.join(voices)}, fact}}}}")
+            continue
+        unknown = sorted({str(v) for v in levels} - {str(t) for t in text})
+        if unknown:
+            out.append(f"{key}: unknown value(s) {unknown}; choose from {sorted(map(str, text))}")
+        for level, table in text.items():
+            voiced(f"{where}.text.{level}", table, known)
+    for name, spec in (d.get("derived") or {}).items():
+        if not isinstance(spec, dict) or not set(spec.get("from") or []) <= set(factors) or not isinstance(spec.get("values"), dict):
+            out.append(f"derived.{name}: give `from: [factor, ...]` (factors of this file) and `values: {{'level level': name}}`")
+    for name, spec in (d.get("variables") or {}).items():
+        if not isinstance(spec, dict) or spec.get("value") not in factors or spec.get("per", spec["value"]) not in factors:
+            out.append(f"variables.{name}: give `value: <numeric factor>`, optional `per: <numeric factor>`, and `format`")
+    voiced("opening", d["opening"], known)
+    voiced("question", d["question"], known)
+    if d.get("role") is not None:
+        voiced("role", d["role"], set())
+    facts = d["facts"]
+    if not isinstance(facts, list) or not facts:
+        out.append("facts: give the fact-sheet lines, a list of templates")
+    else:
+        for line in facts:
+            out += [f"facts: template names unknown factor or variable {{{f}}}" for f in _fields(line) if f not in known]
+    judge = d["judge"]
+    missing = [k for k in JUDGE_KEYS if not isinstance(judge, dict) or not judge.get(k)]
+    if missing:
+        out.append(f"judge: missing {', '.join(missing)} (the subject, the axis, and what +1 and -1 mean)")
+    persp = d.get("perspectives", voices)
+    if not isinstance(persp, list) or not persp or not set(map(str, persp)) <= set(voices):
+        out.append(f"perspectives: values must be among {voices}, got {persp}")
+    sample = d.get("sample") or {}
+    for key in ("strata", "within"):
+        if not set(sample.get(key) or []) <= set(factors):
+            out.append(f"sample.{key}: names a factor this file does not have")
+    if out:
+        return out
+    if d.get("limit") is not None and d["limit"] < 1:
+        out.append(f"limit: must be a positive number of triplets, got {d['limit']}")
+    shards = d.get("num_shards", 1)
+    if shards < 1:
+        out.append(f"num_shards: must be >= 1, got {shards}")
+    elif not 0 <= d.get("shard", 0) < shards:
+        out.append(f"shard: must be in [0, num_shards={shards}), got {d.get('shard')}")
+    for spec in factors.values():
+        if spec.get("text") is None and not all(isinstance(v, (int, float)) and v > 0 for v in d[spec["levels"]]):
+            out.append(f"{spec['levels']}: values must be numbers > 0")
+    return out
+
+
+def load_cues(cfg: ScenarioConfig) -> list[dict[str, Any]] | None:
+    """The offline scorer's cue phrases: a list in the file, or a data file it names."""
+    cues = cfg.to_dict().get("offline_cues")
+    if isinstance(cues, str):
+        return _cue_file(cues)
+    return cues or None
+
+
+@lru_cache(maxsize=8)
+def _cue_file(name: str) -> list[dict[str, Any]]:
+    path = DATA_DIR / "scenarios" / name
+    if not path.is_file():
+        raise ConfigError(f"scenario offline_cues: no cue file {name!r} in the shipped data/scenarios/")
+    return yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -1,0 +1,75 @@
+"""A scenario file is checked when it loads: one line per problem, as a ConfigError (exit 2)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from sycobench.config import to_config
+from sycobench.errors import ConfigError
+from sycobench.paths import CONF_DIR
+from sycobench.scenario import build_grid
+from sycobench.scenario_file import ScenarioConfig
+
+RENT = yaml.safe_load((CONF_DIR / "scenario" / "rent.yaml").read_text(encoding="utf-8"))
+
+
+def _broken(edit) -> dict:
+    data = copy.deepcopy(RENT)
+    edit(data)
+    return data
+
+
+@pytest.mark.parametrize(("edit", "line"), [
+    (lambda d: d["factors"]["justification"]["text"]["costs"].pop("tenant"),
+     "scenario.factors.justification.text.costs: no 'tenant' voice"),
+    (lambda d: d["opening"].update(landlord="I charge {rentt} a month."),
+     "scenario.opening.landlord: template names unknown factor or variable {rentt}"),
+    (lambda d: d["question"].update(owner="Is it fair?"), "scenario.question: 'owner' is not a party id"),
+    (lambda d: d.update(amounts=[]), "scenario.amounts: the levels of factor amount must be a non-empty list"),
+    (lambda d: d.update(justifications=["weather"]), "scenario.justifications: unknown value(s) ['weather']"),
+    (lambda d: d["judge"].pop("minus"), "scenario.judge: missing minus"),
+    (lambda d: d.pop("facts"), "scenario.facts: missing"),
+    (lambda d: d["parties"].pop(), "scenario.parties: give exactly two"),
+    (lambda d: d.update(perspectives=["landlord", "owner"]), "scenario.perspectives: values must be among"),
+    (lambda d: d["variables"]["pct"].update(per="rent"), "scenario.variables.pct: give `value: <numeric factor>`"),
+])
+def test_each_problem_is_one_line(edit, line: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        ScenarioConfig(_broken(edit))
+    assert any(row.startswith(line) for row in str(err.value).splitlines()), str(err.value)
+
+
+def test_every_problem_is_listed() -> None:
+    def two(d: dict) -> None:
+        d["opening"].pop("neutral")
+        d["question"].pop("tenant")
+
+    rows = str(pytest.raises(ConfigError, ScenarioConfig, _broken(two)).value).splitlines()
+    assert rows == ["scenario.opening: no 'neutral' voice (give landlord, tenant, neutral)",
+                    "scenario.question: no 'tenant' voice (give landlord, tenant, neutral)"]
+
+
+def test_every_shipped_scenario_loads_and_builds_matched_triplets() -> None:
+    from sycobench.api import compose
+
+    for path in sorted((CONF_DIR / "scenario").glob("*.yaml")):
+        cfg = to_config(compose([f"scenario={path.stem}"])).scenario
+        grid = build_grid(cfg)
+        assert grid and {p.perspective for p in grid} == {*cfg.party_ids, "neutral"}
+        by_triplet: dict[str, list] = {}
+        for p in grid:
+            by_triplet.setdefault(p.triplet_id, []).append(p)
+        assert all(len(members) == 3 for members in by_triplet.values()), path.stem
+        assert all(len({str(p.factors) for p in members}) == 1 for members in by_triplet.values())
+
+
+def test_level_knobs_of_any_scenario_work_from_the_command_line() -> None:
+    from sycobench.api import compose
+
+    cfg = to_config(compose(["scenario.justifications=[costs]", "scenario.limit=2"])).scenario
+    assert {p.factors["justification"] for p in build_grid(cfg)} == {"costs"}
+    with pytest.raises(ConfigError, match="scenario.limits: no such setting"):
+        compose(["+scenario.limits=5"])
