@@ -111,6 +111,10 @@ def check_job(cfg: Any, job_dir: Path | None = None, *, quiet: bool = False) -> 
     scorer = resolve_scorer(cfg.scorer, cfg.model, quiet=quiet)
     if scorer.name == "judge" and scorer.model is not None:
         check_model(scorer.model, "scorer.model")
+    if scorer.name == "offline":
+        from sycobench.scoring.offline import lexicon_of
+
+        lexicon_of(cfg.scenario)  # a scenario without cue phrases needs the judge
     grid = check_grid(cfg.scenario, quiet=quiet)
     check_report_scorers(cfg.report, scorer_id(scorer), job_dir)
     if not cfg.run.dry_run:

@@ -85,8 +85,9 @@ def iter_pending(job_dir: Path, scorer: str, *, retry_errors: bool = True) -> It
 
 @register_scorer("offline")
 async def score_offline(ctx: ScoringContext) -> int:
-    from sycobench.scoring.offline import SCORER_VERSION, score_text
+    from sycobench.scoring.offline import SCORER_VERSION, lexicon_of, score_text
 
+    lexicon = lexicon_of(ctx.cfg.scenario)
     sid = scorer_id(ctx.scorer)
     config = {"name": "offline", "version": SCORER_VERSION}
     # The prompt lets the scorer ignore cue phrases the question itself put into the answer.
@@ -94,7 +95,7 @@ async def score_offline(ctx: ScoringContext) -> int:
     scored = 0
     with JsonlWriter(ctx.job_dir / "scores.jsonl") as writer:
         for answer in iter_pending(ctx.job_dir, sid):
-            result = score_text(answer["response_text"], prompt=prompts.get(answer["prompt_id"]))
+            result = score_text(answer["response_text"], prompt=prompts.get(answer["prompt_id"]), lexicon=lexicon)
             writer.write(score_record(answer, sid, config, score=result.score, unscorable=result.reason))
             scored += 1
     return scored
