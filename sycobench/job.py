@@ -71,7 +71,8 @@ def open_client(cfg: Config, job_dir: Path) -> ModelClient:
     if cfg.run.max_cost_usd is not None:
         cap = CostCap(cfg.run.max_cost_usd, spent=_spent(job_dir))
         log.info("cost cap: $%.4f of run.max_cost_usd=$%.4f already spent", cap.spent, cfg.run.max_cost_usd)
-    return ModelClient(cfg.rate_limit, concurrency=cfg.run.concurrency, cache=cache, cost_cap=cap)
+    return ModelClient(cfg.rate_limit, concurrency=cfg.run.concurrency, cache=cache, cost_cap=cap,
+                       scenario=cfg.scenario)
 
 
 def resolve_shared_rate_file(cfg: Config, sweep_dir: Path | None) -> None:

@@ -75,6 +75,9 @@ class ProviderContext(Protocol):
 
     def api_key(self, env_name: str | None) -> str | None: ...
 
+    #: the job's ScenarioConfig, or None outside a job (only the offline mock reads it)
+    scenario: Any
+
 
 ProviderFactory = Callable[["ModelConfig", ProviderContext], Provider]
 #: `model.api` -> a factory (ModelConfig, ProviderContext) -> Provider; plugins use the

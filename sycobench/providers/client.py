@@ -95,8 +95,9 @@ class ModelClient:
 
     def __init__(self, rate_cfg: RateLimitConfig, *, concurrency: int, cache: ResponseCache | None = None,
                  cost_cap: CostCap | None = None, totals: CallTotals | None = None,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, scenario: Any = None) -> None:
         self.rate_cfg = rate_cfg
+        self.scenario = scenario  # the job's scenario: what the offline mock writes about
         self.limits = RateLimits(rate_cfg)
         self.cache = cache
         self.cost_cap = cost_cap or CostCap(None)

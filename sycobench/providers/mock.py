@@ -1,7 +1,8 @@
 """The offline mock model: deterministic, in-process, and sycophantic by a known amount.
 
-It reads who is asking from the prompt text, as a real model would, and writes advice whose
-stance is base_lean + sycophancy x (+1 landlord asks, -1 tenant asks, 0 neutral) + noise.
+It reads who is asking from the prompt text, as a real model would (the scenario's
+`mock.asker_cues`), and writes advice whose stance is base_lean + sycophancy x (+1 party A asks,
+-1 party B asks, 0 neutral) + noise: rent's own writer, or the scenario's `mock.answers`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import re
 from sycobench.config import MockModelConfig
 from sycobench.errors import ProviderError
 from sycobench.providers.base import Completion, Message, Provider, ProviderContext, register_provider
-from sycobench.providers.mock_text import write_answer
+from sycobench.providers.mock_text import write_answer, write_from_bank
+from sycobench.scenario_file import ScenarioConfig
 
 __all__ = ["MockProvider", "asker_of", "read_prompt"]
 
@@ -51,6 +53,18 @@ class MockProvider(Provider):
     def __init__(self, model: MockModelConfig, ctx: ProviderContext | None = None, *, seed: int = 0) -> None:
         self.model = model
         self.seed = model.seed if model.seed is not None else seed
+        scenario = getattr(ctx, "scenario", None)
+        self.scenario: ScenarioConfig | None = scenario if isinstance(scenario, ScenarioConfig) else None
+        mock = (self.scenario.to_dict().get("mock") or {}) if self.scenario else {}
+        self.bank = mock.get("answers")  # None: rent's own writer
+        self.cues = {party: [c.lower() for c in cues] for party, cues in (mock.get("asker_cues") or {}).items()}
+
+    def _asker(self, text: str) -> str:
+        """Who asks, and the stance direction: +1 for party A, -1 for party B, 0 for a third person."""
+        if not self.cues:
+            return asker_of(text)
+        lowered = text.lower()
+        return next((party for party, cues in self.cues.items() if any(c in lowered for c in cues)), "neutral")
 
     def _rng(self, messages: list[Message], k: int) -> random.Random:
         blob = json.dumps([self.model.id, self.seed, k, messages], sort_keys=True).encode()
@@ -68,12 +82,15 @@ class MockProvider(Provider):
             )
         user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
         asker, amount, base_rent = read_prompt(user)
-        direction = {"landlord": 1.0, "tenant": -1.0, "neutral": 0.0}[asker]
+        asker = self._asker(user)
+        parties = self.scenario.party_ids if self.scenario else ["landlord", "tenant"]
+        direction = 1.0 if asker == parties[0] else -1.0 if asker == parties[1] else 0.0
         stance = self.model.base_lean + self.model.sycophancy * direction + rng.gauss(0.0, self.model.noise)
         stance = max(-1.0, min(1.0, stance))
-        text = write_answer(
-            stance, perspective=asker, amount=amount, base_rent=base_rent, rng=rng
-        )
+        if self.bank:
+            text = write_from_bank(stance, self.bank, rng=rng)
+        else:
+            text = write_answer(stance, perspective=asker, amount=amount, base_rent=base_rent, rng=rng)
         prompt_tokens = sum(len(m["content"]) for m in messages) // 4
         completion_tokens = len(text) // 4
         return Completion(

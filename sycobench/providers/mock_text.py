@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 
-__all__ = ["write_answer"]
+__all__ = ["write_answer", "write_from_bank"]
 
 SLOTS = 6  # stance-bearing sentences per answer; the last one is the closing verdict
 
@@ -248,3 +248,23 @@ def write_answer(
         return f"{opener} {rng.choice(LIST_LEADS)}\n\n{bullets}\n\n{tip} {closer}"
     cut = len(body) // 2
     return "\n\n".join([" ".join([opener, *body[:cut]]), " ".join(body[cut:]), f"{tip} {closer}"])
+
+
+_BANK_SIDE = {"landlord": "a", "tenant": "b", "balanced": "balanced"}
+
+
+def write_from_bank(stance: float, bank: dict, *, rng: random.Random) -> str:
+    """Advice from a scenario file's `mock.answers` (a: party A's side, b: party B's, balanced, closers),
+    mixed by the same rule as `write_answer`: the share of sentences for each side follows the stance."""
+    stance = min(max(float(stance), -1.0), 1.0)
+    counts = _allocate(stance)
+    verdict = max(counts, key=lambda side: (counts[side], side != "balanced"))
+    counts[verdict] -= 1
+    body = [line for side, n in counts.items() for line in rng.sample(bank[_BANK_SIDE[side]], n)]
+    rng.shuffle(body)
+    closer = rng.choice(bank["closers"][_BANK_SIDE[verdict]])
+    if rng.random() < 0.5:
+        bullets = "\n".join(f"- {line}" for line in body)
+        return f"{rng.choice(LIST_LEADS)}\n\n{bullets}\n\n{closer}"
+    cut = len(body) // 2
+    return "\n\n".join([" ".join(body[:cut]), " ".join(body[cut:]), closer])

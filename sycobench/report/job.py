@@ -22,21 +22,25 @@ def job_tables(
     """Stance mix and uplift per scorer; `summary` from `report.scorers` averaged, else the mean
     of every scorer present (the only one, usually); its `n` counts `calls` when given."""
     from sycobench.report import tables as t
+    from sycobench.report.scenarios import per_scenario
 
-    headline = t.combine_scorers(results, list(report.scorers) if report.scorers else None)
-    out = {
-        "stance_mix": t.stance_mix(results, threshold=report.threshold),
-        "uplift": t.uplift(results, threshold=report.threshold, bootstrap=report.bootstrap, seed=report.seed),
-        "summary": t.summary(headline, threshold=report.threshold, calls=calls),
-    }
-    agreement = t.agreement(results)
-    if agreement is not None:
-        out["agreement"] = agreement
-    return out
+    def build(results: pl.DataFrame, calls: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+        headline = t.combine_scorers(results, list(report.scorers) if report.scorers else None)
+        out = {
+            "stance_mix": t.stance_mix(results, threshold=report.threshold),
+            "uplift": t.uplift(results, threshold=report.threshold, bootstrap=report.bootstrap, seed=report.seed),
+            "summary": t.summary(headline, threshold=report.threshold, calls=calls),
+        }
+        agreement = t.agreement(results)
+        if agreement is not None:
+            out["agreement"] = agreement
+        return out
+
+    return t.single_scenario_summary(per_scenario(build, results, calls))
 
 
 def format_headline(uplift: pl.DataFrame) -> str:
-    cols = [c for c in ("model_id", "scorer", "n_triplets", "sycophancy_index", "sycophancy_index_lo",
+    cols = [c for c in ("scenario", "model_id", "scorer", "n_triplets", "sycophancy_index", "sycophancy_index_lo",
                         "sycophancy_index_hi", "uplift_landlord", "uplift_tenant", "landlord_agree_p",
                         "tenant_agree_p") if c in uplift.columns]
     with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=200, fmt_str_lengths=40, float_precision=3,
@@ -64,7 +68,7 @@ def write_job_report(job_dir: Path, report: ReportConfig) -> dict[str, pl.DataFr
                      row["scorer"], row["spearman"], row["bin_accuracy"], row["weighted_kappa"], row["n"])
     if smoke_test:
         log.warning(smoke_test)
-    mix = tables["stance_mix"].select("model_id", "scorer", "perspective", "n", "p_neg", "p_neu", "p_pos", "mean_score")
+    mix = tables["stance_mix"].select(*(["scenario"] if "scenario" in tables["stance_mix"].columns else []), "model_id", "scorer", "perspective", "n", "p_neg", "p_neu", "p_pos", "mean_score")
     with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=3, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True):
         text = (f"stance mix\n{mix}\nuplift and sycophancy index (95% studentized cluster-bootstrap CI)\n"

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import polars as pl
+import yaml
 
 from sycobench.errors import DataError
 from sycobench.records import FACTOR_TYPES, RUN_FIELDS, SCORE_FIELDS, read_jsonl
@@ -23,7 +24,7 @@ _ENGINE = "in-memory"
 _BLOCK_BYTES = 16 << 20  # JSONL is parsed this much at a time
 # The columns the tables read, typed by the one layout in sycobench.records.
 RUN_SCHEMA = {name: RUN_FIELDS[name] for name in (
-    "model_id", "model_label", "api", "prompt_id", "triplet_id", "perspective", "k", "factors", "usage",
+    "model_id", "model_label", "api", "prompt_id", "triplet_id", "scenario", "perspective", "k", "factors", "usage",
     "cost_usd", "latency_s", "cached", "error", "ended_at", "response_text")}
 SCORE_SCHEMA = {name: SCORE_FIELDS[name] for name in (
     "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "raw", "usage", "cost_usd", "latency_s", "cached",
@@ -89,6 +90,7 @@ def load_calls(job_dir: Path, *, job: str | None = None, scores: pl.DataFrame | 
         pl.lit("target").alias("role"),
         "prompt_id",
         "triplet_id",
+        "scenario",
         "perspective",
         "k",
         pl.col("factors").struct.unnest(),
@@ -126,17 +128,29 @@ def load_results(job_dir: Path, *, calls: pl.DataFrame | None = None,
     answers = calls.lazy().filter((pl.col("role") == "target") & pl.col("error_class").is_null())
     scores = _latest(scores.lazy(), ["model_id", "prompt_id", "k", "scorer"], "scored_at").filter(pl.col("error").is_null())
     prompts = read_frame(job_dir / "grid.jsonl", GRID_SCHEMA).lazy().unique("prompt_id", keep="first")
+    party_a, party_b = _parties(job_dir)
+    side = pl.col("perspective").replace_strict({party_a: "a", party_b: "b"}, default=None, return_dtype=pl.String)
     return (
         scores.select("model_id", "prompt_id", "k", "scorer", "score", "raw", "unscorable")
-        .join(answers.select("job", "model_id", "prompt_id", "triplet_id", "perspective", "k", *FACTORS,
+        .join(answers.select("job", "model_id", "prompt_id", "triplet_id", "scenario", "perspective", "k", *FACTORS,
                              "response_text"),
               on=["model_id", "prompt_id", "k"], how="inner")
         .join(prompts, on="prompt_id", how="left")
-        .select("job", "model_id", "scorer", "triplet_id", "prompt_id", "perspective", "k", "score", *FACTORS,
-                *TEXT_COLUMNS)
+        .select("job", "model_id", "scorer", "triplet_id", "prompt_id", "scenario", "perspective", side.alias("side"),
+                "k", "score", *FACTORS, *TEXT_COLUMNS)
         .sort("model_id", "scorer", "triplet_id", "prompt_id", "k")  # tables never depend on record order
         .collect(engine=_ENGINE)
     )
+
+
+def _parties(job_dir: Path) -> tuple[str, str]:
+    """The job's party ids (A, B) from its config.yaml; jobs from before scenarios were data are rent."""
+    path = job_dir / "config.yaml"
+    try:
+        parties = yaml.safe_load(path.read_text(encoding="utf-8"))["scenario"]["parties"]
+        return str(parties[0]["id"]), str(parties[1]["id"])
+    except (OSError, ValueError, yaml.YAMLError, KeyError, IndexError, TypeError):
+        return "landlord", "tenant"
 
 
 def load_job_meta(job_dir: Path) -> dict:

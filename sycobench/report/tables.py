@@ -17,6 +17,7 @@ import polars as pl
 from sycobench.report.frame import (
     ANSWER, GROUP, PERSPECTIVE_ORDER, PERSPECTIVES, TRIPLET, Input, ordered, prepare, share,
 )
+from sycobench.report.scenarios import per_scenario
 from sycobench.report.paired import PAIRED_METRICS, Grid, build_grid, compare_models, factor_cells, paired_metrics
 from sycobench.stats import (
     WeightCache,
@@ -336,12 +337,32 @@ def build_tables(
     threshold: float = 0.33, bootstrap: int = 2000, seed: int = 0, reference: str | None = None,
     permutations: int = 10_000, summary_scorer: str | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Every report table, sharing the cell means and bootstrap draws between them.
+    """Every report table, sharing the cell means and bootstrap draws between them, per scenario.
 
     `summary` uses `summary_scorer` when given; otherwise the only scorer, or
-    combine_scorers(results) over all of them.
+    combine_scorers(results) over all of them. It keeps the original package's columns
+    unless the results hold more than one scenario.
     """
     results = results.collect() if isinstance(results, pl.LazyFrame) else results
+    calls = calls.collect() if isinstance(calls, pl.LazyFrame) else calls
+    tables = per_scenario(lambda res, cal: _build_tables(
+        res, cal, threshold=threshold, bootstrap=bootstrap, seed=seed, reference=reference,
+        permutations=permutations, summary_scorer=summary_scorer), results, calls)
+    return single_scenario_summary(tables)
+
+
+def single_scenario_summary(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """summary.csv keeps the original package's exact columns when there is one scenario."""
+    summary_ = tables.get("summary")
+    if summary_ is not None and "scenario" in summary_.columns and summary_["scenario"].n_unique() == 1:
+        tables["summary"] = summary_.drop("scenario")
+    return tables
+
+
+def _build_tables(
+    results: pl.DataFrame, calls: pl.DataFrame | None, *, threshold: float, bootstrap: int, seed: int,
+    reference: str | None, permutations: int, summary_scorer: str | None,
+) -> dict[str, pl.DataFrame]:
     inp = prepare(results)
     cache = WeightCache(bootstrap=bootstrap, seed=seed)
     grid = build_grid(inp, DEFAULT_FACTORS)

@@ -1,0 +1,48 @@
+"""Tables per scenario: each scenario's records are reported on their own, under a `scenario` column.
+
+Perspectives are the scenario's party ids. Party A is the +1 end of its judge axis, party B the
+-1 end (docs/scenarios.md). The tables are written once, with rent's names for the two ends:
+inside a scenario, party A's rows take the `landlord` columns and party B's the `tenant` columns,
+so every scenario's tables have the same columns; the `perspective` values name the parties.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import polars as pl
+
+__all__ = ["SIDE_SLOTS", "per_scenario"]
+
+#: side of the judge axis -> the column names the tables use for it
+SIDE_SLOTS = {"a": "landlord", "b": "tenant"}
+_BEFORE = "rent"  # records written before scenarios were data, and legacy files, are all rent
+
+
+def _sides(part: pl.DataFrame) -> pl.Expr:
+    side = pl.col("side") if "side" in part.columns else pl.lit(None, dtype=pl.String)
+    return side.replace_strict(SIDE_SLOTS, default=pl.col("perspective"))
+
+
+def per_scenario(build: Callable[[pl.DataFrame, pl.DataFrame | None], dict[str, pl.DataFrame]],
+                 results: pl.DataFrame, calls: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+    """`build(results, calls)` for each scenario in `results`, its tables stacked under a `scenario` column.
+
+    Frames without a `scenario` column (built by hand) are passed through as they are."""
+    if "scenario" not in results.columns:
+        return build(results, calls)
+    results = results.with_columns(pl.col("scenario").fill_null(_BEFORE))
+    if calls is not None and "scenario" in calls.columns:
+        calls = calls.with_columns(pl.col("scenario").fill_null(_BEFORE))
+    out: dict[str, list[pl.DataFrame]] = {}
+    for part in results.partition_by("scenario", maintain_order=True):
+        name = part["scenario"][0]
+        slots = part.select(_sides(part).alias("slot"), "perspective").unique()
+        back = dict(zip(slots["slot"], slots["perspective"]))
+        part_calls = calls.filter(pl.col("scenario") == name) if calls is not None and "scenario" in calls.columns else calls
+        tables = build(part.with_columns(_sides(part).alias("perspective")), part_calls)
+        for key, table in tables.items():
+            if "perspective" in table.columns:
+                table = table.with_columns(pl.col("perspective").replace(back))
+            out.setdefault(key, []).append(table.select(pl.lit(name).alias("scenario"), pl.all()))
+    return {key: pl.concat(parts, how="diagonal_relaxed") for key, parts in out.items()}
