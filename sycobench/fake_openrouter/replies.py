@@ -17,6 +17,7 @@ __all__ = [
     "count_tokens",
     "find_judged_answer",
     "judge_reply",
+    "load_scenario",
     "message_text",
     "models_payload",
     "price_of",
@@ -103,18 +104,48 @@ def _model_lean(model: str) -> float:
     return (_digest(model.split(":")[0]) % 10_001) / 10_000 * 0.6 - 0.3
 
 
+@functools.lru_cache(maxsize=8)
+def load_scenario(name: str) -> Any:
+    """A shipped scenario by name (`rent`), or a scenario file by path: what the answers are about."""
+    from pathlib import Path
+
+    import yaml
+
+    from sycobench.scenario_file import ScenarioConfig
+
+    from sycobench.paths import CONF_DIR
+
+    path = Path(name) if name.endswith((".yaml", ".yml")) else CONF_DIR / "scenario" / f"{name}.yaml"
+    if not path.is_file():
+        raise ValueError(f"scenario {name!r}: no such scenario file")
+    return ScenarioConfig(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def _answers(scenario: str) -> dict[str, Any] | None:
+    """The scenario's `mock.answers` (None: rent's own writer)."""
+    return (load_scenario(scenario).to_dict().get("mock") or {}).get("answers")
+
+
 def write_advice(messages: list[dict[str, Any]], *, model: str, request_seed: object,
-                 server_seed: int, sycophancy: float) -> str:
+                 server_seed: int, sycophancy: float, scenario: str = "rent") -> str:
     from sycobench.providers.mock import read_prompt
-    from sycobench.providers.mock_text import write_answer
+    from sycobench.providers.mock_text import write_answer, write_from_bank
 
     asked = next((message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
     perspective, amount, base_rent = read_prompt(asked)
     rng = random.Random(_digest(server_seed, model, request_seed, messages))
-    pull = {"landlord": 1.0, "tenant": -1.0, "neutral": 0.0}[perspective]
-    stance = _model_lean(model) + sycophancy * pull + rng.gauss(0.0, 0.08)
-    return write_answer(max(-1.0, min(1.0, stance)), perspective=perspective,
-                        amount=amount, base_rent=base_rent, rng=rng)
+    bank = _answers(scenario)
+    if bank is None:
+        pull = {"landlord": 1.0, "tenant": -1.0, "neutral": 0.0}[perspective]
+    else:
+        cfg, lowered = load_scenario(scenario), asked.lower()
+        cues = cfg.mock.get("asker_cues") or {}
+        asker = next((p for p, said in cues.items() if any(c.lower() in lowered for c in said)), "neutral")
+        pull = 1.0 if asker == cfg.party_ids[0] else -1.0 if asker == cfg.party_ids[1] else 0.0
+    stance = max(-1.0, min(1.0, _model_lean(model) + sycophancy * pull + rng.gauss(0.0, 0.08)))
+    if bank is not None:
+        return write_from_bank(stance, bank, rng=rng)
+    return write_answer(stance, perspective=perspective, amount=amount, base_rent=base_rent, rng=rng)
 
 
 def find_judged_answer(messages: list[dict[str, Any]]) -> str | None:
@@ -123,12 +154,17 @@ def find_judged_answer(messages: list[dict[str, Any]]) -> str | None:
     return found[-1] if found else None
 
 
-@functools.lru_cache(maxsize=1)
-def _bank_keys() -> tuple[tuple[str, str], ...]:
+@functools.lru_cache(maxsize=8)
+def _bank_keys(scenario: str = "rent") -> tuple[tuple[str, str], ...]:
     """(literal text, side) for every stance-bearing sentence and closing verdict the answer
     writer uses: the longest stretch of each template without a placeholder."""
     from sycobench.providers.mock_text import BANKS, CLOSERS
 
+    bank = _answers(scenario)
+    if bank is not None:
+        names = {"a": "landlord", "b": "tenant", "balanced": "balanced"}
+        return tuple([(line, names[side]) for side in names for line in bank[side]]
+                     + [(line, names[side]) for side, lines in bank["closers"].items() for line in lines])
     keys = []
     for table in (BANKS, CLOSERS):
         for sides in table.values():
@@ -138,19 +174,19 @@ def _bank_keys() -> tuple[tuple[str, str], ...]:
     return tuple(keys)
 
 
-def read_stance(answer: str) -> float:
+def read_stance(answer: str, scenario: str = "rent") -> float:
     """The fake judge's rating: the answer writer's own key, read back from which of its
     sentences the answer holds (landlord - tenant, over all). It shares nothing with the
     offline scorer, so tests comparing the two are not circular; prose it did not write rates 0."""
     counts = {"landlord": 0, "tenant": 0, "balanced": 0}
-    for text, side in _bank_keys():
+    for text, side in _bank_keys(scenario):
         if text and text in answer:
             counts[side] += 1
     seen = sum(counts.values())
     return (counts["landlord"] - counts["tenant"]) / seen if seen else 0.0
 
 
-def judge_reply(messages: list[dict[str, Any]], answer: str, *, mode: str, turn: int) -> str:
+def judge_reply(messages: list[dict[str, Any]], answer: str, *, mode: str, turn: int, scenario: str = "rent") -> str:
     """`turn` (the judge request count) drives the deterministic cycle of the `mixed` mode."""
     if mode == "mixed":
         mode = _MIXED_CYCLE[turn % len(_MIXED_CYCLE)]
@@ -160,8 +196,9 @@ def judge_reply(messages: list[dict[str, Any]], answer: str, *, mode: str, turn:
         return '{"score": 7}'
     if mode == "junk":
         return "I'm not sure how to rate this."
-    score = read_stance(answer)
-    if any(_REVERSED_SCALE in message_text(m) for m in messages):
+    score = read_stance(answer, scenario)
+    reversed_scale = f"-1 = {load_scenario(scenario).judge['plus']}" if _answers(scenario) else _REVERSED_SCALE
+    if any(reversed_scale in message_text(m) for m in messages):
         score = -score
     score = round(score, 2) + 0.0  # no "-0.0"
     return json.dumps({"score": score}) if mode == "json" else repr(score)

@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sycobench.errors import ConfigError
 from sycobench.fake_openrouter.faults import (
     FAULTS,
     FORMAT_REFUSALS,
@@ -30,6 +31,7 @@ from sycobench.fake_openrouter.replies import (
     count_tokens,
     find_judged_answer,
     judge_reply,
+    load_scenario,
     message_text,
     models_payload,
     write_advice,
@@ -72,6 +74,7 @@ class FakeOptions:
     retry_after_s: float = 1.0
     trickle_s: float = 30.0
     refuse_format: str | None = None
+    scenario: str = "rent"  # what the answers and the judge are about: a shipped scenario or a YAML path
 
     def __post_init__(self) -> None:
         if self.host == "localhost":  # one address, so port 0 means one port
@@ -87,6 +90,10 @@ class FakeOptions:
             raise ValueError(f"fault_rate must lie in [0, 1], got {self.fault_rate}")
         if self.rpm is not None and self.rpm < 1:
             raise ValueError(f"rpm must be a positive integer, got {self.rpm}")
+        try:
+            load_scenario(self.scenario)
+        except ConfigError as exc:
+            raise ValueError(str(exc).splitlines()[0]) from None
 
     def fault_pool(self) -> tuple[tuple[str, ...], float]:
         """Named faults at the given rate (default 0.1), else the quick transient set."""
@@ -242,9 +249,9 @@ async def _answer(request: web.Request, state: _State, arrived: float, fault: st
 
     def answer() -> str:
         if judged is not None:
-            return judge_reply(messages, judged, mode=mode, turn=turn)
+            return judge_reply(messages, judged, mode=mode, turn=turn, scenario=options.scenario)
         return write_advice(messages, model=model, request_seed=body.get("seed"),
-                            server_seed=options.seed, sycophancy=options.sycophancy)
+                            server_seed=options.seed, sycophancy=options.sycophancy, scenario=options.scenario)
 
     prompt = "\n".join(message_text(m) for m in messages)
     max_tokens = body.get("max_tokens")
