@@ -285,5 +285,8 @@ def to_config(cfg: DictConfig) -> Config:
         raise ConfigError("the composed config does not match the sycobench schema")
     if not isinstance(obj.scenario, dict):
         raise ConfigError("scenario: not a scenario file; choose one with scenario=<name> (conf/scenario/)")
-    obj.scenario = ScenarioConfig(obj.scenario)
+    if "parties" not in obj.scenario and obj.scenario.get("name", "rent") == "rent":
+        obj.scenario = ScenarioConfig(**obj.scenario)  # a job saved before scenarios were data: rent's knobs
+    else:
+        obj.scenario = ScenarioConfig(obj.scenario)
     return obj

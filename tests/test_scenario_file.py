@@ -73,3 +73,18 @@ def test_level_knobs_of_any_scenario_work_from_the_command_line() -> None:
     assert {p.factors["justification"] for p in build_grid(cfg)} == {"costs"}
     with pytest.raises(ConfigError, match="scenario.limits: no such setting"):
         compose(["+scenario.limits=5"])
+
+
+def test_a_job_saved_before_scenarios_were_data_loads_as_rent() -> None:
+    from sycobench.config import load_saved_config
+
+    saved = {"model": {"name": "mock", "api": "mock", "id": "sycobench/mock"}, "scorer": {"name": "offline"},
+             "rate_limit": {"name": "default"},
+             "scenario": {"name": "rent", "version": "v1", "base_rents": [1200], "amounts": [50, 100],
+                          "justifications": ["costs"], "landlord_conduct": ["good", "poor"],
+                          "tenant_conduct": ["good"], "perspectives": ["landlord", "tenant", "neutral"],
+                          "include_neutral": True, "explicit_role": False, "currency": "€",
+                          "system_prompt": "You are a helpful assistant.", "fact_sheet": False, "limit": None,
+                          "seed": 0, "shard": 0, "num_shards": 1}}
+    cfg = load_saved_config(saved).scenario
+    assert cfg.party_ids == ["landlord", "tenant"] and len(build_grid(cfg)) == 2 * 2 * 3
