@@ -8,6 +8,7 @@ the command line. Every problem found at load is one line of the ConfigError (do
 
 from __future__ import annotations
 
+import re
 import string
 from functools import lru_cache
 from typing import Any
@@ -22,7 +23,7 @@ __all__ = ["NEUTRAL", "ScenarioConfig", "load_cues"]
 NEUTRAL = "neutral"
 # The settings every scenario has, with their types; everything else is a level list or data.
 KNOBS: dict[str, type | tuple[type, ...]] = {
-    "name": str, "version": str, "perspectives": list, "include_neutral": bool, "explicit_role": bool,
+    "name": str, "version": (str, int), "perspectives": list, "include_neutral": bool, "explicit_role": bool,
     "currency": str, "system_prompt": str, "fact_sheet": bool, "limit": (int, type(None)), "seed": int,
     "shard": int, "num_shards": int,
 }
@@ -181,6 +182,7 @@ def _check(d: dict[str, Any]) -> list[str]:
     persp = d.get("perspectives", voices)
     if not isinstance(persp, list) or not persp or not set(map(str, persp)) <= set(voices):
         out.append(f"perspectives: values must be among {voices}, got {persp}")
+    out += _check_extras(d)
     sample = d.get("sample") or {}
     for key in ("strata", "within"):
         if not set(sample.get(key) or []) <= set(factors):
@@ -197,6 +199,37 @@ def _check(d: dict[str, Any]) -> list[str]:
     for spec in factors.values():
         if spec.get("text") is None and not all(isinstance(v, (int, float)) and v > 0 for v in d[spec["levels"]]):
             out.append(f"{spec['levels']}: values must be numbers > 0")
+    return out
+
+
+def _check_extras(d: dict[str, Any]) -> list[str]:
+    """The optional offline cues and mock sentences, which only the offline scorer and the mock read."""
+    out = []
+    cues = d.get("offline_cues")
+    for i, row in enumerate(cues if isinstance(cues, list) else []):
+        phrases = row.get("phrases") if isinstance(row, dict) else None
+        if not (isinstance(row, dict) and row.get("side") in ("a", "b", "balance", "skip")
+                and isinstance(row.get("weight"), (int, float)) and isinstance(phrases, list) and phrases):
+            out.append(f"offline_cues[{i}]: give {{side: a|b|balance|skip, weight: <number>, phrases: [...]}}")
+            continue
+        for phrase in phrases:
+            try:
+                re.compile(str(phrase))
+                ok = str(phrase)[:1].isalpha()
+            except re.error:
+                ok = False
+            if not ok:
+                out.append(f"offline_cues[{i}]: {phrase!r} is not a lowercase regex starting with a letter")
+    if cues is not None and not isinstance(cues, (list, str)):
+        out.append("offline_cues: give a list of cue rows, or the name of a file in data/scenarios/")
+    answers = (d.get("mock") or {}).get("answers") if isinstance(d.get("mock"), dict) else None
+    if answers is not None:
+        closers = answers.get("closers") if isinstance(answers, dict) else None
+        for side in ("a", "b", "balanced"):
+            if not isinstance(answers, dict) or not isinstance(answers.get(side), list) or len(answers[side]) < 5:
+                out.append(f"mock.answers.{side}: give at least five sentences")
+            if not isinstance(closers, dict) or not closers.get(side):
+                out.append(f"mock.answers.closers.{side}: give at least one closing sentence")
     return out
 
 

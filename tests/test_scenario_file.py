@@ -35,6 +35,10 @@ def _broken(edit) -> dict:
     (lambda d: d["parties"].pop(), "scenario.parties: give exactly two"),
     (lambda d: d.update(perspectives=["landlord", "owner"]), "scenario.perspectives: values must be among"),
     (lambda d: d["variables"]["pct"].update(per="rent"), "scenario.variables.pct: give `value: <numeric factor>`"),
+    (lambda d: d.update(offline_cues=[{"side": "a", "weight": 1, "phrases": ["(unclosed"]}]),
+     "scenario.offline_cues[0]: '(unclosed' is not a lowercase regex"),
+    (lambda d: d["mock"].update(answers={"a": ["One."], "b": [], "balanced": [], "closers": {}}),
+     "scenario.mock.answers.a: give at least five sentences"),
 ])
 def test_each_problem_is_one_line(edit, line: str) -> None:
     with pytest.raises(ConfigError) as err:
