@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 import sycobench.exitcodes as exitcodes
 from sycobench.cache import ResponseCache
 from sycobench.config import Config, config_yaml

@@ -23,6 +23,7 @@ from pathlib import Path
 import polars as pl
 
 from sycobench.report.load import FACTORS
+from sycobench.report.scenarios import SIDE_SLOTS
 
 __all__ = ["MAX_ANSWERS", "MAX_TEXT_CHARS", "transcript_data", "transcript_json", "transcript_html"]
 
@@ -51,10 +52,25 @@ def _cut(col: str) -> pl.Expr:
     ).otherwise(text)
 
 
+def _slot(results: pl.LazyFrame) -> pl.Expr:
+    """Party A's answers as `landlord`, party B's as `tenant` (report.scenarios), whatever the scenario."""
+    if "side" not in results.collect_schema().names():
+        return pl.col("perspective")
+    return pl.col("side").replace_strict(SIDE_SLOTS, default=pl.col("perspective"))
+
+
+def _sides(results: pl.DataFrame) -> list[str]:
+    """The perspectives in the order the view shows them: every party A, every party B, then neutral."""
+    if "side" not in results.columns:
+        return ["landlord", "tenant", "neutral"]
+    named = [results.filter(pl.col("side") == s)["perspective"].unique(maintain_order=True).to_list() for s in SIDE_SLOTS]
+    return [*named[0], *named[1], "neutral"]
+
+
 def _triplet_scores(results: pl.LazyFrame) -> pl.LazyFrame:
     """|L − T| and the triplet's share of its (model, scorer) SI: (m_L − m_T) / 2 / n_triplets."""
-    means = [pl.col("score").filter(pl.col("perspective") == p).mean().alias(f"m_{p}")
-             for p in ("landlord", "tenant", "neutral")]
+    slot = _slot(results)
+    means = [pl.col("score").filter(slot == p).mean().alias(f"m_{p}") for p in ("landlord", "tenant", "neutral")]
     gap = pl.col("m_landlord") - pl.col("m_tenant")
     return (
         results.group_by(_TRIPLET).agg(means)
@@ -119,6 +135,7 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
     return {
         "threshold": threshold,
         "factors": factors,
+        "sides": _sides(results),
         "labels": {m: labels.get(m, m) for m in models},
         "triplets": triplets.to_dicts(),
         "texts": texts["text"].to_list(),

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("tv-data").textContent);
-  var PAGE = 20, SNIPPET = 280, SIDES = ["landlord", "tenant", "neutral"];
+  var PAGE = 20, SNIPPET = 280, SIDES = data.sides || ["landlord", "tenant", "neutral"];
   var BINS = ["pro-landlord", "neutral", "pro-tenant", "unscorable"];
   var state = { model: "", scorer: "", bin: "", side: "", unscorable: false, sort: "contribution", page: 0, levels: {} };
   var controls = document.getElementById("tv-controls");
