@@ -470,7 +470,7 @@ def scored(monkeypatch):
     import sycobench.fake_openrouter.replies as replies
 
     seen, result = [], types.SimpleNamespace(score=0.37)
-    monkeypatch.setattr(replies, "read_stance", lambda text: seen.append(text) or result.score)
+    monkeypatch.setattr(replies, "read_stance", lambda text, *_: seen.append(text) or result.score)
     return types.SimpleNamespace(seen=seen, result=result)
 
 

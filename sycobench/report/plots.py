@@ -251,9 +251,17 @@ PLOTS = {"stance_mix": "stance_mix.png", "forest": "forest_si.png", "amount": "u
          "agreement": "agreement_scatter.png"}
 
 
+def _per_scenario_names(table: pl.DataFrame | None) -> pl.DataFrame | None:
+    if table is None or "scenario" not in table.columns or table["scenario"].n_unique() < 2:
+        return table
+    return table.with_columns(pl.concat_str("scenario", pl.lit(" · "), "model_id").alias("model_id"))
+
+
 def render_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: float) -> list[Path]:
     """Each plot whose table is present and non-empty, as the PNG paths (SVG and PDF sit beside
-    each); a plot with nothing to show writes no file."""
+    each); a plot with nothing to show writes no file. With several scenarios, each model is
+    drawn once per scenario, named `scenario · model`."""
+    tables = {name: _per_scenario_names(t) for name, t in tables.items()}
     get = tables.get
     written = [
         _usable(get("stance_mix")) and _plot_stance_mix(get("stance_mix"), out_dir / PLOTS["stance_mix"],

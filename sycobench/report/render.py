@@ -138,7 +138,9 @@ def _table(df: pl.DataFrame, columns: list[Column], *, fit: bool = False) -> Tab
 
 
 def _keys(df: pl.DataFrame) -> list[Column]:
-    return [_text("model", "model_id")] + ([_text("scorer", "scorer")] if _several_scorers(df) else [])
+    several = "scenario" in df.columns and df["scenario"].n_unique() > 1
+    return ([_text("scenario", "scenario")] if several else []) + [_text("model", "model_id")] + (
+        [_text("scorer", "scorer")] if _several_scorers(df) else [])
 
 
 
