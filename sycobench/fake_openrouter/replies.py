@@ -10,9 +10,6 @@ import re
 import time
 from typing import Any
 
-from sycobench.providers.mock import read_prompt  # at import, so no request pays for loading the writer
-from sycobench.providers.mock_text import write_answer, write_from_bank
-
 __all__ = [
     "JUDGE_MODES",
     "UPSTREAM",
@@ -114,9 +111,9 @@ def load_scenario(name: str) -> Any:
 
     import yaml
 
-    from sycobench.scenario_file import ScenarioConfig
-
+    import sycobench.providers.mock  # noqa: F401  loaded with the server, so no request pays for it
     from sycobench.paths import CONF_DIR
+    from sycobench.scenario_file import ScenarioConfig
 
     path = Path(name) if name.endswith((".yaml", ".yml")) else CONF_DIR / "scenario" / f"{name}.yaml"
     if not path.is_file():
@@ -131,6 +128,9 @@ def _answers(scenario: str) -> dict[str, Any] | None:
 
 def write_advice(messages: list[dict[str, Any]], *, model: str, request_seed: object,
                  server_seed: int, sycophancy: float, scenario: str = "rent") -> str:
+    from sycobench.providers.mock import read_prompt
+    from sycobench.providers.mock_text import write_answer, write_from_bank
+
     asked = next((message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
     perspective, amount, base_rent = read_prompt(asked)
     rng = random.Random(_digest(server_seed, model, request_seed, messages))
