@@ -55,7 +55,7 @@ def test_inside_a_running_event_loop_the_job_is_one_coroutine(tmp_path) -> None:
                 await asyncio.sleep(0)
 
         task = loop.create_task(ticker())
-        awaited = await arun(compose([*OVERRIDES, "model.latency_ms=5"]), job_dir=tmp_path / "awaited")
+        awaited = await arun(compose([*OVERRIDES, "model.latency_ms=50"]), job_dir=tmp_path / "awaited")
         task.cancel()
         with pytest.raises(SycobenchError, match="await arun"):
             run(compose(OVERRIDES), job_dir=tmp_path / "blocking")
