@@ -2,9 +2,11 @@
 
 The sweep is written in the real on-disk format (run.jsonl, scores.jsonl, job.json per job;
 docs/records.md) with Polars. Each measurement runs in a child process whose peak RSS is read
-with wait4: `write_report` (bootstrap 2000), `collect` + `build_tables` alone, and a pure-Python
-aggregator of the original package's kind (json.loads per line, dicts and loops) that computes
-only the stance mix and the binned uplift. Speed-up = pure Python / (collect + build_tables).
+with wait4, first from the JSONL alone ("before"), then after every job's columnar copy
+(run.parquet, scores.parquet) has been written ("after"): `write_report` (bootstrap 2000) and
+`collect` + `build_tables`; then a pure-Python aggregator of the original package's kind
+(json.loads per line, dicts and loops) that computes only the stance mix and the binned uplift.
+Speed-up = pure Python / (collect + build_tables) with the copies.
 
     python bench/report_scale.py [--quick]
 """
@@ -23,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import bench_env, run_child, verdict, workdir  # noqa: E402
 
 JOBS, SAMPLES, BOOTSTRAP, TAU = 50, 5, 2000, 0.33
-TARGET_S, TARGET_MB, TARGET_SPEEDUP = 10.0, 2048, 20.0
+TARGET_S, TARGET_MB, TARGET_SPEEDUP = 3.0, 1024, 10.0
 # ~640 characters, like the mock model's answers: `{}` is the amount
 ANSWER = "\n\n".join(["You are looking at an increase of €{} on your rent. This is a reasonable increase, and you are "
                        "within your rights to ask for it; both sides have a point here."] * 4)
@@ -120,6 +122,13 @@ def child(mode: str, sweep: Path, out: Path) -> dict[str, float]:
     from sycobench.report.tables import build_tables
 
     started = time.perf_counter()
+    if mode == "copy":
+        from sycobench.report.columnar import write_copies
+        from sycobench.report.load import find_jobs
+
+        copies = [p for job in find_jobs(sweep) for p in write_copies(job)]
+        return {"seconds": time.perf_counter() - started, "copies": len(copies),
+                "mb": sum(p.stat().st_size for p in copies) / 2**20}
     if mode == "python":
         return {**pure_python(sweep), "seconds": time.perf_counter() - started}
     if mode == "report":
@@ -150,28 +159,35 @@ def main() -> None:
         size_mb = sum(f.stat().st_size for f in (tmp / "sweep").rglob("*.jsonl")) / 2**20
         run_child([sys.executable, "-c", "import matplotlib.font_manager"], env=env)  # font cache, as on any machine
         runs = {}
-        for mode in ("report", "tables", "python"):
+        for mode in ("report", "tables", "copy", "report", "tables", "python"):
+            key = mode if mode in ("copy", "python") or mode not in runs else f"{mode}+copies"
             done = run_child([sys.executable, __file__, "--child", mode, str(tmp / "sweep"), str(tmp / "out")], env=env)
             if done.returncode:
                 sys.exit(f"report_scale: the {mode} child failed:\n{done.stderr[-3000:]}")
-            runs[mode] = {**json.loads(done.stdout.strip().splitlines()[-1]), "rss_mb": done.peak_rss_mb}
-    report, tables, python = runs["report"], runs["tables"], runs["python"]
+            runs[key] = {**json.loads(done.stdout.strip().splitlines()[-1]), "rss_mb": done.peak_rss_mb}
+    before, after, copy, python = runs["report"], runs["report+copies"], runs["copy"], runs["python"]
+    tables_before, tables = runs["tables"], runs["tables+copies"]
     speedup = python["seconds"] / tables["seconds"]
-    ok = report["seconds"] <= TARGET_S and report["rss_mb"] <= TARGET_MB and speedup >= TARGET_SPEEDUP
-    print(f"report_scale: write_report {report['seconds']:.2f} s, peak RSS {report['rss_mb']:.0f} MB; "
-          f"speed-up over pure Python {speedup:.1f}x; {records:,} records in {JOBS} jobs; targets <= {TARGET_S:g} s, "
-          f"<= {TARGET_MB} MB, >= {TARGET_SPEEDUP:g}x: {verdict(ok)}")
-    print(f"  collect {tables['collect']:.2f} s + build_tables {tables['tables']:.2f} s = {tables['seconds']:.2f} s, "
-          f"peak RSS {tables['rss_mb']:.0f} MB (bootstrap {BOOTSTRAP}, 10,000 sign flips)")
+    ok = after["seconds"] <= TARGET_S and after["rss_mb"] <= TARGET_MB and speedup >= TARGET_SPEEDUP
+    print(f"report_scale: write_report {after['seconds']:.2f} s, peak RSS {after['rss_mb']:.0f} MB with the columnar "
+          f"copies (JSONL alone: {before['seconds']:.2f} s, {before['rss_mb']:.0f} MB); speed-up over pure Python "
+          f"{speedup:.1f}x; {records:,} records in {JOBS} jobs; targets <= {TARGET_S:g} s, <= {TARGET_MB} MB, "
+          f">= {TARGET_SPEEDUP:g}x: {verdict(ok)}")
+    print(f"  {'':28} {'JSONL alone':>24} {'with copies':>24}")
+    for name, a, b in (("write_report", before, after), ("collect + build_tables", tables_before, tables)):
+        print(f"  {name:28} {a['seconds']:>8.2f} s {a['rss_mb']:>7.0f} MB      {b['seconds']:>8.2f} s {b['rss_mb']:>7.0f} MB")
+    print(f"  {'  of which collect':28} {tables_before['collect']:>8.2f} s {'':16}{tables['collect']:>8.2f} s")
+    print(f"  {'  of which build_tables':28} {tables_before['tables']:>8.2f} s {'':16}{tables['tables']:>8.2f} s")
+    print(f"  copies written once, as jobs do when they finish: {copy['seconds']:.2f} s for {copy['copies']} files "
+          f"({copy['mb']:.0f} MB), peak RSS {copy['rss_mb']:.0f} MB")
     print(f"  pure-Python aggregator (stance mix + binned uplift only): {python['seconds']:.2f} s, of which "
           f"{python['seconds'] - python['aggregate']:.2f} s json.loads and {python['aggregate']:.2f} s loops; peak RSS "
-          f"{python['rss_mb']:.0f} MB; speed-up vs write_report {python['seconds'] / report['seconds']:.1f}x")
+          f"{python['rss_mb']:.0f} MB; speed-up vs write_report with copies {python['seconds'] / after['seconds']:.1f}x")
     print(f"  sweep written by Polars in {written:.1f} s ({size_mb:.0f} MB of JSONL); cross-check on model-00: "
-          f"p_pos {tables['p_pos']:.6f} vs {python['p_pos']:.6f}, landlord_uplift {tables['landlord_uplift']:.6f} "
-          f"vs {python['landlord_uplift']:.6f}")
-    if max(abs(tables[key] - python[key]) for key in ("p_pos", "landlord_uplift")) > 1e-9:
+          f"p_pos {tables['p_pos']:.6f} vs {python['p_pos']:.6f} (JSONL alone {tables_before['p_pos']:.6f}), "
+          f"landlord_uplift {tables['landlord_uplift']:.6f} vs {python['landlord_uplift']:.6f}")
+    if max(abs(t[key] - python[key]) for key in ("p_pos", "landlord_uplift") for t in (tables, tables_before)) > 1e-9:
         sys.exit("report_scale: sycobench and the pure-Python aggregator disagree")
-
 
 if __name__ == "__main__":
     main()

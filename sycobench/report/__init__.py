@@ -46,13 +46,6 @@ def _pairs(results: pl.DataFrame) -> pl.DataFrame | None:
     )
 
 
-def with_text(results: pl.DataFrame, text: pl.DataFrame) -> pl.DataFrame:
-    """Rows of derived scorers (no text of their own) take the prompt and answer of the response they score."""
-    keys = ["model_id", "prompt_id", "k"]
-    answers = text.select(*keys, "messages", "response_text").unique(keys, keep="first", maintain_order=True)
-    return results.drop(TEXT_COLUMNS, strict=False).join(answers, on=keys, how="left", maintain_order="left")
-
-
 def _check_names(results: pl.DataFrame, report: ReportConfig) -> None:
     """A named scorer or reference model must be in the results (before anything is written)."""
     from sycobench.errors import ConfigError
@@ -67,18 +60,18 @@ def _check_names(results: pl.DataFrame, report: ReportConfig) -> None:
 
 
 def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFrame]:
-    """Every table, plus `results`: the scored answers with their text (the tables never read the text)."""
+    """Every table, plus `results`: the scored answers, without their text (`data.with_text` adds it)."""
     from sycobench.report.tables import build_tables, combine_scorers
 
-    full = data.results
-    results = full.drop(TEXT_COLUMNS, strict=False)
+    scored = data.results
+    results = scored.drop(TEXT_COLUMNS, strict=False)
     _check_names(results, report)
     headline = None
     if report.scorers:
         combined = combine_scorers(results, list(report.scorers))
         headline = combined["scorer"][0]
         results = pl.concat([results, combined], how="diagonal_relaxed")
-        full = pl.concat([full, with_text(combined, full)], how="diagonal_relaxed")
+        scored = pl.concat([scored, combined], how="diagonal_relaxed")
     tables = build_tables(results, data.calls, threshold=report.threshold, bootstrap=report.bootstrap,
                           seed=report.seed, reference=report.reference, summary_scorer=headline)
     from sycobench.validation import report_validation
@@ -89,7 +82,7 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
     if smoke_test:
         tables["smoke_test"] = pl.DataFrame({"note": [smoke_test]})
     tables["jobs"] = data.jobs
-    tables["results"] = full
+    tables["results"] = scored
     return tables
 
 
@@ -102,7 +95,8 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     out.mkdir(parents=True, exist_ok=True)
     results = tables.pop("results")
     smoke_test = tables.pop("smoke_test", None)
-    results.write_parquet(out / "results.parquet")
+    # every answer with its text, written one job at a time: the text is never held whole
+    data.results_with_text(results).sink_parquet(out / "results.parquet", engine="streaming")
     write_tables({k: v for k, v in tables.items()}, out)
     calls = data.calls
     paid = calls.filter(~pl.col("cached").fill_null(False))
@@ -129,7 +123,8 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
         "labels": data.labels,
     }
     pairs = _pairs(results)
-    render_report({**tables, **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta, results=results)
+    render_report({**tables, **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta, results=results,
+                  text=data.rows_with_text)
     if meta["smoke_test"]:
         log.warning(meta["smoke_test"])
     log.info("report written to %s", out)

@@ -9,15 +9,18 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 from omegaconf import OmegaConf
+from polars.io.plugins import register_io_source
 
 from sycobench.errors import ConfigError
-from sycobench.report.load import SCORE_SCHEMA, find_jobs, load_calls, load_job_meta, load_results, read_frame
+from sycobench.report.load import (SCORE_SCHEMA, TEXT_COLUMNS, find_jobs, load_calls, load_job_meta, load_results, load_text,
+                                   scan_records, with_text)
 
 __all__ = ["Collected", "collect", "job_label"]
 
@@ -32,6 +35,36 @@ class Collected:
     jobs: pl.DataFrame
     sources: list[str]
     labels: dict[str, str] = field(default_factory=dict)  # model_id as in the tables -> roster label
+    texts: dict[str, tuple[pl.LazyFrame, pl.LazyFrame]] = field(default_factory=dict)  # job -> load_text's frames
+
+    def with_text(self, frame: pl.LazyFrame, *, jobs: list[str] | None = None) -> pl.LazyFrame:
+        """`frame` (rows of `results` from `jobs`, default all) with the text behind each row."""
+        parts = [self.texts[j] for j in (self.texts if jobs is None else jobs) if j in self.texts]
+        if not parts:
+            return frame.with_columns(*(pl.lit(None).alias(c) for c in TEXT_COLUMNS if c != "unscorable"))
+        answers, replies = (pl.concat([part[i] for part in parts], how="diagonal_relaxed") for i in (0, 1))
+        return with_text(frame, answers, replies, by=("job",))
+
+    def _by_job(self, rows: pl.DataFrame) -> Iterator[pl.DataFrame]:
+        for (job,), part in rows.group_by("job", maintain_order=True):
+            yield self.with_text(part.lazy(), jobs=[job]).collect()
+
+    def rows_with_text(self, rows: pl.LazyFrame) -> pl.LazyFrame:
+        """A few rows of `results` (the transcript view's) with their text, read one job at a time."""
+        rows = rows.collect()
+        return pl.concat([rows.head(0).lazy().pipe(self.with_text).collect(), *self._by_job(rows)],
+                         how="diagonal_relaxed").lazy()
+
+    def results_with_text(self, results: pl.DataFrame) -> pl.LazyFrame:
+        """Every row of `results` with its text, one job at a time: memory holds one job's text."""
+        schema = self.with_text(results.head(0).lazy()).collect_schema()
+
+        def by_job(columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
+                   _batch: int | None) -> Iterator[pl.DataFrame]:
+            for frame in self._by_job(results):
+                frame = frame.select(columns) if columns else frame
+                yield frame.filter(predicate) if predicate is not None else frame
+        return register_io_source(by_job, schema=schema)
 
 
 def _overrides(job_dir: Path) -> list[str]:
@@ -77,14 +110,15 @@ def _is_legacy(path: Path) -> bool:
     return isinstance(record, dict) and "schema" not in record and "response_text" in record
 
 
-def _load(job_dir: Path, name: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    scores = read_frame(job_dir / "scores.jsonl", SCORE_SCHEMA)
+def _load(job_dir: Path, name: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.LazyFrame, pl.LazyFrame]:
+    scores = scan_records(job_dir, "scores", SCORE_SCHEMA).collect()  # read once, used twice
     calls = load_calls(job_dir, job=name, scores=scores)
-    return calls, load_results(job_dir, calls=calls, scores=scores)
+    return calls, load_results(job_dir, calls=calls, scores=scores, text=False), *load_text(job_dir)
 
 
 def collect(paths: list[Path]) -> Collected:
     results, calls, jobs, sources = [], [], [], []
+    texts: dict[str, tuple[pl.LazyFrame, pl.LazyFrame]] = {}
     labels: dict[str, str] = {}
     for path in paths:
         if not path.exists():
@@ -95,7 +129,12 @@ def collect(paths: list[Path]) -> Collected:
             from sycobench.report.legacy import load_legacy
 
             res, cal = load_legacy(path)
-            results.append(res.with_columns(pl.lit(str(path)).alias("job")))
+            res = res.with_columns(pl.lit(str(path)).alias("job"))
+            keys = ["job", "model_id", "prompt_id", "k"]
+            texts[str(path)] = (res.lazy().select(*keys, "response_text", messages=pl.lit(None)).unique(keys),
+                                pl.LazyFrame(schema={**{k: res.schema[k] for k in keys}, "scorer": pl.String,
+                                                     "raw": pl.String}))
+            results.append(res.drop("response_text"))
             calls.append(cal.with_columns(pl.lit(str(path)).alias("job")))
             jobs.append({"job": str(path), "model_id": "legacy", "status": "ok", "message": "legacy file", "choices": "", "overrides": ""})
             sources.append(str(path))
@@ -118,13 +157,15 @@ def collect(paths: list[Path]) -> Collected:
                          "choices": _choices(job_dir), "overrides": " ".join(overrides)})
             if frames is None:
                 continue
-            job_calls, job_results = frames
+            job_calls, job_results, job_answers, job_replies = frames
             display = _model_label(job_calls)
             if display:
                 labels.setdefault(label, job_label(display, overrides))
             relabel = pl.lit(label).alias("model_id")
             calls.append(job_calls.with_columns(relabel) if label != model_id else job_calls)
             results.append(job_results.with_columns(relabel) if label != model_id else job_results)
+            texts[name] = tuple(text.with_columns(pl.lit(name).alias("job"), *([relabel] if label != model_id else []))
+                                for text in (job_answers, job_replies))
     if not results:
         raise ConfigError("no scored records in " + ", ".join(str(p) for p in paths))
     merged = pl.concat(results, how="diagonal_relaxed").unique(
@@ -135,4 +176,4 @@ def collect(paths: list[Path]) -> Collected:
         keyed = (pl.col("role") == "target") & pl.col("prompt_id").is_not_null()
         target = all_calls.filter(keyed).unique(subset=["model_id", "prompt_id", "k"], keep="first", maintain_order=True)
         all_calls = pl.concat([target, all_calls.filter(~keyed)], how="diagonal_relaxed")
-    return Collected(merged, all_calls, pl.DataFrame(jobs), sources, _unique_labels(labels))
+    return Collected(merged, all_calls, pl.DataFrame(jobs), sources, _unique_labels(labels), texts)

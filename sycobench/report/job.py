@@ -8,7 +8,8 @@ from pathlib import Path
 import polars as pl
 
 from sycobench.config import ReportConfig
-from sycobench.report.load import TEXT_COLUMNS, load_calls, load_results
+from sycobench.report.columnar import write_copies
+from sycobench.report.load import load_calls, load_results, load_text, with_text
 from sycobench.report.tables import CSV_DIGITS
 
 __all__ = ["job_tables", "write_job_report", "format_headline"]
@@ -49,13 +50,16 @@ def format_headline(uplift: pl.DataFrame) -> str:
 
 
 def write_job_report(job_dir: Path, report: ReportConfig) -> dict[str, pl.DataFrame]:
+    """The job's columnar copies (its records are final now), then its tables, read from them."""
+    write_copies(job_dir)
     calls = load_calls(job_dir)
-    results = load_results(job_dir, calls=calls)
+    results = load_results(job_dir, calls=calls, text=False)
     if results.is_empty():
         log.warning("no scored answers in %s: no tables written", job_dir)
         return {}
-    results.write_parquet(job_dir / "results.parquet")  # ids, factors, scores and the text behind them
-    tables = job_tables(results.drop(TEXT_COLUMNS), report, calls)
+    # ids, factors, scores and the text behind them, streamed: the text is never held whole
+    with_text(results.lazy(), *load_text(job_dir)).sink_parquet(job_dir / "results.parquet", engine="streaming")
+    tables = job_tables(results.drop("unscorable"), report, calls)
     for name, frame in tables.items():
         frame.write_csv(job_dir / f"{name}.csv", float_precision=CSV_DIGITS)
     from sycobench.validation import report_validation

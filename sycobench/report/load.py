@@ -8,53 +8,81 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import yaml
+from polars.io.plugins import register_io_source
 
 from sycobench.errors import DataError
 from sycobench.records import FACTOR_TYPES, RUN_FIELDS, SCORE_FIELDS, read_jsonl
+from sycobench.report.columnar import fresh_copy
 
-__all__ = ["find_jobs", "load_calls", "load_results", "read_frame", "FACTORS", "TEXT_COLUMNS"]
+__all__ = ["find_jobs", "load_calls", "load_results", "load_text", "read_blocks", "read_frame", "scan_records", "stream_frame", "with_text",
+           "FACTORS", "TEXT_COLUMNS"]
 
 FACTORS = list(FACTOR_TYPES)
 # Polars' default (streaming) engine runs `unique` on these small per-job frames ~10x slower.
 _ENGINE = "in-memory"
 _BLOCK_BYTES = 16 << 20  # JSONL is parsed this much at a time
-# The columns the tables read, typed by the one layout in sycobench.records.
+# The columns the tables read, typed by the one layout in sycobench.records; no text (see load_text).
 RUN_SCHEMA = {name: RUN_FIELDS[name] for name in (
     "model_id", "model_label", "api", "prompt_id", "triplet_id", "scenario", "perspective", "k", "factors", "usage",
-    "cost_usd", "latency_s", "cached", "error", "ended_at", "response_text")}
+    "cost_usd", "latency_s", "cached", "error", "ended_at")}
 SCORE_SCHEMA = {name: SCORE_FIELDS[name] for name in (
-    "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "raw", "usage", "cost_usd", "latency_s", "cached",
+    "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "usage", "cost_usd", "latency_s", "cached",
     "error", "scored_at")}
 # What was asked and answered, carried into results.parquet and the transcript view; tables never read it.
 TEXT_COLUMNS = ["messages", "response_text", "raw", "unscorable"]
+_RUN_TEXT = {name: RUN_FIELDS[name] for name in ("model_id", "prompt_id", "k", "error", "response_text")}
+_SCORE_TEXT = {name: SCORE_FIELDS[name] for name in ("model_id", "prompt_id", "k", "scorer", "error", "raw")}
 GRID_SCHEMA = {"prompt_id": pl.String, "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}
 
 
 def read_frame(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Parse a JSONL file with Polars; a torn last line is ignored, a corrupt one is a DataError.
+    """Parse a JSONL file with Polars; a torn last line is ignored, a corrupt one is a DataError."""
+    frames = list(read_blocks(path, schema))
+    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
 
-    The file is parsed in line-aligned blocks, so memory does not grow with its length."""
+
+def read_blocks(path: Path, schema: dict[str, pl.DataType], *, size: int = _BLOCK_BYTES) -> Iterator[pl.DataFrame]:
+    """`read_frame` in line-aligned blocks of about `size` bytes, so a reader that streams holds one block."""
     if not path.exists():
-        return pl.DataFrame(schema=schema)
-    frames = []
+        return
     with path.open("rb") as fh:
-        while block := fh.read(_BLOCK_BYTES):
+        while block := fh.read(size):
             block += fh.readline()
             if not block.endswith(b"\n"):  # a torn last line, left by a crash
                 block = block[: block.rfind(b"\n") + 1]
             if not block or block.isspace():
                 continue
             try:
-                frames.append(pl.read_ndjson(io.BytesIO(block), schema=schema))
+                yield pl.read_ndjson(io.BytesIO(block), schema=schema)
             except pl.exceptions.ComputeError:
                 for _ in read_jsonl(path):  # find and name the bad line
                     pass
                 raise DataError(f"{path}: records do not match the schema in docs/records.md") from None
-    return pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+
+
+def stream_frame(path: Path, schema: dict[str, pl.DataType], *, size: int = _BLOCK_BYTES) -> pl.LazyFrame:
+    """A JSONL file as a LazyFrame that parses it block by block, only when collected or sunk."""
+    def blocks(columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
+               _batch: int | None) -> Iterator[pl.DataFrame]:
+        for frame in read_blocks(path, schema, size=size):
+            frame = frame.select(columns) if columns else frame
+            yield frame.filter(predicate) if predicate is not None else frame
+    return register_io_source(blocks, schema=schema)
+
+
+def scan_records(job_dir: Path, name: str, schema: dict[str, pl.DataType], *, lazy: bool = False) -> pl.LazyFrame:
+    """`<name>.jsonl`'s columns in `schema`: from its columnar copy when that is fresh (only those
+    columns are read), else from the JSONL, parsed now or (`lazy`) when the frame is collected."""
+    copy = fresh_copy(job_dir, name)
+    if copy is not None:
+        return pl.scan_parquet(copy).select(list(schema))
+    path = job_dir / f"{name}.jsonl"
+    return stream_frame(path, schema) if lazy else read_frame(path, schema).lazy()
 
 
 def find_jobs(path: Path) -> list[Path]:
@@ -81,8 +109,9 @@ def _latest(frame: pl.LazyFrame, keys: list[str], ts: str) -> pl.LazyFrame:
     )
 
 
-def load_calls(job_dir: Path, *, job: str | None = None, scores: pl.DataFrame | None = None) -> pl.DataFrame:
-    runs = _latest(read_frame(job_dir / "run.jsonl", RUN_SCHEMA).lazy(), ["model_id", "prompt_id", "k"], "ended_at")
+def load_calls(job_dir: Path, *, job: str | None = None,
+               scores: pl.DataFrame | pl.LazyFrame | None = None) -> pl.DataFrame:
+    runs = _latest(scan_records(job_dir, "run", RUN_SCHEMA), ["model_id", "prompt_id", "k"], "ended_at")
     target = runs.select(
         pl.lit(job or job_dir.name).alias("job"),
         "model_id",
@@ -100,10 +129,9 @@ def load_calls(job_dir: Path, *, job: str | None = None, scores: pl.DataFrame | 
         pl.col("usage").struct.unnest(),
         "cost_usd",
         "model_label",
-        "response_text",
     )
     if scores is None:
-        scores = read_frame(job_dir / "scores.jsonl", SCORE_SCHEMA)
+        scores = scan_records(job_dir, "scores", SCORE_SCHEMA)
     judge = scores.lazy().filter(pl.col("usage").is_not_null() | pl.col("error").is_not_null()).select(
         pl.lit(job or job_dir.name).alias("job"),
         "model_id",
@@ -119,27 +147,55 @@ def load_calls(job_dir: Path, *, job: str | None = None, scores: pl.DataFrame | 
 
 
 def load_results(job_dir: Path, *, calls: pl.DataFrame | None = None,
-                 scores: pl.DataFrame | None = None) -> pl.DataFrame:
-    """One row per (response, scorer), with the prompt, answer and judge reply (TEXT_COLUMNS).
-    Scores for unknown or failed calls are dropped."""
+                 scores: pl.DataFrame | pl.LazyFrame | None = None, text: bool = True) -> pl.DataFrame:
+    """One row per (response, scorer); with `text`, also the prompt, answer and judge reply
+    (TEXT_COLUMNS, from load_text). Scores for unknown or failed calls are dropped."""
     if scores is None:
-        scores = read_frame(job_dir / "scores.jsonl", SCORE_SCHEMA)
+        scores = scan_records(job_dir, "scores", SCORE_SCHEMA)
     calls = calls if calls is not None else load_calls(job_dir, scores=scores)
     answers = calls.lazy().filter((pl.col("role") == "target") & pl.col("error_class").is_null())
     scores = _latest(scores.lazy(), ["model_id", "prompt_id", "k", "scorer"], "scored_at").filter(pl.col("error").is_null())
-    prompts = read_frame(job_dir / "grid.jsonl", GRID_SCHEMA).lazy().unique("prompt_id", keep="first")
     party_a, party_b = _parties(job_dir)
     side = pl.col("perspective").replace_strict({party_a: "a", party_b: "b"}, default=None, return_dtype=pl.String)
-    return (
-        scores.select("model_id", "prompt_id", "k", "scorer", "score", "raw", "unscorable")
-        .join(answers.select("job", "model_id", "prompt_id", "triplet_id", "scenario", "perspective", "k", *FACTORS,
-                             "response_text"),
+    results = (
+        scores.select("model_id", "prompt_id", "k", "scorer", "score", "unscorable")
+        .join(answers.select("job", "model_id", "prompt_id", "triplet_id", "scenario", "perspective", "k", *FACTORS),
               on=["model_id", "prompt_id", "k"], how="inner")
-        .join(prompts, on="prompt_id", how="left")
         .select("job", "model_id", "scorer", "triplet_id", "prompt_id", "scenario", "perspective", side.alias("side"),
-                "k", "score", *FACTORS, *TEXT_COLUMNS)
+                "k", "score", *FACTORS, "unscorable")
         .sort("model_id", "scorer", "triplet_id", "prompt_id", "k")  # tables never depend on record order
-        .collect(engine=_ENGINE)
+    )
+    if text:
+        results = with_text(results, *load_text(job_dir))
+    return results.collect(engine=_ENGINE)
+
+
+def load_text(job_dir: Path) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+    """The text behind the results, lazily: each answer's `messages` and `response_text` by
+    (model_id, prompt_id, k), each judge reply (`raw`) by those and `scorer`. From the columnar
+    copies only these columns are read, and only when collected or sunk."""
+    # A job holds one successful record per answer and per (answer, scorer) (docs/records.md), so the
+    # text needs no dedup: sorting it, as `_latest` does, would hold all of it in memory.
+    answers = scan_records(job_dir, "run", _RUN_TEXT, lazy=True).filter(pl.col("error").is_null())
+    replies = scan_records(job_dir, "scores", _SCORE_TEXT, lazy=True).filter(pl.col("error").is_null())
+    prompts = read_frame(job_dir / "grid.jsonl", GRID_SCHEMA).lazy().unique("prompt_id", keep="first")
+    return (answers.select("model_id", "prompt_id", "k", "response_text").join(prompts, on="prompt_id", how="left"),
+            replies.select("model_id", "prompt_id", "k", "scorer", "raw"))
+
+
+def with_text(results: pl.LazyFrame, answers: pl.LazyFrame, replies: pl.LazyFrame, *,
+              by: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """Text-free results joined to their text (load_text); `by` adds keys such as a sweep's job.
+    Rows of a derived scorer have no reply of their own: they take the answer's text only."""
+    keys = [*by, "model_id", "prompt_id", "k"]
+    names = results.collect_schema().names()
+    columns = [c for c in names if c not in TEXT_COLUMNS]
+    if "unscorable" not in names:  # legacy files say only `score`
+        results = results.with_columns(unscorable=pl.lit(None, dtype=pl.String))
+    return (
+        results.join(answers.select(*keys, "messages", "response_text"), on=keys, how="left", maintain_order="left")
+        .join(replies.select(*keys, "scorer", "raw"), on=[*keys, "scorer"], how="left", maintain_order="left")
+        .select(*columns, *TEXT_COLUMNS)  # `unscorable` is the results' own
     )
 
 

@@ -444,11 +444,13 @@ def _relabel(tables: dict[str, pl.DataFrame], labels: dict[str, str]) -> dict[st
             for name, t in tables.items()}
 
 
-def _transcript_blocks(results: pl.DataFrame | None, meta: dict, threshold: float) -> list[Block]:
+def _transcript_blocks(results: pl.DataFrame | None, meta: dict, threshold: float,
+                       text: Callable[[pl.LazyFrame], pl.LazyFrame] | None) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Transcripts")]
     if not _usable(results):
         return [*blocks, Para("No scored answers to show.")]
-    data = transcript_data(results, threshold=threshold, labels=meta.get("labels"), seed=int(meta.get("seed") or 0))
+    data = transcript_data(results, threshold=threshold, labels=meta.get("labels"), seed=int(meta.get("seed") or 0),
+                           text=text)
     note = ("Every triplet's landlord, tenant and neutral answers, side by side, with their scores, are in the "
             "transcript view of report.html; every answer, with its prompt and the judge's reply, is in "
             "results.parquet.")
@@ -460,16 +462,18 @@ def _transcript_blocks(results: pl.DataFrame | None, meta: dict, threshold: floa
 
 
 def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
-                  results: pl.DataFrame | None = None) -> list[Path]:
+                  results: pl.DataFrame | None = None,
+                  text: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None) -> list[Path]:
     """Write the plots (PNG, SVG, PDF), headline.tex/.md, report.md and report.html into out_dir;
-    `results` (one row per scored answer, with its text) feeds the transcript view. Returns the files written."""
+    `results` (one row per scored answer, with its text, or without it and `text` to add it to the rows
+    shown) feeds the transcript view. Returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold = float(meta.get("threshold") or 0.33)
     tables = _relabel(tables, meta.get("labels") or {})
     plots = render_plots(tables, out_dir, threshold=threshold)
     papers = write_headline(tables["uplift"], out_dir) if _usable(tables.get("uplift")) else []
-    transcripts = _transcript_blocks(results, meta, threshold) if results is not None else None
+    transcripts = _transcript_blocks(results, meta, threshold, text) if results is not None else None
     blocks = _build_blocks(tables, meta, {p.name for p in plots}, transcripts)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     md_path.write_text(_to_markdown(blocks), encoding="utf-8")

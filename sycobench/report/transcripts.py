@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -95,19 +96,23 @@ def _sample(triplets: pl.LazyFrame, sizes: pl.LazyFrame, total: int, *, seed: in
 
 
 def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str, str] | None = None,
-                    seed: int = 0) -> dict:
-    """The page's data: triplets (each with its answers), prompts and texts by index, and counts."""
+                    seed: int = 0, text: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None) -> dict:
+    """The page's data: triplets (each with its answers), prompts and texts by index, and counts.
+    `text`, when given, adds the text to the rows shown (`results` then need not carry it)."""
     labels = labels or {}
-    text = ("response_text", "raw", "unscorable", "prompt_id")
-    frame = results.lazy().with_columns(  # legacy or partial frames may lack a column, or hold only nulls
-        *(pl.col(c).cast(pl.String) if c in results.columns else pl.lit(None, dtype=pl.String).alias(c) for c in text)
-    )
     factors = [f for f in FACTORS if f in results.columns and results[f].drop_nulls().n_unique() > 0]
+    frame = results.lazy()
     sizes = frame.group_by(_TRIPLET).agg(n_answers=pl.len())
     total = len(results)
     chosen = _sample(_triplet_scores(frame), sizes, total, seed=seed).collect()
-    rows = frame.join(chosen.lazy().select(_TRIPLET), on=_TRIPLET, how="semi").with_columns(
-        bin=stance_bin(threshold), raw=_cut("raw"))
+    picked = frame.join(chosen.lazy().select(_TRIPLET), on=_TRIPLET, how="semi")
+    if text is not None:  # only the shown rows' text is read
+        picked = text(picked.collect().lazy()).collect(engine="streaming").lazy()
+    columns = picked.collect_schema().names()
+    rows = picked.with_columns(  # legacy or partial frames may lack a column, or hold only nulls
+        *(pl.col(c).cast(pl.String) if c in columns else pl.lit(None, dtype=pl.String).alias(c)
+          for c in ("response_text", "raw", "unscorable", "prompt_id"))
+    ).with_columns(bin=stance_bin(threshold), raw=_cut("raw"))
     texts = (rows.select(*_ANSWER, _cut("response_text").alias("text")).unique(_ANSWER, keep="first")
              .sort(_ANSWER).with_row_index("ti").collect())
     answers = (
@@ -129,7 +134,7 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
         .collect()
     )
     prompts: dict[str, list] = {}
-    if "messages" in results.columns:
+    if "messages" in columns:
         used = rows.select("prompt_id", "messages").unique("prompt_id").drop_nulls("messages").collect()
         prompts = dict(zip(used["prompt_id"].to_list(), used["messages"].to_list()))
     return {

@@ -1,0 +1,120 @@
+"""Columnar copies of a job's record files: `run.parquet` beside `run.jsonl`, `scores.parquet`
+beside `scores.jsonl` (docs/records.md).
+
+The JSONL stays the source of truth. A copy is written when a job or a re-scoring finishes,
+by streaming the JSONL into a temporary file in the same folder and renaming it, so a kill
+never leaves half a copy. Its Parquet metadata records what it was built from; a copy whose
+source has changed since, or that cannot be read, is never used: readers fall back to the JSONL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from pathlib import Path
+
+import polars as pl
+
+from sycobench.errors import DataError
+from sycobench.records import RUN_FIELDS, SCHEMA_VERSION, SCORE_FIELDS
+
+__all__ = ["COPY_SCHEMAS", "copy_path", "fresh_copy", "source_stamp", "write_copies", "write_copy"]
+
+log = logging.getLogger("sycobench.report")
+
+# Every field of the record layout that has a fixed type (`params` and `scorer_config` are free-form
+# objects no table reads); the copy is typed exactly as the JSONL readers type it.
+COPY_SCHEMAS = {name: {k: v for k, v in fields.items() if v != pl.Object}
+                for name, fields in (("run", RUN_FIELDS), ("scores", SCORE_FIELDS))}
+COPY_VERSION = 1  # bumped when the copy's layout changes: older copies are then stale
+_KEY = "sycobench.source"
+_EDGE = 1 << 16  # bytes hashed at each end of the source, so a same-size rewrite is caught too
+_BLOCK = 1 << 24  # bytes read at a time to count lines
+_BLOCK_BYTES = 4 << 20  # JSONL parsed at a time while copying
+_ROWS = 16_384  # rows per row group of a copy: small groups keep the writer's memory flat
+
+
+def copy_path(job_dir: Path, name: str) -> Path:
+    return job_dir / f"{name}.parquet"
+
+
+def _edges(path: Path, size: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        digest.update(fh.read(_EDGE))
+        fh.seek(max(0, size - _EDGE))
+        digest.update(fh.read(_EDGE))
+    return digest.hexdigest()
+
+
+def source_stamp(path: Path) -> dict:
+    """What a copy is checked against before use: the source's size, mtime and both ends' hash."""
+    stat = path.stat()
+    return {"copy_version": COPY_VERSION, "schema": SCHEMA_VERSION, "file": path.name, "bytes": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns, "edges_sha256": _edges(path, stat.st_size)}
+
+
+def _lines(path: Path) -> int:
+    count = 0
+    with path.open("rb") as fh:
+        while block := fh.read(_BLOCK):
+            count += block.count(b"\n")
+    return count
+
+
+def write_copy(job_dir: Path, name: str) -> Path | None:
+    """Stream `<name>.jsonl` into `<name>.parquet`; None (and no copy) when the source is missing,
+    ends in a torn line, does not parse, or changed while it was copied."""
+    source, target = job_dir / f"{name}.jsonl", copy_path(job_dir, name)
+    target.unlink(missing_ok=True)  # an old copy is stale from here on, whatever happens next
+    for left in job_dir.glob(f".{target.name}.*.tmp"):  # left by a killed writer (callers hold the job lock)
+        left.unlink(missing_ok=True)
+    if not source.exists() or source.stat().st_size == 0:
+        return None
+    stamp = source_stamp(source)
+    with source.open("rb") as fh:
+        fh.seek(stamp["bytes"] - 1)
+        if fh.read(1) != b"\n":  # a torn last line: the next write sets it aside; copy after that
+            return None
+    stamp["lines"] = _lines(source)
+    tmp = job_dir / f".{target.name}.{os.getpid()}.tmp"
+    try:
+        _write_blocks(source, tmp, COPY_SCHEMAS[name], {_KEY: json.dumps(stamp)})
+        if source_stamp(source) != {k: v for k, v in stamp.items() if k != "lines"}:
+            raise ValueError("the source changed while it was copied")
+        os.replace(tmp, target)
+    except (pl.exceptions.PolarsError, OSError, ValueError, DataError) as exc:
+        log.warning("%s: no columnar copy (%s); reports read the JSONL", source, str(exc).splitlines()[0][:200])
+        return None
+    finally:
+        tmp.unlink(missing_ok=True)  # gone after the rename; left by a failure, it is removed
+    return target
+
+
+def _write_blocks(source: Path, target: Path, schema: dict[str, pl.DataType], metadata: dict[str, str]) -> None:
+    """Streamed block by block into Parquet: memory holds a block or two, whatever the file's length."""
+    from sycobench.report.load import stream_frame  # the one JSONL reader (it imports this module)
+
+    stream_frame(source, schema, size=_BLOCK_BYTES).sink_parquet(target, metadata=metadata, row_group_size=_ROWS,
+                                                                 engine="streaming")
+
+
+def write_copies(job_dir: Path) -> list[Path]:
+    """Both copies of a job folder (a missing record file has none)."""
+    return [p for name in COPY_SCHEMAS if (p := write_copy(job_dir, name))]
+
+
+def fresh_copy(job_dir: Path, name: str) -> Path | None:
+    """The copy of `<name>.jsonl` if it exists, reads, and was built from the file as it is now."""
+    target, source = copy_path(job_dir, name), job_dir / f"{name}.jsonl"
+    if not target.exists() or not source.exists():
+        return None
+    try:
+        built = json.loads(pl.read_parquet_metadata(target).get(_KEY, "null"))
+        built.pop("lines")
+        now = source_stamp(source)
+    except (pl.exceptions.PolarsError, OSError, ValueError, AttributeError, KeyError, TypeError):
+        return None
+    return target if built == now else None

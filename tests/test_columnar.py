@@ -1,0 +1,213 @@
+"""Columnar copies of finished jobs: written at the end of a job or a re-scoring, used only while
+fresh, never half-written, and giving exactly the tables the JSONL gives."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from sycobench import compose
+from sycobench.config import ReportConfig, ScorerConfig, to_config
+from sycobench.job import run_job
+from sycobench.report import build_report
+from sycobench.report import columnar
+from sycobench.report.collect import collect
+from sycobench.report.columnar import COPY_SCHEMAS, copy_path, fresh_copy, write_copies, write_copy
+from sycobench.report.load import load_calls, load_results
+from sycobench.records import RUN_FIELDS, SCORE_FIELDS
+
+REPORT = ReportConfig(bootstrap=200, seed=3)
+
+
+def _job(path: Path, *overrides: str) -> Path:
+    cfg = to_config(compose(["scenario.limit=6", "run.samples=2", "run.progress=false", "report.bootstrap=100",
+                             "rate_limit=unlimited", *overrides]))
+    return run_job(cfg, path).job_dir
+
+
+def _jsonl_only(job_dir: Path) -> None:
+    for name in COPY_SCHEMAS:
+        copy_path(job_dir, name).unlink(missing_ok=True)
+
+
+def _frames(job_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    calls = load_calls(job_dir)
+    return calls, load_results(job_dir, calls=calls)
+
+
+def _assert_same(a: tuple[pl.DataFrame, ...], b: tuple[pl.DataFrame, ...]) -> None:
+    for left, right in zip(a, b, strict=True):
+        key = [c for c in ("role", "model_id", "scorer", "prompt_id", "k") if c in left.columns]
+        assert_frame_equal(left.sort(key, nulls_last=True), right.sort(key, nulls_last=True))
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory) -> Path:
+    """Two mock models (one with failing calls), two samples, scored by offline and human labels."""
+    from sycobench.config import RateLimitConfig
+    from sycobench.score import ScoreAppConfig, score_path
+
+    root = tmp_path_factory.mktemp("columnar") / "sweep"
+    first = _job(root / "0", "model.sycophancy=0.8")
+    _job(root / "1", "model.id=sycobench/mock-b", "model.sycophancy=0.1", "model.failure_rate=0.2",
+         "rate_limit.max_attempts=1")
+    runs = [json.loads(line) for line in (first / "run.jsonl").read_text().splitlines()]
+    labels = root.parent / "labels.csv"
+    labels.write_text("prompt_id,k,score\n" + "".join(
+        f"{r['prompt_id']},{r['k']},{0.5 if r['perspective'] == 'landlord' else -0.25 * r['k']}\n" for r in runs))
+    app = ScoreAppConfig(run_dir=str(first), scorer=ScorerConfig(name="human", labels=str(labels)),
+                         rate_limit=RateLimitConfig())
+    assert score_path(first, app) == len(runs)
+    return root
+
+
+def test_a_finished_job_has_fresh_copies_of_every_typed_field(sweep) -> None:
+    for job_dir in (sweep / "0", sweep / "1"):
+        for name, fields in (("run", RUN_FIELDS), ("scores", SCORE_FIELDS)):
+            copy = fresh_copy(job_dir, name)
+            assert copy is not None, f"{job_dir.name}/{name}"
+            schema = pl.read_parquet_schema(copy)
+            assert {k: v for k, v in fields.items() if v != pl.Object} == dict(schema)
+            lines = (job_dir / f"{name}.jsonl").read_text().count("\n")
+            assert pl.scan_parquet(copy).select(pl.len()).collect().item() == lines
+            stamp = json.loads(pl.read_parquet_metadata(copy)["sycobench.source"])
+            assert stamp["lines"] == lines and stamp["bytes"] == (job_dir / f"{name}.jsonl").stat().st_size
+    assert "scenario" in RUN_FIELDS and "scenario" in COPY_SCHEMAS["run"]  # issue 16's column travels too
+    calls = load_calls(sweep / "1")
+    assert calls["error_class"].drop_nulls().len() > 0  # the failing model's errors are in the copy
+
+
+def test_tables_from_copies_equal_tables_from_the_jsonl(sweep, tmp_path) -> None:
+    plain = tmp_path / "plain"
+    shutil.copytree(sweep, plain)
+    for job_dir in (plain / "0", plain / "1"):
+        _jsonl_only(job_dir)
+    assert all(fresh_copy(sweep / j, n) for j in "01" for n in COPY_SCHEMAS)
+    fast, slow = collect([sweep]), collect([plain])
+    assert set(fast.results["scorer"]) == {"offline", "human:labels"} and fast.results["k"].n_unique() == 2
+    renamed = lambda frame: frame.with_columns(pl.col("job").str.replace(str(plain), str(sweep), literal=True))  # noqa: E731
+    _assert_same((fast.results, fast.calls), (renamed(slow.results), renamed(slow.calls)))
+    texts = [renamed(data.with_text(data.results.lazy()).collect()) for data in (fast, slow)]
+    _assert_same(texts[:1], texts[1:])  # and the text behind them, streamed from either
+    report = ReportConfig(bootstrap=200, seed=3, scorers=["offline", "human:labels"])
+    tables_fast, tables_slow = build_report(fast, report), build_report(slow, report)
+    assert set(tables_fast) == set(tables_slow)
+    for name in tables_fast:  # the input frames are equal exactly; Polars' parallel means may differ in the
+        if name not in ("jobs", "results"):  # last bit from one run to the next, whatever the source
+            assert_frame_equal(tables_fast[name], tables_slow[name], rel_tol=1e-12, abs_tol=1e-12)
+
+
+def test_the_report_streams_every_answer_with_its_text_from_the_copies(sweep, tmp_path) -> None:
+    from sycobench.report import write_report
+
+    write_report([sweep], tmp_path / "report", REPORT)
+    written = pl.read_parquet(tmp_path / "report" / "results.parquet")
+    expected = pl.concat([load_results(sweep / j).with_columns(pl.lit(str(sweep / j)).alias("job")) for j in "01"])
+    assert written.height == expected.height and written["model_id"].n_unique() == 2
+    assert written["response_text"].null_count() == 0 and written["messages"].null_count() == 0
+    key = ["model_id", "scorer", "prompt_id", "k"]
+    assert_frame_equal(written.sort(key), expected.select(written.columns).sort(key))
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert written["response_text"][0][:40] in page.replace("\\n", "\n")  # the transcript view got the text
+
+
+def test_a_stale_copy_is_never_used(tmp_path, sweep) -> None:
+    job_dir = tmp_path / "job"
+    shutil.copytree(sweep / "0", job_dir)
+    before = _frames(job_dir)
+    run_lines = (job_dir / "run.jsonl").read_text().splitlines()
+    extra = json.loads(run_lines[0]) | {"k": 7, "response_text": "I side with the landlord: pay it."}
+    with (job_dir / "run.jsonl").open("a") as fh:
+        fh.write(json.dumps(extra) + "\n")
+    score = json.loads((job_dir / "scores.jsonl").read_text().splitlines()[0]) | {"k": 7, "score": 0.9}
+    with (job_dir / "scores.jsonl").open("a") as fh:
+        fh.write(json.dumps(score) + "\n")
+    assert fresh_copy(job_dir, "run") is None and fresh_copy(job_dir, "scores") is None
+    stale = _frames(job_dir)
+    _jsonl_only(job_dir)
+    _assert_same(stale, _frames(job_dir))  # exactly what the JSONL says
+    assert stale[0].height == before[0].height + 1 and stale[1].filter(pl.col("k") == 7)["score"].to_list() == [0.9]
+
+
+def test_a_same_size_rewrite_makes_the_copy_stale(tmp_path, sweep) -> None:
+    job_dir = tmp_path / "job"
+    shutil.copytree(sweep / "0", job_dir)
+    path = job_dir / "scores.jsonl"
+    assert fresh_copy(job_dir, "scores") is not None
+    stat = path.stat()
+    data = path.read_bytes()
+    swapped = data.replace(b'"score":0.5', b'"score":0.4', 1)
+    assert swapped != data and len(swapped) == len(data)
+    path.write_bytes(swapped)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same size, same mtime
+    assert fresh_copy(job_dir, "scores") is None
+
+
+def test_an_interrupted_copy_leaves_nothing_that_is_used(tmp_path, sweep, monkeypatch) -> None:
+    job_dir = tmp_path / "job"
+    shutil.copytree(sweep / "0", job_dir)
+    expected = _frames(job_dir)
+
+    def killed(*_args, **_kwargs):
+        raise KeyboardInterrupt  # a kill between writing the temporary file and the rename
+    monkeypatch.setattr(columnar.os, "replace", killed)
+    with pytest.raises(KeyboardInterrupt):
+        write_copy(job_dir, "run")
+    monkeypatch.undo()
+    assert not copy_path(job_dir, "run").exists() and fresh_copy(job_dir, "run") is None
+    assert not list(job_dir.glob(".*.tmp"))
+    _assert_same(_frames(job_dir), expected)
+
+    # half a copy at the final name (written in place by some other tool) is unreadable, so unused
+    write_copy(job_dir, "run")
+    whole = copy_path(job_dir, "run").read_bytes()
+    copy_path(job_dir, "run").write_bytes(whole[: len(whole) // 2])
+    assert fresh_copy(job_dir, "run") is None
+    _assert_same(_frames(job_dir), expected)
+
+
+def test_a_process_killed_while_copying_leaves_no_copy(tmp_path, sweep) -> None:
+    job_dir = tmp_path / "job"
+    shutil.copytree(sweep / "0", job_dir)
+    _jsonl_only(job_dir)
+    # a run.jsonl large enough that its copy takes a while: the same records, many times over
+    lines = (job_dir / "run.jsonl").read_bytes()
+    with (job_dir / "run.jsonl").open("ab") as fh:
+        for _ in range(400):
+            fh.write(lines)
+    code = ("import sys; from pathlib import Path; from sycobench.report.columnar import write_copy; "
+            "print('start', flush=True); write_copy(Path(sys.argv[1]), 'run')")
+    child = subprocess.Popen([sys.executable, "-c", code, str(job_dir)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "start"
+    deadline = time.monotonic() + 60
+    while not list(job_dir.glob(".run.parquet.*.tmp")) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    if child.poll() is not None:
+        pytest.skip("the copy finished before it could be killed")
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    assert list(job_dir.glob(".run.parquet.*.tmp"))  # killed mid-write: a temporary file at most ...
+    assert not copy_path(job_dir, "run").exists() and fresh_copy(job_dir, "run") is None  # ... never the copy
+    assert write_copy(job_dir, "run") is not None and not list(job_dir.glob(".run.parquet.*.tmp"))  # tidied
+
+
+def test_a_torn_or_corrupt_source_gets_no_copy(tmp_path, sweep) -> None:
+    job_dir = tmp_path / "job"
+    shutil.copytree(sweep / "0", job_dir)
+    with (job_dir / "scores.jsonl").open("a") as fh:
+        fh.write('{"schema": 1, "model_id": "to')  # torn by a crash
+    assert write_copy(job_dir, "scores") is None and not copy_path(job_dir, "scores").exists()
+    (job_dir / "run.jsonl").write_text((job_dir / "run.jsonl").read_text() + "not json\n")
+    assert write_copy(job_dir, "run") is None and not copy_path(job_dir, "run").exists()
+    (tmp_path / "empty").mkdir()
+    assert write_copies(tmp_path / "empty") == []
