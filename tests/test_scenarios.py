@@ -11,11 +11,13 @@ import pytest
 import yaml
 
 from sycobench.api import compose
-from sycobench.config import to_config
+from sycobench.config import ReportConfig, to_config
 from sycobench.errors import ConfigError
 from sycobench.paths import CONF_DIR
 from sycobench.providers.mock_text import write_from_bank
-from sycobench.report.scenarios import per_scenario
+from sycobench.report import write_report
+from sycobench.report.plots import _slots
+from sycobench.report.scenarios import parties_of, per_scenario
 from sycobench.scoring.offline import lexicon_of, score_text
 from tests.test_cli import sycobench
 
@@ -90,6 +92,12 @@ def test_sweep_over_the_three_scenarios_reports_each(tmp_path) -> None:
     assert {(r["scenario"], r["perspective"]) for r in mix} >= {("payraise", "employee"), ("usedcar", "buyer"),
                                                               ("rent", "landlord")}
     assert "scenario" in _rows(report / "summary.csv")[0]  # several scenarios: summary says which
+    # the prose names the ends party A / party B and says which party each is, scenario by scenario
+    text = (report / "report.md").read_text(encoding="utf-8")
+    assert "(pro-party B) to +1 (pro-party A)" in text
+    assert "rent: landlord / tenant" in text and "payraise: employee / employer" in text and "usedcar: seller / buyer" in text
+    headline = (report / "headline.md").read_text(encoding="utf-8").splitlines()[0]
+    assert headline.startswith("| Scenario") and "Uplift, party A" in headline
 
 
 WORKS = """\
@@ -135,6 +143,14 @@ mock:
 
 
 @pytest.mark.slow
+def _slot_rows(job: Path) -> dict[str, str]:
+    """The stance-mix plot's rows for each party: who asks, by the party's own name."""
+    results = pl.read_parquet(job / "report" / "results.parquet")
+    mix = _slots(pl.read_csv(job / "report" / "stance_mix.csv"), parties_of(results))
+    return {slot: f"{party} asks" for slot, party in mix.filter(pl.col("slot").is_in(["a", "b"]))
+            .select("slot", "perspective").unique().iter_rows()}
+
+
 def test_a_new_scenario_needs_no_python(tmp_path) -> None:
     conf = tmp_path / "conf" / "scenario"
     conf.mkdir(parents=True)
@@ -147,6 +163,13 @@ def test_a_new_scenario_needs_no_python(tmp_path) -> None:
     assert len(grid) == 2 * 2 * 3 and {g["perspective"] for g in grid} == {"contractor", "homeowner", "neutral"}
     (row,) = _rows(job / "uplift.csv")
     assert row["scenario"] == "works" and float(row["sycophancy_index"]) > 0.3
+    # the report speaks of the new scenario's parties, never of rent's
+    write_report([job], job / "report", ReportConfig(bootstrap=200))
+    for name in ("report.md", "headline.md", "headline.tex"):
+        text = (job / "report" / name).read_text(encoding="utf-8")
+        assert "contractor" in text and "homeowner" in text, name
+        assert "landlord" not in text.lower() and "tenant" not in text.lower(), name
+    assert _slot_rows(job) == {"a": "contractor asks", "b": "homeowner asks"}
     # a typo in the new file is one line naming it, exit 2
     (conf / "works.yaml").write_text(WORKS.replace("{extra} more for extra work.\n  neutral", "{extras} more.\n  neutral"))
     bad = sycobench(f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "scenario=works", f"hydra.run.dir={tmp_path / 'j2'}",

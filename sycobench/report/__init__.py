@@ -14,6 +14,7 @@ import polars as pl
 from sycobench.config import ReportConfig
 from sycobench.report.collect import Collected, collect
 from sycobench.report.load import TEXT_COLUMNS
+from sycobench.report.scenarios import parties_of
 
 __all__ = ["build_report", "write_report"]
 
@@ -121,6 +122,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
         "seed": report.seed,
         "smoke_test": smoke_test["note"][0] if smoke_test is not None else None,
         "labels": data.labels,
+        "parties": parties_of(results),
     }
     pairs = _pairs(results)
     render_report({**tables, **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta, results=results,

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import polars as pl
 
+from sycobench.report.scenarios import axis_words
+
 __all__ = ["fixed", "headline_frame", "write_headline"]
 
 _MISSING = "-"
@@ -35,8 +37,9 @@ def _p_value(col: str) -> pl.Expr:
     return pl.when(pl.col(col) < 0.0005).then(pl.lit("<0.001")).otherwise(fixed(col))
 
 
-def headline_frame(uplift: pl.DataFrame) -> pl.DataFrame:
-    """Model, scorer (when several), SI [95% CI], its p-value, both uplifts, agree rates and n_triplets."""
+def headline_frame(uplift: pl.DataFrame, parties: dict[str, tuple[str, str]] | None = None) -> pl.DataFrame:
+    """Scenario and scorer (when several), model, SI [95% CI], its p-value, both uplifts, agree rates and n_triplets."""
+    a, b = axis_words(parties)
     present = set(uplift.columns)
     frame = uplift.with_columns(
         *(pl.lit(None, dtype=pl.Float64).alias(c) for c in
@@ -44,26 +47,28 @@ def headline_frame(uplift: pl.DataFrame) -> pl.DataFrame:
         *([] if "n_triplets" in present else [pl.lit(None, dtype=pl.Int64).alias("n_triplets")]),
     )
     several = "scorer" in present and uplift["scorer"].n_unique() > 1
+    scenarios = "scenario" in present and uplift["scenario"].n_unique() > 1
     return frame.select(
+        *([pl.col("scenario").alias("Scenario")] if scenarios else []),
         pl.col("model_id").alias("Model"),
         *([pl.col("scorer").alias("Scorer")] if several else []),
         _with_ci("sycophancy_index", present).alias("SI [95% CI]"),
         _p_value("si_p_value").alias("p (SI = 0)"),
-        _with_ci("uplift_landlord", present).alias("Uplift, landlord [95% CI]"),
-        _with_ci("uplift_tenant", present).alias("Uplift, tenant [95% CI]"),
-        fixed("landlord_agree_p").alias("Agree p, landlord"),
-        fixed("tenant_agree_p").alias("Agree p, tenant"),
+        _with_ci("uplift_landlord", present).alias(f"Uplift, {a} [95% CI]"),
+        _with_ci("uplift_tenant", present).alias(f"Uplift, {b} [95% CI]"),
+        fixed("landlord_agree_p").alias(f"Agree p, {a}"),
+        fixed("tenant_agree_p").alias(f"Agree p, {b}"),
         pl.col("n_triplets").cast(pl.String).fill_null(_MISSING).alias("Triplets"),
     )
 
 
-def _latex(frame: pl.DataFrame) -> str:
+def _latex(frame: pl.DataFrame, a: str, b: str) -> str:
     from great_tables import GT
 
-    numeric = [c for c in frame.columns if c not in ("Model", "Scorer")]
+    numeric = [c for c in frame.columns if c not in ("Scenario", "Model", "Scorer")]
     table = GT(frame).cols_align("right", columns=numeric).tab_source_note(
         "SI: sycophancy index; brackets: 95% cluster-bootstrap intervals; agree p: binned share of answers on the "
-        "asker's side; triplets: complete landlord/tenant pairs."
+        f"asker's side; triplets: complete {a}/{b} pairs."
     )
     return "% requires \\usepackage{booktabs}\n" + table.as_latex()
 
@@ -75,10 +80,11 @@ def _markdown(frame: pl.DataFrame) -> str:
         return str(frame.with_columns(pl.all().str.replace_all("|", "\\|", literal=True))) + "\n"
 
 
-def write_headline(uplift: pl.DataFrame, out_dir: Path) -> list[Path]:
+def write_headline(uplift: pl.DataFrame, out_dir: Path,
+                   parties: dict[str, tuple[str, str]] | None = None) -> list[Path]:
     """headline.tex and headline.md in out_dir; model ids should already be display labels."""
-    frame = headline_frame(uplift)
+    frame = headline_frame(uplift, parties)
     tex, md = Path(out_dir) / "headline.tex", Path(out_dir) / "headline.md"
-    tex.write_text(_latex(frame), encoding="utf-8")
+    tex.write_text(_latex(frame, *axis_words(parties)), encoding="utf-8")
     md.write_text(_markdown(frame), encoding="utf-8")
     return [tex, md]

@@ -15,6 +15,8 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
+from sycobench.report.scenarios import axis_words
+
 __all__ = ["PLOTS", "FORMATS", "MODEL_COLOURS", "MODEL_MARKERS", "model_style", "render_plots"]
 
 DPI = 150
@@ -22,7 +24,7 @@ FORMATS = ("png", "svg", "pdf")
 MODEL_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 MODEL_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 PRO_TENANT, NEUTRAL, PRO_LANDLORD = "#0072B2", "#BBBBBB", "#D55E00"
-_PERSPECTIVES = ("landlord", "neutral", "tenant", "all")
+_SLOTS = ("a", "neutral", "b", "all")  # rows of the stance-mix plot, in order: party A asks, neutral, party B asks
 _MISSING = "—"
 _MAX_SPLIT_MODELS = 12
 _MAX_PANELS = 24  # beyond this many models, one heatmap reads better (and draws in a fraction of the time)
@@ -76,17 +78,30 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float) -> Path | None:
-    data, scorer = _first_scorer(mix.filter(pl.col("perspective").is_in(_PERSPECTIVES)))
+def _slots(mix: pl.DataFrame, parties: dict[str, tuple[str, str]]) -> pl.DataFrame:
+    """`slot` a / b / neutral / all for each stance-mix row, from its scenario's party ids."""
+    keys = pl.DataFrame([(name, party, slot) for name, pair in parties.items() for party, slot in zip(pair, "ab")],
+                        schema=["_scenario", "perspective", "slot"], orient="row")
+    scenario = pl.col("scenario") if "scenario" in mix.columns else pl.lit(next(iter(parties)))
+    fixed = pl.when(pl.col("perspective").is_in(["neutral", "all"])).then(pl.col("perspective"))
+    return (mix.with_columns(scenario.cast(pl.String).alias("_scenario"))
+            .join(keys, on=["_scenario", "perspective"], how="left")
+            .with_columns(pl.coalesce("slot", fixed).alias("slot")).drop("_scenario"))
+
+
+def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float,
+                     parties: dict[str, tuple[str, str]]) -> Path | None:
+    a, b = axis_words(parties)
+    data, scorer = _first_scorer(_slots(mix, parties).filter(pl.col("slot").is_in(_SLOTS)))
     if data.is_empty():
         return None
     models = data["model_id"].unique(maintain_order=True).to_list()
     if len(models) > _MAX_SPLIT_MODELS:  # four bars a model stop being readable (and take seconds to draw)
-        data = data.filter(pl.col("perspective") == "all")
-    rank = {p: i for i, p in enumerate(_PERSPECTIVES)}
+        data = data.filter(pl.col("slot") == "all")
+    rank = {p: i for i, p in enumerate(_SLOTS)}
     data = (
         data.with_columns(_m=pl.col("model_id").cast(pl.Enum(models)),
-                          _r=pl.col("perspective").replace_strict(rank, return_dtype=pl.Int64))
+                          _r=pl.col("slot").replace_strict(rank, return_dtype=pl.Int64))
         .sort("_m", "_r")
         .with_columns(y=pl.int_range(pl.len()) + pl.col("_m").to_physical().cast(pl.Int64) + 1,
                       *(pl.col(f"p_{b}").fill_null(0.0) for b in ("neg", "neu", "pos")))
@@ -96,14 +111,15 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float) -> Path
     fig = Figure(figsize=(8, 0.9 + 0.3 * (len(y) + len(models))), layout="constrained")
     ax = fig.add_subplot()
     left = np.zeros(len(y))
-    for b, colour, label in (("neg", PRO_TENANT, f"pro-tenant (y ≤ −{threshold:g})"),
-                             ("neu", NEUTRAL, "neutral"), ("pos", PRO_LANDLORD, f"pro-landlord (y ≥ {threshold:g})")):
-        share = data[f"p_{b}"].to_numpy()
+    for bin_, colour, label in (("neg", PRO_TENANT, f"pro-{b} (y ≤ −{threshold:g})"),
+                                ("neu", NEUTRAL, "neutral"), ("pos", PRO_LANDLORD, f"pro-{a} (y ≥ {threshold:g})")):
+        share = data[f"p_{bin_}"].to_numpy()
         bars = ax.barh(y, share, left=left, color=colour, label=label, height=0.8)
         ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.08 else "" for v in share], label_type="center", fontsize=7)
         left = left + share
-    names = {"landlord": "landlord asks", "tenant": "tenant asks", "neutral": "neutral", "all": "all answers"}
-    ax.set_yticks(y, [f"{names[p]} (n={n})" for p, n in zip(data["perspective"], data["n"])], fontsize=8)
+    names = {"neutral": "neutral", "all": "all answers"}
+    ax.set_yticks(y, [f"{names.get(slot) or party + ' asks'} (n={n})"
+                      for slot, party, n in zip(data["slot"], data["perspective"], data["n"])], fontsize=8)
     for model, yy in heads.iter_rows():
         ax.text(0, yy, _wrap(model, 80), fontweight="bold", fontsize=8, va="center", ha="left")
     ax.set_ylim(data["y"].max() + 0.6, -0.6)
@@ -257,15 +273,17 @@ def _per_scenario_names(table: pl.DataFrame | None) -> pl.DataFrame | None:
     return table.with_columns(pl.concat_str("scenario", pl.lit(" · "), "model_id").alias("model_id"))
 
 
-def render_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: float) -> list[Path]:
+def render_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: float,
+                 parties: dict[str, tuple[str, str]] | None = None) -> list[Path]:
     """Each plot whose table is present and non-empty, as the PNG paths (SVG and PDF sit beside
     each); a plot with nothing to show writes no file. With several scenarios, each model is
     drawn once per scenario, named `scenario · model`."""
+    parties = parties or {"rent": ("landlord", "tenant")}  # tables without a scenario column are rent's
     tables = {name: _per_scenario_names(t) for name, t in tables.items()}
     get = tables.get
     written = [
         _usable(get("stance_mix")) and _plot_stance_mix(get("stance_mix"), out_dir / PLOTS["stance_mix"],
-                                                       threshold=threshold),
+                                                       threshold=threshold, parties=parties),
         _usable(get("uplift")) and _plot_forest(get("uplift"), out_dir / PLOTS["forest"]),
         _usable(get("by_factor")) and _plot_by_amount(get("by_factor"), out_dir / PLOTS["amount"]),
         _usable(get("pairs")) and _plot_agreement(get("pairs"), get("agreement"), out_dir / PLOTS["agreement"],

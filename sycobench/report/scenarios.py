@@ -12,7 +12,7 @@ from typing import Callable
 
 import polars as pl
 
-__all__ = ["SIDE_SLOTS", "per_scenario"]
+__all__ = ["SIDE_SLOTS", "axis_words", "parties_of", "per_scenario"]
 
 #: side of the judge axis -> the column names the tables use for it
 SIDE_SLOTS = {"a": "landlord", "b": "tenant"}
@@ -46,3 +46,24 @@ def per_scenario(build: Callable[[pl.DataFrame, pl.DataFrame | None], dict[str, 
                 table = table.with_columns(pl.col("perspective").replace(back))
             out.setdefault(key, []).append(table.select(pl.lit(name).alias("scenario"), pl.all()))
     return {key: pl.concat(parts, how="diagonal_relaxed") for key, parts in out.items()}
+
+
+def parties_of(results: pl.DataFrame) -> dict[str, tuple[str, str]]:
+    """Each scenario's party ids (A, B), read from the results' `side`; rent's for records without one."""
+    if not {"side", "perspective"} <= set(results.columns):
+        return {_BEFORE: ("landlord", "tenant")}
+    scenario = pl.col("scenario").fill_null(_BEFORE) if "scenario" in results.columns else pl.lit(_BEFORE)
+    rows = (results.lazy().filter(pl.col("side").is_in(list(SIDE_SLOTS)))
+            .select(scenario.alias("scenario"), "side", "perspective").unique().sort("scenario", "side").collect())
+    found: dict[str, dict[str, str]] = {}
+    for name, side, party in rows.iter_rows():
+        found.setdefault(name, {})[side] = party
+    return {name: (sides.get("a", "party A"), sides.get("b", "party B")) for name, sides in found.items()} or {
+        _BEFORE: ("landlord", "tenant")}
+
+
+def axis_words(parties: dict[str, tuple[str, str]] | None) -> tuple[str, str]:
+    """What the report's prose calls the +1 and -1 ends: the one scenario's parties, else party A / party B."""
+    if not parties:
+        return "landlord", "tenant"
+    return next(iter(parties.values())) if len(parties) == 1 else ("party A", "party B")
