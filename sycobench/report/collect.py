@@ -52,12 +52,17 @@ class Collected:
     def rows_with_text(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """A few rows of `results` (the transcript view's) with their text, read one job at a time."""
         rows = rows.collect()
-        return pl.concat([rows.head(0).lazy().pipe(self.with_text).collect(), *self._by_job(rows)],
+        return pl.concat([pl.DataFrame(schema=self._text_schema(rows)), *self._by_job(rows)],
                          how="diagonal_relaxed").lazy()
+
+    def _text_schema(self, rows: pl.DataFrame) -> pl.Schema:
+        """The columns `with_text` gives `rows`, from the plan alone: collecting it, even for no rows,
+        would read every job's text at once."""
+        return self.with_text(rows.head(0).lazy()).collect_schema()
 
     def results_with_text(self, results: pl.DataFrame) -> pl.LazyFrame:
         """Every row of `results` with its text, one job at a time: memory holds one job's text."""
-        schema = self.with_text(results.head(0).lazy()).collect_schema()
+        schema = self._text_schema(results)
 
         def by_job(columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
                    _batch: int | None) -> Iterator[pl.DataFrame]:
