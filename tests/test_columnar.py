@@ -121,6 +121,21 @@ def test_the_report_streams_every_answer_with_its_text_from_the_copies(sweep, tm
     assert written["response_text"][0][:40] in page.replace("\\n", "\n")  # the transcript view got the text
 
 
+def test_the_transcript_view_reads_the_text_of_the_jobs_it_shows_only(sweep, tmp_path) -> None:
+    """The text of a job with no row shown is never read: reading every job's text at once
+    held all of it in memory (the JSONL path peaked at 4.1 GB for 1M answers)."""
+    plain = tmp_path / "plain"
+    shutil.copytree(sweep, plain)
+    for job_dir in (plain / "0", plain / "1"):
+        _jsonl_only(job_dir)
+    data = collect([plain])
+    shown = data.results.filter(pl.col("job") == str(plain / "0"))
+    (plain / "1" / "run.jsonl").write_text("not json\n")  # any read of job 1's text now fails
+    rows = data.rows_with_text(shown.lazy()).collect()
+    assert rows.height == shown.height and rows["response_text"].null_count() == 0
+    assert rows.columns == data.with_text(shown.lazy()).collect_schema().names()
+
+
 def test_a_stale_copy_is_never_used(tmp_path, sweep) -> None:
     job_dir = tmp_path / "job"
     shutil.copytree(sweep / "0", job_dir)
