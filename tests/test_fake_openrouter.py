@@ -349,7 +349,7 @@ def test_drop_closes_the_connection(fake_openrouter):
 
 
 def test_trickle_sends_whitespace_then_the_body(fake_openrouter):
-    fake_openrouter.configure(trickle_s=1.0)
+    fake_openrouter.configure(trickle_s=2.0)
     fake_openrouter.script(["trickle"])
     started, arrivals = time.monotonic(), []
     with httpx.stream("POST", f"{fake_openrouter.base_url}/chat/completions", timeout=5,
@@ -358,8 +358,8 @@ def test_trickle_sends_whitespace_then_the_body(fake_openrouter):
         for chunk in response.iter_raw():
             arrivals.append((time.monotonic() - started, chunk))
     body = b"".join(chunk for _, chunk in arrivals)
-    assert arrivals[0][0] < 0.5 and not arrivals[0][1].strip()
-    assert arrivals[-1][0] >= 1.0
+    assert arrivals[0][0] < 1.0 and not arrivals[0][1].strip()  # whitespace at once (slack for a loaded machine)
+    assert arrivals[-1][0] >= 2.0  # the body only after the trickle
     assert len(body) - len(body.lstrip()) >= 2
     assert json.loads(body)["choices"][0]["finish_reason"] == "stop"
 

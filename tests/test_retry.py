@@ -142,7 +142,7 @@ def test_gives_up_at_once_when_the_next_wait_would_pass_the_deadline():
     started = time.monotonic()
     with pytest.raises(ProviderError) as info:
         asyncio.run(call_with_retries(attempt, rate_cfg=rate(deadline_s=2.0)))
-    assert time.monotonic() - started < 0.5
+    assert time.monotonic() - started < 1.5  # not the 30 s wait, nor the 2 s deadline
     assert len(calls) == 1 and info.value.attempts == 1 and info.value.error_class == "rate_limit"
 
 
