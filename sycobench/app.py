@@ -45,6 +45,9 @@ def describe_error(exc: BaseException) -> str:
         if isinstance(seen, SycobenchError):
             return str(seen)
         seen = seen.__cause__ or seen.__context__
+    if isinstance(exc, UnicodeDecodeError):  # Hydra reading a config file that is not text
+        return (f"a config file is not UTF-8 text ({exc.reason} at byte {exc.start}); check the YAML files under "
+                "conf/ and any hydra.searchpath folder for the one you chose")
     missing = re.search(r"Could not find '([\w/]+)/([^']+)'", str(exc))
     if missing and (CONF_DIR / missing.group(1)).is_dir():
         group, choice = missing.groups()

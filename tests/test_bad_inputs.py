@@ -86,6 +86,8 @@ CLI_CASES = [
          "selects no prompt"),
     Case("shard-out-of-range", ["scenario.shard=5"], "scenario.shard"),
     Case("unknown-justification", ["scenario.justifications=[weather]"], "unknown value(s) ['weather']"),
+    Case("binary-scenario-file", ["hydra.searchpath=[file://conf]", "scenario=bin"], "a config file is not UTF-8 text",
+         setup=_write("conf/scenario/bin.yaml", b"\x00\x01\xff")),
     Case("temperature-out-of-range", ["model.temperature=5"], "model.temperature"),
     Case("reasoning-not-an-object", ["model.reasoning=3"], "model.reasoning"),
     Case("keyless-local-target-auto-judge", ["model=vllm"], "scorer=auto picked the LLM judge"),
