@@ -162,7 +162,7 @@ def gap(stats) -> float:
 def test_retry_after_seconds_is_honoured(fake_openrouter, fake_key):
     fake_openrouter.configure(retry_after_s=1.0)
     completion, _, stats = call(fake_openrouter, fake_key, ["429_retry_after"])
-    assert completion.attempts == 2 and 0.95 <= gap(stats) < 1.5
+    assert completion.attempts == 2 and 0.95 <= gap(stats) < 2.0
 
 
 def test_retry_after_http_date_is_honoured(fake_openrouter, fake_key):
@@ -173,20 +173,20 @@ def test_retry_after_http_date_is_honoured(fake_openrouter, fake_key):
 
 def test_ratelimit_reset_in_the_envelope_is_honoured(fake_openrouter, fake_key):
     completion, _, stats = call(fake_openrouter, fake_key, ["429_reset"])
-    assert completion.attempts == 2 and 0.8 <= gap(stats) < 1.5
+    assert completion.attempts == 2 and 0.8 <= gap(stats) < 2.0
 
 
 def test_503_retry_after_is_honoured(fake_openrouter, fake_key):
     fake_openrouter.configure(retry_after_s=0.6)
     completion, _, stats = call(fake_openrouter, fake_key, ["503"])
-    assert completion.attempts == 2 and 0.55 <= gap(stats) < 1.2
+    assert completion.attempts == 2 and 0.55 <= gap(stats) < 1.5
 
 
 def test_a_wait_past_the_deadline_is_not_taken(fake_openrouter, fake_key):
     fake_openrouter.configure(retry_after_s=30)
     error, elapsed, stats = call(fake_openrouter, fake_key, ["429_retry_after", None], deadline_s=3.0)
     assert error.error_class == "rate_limit" and error.attempts == 1
-    assert stats["requests"] == 1 and elapsed < 1.0
+    assert stats["requests"] == 1 and elapsed < 2.0  # not the 30 s wait nor the 3 s deadline
 
 
 # -- deadlines ---------------------------------------------------------------------------------------
@@ -196,7 +196,7 @@ def test_a_trickling_body_is_cut_off_by_the_attempt_timeout(fake_openrouter, fak
     error, elapsed, stats = call(fake_openrouter, fake_key, ["trickle", "trickle"],
                                  attempt_timeout_s=0.8, max_attempts=2)
     assert error.error_class == "timeout" and error.attempts == 2 and stats["requests"] == 2
-    assert 1.5 <= elapsed < 3.0  # each byte resets httpx's read timeout; the attempt deadline holds
+    assert 1.5 <= elapsed < 5.0  # each byte resets httpx's read timeout; the attempt deadline holds
 
 
 def test_a_trickle_then_a_clean_answer(fake_openrouter, fake_key):
@@ -208,7 +208,11 @@ def test_a_trickle_then_a_clean_answer(fake_openrouter, fake_key):
 def test_the_call_deadline_caps_retries(fake_openrouter, fake_key):
     error, elapsed, stats = call(fake_openrouter, fake_key, ["500"] * 50, max_attempts=50,
                                  deadline_s=1.0, backoff_base_s=0.2, backoff_max_s=0.2)
-    assert error.error_class == "server_error" and elapsed < 1.3
+    # the last error is the server's, or -- when the deadline falls inside an attempt on a loaded
+    # machine -- the deadline itself; either way the call stops at the deadline, well short of 50
+    assert (error.error_class == "server_error"
+            or (error.error_class == "timeout" and "deadline of 1 s passed" in error.message)), error
+    assert elapsed < 1.6
     assert 2 <= error.attempts == stats["requests"] < 50
 
 

@@ -176,7 +176,7 @@ def test_a_slow_attempt_becomes_a_retryable_timeout():
     started = time.monotonic()
     result, attempts = asyncio.run(call_with_retries(attempt, rate_cfg=rate(attempt_timeout_s=0.3)))
     assert (result, attempts) == ("second try", 2)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 2.0  # not the 10 s sleep
 
 
 def test_timeouts_report_their_class_and_which_limit_hit():
