@@ -35,6 +35,7 @@ __all__ = [
 Z95 = 1.959963984540054
 _FLIP_CHUNK = 1024
 _BOOT_CHUNK = 256
+_BOOT_ROWS = 256  # resamples (or sign patterns) converted to float64 at a time
 
 
 def wilson_interval(
@@ -61,12 +62,21 @@ def stance_codes(values: np.ndarray, *, threshold: float) -> np.ndarray:
 
 
 def bootstrap_weights(n: int, *, bootstrap: int, seed: int) -> np.ndarray:
-    """Resampling counts (bootstrap x n) from the index matrix drawn with default_rng(seed)."""
+    """Resampling counts (bootstrap x n) from the index matrix drawn with default_rng(seed), in the
+    smallest unsigned type that holds n: a quarter or an eighth of float64's memory."""
     rng = np.random.default_rng(seed)
-    weights = np.empty((bootstrap, n), dtype=np.float64)
+    weights = np.empty((bootstrap, n), dtype=np.min_scalar_type(n))
     for b in range(bootstrap):  # row by row: the same draws as one (bootstrap, n) matrix, without holding it
         weights[b] = np.bincount(rng.integers(0, n, size=n), minlength=n)
     return weights
+
+
+def _weighted_sums(weights: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """weights @ columns in float64, converting _BOOT_ROWS resamples at a time (the counts stay small)."""
+    out = np.empty((weights.shape[0], columns.shape[1]))
+    for start in range(0, weights.shape[0], _BOOT_ROWS):
+        out[start:start + _BOOT_ROWS] = weights[start:start + _BOOT_ROWS].astype(np.float64) @ columns
+    return out
 
 
 class WeightCache:
@@ -138,7 +148,7 @@ def cluster_bootstrap(
     masks, which = _unique_columns(mask)
     filled = np.where(mask, values, 0.0)
     m = values.shape[1]
-    totals = weights @ np.hstack([filled, filled * filled, masks.astype(np.float64)])
+    totals = _weighted_sums(weights, np.hstack([filled, filled * filled, masks.astype(np.float64)]))
     count = totals[:, 2 * m:][:, which]
     used = mask.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -206,8 +216,11 @@ def holm_adjust(p: np.ndarray) -> np.ndarray:
 
 
 def _flip_statistics(values: np.ndarray, signs01: np.ndarray) -> np.ndarray:
-    signs = signs01.astype(np.float64) * 2.0 - 1.0
-    return np.abs(signs @ values)
+    """|sum of signed values| for each sign pattern (a row of 0/1), _BOOT_ROWS patterns in float64 at a time."""
+    out = np.empty((signs01.shape[0], values.shape[1]))
+    for start in range(0, signs01.shape[0], _BOOT_ROWS):
+        out[start:start + _BOOT_ROWS] = np.abs((signs01[start:start + _BOOT_ROWS].astype(np.float64) * 2.0 - 1.0) @ values)
+    return out
 
 
 def sign_flip_pvalues(
@@ -226,7 +239,7 @@ def sign_flip_pvalues(
     single = values.ndim == 1
     values = values.reshape(len(values), -1)
     present = ~np.isnan(values)
-    exact = 2.0 ** present.sum(axis=0) <= permutations
+    exact = present.sum(axis=0) <= (int(permutations).bit_length() - 1 if permutations >= 1 else -1)  # 2**n <= permutations
     p = np.empty(values.shape[1])
     if exact.any():
         masks, which = _unique_columns(present[:, exact])

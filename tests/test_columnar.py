@@ -107,6 +107,29 @@ def test_tables_from_copies_equal_tables_from_the_jsonl(sweep, tmp_path) -> None
             assert_frame_equal(tables_fast[name], tables_slow[name], rel_tol=1e-12, abs_tol=1e-12)
 
 
+@pytest.mark.parametrize("source", ["copies", "jsonl"])
+def test_a_jobs_results_parquet_is_written_a_block_of_answers_at_a_time(sweep, tmp_path, source) -> None:
+    """Blocks of 5 answers (so many blocks, and scorers split across them) give exactly the rows and
+    text of one whole join, from the copies or from the JSONL; a row whose answer is gone keeps no text."""
+    from sycobench.report.load import load_text, sink_with_text, with_text
+
+    job = tmp_path / "job"
+    shutil.copytree(sweep / "0", job)
+    if source == "jsonl":
+        _jsonl_only(job)
+    results = load_results(job, text=False)
+    orphan = results.head(1).with_columns(pl.lit("no-such-prompt").alias("prompt_id"))
+    results = pl.concat([results, orphan])
+    sink_with_text(results, job, tmp_path / "results.parquet", rows=5)
+    written = pl.read_parquet(tmp_path / "results.parquet")
+    whole = with_text(results.lazy(), *load_text(job)).collect()
+    key = ["model_id", "scorer", "prompt_id", "k"]
+    assert written.height == results.height and set(written["scorer"]) == {"offline", "human:labels"}
+    assert_frame_equal(written.sort(key), whole.sort(key))
+    assert written.filter(pl.col("prompt_id") == "no-such-prompt")["response_text"].to_list() == [None]
+    assert written["response_text"].null_count() == 1
+
+
 def test_the_report_streams_every_answer_with_its_text_from_the_copies(sweep, tmp_path) -> None:
     from sycobench.report import write_report
 

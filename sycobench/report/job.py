@@ -9,7 +9,7 @@ import polars as pl
 
 from sycobench.config import ReportConfig
 from sycobench.report.columnar import write_copies
-from sycobench.report.load import load_calls, load_results, load_text, with_text
+from sycobench.report.load import load_calls, load_results, sink_with_text
 from sycobench.report.tables import CSV_DIGITS
 
 __all__ = ["job_tables", "write_job_report", "format_headline"]
@@ -57,8 +57,7 @@ def write_job_report(job_dir: Path, report: ReportConfig) -> dict[str, pl.DataFr
     if results.is_empty():
         log.warning("no scored answers in %s: no tables written", job_dir)
         return {}
-    # ids, factors, scores and the text behind them, streamed: the text is never held whole
-    with_text(results.lazy(), *load_text(job_dir)).sink_parquet(job_dir / "results.parquet", engine="streaming")
+    sink_with_text(results, job_dir, job_dir / "results.parquet")  # the text is never held whole
     tables = job_tables(results.drop("unscorable"), report, calls)
     for name, frame in tables.items():
         frame.write_csv(job_dir / f"{name}.csv", float_precision=CSV_DIGITS)

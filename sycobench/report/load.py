@@ -19,7 +19,7 @@ from sycobench.errors import DataError
 from sycobench.records import FACTOR_TYPES, RUN_FIELDS, SCORE_FIELDS, read_jsonl
 from sycobench.report.columnar import fresh_copy
 
-__all__ = ["find_jobs", "load_calls", "load_results", "load_text", "read_blocks", "read_frame", "scan_records", "stream_frame", "with_text",
+__all__ = ["find_jobs", "load_calls", "load_results", "load_text", "read_blocks", "read_frame", "scan_records", "sink_with_text", "stream_frame", "with_text",
            "FACTORS", "TEXT_COLUMNS"]
 
 FACTORS = list(FACTOR_TYPES)
@@ -178,9 +178,57 @@ def load_text(job_dir: Path) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     # text needs no dedup: sorting it, as `_latest` does, would hold all of it in memory.
     answers = scan_records(job_dir, "run", _RUN_TEXT, lazy=True).filter(pl.col("error").is_null())
     replies = scan_records(job_dir, "scores", _SCORE_TEXT, lazy=True).filter(pl.col("error").is_null())
-    prompts = read_frame(job_dir / "grid.jsonl", GRID_SCHEMA).lazy().unique("prompt_id", keep="first")
-    return (answers.select("model_id", "prompt_id", "k", "response_text").join(prompts, on="prompt_id", how="left"),
+    return (answers.select("model_id", "prompt_id", "k", "response_text").join(_prompts(job_dir), on="prompt_id", how="left"),
             replies.select("model_id", "prompt_id", "k", "scorer", "raw"))
+
+
+def _prompts(job_dir: Path) -> pl.LazyFrame:
+    """Each prompt's `messages`, once, from grid.jsonl (small: one row a prompt, not an answer)."""
+    blocks = list(read_blocks(job_dir / "grid.jsonl", GRID_SCHEMA, size=1 << 20))  # small blocks parse in less memory
+    grid = pl.concat(blocks) if blocks else pl.DataFrame(schema=GRID_SCHEMA)
+    return grid.lazy().unique("prompt_id", keep="first")
+
+
+def _answer_blocks(job_dir: Path, rows: int) -> Iterator[pl.DataFrame]:
+    """Each successful answer's keys and `response_text`, about `rows` at a time, in file order."""
+    copy = fresh_copy(job_dir, "run")
+    if copy is not None:
+        scan = pl.scan_parquet(copy).select(list(_RUN_TEXT))
+        total = pl.scan_parquet(copy).select(pl.len()).collect().item()
+        for start in range(0, total, rows):  # a slice reads only the row groups it spans
+            yield scan.slice(start, rows).filter(pl.col("error").is_null()).drop("error").collect()
+        return
+    for block in read_blocks(job_dir / "run.jsonl", _RUN_TEXT, size=rows * 1024):
+        yield block.filter(pl.col("error").is_null()).drop("error")
+
+
+def sink_with_text(results: pl.DataFrame, job_dir: Path, target: Path, *, rows: int = 8192) -> None:
+    """`results` with the text behind each row (with_text) written to `target` (Parquet), one block
+    of the job's answers at a time, in the order they were answered: memory holds one block's text."""
+    keys = ["model_id", "prompt_id", "k"]
+    answers, replies = load_text(job_dir)
+    replies = replies.filter(pl.col("raw").is_not_null())  # a scorer with no reply (offline) adds nothing
+    if fresh_copy(job_dir, "scores") is None:  # parse the JSONL once, not once a block
+        replies = replies.collect().lazy()
+    prompts = _prompts(job_dir).collect()
+    schema = with_text(results.head(0).lazy(), answers, replies).collect_schema()
+
+    def blocks(columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
+               _batch: int | None) -> Iterator[pl.DataFrame]:
+        seen = []
+        for block in _answer_blocks(job_dir, rows):
+            seen.append(block.select(keys))
+            part = results.join(block.select(keys), on=keys, how="semi", maintain_order="left")
+            if part.height:
+                wanted = part.lazy().select(keys).unique()
+                yield with_text(part.lazy(), block.lazy().join(prompts.lazy(), on="prompt_id", how="left"),
+                                replies.join(wanted, on=keys, how="semi")).collect().select(columns or list(schema))
+        rest = results.join(pl.concat(seen) if seen else pl.DataFrame(schema={k: results.schema[k] for k in keys}),
+                            on=keys, how="anti")
+        if rest.height:  # no successful answer in run.jsonl (not written by a job): the row, without text
+            yield with_text(rest.lazy(), answers.head(0), replies.head(0)).collect().select(columns or list(schema))
+
+    register_io_source(blocks, schema=schema).sink_parquet(target, row_group_size=rows, engine="streaming")
 
 
 def with_text(results: pl.LazyFrame, answers: pl.LazyFrame, replies: pl.LazyFrame, *,

@@ -11,6 +11,7 @@ import math
 import textwrap
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
@@ -73,8 +74,11 @@ def _save(fig: Figure, path: Path) -> Path:
     """`path` (a .png) plus its .svg and .pdf twins; no timestamps, so reruns give the same vector files."""
     fig.savefig(path, dpi=DPI, format="png")
     fig.set_layout_engine("none")  # keep the layout just computed: solving it again costs seconds per format
-    fig.savefig(path.with_suffix(".svg"), format="svg", metadata={"Date": None})
-    fig.savefig(path.with_suffix(".pdf"), format="pdf", metadata={"CreationDate": None})
+    # SVG text stays text (editable, and drawn in half the time of glyph outlines); PDF embeds
+    # TrueType (Type 42) fonts, which publishers accept where they refuse Type 3
+    with matplotlib.rc_context({"svg.fonttype": "none", "pdf.fonttype": 42}):
+        fig.savefig(path.with_suffix(".svg"), format="svg", metadata={"Date": None})
+        fig.savefig(path.with_suffix(".pdf"), format="pdf", metadata={"CreationDate": None})
     return path
 
 
@@ -96,19 +100,20 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float,
     if data.is_empty():
         return None
     models = data["model_id"].unique(maintain_order=True).to_list()
-    if len(models) > _MAX_SPLIT_MODELS:  # four bars a model stop being readable (and take seconds to draw)
+    split = len(models) <= _MAX_SPLIT_MODELS  # four bars a model stop being readable (and take seconds to draw)
+    if not split:  # one bar a model, named on its own row: no heading rows
         data = data.filter(pl.col("slot") == "all")
     rank = {p: i for i, p in enumerate(_SLOTS)}
     data = (
         data.with_columns(_m=pl.col("model_id").cast(pl.Enum(models)),
                           _r=pl.col("slot").replace_strict(rank, return_dtype=pl.Int64))
         .sort("_m", "_r")
-        .with_columns(y=pl.int_range(pl.len()) + pl.col("_m").to_physical().cast(pl.Int64) + 1,
+        .with_columns(y=pl.int_range(pl.len()) + (pl.col("_m").to_physical().cast(pl.Int64) + 1 if split else 0),
                       *(pl.col(f"p_{b}").fill_null(0.0) for b in ("neg", "neu", "pos")))
     )
-    heads = data.group_by("model_id", maintain_order=True).agg(y=pl.col("y").min() - 1)
+    heads = data.group_by("model_id", maintain_order=True).agg(y=pl.col("y").min() - 1) if split else None
     y = data["y"].to_numpy()
-    fig = Figure(figsize=(8, 0.9 + 0.3 * (len(y) + len(models))), layout="constrained")
+    fig = Figure(figsize=(8, 0.9 + 0.3 * (len(y) + (len(models) if split else 0))), layout="constrained")
     ax = fig.add_subplot()
     left = np.zeros(len(y))
     for bin_, colour, label in (("neg", PRO_TENANT, f"pro-{b} (y ≤ −{threshold:g})"),
@@ -118,10 +123,14 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float,
         ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.08 else "" for v in share], label_type="center", fontsize=7)
         left = left + share
     names = {"neutral": "neutral", "all": "all answers"}
-    ax.set_yticks(y, [f"{names.get(slot) or party + ' asks'} (n={n})"
-                      for slot, party, n in zip(data["slot"], data["perspective"], data["n"])], fontsize=8)
-    for model, yy in heads.iter_rows():
-        ax.text(0, yy, _wrap(model, 80), fontweight="bold", fontsize=8, va="center", ha="left")
+    if split:
+        ax.set_yticks(y, [f"{names.get(slot) or party + ' asks'} (n={n})"
+                          for slot, party, n in zip(data["slot"], data["perspective"], data["n"])], fontsize=8)
+        for model, yy in heads.iter_rows():
+            ax.text(0, yy, _wrap(model, 80), fontweight="bold", fontsize=8, va="center", ha="left")
+    else:
+        ax.set_yticks(y, [f"{_wrap(model, 40)}, all answers (n={n})" for model, n in zip(data["model_id"], data["n"])],
+                      fontsize=8)
     ax.set_ylim(data["y"].max() + 0.6, -0.6)
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of answers" + (f" (scorer: {scorer})" if scorer else ""))
