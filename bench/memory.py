@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import bench_env, run_child, verdict, workdir  # noqa: E402
 
-TARGET_MB, FLAT = 400, 1.25  # "flat": the 10x job may use at most 25% more than the small one
+TARGET_MB, FLAT = 300, 1.25  # "flat": the 10x job may use at most 25% more than the small one
 SAMPLES = 11
 
 

@@ -1,13 +1,6 @@
 """sycobench: does a model take the side of whoever is asking?"""
 
-import os
 from typing import Any
-
-# Polars' allocator (jemalloc) keeps freed pages for 10 s by default, so each short step of a job's
-# table stage would add its peak to the ones before it. Returning them within 0.2 s, from a
-# background thread, keeps a job's memory near its largest step (docs/performance.md). Read when
-# Polars is first imported; a value already in the environment wins.
-os.environ.setdefault("_RJEM_MALLOC_CONF", "background_thread:true,dirty_decay_ms:200,muzzy_decay_ms:0")
 
 from sycobench.errors import ConfigError, DataError, ProviderError, ScoringError, SycobenchError
 

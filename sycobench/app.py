@@ -20,6 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
+import sycobench.allocator  # noqa: F401  (first of ours: it must run before anything loads Polars)
 import sycobench.exitcodes as exitcodes
 from sycobench.config import register_configs, to_config
 from sycobench.errors import SycobenchError

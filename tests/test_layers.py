@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sycobench"
 
 # Stage of each module (by its dotted name's first part below `sycobench`); lower comes first.
 STAGES = {
-    "errors": 0, "registry": 0, "paths": 0, "exitcodes": 0,
+    "errors": 0, "registry": 0, "paths": 0, "exitcodes": 0, "allocator": 0,
     "config": 1, "scenario_file": 1, "records": 1, "jobdir": 1,
     "roster": 1,  # rosters are read while the config is composed
     "scenario": 2,
@@ -57,3 +57,21 @@ def test_no_module_imports_a_later_stage_or_the_cli() -> None:
             elif target != "sycobench" and _stage(target) > _stage(me):
                 wrong.append(f"{me} -> {target}")
     assert not wrong, "imports against the pipeline: " + ", ".join(sorted(wrong))
+
+
+def test_the_job_command_sets_polars_allocator_before_polars_loads() -> None:
+    """jemalloc reads its setting once, when Polars loads: the command must set it first, and a
+    value the user set must win."""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import os, sys; import sycobench.app; loaded = 'polars' in sys.modules; import polars; "
+             "print(loaded, os.environ['_RJEM_MALLOC_CONF'])")  # Polars appends it to its own: the last word wins
+    env = {k: v for k, v in os.environ.items() if k != "_RJEM_MALLOC_CONF"}
+    loaded, conf = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True,
+                                  check=True).stdout.split()
+    assert loaded == "False" and conf.endswith(",dirty_decay_ms:0,muzzy_decay_ms:0")
+    loaded, conf = subprocess.run([sys.executable, "-c", probe], env={**env, "_RJEM_MALLOC_CONF": "narenas:2"},
+                                  capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == "False" and conf.endswith(",narenas:2")
