@@ -7,6 +7,7 @@ folder of its own; the report CLI, the notebook API and the roster loader run in
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -180,6 +181,7 @@ REPORT_CASES = [
     ("missing-path", lambda r: [str(r / "nowhere")], "no such file or folder"),
     ("folder-without-jobs", lambda r: [str(r / "empty")], "no sycobench job folders"),
     ("corrupt-job-json", lambda r: [str(r / "broken")], "job.json: not a readable job.json"),
+    ("corrupt-grid-prompt", lambda r: [str(r / "badgrid")], "grid.jsonl: prompt 1 has no prompt_id and messages"),
 ]
 
 
@@ -193,6 +195,10 @@ def report_root(tmp_path_factory) -> Path:
     broken.mkdir()
     (broken / "run.jsonl").write_bytes((job / "run.jsonl").read_bytes())
     (broken / "job.json").write_text("{half a json")
+    badgrid = root / "badgrid"
+    shutil.copytree(job, badgrid)
+    first, *rest = (badgrid / "grid.jsonl").read_text().splitlines(keepends=True)
+    (badgrid / "grid.jsonl").write_text(json.dumps({**json.loads(first), "messages": "not a list"}) + "\n" + "".join(rest))
     return root
 
 

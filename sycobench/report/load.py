@@ -183,10 +183,18 @@ def load_text(job_dir: Path) -> tuple[pl.LazyFrame, pl.LazyFrame]:
 
 
 def _prompts(job_dir: Path) -> pl.LazyFrame:
-    """Each prompt's `messages`, once, from grid.jsonl (small: one row a prompt, not an answer)."""
-    blocks = list(read_blocks(job_dir / "grid.jsonl", GRID_SCHEMA, size=1 << 20))  # small blocks parse in less memory
-    grid = pl.concat(blocks) if blocks else pl.DataFrame(schema=GRID_SCHEMA)
-    return grid.lazy().unique("prompt_id", keep="first")
+    """Each prompt's `messages`, once, from grid.jsonl (one line a prompt, not an answer). Read line
+    by line: Polars' JSON reader holds several times the file for nested lists like these."""
+    path = job_dir / "grid.jsonl"
+    rows = []
+    for number, r in enumerate(read_jsonl(path), start=1):
+        messages = r.get("messages") if isinstance(r, dict) else None
+        if not (isinstance(r, dict) and isinstance(r.get("prompt_id"), str) and isinstance(messages, list)
+                and all(isinstance(m, dict) and isinstance(m.get("content"), str) for m in messages)):
+            raise DataError(f"{path}: prompt {number} has no prompt_id and messages as in docs/records.md; repair "
+                            "that line, or remove it (its answers are then reported without their prompt)")
+        rows.append((r["prompt_id"], [{"role": m.get("role"), "content": m["content"]} for m in messages]))
+    return pl.DataFrame(rows, schema=GRID_SCHEMA, orient="row").lazy().unique("prompt_id", keep="first")
 
 
 def _answer_blocks(job_dir: Path, rows: int) -> Iterator[pl.DataFrame]:
