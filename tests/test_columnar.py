@@ -107,6 +107,20 @@ def test_tables_from_copies_equal_tables_from_the_jsonl(sweep, tmp_path) -> None
             assert_frame_equal(tables_fast[name], tables_slow[name], rel_tol=1e-12, abs_tol=1e-12)
 
 
+def test_an_answer_two_sources_hold_counts_once_and_only_theirs_are_compared(sweep, tmp_path) -> None:
+    """A job given twice, and a copy of it under another folder, add no rows: the first source's
+    row is kept; a model held by one source only keeps every row, in order."""
+    twin = tmp_path / "twin"
+    shutil.copytree(sweep / "0", twin)
+    alone = collect([sweep])
+    again = collect([sweep, sweep / "0", twin])
+    assert_frame_equal(again.results, alone.results)  # in order: load_results sorts each job's rows
+    _assert_same((again.calls,), (alone.calls,))
+    target = again.calls.filter(pl.col("role") == "target")
+    assert target.height == target.unique(["model_id", "prompt_id", "k"]).height
+    assert str(twin) not in set(again.results["job"])
+
+
 @pytest.mark.parametrize("source", ["copies", "jsonl"])
 def test_a_jobs_results_parquet_is_written_a_block_of_answers_at_a_time(sweep, tmp_path, source) -> None:
     """Blocks of 5 answers (so many blocks, and scorers split across them) give exactly the rows and

@@ -173,12 +173,24 @@ def collect(paths: list[Path]) -> Collected:
                                 for text in (job_answers, job_replies))
     if not results:
         raise ConfigError("no scored records in " + ", ".join(str(p) for p in paths))
-    merged = pl.concat(results, how="diagonal_relaxed").unique(
-        subset=["model_id", "scorer", "triplet_id", "prompt_id", "k"], keep="first", maintain_order=True
-    )
+    merged = _merge(results, ["model_id", "scorer", "triplet_id", "prompt_id", "k"])
     all_calls = pl.concat(calls, how="diagonal_relaxed")
     if "prompt_id" in all_calls.columns:  # a call seen by two sources counts once (legacy calls carry no id)
         keyed = (pl.col("role") == "target") & pl.col("prompt_id").is_not_null()
-        target = all_calls.filter(keyed).unique(subset=["model_id", "prompt_id", "k"], keep="first", maintain_order=True)
+        target = _merge([c.filter(keyed) for c in calls if "prompt_id" in c.columns], ["model_id", "prompt_id", "k"])
         all_calls = pl.concat([target, all_calls.filter(~keyed)], how="diagonal_relaxed")
     return Collected(merged, all_calls, pl.DataFrame(jobs), sources, _unique_labels(labels), texts)
+
+
+def _merge(frames: list[pl.DataFrame], keys: list[str]) -> pl.DataFrame:
+    """The sources' frames as one, in order, a row that two sources hold (same `keys`) kept once,
+    from the first. Only a model found in several sources can repeat a row, so only its rows are
+    compared: comparing every row of a million-answer sweep held hundreds of MB."""
+    merged = pl.concat(frames, how="diagonal_relaxed")
+    sources = Counter(model for frame in frames for model in frame["model_id"].unique().to_list())
+    shared = [model for model, count in sources.items() if count > 1]
+    if not shared:
+        return merged
+    merged = merged.with_row_index("_row")
+    first = merged.filter(pl.col("model_id").is_in(shared)).unique(subset=keys, keep="first")["_row"]
+    return merged.filter(~pl.col("model_id").is_in(shared) | pl.col("_row").is_in(first.implode())).drop("_row")
