@@ -35,11 +35,15 @@ def per_scenario(build: Callable[[pl.DataFrame, pl.DataFrame | None], dict[str, 
     if calls is not None and "scenario" in calls.columns:
         calls = calls.with_columns(pl.col("scenario").fill_null(_BEFORE))
     out: dict[str, list[pl.DataFrame]] = {}
-    for part in results.partition_by("scenario", maintain_order=True):
+    # one scenario (the usual case) is not split: splitting copies every column of a million rows
+    parts = [results] if results["scenario"].n_unique() == 1 else results.partition_by("scenario", maintain_order=True)
+    for part in parts:
         name = part["scenario"][0]
         slots = part.select(_sides(part).alias("slot"), "perspective").unique()
         back = dict(zip(slots["slot"], slots["perspective"]))
-        part_calls = calls.filter(pl.col("scenario") == name) if calls is not None and "scenario" in calls.columns else calls
+        part_calls = calls
+        if calls is not None and "scenario" in calls.columns and not (mine := calls["scenario"] == name).all():
+            part_calls = calls.filter(mine)
         tables = build(part.with_columns(_sides(part).alias("perspective")), part_calls)
         for key, table in tables.items():
             if "perspective" in table.columns:
