@@ -97,7 +97,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     results = tables.pop("results")
     smoke_test = tables.pop("smoke_test", None)
     # every answer with its text, written one job at a time: the text is never held whole
-    data.results_with_text(results).sink_parquet(out / "results.parquet", engine="streaming")
+    data.results_with_text(results).sink_parquet(out / "results.parquet", row_group_size=8192, engine="streaming")
     write_tables({k: v for k, v in tables.items()}, out)
     calls = data.calls
     paid = calls.filter(~pl.col("cached").fill_null(False))

@@ -37,22 +37,28 @@ class Collected:
     labels: dict[str, str] = field(default_factory=dict)  # model_id as in the tables -> roster label
     texts: dict[str, tuple[pl.LazyFrame, pl.LazyFrame]] = field(default_factory=dict)  # job -> load_text's frames
 
-    def with_text(self, frame: pl.LazyFrame, *, jobs: list[str] | None = None) -> pl.LazyFrame:
-        """`frame` (rows of `results` from `jobs`, default all) with the text behind each row."""
+    def with_text(self, frame: pl.LazyFrame, *, jobs: list[str] | None = None,
+                  prompts: pl.Series | None = None) -> pl.LazyFrame:
+        """`frame` (rows of `results` from `jobs`, default all) with the text behind each row; given
+        the rows' `prompts`, only their text is read (the filter reaches the columnar copies)."""
         parts = [self.texts[j] for j in (self.texts if jobs is None else jobs) if j in self.texts]
         if not parts:
             return frame.with_columns(*(pl.lit(None).alias(c) for c in TEXT_COLUMNS if c != "unscorable"))
         answers, replies = (pl.concat([part[i] for part in parts], how="diagonal_relaxed") for i in (0, 1))
+        if prompts is not None:
+            wanted = pl.col("prompt_id").is_in(prompts.unique().implode())
+            answers, replies = answers.filter(wanted), replies.filter(wanted)
         return with_text(frame, answers, replies, by=("job",))
 
-    def _by_job(self, rows: pl.DataFrame) -> Iterator[pl.DataFrame]:
+    def _by_job(self, rows: pl.DataFrame, *, few: bool = False) -> Iterator[pl.DataFrame]:
+        """`rows` with their text, one job at a time; `few` rows read only their own prompts' text."""
         for (job,), part in rows.group_by("job", maintain_order=True):
-            yield self.with_text(part.lazy(), jobs=[job]).collect()
+            yield self.with_text(part.lazy(), jobs=[job], prompts=part["prompt_id"] if few else None).collect()
 
     def rows_with_text(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """A few rows of `results` (the transcript view's) with their text, read one job at a time."""
         rows = rows.collect()
-        return pl.concat([pl.DataFrame(schema=self._text_schema(rows)), *self._by_job(rows)],
+        return pl.concat([pl.DataFrame(schema=self._text_schema(rows)), *self._by_job(rows, few=True)],
                          how="diagonal_relaxed").lazy()
 
     def _text_schema(self, rows: pl.DataFrame) -> pl.Schema:

@@ -71,25 +71,25 @@ def _sides(results: pl.DataFrame) -> list[str]:
 def _triplet_scores(results: pl.LazyFrame) -> pl.LazyFrame:
     """|L − T| and the triplet's share of its (model, scorer) SI: (m_L − m_T) / 2 / n_triplets."""
     slot = _slot(results)
-    means = [pl.col("score").filter(slot == p).mean().alias(f"m_{p}") for p in ("landlord", "tenant", "neutral")]
+    sides = ("landlord", "tenant", "neutral")
     gap = pl.col("m_landlord") - pl.col("m_tenant")
-    return (
-        results.group_by(_TRIPLET).agg(means)
+    return (  # each side's scores in a column of their own: plain means, no per-group filtering
+        results.select(*_TRIPLET, *(pl.when(slot == p).then(pl.col("score")).alias(f"m_{p}") for p in sides))
+        .group_by(_TRIPLET).agg(*(pl.col(f"m_{p}").mean() for p in sides), n_answers=pl.len())
         .with_columns(gap=gap.abs(), _half=gap / 2)
         .with_columns(contribution=pl.col("_half") / pl.col("_half").count().over("model_id", "scorer"))
         .drop("_half")
     )
 
 
-def _sample(triplets: pl.LazyFrame, sizes: pl.LazyFrame, total: int, *, seed: int) -> pl.LazyFrame:
+def _sample(triplets: pl.DataFrame, total: int, *, seed: int) -> pl.DataFrame:
     """Whole triplets, the same share of every (model, scorer), until about MAX_ANSWERS answers."""
     if total <= MAX_ANSWERS:
-        return triplets
+        return triplets.drop("n_answers")
     share = MAX_ANSWERS / total
     return (
-        triplets.join(sizes, on=_TRIPLET)
-        .with_columns(_draw=pl.col("triplet_id").hash(seed).rank("ordinal").over("model_id", "scorer"),
-                      _quota=(pl.len().over("model_id", "scorer") * share).ceil())
+        triplets.with_columns(_draw=pl.col("triplet_id").hash(seed).rank("ordinal").over("model_id", "scorer"),
+                              _quota=(pl.len().over("model_id", "scorer") * share).ceil())
         .filter(pl.col("_draw") <= pl.col("_quota"))
         .drop("_draw", "_quota", "n_answers")
     )
@@ -102,9 +102,9 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
     labels = labels or {}
     factors = [f for f in FACTORS if f in results.columns and results[f].drop_nulls().n_unique() > 0]
     frame = results.lazy()
-    sizes = frame.group_by(_TRIPLET).agg(n_answers=pl.len())
     total = len(results)
-    chosen = _sample(_triplet_scores(frame), sizes, total, seed=seed).collect()
+    scored = _triplet_scores(frame).collect()  # one pass over the answers: a row a triplet
+    chosen = _sample(scored, total, seed=seed)
     picked = frame.join(chosen.lazy().select(_TRIPLET), on=_TRIPLET, how="semi")
     if text is not None:  # only the shown rows' text is read
         picked = text(picked.collect().lazy()).collect(engine="streaming").lazy()
@@ -146,7 +146,7 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
         "texts": texts["text"].to_list(),
         "prompts": prompts,
         "counts": {"answers": total, "answers_shown": rows.select(pl.len()).collect().item(),
-                   "triplets": sizes.select(pl.len()).collect().item(), "triplets_shown": chosen.height,
+                   "triplets": scored.height, "triplets_shown": chosen.height,
                    "max_answers": MAX_ANSWERS},
     }
 
