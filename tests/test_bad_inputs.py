@@ -7,8 +7,8 @@ folder of its own; the report CLI, the notebook API and the roster loader run in
 from __future__ import annotations
 
 import json
-import shutil
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
