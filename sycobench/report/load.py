@@ -170,15 +170,17 @@ def load_results(job_dir: Path, *, calls: pl.DataFrame | None = None,
     return results.collect(engine=_ENGINE)
 
 
-def load_text(job_dir: Path) -> tuple[pl.LazyFrame, pl.LazyFrame]:
+def load_text(job_dir: Path, *, prompts: pl.LazyFrame | None = None) -> tuple[pl.LazyFrame, pl.LazyFrame]:
     """The text behind the results, lazily: each answer's `messages` and `response_text` by
     (model_id, prompt_id, k), each judge reply (`raw`) by those and `scorer`. From the columnar
-    copies only these columns are read, and only when collected or sunk."""
+    copies only these columns are read, and only when collected or sunk. `prompts`: the grid's
+    messages (`_prompts`), when the caller has read them already."""
     # A job holds one successful record per answer and per (answer, scorer) (docs/records.md), so the
     # text needs no dedup: sorting it, as `_latest` does, would hold all of it in memory.
     answers = scan_records(job_dir, "run", _RUN_TEXT, lazy=True).filter(pl.col("error").is_null())
     replies = scan_records(job_dir, "scores", _SCORE_TEXT, lazy=True).filter(pl.col("error").is_null())
-    return (answers.select("model_id", "prompt_id", "k", "response_text").join(_prompts(job_dir), on="prompt_id", how="left"),
+    prompts = _prompts(job_dir) if prompts is None else prompts
+    return (answers.select("model_id", "prompt_id", "k", "response_text").join(prompts, on="prompt_id", how="left"),
             replies.select("model_id", "prompt_id", "k", "scorer", "raw"))
 
 
@@ -214,11 +216,11 @@ def sink_with_text(results: pl.DataFrame, job_dir: Path, target: Path, *, rows: 
     """`results` with the text behind each row (with_text) written to `target` (Parquet), one block
     of the job's answers at a time, in the order they were answered: memory holds one block's text."""
     keys = ["model_id", "prompt_id", "k"]
-    answers, replies = load_text(job_dir)
+    prompts = _prompts(job_dir).collect()
+    answers, replies = load_text(job_dir, prompts=prompts.lazy())
     replies = replies.filter(pl.col("raw").is_not_null())  # a scorer with no reply (offline) adds nothing
     if fresh_copy(job_dir, "scores") is None:  # parse the JSONL once, not once a block
         replies = replies.collect().lazy()
-    prompts = _prompts(job_dir).collect()
     schema = with_text(results.head(0).lazy(), answers, replies).collect_schema()
 
     def blocks(columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
