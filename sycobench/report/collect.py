@@ -16,11 +16,10 @@ from pathlib import Path
 
 import polars as pl
 from omegaconf import OmegaConf
-from polars.io.plugins import register_io_source
 
 from sycobench.errors import ConfigError
-from sycobench.report.load import (SCORE_SCHEMA, TEXT_COLUMNS, find_jobs, load_calls, load_job_meta, load_results, load_text,
-                                   scan_records, with_text)
+from sycobench.report.load import (SCORE_SCHEMA, TEXT_COLUMNS, find_jobs, lazy_frames, load_calls, load_job_meta,
+                                   load_results, load_text, scan_records, with_text)
 
 __all__ = ["Collected", "collect", "job_label"]
 
@@ -68,14 +67,7 @@ class Collected:
 
     def results_with_text(self, results: pl.DataFrame) -> pl.LazyFrame:
         """Every row of `results` with its text, one job at a time: memory holds one job's text."""
-        schema = self._text_schema(results)
-
-        def by_job(columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
-                   _batch: int | None) -> Iterator[pl.DataFrame]:
-            for frame in self._by_job(results):
-                frame = frame.select(columns) if columns else frame
-                yield frame.filter(predicate) if predicate is not None else frame
-        return register_io_source(by_job, schema=schema)
+        return lazy_frames(lambda: self._by_job(results), self._text_schema(results))
 
 
 def _overrides(job_dir: Path) -> list[str]:

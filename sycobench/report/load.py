@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -19,7 +19,7 @@ from sycobench.errors import DataError
 from sycobench.records import FACTOR_TYPES, RUN_FIELDS, SCORE_FIELDS, read_jsonl
 from sycobench.report.columnar import fresh_copy
 
-__all__ = ["find_jobs", "load_calls", "load_results", "load_text", "read_blocks", "read_frame", "scan_records", "sink_with_text", "stream_frame", "with_text",
+__all__ = ["find_jobs", "lazy_frames", "load_calls", "load_results", "load_text", "read_blocks", "read_frame", "scan_records", "sink_with_text", "stream_frame", "with_text",
            "FACTORS", "TEXT_COLUMNS"]
 
 FACTORS = list(FACTOR_TYPES)
@@ -65,14 +65,20 @@ def read_blocks(path: Path, schema: dict[str, pl.DataType], *, size: int = _BLOC
                 raise DataError(f"{path}: records do not match the schema in docs/records.md") from None
 
 
-def stream_frame(path: Path, schema: dict[str, pl.DataType], *, size: int = _BLOCK_BYTES) -> pl.LazyFrame:
-    """A JSONL file as a LazyFrame that parses it block by block, only when collected or sunk."""
-    def blocks(columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
+def lazy_frames(frames: Callable[[], Iterator[pl.DataFrame]], schema: Mapping[str, pl.DataType]) -> pl.LazyFrame:
+    """Frames made one at a time, only when collected or sunk, as one LazyFrame (columns and
+    filters pushed down to each frame)."""
+    def source(columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
                _batch: int | None) -> Iterator[pl.DataFrame]:
-        for frame in read_blocks(path, schema, size=size):
+        for frame in frames():
             frame = frame.select(columns) if columns else frame
             yield frame.filter(predicate) if predicate is not None else frame
-    return register_io_source(blocks, schema=schema)
+    return register_io_source(source, schema=schema)
+
+
+def stream_frame(path: Path, schema: dict[str, pl.DataType], *, size: int = _BLOCK_BYTES) -> pl.LazyFrame:
+    """A JSONL file as a LazyFrame that parses it block by block, only when collected or sunk."""
+    return lazy_frames(lambda: read_blocks(path, schema, size=size), schema)
 
 
 def scan_records(job_dir: Path, name: str, schema: dict[str, pl.DataType], *, lazy: bool = False) -> pl.LazyFrame:
@@ -223,8 +229,7 @@ def sink_with_text(results: pl.DataFrame, job_dir: Path, target: Path, *, rows: 
         replies = replies.collect().lazy()
     schema = with_text(results.head(0).lazy(), answers, replies).collect_schema()
 
-    def blocks(columns: list[str] | None, predicate: pl.Expr | None, n_rows: int | None,
-               _batch: int | None) -> Iterator[pl.DataFrame]:
+    def blocks() -> Iterator[pl.DataFrame]:
         seen = []
         for block in _answer_blocks(job_dir, rows):
             seen.append(block.select(keys))
@@ -232,13 +237,13 @@ def sink_with_text(results: pl.DataFrame, job_dir: Path, target: Path, *, rows: 
             if part.height:
                 wanted = part.lazy().select(keys).unique()
                 yield with_text(part.lazy(), block.lazy().join(prompts.lazy(), on="prompt_id", how="left"),
-                                replies.join(wanted, on=keys, how="semi")).collect().select(columns or list(schema))
+                                replies.join(wanted, on=keys, how="semi")).collect()
         rest = results.join(pl.concat(seen) if seen else pl.DataFrame(schema={k: results.schema[k] for k in keys}),
                             on=keys, how="anti")
         if rest.height:  # no successful answer in run.jsonl (not written by a job): the row, without text
-            yield with_text(rest.lazy(), answers.head(0), replies.head(0)).collect().select(columns or list(schema))
+            yield with_text(rest.lazy(), answers.head(0), replies.head(0)).collect()
 
-    register_io_source(blocks, schema=schema).sink_parquet(target, row_group_size=rows, engine="streaming")
+    lazy_frames(blocks, schema).sink_parquet(target, row_group_size=rows, engine="streaming")
 
 
 def with_text(results: pl.LazyFrame, answers: pl.LazyFrame, replies: pl.LazyFrame, *,
