@@ -12,7 +12,6 @@ import importlib.util
 import json
 import logging
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from importlib.resources.abc import Traversable
