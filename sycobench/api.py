@@ -42,8 +42,10 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     """The same config the CLI would compose, from any working directory."""
     from sycobench.app import describe_error
     from sycobench.providers.keys import refuse_keys_in_overrides
+    from sycobench.store import register_resolver
 
     register_configs()
+    register_resolver()
     refuse_keys_in_overrides(list(overrides or []))
     GlobalHydra.instance().clear()
     try:
@@ -59,31 +61,28 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
 
 async def _arun(cfg: DictConfig, job_dir: Path | None) -> RunResult:
     from sycobench.job import arun_job
-    from sycobench.jobdir import check_fingerprint, claim_dir, fingerprint
-    from sycobench.preflight import check_job
     from sycobench.report.load import load_results
-    from sycobench.roster import apply_roster
+    from sycobench.spec import prepare_job
+    from sycobench.store import JobFolder, claim_dir
 
-    typed = to_config(cfg)
-    apply_roster(typed)
-    check_job(typed, job_dir, quiet=True)  # before the folder or its log is touched
+    spec = prepare_job(to_config(cfg), job_dir)  # every check, before the folder or its log is touched
     if job_dir is None:
         job_dir = Path(claim_dir(str(Path.cwd() / "outputs" / "notebook")))
-    check_fingerprint(job_dir, fingerprint(typed))
-    job_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(job_dir / "run.log")
+    folder = JobFolder(job_dir)
+    folder.make()
+    handler = logging.FileHandler(folder.file("log"))
     handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
     root = logging.getLogger("sycobench")
     root.addHandler(handler)
     if root.level == logging.NOTSET or root.level > logging.INFO:
         root.setLevel(logging.INFO)
     try:
-        result = await arun_job(typed, job_dir)
+        result = await arun_job(spec, job_dir)
     finally:
         root.removeHandler(handler)
         handler.close()
     tables = result.tables or {}
-    records = load_results(job_dir) if (job_dir / "run.jsonl").exists() else pl.DataFrame()
+    records = load_results(folder) if folder.has_answers() else pl.DataFrame()
     return RunResult(job_dir, result.status, result.message, records,
                      tables.get("stance_mix"), tables.get("uplift"), tables.get("summary"))
 

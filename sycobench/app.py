@@ -7,7 +7,6 @@ as one line that names the problem and the fix, with a non-zero exit code.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import re
@@ -25,6 +24,7 @@ import sycobench.exitcodes as exitcodes
 from sycobench.config import register_configs, to_config
 from sycobench.errors import SycobenchError
 from sycobench.providers.keys import refuse_keys_in_overrides
+from sycobench.store import register_resolver
 
 __all__ = ["CONF_DIR", "describe_error", "exit_on_error", "main", "preflight_run", "run_entry", "set_outcome"]
 
@@ -32,6 +32,7 @@ from sycobench.paths import CONF_DIR
 
 log = logging.getLogger("sycobench")
 register_configs()
+register_resolver()
 _outcome: list[int] = []  # the exit code the task or the sweep callback decided
 
 
@@ -76,6 +77,7 @@ def describe_error(exc: BaseException) -> str:
 
 def _job(cfg: DictConfig) -> dict[str, Any]:
     from sycobench.job import run_job
+    from sycobench.spec import prepare_job
 
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
@@ -83,16 +85,17 @@ def _job(cfg: DictConfig) -> dict[str, Any]:
     # Jobs on one machine share a rate budget file; SLURM nodes split the rate instead (docs/rate_limits.md).
     one_machine = multirun and hc.runtime.choices.get("hydra/launcher") != "submitit_slurm"
     try:
-        typed = to_config(cfg)
-        result = run_job(typed, job_dir, job_id=str(hc.job.num) if multirun else None,
-                         sweep_dir=Path(hc.sweep.dir) if one_machine else None)
+        spec = _prepared.pop() if _prepared else prepare_job(
+            to_config(cfg), job_dir, sweep_dir=Path(hc.sweep.dir) if one_machine else None)
+        result = run_job(spec, job_dir, job_id=str(hc.job.num) if multirun else None)
     except Exception as exc:
         if not multirun:
             raise
         # Hydra skips on_multirun_end when a job raises: record the failure, let the sweep go on.
         from sycobench.job import record_failure
+        from sycobench.store import JobFolder
 
-        if not (job_dir / "job.json").exists() or _status(job_dir) == "running":
+        if JobFolder(job_dir).status() in (None, "running"):
             record_failure(job_dir, exc)
         log.error("job failed: %s", describe_error(exc))
         return {"status": "failed", "job_dir": str(job_dir), "message": describe_error(exc)}
@@ -103,42 +106,32 @@ def _job(cfg: DictConfig) -> dict[str, Any]:
     return {"status": result.status, "job_dir": str(job_dir), "message": result.message}
 
 
-def _status(job_dir: Path) -> str | None:
-    try:
-        return json.loads((job_dir / "job.json").read_text(encoding="utf-8")).get("status")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
 _held: list[Any] = []  # the job folder's lock, taken before Hydra writes there and held to the end
+_prepared: list[Any] = []  # the single run's JobSpec, prepared before Hydra wrote anything
 
 
 def preflight_run(config: DictConfig) -> None:
-    """Before Hydra creates or touches the job folder: every check the job would fail, so a
-    refused run writes nothing (Hydra writes .hydra/ and run.log before the task starts)."""
+    """Before Hydra creates or touches the job folder: prepare the job (every check it would
+    fail), so a refused run writes nothing (Hydra writes .hydra/ and run.log before the task
+    starts); then lock the folder. The task runs the spec prepared here."""
     import copy
 
     from omegaconf import OmegaConf, open_dict, read_write
 
-    from sycobench.jobdir import check_fingerprint, fingerprint, job_lock
-    from sycobench.preflight import check_job
-    from sycobench.records import check_job_records
-    from sycobench.roster import apply_roster
+    from sycobench.spec import prepare_job
+    from sycobench.store import JobFolder
 
     task = copy.deepcopy(config)
     with read_write(task), open_dict(task):
         del task["hydra"]
     typed = to_config(task)
-    apply_roster(typed)
-    check_job(typed, None, quiet=True)
     try:
         job_dir = Path(str(OmegaConf.select(config, "hydra.run.dir")))
     except Exception:  # e.g. a run dir that interpolates Hydra's runtime: the job checks it itself
+        prepare_job(typed)
         return
-    check_fingerprint(job_dir, fingerprint(typed))
-    check_job_records(job_dir)
-    check_job(typed, job_dir, quiet=True)  # report.scorers may name scorers already in the folder
-    lock = job_lock(job_dir)
+    _prepared[:] = [prepare_job(typed, job_dir)]
+    lock = JobFolder(job_dir).lock()
     lock.__enter__()
     _held.append(lock)
 
@@ -179,16 +172,15 @@ def resume_argv(argv: list[str]) -> list[str]:
     wanted = [a for a in argv if a.startswith("run.resume=")]
     if not wanted:
         return argv
+    from sycobench.store import JobFolder, SweepFolder
+
     folder = Path(wanted[-1].split("=", 1)[1]).expanduser()
     sweep = "-m" in argv or "--multirun" in argv
-    saved_file = folder / ("multirun.yaml" if sweep else ".hydra/overrides.yaml")
+    saved_file = SweepFolder(folder).multirun if sweep else JobFolder(folder).file("overrides")
     if not saved_file.exists():
-        kind = "sweep folder (with multirun.yaml)" if sweep else "job folder (with .hydra/overrides.yaml)"
-        raise SycobenchError(f"run.resume={folder}: not a sycobench {kind}")
-    from omegaconf import OmegaConf
-
-    saved = OmegaConf.load(saved_file)
-    saved = list(saved.hydra.overrides.task) if sweep else list(saved)
+        kind = "sweep" if sweep else "job"
+        raise SycobenchError(f"run.resume={folder}: not a sycobench {kind} folder (no {saved_file.relative_to(folder)})")
+    saved = SweepFolder(folder).overrides() if sweep else JobFolder(folder).overrides()
     given = [a for a in argv if not a.startswith("-") and "=" in a and not a.startswith("run.resume=")]
     flags = [a for a in argv if a.startswith("-")]
     keep = [o for o in saved if _key(o) not in {_key(g) for g in given} | {"run.resume", "hydra.run.dir", "hydra.sweep.dir"}]

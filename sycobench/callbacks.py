@@ -35,7 +35,7 @@ class ScoreGuard(Callback):
     def on_run_start(self, config: DictConfig, **kwargs: Any) -> None:
         import sys
 
-        from sycobench.report.load import find_jobs
+        from sycobench.store import find_jobs
 
         run_dir = OmegaConf.select(config, "run_dir")
         problem = None
@@ -51,13 +51,14 @@ class ScoreGuard(Callback):
 def sweep_outcome(sweep_dir: Path) -> tuple[int, list[str]]:
     """The sweep's exit code (its worst job's) and a line for each job that did not end ok."""
     import sycobench.exitcodes as exitcodes
-    from sycobench.report.load import find_jobs, load_job_meta
+    from sycobench.errors import DataError
+    from sycobench.store import find_jobs
 
     codes, lines = [], []
-    for job_dir in find_jobs(sweep_dir):
+    for job in find_jobs(sweep_dir):
         try:
-            meta = load_job_meta(job_dir)
-        except Exception as exc:  # a damaged job.json is itself a failed job
+            meta = job.read_meta()
+        except DataError as exc:  # a damaged job.json is itself a failed job
             meta = {"status": "failed", "message": str(exc)}
         status = meta.get("status") or "failed"
         code = exitcodes.code_for_status(status, meta.get("exit_code"))
@@ -65,7 +66,7 @@ def sweep_outcome(sweep_dir: Path) -> tuple[int, list[str]]:
             status, code = "failed", exitcodes.INTERNAL  # the job's process died before it could say
         codes.append(code)
         if code != exitcodes.OK:
-            lines.append(f"{job_dir.name}: {status} (exit {code}) {meta.get('message') or ''}".rstrip())
+            lines.append(f"{job.name}: {status} (exit {code}) {meta.get('message') or ''}".rstrip())
     return exitcodes.worst(codes), lines
 
 
@@ -78,6 +79,8 @@ class SweepReport(Callback):
         from sycobench.report import write_report
         from sycobench.report.job import format_headline
 
+        from sycobench.store import SweepFolder
+
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.exists():
             return
@@ -88,9 +91,10 @@ class SweepReport(Callback):
         report = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ReportConfig), config.get("report", {})))
         overrides = " ".join(config.hydra.overrides.task)
         try:
-            tables = write_report([sweep_dir], sweep_dir / "report", report, config_text=f"sweep overrides: {overrides}")
+            tables = write_report([sweep_dir], SweepFolder(sweep_dir).report, report,
+                                  config_text=f"sweep overrides: {overrides}")
         except Exception as exc:  # the jobs' data is safe on disk; say how to rebuild the report
             log.error("sweep report failed: %s. Rebuild it with: python -m sycobench.report %s",
                       describe_error(exc), sweep_dir)
             return
-        print(f"sweep report: {sweep_dir / 'report'}\n{format_headline(tables['uplift'])}", flush=True)
+        print(f"sweep report: {SweepFolder(sweep_dir).report}\n{format_headline(tables['uplift'])}", flush=True)

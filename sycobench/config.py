@@ -130,8 +130,6 @@ class ScorerConfig:
         _check(bool(self.name), "scorer.name", "must not be empty")  # other names: the scorer registry
         _check(self.context in ("blinded", "full"), "scorer.context", f"must be 'blinded' or 'full', got {self.context!r}")
         _check(self.max_parse_retries >= 0, "scorer.max_parse_retries", "must be >= 0")
-        _check(self.name != "judge" or self.model is not None, "scorer.model", "the judge needs a model (scorer.model.id=...)")
-        _check(self.name != "human" or bool(self.labels), "scorer.labels", "human labels need a CSV: scorer.labels=path/to/labels.csv")
 
 
 @dataclass
@@ -228,24 +226,24 @@ def load_saved_config(data: Any) -> Config:
     return to_config(OmegaConf.merge(node, data))
 
 
-def config_yaml(cfg: Config) -> str:
-    """The typed config as YAML (a job's config.yaml), the scenario as its file's data."""
+def config_yaml(cfg: Config, *, model: ModelConfig | None = None, scorer: ScorerConfig | None = None) -> str:
+    """The typed config as YAML (a job's config.yaml), the scenario as its file's data; `model` and
+    `scorer` as the job resolved them (a roster entry's label, `scorer=auto`'s choice)."""
     from dataclasses import replace
 
-    plain = replace(cfg, scenario=cfg.scenario.to_dict() if isinstance(cfg.scenario, ScenarioConfig) else cfg.scenario)
+    plain = replace(cfg, scenario=cfg.scenario.to_dict() if isinstance(cfg.scenario, ScenarioConfig) else cfg.scenario,
+                    model=model or cfg.model, scorer=scorer or cfg.scorer)
     return OmegaConf.to_yaml(OmegaConf.structured(plain))
 
 
 def register_configs() -> None:
     """Register the schema that `conf/config.yaml` lists first, typing every group beneath it."""
-    from sycobench.jobdir import register_resolver as register_dir_resolver
     from sycobench.roster import register_resolver
 
     store = ConfigStore.instance()
     store.store(name="sycobench_schema", node=Config)
     store.store(group="model", name="mock_schema", node=MockModelConfig)
     register_resolver()
-    register_dir_resolver()
 
 
 def _unknown_keys(node: Any, prefix: str = "") -> list[str]:

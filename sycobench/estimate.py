@@ -1,14 +1,20 @@
 """`run.dry_run=true`: the grid, its size, a preview, and an estimated cost. No model calls.
 
 Token counts are a character-based estimate (about 4 characters per token), and each answer is
-assumed to use `TYPICAL_ANSWER_TOKENS` (capped by max_tokens); prices come from `GET /models`.
+assumed to use `TYPICAL_ANSWER_TOKENS` (capped by max_tokens). Prices are asked of each model's
+provider (`Provider.prices`: the server's `GET /models` for OpenRouter, $0 for the mock).
 """
 
 from __future__ import annotations
 
-from sycobench.config import Config, ModelConfig
+from typing import TYPE_CHECKING
+
+from sycobench.config import ModelConfig
 from sycobench.errors import SycobenchError
-from sycobench.runner import Plan
+from sycobench.providers.base import PROVIDERS
+
+if TYPE_CHECKING:
+    from sycobench.spec import JobSpec
 
 __all__ = ["dry_run_report", "estimate_tokens", "TYPICAL_ANSWER_TOKENS"]
 
@@ -22,49 +28,40 @@ def estimate_tokens(text: str) -> int:
     return max(1, len(text) // CHARS_PER_TOKEN)
 
 
-async def _prices(model: ModelConfig) -> dict[str, float] | None:
-    import httpx
-
-    from sycobench.providers.keys import load_api_key
-    from sycobench.providers.openrouter import fetch_models
-
-    key = load_api_key(model.api_key_env) if model.api_key_env else None
-    async with httpx.AsyncClient(timeout=20) as client:
-        prices = await fetch_models(client, model.base_url, key)
-    return prices.get(model.id)
-
-
 async def _price_line(role: str, model: ModelConfig, n_calls: int, tokens_in: int, tokens_out: int) -> tuple[str, float | None]:
-    if model.api == "mock":
-        return f"{role} {model.id}: {n_calls} calls, simulated, $0", 0.0
+    provider = PROVIDERS.get(model.api)
     try:
-        price = await _prices(model)
+        price = await provider.prices(model)
     except (SycobenchError, OSError) as exc:
         return f"{role} {model.id}: {n_calls} calls; price unknown ({exc})", None
     if price is None:
         return f"{role} {model.id}: {n_calls} calls; price unknown (not listed by {model.base_url}/models)", None
     cost = tokens_in * price.get("prompt", 0.0) + tokens_out * price.get("completion", 0.0) + n_calls * price.get("request", 0.0)
+    if provider.simulated:
+        return f"{role} {model.id}: {n_calls} calls, simulated, ${cost:.0f}", cost
     return (f"{role} {model.id}: {n_calls} calls, ~{tokens_in:,} prompt + ~{tokens_out:,} completion tokens, "
             f"estimated ${cost:.4f}"), cost
 
 
-async def dry_run_report(cfg: Config, grid: list, plan: Plan) -> str:
+async def dry_run_report(spec: JobSpec) -> str:
+    plan = spec.plan
     calls = plan.calls
-    out_tokens = min(cfg.model.max_tokens or TYPICAL_ANSWER_TOKENS, TYPICAL_ANSWER_TOKENS)
+    out_tokens = min(spec.model.max_tokens or TYPICAL_ANSWER_TOKENS, TYPICAL_ANSWER_TOKENS)
     tokens_in = sum(estimate_tokens(m["content"]) for c in calls for m in c.prompt.messages)
-    lines = [f"dry run: {len(grid)} prompts x {cfg.run.samples} samples = {plan.planned} calls; "
+    lines = [f"dry run: {len(spec.grid)} prompts x {spec.run.samples} samples = {plan.planned} calls; "
              f"{len(calls)} calls to make ({plan.skipped} already done). No calls were made."]
-    target_line, target_cost = await _price_line("target", cfg.model, len(calls), tokens_in, len(calls) * out_tokens)
+    target_line, cost = await _price_line("target", spec.model, len(calls), tokens_in, len(calls) * out_tokens)
     lines.append(target_line)
-    cost = target_cost
-    if cfg.scorer.name == "judge" and cfg.scorer.model is not None:
+    scorer_model = spec.scorer_class.model(spec.scorer)
+    if scorer_model is not None:
         judge_in = len(calls) * (out_tokens + JUDGE_OVERHEAD_TOKENS)
-        judge_line, judge_cost = await _price_line("judge", cfg.scorer.model, len(calls), judge_in, len(calls) * JUDGE_REPLY_TOKENS)
+        judge_line, judge_cost = await _price_line("judge", scorer_model, len(calls), judge_in,
+                                                   len(calls) * JUDGE_REPLY_TOKENS)
         lines.append(judge_line)
         cost = None if cost is None or judge_cost is None else cost + judge_cost
     if cost is not None:
         lines.append(f"estimated total: ${cost:.4f} (tokens estimated from characters, {out_tokens} tokens per answer assumed)")
     lines.append("preview:")
-    for prompt in grid[:3]:
+    for prompt in spec.grid[:3]:
         lines.append(f"  [{prompt.perspective}] {prompt.messages[-1]['content']}")
     return "\n".join(lines)

@@ -9,7 +9,7 @@ any roster. The roster is read and checked when the sweep starts, before any job
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 
 from sycobench.errors import ConfigError
 
-__all__ = ["RosterEntry", "load_roster", "roster_path", "roster_sweep", "apply_roster", "register_resolver"]
+__all__ = ["RosterEntry", "load_roster", "roster_path", "roster_sweep", "roster_model", "register_resolver"]
 
 from sycobench.paths import DATA_DIR
 
@@ -92,18 +92,20 @@ def roster_sweep(name_or_path: str) -> str:
     return ",".join(f"'{e.id}'" for e in load_roster(name_or_path))
 
 
-def apply_roster(cfg: Any) -> None:
-    """Give the job's model the label, rate cap and concurrency its roster entry sets."""
+def roster_model(cfg: Any) -> Any:
+    """The job's model with the label, rate cap and concurrency its roster entry sets (a new
+    object: the config is not changed)."""
+    model = cfg.model
     roster = getattr(cfg, "roster", None)
     if roster is None or not roster.file:
-        return
-    entry = next((e for e in load_roster(roster.file) if e.id == cfg.model.id), None)
+        return model
+    entry = next((e for e in load_roster(roster.file) if e.id == model.id), None)
     if entry is None:
-        return
-    cfg.model.label = entry.label or cfg.model.label
-    cfg.model.rate_limit.rps = entry.rps if entry.rps is not None else cfg.model.rate_limit.rps
-    cfg.model.rate_limit.burst = entry.burst if entry.burst is not None else cfg.model.rate_limit.burst
-    cfg.model.concurrency = entry.concurrency if entry.concurrency is not None else cfg.model.concurrency
+        return model
+    rate = replace(model.rate_limit, rps=entry.rps if entry.rps is not None else model.rate_limit.rps,
+                   burst=entry.burst if entry.burst is not None else model.rate_limit.burst)
+    return replace(model, label=entry.label or model.label, rate_limit=rate,
+                   concurrency=entry.concurrency if entry.concurrency is not None else model.concurrency)
 
 
 def register_resolver() -> None:

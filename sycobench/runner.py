@@ -12,10 +12,9 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
-from sycobench.config import Config, ModelConfig
+from sycobench.config import ModelConfig
 from sycobench.errors import (
     AuthError,
     CostCapReached,
@@ -26,8 +25,9 @@ from sycobench.errors import (
 from sycobench.progress import Progress
 from sycobench.providers.base import Completion
 from sycobench.providers.client import ModelClient
-from sycobench.records import JsonlWriter, error_field, now_iso, read_jsonl, run_record
+from sycobench.records import error_field, now_iso, run_record, side_of
 from sycobench.scenario import Prompt
+from sycobench.store import JobFolder, JsonlWriter
 
 __all__ = ["Call", "Plan", "STOPS", "plan_calls", "run_bounded", "run_calls"]
 
@@ -53,24 +53,19 @@ class Plan:
     reasked: int  # failed in an earlier run and asked again (run.retry_errors=true)
 
 
-def plan_calls(cfg: Config, job_dir: Path, grid: list[Prompt]) -> Plan:
-    """Every (prompt, k) without a successful record yet; errors too with run.retry_errors."""
-    status: dict[tuple[str, int], bool] = {}
-    for r in read_jsonl(job_dir / "run.jsonl"):
-        if r["model_id"] != cfg.model.id:
-            continue
-        key = (r["prompt_id"], r["k"])
-        status[key] = status.get(key, False) or r["error"] is None
+def plan_calls(folder: JobFolder, grid: list[Prompt], *, model_id: str, samples: int, retry_errors: bool) -> Plan:
+    """Every (prompt, k) without a successful record yet; errors too with `retry_errors`."""
+    status = folder.call_status(model_id) if folder.has_answers() else {}
     calls, skipped, reasked = [], 0, 0
     for prompt in grid:
-        for k in range(cfg.run.samples):
+        for k in range(samples):
             seen = status.get((prompt.prompt_id, k))
-            if seen is True or (seen is False and not cfg.run.retry_errors):
+            if seen is True or (seen is False and not retry_errors):
                 skipped += 1
                 continue
             reasked += seen is False
             calls.append(Call(prompt, k))
-    return Plan(calls, len(grid) * cfg.run.samples, skipped, reasked)
+    return Plan(calls, len(grid) * samples, skipped, reasked)
 
 
 async def run_bounded(items: Iterable[T], work: Callable[[T], Awaitable[None]], *, concurrency: int) -> BaseException | None:
@@ -121,9 +116,10 @@ def _answer_fields(c: Completion | None, error: ProviderError | None) -> dict[st
 
 
 async def run_calls(calls: list[Call], *, model: ModelConfig, client: ModelClient, writer: JsonlWriter,
-                    meta: dict[str, Any], concurrency: int, progress: Progress) -> BaseException | None:
+                    meta: dict[str, Any], parties: list[str], concurrency: int,
+                    progress: Progress) -> BaseException | None:
     """Answer `calls` through the client, appending one record per finished call; returns the
-    stop that ended the phase early, if any."""
+    stop that ended the phase early, if any. `parties`: the scenario's party ids (A, B)."""
     params = model.generation_params()
 
     async def one(call: Call) -> None:
@@ -140,7 +136,8 @@ async def run_calls(calls: list[Call], *, model: ModelConfig, client: ModelClien
         writer.write(run_record(
             run_id=meta["run_id"], job_id=meta["job_id"], role="target", model_id=model.id,
             model_label=model.display, api=model.api, prompt_id=p.prompt_id, triplet_id=p.triplet_id,
-            scenario=p.scenario, version=p.version, perspective=p.perspective, factors=p.factors, k=call.k,
+            scenario=p.scenario, version=p.version, perspective=p.perspective,
+            side=side_of(p.perspective, parties), factors=p.factors, k=call.k,
             params=params, started_at=started_at, latency_s=round(time.perf_counter() - t0, 4),
             ended_at=now_iso(), **_answer_fields(completion, error)))
         progress.update()

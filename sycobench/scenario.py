@@ -13,12 +13,11 @@ import json
 import random
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-from sycobench.scenario_file import ScenarioConfig
+from sycobench.scenario_file import NEUTRAL, ScenarioConfig
 
-__all__ = ["Prompt", "build_grid", "fact_sheet", "template_values", "write_grid", "read_grid"]
+__all__ = ["Prompt", "build_grid", "fact_sheet", "template_values", "who_asks"]
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
@@ -150,12 +149,19 @@ def build_grid(cfg: ScenarioConfig) -> list[Prompt]:
     return grid
 
 
-def write_grid(grid: list[Prompt], path: Path) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        for prompt in grid:
-            fh.write(json.dumps(prompt.to_dict(), ensure_ascii=False) + "\n")
-
-
-def read_grid(path: Path) -> list[Prompt]:
-    with path.open(encoding="utf-8") as fh:
-        return [Prompt(**json.loads(line)) for line in fh if line.strip()]
+def who_asks(cfg: ScenarioConfig, text: str) -> str:
+    """Which voice a prompt is written in (a party id or `neutral`), read as a model would: from the
+    scenario's `mock.asker_cues` ("my landlord" is said by the tenant), else from how each voice's
+    opening begins (the text before its first placeholder, after any role sentence)."""
+    lowered = text.lower()
+    cues = (cfg.to_dict().get("mock") or {}).get("asker_cues") or {}
+    if cues:
+        return next((party for party, said in cues.items() if any(c.lower() in lowered for c in said)), NEUTRAL)
+    roles = cfg.to_dict().get("role") or {}
+    openings = {voice: cfg.opening[voice].split("{", 1)[0].strip().lower() for voice in cfg.voices}
+    for voice, start in sorted(openings.items(), key=lambda kv: -len(kv[1])):  # the longest, most specific first
+        role = str(roles.get(voice) or "").strip().lower()
+        body = lowered[len(role):].lstrip() if role and lowered.startswith(role) else lowered
+        if start and body.startswith(start):
+            return voice
+    return NEUTRAL

@@ -222,7 +222,11 @@ def _check_extras(d: dict[str, Any]) -> list[str]:
                 out.append(f"offline_cues[{i}]: {phrase!r} is not a lowercase regex starting with a letter")
     if cues is not None and not isinstance(cues, (list, str)):
         out.append("offline_cues: give a list of cue rows, or the name of a file in data/scenarios/")
-    answers = (d.get("mock") or {}).get("answers") if isinstance(d.get("mock"), dict) else None
+    mock = d.get("mock")
+    writer = mock.get("writer") if isinstance(mock, dict) else None
+    if writer is not None and writer != "rent":
+        out.append(f"mock.writer: {writer!r} is not a writer sycobench has (rent); give mock.answers instead")
+    answers = mock.get("answers") if isinstance(mock, dict) else None
     if answers is not None:
         closers = answers.get("closers") if isinstance(answers, dict) else None
         for side in ("a", "b", "balanced"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import hydra
@@ -19,6 +19,7 @@ from sycobench.app import exit_on_error, run_entry
 from sycobench.config import Config, Settings, load_saved_config
 from sycobench.errors import ConfigError
 from sycobench.paths import CONF_DIR
+from sycobench.store import JobFolder, SweepFolder
 
 __all__ = ["ScoreAppConfig", "ascore_path", "main", "score_path"]
 
@@ -35,43 +36,70 @@ class ScoreAppConfig(Settings):
 ConfigStore.instance().store(name="sycobench_score_schema", node=ScoreAppConfig)
 
 
-def _job_config(job_dir: Path, app: ScoreAppConfig) -> Config:
+def _job_config(folder: JobFolder, app: ScoreAppConfig) -> Config:
     """The job's own saved config, with this app's scorer, rate limit, run and report settings."""
-    saved = job_dir / "config.yaml"
-    if not saved.exists():
-        raise ConfigError(f"{job_dir}: no config.yaml; is this a sycobench job folder?")
-    cfg = load_saved_config(OmegaConf.load(saved))
-    cfg.scorer, cfg.rate_limit, cfg.report = app.scorer, app.rate_limit, app.report
-    cfg.run.concurrency, cfg.run.cache, cfg.run.cache_dir = app.run.concurrency, app.run.cache, app.run.cache_dir
-    return cfg
+    saved = folder.saved_config()
+    if saved is None:
+        raise ConfigError(f"{folder.path}: no saved config; is this a sycobench job folder?")
+    cfg = load_saved_config(saved)
+    run = replace(cfg.run, concurrency=app.run.concurrency, cache=app.run.cache, cache_dir=app.run.cache_dir,
+                  max_cost_usd=app.run.max_cost_usd, progress=app.run.progress)
+    return replace(cfg, scorer=app.scorer, rate_limit=app.rate_limit, report=app.report, run=run)
 
 
 async def ascore_path(path: Path, app: ScoreAppConfig) -> int:
     """Score every job under `path`, each through its own call path (cache, cost cap, totals)."""
     from sycobench.job import open_client
-    from sycobench.jobdir import job_lock
-    from sycobench.records import check_job_records
     from sycobench.report.job import write_job_report
-    from sycobench.report.load import find_jobs
-    from sycobench.scoring import ScoringContext, resolve_scorer, score_job
+    from sycobench.scoring import ScoringContext, score_folder
+    from sycobench.spec import prepare_scorer
+    from sycobench.store import find_jobs
 
-    jobs = find_jobs(path)
+    jobs = [job for job in find_jobs(path) if job.has_answers()]
     if not jobs:
-        raise ConfigError(f"run_dir={path}: no job folder (with run.jsonl) found there")
+        raise ConfigError(f"run_dir={path}: no job folder with answers found there")
+    prepared = []
+    for folder in jobs:  # every job is checked before the first is scored
+        cfg = _job_config(folder, app)
+        scorer, kind, why = prepare_scorer(cfg.scorer, cfg.model, cfg.scenario, keys=True)
+        folder.check_records()
+        prepared.append((folder, cfg, scorer, kind, why))
     total = 0
-    for job_dir in jobs:
-        cfg = _job_config(job_dir, app)
-        scorer = resolve_scorer(app.scorer, cfg.model)
-        check_job_records(job_dir)
-        with job_lock(job_dir):  # never beside a job still writing there
-            async with open_client(cfg, job_dir) as client:
-                total += await score_job(ScoringContext(job_dir, scorer, cfg, client))
-            write_job_report(job_dir, cfg.report)
-    if len(jobs) > 1 or jobs[0] != path:
+    for folder, cfg, scorer, kind, why in prepared:
+        if why:
+            log.info(why)
+        with folder.lock():  # never beside a job still writing there
+            async with open_client(cfg.run, cfg.rate_limit, folder, scenario=cfg.scenario) as client:
+                outcome = await score_folder(folder, kind(scorer, ScoringContext(cfg.scenario, client)),
+                                             concurrency=cfg.run.concurrency, totals=client.totals.judge,
+                                             progress=cfg.run.progress, progress_every_s=cfg.run.progress_every_s)
+            total += outcome.scored
+            write_job_report(folder, cfg.report)
+            _update_status(folder, cfg, kind.scorer_id(scorer) if kind.scores else None)
+            if outcome.stop is not None:
+                raise outcome.stop
+    if len(jobs) > 1 or jobs[0].path != path:
         from sycobench.report import write_report
 
-        write_report([path], path / "report", app.report)
+        write_report([path], SweepFolder(path).report, app.report)
     return total
+
+
+def _update_status(folder: JobFolder, cfg: Config, scorer: str | None) -> None:
+    """A job left incomplete only for want of scores is `ok` once scoring fills every gap."""
+    meta = folder.read_meta()
+    if meta.get("status") != "incomplete":
+        return
+    from sycobench.preflight import check_grid
+
+    prompts = [p.prompt_id for p in folder.read_grid()] or [p.prompt_id for p in check_grid(cfg.scenario)]
+    gaps = folder.gaps(prompts, cfg.run.samples, cfg.model.id, scorer)
+    if gaps:
+        meta["message"] = f"{gaps}. Resume with run.resume={folder.path}"
+    else:
+        meta.update(status="ok", message="", exit_code=0)
+        log.info("%s: every answer is scored now; job.json says ok", folder.path)
+    folder.save_meta(meta)
 
 
 def score_path(path: Path, app: ScoreAppConfig) -> int:

@@ -9,7 +9,6 @@ The figures are kept as the scorer's latest, where job and sweep reports find th
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,10 +20,14 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from sycobench.app import exit_on_error, run_entry
-from sycobench.config import Config, ModelConfig, ScenarioConfig, ScorerConfig, Settings
+from sycobench.config import ModelConfig, ScenarioConfig, ScorerConfig, Settings
 from sycobench.errors import ConfigError
 from sycobench.paths import CONF_DIR
+from sycobench.records import run_record
 from sycobench.scenario import Prompt, build_grid
+from sycobench.scoring import Scorer, ScoringContext, score_folder, scorer_class
+from sycobench.spec import prepare_scorer
+from sycobench.store import RUN, SCORES, JobFolder
 from sycobench.validation import (
     DEFAULT_SET, agreement_table, figure_rows, figures_path, flip_table, load_set, perspective_table, save_figures,
     set_digest,
@@ -34,7 +37,7 @@ __all__ = ["ValidateAppConfig", "ValidationConfig", "main", "score_set", "valida
 
 log = logging.getLogger("sycobench.validate")
 # The answers stand in for a model that is not the mock, so scorer=auto picks what a real model gets.
-SET_MODEL = ModelConfig(name="validation-set", api="validation", id="validation-set")
+SET_MODEL = ModelConfig(name="validation-set", api="openrouter", id="validation-set")
 
 
 @dataclass
@@ -59,83 +62,70 @@ class ValidateAppConfig(Settings):
 ConfigStore.instance().store(name="sycobench_validate_schema", node=ValidateAppConfig)
 
 
-def _offline_scores(answers: pl.DataFrame, grid: dict[str, Prompt]) -> pl.DataFrame:
-    from sycobench.scoring.offline import score_text
-
-    scores = [score_text(text, prompt=grid[pid].messages).score
-              for text, pid in answers.select("text", "prompt_id").iter_rows()]
-    return answers.with_columns(pl.Series("score", scores, dtype=pl.Float64), pl.lit(False).alias("flipped"))
-
-
-def _write_set_job(job_dir: Path, answers: pl.DataFrame, grid: dict[str, Prompt]) -> None:
+def _set_job(folder: JobFolder, answers: pl.DataFrame, grid: dict[str, Prompt]) -> None:
     """The set as a job folder (k = the answer's line number), so any scorer scores it as it scores a job."""
-    job_dir.mkdir(parents=True, exist_ok=True)
+    folder.make()
     used = answers["prompt_id"].unique(maintain_order=True).to_list()
-    (job_dir / "grid.jsonl").write_text("".join(json.dumps(grid[p].to_dict(), ensure_ascii=False) + "\n" for p in used))
-    with (job_dir / "run.jsonl").open("w") as fh:
+    folder.write_grid([grid[p] for p in used])
+    if folder.has_answers():
+        return  # written by the first pass (a judge is asked twice: plain and flipped scale)
+    with folder.writer(RUN) as writer:
         for k, (pid, text) in enumerate(answers.select("prompt_id", "text").iter_rows()):
-            prompt = grid[pid]
-            record = {"run_id": None, "job_id": None, "model_id": SET_MODEL.id, "prompt_id": pid, "k": k,
-                      "triplet_id": prompt.triplet_id, "perspective": prompt.perspective, "factors": prompt.factors,
-                      "response_text": text, "error": None}
-            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            p = grid[pid]
+            writer.write(run_record(role="target", model_id=SET_MODEL.id, model_label=SET_MODEL.display,
+                                    api=SET_MODEL.api, prompt_id=pid, triplet_id=p.triplet_id, scenario=p.scenario,
+                                    version=p.version, perspective=p.perspective, factors=p.factors, k=k,
+                                    response_text=text))
 
 
-async def _run_scorer(job_dir: Path, scorer: ScorerConfig, cfg: Config) -> None:
+async def _run_scorer(folder: JobFolder, scorer: ScorerConfig, kind: type[Scorer], app: ValidateAppConfig,
+                      scenario: ScenarioConfig) -> None:
     from sycobench.job import open_client
-    from sycobench.scoring import ScoringContext, score_job
 
-    async with open_client(cfg, job_dir) as client:
-        await score_job(ScoringContext(job_dir, scorer, cfg, client))
+    async with open_client(app.run, app.rate_limit, folder, scenario=scenario) as client:
+        outcome = await score_folder(folder, kind(scorer, ScoringContext(scenario, client)),
+                                     concurrency=app.run.concurrency, totals=client.totals.judge,
+                                     progress=app.run.progress, progress_every_s=app.run.progress_every_s)
+    if outcome.stop is not None:
+        raise outcome.stop
 
 
-def _job_scores(job_dir: Path, answers: pl.DataFrame, scorer: ScorerConfig, cfg: Config) -> pl.DataFrame:
-    from sycobench.records import read_jsonl
-    from sycobench.scoring import scorer_id
-
-    asyncio.run(_run_scorer(job_dir, scorer, cfg))
-    sid = scorer_id(scorer)
-    rows = [(r["k"], r["score"], bool(r.get("flipped"))) for r in read_jsonl(job_dir / "scores.jsonl")
-            if r["scorer"] == sid and r["error"] is None]
-    errors = sum(1 for r in read_jsonl(job_dir / "scores.jsonl") if r["scorer"] == sid and r["error"] is not None)
+def score_set(answers: pl.DataFrame, scorer: ScorerConfig, app: ValidateAppConfig, work_dir: Path,
+              grid: dict[str, Prompt], scenario: ScenarioConfig) -> pl.DataFrame:
+    """`answers` with the scorer's `score` (null = unscored) and whether it was `flipped`."""
+    kind = scorer_class(scorer)
+    folder = JobFolder(work_dir)
+    _set_job(folder, answers, grid)
+    asyncio.run(_run_scorer(folder, scorer, kind, app, scenario))
+    sid = kind.scorer_id(scorer)
+    records = folder.frame(SCORES, ["k", "scorer", "score", "flipped", "error"]).filter(pl.col("scorer") == sid)
+    errors = records.filter(pl.col("error").is_not_null()).height
     if errors:
         log.warning("%s: %d answers could not be scored (call errors); they count as unscored", sid, errors)
-    scores = pl.DataFrame(rows, schema={"k": pl.Int64, "score": pl.Float64, "flipped": pl.Boolean}, orient="row")
+    scores = records.filter(pl.col("error").is_null()).select("k", "score", pl.col("flipped").fill_null(False))
     return (answers.with_row_index("k").with_columns(pl.col("k").cast(pl.Int64))
             .join(scores, on="k", how="left").drop("k").with_columns(pl.col("flipped").fill_null(False)))
 
 
-def score_set(answers: pl.DataFrame, scorer: ScorerConfig, app: ValidateAppConfig, work_dir: Path,
-              grid: dict[str, Prompt]) -> pl.DataFrame:
-    """`answers` with the scorer's `score` (null = unscored) and whether it was `flipped`."""
-    if scorer.name == "offline":
-        return _offline_scores(answers, grid)
-    _write_set_job(work_dir, answers, grid)
-    cfg = Config(model=SET_MODEL, scenario=ScenarioConfig(), scorer=scorer, rate_limit=app.rate_limit, run=app.run,
-                 report=app.report)
-    return _job_scores(work_dir, answers, scorer, cfg)
-
-
 def validate(app: ValidateAppConfig, out_dir: Path) -> dict[str, pl.DataFrame]:
-    from sycobench.scoring import resolve_scorer, scorer_id
-    from sycobench.scoring.offline import SCORER_VERSION
-
-    if app.scorer.name == "none":
-        raise ConfigError("scorer=none scores nothing; validate scorer=offline, scorer=judge or scorer=human")
-    grid = {p.prompt_id: p for p in build_grid(ScenarioConfig())}
+    scenario = ScenarioConfig()
+    scorer, kind, _ = prepare_scorer(app.scorer, SET_MODEL, scenario, keys=True)
+    if not kind.scores:
+        raise ConfigError(f"scorer={scorer.name} scores nothing; validate scorer=offline, scorer=judge or scorer=human")
+    grid = {p.prompt_id: p for p in build_grid(scenario)}
     path = Path(app.validation.data) if app.validation.data else DEFAULT_SET
     answers = load_set(path, set(grid))
-    scorer = resolve_scorer(app.scorer, SET_MODEL)
-    sid, tau = scorer_id(scorer), app.validation.threshold
+    sid, tau = kind.scorer_id(scorer), app.validation.threshold
     work_dir = out_dir / "scored"
-    scored = score_set(answers, scorer, app, work_dir, grid)
+    scored = score_set(answers, scorer, app, work_dir, grid, scenario)
     flips = None
-    if scorer.name == "judge":
-        other = score_set(answers, replace(scorer, flip_half=not scorer.flip_half), app, work_dir, grid)
+    if kind.flip_check:
+        other = score_set(answers, replace(scorer, flip_half=not scorer.flip_half), app, work_dir, grid, scenario)
         plain, flipped = (other, scored) if scorer.flip_half else (scored, other)
         flips = flip_table(plain, flipped, threshold=tau)
-    version = SCORER_VERSION if scorer.name == "offline" else sid
-    table = figure_rows(agreement_table(scored, sid, threshold=tau), version=version, digest=set_digest(path), flips=flips)
+    version = kind.version(scorer)
+    table = figure_rows(agreement_table(scored, sid, threshold=tau), scenario=scenario.name, version=version,
+                        digest=set_digest(path), flips=flips)
     by_perspective = perspective_table(scored, sid, threshold=tau)
     out_dir.mkdir(parents=True, exist_ok=True)
     table.write_csv(out_dir / "validation.csv", float_precision=4)

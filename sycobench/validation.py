@@ -41,7 +41,8 @@ SPLITS = ("tuning", "heldout")
 SET_SCHEMA = {"id": pl.String, "split": pl.String, "prompt_id": pl.String, "perspective": pl.String,
               "label": pl.Float64, "written_by": pl.String, "text": pl.String}
 METRICS = ("spearman", "bin_accuracy", "weighted_kappa", "mean_signed_error")
-FIGURE_SCHEMA = {"scorer": pl.String, "split": pl.String, "n": pl.Int64, **{m: pl.Float64 for m in METRICS},
+FIGURE_SCHEMA = {"scorer": pl.String, "scenario": pl.String, "split": pl.String, "n": pl.Int64,
+                 **{m: pl.Float64 for m in METRICS},
                  "n_unscored": pl.Int64, "flip_n": pl.Int64, "flip_bin_agreement": pl.Float64,
                  "flip_mean_abs_diff": pl.Float64, "version": pl.String, "set_sha": pl.String, "validated_at": pl.String}
 
@@ -134,20 +135,21 @@ def flip_table(plain: pl.DataFrame, flipped: pl.DataFrame, *, threshold: float =
     ).collect()
 
 
-def figure_rows(table: pl.DataFrame, *, version: str, digest: str, flips: pl.DataFrame | None = None) -> pl.DataFrame:
+def figure_rows(table: pl.DataFrame, *, scenario: str, version: str, digest: str,
+                flips: pl.DataFrame | None = None) -> pl.DataFrame:
     """validation.csv rows in the layout the figures store keeps."""
     if flips is not None:
         table = table.join(flips, on="split", how="left")
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    table = table.with_columns(pl.lit(version).alias("version"), pl.lit(digest).alias("set_sha"),
-                               pl.lit(stamp).alias("validated_at"))
+    table = table.with_columns(pl.lit(scenario).alias("scenario"), pl.lit(version).alias("version"),
+                               pl.lit(digest).alias("set_sha"), pl.lit(stamp).alias("validated_at"))
     return pl.DataFrame(schema=FIGURE_SCHEMA).vstack(table.select(
         [pl.col(c).cast(t) if c in table.columns else pl.lit(None, dtype=t).alias(c) for c, t in FIGURE_SCHEMA.items()]))
 
 
 def figures_path() -> Path:
     """Where `validate` keeps the latest figures of each scorer, for the reports to find."""
-    from sycobench.cache import default_cache_dir
+    from sycobench.providers.cache import default_cache_dir
 
     return default_cache_dir() / "validation" / "figures.csv"
 
@@ -162,44 +164,71 @@ def _read_figures(path: Path) -> pl.DataFrame:
 
 
 def save_figures(rows: pl.DataFrame, path: Path) -> None:
-    """Replace the scorer's earlier rows with these (one scorer's latest figures at a time)."""
-    kept = _read_figures(path).filter(~pl.col("scorer").is_in(rows["scorer"].unique().to_list()))
+    """Replace the scorer's earlier rows for the scenario with these (its latest figures there)."""
+    done = rows.select("scorer", "scenario").unique()
+    kept = _read_figures(path).join(done, on=["scorer", "scenario"], how="anti")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    pl.concat([kept, rows]).sort("scorer").write_csv(tmp, float_precision=4)
+    pl.concat([kept, rows]).sort("scorer", "scenario").write_csv(tmp, float_precision=4)
     tmp.replace(path)
 
 
-def latest_figures(scorers: list[str], store: Path | None = None) -> pl.DataFrame:
-    """The latest figures of these scorers: the store first, else those shipped with sycobench.
-    The offline scorer's figures count only for the lexicon version now in use."""
-    from sycobench.scoring.offline import SCORER_VERSION
+def current_version(scorer: str) -> str:
+    """The version a scorer's figures must carry to be shown: its class's, when the id alone names
+    the scorer (`offline`: its lexicon version); else the id itself (a judge: its model)."""
+    from sycobench.config import ScorerConfig
+    from sycobench.errors import ConfigError
+    from sycobench.scoring import SCORERS
 
-    current = (pl.col("scorer") != "offline") | (pl.col("version") == SCORER_VERSION)
-    stored = _read_figures(store or figures_path()).filter(pl.col("scorer").is_in(scorers) & current)
-    shipped = _read_figures(SHIPPED_FIGURES).filter(
-        pl.col("scorer").is_in(scorers) & current & ~pl.col("scorer").is_in(stored["scorer"].unique().to_list()))
-    return pl.concat([stored, shipped]).sort("scorer")
+    try:
+        kind = SCORERS.get(scorer.split(":", 1)[0])
+        cfg = ScorerConfig(name=kind.name)
+        if kind.scorer_id(cfg) == scorer:
+            return kind.version(cfg)
+    except (ConfigError, AttributeError, TypeError):
+        pass
+    return scorer
 
 
-def smoke_test_note(models: list[str], store: Path | None = None) -> str:
-    """The one line said wherever the offline scorer scored answers of a model that is not the mock."""
-    held = latest_figures(["offline"], store).filter(pl.col("split") == "heldout")
-    figures = ("no held-out figures are recorded for this lexicon" if held.is_empty() else
-               f"on the held-out validation answers it reaches Spearman {held['spearman'][0]:.2f} and bin "
-               f"accuracy {held['bin_accuracy'][0]:.2f}")
+def latest_figures(pairs: pl.DataFrame, store: Path | None = None) -> pl.DataFrame:
+    """The latest figures of these (scorer, scenario) pairs: the store first, else those shipped
+    with sycobench; figures of another version of the scorer are never shown."""
+    pairs = pairs.select("scorer", "scenario").unique().with_columns(
+        pl.col("scorer").map_elements(current_version, return_dtype=pl.String).alias("version"))
+    stored = _read_figures(store or figures_path()).join(pairs, on=["scorer", "scenario", "version"], how="semi")
+    shipped = (_read_figures(SHIPPED_FIGURES).join(pairs, on=["scorer", "scenario", "version"], how="semi")
+               .join(stored.select("scorer", "scenario").unique(), on=["scorer", "scenario"], how="anti"))
+    return pl.concat([stored, shipped]).sort("scorer", "scenario")
+
+
+def smoke_test_note(models: list[str], scenarios: list[str], store: Path | None = None) -> str:
+    """The one line said wherever the offline scorer scored answers of a model that is not simulated."""
+    held = latest_figures(pl.DataFrame({"scorer": "offline", "scenario": scenarios}), store).filter(
+        pl.col("split") == "heldout")
+    figures = ("no held-out figures are recorded for this lexicon and scenario" if held.is_empty() else
+               "on the held-out validation answers it reaches " + "; ".join(
+                   f"Spearman {r['spearman']:.2f} and bin accuracy {r['bin_accuracy']:.2f} ({r['scenario']}, n={r['n']})"
+                   for r in held.iter_rows(named=True)))
     return (f"the offline scorer scored answers of {', '.join(models)}: it is a smoke-test scorer ({figures}; "
             "docs/validation.md); score real models with the LLM judge (scorer=judge)")
 
 
-def report_validation(results: pl.DataFrame, calls: pl.DataFrame | None) -> tuple[pl.DataFrame, str | None]:
-    """For a report: the latest validation figures of the scorers it uses, and the smoke-test line
-    when the offline scorer scored answers of a model that is not the mock."""
-    scorers = results["scorer"].unique().sort().to_list()
-    figures = latest_figures(scorers).select(*FIGURE_SCHEMA)
-    mock: list[str] = []
+def report_validation(results: pl.DataFrame, calls: pl.DataFrame | None, parties: dict | None = None
+                      ) -> tuple[pl.DataFrame, str | None]:
+    """For a report: the latest validation figures of the scorers it uses, each for the scenarios it
+    scored (never another scenario's), and the smoke-test line when the offline scorer scored answers
+    of a model that is not simulated."""
+    from sycobench.providers.base import PROVIDERS
+
+    scenario = pl.col("scenario").fill_null("rent") if "scenario" in results.columns else pl.lit("rent")
+    used = results.select("scorer", scenario.alias("scenario")).unique()
+    figures = latest_figures(used).select(*FIGURE_SCHEMA)
+    simulated: list[str] = []
     if calls is not None and "api" in calls.columns:
-        mock = calls.filter((pl.col("role") == "target") & (pl.col("api") == "mock"))["model_id"].unique().to_list()
-    real = (results.filter((pl.col("scorer") == "offline") & ~pl.col("model_id").is_in(mock))["model_id"]
-            .unique().sort().to_list())
-    return figures, smoke_test_note(real) if real else None
+        target = calls.filter(pl.col("role") == "target").select("model_id", "api").unique().drop_nulls()
+        simulated = [m for m, api in target.iter_rows() if getattr(PROVIDERS.get(api), "simulated", False)]
+    offline = results.filter((pl.col("scorer") == "offline") & ~pl.col("model_id").is_in(simulated))
+    if offline.is_empty():
+        return figures, None
+    scenarios = offline.select(scenario.alias("s"))["s"].unique().sort().to_list()
+    return figures, smoke_test_note(offline["model_id"].unique().sort().to_list(), scenarios)

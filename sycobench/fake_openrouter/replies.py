@@ -27,7 +27,6 @@ __all__ = [
 UPSTREAM = "FakeUpstream"
 JUDGE_MODES = ("json", "bare", "distract", "out_of_range", "junk", "mixed")
 _MIXED_CYCLE = JUDGE_MODES[:-1]
-_REVERSED_SCALE = "-1 = clearly pro-landlord"
 _ANSWER_TAGS = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 _DEFAULT_PRICE = ("0.000001", "0.000002")
 
@@ -121,31 +120,31 @@ def load_scenario(name: str) -> Any:
     return ScenarioConfig(yaml.safe_load(path.read_text(encoding="utf-8")))
 
 
+@functools.lru_cache(maxsize=8)
 def _answers(scenario: str) -> dict[str, Any] | None:
-    """The scenario's `mock.answers` (None: rent's own writer)."""
-    return (load_scenario(scenario).to_dict().get("mock") or {}).get("answers")
+    """The sentences the scenario's answers are written from (None: rent's own writer)."""
+    from sycobench.providers.mock_text import answer_bank
+
+    return answer_bank(load_scenario(scenario).to_dict())
 
 
 def write_advice(messages: list[dict[str, Any]], *, model: str, request_seed: object,
                  server_seed: int, sycophancy: float, scenario: str = "rent") -> str:
     from sycobench.providers.mock import read_prompt
     from sycobench.providers.mock_text import write_answer, write_from_bank
+    from sycobench.scenario import who_asks
 
     asked = next((message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
-    perspective, amount, base_rent = read_prompt(asked)
     rng = random.Random(_digest(server_seed, model, request_seed, messages))
-    bank = _answers(scenario)
-    if bank is None:
-        pull = {"landlord": 1.0, "tenant": -1.0, "neutral": 0.0}[perspective]
-    else:
-        cfg, lowered = load_scenario(scenario), asked.lower()
-        cues = cfg.mock.get("asker_cues") or {}
-        asker = next((p for p, said in cues.items() if any(c.lower() in lowered for c in said)), "neutral")
-        pull = 1.0 if asker == cfg.party_ids[0] else -1.0 if asker == cfg.party_ids[1] else 0.0
+    cfg = load_scenario(scenario)
+    asker = who_asks(cfg, asked)
+    pull = 1.0 if asker == cfg.party_ids[0] else -1.0 if asker == cfg.party_ids[1] else 0.0
     stance = max(-1.0, min(1.0, _model_lean(model) + sycophancy * pull + rng.gauss(0.0, 0.08)))
+    bank = _answers(scenario)
     if bank is not None:
         return write_from_bank(stance, bank, rng=rng)
-    return write_answer(stance, perspective=perspective, amount=amount, base_rent=base_rent, rng=rng)
+    _, amount, base_rent = read_prompt(asked)
+    return write_answer(stance, perspective=asker, amount=amount, base_rent=base_rent, rng=rng)
 
 
 def find_judged_answer(messages: list[dict[str, Any]]) -> str | None:
@@ -162,28 +161,29 @@ def _bank_keys(scenario: str = "rent") -> tuple[tuple[str, str], ...]:
 
     bank = _answers(scenario)
     if bank is not None:
-        names = {"a": "landlord", "b": "tenant", "balanced": "balanced"}
-        return tuple([(line, names[side]) for side in names for line in bank[side]]
-                     + [(line, names[side]) for side, lines in bank["closers"].items() for line in lines])
+        sides = ("a", "b", "balanced")
+        return tuple([(line, side) for side in sides for line in bank[side]]
+                     + [(line, side) for side, lines in bank["closers"].items() for line in lines])
     keys = []
+    rent_sides = {"landlord": "a", "tenant": "b", "balanced": "balanced"}  # rent's own writer names its sides so
     for table in (BANKS, CLOSERS):
-        for sides in table.values():
-            for side, templates in sides.items():
+        for by_side in table.values():
+            for side, templates in by_side.items():
                 for template in templates:
-                    keys.append((max(re.split(r"\{[^}]*\}", template), key=len).strip(), side))
+                    keys.append((max(re.split(r"\{[^}]*\}", template), key=len).strip(), rent_sides[side]))
     return tuple(keys)
 
 
 def read_stance(answer: str, scenario: str = "rent") -> float:
     """The fake judge's rating: the answer writer's own key, read back from which of its
-    sentences the answer holds (landlord - tenant, over all). It shares nothing with the
+    sentences the answer holds (party A's - party B's, over all). It shares nothing with the
     offline scorer, so tests comparing the two are not circular; prose it did not write rates 0."""
-    counts = {"landlord": 0, "tenant": 0, "balanced": 0}
+    counts = {"a": 0, "b": 0, "balanced": 0}
     for text, side in _bank_keys(scenario):
         if text and text in answer:
             counts[side] += 1
     seen = sum(counts.values())
-    return (counts["landlord"] - counts["tenant"]) / seen if seen else 0.0
+    return (counts["a"] - counts["b"]) / seen if seen else 0.0
 
 
 def judge_reply(messages: list[dict[str, Any]], answer: str, *, mode: str, turn: int, scenario: str = "rent") -> str:
@@ -197,7 +197,7 @@ def judge_reply(messages: list[dict[str, Any]], answer: str, *, mode: str, turn:
     if mode == "junk":
         return "I'm not sure how to rate this."
     score = read_stance(answer, scenario)
-    reversed_scale = f"-1 = {load_scenario(scenario).judge['plus']}" if _answers(scenario) else _REVERSED_SCALE
+    reversed_scale = f"-1 = {load_scenario(scenario).judge['plus']}"
     if any(reversed_scale in message_text(m) for m in messages):
         score = -score
     score = round(score, 2) + 0.0  # no "-0.0"

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from sycobench.registry import Registry
 
@@ -59,6 +58,24 @@ class Provider(abc.ABC):
     #: who pays for a request (a key digest or a server URL): calls with the same key share one
     #: rate limit. None: no rate limit (a local simulation).
     rate_key: str | None = None
+    #: an offline simulation: no key, no price, and `scorer=auto` may pick the offline scorer for it
+    simulated: ClassVar[bool] = False
+    #: the server takes OpenAI's `response_format` (the judge then asks for JSON in that format)
+    structured_output: ClassVar[bool] = False
+
+    @classmethod
+    def key_env(cls, model: ModelConfig) -> str | None:
+        """The environment variable holding the key this model's calls need (None: no key)."""
+        return model.api_key_env
+
+    @classmethod
+    def check(cls, model: ModelConfig, key: str) -> None:
+        """Raise ConfigError if `model` (the config node at `key`, e.g. `scorer.model`) cannot be called."""
+
+    @classmethod
+    async def prices(cls, model: ModelConfig) -> dict[str, float] | None:
+        """USD per prompt token, completion token and request, as the server lists them (None: unknown)."""
+        return None
 
     @abc.abstractmethod
     async def generate(self, messages: list[Message], *, k: int = 0) -> Completion:
@@ -79,8 +96,7 @@ class ProviderContext(Protocol):
     scenario: Any
 
 
-ProviderFactory = Callable[["ModelConfig", ProviderContext], Provider]
-#: `model.api` -> a factory (ModelConfig, ProviderContext) -> Provider; plugins use the
+#: `model.api` -> the Provider class, made with (ModelConfig, ProviderContext); plugins use the
 #: entry-point group `sycobench.providers`
-PROVIDERS: Registry[ProviderFactory] = Registry("model.api", "sycobench.providers")
+PROVIDERS: Registry[type[Provider]] = Registry("model.api", "sycobench.providers")
 register_provider = PROVIDERS.register

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import httpx
 
-from sycobench.cache import ResponseCache, cache_key
+from sycobench.providers.cache import ResponseCache, cache_key
 from sycobench.errors import CostCapReached, ProviderError
 from sycobench.providers.base import PROVIDERS, Completion, Message, Provider
 from sycobench.providers.costcap import CostCap

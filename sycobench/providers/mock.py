@@ -13,10 +13,11 @@ import json
 import random
 import re
 
-from sycobench.config import MockModelConfig
+from sycobench.config import MockModelConfig, ModelConfig
 from sycobench.errors import ProviderError
 from sycobench.providers.base import Completion, Message, Provider, ProviderContext, register_provider
-from sycobench.providers.mock_text import write_answer, write_from_bank
+from sycobench.providers.mock_text import answer_bank, write_answer, write_from_bank
+from sycobench.scenario import who_asks
 from sycobench.scenario_file import ScenarioConfig
 
 __all__ = ["MockProvider", "asker_of", "read_prompt"]
@@ -49,22 +50,22 @@ def read_prompt(text: str) -> tuple[str, int | None, int | None]:
 class MockProvider(Provider):
     name = "mock"
     cacheable = False
+    simulated = True
+
+    @classmethod
+    def key_env(cls, model: ModelConfig) -> str | None:
+        return None
+
+    @classmethod
+    async def prices(cls, model: ModelConfig) -> dict[str, float] | None:
+        return {"prompt": 0.0, "completion": 0.0, "request": 0.0}
 
     def __init__(self, model: MockModelConfig, ctx: ProviderContext | None = None, *, seed: int = 0) -> None:
         self.model = model
         self.seed = model.seed if model.seed is not None else seed
         scenario = getattr(ctx, "scenario", None)
-        self.scenario: ScenarioConfig | None = scenario if isinstance(scenario, ScenarioConfig) else None
-        mock = (self.scenario.to_dict().get("mock") or {}) if self.scenario else {}
-        self.bank = mock.get("answers")  # None: rent's own writer
-        self.cues = {party: [c.lower() for c in cues] for party, cues in (mock.get("asker_cues") or {}).items()}
-
-    def _asker(self, text: str) -> str:
-        """Who asks, and the stance direction: +1 for party A, -1 for party B, 0 for a third person."""
-        if not self.cues:
-            return asker_of(text)
-        lowered = text.lower()
-        return next((party for party, cues in self.cues.items() if any(c in lowered for c in cues)), "neutral")
+        self.scenario: ScenarioConfig = scenario if isinstance(scenario, ScenarioConfig) else ScenarioConfig()
+        self.bank = answer_bank(self.scenario.to_dict())  # None: rent's own writer
 
     def _rng(self, messages: list[Message], k: int) -> random.Random:
         blob = json.dumps([self.model.id, self.seed, k, messages], sort_keys=True).encode()
@@ -81,15 +82,15 @@ class MockProvider(Provider):
                 model=self.model.id,
             )
         user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        asker, amount, base_rent = read_prompt(user)
-        asker = self._asker(user)
-        parties = self.scenario.party_ids if self.scenario else ["landlord", "tenant"]
+        asker = who_asks(self.scenario, user)
+        parties = self.scenario.party_ids
         direction = 1.0 if asker == parties[0] else -1.0 if asker == parties[1] else 0.0
         stance = self.model.base_lean + self.model.sycophancy * direction + rng.gauss(0.0, self.model.noise)
         stance = max(-1.0, min(1.0, stance))
         if self.bank:
             text = write_from_bank(stance, self.bank, rng=rng)
         else:
+            _, amount, base_rent = read_prompt(user)
             text = write_answer(stance, perspective=asker, amount=amount, base_rent=base_rent, rng=rng)
         prompt_tokens = sum(len(m["content"]) for m in messages) // 4
         completion_tokens = len(text) // 4

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 
-__all__ = ["write_answer", "write_from_bank"]
+__all__ = ["WRITERS", "answer_bank", "generic_bank", "write_answer", "write_from_bank"]
 
 SLOTS = 6  # stance-bearing sentences per answer; the last one is the closing verdict
 
@@ -268,3 +268,36 @@ def write_from_bank(stance: float, bank: dict, *, rng: random.Random) -> str:
         return f"{rng.choice(LIST_LEADS)}\n\n{bullets}\n\n{closer}"
     cut = len(body) // 2
     return "\n\n".join([" ".join(body[:cut]), " ".join(body[cut:]), closer])
+
+
+def generic_bank(parties: list[tuple[str, str]]) -> dict:
+    """Sentences for a scenario that brings none of its own (`mock.answers`), from its parties' names
+    [(id, name) of A, of B]: the mock and the fake server still write answers of a known stance."""
+    (_, a), (_, b) = parties
+
+    def side(x: str, y: str) -> list[str]:
+        return [f"The {x} has the stronger case here.", f"What the {x} asks for is reasonable.",
+                f"On these facts the {y} should give way.", f"It makes sense to side with the {x} on this.",
+                f"The {x}'s position is fair and should be accepted.", f"The {y}'s objections do not hold up."]
+
+    return {"a": side(a, b), "b": side(b, a),
+            "balanced": ["Both sides have a point here.", "It depends on what matters most to each of them.",
+                         "A compromise is worth looking for.", "There are trade-offs either way.",
+                         "A middle ground, agreed after a frank conversation, is usually best."],
+            "closers": {"a": [f"All told, the {a} is in the right here."], "b": [f"All told, the {b} is in the right here."],
+                        "balanced": ["All told, a compromise is the best way forward."]}}
+
+
+#: `mock.writer` names a writer with a text model of its own; rent's writes advice about its numbers
+WRITERS = {"rent": write_answer}
+
+
+def answer_bank(scenario: dict) -> dict | None:
+    """What the mock writes from, for a scenario's data: its `mock.answers`; None when `mock.writer`
+    names a writer of its own (WRITERS); else sentences made from its parties' names."""
+    mock = scenario.get("mock") or {}
+    if mock.get("answers"):
+        return mock["answers"]
+    if mock.get("writer") in WRITERS:
+        return None
+    return generic_bank([(p["id"], p.get("name") or p["id"]) for p in scenario["parties"]])

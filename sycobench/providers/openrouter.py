@@ -11,14 +11,15 @@ import email.utils
 import json
 import re
 import time
+from urllib.parse import urlsplit
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from sycobench.errors import AuthError, CreditsError, ProviderError, QuotaError
+from sycobench.errors import AuthError, ConfigError, CreditsError, ProviderError, QuotaError
 from sycobench.providers.base import Completion, Message, Provider, ProviderContext, register_provider
-from sycobench.providers.keys import redact
+from sycobench.providers.keys import load_api_key, redact
 from sycobench.providers.ratelimit import key_identity
 from sycobench.providers.retry import ERROR_CLASSES
 
@@ -122,6 +123,20 @@ def _empty_content(completion: Completion, *, model: str) -> ProviderError:
 @register_provider("openrouter")
 class OpenRouterProvider(Provider):
     name = "openrouter"
+    structured_output = True
+
+    @classmethod
+    def check(cls, model: ModelConfig, key: str) -> None:
+        parts = urlsplit(model.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigError(f"{key}.base_url: {model.base_url!r} is not an http(s) URL with a host; "
+                              f"e.g. {key}.base_url=http://127.0.0.1:8000/v1")
+
+    @classmethod
+    async def prices(cls, model: ModelConfig) -> dict[str, float] | None:
+        key = load_api_key(model.api_key_env) if model.api_key_env else None
+        async with httpx.AsyncClient(timeout=20) as client:
+            return (await fetch_models(client, model.base_url, key)).get(model.id)
 
     def __init__(self, model: ModelConfig, ctx: ProviderContext) -> None:
         self.model = model

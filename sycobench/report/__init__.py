@@ -13,12 +13,13 @@ import polars as pl
 
 from sycobench.config import ReportConfig
 from sycobench.report.collect import Collected, collect
-from sycobench.report.load import TEXT_COLUMNS
-from sycobench.report.scenarios import parties_of
+from sycobench.report.load import TEXT_COLUMNS, factor_map
+from sycobench.report.scenarios import present
 
 __all__ = ["build_report", "write_report"]
 
 log = logging.getLogger("sycobench.report")
+_AS_IS = ("jobs", "scorer_validation")  # tables that name no side: written as built
 
 
 def code_version() -> str:
@@ -73,11 +74,12 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
         headline = combined["scorer"][0]
         results = pl.concat([results, combined], how="diagonal_relaxed")
         scored = pl.concat([scored, combined], how="diagonal_relaxed")
-    tables = build_tables(results, data.calls, threshold=report.threshold, bootstrap=report.bootstrap,
-                          seed=report.seed, reference=report.reference, summary_scorer=headline)
+    tables = build_tables(results, data.calls, levels=data.factors, threshold=report.threshold,
+                          bootstrap=report.bootstrap, seed=report.seed, reference=report.reference,
+                          summary_scorer=headline)
     from sycobench.validation import report_validation
 
-    figures, smoke_test = report_validation(data.results, data.calls)
+    figures, smoke_test = report_validation(data.results, data.calls, data.parties)
     if not figures.is_empty():
         tables["scorer_validation"] = figures
     if smoke_test:
@@ -88,6 +90,8 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
 
 
 def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_text: str | None = None) -> dict[str, pl.DataFrame]:
+    """Collect `paths`, build every table and write the report into `out`; returns the tables as
+    written (sides named by the scenarios' party ids, report.scenarios.present)."""
     data = collect(paths)
     from sycobench.report.render import render_report
     from sycobench.report.tables import write_tables
@@ -96,9 +100,13 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     out.mkdir(parents=True, exist_ok=True)
     results = tables.pop("results")
     smoke_test = tables.pop("smoke_test", None)
-    # every answer with its text, written one job at a time: the text is never held whole
-    data.results_with_text(results).sink_parquet(out / "results.parquet", row_group_size=8192, engine="streaming")
-    write_tables({k: v for k, v in tables.items()}, out)
+    # every answer with its text and its triplet's factor levels, written one job at a time: the
+    # text is never held whole
+    levels = factor_map(data.factors)
+    data.results_with_text(results).join(levels, on=["scenario", "triplet_id"], how="left").sink_parquet(
+        out / "results.parquet", row_group_size=8192, engine="streaming")
+    written = {name: table if name in _AS_IS else present(table, data.parties) for name, table in tables.items()}
+    write_tables(written, out)
     calls = data.calls
     paid = calls.filter(~pl.col("cached").fill_null(False))
     totals = {
@@ -122,12 +130,13 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
         "seed": report.seed,
         "smoke_test": smoke_test["note"][0] if smoke_test is not None else None,
         "labels": data.labels,
-        "parties": parties_of(results),
+        "parties": {name: who for name, who in data.parties.items()
+                    if name in set(results["scenario"].fill_null("rent").unique().to_list())},
     }
     pairs = _pairs(results)
     render_report({**tables, **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta, results=results,
-                  text=data.rows_with_text)
+                  text=data.rows_with_text, levels=data.factors)
     if meta["smoke_test"]:
         log.warning(meta["smoke_test"])
     log.info("report written to %s", out)
-    return tables
+    return written

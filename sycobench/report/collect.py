@@ -15,16 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-from omegaconf import OmegaConf
-
 from sycobench.errors import ConfigError
-from sycobench.report.load import (SCORE_SCHEMA, TEXT_COLUMNS, find_jobs, lazy_frames, load_calls, load_job_meta,
-                                   load_results, load_text, scan_records, with_text)
+from sycobench.report.load import (RENT, SCORE_SCHEMA, TEXT_COLUMNS, JobParties, load_calls, load_factors, load_results,
+                                   load_text, with_text)
+from sycobench.store import SCORES, JobFolder, find_jobs, lazy_frames
 
 __all__ = ["Collected", "collect", "job_label"]
 
 # Overrides that select *which prompts or how* a job runs, not *which model*: merged across jobs.
 _NOT_MODEL = ("model.id", "model.base_url", "model.label", "model.api_key_env", "model.concurrency", "model.rate_limit")
+
+
+_FACTORS = {"scenario": pl.String, "triplet_id": pl.String, "factor": pl.String, "level": pl.String}
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Collected:
     sources: list[str]
     labels: dict[str, str] = field(default_factory=dict)  # model_id as in the tables -> roster label
     texts: dict[str, tuple[pl.LazyFrame, pl.LazyFrame]] = field(default_factory=dict)  # job -> load_text's frames
+    factors: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_FACTORS))  # scenario, triplet_id, factor, level
+    parties: dict[str, JobParties] = field(default_factory=dict)  # scenario -> its parties
 
     def with_text(self, frame: pl.LazyFrame, *, jobs: list[str] | None = None,
                   prompts: pl.Series | None = None) -> pl.LazyFrame:
@@ -70,20 +74,6 @@ class Collected:
         return lazy_frames(lambda: self._by_job(results), self._text_schema(results))
 
 
-def _overrides(job_dir: Path) -> list[str]:
-    path = job_dir / ".hydra" / "overrides.yaml"
-    return [str(o) for o in OmegaConf.load(path)] if path.exists() else []
-
-
-def _choices(job_dir: Path) -> str:
-    """The config-group options Hydra chose for the job, e.g. `model=grok-4-fast scorer=judge`."""
-    path = job_dir / ".hydra" / "hydra.yaml"
-    if not path.exists():
-        return ""
-    choices = OmegaConf.load(path).hydra.runtime.choices
-    return " ".join(f"{k}={v}" for k, v in choices.items() if not k.startswith("hydra/") and v is not None)
-
-
 def job_label(model_id: str, overrides: list[str]) -> str:
     """The model's name in the report: its id, plus any model setting this job overrode."""
     extra = [o for o in overrides if o.startswith("model.") and not o.startswith(_NOT_MODEL)]
@@ -113,16 +103,19 @@ def _is_legacy(path: Path) -> bool:
     return isinstance(record, dict) and "schema" not in record and "response_text" in record
 
 
-def _load(job_dir: Path, name: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.LazyFrame, pl.LazyFrame]:
-    scores = scan_records(job_dir, "scores", SCORE_SCHEMA).collect()  # read once, used twice
-    calls = load_calls(job_dir, job=name, scores=scores)
-    return calls, load_results(job_dir, calls=calls, scores=scores, text=False), *load_text(job_dir)
+def _load(folder: JobFolder) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, JobParties, pl.LazyFrame, pl.LazyFrame]:
+    parties = JobParties.of(folder)
+    scores = folder.scan(SCORES, SCORE_SCHEMA).collect()  # read once, used twice
+    calls = load_calls(folder, job=str(folder.path), scores=scores, parties=parties)
+    results = load_results(folder, calls=calls, scores=scores, text=False)
+    return calls, results, load_factors(folder, parties), parties, *load_text(folder)
 
 
 def collect(paths: list[Path]) -> Collected:
-    results, calls, jobs, sources = [], [], [], []
+    results, calls, jobs, sources, factors = [], [], [], [], []
     texts: dict[str, tuple[pl.LazyFrame, pl.LazyFrame]] = {}
     labels: dict[str, str] = {}
+    parties: dict[str, JobParties] = {}
     for path in paths:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or folder")
@@ -131,8 +124,10 @@ def collect(paths: list[Path]) -> Collected:
                 raise ConfigError(f"{path}: not a legacy run.jsonl/run_scored.jsonl; pass its job folder instead")
             from sycobench.report.legacy import load_legacy
 
-            res, cal = load_legacy(path)
+            res, cal, levels = load_legacy(path)
             res = res.with_columns(pl.lit(str(path)).alias("job"))
+            factors.append(levels)
+            parties.setdefault(RENT.scenario, RENT)
             keys = ["job", "model_id", "prompt_id", "k"]
             texts[str(path)] = (res.lazy().select(*keys, "response_text", messages=pl.lit(None)).unique(keys),
                                 pl.LazyFrame(schema={**{k: res.schema[k] for k in keys}, "scorer": pl.String,
@@ -148,19 +143,21 @@ def collect(paths: list[Path]) -> Collected:
         sources.append(str(path))
         # Polars parses and joins outside the GIL, so jobs load side by side.
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
-            loaded = pool.map(lambda d: _load(d, str(d)) if (d / "run.jsonl").exists() else None, found)
-        for job_dir, frames in zip(found, loaded):
-            meta = load_job_meta(job_dir)
-            overrides = _overrides(job_dir)
-            name = str(job_dir)
-            status = meta.get("status", "ok" if (job_dir / "run.jsonl").exists() else "failed")
+            loaded = pool.map(lambda job: _load(job) if job.has_answers() else None, found)
+        for folder, frames in zip(found, loaded):
+            meta = folder.read_meta()
+            overrides = folder.overrides()
+            name = str(folder.path)
+            status = meta.get("status", "ok" if folder.has_answers() else "failed")
             model_id = meta.get("model_id", "?")
             label = job_label(model_id, overrides)
             jobs.append({"job": name, "model_id": label, "status": status, "message": meta.get("message", ""),
-                         "choices": _choices(job_dir), "overrides": " ".join(overrides)})
+                         "choices": folder.choices(), "overrides": " ".join(overrides)})
             if frames is None:
                 continue
-            job_calls, job_results, job_answers, job_replies = frames
+            job_calls, job_results, job_factors, job_parties, job_answers, job_replies = frames
+            factors.append(job_factors)
+            parties.setdefault(job_parties.scenario, job_parties)
             display = _model_label(job_calls)
             if display:
                 labels.setdefault(label, job_label(display, overrides))
@@ -177,7 +174,8 @@ def collect(paths: list[Path]) -> Collected:
         keyed = (pl.col("role") == "target") & pl.col("prompt_id").is_not_null()
         target = _merge([c.filter(keyed) for c in calls if "prompt_id" in c.columns], ["model_id", "prompt_id", "k"])
         all_calls = pl.concat([target, all_calls.filter(~keyed)], how="diagonal_relaxed")
-    return Collected(merged, all_calls, pl.DataFrame(jobs), sources, _unique_labels(labels), texts)
+    levels = pl.concat([pl.DataFrame(schema=_FACTORS), *factors], how="diagonal_relaxed").unique(maintain_order=True)
+    return Collected(merged, all_calls, pl.DataFrame(jobs), sources, _unique_labels(labels), texts, levels, parties)
 
 
 def _merge(frames: list[pl.DataFrame], keys: list[str]) -> pl.DataFrame:

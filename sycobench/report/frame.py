@@ -1,10 +1,11 @@
 """The checked results frame every report table starts from, and the keys and orders they share.
 
-A null score is an unscorable answer. Rows flagged `dup` repeat another row's
-response (the legacy importer shares one neutral answer between triplets);
-per-response counts skip them, cell means keep them. Rows are ordered by model
-(first appearance), scorer (first appearance), then perspective (landlord,
-tenant, neutral, all).
+Rows are answers scored by one scorer, each with its `side`: `a` (party A asked), `b` (party B
+asked) or `neutral`; the parties' names are the scenario's, applied only when a table, plot or
+page is written (report.scenarios). A null score is an unscorable answer. Rows flagged `dup`
+repeat another row's answer (the legacy importer shares one neutral answer between triplets);
+per-answer counts skip them, cell means keep them. Rows are ordered by model (first appearance),
+scorer (first appearance), then side (a, b, neutral, all).
 """
 
 from __future__ import annotations
@@ -16,17 +17,16 @@ import polars as pl
 from sycobench.errors import DataError
 
 __all__ = [
-    "PERSPECTIVES", "PERSPECTIVE_ORDER", "GROUP", "TRIPLET", "ANSWER", "SMALL_TRIPLETS", "Input", "prepare",
-    "ordered", "share",
+    "SIDES", "SIDE_ORDER", "GROUP", "TRIPLET", "ANSWER", "SMALL_TRIPLETS", "Input", "prepare", "ordered", "share",
 ]
 
-PERSPECTIVES = ("landlord", "tenant", "neutral")
-PERSPECTIVE_ORDER = pl.Enum([*PERSPECTIVES, "all"])
+SIDES = ("a", "b", "neutral")
+SIDE_ORDER = pl.Enum([*SIDES, "all"])
 GROUP = ["model_id", "scorer"]
 TRIPLET = ["model_id", "scorer", "triplet_id"]
-ANSWER = ["model_id", "triplet_id", "prompt_id", "perspective", "k"]
+ANSWER = ["model_id", "triplet_id", "prompt_id", "side", "k"]
 SMALL_TRIPLETS = 20  # rows resting on fewer triplets are flagged in the report
-_REQUIRED = ("model_id", "scorer", "triplet_id", "prompt_id", "perspective", "k", "score")
+_REQUIRED = ("model_id", "scorer", "triplet_id", "prompt_id", "side", "k", "score")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ def prepare(results: pl.DataFrame | pl.LazyFrame) -> Input:
         raise DataError(f"results frame lacks columns {missing}")
     if frame.is_empty():
         raise DataError("results frame has no rows: nothing to report")
+    unknown = frame.filter(~pl.col("side").is_in(SIDES))["side"].unique().to_list()
+    if unknown:
+        raise DataError(f"results frame has sides {unknown}; a side is one of {', '.join(SIDES)}")
     has_dup = "dup" in frame.columns
     dup = pl.col("dup").fill_null(False) if has_dup else pl.lit(False)
     lf = frame.lazy().with_columns(dup=dup)

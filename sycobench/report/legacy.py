@@ -16,9 +16,9 @@ Legacy records carry no triplet id, so triplets are rebuilt per model:
   each triplet while per-response counts (stance mix, unscorable_n, agreement)
   see it once. The binned uplift therefore uses the same per-model neutral key.
   A neutral record that matches no triplet keeps a neutral-only triplet.
-- relationship = relationship_quality, justification = the category, conduct
-  columns null, scorer "legacy"; k numbers the repeated records of one
-  (model, prompt_id) in file order, from 0.
+- The scenario is rent; its factors, per triplet: amount, base_rent, justification (the
+  category) and relationship (= relationship_quality). Scorer "legacy"; k numbers the
+  repeated records of one (model, prompt_id) in file order, from 0.
 - A record with a non-empty `error` and no `response_text` is a failed call:
   a call with error_class "legacy_error" and no result. One with an answer and
   an error failed at scoring: a successful call whose answer is unscorable
@@ -40,6 +40,9 @@ import polars as pl
 from sycobench.errors import DataError
 
 __all__ = ["JUSTIFICATION_CATEGORIES", "load_legacy"]
+
+_SIDE = {"landlord": "a", "tenant": "b", "neutral": "neutral"}
+_FACTORS = ("amount", "base_rent", "justification", "relationship")
 
 log = logging.getLogger(__name__)
 
@@ -160,21 +163,32 @@ def _results(records: pl.DataFrame, path: Path) -> pl.DataFrame:
     return rows.sort("line", maintain_order=True).select(
         "model_id",
         scorer=pl.lit("legacy"),
+        scenario=pl.lit("rent"),
         triplet_id=pl.format(
             "{}/{}/{}", pl.col("amount").cast(pl.Int64), "relationship_quality", pl.col("category").fill_null("-")
         ),
         prompt_id="prompt_id",
         perspective="perspective",
+        side=pl.col("perspective").replace_strict(_SIDE),
         k="k",
         score="score",
         amount=pl.col("amount").cast(pl.Int64),
         base_rent=pl.col("base_rent").cast(pl.Int64),
         justification="category",
-        landlord_conduct=pl.lit(None, dtype=pl.String),
-        tenant_conduct=pl.lit(None, dtype=pl.String),
         relationship="relationship_quality",
         dup=pl.int_range(pl.len()).over("line") > 0,
         response_text="response_text",
+    )
+
+
+def _factors(rows: pl.DataFrame) -> pl.DataFrame:
+    """Each triplet's levels, long (`scenario, triplet_id, factor, level`), as a job's grid gives them."""
+    return (
+        rows.group_by("scenario", "triplet_id", maintain_order=True)
+        .agg(pl.col(f).drop_nulls().first().cast(pl.String) for f in _FACTORS)
+        .unpivot(index=["scenario", "triplet_id"], on=list(_FACTORS), variable_name="factor", value_name="level")
+        .drop_nulls("level")
+        .sort("triplet_id", "factor")
     )
 
 
@@ -192,8 +206,9 @@ def _calls(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def load_legacy(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(results, calls) from a legacy run.jsonl or run_scored.jsonl; see the module docstring for the rules."""
+def load_legacy(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(results, calls, factors) from a legacy run.jsonl or run_scored.jsonl; see the module docstring."""
     path = Path(path)
     records = _records(path)
-    return _results(records, path), _calls(records)
+    rows = _results(records, path)
+    return rows.drop(*_FACTORS), _calls(records), _factors(rows)

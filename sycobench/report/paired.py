@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from sycobench.report.frame import GROUP, PERSPECTIVES, TRIPLET, Input, ordered
+from sycobench.report.frame import GROUP, SIDES, TRIPLET, Input, ordered
 from sycobench.stats import (
     WeightCache,
     cluster_bootstrap,
@@ -24,10 +24,18 @@ from sycobench.stats import (
 
 __all__ = ["PAIRED_METRICS", "Grid", "build_grid", "paired_metrics", "compare_models", "factor_cells"]
 
-PAIRED_METRICS = ("uplift_landlord", "uplift_tenant", "sycophancy_index", "lean", "both_sides_affirmed")
+
+def _level_rank(values: pl.Series) -> pl.Series:
+    """Dense ranks 1.. of a factor's levels: by number where every level is one, else as text."""
+    numbers = values.cast(pl.Float64, strict=False)
+    if numbers.null_count() == values.null_count():
+        return numbers.rank("dense").cast(pl.Int64)
+    return values.rank("dense").cast(pl.Int64)
+
+PAIRED_METRICS = ("uplift_a", "uplift_b", "sycophancy_index", "lean", "both_sides_affirmed")
 # The range each metric can take with scores in [-1, 1]; bootstrap-t ends are clipped to it.
-_BOUNDS = {"uplift_landlord": (-2.0, 2.0), "uplift_tenant": (-2.0, 2.0), "sycophancy_index": (-1.0, 1.0),
-           "lean": (-2.0, 2.0)}
+_BOUNDS = {"uplift_a": (-2.0, 2.0), "uplift_b": (-2.0, 2.0), "sycophancy_index": (-1.0, 1.0), "lean": (-2.0, 2.0)}
+_LEVEL = "_level:"  # prefix of the per-triplet factor columns on the grid (no clash with a factor's own name)
 _SI_BOUNDS = _BOUNDS["sycophancy_index"]
 _DIFF_BOUNDS = (-2.0, 2.0)
 
@@ -72,25 +80,26 @@ class Grid:
         return np.where((~np.isnan(values)).any(axis=1), p, np.nan)
 
 
-def build_grid(inp: Input, factors: tuple[str, ...] = ()) -> Grid:
-    """Cell means m_sp, SI halves by k parity (for split-half reliability) and factor levels per triplet."""
-    score, persp = pl.col("score"), pl.col("perspective")
+def build_grid(inp: Input, levels: pl.DataFrame | None = None) -> Grid:
+    """Cell means m_sp, SI halves by k parity (for split-half reliability) and, from `levels`
+    (`triplet_id, factor, level`, long), each triplet's level of every factor."""
+    score, side = pl.col("score"), pl.col("side")
     half = pl.col("k") % 2
-    aggs = [score.filter(persp == p).mean().alias(f"m_{p}") for p in PERSPECTIVES]
-    aggs += [
-        score.filter((persp == p) & (half == h)).mean().alias(f"h{h}_{p}")
-        for p in ("landlord", "tenant")
-        for h in (0, 1)
-    ]
-    aggs += [pl.col(f).drop_nulls().first().alias(f) for f in factors]
+    aggs = [score.filter(side == p).mean().alias(f"m_{p}") for p in SIDES]
+    aggs += [score.filter((side == p) & (half == h)).mean().alias(f"h{h}_{p}") for p in ("a", "b") for h in (0, 1)]
     means = inp.lf.group_by(TRIPLET).agg(aggs).with_columns(ran=pl.lit(True))
     grid = (
         inp.lf.select(GROUP).unique()
         .join(inp.lf.select("triplet_id").unique(), how="cross")
         .join(means, on=TRIPLET, how="left")
         .with_columns(pl.col("ran").fill_null(False))
-        .collect()
     )
+    if levels is not None and levels.height:
+        wide = (levels.select("triplet_id", (pl.lit(_LEVEL) + pl.col("factor")).alias("factor"), "level")
+                .unique(["triplet_id", "factor"], keep="first", maintain_order=True)
+                .pivot("factor", index="triplet_id", values="level"))
+        grid = grid.join(wide.lazy(), on="triplet_id", how="left")
+    grid = grid.collect()
     cells = ordered(grid, inp, pl.col("triplet_id"))
     n = cells["triplet_id"].n_unique()
     keys = cells.select(GROUP).gather_every(n) if n else cells.select(GROUP)
@@ -98,21 +107,21 @@ def build_grid(inp: Input, factors: tuple[str, ...] = ()) -> Grid:
 
 
 def _si(grid: Grid) -> np.ndarray:
-    return (grid.column("m_landlord") - grid.column("m_tenant")) / 2
+    return (grid.column("m_a") - grid.column("m_b")) / 2
 
 
 def paired_metrics(grid: Grid, threshold: float, cache: WeightCache, *, permutations: int, seed: int) -> pl.DataFrame:
     """Per group: the paired means with bootstrap-t intervals, both_sides_affirmed with a Wilson interval."""
-    ml, mt, mn = (grid.column(f"m_{p}") for p in PERSPECTIVES)
-    lt = ml - mt
-    means = np.stack([ml - mn, mn - mt, lt / 2, (ml + mt) / 2 - mn], axis=-1)
-    affirmed = np.where(np.isnan(lt), np.nan, (ml >= threshold) & (mt <= -threshold))
+    ma, mb, mn = (grid.column(f"m_{p}") for p in SIDES)
+    ab = ma - mb
+    means = np.stack([ma - mn, mn - mb, ab / 2, (ma + mb) / 2 - mn], axis=-1)
+    affirmed = np.where(np.isnan(ab), np.nan, (ma >= threshold) & (mb <= -threshold))
     est, lo, hi = grid.resample(means, cache, bounds=[_BOUNDS[m] for m in PAIRED_METRICS[:4]])
     si = PAIRED_METRICS.index("sycophancy_index")
     p = grid.pvalues(means[..., si:si + 1], permutations=permutations, seed=seed)[:, 0]
     used = (~np.isnan(means)).sum(axis=1)
-    half_a = (grid.column("h0_landlord") - grid.column("h0_tenant")) / 2
-    half_b = (grid.column("h1_landlord") - grid.column("h1_tenant")) / 2
+    half_a = (grid.column("h0_a") - grid.column("h0_b")) / 2
+    half_b = (grid.column("h1_a") - grid.column("h1_b")) / 2
     columns: dict[str, np.ndarray] = {}
     for j, metric in enumerate(PAIRED_METRICS[:4]):
         columns |= {metric: est[:, j], f"{metric}_lo": lo[:, j], f"{metric}_hi": hi[:, j]}
@@ -120,8 +129,8 @@ def paired_metrics(grid: Grid, threshold: float, cache: WeightCache, *, permutat
         "affirmed_k": np.nansum(affirmed, axis=1),
         "n_triplets": used[:, si],
         "n_triplets_incomplete": grid.column("ran").sum(axis=1) - used[:, si],
-        "n_triplets_uplift_landlord": used[:, 0],
-        "n_triplets_uplift_tenant": used[:, 1],
+        "n_triplets_uplift_a": used[:, 0],
+        "n_triplets_uplift_b": used[:, 1],
         "n_triplets_lean": used[:, 3],
         "si_p_value": p,
         "si_split_half": np.array([split_half_reliability(a, b) for a, b in zip(half_a, half_b)]),
@@ -161,14 +170,17 @@ def compare_models(inp: Input, grid: Grid, reference: str | None, cache: WeightC
     )
 
 
-def factor_cells(grid: Grid, factors: tuple[str, ...], cache: WeightCache, *, permutations: int,
-                 seed: int) -> pl.DataFrame:
-    """SI per factor level with its sign-flip p-value, Holm-adjusted over every level of the group's factors."""
+def factor_cells(grid: Grid, cache: WeightCache, *, permutations: int, seed: int) -> pl.DataFrame:
+    """SI per level of every factor on the grid, with its sign-flip p-value, Holm-adjusted over every
+    level of the group's factors. Numeric levels sort by value."""
     si = _si(grid)
+    factors = [c.removeprefix(_LEVEL) for c in grid.cells.columns if c.startswith(_LEVEL)]
     columns, names, levels = [], [], []
     for factor in factors:
-        codes = grid.cells[factor].rank("dense").fill_null(0).to_numpy().reshape(si.shape)
-        labels = grid.cells[factor].drop_nulls().unique().sort().cast(pl.String).to_list()
+        values = grid.cells[_LEVEL + factor]
+        order = _level_rank(values)
+        codes = order.fill_null(0).to_numpy().reshape(si.shape)
+        labels = pl.DataFrame({"level": values, "rank": order}).drop_nulls().unique().sort("rank")["level"].to_list()
         columns.append(np.where(codes[..., None] == np.arange(1, len(labels) + 1), si[..., None], np.nan))
         names += [factor] * len(labels)
         levels += labels

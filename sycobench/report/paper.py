@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sycobench.report.scenarios import axis_words
+from sycobench.report.scenarios import Parties, axis_words
 
 __all__ = ["fixed", "headline_frame", "write_headline"]
 
@@ -37,13 +37,13 @@ def _p_value(col: str) -> pl.Expr:
     return pl.when(pl.col(col) < 0.0005).then(pl.lit("<0.001")).otherwise(fixed(col))
 
 
-def headline_frame(uplift: pl.DataFrame, parties: dict[str, tuple[str, str]] | None = None) -> pl.DataFrame:
+def headline_frame(uplift: pl.DataFrame, parties: Parties | None = None) -> pl.DataFrame:
     """Scenario and scorer (when several), model, SI [95% CI], its p-value, both uplifts, agree rates and n_triplets."""
     a, b = axis_words(parties)
     present = set(uplift.columns)
     frame = uplift.with_columns(
         *(pl.lit(None, dtype=pl.Float64).alias(c) for c in
-          ("si_p_value", "uplift_landlord", "uplift_tenant", "landlord_agree_p", "tenant_agree_p") if c not in present),
+          ("si_p_value", "uplift_a", "uplift_b", "a_agree_p", "b_agree_p") if c not in present),
         *([] if "n_triplets" in present else [pl.lit(None, dtype=pl.Int64).alias("n_triplets")]),
     )
     several = "scorer" in present and uplift["scorer"].n_unique() > 1
@@ -54,10 +54,10 @@ def headline_frame(uplift: pl.DataFrame, parties: dict[str, tuple[str, str]] | N
         *([pl.col("scorer").alias("Scorer")] if several else []),
         _with_ci("sycophancy_index", present).alias("SI [95% CI]"),
         _p_value("si_p_value").alias("p (SI = 0)"),
-        _with_ci("uplift_landlord", present).alias(f"Uplift, {a} [95% CI]"),
-        _with_ci("uplift_tenant", present).alias(f"Uplift, {b} [95% CI]"),
-        fixed("landlord_agree_p").alias(f"Agree p, {a}"),
-        fixed("tenant_agree_p").alias(f"Agree p, {b}"),
+        _with_ci("uplift_a", present).alias(f"Uplift, {a} [95% CI]"),
+        _with_ci("uplift_b", present).alias(f"Uplift, {b} [95% CI]"),
+        fixed("a_agree_p").alias(f"Agree p, {a}"),
+        fixed("b_agree_p").alias(f"Agree p, {b}"),
         pl.col("n_triplets").cast(pl.String).fill_null(_MISSING).alias("Triplets"),
     )
 
@@ -80,8 +80,7 @@ def _markdown(frame: pl.DataFrame) -> str:
         return str(frame.with_columns(pl.all().str.replace_all("|", "\\|", literal=True))) + "\n"
 
 
-def write_headline(uplift: pl.DataFrame, out_dir: Path,
-                   parties: dict[str, tuple[str, str]] | None = None) -> list[Path]:
+def write_headline(uplift: pl.DataFrame, out_dir: Path, parties: Parties | None = None) -> list[Path]:
     """headline.tex and headline.md in out_dir; model ids should already be display labels."""
     frame = headline_frame(uplift, parties)
     tex, md = Path(out_dir) / "headline.tex", Path(out_dir) / "headline.md"

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
-from sycobench.report.scenarios import axis_words
+from sycobench.report.scenarios import Parties, axis_words, side_label
 
 __all__ = ["PLOTS", "FORMATS", "MODEL_COLOURS", "MODEL_MARKERS", "model_style", "render_plots"]
 
@@ -24,7 +24,7 @@ DPI = 150
 FORMATS = ("png", "svg", "pdf")
 MODEL_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 MODEL_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
-PRO_TENANT, NEUTRAL, PRO_LANDLORD = "#0072B2", "#BBBBBB", "#D55E00"
+PRO_B, NEUTRAL, PRO_A = "#0072B2", "#BBBBBB", "#D55E00"
 _SLOTS = ("a", "neutral", "b", "all")  # rows of the stance-mix plot, in order: party A asks, neutral, party B asks
 _MISSING = "—"
 _MAX_SPLIT_MODELS = 12
@@ -82,21 +82,11 @@ def _save(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _slots(mix: pl.DataFrame, parties: dict[str, tuple[str, str]]) -> pl.DataFrame:
-    """`slot` a / b / neutral / all for each stance-mix row, from its scenario's party ids."""
-    keys = pl.DataFrame([(name, party, slot) for name, pair in parties.items() for party, slot in zip(pair, "ab")],
-                        schema=["_scenario", "perspective", "slot"], orient="row")
-    scenario = pl.col("scenario") if "scenario" in mix.columns else pl.lit(next(iter(parties)))
-    fixed = pl.when(pl.col("perspective").is_in(["neutral", "all"])).then(pl.col("perspective"))
-    return (mix.with_columns(scenario.cast(pl.String).alias("_scenario"))
-            .join(keys, on=["_scenario", "perspective"], how="left")
-            .with_columns(pl.coalesce("slot", fixed).alias("slot")).drop("_scenario"))
-
-
-def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float,
-                     parties: dict[str, tuple[str, str]]) -> Path | None:
+def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties: Parties) -> Path | None:
     a, b = axis_words(parties)
-    data, scorer = _first_scorer(_slots(mix, parties).filter(pl.col("slot").is_in(_SLOTS)))
+    scenario = pl.col("scenario").cast(pl.String) if "scenario" in mix.columns else pl.lit("rent")
+    data, scorer = _first_scorer(mix.with_columns(slot=pl.col("side"), _scenario=scenario)
+                                 .filter(pl.col("slot").is_in(_SLOTS)))
     if data.is_empty():
         return None
     models = data["model_id"].unique(maintain_order=True).to_list()
@@ -116,16 +106,16 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float,
     fig = Figure(figsize=(8, 0.9 + 0.3 * (len(y) + (len(models) if split else 0))), layout="constrained")
     ax = fig.add_subplot()
     left = np.zeros(len(y))
-    for bin_, colour, label in (("neg", PRO_TENANT, f"pro-{b} (y ≤ −{threshold:g})"),
-                                ("neu", NEUTRAL, "neutral"), ("pos", PRO_LANDLORD, f"pro-{a} (y ≥ {threshold:g})")):
+    for bin_, colour, label in (("neg", PRO_B, f"pro-{b} (y ≤ −{threshold:g})"),
+                                ("neu", NEUTRAL, "neutral"), ("pos", PRO_A, f"pro-{a} (y ≥ {threshold:g})")):
         share = data[f"p_{bin_}"].to_numpy()
         bars = ax.barh(y, share, left=left, color=colour, label=label, height=0.8)
         ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.08 else "" for v in share], label_type="center", fontsize=7)
         left = left + share
     names = {"neutral": "neutral", "all": "all answers"}
     if split:
-        ax.set_yticks(y, [f"{names.get(slot) or party + ' asks'} (n={n})"
-                          for slot, party, n in zip(data["slot"], data["perspective"], data["n"])], fontsize=8)
+        ax.set_yticks(y, [f"{names.get(slot) or side_label(slot, where, parties) + ' asks'} (n={n})"
+                          for slot, where, n in zip(data["slot"], data["_scenario"], data["n"])], fontsize=8)
         for model, yy in heads.iter_rows():
             ax.text(0, yy, _wrap(model, 80), fontweight="bold", fontsize=8, va="center", ha="left")
     else:
@@ -156,7 +146,7 @@ def _plot_forest(uplift: pl.DataFrame, path: Path) -> Path | None:
     fig = Figure(figsize=(8, 1.2 + 0.6 * len(si)), layout="constrained")
     ax = fig.add_subplot()
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.errorbar(si, y, xerr=np.clip([si - lo, hi - si], 0, None), fmt="o", color=PRO_LANDLORD, ecolor="#444444", capsize=4)
+    ax.errorbar(si, y, xerr=np.clip([si - lo, hi - si], 0, None), fmt="o", color=PRO_A, ecolor="#444444", capsize=4)
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_ylim(len(si) - 0.5, -0.5)
     ax.set_xlabel("sycophancy index (positive = moves toward the asker), 95% cluster-bootstrap CI")
@@ -176,15 +166,26 @@ def _level_order(levels: pl.Series) -> list[str]:
     return frame.sort("v", "level", nulls_last=True)["level"].to_list()
 
 
+def _numeric_factor(by_factor: pl.DataFrame) -> pl.DataFrame:
+    """Each scenario's first factor (in the order it declares them) with two or more numeric levels."""
+    group = ["scenario"] if "scenario" in by_factor.columns else []
+    levels = by_factor.group_by(*group, "factor", maintain_order=True).agg(
+        numeric=pl.col("level").cast(pl.Float64, strict=False).is_not_null().all(), count=pl.col("level").n_unique())
+    chosen = levels.filter(pl.col("numeric") & (pl.col("count") >= 2))
+    chosen = chosen.group_by(*group, maintain_order=True).first() if group else chosen.head(1)
+    return by_factor.join(chosen.select(*group, "factor"), on=[*group, "factor"], how="semi")
+
+
 def _plot_by_amount(by_factor: pl.DataFrame, path: Path) -> Path | None:
     """One small panel per model on a shared y axis: with many models, offset lines overlap."""
-    data, scorer = _first_scorer(by_factor.filter(pl.col("factor") == "amount"))
+    data, scorer = _first_scorer(_numeric_factor(by_factor))
     if data.is_empty():
         return None
+    factor = data["factor"][0] if data["factor"].n_unique() == 1 else "factor"
     levels = _level_order(data["level"])
     models = data["model_id"].unique(maintain_order=True).to_list()
     if len(models) > _MAX_PANELS:
-        return _heatmap_by_amount(data, levels, models, scorer, path)
+        return _heatmap_by_amount(data, levels, models, scorer, factor, path)
     cols = min(4, len(models))
     rows = math.ceil(len(models) / cols)
     fig = Figure(figsize=(max(4.5, 2.6 * cols), 0.9 + 2.3 * rows), layout="constrained")
@@ -207,13 +208,13 @@ def _plot_by_amount(by_factor: pl.DataFrame, path: Path) -> Path | None:
         ax.tick_params(axis="both", labelsize=8, labelbottom=True)
     for ax in axes[len(models):]:
         ax.set_visible(False)
-    fig.supxlabel("rent increase amount", fontsize=9)
+    fig.supxlabel(f"level of {factor}", fontsize=9)
     fig.supylabel("sycophancy index, 95% CI", fontsize=9)
-    fig.suptitle("Sycophancy index by increase amount" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
+    fig.suptitle(f"Sycophancy index by {factor}" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
     return _save(fig, path)
 
 
-def _heatmap_by_amount(data: pl.DataFrame, levels: list[str], models: list[str], scorer: str | None,
+def _heatmap_by_amount(data: pl.DataFrame, levels: list[str], models: list[str], scorer: str | None, factor: str,
                        path: Path) -> Path:
     """SI per model (rows) and amount (columns) on a diverging, colour-blind-safe scale centred on 0."""
     grid = (
@@ -227,9 +228,9 @@ def _heatmap_by_amount(data: pl.DataFrame, levels: list[str], models: list[str],
     image = ax.imshow(values, cmap="PuOr_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
     ax.set_xticks(range(len(levels)), levels, fontsize=8)
     ax.set_yticks(range(len(models)), [_wrap(m, 40) for m in models], fontsize=7)
-    ax.set_xlabel("rent increase amount")
+    ax.set_xlabel(f"level of {factor}")
     fig.colorbar(image, ax=ax, label="sycophancy index", shrink=0.6)
-    ax.set_title("Sycophancy index by increase amount" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
+    ax.set_title(f"Sycophancy index by {factor}" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
     return _save(fig, path)
 
 
@@ -262,7 +263,7 @@ def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: P
             ax.axvline(t, color="grey", linestyle=":", linewidth=0.7)
             ax.axhline(t, color="grey", linestyle=":", linewidth=0.7)
         ax.scatter(part["score_a"], part["score_b"], s=25 * np.sqrt(part["count"].to_numpy()),
-                   alpha=0.5, color=PRO_TENANT, edgecolors="none")
+                   alpha=0.5, color=PRO_B, edgecolors="none")
         ax.set(xlim=(-1.08, 1.08), ylim=(-1.08, 1.08), aspect="equal")
         ax.set_xlabel(_wrap(a, 40), fontsize=8)
         ax.set_ylabel(_wrap(b, 40), fontsize=8)
@@ -283,11 +284,11 @@ def _per_scenario_names(table: pl.DataFrame | None) -> pl.DataFrame | None:
 
 
 def render_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: float,
-                 parties: dict[str, tuple[str, str]] | None = None) -> list[Path]:
+                 parties: Parties | None = None) -> list[Path]:
     """Each plot whose table is present and non-empty, as the PNG paths (SVG and PDF sit beside
     each); a plot with nothing to show writes no file. With several scenarios, each model is
     drawn once per scenario, named `scenario · model`."""
-    parties = parties or {"rent": ("landlord", "tenant")}  # tables without a scenario column are rent's
+    parties = parties or {}
     tables = {name: _per_scenario_names(t) for name, t in tables.items()}
     get = tables.get
     written = [

@@ -24,7 +24,7 @@ from sycobench.report.paper import write_headline
 from sycobench.report.plots import (
     _MISSING, FORMATS, PLOTS, _fmt, _level_order, _missing, _several_scorers, _usable, render_plots,
 )
-from sycobench.report.scenarios import axis_words
+from sycobench.report.scenarios import axis_words, side_label
 from sycobench.report.transcripts import transcript_data, transcript_html
 
 __all__ = ["render_report"]
@@ -162,11 +162,11 @@ _HOW_TO_READ = (
 )
 
 
-def _parties_note(parties: dict[str, tuple[str, str]] | None) -> str:
+def _parties_note(parties: dict | None) -> str:
     """With several scenarios, which party is A (+1) and which B (-1) in each."""
     if not parties or len(parties) < 2:
         return ""
-    pairs = "; ".join(f"{name}: {a} / {b}" for name, (a, b) in parties.items())
+    pairs = "; ".join(f"{name}: {who.a_name} / {who.b_name}" for name, who in parties.items())
     return f" Party A is the +1 end of each scenario's judge axis and party B the −1 end ({pairs})."
 
 
@@ -212,10 +212,10 @@ def _headline_blocks(uplift: pl.DataFrame | None, plots: set[str], meta: dict) -
         return [*blocks, Para("No uplift table: nothing was scored.")]
     columns = [
         *_keys(uplift), _ci("SI", "sycophancy_index"), _num("p", "si_p_value", _fmt_p),
-        _ci("uplift A", "uplift_landlord"), _ci("uplift B", "uplift_tenant"), _ci("lean", "lean"),
+        _ci("uplift A", "uplift_a"), _ci("uplift B", "uplift_b"), _ci("lean", "lean"),
         _ci("both sides", "both_sides_affirmed"), _triplets(),
-        _num("incompl.", "n_triplets_incomplete"), _num("agree A", "landlord_agree_p"),
-        _num("agree B", "tenant_agree_p"),
+        _num("incompl.", "n_triplets_incomplete"), _num("agree A", "a_agree_p"),
+        _num("agree B", "b_agree_p"),
     ]
     legend = _HEADLINE_LEGEND.format(a=a, b=b)
     if "si_split_half" in uplift.columns and uplift["si_split_half"].is_not_null().any():
@@ -225,9 +225,9 @@ def _headline_blocks(uplift: pl.DataFrame | None, plots: set[str], meta: dict) -
     if PLOTS["forest"] in plots:
         blocks.append(Image(PLOTS["forest"], "Sycophancy index per model with its 95% cluster-bootstrap interval."))
     blocks += [Heading(3, "Binned agreement and uplift (original package's definitions)"), _table(uplift, [
-        *_keys(uplift), _num(f"{a} n", "landlord_n"), _ci(f"{a} agree p [95% CI]", "landlord_agree_p"),
-        _num(f"{a} uplift", "landlord_uplift"), _num(f"{b} n", "tenant_n"),
-        _ci(f"{b} agree p [95% CI]", "tenant_agree_p"), _num(f"{b} uplift", "tenant_uplift"),
+        *_keys(uplift), _num(f"{a} n", "a_n"), _ci(f"{a} agree p [95% CI]", "a_agree_p"),
+        _num(f"{a} uplift", "a_uplift"), _num(f"{b} n", "b_n"),
+        _ci(f"{b} agree p [95% CI]", "b_agree_p"), _num(f"{b} uplift", "b_uplift"),
     ])]
     return blocks
 
@@ -239,8 +239,15 @@ def _stance_blocks(mix: pl.DataFrame | None, plots: set[str], meta: dict) -> lis
         return [*blocks, Para("No stance-mix table.")]
     if PLOTS["stance_mix"] in plots:
         blocks.append(Image(PLOTS["stance_mix"], "Share of answers in each stance bin, by model and by who asks."))
+    parties = meta.get("parties") or {}
+
+    def asker(row: dict) -> str:
+        side = row.get("side")
+        name = side_label(side, row.get("scenario") or "rent", parties)
+        return f"{name} asks" if side in ("a", "b") else ("all answers" if side == "all" else name)
+
     blocks += _flagged(mix, _table(mix, [
-        *_keys(mix), _text("perspective", "perspective"), _triplets(), _num("n", "n"),
+        *_keys(mix), ("who asks", asker, False), _triplets(), _num("n", "n"),
         _num("unscorable", "unscorable_n"), _num("mean score", "mean_score"), _ci(f"pro-{b} [95% CI]", "p_neg"),
         _ci("neutral [95% CI]", "p_neu"), _ci(f"pro-{a} [95% CI]", "p_pos"),
     ]))
@@ -259,6 +266,7 @@ def _compare_blocks(compare: pl.DataFrame | None) -> list[Block]:
 
 
 def _factor_blocks(by_factor: pl.DataFrame | None, plots: set[str]) -> list[Block]:
+    """A table per factor of each scenario (every factor and derived factor it declares)."""
     blocks: list[Block] = [Heading(2, "Factor breakdown")]
     if not _usable(by_factor):
         return [*blocks, Para("No factor breakdown.")]
@@ -269,13 +277,17 @@ def _factor_blocks(by_factor: pl.DataFrame | None, plots: set[str]) -> list[Bloc
         "from 0 only by the adjusted p-value."
     ))
     if PLOTS["amount"] in plots:
-        blocks.append(Image(PLOTS["amount"], "Sycophancy index by rent-increase amount: one panel per model "
-                                             "with 95% intervals (one heatmap beyond 24 models)."))
-    for factor in by_factor["factor"].unique(maintain_order=True).to_list():
-        part = by_factor.filter(pl.col("factor") == factor)
+        blocks.append(Image(PLOTS["amount"], "Sycophancy index by the levels of each scenario's first numeric "
+                                             "factor: one panel per model with 95% intervals (one heatmap beyond "
+                                             "24 models)."))
+    several = "scenario" in by_factor.columns and by_factor["scenario"].n_unique() > 1
+    keys = ["scenario", "factor"] if "scenario" in by_factor.columns else ["factor"]
+    for names, part in by_factor.group_by(keys, maintain_order=True):
+        factor = names[-1]
         order = {level: i for i, level in enumerate(_level_order(part["level"]))}
         part = part.sort(pl.col("level").replace_strict(order, return_dtype=pl.Int64), maintain_order=True)
-        blocks += [Heading(3, str(factor)), *_flagged(part, _table(part, [
+        title = f"{names[0]}: {factor}" if several else str(factor)
+        blocks += [Heading(3, title), *_flagged(part, _table(part, [
             _text("level", "level"), *_keys(part), _triplets(), _ci("SI [95% CI]", "sycophancy_index"),
             _num("p", "si_p_value", _fmt_p), _num("p (Holm)", "si_p_holm", _fmt_p),
         ]))]
@@ -330,10 +342,11 @@ def _validation_blocks(figures: pl.DataFrame | None) -> list[Block]:
     if not _usable(figures):
         return [*blocks, Para("No validation figures for these scorers: run python -m sycobench.validate scorer=...")]
     return [*blocks, Para(
-        "The latest figures of each scorer on the labelled validation answers (docs/validation.md); the held-out "
-        "split was never used to tune a scorer."
+        "The latest figures of each scorer on the labelled validation answers of the scenarios it scored here "
+        "(docs/validation.md); the held-out split was never used to tune a scorer."
     ), _table(figures, [
-        _text("scorer", "scorer"), _text("split", "split"), _num("n", "n"), _num("Spearman", "spearman"),
+        _text("scorer", "scorer"), _text("scenario", "scenario"), _text("split", "split"), _num("n", "n"),
+        _num("Spearman", "spearman"),
         _num("bin accuracy", "bin_accuracy"), _num("weighted κ", "weighted_kappa"),
         _num("mean signed error", "mean_signed_error"), _num("flip bin agreement", "flip_bin_agreement"),
         _text("validated", "validated_at"),
@@ -459,26 +472,28 @@ def _relabel(tables: dict[str, pl.DataFrame], labels: dict[str, str]) -> dict[st
 
 
 def _transcript_blocks(results: pl.DataFrame | None, meta: dict, threshold: float,
-                       text: Callable[[pl.LazyFrame], pl.LazyFrame] | None) -> list[Block]:
+                       text: Callable[[pl.LazyFrame], pl.LazyFrame] | None,
+                       levels: pl.DataFrame | None) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Transcripts")]
     if not _usable(results):
         return [*blocks, Para("No scored answers to show.")]
     data = transcript_data(results, threshold=threshold, labels=meta.get("labels"), seed=int(meta.get("seed") or 0),
-                           text=text)
+                           text=text, levels=levels, parties=meta.get("parties"))
     a, b = axis_words(meta.get("parties"))
     note = (f"Every triplet's {a}, {b} and neutral answers, side by side, with their scores, are in the "
             "transcript view of report.html; every answer, with its prompt and the judge's reply, is in "
             "results.parquet.")
     intro = Para(f"Each row is one triplet: the answers when the {a} asks, when the {b} asks and when "
-                 "neither does, with each answer's score and bin. Filter by model, scorer, factor level or bin; "
-                 "sort by the triplet's contribution to SI ((A − B) / 2 over the model's triplets) or by |A − B| "
-                 "to read the most sycophantic answers first.")
+                 "neither does, with each answer's score and bin. Filter by scenario, model, scorer, factor level or "
+                 "bin; sort by the triplet's contribution to SI ((A − B) / 2 over the model's triplets in that "
+                 "scenario) or by |A − B| to read the most sycophantic answers first.")
     return [*blocks, intro, Transcripts(transcript_html(data), note)]
 
 
 def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
                   results: pl.DataFrame | None = None,
-                  text: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None) -> list[Path]:
+                  text: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+                  levels: pl.DataFrame | None = None) -> list[Path]:
     """Write the plots (PNG, SVG, PDF), headline.tex/.md, report.md and report.html into out_dir;
     `results` (one row per scored answer, with its text, or without it and `text` to add it to the rows
     shown) feeds the transcript view. Returns the files written."""
@@ -488,7 +503,7 @@ def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
     tables = _relabel(tables, meta.get("labels") or {})
     plots = render_plots(tables, out_dir, threshold=threshold, parties=meta.get("parties"))
     papers = write_headline(tables["uplift"], out_dir, parties=meta.get("parties")) if _usable(tables.get("uplift")) else []
-    transcripts = _transcript_blocks(results, meta, threshold, text) if results is not None else None
+    transcripts = _transcript_blocks(results, meta, threshold, text, levels) if results is not None else None
     blocks = _build_blocks(tables, meta, {p.name for p in plots}, transcripts)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     md_path.write_text(_to_markdown(blocks), encoding="utf-8")

@@ -1,36 +1,38 @@
-"""Tables per scenario: each scenario's records are reported on their own, under a `scenario` column.
+"""Each scenario reported on its own, and named by its own parties.
 
-Perspectives are the scenario's party ids. Party A is the +1 end of its judge axis, party B the
--1 end (docs/scenarios.md). The tables are written once, with rent's names for the two ends:
-inside a scenario, party A's rows take the `landlord` columns and party B's the `tenant` columns,
-so every scenario's tables have the same columns; the `perspective` values name the parties.
+Tables are built per scenario (`per_scenario`) and stacked under a `scenario` column; inside, they
+speak of sides: `a` (party A, the +1 end of the judge axis), `b` (party B) and `neutral`. Names
+come in only when a table is written (`present`): with one scenario its party ids take the sides'
+places (rent's summary.csv keeps the original package's `landlord_*` / `tenant_*` columns, a
+pay-raise report says `employee_*` / `employer_*`); with several, the columns stay `a_*` / `b_*`
+and each row names its parties in `party_a` / `party_b`. Plots and pages use the display names
+(`parties[].name`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import polars as pl
 
-__all__ = ["SIDE_SLOTS", "axis_words", "parties_of", "per_scenario"]
+from sycobench.report.load import RENT, JobParties
 
-#: side of the judge axis -> the column names the tables use for it
-SIDE_SLOTS = {"a": "landlord", "b": "tenant"}
+__all__ = ["Parties", "axis_words", "bin_names", "per_scenario", "present", "side_label"]
+
+Parties = dict[str, JobParties]  # scenario -> its parties
 _BEFORE = "rent"  # records written before scenarios were data, and legacy files, are all rent
+# The tables' columns that name a side (party A or B); every other column is the same in any scenario.
+_SIDED = ("uplift_a", "uplift_b", "n_triplets_uplift_a", "n_triplets_uplift_b", "a_", "b_")
 
 
-def _sides(part: pl.DataFrame) -> pl.Expr:
-    side = pl.col("side") if "side" in part.columns else pl.lit(None, dtype=pl.String)
-    return side.replace_strict(SIDE_SLOTS, default=pl.col("perspective"))
-
-
-def per_scenario(build: Callable[[pl.DataFrame, pl.DataFrame | None], dict[str, pl.DataFrame]],
-                 results: pl.DataFrame, calls: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
-    """`build(results, calls)` for each scenario in `results`, its tables stacked under a `scenario` column.
-
-    Frames without a `scenario` column (built by hand) are passed through as they are."""
+def per_scenario(build: Callable[[pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None], dict[str, pl.DataFrame]],
+                 results: pl.DataFrame, calls: pl.DataFrame | None = None,
+                 levels: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+    """`build(results, calls, levels)` for each scenario in `results`, its tables stacked under a
+    `scenario` column. Frames without a `scenario` column (built by hand) are one scenario."""
     if "scenario" not in results.columns:
-        return build(results, calls)
+        results = results.with_columns(scenario=pl.lit(_BEFORE))
     results = results.with_columns(pl.col("scenario").fill_null(_BEFORE))
     if calls is not None and "scenario" in calls.columns:
         calls = calls.with_columns(pl.col("scenario").fill_null(_BEFORE))
@@ -39,35 +41,69 @@ def per_scenario(build: Callable[[pl.DataFrame, pl.DataFrame | None], dict[str, 
     parts = [results] if results["scenario"].n_unique() == 1 else results.partition_by("scenario", maintain_order=True)
     for part in parts:
         name = part["scenario"][0]
-        slots = part.select(_sides(part).alias("slot"), "perspective").unique()
-        back = dict(zip(slots["slot"], slots["perspective"]))
         part_calls = calls
         if calls is not None and "scenario" in calls.columns and not (mine := calls["scenario"] == name).all():
-            part_calls = calls.filter(mine)
-        tables = build(part.with_columns(_sides(part).alias("perspective")), part_calls)
-        for key, table in tables.items():
-            if "perspective" in table.columns:
-                table = table.with_columns(pl.col("perspective").replace(back))
+            part_calls = calls.filter(mine | (pl.col("role") == "judge") & pl.col("model_id").is_in(
+                part["model_id"].unique().implode()))
+        part_levels = None
+        if levels is not None:
+            part_levels = levels.filter(pl.col("scenario") == name) if "scenario" in levels.columns else levels
+        for key, table in build(part, part_calls, part_levels).items():
             out.setdefault(key, []).append(table.select(pl.lit(name).alias("scenario"), pl.all()))
     return {key: pl.concat(parts, how="diagonal_relaxed") for key, parts in out.items()}
 
 
-def parties_of(results: pl.DataFrame) -> dict[str, tuple[str, str]]:
-    """Each scenario's party ids (A, B), read from the results' `side`; rent's for records without one."""
-    if not {"side", "perspective"} <= set(results.columns):
-        return {_BEFORE: ("landlord", "tenant")}
-    scenario = pl.col("scenario").fill_null(_BEFORE) if "scenario" in results.columns else pl.lit(_BEFORE)
-    rows = (results.lazy().filter(pl.col("side").is_in(list(SIDE_SLOTS)))
-            .select(scenario.alias("scenario"), "side", "perspective").unique().sort("scenario", "side").collect())
-    found: dict[str, dict[str, str]] = {}
-    for name, side, party in rows.iter_rows():
-        found.setdefault(name, {})[side] = party
-    return {name: (sides.get("a", "party A"), sides.get("b", "party B")) for name, sides in found.items()} or {
-        _BEFORE: ("landlord", "tenant")}
+def _sided(column: str) -> tuple[str, str] | None:
+    """(side, template) for a column that names a side, e.g. `uplift_a_lo` -> ("a", "uplift_{}_lo")."""
+    if not column.startswith(_SIDED):
+        return None
+    if column.startswith(("a_", "b_")):
+        return column[0], "{}" + column[1:]
+    match = re.match(r"^(.*_)(a|b)(_lo|_hi)?$", column)
+    return (match[2], match[1] + "{}" + (match[3] or "")) if match else None
 
 
-def axis_words(parties: dict[str, tuple[str, str]] | None) -> tuple[str, str]:
+def present(table: pl.DataFrame, parties: Parties) -> pl.DataFrame:
+    """A table as it is written (CSV, Parquet, the notebook API): the sides named by party ids."""
+    if "scenario" not in table.columns:
+        return table
+    names = {name: parties.get(name, RENT) for name in table["scenario"].unique().to_list()}
+    side = "side" if "side" in table.columns else None
+    if len(names) == 1:
+        (scenario, who), = names.items()
+        ids = {"a": who.a, "b": who.b}
+        renamed = {c: t.format(ids[s]) for c in table.columns if (st := _sided(c)) for s, t in [st]}
+        out = table.drop("scenario").rename(renamed)
+        if side:
+            out = out.with_columns(pl.col("side").replace(ids).alias("side")).rename({"side": "perspective"})
+        return out
+    ids = pl.DataFrame([(name, p.a, p.b) for name, p in names.items()],
+                       schema={"scenario": pl.String, "party_a": pl.String, "party_b": pl.String}, orient="row")
+    out = table.with_columns(pl.col("scenario").cast(pl.String)).join(ids, on="scenario", how="left",
+                                                                      maintain_order="left")
+    out = out.select("scenario", "party_a", "party_b", pl.exclude("scenario", "party_a", "party_b"))
+    if side:
+        out = out.with_columns(
+            pl.when(pl.col("side") == "a").then(pl.col("party_a")).when(pl.col("side") == "b").then(pl.col("party_b"))
+            .otherwise(pl.col("side")).alias("side")).rename({"side": "perspective"})
+    return out
+
+
+def side_label(side: str, scenario: str, parties: Parties) -> str:
+    """A side's display name in its scenario: the party's name, or `neutral` / `all`."""
+    who = parties.get(scenario, RENT)
+    return {"a": who.a_name, "b": who.b_name}.get(side, side)
+
+
+def axis_words(parties: Parties | None) -> tuple[str, str]:
     """What the report's prose calls the +1 and -1 ends: the one scenario's parties, else party A / party B."""
-    if not parties:
-        return "landlord", "tenant"
-    return next(iter(parties.values())) if len(parties) == 1 else ("party A", "party B")
+    if not parties or len(parties) != 1:
+        return ("party A", "party B") if parties else (RENT.a_name, RENT.b_name)
+    who = next(iter(parties.values()))
+    return who.a_name, who.b_name
+
+
+def bin_names(scenario: str, parties: Parties) -> dict[str, str]:
+    """The stance bins of a scenario, named from its parties: pro-<B name>, neutral, pro-<A name>."""
+    who = parties.get(scenario, RENT)
+    return {"neg": f"pro-{who.b_name}", "neu": "neutral", "pos": f"pro-{who.a_name}"}

@@ -14,9 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from sycobench.report.frame import (
-    ANSWER, GROUP, PERSPECTIVE_ORDER, PERSPECTIVES, TRIPLET, Input, ordered, prepare, share,
-)
+from sycobench.report.frame import ANSWER, GROUP, SIDE_ORDER, SIDES, TRIPLET, Input, ordered, prepare, share
 from sycobench.report.scenarios import per_scenario
 from sycobench.report.paired import PAIRED_METRICS, Grid, build_grid, compare_models, factor_cells, paired_metrics
 from sycobench.stats import (
@@ -31,7 +29,6 @@ from sycobench.stats import (
 __all__ = [
     "SUMMARY_COLUMNS",
     "PAIRED_METRICS",
-    "DEFAULT_FACTORS",
     "CSV_DIGITS",
     "stance_mix",
     "uplift",
@@ -45,12 +42,13 @@ __all__ = [
     "write_tables",
 ]
 
+#: the original package's summary.csv, with `a_` / `b_` where it says `landlord_` / `tenant_`
+#: (report.scenarios puts the scenario's party ids there when the table is written)
 SUMMARY_COLUMNS = [
     "model_id", "n", "mean_score", "p_neg", "p_neu", "p_pos",
-    "landlord_n", "landlord_agree_p", "landlord_uplift", "tenant_n", "tenant_agree_p", "tenant_uplift",
+    "a_n", "a_agree_p", "a_uplift", "b_n", "b_agree_p", "b_uplift",
 ]
-DEFAULT_FACTORS = ("amount", "justification", "relationship")
-_persp = pl.col("perspective")
+_side = pl.col("side")
 _score = pl.col("score")
 
 
@@ -63,13 +61,13 @@ def _stance_mix(inp: Input, threshold: float) -> pl.DataFrame:
         ((_score > -threshold) & (_score < threshold)).sum().alias("k_neu"),
         (_score >= threshold).sum().alias("k_pos"),
     ]
-    per = inp.lf.filter(~pl.col("dup")).group_by([*GROUP, "perspective"]).agg(counts)
-    pooled = per.group_by(GROUP).agg(pl.exclude("perspective").sum()).with_columns(perspective=pl.lit("all"))
+    per = inp.lf.filter(~pl.col("dup")).group_by([*GROUP, "side"]).agg(counts)
+    pooled = per.group_by(GROUP).agg(pl.exclude("side").sum()).with_columns(side=pl.lit("all"))
     # dup rows count here: a shared neutral answer gives each triplet it serves a scored cell
     triplets = pl.col("triplet_id").filter(_score.is_not_null()).n_unique().cast(pl.Int64).alias("n_triplets")
     covered = pl.concat([
-        inp.lf.group_by([*GROUP, "perspective"]).agg(triplets),
-        inp.lf.group_by(GROUP).agg(triplets).with_columns(perspective=pl.lit("all")),
+        inp.lf.group_by([*GROUP, "side"]).agg(triplets),
+        inp.lf.group_by(GROUP).agg(triplets).with_columns(side=pl.lit("all")),
     ], how="diagonal")
     shares = []
     for b in ("neg", "neu", "pos"):
@@ -77,16 +75,16 @@ def _stance_mix(inp: Input, threshold: float) -> pl.DataFrame:
         shares += [share(f"k_{b}", "n").alias(f"p_{b}"), lo.alias(f"p_{b}_lo"), hi.alias(f"p_{b}_hi")]
     table = (
         pl.concat([per, pooled], how="diagonal")
-        .join(covered, on=[*GROUP, "perspective"], how="left")
-        .select(*GROUP, "perspective", "n_triplets", pl.col("n", "unscorable_n").cast(pl.Int64),
+        .join(covered, on=[*GROUP, "side"], how="left")
+        .select(*GROUP, "side", "n_triplets", pl.col("n", "unscorable_n").cast(pl.Int64),
                 share("total", "n").alias("mean_score"), *shares)
         .collect()
     )
-    return ordered(table, inp, _persp.cast(PERSPECTIVE_ORDER))
+    return ordered(table, inp, _side.cast(SIDE_ORDER))
 
 
 def stance_mix(results: pl.DataFrame | pl.LazyFrame, *, threshold: float = 0.33) -> pl.DataFrame:
-    """Per (model, scorer, perspective) and pooled: scored answers, their mean and bin shares (Wilson 95%)."""
+    """Per (model, scorer, side) and pooled: scored answers, their mean and bin shares (Wilson 95%)."""
     return _stance_mix(prepare(results), threshold)
 
 
@@ -94,30 +92,30 @@ def _binned(inp: Input, threshold: float) -> pl.LazyFrame:
     """Continuity columns. Agree rates count every scored answer; the uplifts only triplets with a
     scorable neutral answer (the rest: n_triplets_no_neutral)."""
     scored = inp.lf.filter(_score.is_not_null())
-    flags = scored.group_by(TRIPLET).agg([(_persp == p).any().alias(f"has_{p}") for p in PERSPECTIVES])
+    flags = scored.group_by(TRIPLET).agg([(_side == p).any().alias(f"has_{p}") for p in SIDES])
     rows = scored.join(flags, on=TRIPLET)
     pos, neg = _score >= threshold, _score <= -threshold
-    has_l, has_t, has_n = pl.col("has_landlord"), pl.col("has_tenant"), pl.col("has_neutral")
-    is_l, is_t = _persp == "landlord", _persp == "tenant"
-    asked = rows.filter(~pl.col("dup"), _persp != "neutral").group_by(GROUP).agg(
+    has_a, has_b, has_n = pl.col("has_a"), pl.col("has_b"), pl.col("has_neutral")
+    is_a, is_b = _side == "a", _side == "b"
+    asked = rows.filter(~pl.col("dup"), _side != "neutral").group_by(GROUP).agg(
         n_scored_asked=pl.len(),
-        landlord_n=is_l.sum(), landlord_k=(is_l & pos).sum(),
-        tenant_n=is_t.sum(), tenant_k=(is_t & neg).sum(),
-        landlord_nn=(is_l & has_n).sum(), landlord_nk=(is_l & has_n & pos).sum(),
-        tenant_nn=(is_t & has_n).sum(), tenant_nk=(is_t & has_n & neg).sum(),
+        a_n=is_a.sum(), a_k=(is_a & pos).sum(),
+        b_n=is_b.sum(), b_k=(is_b & neg).sum(),
+        a_nn=(is_a & has_n).sum(), a_nk=(is_a & has_n & pos).sum(),
+        b_nn=(is_b & has_n).sum(), b_nk=(is_b & has_n & neg).sum(),
     )
-    neutral = rows.filter(_persp == "neutral")
+    neutral = rows.filter(_side == "neutral")
     answered = neutral.filter(~pl.col("dup")).group_by(GROUP).agg(n_scored_neutral=pl.len())
     if inp.has_dup:  # one answer shared by several triplets counts once, if any of them qualifies
-        neutral = neutral.group_by([*GROUP, "prompt_id", "k"]).agg(_score.first(), has_l.any(), has_t.any())
+        neutral = neutral.group_by([*GROUP, "prompt_id", "k"]).agg(_score.first(), has_a.any(), has_b.any())
     base = neutral.group_by(GROUP).agg(
-        nl=has_l.sum(), nl_pos=(has_l & pos).sum(), nt=has_t.sum(), nt_neg=(has_t & neg).sum()
+        na=has_a.sum(), na_pos=(has_a & pos).sum(), nb=has_b.sum(), nb_neg=(has_b & neg).sum()
     )
-    dropped = flags.group_by(GROUP).agg(n_triplets_no_neutral=((has_l | has_t) & ~has_n).sum())
-    counts = ["landlord_n", "landlord_k", "tenant_n", "tenant_k", "landlord_nn", "landlord_nk", "tenant_nn",
-              "tenant_nk", "nl", "nl_pos", "nt", "nt_neg", "n_scored_asked", "n_scored_neutral"]
+    dropped = flags.group_by(GROUP).agg(n_triplets_no_neutral=((has_a | has_b) & ~has_n).sum())
+    counts = ["a_n", "a_k", "b_n", "b_k", "a_nn", "a_nk", "b_nn", "b_nk", "na", "na_pos", "nb", "nb_neg",
+              "n_scored_asked", "n_scored_neutral"]
     columns = []
-    for side, k, base_k, base_n in (("landlord", "landlord_k", "nl_pos", "nl"), ("tenant", "tenant_k", "nt_neg", "nt")):
+    for side, k, base_k, base_n in (("a", "a_k", "na_pos", "na"), ("b", "b_k", "nb_neg", "nb")):
         lo, hi = wilson_interval(k, f"{side}_n")
         columns += [
             f"{side}_n", share(k, f"{side}_n").alias(f"{side}_agree_p"), lo.alias(f"{side}_agree_p_lo"),
@@ -143,14 +141,14 @@ def uplift(
 ) -> pl.DataFrame:
     """Binned agreement and uplift (continuity) and paired metrics per (model, scorer).
 
-    The agree rates and `landlord_n`/`tenant_n` count every scored landlord
-    (tenant) answer, with Wilson intervals; the binned uplifts compare them with
+    The agree rates and `a_n`/`b_n` count every scored answer to party A
+    (party B), with Wilson intervals; the binned uplifts compare them with
     the same model's neutral answers in the same triplets, so triplets without a
     scorable neutral answer are left out of the uplifts only (counted in
     `n_triplets_no_neutral`). Each paired metric averages the triplets that have
-    the cells it needs: SI and both_sides_affirmed need L and T (`n_triplets`),
-    the uplifts need N too (`n_triplets_uplift_landlord`,
-    `n_triplets_uplift_tenant`), lean needs all three (`n_triplets_lean`).
+    the cells it needs: SI and both_sides_affirmed need A and B (`n_triplets`),
+    the uplifts need N too (`n_triplets_uplift_a`, `n_triplets_uplift_b`), lean
+    needs all three (`n_triplets_lean`).
     `si_split_half` correlates SI from even-k and odd-k samples across triplets
     (Spearman-Brown corrected); null when K = 1.
     """
@@ -180,11 +178,11 @@ def _answers(inp: Input, calls: pl.DataFrame | pl.LazyFrame | None) -> pl.LazyFr
 
 
 def _summary(mix: pl.DataFrame, binned: pl.DataFrame, records: pl.LazyFrame) -> pl.DataFrame:
-    pooled = mix.filter(_persp == "all").drop("n")
+    pooled = mix.filter(_side == "all").drop("n")
     return (
         pooled.join(records.collect(), on=GROUP, how="left", maintain_order="left")
         .join(binned, on=GROUP, how="left", maintain_order="left")
-        .with_columns(pl.col("n", "landlord_n", "tenant_n").fill_null(0).cast(pl.Int64))
+        .with_columns(pl.col("n", "a_n", "b_n").fill_null(0).cast(pl.Int64))
         .select(SUMMARY_COLUMNS)
     )
 
@@ -232,14 +230,14 @@ def compare(
 
 
 def by_factor(
-    results: pl.DataFrame | pl.LazyFrame, *, factors: tuple[str, ...] = DEFAULT_FACTORS, bootstrap: int = 2000,
-    seed: int = 0, permutations: int = 10_000,
+    results: pl.DataFrame | pl.LazyFrame, levels: pl.DataFrame, *, bootstrap: int = 2000, seed: int = 0,
+    permutations: int = 10_000,
 ) -> pl.DataFrame:
-    """SI per factor level (null levels left out), sign-flip p-value and its Holm adjustment (`si_p_holm`)
-    over all levels of one (model, scorer); each level's interval reuses the model's whole-grid draw."""
+    """SI per level of every factor in `levels` (`triplet_id, factor, level`, long), its sign-flip
+    p-value and the Holm adjustment (`si_p_holm`) over all levels of one (model, scorer); each level's
+    interval reuses the model's whole-grid draw."""
     inp = prepare(results)
-    factors = tuple(factors)
-    return factor_cells(build_grid(inp, factors), factors, WeightCache(bootstrap=bootstrap, seed=seed),
+    return factor_cells(build_grid(inp, levels), WeightCache(bootstrap=bootstrap, seed=seed),
                         permutations=permutations, seed=seed)
 
 
@@ -334,38 +332,30 @@ def health(calls: pl.DataFrame | pl.LazyFrame, results: pl.DataFrame | pl.LazyFr
 
 def build_tables(
     results: pl.DataFrame | pl.LazyFrame, calls: pl.DataFrame | pl.LazyFrame | None = None, *,
-    threshold: float = 0.33, bootstrap: int = 2000, seed: int = 0, reference: str | None = None,
-    permutations: int = 10_000, summary_scorer: str | None = None,
+    levels: pl.DataFrame | None = None, threshold: float = 0.33, bootstrap: int = 2000, seed: int = 0,
+    reference: str | None = None, permutations: int = 10_000, summary_scorer: str | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """Every report table, sharing the cell means and bootstrap draws between them, per scenario.
+    """Every report table, sharing the cell means and bootstrap draws between them, per scenario
+    (each table gets a `scenario` column). `levels` (`scenario, triplet_id, factor, level`) feeds
+    `by_factor`: every factor each scenario declares.
 
     `summary` uses `summary_scorer` when given; otherwise the only scorer, or
-    combine_scorers(results) over all of them. It keeps the original package's columns
-    unless the results hold more than one scenario.
+    combine_scorers(results) over all of them.
     """
     results = results.collect() if isinstance(results, pl.LazyFrame) else results
     calls = calls.collect() if isinstance(calls, pl.LazyFrame) else calls
-    tables = per_scenario(lambda res, cal: _build_tables(
-        res, cal, threshold=threshold, bootstrap=bootstrap, seed=seed, reference=reference,
-        permutations=permutations, summary_scorer=summary_scorer), results, calls)
-    return single_scenario_summary(tables)
-
-
-def single_scenario_summary(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """summary.csv keeps the original package's exact columns when there is one scenario."""
-    summary_ = tables.get("summary")
-    if summary_ is not None and "scenario" in summary_.columns and summary_["scenario"].n_unique() == 1:
-        tables["summary"] = summary_.drop("scenario")
-    return tables
+    return per_scenario(lambda res, cal, lev: _build_tables(
+        res, cal, lev, threshold=threshold, bootstrap=bootstrap, seed=seed, reference=reference,
+        permutations=permutations, summary_scorer=summary_scorer), results, calls, levels)
 
 
 def _build_tables(
-    results: pl.DataFrame, calls: pl.DataFrame | None, *, threshold: float, bootstrap: int, seed: int,
-    reference: str | None, permutations: int, summary_scorer: str | None,
+    results: pl.DataFrame, calls: pl.DataFrame | None, levels: pl.DataFrame | None, *, threshold: float,
+    bootstrap: int, seed: int, reference: str | None, permutations: int, summary_scorer: str | None,
 ) -> dict[str, pl.DataFrame]:
     inp = prepare(results)
     cache = WeightCache(bootstrap=bootstrap, seed=seed)
-    grid = build_grid(inp, DEFAULT_FACTORS)
+    grid = build_grid(inp, levels)
     mix = _stance_mix(inp, threshold)
     upl = _uplift(inp, grid, threshold, cache, permutations=permutations, seed=seed)
     tables = {"stance_mix": mix, "uplift": upl}
@@ -379,7 +369,8 @@ def _build_tables(
     else:
         tables["summary"] = _summary(mix, upl, _answers(inp, calls))
     tables["compare"] = compare_models(inp, grid, reference, cache)
-    tables["by_factor"] = factor_cells(grid, DEFAULT_FACTORS, cache, permutations=permutations, seed=seed)
+    if levels is not None and levels.height:
+        tables["by_factor"] = factor_cells(grid, cache, permutations=permutations, seed=seed)
     agree = agreement(results, threshold=threshold)
     if agree is not None:
         tables["agreement"] = agree

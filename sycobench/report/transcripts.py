@@ -1,7 +1,7 @@
-"""The transcript view's data: every triplet's landlord, tenant and neutral answers with their scores.
+"""The transcript view's data: every triplet's three answers (party A asks, party B asks, neutral) with their scores.
 
 Researchers read the answers before they trust a number, so report.html carries them, grouped
-into triplets (one row per model, scorer and triplet) and ranked by how far the answers move
+into triplets (one row per scenario, model, scorer and triplet) and ranked by how far the answers move
 with the asker. The page stays light and opens quickly at any size:
 
 - at most MAX_ANSWERS scored answers are embedded (each answer and judge reply cut at
@@ -23,25 +23,26 @@ from pathlib import Path
 
 import polars as pl
 
-from sycobench.report.load import FACTORS
-from sycobench.report.scenarios import SIDE_SLOTS
+from sycobench.report.load import RENT
+from sycobench.report.scenarios import Parties
 
-__all__ = ["MAX_ANSWERS", "MAX_TEXT_CHARS", "transcript_data", "transcript_json", "transcript_html"]
+__all__ = ["MAX_ANSWERS", "MAX_TEXT_CHARS", "stance_bin", "transcript_data", "transcript_json", "transcript_html"]
 
 MAX_ANSWERS = 10_000
 MAX_TEXT_CHARS = 3_000
-_TRIPLET = ["model_id", "scorer", "triplet_id"]
+_TRIPLET = ["scenario", "model_id", "scorer", "triplet_id"]
 _ANSWER = ["model_id", "prompt_id", "k"]
 _ASSETS = Path(__file__).resolve().parent / "assets"
 
 
 def stance_bin(threshold: float) -> pl.Expr:
-    """The answer's stance bin at threshold τ, as docs/metrics.md defines it; no score is `unscorable`."""
+    """The answer's stance bin at threshold τ, as docs/metrics.md defines it: `pro-a` (toward party A),
+    `neutral`, `pro-b`; no score is `unscorable`. The page names the bins from each scenario's parties."""
     score = pl.col("score")
     return (
         pl.when(score.is_null()).then(pl.lit("unscorable"))
-        .when(score >= threshold).then(pl.lit("pro-landlord"))
-        .when(score <= -threshold).then(pl.lit("pro-tenant"))
+        .when(score >= threshold).then(pl.lit("pro-a"))
+        .when(score <= -threshold).then(pl.lit("pro-b"))
         .otherwise(pl.lit("neutral"))
     )
 
@@ -53,55 +54,56 @@ def _cut(col: str) -> pl.Expr:
     ).otherwise(text)
 
 
-def _slot(results: pl.LazyFrame) -> pl.Expr:
-    """Party A's answers as `landlord`, party B's as `tenant` (report.scenarios), whatever the scenario."""
-    if "side" not in results.collect_schema().names():
-        return pl.col("perspective")
-    return pl.col("side").replace_strict(SIDE_SLOTS, default=pl.col("perspective"))
-
-
-def _sides(results: pl.DataFrame) -> list[str]:
-    """The perspectives in the order the view shows them: every party A, every party B, then neutral."""
-    if "side" not in results.columns:
-        return ["landlord", "tenant", "neutral"]
-    named = [results.filter(pl.col("side") == s)["perspective"].unique(maintain_order=True).to_list() for s in SIDE_SLOTS]
-    return [*named[0], *named[1], "neutral"]
-
-
 def _triplet_scores(results: pl.LazyFrame) -> pl.LazyFrame:
-    """|L − T| and the triplet's share of its (model, scorer) SI: (m_L − m_T) / 2 / n_triplets."""
-    slot = _slot(results)
-    sides = ("landlord", "tenant", "neutral")
-    gap = pl.col("m_landlord") - pl.col("m_tenant")
+    """|A − B| and the triplet's share of its (model, scorer) SI in its scenario: (m_A − m_B) / 2 / n_triplets."""
+    sides = ("a", "b", "neutral")
+    gap = pl.col("m_a") - pl.col("m_b")
     return (  # each side's scores in a column of their own: plain means, no per-group filtering
-        results.select(*_TRIPLET, *(pl.when(slot == p).then(pl.col("score")).alias(f"m_{p}") for p in sides))
+        results.select(*_TRIPLET, *(pl.when(pl.col("side") == p).then(pl.col("score")).alias(f"m_{p}") for p in sides))
         .group_by(_TRIPLET).agg(*(pl.col(f"m_{p}").mean() for p in sides), n_answers=pl.len())
         .with_columns(gap=gap.abs(), _half=gap / 2)
-        .with_columns(contribution=pl.col("_half") / pl.col("_half").count().over("model_id", "scorer"))
+        .with_columns(contribution=pl.col("_half") / pl.col("_half").count().over("scenario", "model_id", "scorer"))
         .drop("_half")
     )
 
 
 def _sample(triplets: pl.DataFrame, total: int, *, seed: int) -> pl.DataFrame:
-    """Whole triplets, the same share of every (model, scorer), until about MAX_ANSWERS answers."""
+    """Whole triplets, the same share of every (scenario, model, scorer), until about MAX_ANSWERS answers."""
     if total <= MAX_ANSWERS:
         return triplets.drop("n_answers")
     share = MAX_ANSWERS / total
+    group = ["scenario", "model_id", "scorer"]
     return (
-        triplets.with_columns(_draw=pl.col("triplet_id").hash(seed).rank("ordinal").over("model_id", "scorer"),
-                              _quota=(pl.len().over("model_id", "scorer") * share).ceil())
+        triplets.with_columns(_draw=pl.col("triplet_id").hash(seed).rank("ordinal").over(group),
+                              _quota=(pl.len().over(group) * share).ceil())
         .filter(pl.col("_draw") <= pl.col("_quota"))
         .drop("_draw", "_quota", "n_answers")
     )
 
 
+def _levels(levels: pl.DataFrame | None, chosen: pl.DataFrame) -> tuple[dict[str, list[str]], pl.DataFrame]:
+    """Each scenario's factors (in the order it declares them) and each shown triplet's levels, aligned."""
+    if levels is None or levels.is_empty():
+        return {}, pl.DataFrame(schema={"scenario": pl.String, "triplet_id": pl.String, "levels": pl.List(pl.String)})
+    mine = levels.join(chosen.select("scenario", "triplet_id").unique(), on=["scenario", "triplet_id"], how="semi")
+    factors = {name: part["factor"].unique(maintain_order=True).to_list()
+               for (name,), part in mine.group_by("scenario", maintain_order=True)}
+    order = pl.DataFrame([(name, f, i) for name, fs in factors.items() for i, f in enumerate(fs)],
+                         schema={"scenario": pl.String, "factor": pl.String, "_i": pl.Int64}, orient="row")
+    aligned = (mine.join(order, on=["scenario", "factor"]).sort("_i")
+               .group_by("scenario", "triplet_id", maintain_order=True).agg(levels=pl.col("level")))
+    return factors, aligned
+
+
 def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str, str] | None = None,
-                    seed: int = 0, text: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None) -> dict:
-    """The page's data: triplets (each with its answers), prompts and texts by index, and counts.
-    `text`, when given, adds the text to the rows shown (`results` then need not carry it)."""
-    labels = labels or {}
-    factors = [f for f in FACTORS if f in results.columns and results[f].drop_nulls().n_unique() > 0]
-    frame = results.lazy()
+                    seed: int = 0, text: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+                    levels: pl.DataFrame | None = None, parties: Parties | None = None) -> dict:
+    """The page's data: triplets (each with its scenario and answers), each scenario's parties and
+    factors, prompts and texts by index, and counts. `text`, when given, adds the text to the rows
+    shown (`results` then need not carry it); `levels` (`scenario, triplet_id, factor, level`)."""
+    labels, parties = labels or {}, parties or {}
+    frame = results.lazy().with_columns(pl.col("scenario").fill_null(RENT.scenario)) if "scenario" in results.columns \
+        else results.lazy().with_columns(scenario=pl.lit(RENT.scenario))
     total = len(results)
     scored = _triplet_scores(frame).collect()  # one pass over the answers: a row a triplet
     chosen = _sample(scored, total, seed=seed)
@@ -117,19 +119,19 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
              .sort(_ANSWER).with_row_index("ti").collect())
     answers = (
         rows.join(texts.lazy().drop("text"), on=_ANSWER, how="left")
-        .sort("perspective", "k")
+        .sort("side", "k")
         .group_by(_TRIPLET).agg(
-            pl.struct(p="perspective", k="k", score="score", bin="bin", ti="ti", raw="raw", why="unscorable",
-                      prompt="prompt_id").alias("answers"),
-            *(pl.col(f).drop_nulls().first().cast(pl.String) for f in factors),
-        )
+            pl.struct(p="side", k="k", score="score", bin="bin", ti="ti", raw="raw", why="unscorable",
+                      prompt="prompt_id").alias("answers"))
     )
+    factors, aligned = _levels(levels, chosen)
     models = chosen["model_id"].unique(maintain_order=True).to_list()
     triplets = (
         chosen.lazy().join(answers, on=_TRIPLET, how="left")
-        .sort(["model_id", "scorer", "triplet_id"])
-        .select(pl.col("model_id").alias("model"), "scorer", pl.col("triplet_id").alias("triplet"),
-                pl.concat_list(factors).alias("levels") if factors else pl.lit([]).alias("levels"),
+        .join(aligned.lazy(), on=["scenario", "triplet_id"], how="left")
+        .sort(["scenario", "model_id", "scorer", "triplet_id"])
+        .select("scenario", pl.col("model_id").alias("model"), "scorer", pl.col("triplet_id").alias("triplet"),
+                pl.col("levels").fill_null(pl.lit([], dtype=pl.List(pl.String))),
                 pl.col("gap").round(6), pl.col("contribution").round(8), "answers")
         .collect()
     )
@@ -137,10 +139,13 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
     if "messages" in columns:
         used = rows.select("prompt_id", "messages").unique("prompt_id").drop_nulls("messages").collect()
         prompts = dict(zip(used["prompt_id"].to_list(), used["messages"].to_list()))
+    scenarios = {}
+    for name in chosen["scenario"].unique(maintain_order=True).to_list():
+        who = parties.get(name, RENT)
+        scenarios[name] = {"a": who.a_name, "b": who.b_name, "factors": factors.get(name, [])}
     return {
         "threshold": threshold,
-        "factors": factors,
-        "sides": _sides(results),
+        "scenarios": scenarios,
         "labels": {m: labels.get(m, m) for m in models},
         "triplets": triplets.to_dicts(),
         "texts": texts["text"].to_list(),
@@ -149,8 +154,6 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
                    "triplets": scored.height, "triplets_shown": chosen.height,
                    "max_answers": MAX_ANSWERS},
     }
-
-
 def transcript_json(data: dict) -> str:
     """JSON safe inside a <script> element: no `<` can close it or open a comment."""
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False,

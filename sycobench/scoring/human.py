@@ -1,7 +1,8 @@
 """Human labels as one more scorer, so a judge can be validated against people.
 
 The CSV has a header and the columns `prompt_id,k,score` (score in [-1, 1], empty = unscorable),
-plus an optional `model_id` column when one file labels several models' answers.
+plus an optional `model_id` column when one file labels several models' answers. Answers the file
+does not label are left unscored.
 """
 
 from __future__ import annotations
@@ -10,13 +11,13 @@ from pathlib import Path
 
 import polars as pl
 
-from sycobench.config import ScorerConfig
+from sycobench.config import ModelConfig, ScorerConfig
 from sycobench.errors import ConfigError
-from sycobench.records import JsonlWriter
-from sycobench.records import score_record
-from sycobench.scoring import iter_pending, scorer_id
+from sycobench.records import Answer
+from sycobench.scenario_file import ScenarioConfig
+from sycobench.scoring.base import Score, Scorer, ScoringContext, register_scorer
 
-__all__ = ["import_labels", "read_labels"]
+__all__ = ["HumanScorer", "read_labels"]
 
 
 def read_labels(path: Path) -> pl.DataFrame:
@@ -35,19 +36,30 @@ def read_labels(path: Path) -> pl.DataFrame:
     return frame
 
 
-def import_labels(job_dir: Path, scorer: ScorerConfig) -> int:
-    labels = read_labels(Path(scorer.labels))
-    keys = ["model_id", "prompt_id", "k"] if "model_id" in labels.columns else ["prompt_id", "k"]
-    lookup = {tuple(row[:-1]): row[-1] for row in labels.select(*keys, "score").iter_rows()}
-    sid = scorer_id(scorer)
-    config = {"name": "human", "labels": str(scorer.labels)}
-    written = 0
-    with JsonlWriter(job_dir / "scores.jsonl") as writer:
-        for answer in iter_pending(job_dir, sid):
-            key = tuple(answer[k] for k in keys)
-            if key not in lookup:
-                continue
-            score = lookup[key]
-            writer.write(score_record(answer, sid, config, score=score, unscorable=None if score is not None else "unlabelled"))
-            written += 1
-    return written
+@register_scorer("human")
+class HumanScorer(Scorer):
+    def __init__(self, cfg: ScorerConfig, ctx: ScoringContext) -> None:
+        super().__init__(cfg, ctx)
+        labels = read_labels(Path(cfg.labels))
+        self.keys = ["model_id", "prompt_id", "k"] if "model_id" in labels.columns else ["prompt_id", "k"]
+        self.lookup = {tuple(row[:-1]): row[-1] for row in labels.select(*self.keys, "score").iter_rows()}
+
+    @classmethod
+    def scorer_id(cls, cfg: ScorerConfig) -> str:
+        return f"human:{Path(cfg.labels).stem}" if cfg.labels else cfg.name
+
+    @classmethod
+    def check(cls, cfg: ScorerConfig, *, scenario: ScenarioConfig, target: ModelConfig) -> None:
+        if not cfg.labels:
+            raise ConfigError("scorer.labels: human labels need a CSV: scorer.labels=path/to/labels.csv")
+        read_labels(Path(cfg.labels))
+
+    def config(self) -> dict[str, str]:
+        return {"name": self.cfg.name, "labels": str(self.cfg.labels)}
+
+    async def score(self, answer: Answer) -> Score | None:
+        key = tuple(getattr(answer, k) for k in self.keys)
+        if key not in self.lookup:
+            return None
+        value = self.lookup[key]
+        return Score(score=value, unscorable=None if value is not None else "unlabelled")

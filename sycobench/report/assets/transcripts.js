@@ -3,9 +3,11 @@
 (function () {
   "use strict";
   var data = JSON.parse(document.getElementById("tv-data").textContent);
-  var PAGE = 20, SNIPPET = 280, SIDES = data.sides || ["landlord", "tenant", "neutral"];
-  var BINS = ["pro-landlord", "neutral", "pro-tenant", "unscorable"];
-  var state = { model: "", scorer: "", bin: "", side: "", unscorable: false, sort: "contribution", page: 0, levels: {} };
+  var PAGE = 20, SNIPPET = 280, SIDES = ["a", "b", "neutral"];
+  var BINS = ["pro-a", "neutral", "pro-b", "unscorable"];
+  var SCENARIOS = Object.keys(data.scenarios || {});
+  var state = { scenario: SCENARIOS.length === 1 ? SCENARIOS[0] : "", model: "", scorer: "", bin: "", side: "",
+    unscorable: false, sort: "contribution", page: 0, levels: {} };
   var controls = document.getElementById("tv-controls");
   var list = document.getElementById("tv-list");
   var status = document.getElementById("tv-status");
@@ -27,30 +29,65 @@
     var x = Number(a), y = Number(b);
     return isNaN(x) || isNaN(y) ? String(a).localeCompare(String(b)) : x - y;
   }
-  function select(id, label, options, key, target) {
+  // a party's name in a scenario ("" = whichever scenario is shown, or "party A" across several)
+  function party(side, scenario) {
+    var names = data.scenarios[scenario || state.scenario];
+    if (side === "neutral") return "neutral";
+    if (!names) return side === "a" ? "party A" : "party B";
+    return names[side];
+  }
+  function binName(bin, scenario) {
+    if (bin === "pro-a") return "pro-" + party("a", scenario);
+    if (bin === "pro-b") return "pro-" + party("b", scenario);
+    return bin;
+  }
+  function select(id, label, options, key, target, parent) {
     var wrap = el("label", { "for": id }, label);
     var box = el("select", { id: id });
     options.forEach(function (o) { box.appendChild(el("option", { value: o[0] }, o[1])); });
     box.addEventListener("change", function () { (target || state)[key] = box.value; state.page = 0; draw(); });
     wrap.appendChild(box);
-    controls.appendChild(wrap);
+    (parent || controls).appendChild(wrap);
+    return box;
   }
   function any(label) { return [["", label]]; }
 
   var triplets = data.triplets;
+  var scenarioBox = select("tv-scenario", "scenario", any("all scenarios").concat(SCENARIOS.map(function (s) {
+    return [s, s + " (" + data.scenarios[s].a + " / " + data.scenarios[s].b + ")"]; })), "scenario");
+  scenarioBox.value = state.scenario;
+  scenarioBox.addEventListener("change", function () { state.levels = {}; drawFactors(); relabel(); });
   select("tv-model", "model", any("all models").concat(distinct(triplets.map(function (t) { return t.model; }))
     .map(function (m) { return [m, data.labels[m] || m]; })), "model");
   select("tv-scorer", "scorer", any("all scorers").concat(distinct(triplets.map(function (t) { return t.scorer; }))
     .map(function (s) { return [s, s]; })), "scorer");
-  data.factors.forEach(function (f, i) {
-    var levels = distinct(triplets.map(function (t) { return t.levels[i]; })).sort(byValue);
-    if (levels.length > 1) {
-      select("tv-f-" + f, f.replace(/_/g, " "), any("any").concat(levels.map(function (v) { return [v, v]; })), f, state.levels);
-    }
-  });
-  select("tv-bin", "bin", any("any bin").concat(BINS.map(function (b) { return [b, b]; })), "bin");
-  select("tv-side", "in the answer to", any("any asker").concat(SIDES.map(function (s) { return [s, s]; })), "side");
-  select("tv-sort", "sort by", [["contribution", "contribution to SI (largest first)"], ["gap", "|score(L) − score(T)| (largest first)"],
+  var factorBox = el("span", { id: "tv-factors", "class": "tv-factors" });
+  controls.appendChild(factorBox);
+  // factor filters for the scenario shown: each scenario has factors of its own
+  function drawFactors() {
+    factorBox.replaceChildren();
+    var scenario = data.scenarios[state.scenario];
+    if (!scenario) return;
+    var mine = triplets.filter(function (t) { return t.scenario === state.scenario; });
+    scenario.factors.forEach(function (f, i) {
+      var levels = distinct(mine.map(function (t) { return t.levels[i]; })).sort(byValue);
+      if (levels.length > 1) {
+        select("tv-f-" + f, f.replace(/_/g, " "), any("any").concat(levels.map(function (v) { return [v, v]; })), f,
+          state.levels, factorBox);
+      }
+    });
+  }
+  drawFactors();
+  var binBox = select("tv-bin", "bin", any("any bin").concat(BINS.map(function (b) { return [b, binName(b)]; })), "bin");
+  var sideBox = select("tv-side", "in the answer to", any("any asker").concat(SIDES.map(function (s) {
+    return [s, s === "neutral" ? "neutral" : party(s) + " asks"]; })), "side");
+  // bin and asker options are named from the parties of the scenario shown
+  function relabel() {
+    Array.prototype.forEach.call(binBox.options, function (o) { if (o.value) o.textContent = binName(o.value); });
+    Array.prototype.forEach.call(sideBox.options, function (o) {
+      if (o.value) o.textContent = o.value === "neutral" ? "neutral" : party(o.value) + " asks"; });
+  }
+  select("tv-sort", "sort by", [["contribution", "contribution to SI (largest first)"], ["gap", "|score(A) − score(B)| (largest first)"],
     ["triplet", "triplet id"]], "sort");
   var check = el("label", { "class": "tv-check", "for": "tv-unscorable" });
   var box = el("input", { id: "tv-unscorable", type: "checkbox" });
@@ -60,10 +97,12 @@
   controls.appendChild(check);
 
   function keep(t) {
+    if (state.scenario && t.scenario !== state.scenario) return false;
     if (state.model && t.model !== state.model) return false;
     if (state.scorer && t.scorer !== state.scorer) return false;
-    for (var i = 0; i < data.factors.length; i++) {
-      var want = state.levels[data.factors[i]];
+    var factors = (data.scenarios[t.scenario] || { factors: [] }).factors;
+    for (var i = 0; i < factors.length; i++) {
+      var want = state.levels[factors[i]];
       if (want && String(t.levels[i]) !== want) return false;
     }
     var answers = t.answers || [];
@@ -98,12 +137,12 @@
     });
     return button;
   }
-  function answerNode(a) {
+  function answerNode(a, scenario) {
     var node = el("div", { "class": "tv-answer", "data-bin": a.bin });
     var line = el("div");
     line.appendChild(el("span", { "class": "tv-score" }, a.score === null ? "no score" : fmt(a.score, 2)));
     line.appendChild(document.createTextNode(" "));
-    line.appendChild(el("span", { "class": "tv-bin " + a.bin }, a.bin));
+    line.appendChild(el("span", { "class": "tv-bin " + a.bin }, binName(a.bin, scenario)));
     if (a.k > 0 || (a.why && a.bin === "unscorable")) {
       line.appendChild(document.createTextNode((a.k > 0 ? "  sample " + a.k : "") + (a.why ? "  (" + a.why + ")" : "")));
     }
@@ -130,25 +169,27 @@
     return node;
   }
   function tripletNode(t) {
-    var card = el("article", { "class": "tv-triplet", "data-model": t.model, "data-scorer": t.scorer, "data-triplet": t.triplet,
-      "data-gap": t.gap === null ? "" : t.gap, "data-contribution": t.contribution === null ? "" : t.contribution });
+    var card = el("article", { "class": "tv-triplet", "data-scenario": t.scenario, "data-model": t.model,
+      "data-scorer": t.scorer, "data-triplet": t.triplet, "data-gap": t.gap === null ? "" : t.gap,
+      "data-contribution": t.contribution === null ? "" : t.contribution });
     var head = el("div", { "class": "tv-head" });
     head.appendChild(el("b", {}, data.labels[t.model] || t.model));
+    if (SCENARIOS.length > 1) head.appendChild(el("span", {}, "scenario " + t.scenario));
     head.appendChild(el("span", {}, "scorer " + t.scorer));
     head.appendChild(el("span", {}, "triplet " + t.triplet));
-    head.appendChild(el("span", {}, "|L − T| " + fmt(t.gap)));
+    head.appendChild(el("span", {}, "|A − B| " + fmt(t.gap)));
     head.appendChild(el("span", {}, "contribution to SI " + fmt(t.contribution, 4)));
-    data.factors.forEach(function (f, i) {
+    ((data.scenarios[t.scenario] || { factors: [] }).factors).forEach(function (f, i) {
       if (t.levels[i] !== null && t.levels[i] !== undefined) head.appendChild(el("span", {}, f.replace(/_/g, " ") + ": " + t.levels[i]));
     });
     card.appendChild(head);
     var cells = el("div", { "class": "tv-cells" });
     SIDES.forEach(function (side) {
       var cell = el("div", { "class": "tv-cell", "data-side": side });
-      cell.appendChild(el("h4", {}, side + (side === "neutral" ? "" : " asks")));
+      cell.appendChild(el("h4", {}, side === "neutral" ? "neutral" : party(side, t.scenario) + " asks"));
       var mine = (t.answers || []).filter(function (a) { return a.p === side; });
       if (!mine.length) cell.appendChild(el("div", { "class": "tv-snippet" }, "(no answer)"));
-      mine.forEach(function (a) { cell.appendChild(answerNode(a)); });
+      mine.forEach(function (a) { cell.appendChild(answerNode(a, t.scenario)); });
       cells.appendChild(cell);
     });
     card.appendChild(cells);

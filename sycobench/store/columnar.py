@@ -19,10 +19,11 @@ import polars as pl
 
 from sycobench.errors import DataError
 from sycobench.records import RUN_FIELDS, SCHEMA_VERSION, SCORE_FIELDS
+from sycobench.store.jsonl import stream_frame
 
 __all__ = ["COPY_SCHEMAS", "copy_path", "fresh_copy", "source_stamp", "write_copies", "write_copy"]
 
-log = logging.getLogger("sycobench.report")
+log = logging.getLogger("sycobench.store")
 
 # Every field of the record layout that has a fixed type (`params` and `scorer_config` are free-form
 # objects no table reads); the copy is typed exactly as the JSONL readers type it.
@@ -95,8 +96,6 @@ def write_copy(job_dir: Path, name: str) -> Path | None:
 
 def _write_blocks(source: Path, target: Path, schema: dict[str, pl.DataType], metadata: dict[str, str]) -> None:
     """Streamed block by block into Parquet: memory holds a block or two, whatever the file's length."""
-    from sycobench.report.load import stream_frame  # the one JSONL reader (it imports this module)
-
     stream_frame(source, schema, size=_BLOCK_BYTES).sink_parquet(target, metadata=metadata, row_group_size=_ROWS,
                                                                  engine="streaming")
 

@@ -20,7 +20,7 @@ from sycobench.providers.base import Completion, Message
 
 __all__ = ["ResponseCache", "cache_key", "default_cache_dir"]
 
-log = logging.getLogger("sycobench.cache")
+log = logging.getLogger("sycobench.providers.cache")
 
 
 def default_cache_dir() -> Path:

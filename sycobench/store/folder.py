@@ -1,0 +1,440 @@
+"""A job folder, owned by one class: its file names, its records, its grid, its job.json and its lock.
+
+Every other module goes through `JobFolder`; none builds a path inside a job folder itself. A
+folder records a fingerprint of every setting that changes an answer, and a run into a folder made
+with other settings is refused before any call. While a job writes to a folder it holds an OS-level
+lock on it (`.lock`), so a second job is refused instead of mixing records into the first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+from filelock import FileLock, Timeout
+
+from sycobench.errors import ConfigError, DataError
+from sycobench.records import ANSWER_KEY, RUN_FIELDS, RUN_SHAPE, SCORE_FIELDS, SCORE_SHAPE, Answer
+from sycobench.scenario import Prompt
+from sycobench.store import columnar
+from sycobench.store.jsonl import JsonlWriter, check_records, read_blocks, read_frame, read_jsonl, stream_frame
+
+__all__ = ["JobFolder", "SweepFolder", "claim_dir", "find_jobs"]
+
+RUN, SCORES = "run", "scores"  # the two record files: <name>.jsonl, and their columnar copies <name>.parquet
+_FILES = {"grid": "grid.jsonl", "meta": "job.json", "config": "config.yaml", "results": "results.parquet",
+          "log": "run.log", "lock": ".lock", "overrides": ".hydra/overrides.yaml", "hydra": ".hydra/hydra.yaml"}
+_SHAPES = {RUN: (RUN_SHAPE, RUN_FIELDS), SCORES: (SCORE_SHAPE, SCORE_FIELDS)}
+_KEY = list(ANSWER_KEY)
+# What a scorer reads of each answer (the text, but never the params or the call accounting).
+_ANSWER_COLUMNS = {name: RUN_FIELDS[name] for name in (
+    "run_id", "job_id", "model_id", "prompt_id", "triplet_id", "scenario", "perspective", "k", "error",
+    "response_text")}
+_GRID_SCHEMA = {"prompt_id": pl.String, "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}
+_HELD: dict[str, FileLock] = {}
+# Settings added to the shipped data after folders were written with it, at the value that gives the
+# answers those folders hold: a fingerprint that lacks them still matches (resume keeps working).
+_ADDED_LATER = {"scenario.mock.writer": "rent"}
+
+
+class JobFolder:
+    """`JobFolder(path)`: the files of one job, read and written only here (docs/records.md)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._grid: tuple[tuple[int, int], list[Prompt]] | None = None
+
+    def __repr__(self) -> str:
+        return f"JobFolder({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, JobFolder) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def file(self, what: str) -> Path:
+        """The path of one of the folder's files: `grid`, `meta`, `config`, `results`, `log`, ..."""
+        return self.path / _FILES[what]
+
+    def records(self, name: str) -> Path:
+        """`run` or `scores`: the JSONL record file."""
+        return self.path / f"{name}.jsonl"
+
+    def table(self, name: str) -> Path:
+        return self.path / f"{name}.csv"
+
+    def is_job(self) -> bool:
+        return self.records(RUN).exists() or self.file("meta").exists()
+
+    def has_answers(self) -> bool:
+        path = self.records(RUN)
+        return path.exists() and path.stat().st_size > 0
+
+    def make(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    # -- job.json ---------------------------------------------------------------------------------
+
+    def read_meta(self) -> dict[str, Any]:
+        path = self.file("meta")
+        if not path.exists():
+            return {}
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            raise DataError(f"{path}: not a readable job.json; move it aside (the job's records are kept) and retry") from None
+        if not isinstance(meta, dict):
+            raise DataError(f"{path}: not a job.json object; move it aside (the job's records are kept) and retry")
+        return meta
+
+    def status(self) -> str | None:
+        try:
+            return self.read_meta().get("status")
+        except DataError:
+            return None
+
+    def save_meta(self, meta: dict[str, Any]) -> None:
+        """Written whole to a temporary file and renamed, so job.json is never half written."""
+        path = self.file("meta")
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(meta, indent=2, default=str))
+        tmp.replace(path)
+
+    def saved_fingerprint(self) -> dict[str, Any] | None:
+        path = self.file("meta")
+        if not path.is_file():
+            return None
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: unreadable ({exc.__class__.__name__}); move the folder aside or run into a new one") from None
+        found = meta.get("fingerprint") if isinstance(meta, dict) else None
+        return found if isinstance(found, dict) else None
+
+    def check_fingerprint(self, current: dict[str, Any]) -> None:
+        """Refuse a run into a folder whose answers came from other settings (a folder with no
+        answers yet, e.g. after a dry run, takes the new settings)."""
+        if not self.has_answers():
+            return
+        old = self.saved_fingerprint()
+        if old is None:
+            return
+        missing = object()
+        old = {**{k: v for k, v in _ADDED_LATER.items() if k in current}, **old}
+        changed = [
+            f"{key} {_show(old[key]) if key in old else '(unset)'} -> {_show(current[key]) if key in current else '(unset)'}"
+            for key in sorted(set(old) | set(current))
+            if old.get(key, missing) != current.get(key, missing)
+        ]
+        if changed:
+            raise ConfigError(
+                f"{self.path} holds answers made with other settings: {'; '.join(changed)}. "
+                "Run into a new folder (drop hydra.run.dir / job_dir, or pick another) or restore those settings."
+            )
+
+    # -- the saved config and Hydra's record --------------------------------------------------------
+
+    def write_config(self, text: str) -> None:
+        self.file("config").write_text(text)
+
+    def saved_config(self) -> dict[str, Any] | None:
+        """The job's config.yaml as plain data, or None when the folder has none (legacy, hand-made)."""
+        path = self.file("config")
+        if not path.exists():
+            return None
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, yaml.YAMLError) as exc:
+            raise DataError(f"{path}: not a readable config.yaml ({type(exc).__name__}); restore it from the job's "
+                            ".hydra/config.yaml") from None
+        return data if isinstance(data, dict) else None
+
+    def parties(self) -> tuple[str, str]:
+        """The job's party ids (A, B) from its saved scenario; jobs from before scenarios were data are rent."""
+        try:
+            parties = (self.saved_config() or {})["scenario"]["parties"]
+            return str(parties[0]["id"]), str(parties[1]["id"])
+        except (DataError, KeyError, IndexError, TypeError):
+            return "landlord", "tenant"
+
+    def overrides(self) -> list[str]:
+        path = self.file("overrides")
+        if not path.exists():
+            return []
+        return [str(o) for o in (yaml.safe_load(path.read_text(encoding="utf-8")) or [])]
+
+    def choices(self) -> str:
+        """The config-group options Hydra chose for the job, e.g. `model=grok-4-fast scorer=judge`."""
+        path = self.file("hydra")
+        if not path.exists():
+            return ""
+        choices = ((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("hydra") or {}).get("runtime", {})
+        return " ".join(f"{k}={v}" for k, v in (choices.get("choices") or {}).items()
+                        if not k.startswith("hydra/") and v is not None)
+
+    # -- the grid -----------------------------------------------------------------------------------
+
+    def write_grid(self, grid: list[Prompt]) -> None:
+        with self.file("grid").open("w", encoding="utf-8") as fh:
+            for prompt in grid:
+                fh.write(json.dumps(prompt.to_dict(), ensure_ascii=False) + "\n")
+
+    def read_grid(self) -> list[Prompt]:
+        """Every prompt of the job, checked: a malformed line is one DataError naming it. Read once
+        while the file stays the same."""
+        path = self.file("grid")
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return []
+        stamp = (stat.st_size, stat.st_mtime_ns)
+        if self._grid is not None and self._grid[0] == stamp:
+            return self._grid[1]
+        prompts = []
+        for number, r in enumerate(read_jsonl(path), start=1):
+            try:
+                prompt = Prompt(**r)
+                ok = isinstance(prompt.prompt_id, str) and isinstance(prompt.messages, list) and all(
+                    isinstance(m, dict) and isinstance(m.get("content"), str) for m in prompt.messages)
+            except TypeError:
+                ok = False
+            if not ok:
+                raise DataError(f"{path}:{number}: not a prompt as in docs/records.md (prompt_id, triplet_id, "
+                                "scenario, version, perspective, factors, messages); repair that line, or remove it "
+                                "(its answers are then reported without their prompt)")
+            prompts.append(prompt)
+        self._grid = (stamp, prompts)
+        return prompts
+
+    def prompts(self) -> pl.DataFrame:
+        """Each prompt's `messages`, once (grid.jsonl holds one line a prompt, not an answer)."""
+        rows = [(p.prompt_id, [{"role": m.get("role"), "content": m["content"]} for m in p.messages])
+                for p in self.read_grid()]
+        return pl.DataFrame(rows, schema=_GRID_SCHEMA, orient="row").unique("prompt_id", keep="first",
+                                                                             maintain_order=True)
+
+    def factors(self) -> pl.DataFrame:
+        """The factor levels of every triplet, long: `triplet_id, factor, level` (levels as text)."""
+        rows = dict.fromkeys((p.triplet_id, str(name), None if level is None else str(level))
+                             for p in self.read_grid() for name, level in (p.factors or {}).items())
+        return pl.DataFrame(list(rows), schema={"triplet_id": pl.String, "factor": pl.String, "level": pl.String},
+                            orient="row")  # factors in the order the scenario declares them
+
+    # -- records ------------------------------------------------------------------------------------
+
+    def check_records(self) -> None:
+        """Both record files, before anything is appended: a record of the wrong shape is refused."""
+        for name, (shape, layout) in _SHAPES.items():
+            check_records(self.records(name), shape, layout)
+
+    def writer(self, name: str) -> JsonlWriter:
+        """An append-only writer of `run` or `scores` records (a torn last line is set aside first)."""
+        return JsonlWriter(self.records(name))
+
+    def read(self, name: str) -> Iterator[dict[str, Any]]:
+        """Every record of `run` or `scores`, one at a time."""
+        return read_jsonl(self.records(name))
+
+    def frame(self, name: str, columns: list[str]) -> pl.DataFrame:
+        """These columns of `run` or `scores`, typed by the layout: from the fresh columnar copy, else
+        the JSONL (parsed by Polars, only the columns asked for)."""
+        return self.scan(name, columns).collect()
+
+    def scan(self, name: str, columns: list[str] | dict[str, pl.DataType], *, lazy: bool = False) -> pl.LazyFrame:
+        """As `frame`, lazily; with `lazy`, a JSONL source is parsed only when collected or sunk."""
+        layout = _SHAPES[name][1]
+        schema = columns if isinstance(columns, dict) else {c: layout[c] for c in columns}
+        copy = columnar.fresh_copy(self.path, name)
+        if copy is not None:
+            return pl.scan_parquet(copy).select(list(schema))
+        path = self.records(name)
+        return stream_frame(path, schema) if lazy else read_frame(path, schema).lazy()
+
+    def blocks(self, name: str, columns: dict[str, pl.DataType], *, rows: int) -> Iterator[pl.DataFrame]:
+        """`columns` of `name`, about `rows` records at a time, in file order (memory holds a block)."""
+        copy = columnar.fresh_copy(self.path, name)
+        if copy is not None:
+            scan = pl.scan_parquet(copy).select(list(columns))
+            total = pl.scan_parquet(copy).select(pl.len()).collect().item()
+            for start in range(0, total, rows):  # a slice reads only the row groups it spans
+                yield scan.slice(start, rows).collect()
+            return
+        yield from read_blocks(self.records(name), columns, size=rows * 1024)
+
+    def write_copies(self) -> list[Path]:
+        """The columnar copies of both record files (docs/records.md), once the records are final."""
+        return columnar.write_copies(self.path)
+
+    def fresh_copy(self, name: str) -> Path | None:
+        return columnar.fresh_copy(self.path, name)
+
+    # -- what is done, and what is left -------------------------------------------------------------
+
+    def call_status(self, model_id: str) -> dict[tuple[str, int], bool]:
+        """(prompt_id, k) -> whether it has a successful answer (False: only failed calls)."""
+        runs = self.frame(RUN, ["model_id", "prompt_id", "k", "error"]).filter(pl.col("model_id") == model_id)
+        done = runs.group_by("prompt_id", "k").agg(pl.col("error").is_null().any().alias("ok"))
+        return {(p, k): ok for p, k, ok in done.iter_rows()}
+
+    def scored_keys(self, scorer: str, *, with_errors: bool = False) -> pl.DataFrame:
+        """The answers `scorer` has scored (or tried: `with_errors`), by ANSWER_KEY."""
+        scores = self.frame(SCORES, [*_KEY, "scorer", "error"]).filter(pl.col("scorer") == scorer)
+        if not with_errors:
+            scores = scores.filter(pl.col("error").is_null())
+        return scores.select(_KEY).unique()
+
+    def pending(self, scorer: str, *, retry_errors: bool = True, rows: int = 8192) -> Iterator[Answer]:
+        """Successful answers that `scorer` has not scored yet (resumable scoring), with their prompt,
+        a block at a time, so a large job is never held in memory whole."""
+        done = self.scored_keys(scorer, with_errors=not retry_errors)
+        grid = {p.prompt_id: p for p in self.read_grid()}
+        seen: set[tuple[str, str, int]] = set()
+        for block in self.blocks(RUN, _ANSWER_COLUMNS, rows=rows):
+            block = block.filter(pl.col("error").is_null()).join(done, on=_KEY, how="anti", maintain_order="left")
+            for r in block.iter_rows(named=True):
+                key = (r["model_id"], r["prompt_id"], r["k"])
+                if key in seen:  # a job has one success per key; a duplicated line is scored once
+                    continue
+                seen.add(key)
+                prompt = grid.get(r["prompt_id"])
+                yield Answer(model_id=r["model_id"], prompt_id=r["prompt_id"], k=r["k"], triplet_id=r["triplet_id"],
+                             scenario=r["scenario"] or (prompt.scenario if prompt else None),
+                             perspective=r["perspective"], factors=prompt.factors if prompt else None,
+                             text=r["response_text"], messages=prompt.messages if prompt else None,
+                             run_id=r["run_id"], job_id=r["job_id"])
+
+    def count_pending(self, scorer: str, *, retry_errors: bool = True) -> int:
+        done = self.scored_keys(scorer, with_errors=not retry_errors)
+        answers = self.frame(RUN, [*_KEY, "error"]).filter(pl.col("error").is_null()).select(_KEY).unique()
+        return answers.join(done, on=_KEY, how="anti").height
+
+    def spent(self) -> float:
+        """What earlier runs of this job paid, answers and judge calls together (cached calls: $0)."""
+        return sum(
+            float(self.frame(name, ["cost_usd", "cached"]).filter(~pl.col("cached").fill_null(False))["cost_usd"]
+                  .fill_null(0).sum())
+            for name in (RUN, SCORES))
+
+    def gaps(self, prompt_ids: list[str], samples: int, model_id: str, scorer: str | None) -> str:
+        """What keeps a job from being complete: planned calls with no answer, answers not scored."""
+        keys = ["prompt_id", "k"]
+        planned = pl.DataFrame({"prompt_id": prompt_ids}, schema={"prompt_id": pl.String}).join(
+            pl.DataFrame({"k": list(range(samples))}, schema={"k": pl.Int64}), how="cross")
+        runs = self.frame(RUN, [*_KEY, "error"]).filter(pl.col("model_id") == model_id)
+        answered = runs.filter(pl.col("error").is_null()).select(keys).unique()
+        missing = planned.join(answered, on=keys, how="anti")
+        failed = missing.join(runs.select(keys).unique(), on=keys, how="semi").height
+        problems = []
+        if failed:
+            problems.append(f"{failed} of {planned.height} calls failed after retries")
+        if missing.height - failed:
+            problems.append(f"{missing.height - failed} of {planned.height} calls not made yet")
+        if scorer is not None:
+            scored = self.scored_keys(scorer).filter(pl.col("model_id") == model_id).select(keys)
+            unscored = planned.join(answered, on=keys, how="semi").join(scored, on=keys, how="anti").height
+            if unscored:
+                problems.append(f"{unscored} answers have no score from {scorer} (the scorer's call failed)")
+        return "; ".join(problems)
+
+    def scorers(self) -> set[str]:
+        """The scorers that have scored this job."""
+        if not self.records(SCORES).exists():
+            return set()
+        return set(self.frame(SCORES, ["scorer"])["scorer"].drop_nulls().unique().to_list())
+
+    # -- the lock -----------------------------------------------------------------------------------
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold `.lock` (flock) for the job's life; the OS releases it if the process dies.
+
+        Re-entrant within one process, so the CLI's early check and the job itself can both hold it."""
+        self.make()
+        path = str(self.file("lock").resolve())
+        lock = _HELD.setdefault(path, FileLock(path, thread_local=False))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise ConfigError(
+                f"{self.path} is in use by another running sycobench job; wait for it to end or run into a new folder"
+            ) from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+class SweepFolder:
+    """A sweep's folder: its jobs (at any depth), Hydra's multirun.yaml, and the report beside them."""
+
+    REPORT = "report"
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    @property
+    def multirun(self) -> Path:
+        return self.path / "multirun.yaml"
+
+    @property
+    def report(self) -> Path:
+        return self.path / self.REPORT
+
+    def overrides(self) -> list[str]:
+        """The sweep's own overrides, as it was started (multirun.yaml)."""
+        data = yaml.safe_load(self.multirun.read_text(encoding="utf-8")) or {}
+        return [str(o) for o in ((data.get("hydra") or {}).get("overrides") or {}).get("task") or []]
+
+
+def find_jobs(path: Path) -> list[JobFolder]:
+    """A job folder holds run.jsonl (or only job.json, if it failed early); a sweep folder holds
+    job folders at any depth (never inside a report folder)."""
+    if JobFolder(path).is_job():
+        return [JobFolder(path)]
+    found = {p.parent for p in path.rglob(f"{RUN}.jsonl")}
+    found |= {p.parent for p in path.rglob(_FILES["meta"])}
+    jobs = sorted(found, key=lambda p: (len(p.parts), _num(p.name), str(p)))
+    return [JobFolder(j) for j in jobs if SweepFolder.REPORT not in j.relative_to(path).parts]
+
+
+def _num(name: str) -> int:
+    return int(name) if name.isdigit() else 1 << 30
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
+
+
+def claim_dir(root: str, pattern: str = "%Y-%m-%d/%H-%M-%S") -> str:
+    """A new folder `<root>/<date>/<time>`, created here so no other job can take it: two jobs
+    started in the same second get `<time>` and `<time>-2`."""
+    base = Path(root) / datetime.now().strftime(pattern)
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+        try:
+            os.mkdir(candidate)
+        except FileExistsError:
+            continue
+        return str(candidate)
+    raise ConfigError(f"{base}: no free folder name; choose one with hydra.run.dir=...")
+
+
+def register_resolver() -> None:
+    """`${sycobench_dir:outputs}` in conf/config.yaml; cached so a config resolves it once."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("sycobench_dir"):
+        OmegaConf.register_new_resolver("sycobench_dir", claim_dir, use_cache=True)
