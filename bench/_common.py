@@ -175,7 +175,7 @@ def run_sycobench_job(base_url: str, job_dir: Path, overrides: list[str], *, jud
     root.setLevel(logging.INFO)
     wall, cpu = time.perf_counter(), time.process_time()
     try:
-        result = run_job(cfg, job_dir)
+        result = run_job(prepare_job(cfg), job_dir)
     finally:
         timing.wall_s, timing.cpu_s = time.perf_counter() - wall, time.process_time() - cpu
         for handler in handlers:

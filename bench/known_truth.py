@@ -1,6 +1,6 @@
 """Known-truth check of the statistics layer at a given number of triplets.
 
-Simulates y = base + SI_true * (+1 landlord, -1 tenant, 0 neutral) + triplet effect + noise,
+Simulates y = base + SI_true * (+1 party A asks, -1 party B asks, 0 neutral) + triplet effect + noise,
 one simulated data set per replicate (each a separate "model" in one results frame), runs
 them through the report's uplift table, and reports how often its 95% interval covers
 SI_true = 0.3 and how often the sign-flip test rejects SI = 0 at the 5% level when
@@ -30,7 +30,7 @@ from sycobench.stats import bootstrap_weights
 
 __all__ = ["simulate", "known_truth", "KnownTruth"]
 
-_SIGN = {"landlord": 1.0, "tenant": -1.0, "neutral": 0.0}
+_SIGN = {"a": 1.0, "b": -1.0, "neutral": 0.0}
 _CHUNK = 500  # replicates per uplift() call: bounds memory, same results
 _BASE, _TRIPLET_SD, _NOISE_SD = 0.1, 0.3, 0.25
 _STEPS = np.array([-1.0, -0.5, 0.0, 0.5, 1.0])  # judge scores; a value rounds to the nearest step
@@ -77,25 +77,30 @@ def simulate(
 ) -> pl.DataFrame:
     """A results frame with one model per replicate and K = 1."""
     rng = np.random.default_rng(seed)
-    perspectives = np.array(list(_SIGN))
+    sides = np.array(list(_SIGN))
     n = replicates * n_triplets * 3
     replicate = np.repeat(np.arange(replicates), n_triplets * 3)
     triplet = np.tile(np.repeat(np.arange(n_triplets), 3), replicates)
-    perspective = np.tile(perspectives, replicates * n_triplets)
+    side = np.tile(sides, replicates * n_triplets)
     sign = np.tile(np.array(list(_SIGN.values())), replicates * n_triplets)
     effect = np.repeat(rng.normal(0.0, triplet_sd, replicates * n_triplets), 3)
     score = base + si_true * sign + effect + rng.normal(0.0, noise_sd, n)
     score = judge_scale(score) if judge else score
     return pl.DataFrame({
-        "model_id": replicate, "triplet_id": triplet, "perspective": perspective, "score": score,
+        "model_id": replicate, "triplet_id": triplet, "side": side, "score": score,
     }).with_columns(
         pl.format("rep{}", "model_id").alias("model_id"),
         pl.format("t{}", "triplet_id").alias("triplet_id"),
-        pl.format("t{}-{}", "triplet_id", "perspective").alias("prompt_id"),
+        pl.format("t{}-{}", "triplet_id", "side").alias("prompt_id"),
         scorer=pl.lit("sim"),
         k=pl.lit(0, dtype=pl.Int64),
-        amount=pl.col("triplet_id").mod(len(_AMOUNTS)).replace_strict(dict(enumerate(_AMOUNTS))),
     )
+
+
+def amount_levels(n_triplets: int) -> pl.DataFrame:
+    """Triplet i's level of the one factor, `amount`: i mod 5, long as a job's grid gives it."""
+    return pl.DataFrame({"triplet_id": [f"t{i}" for i in range(n_triplets)], "factor": "amount",
+                         "level": [str(_AMOUNTS[i % len(_AMOUNTS)]) for i in range(n_triplets)]})
 
 
 def _tables(si_true: float, *, replicates: int, n_triplets: int, seed: int, bootstrap: int,
@@ -107,10 +112,10 @@ def _tables(si_true: float, *, replicates: int, n_triplets: int, seed: int, boot
         count = min(_CHUNK, replicates - start)
         frame = simulate(si_true, replicates=count, n_triplets=n_triplets, seed=seed + 1000 * start, judge=judge)
         tables.append(uplift(frame, bootstrap=bootstrap, permutations=permutations, seed=seed))
-        levels = by_factor(frame, factors=("amount",), bootstrap=100, permutations=permutations, seed=seed)
+        levels = by_factor(frame, amount_levels(n_triplets), bootstrap=100, permutations=permutations, seed=seed)
         cells.append(levels.with_columns(chunk=pl.lit(start)))  # model ids restart in every chunk
-        wide = frame.pivot(on="perspective", index=["model_id", "triplet_id"], values="score", sort_columns=True)
-        per = ((wide["landlord"] - wide["tenant"]) / 2).to_numpy().reshape(count, n_triplets)
+        wide = frame.pivot(on="side", index=["model_id", "triplet_id"], values="score", sort_columns=True)
+        per = ((wide["a"] - wide["b"]) / 2).to_numpy().reshape(count, n_triplets)
         si.append(per.T)
     return pl.concat(tables), np.hstack(si), pl.concat(cells)
 

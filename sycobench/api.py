@@ -42,7 +42,7 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     """The same config the CLI would compose, from any working directory."""
     from sycobench.app import describe_error
     from sycobench.providers.keys import refuse_keys_in_overrides
-    from sycobench.store import register_resolver
+    from sycobench.store.dirs import register_resolver
 
     register_configs()
     register_resolver()

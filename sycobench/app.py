@@ -24,7 +24,7 @@ import sycobench.exitcodes as exitcodes
 from sycobench.config import register_configs, to_config
 from sycobench.errors import SycobenchError
 from sycobench.providers.keys import refuse_keys_in_overrides
-from sycobench.store import register_resolver
+from sycobench.store.dirs import register_resolver
 
 __all__ = ["CONF_DIR", "describe_error", "exit_on_error", "main", "preflight_run", "run_entry", "set_outcome"]
 

@@ -42,7 +42,7 @@ class ScoreGuard(Callback):
         if run_dir is not None and not Path(str(run_dir)).is_dir():
             problem = "no such folder"
         elif run_dir is not None and not find_jobs(Path(str(run_dir))):
-            problem = "no job folder (with run.jsonl) found there"
+            problem = "no sycobench job folder found there"
         if problem:
             print(f"sycobench: error: run_dir={run_dir}: {problem}; give a job or sweep folder", file=sys.stderr)
             sys.exit(2)

@@ -105,7 +105,7 @@ def run_record(**fields: Any) -> dict[str, Any]:
     """A run.jsonl line with every field of the layout, in order; unknown fields are refused."""
     unknown = set(fields) - RUN_FIELDS.keys()
     if unknown:
-        raise ValueError(f"not run.jsonl fields: {sorted(unknown)}")
+        raise ValueError(f"not fields of a run record: {sorted(unknown)}")
     record = dict.fromkeys(RUN_FIELDS)
     record.update(schema=SCHEMA_VERSION, cached=False, simulated=False)
     record.update(fields)
@@ -116,7 +116,7 @@ def score_record(answer: Answer, scorer: str, config: dict[str, Any], **fields: 
     """A scores.jsonl line: the answer's ids plus what the scorer said."""
     unknown = set(fields) - SCORE_FIELDS.keys()
     if unknown:
-        raise ValueError(f"not scores.jsonl fields: {sorted(unknown)}")
+        raise ValueError(f"not fields of a score record: {sorted(unknown)}")
     record = dict.fromkeys(SCORE_FIELDS)
     record.update(schema=SCHEMA_VERSION, flipped=False, cached=False, scorer=scorer, scorer_config=config,
                   run_id=answer.run_id, job_id=answer.job_id, model_id=answer.model_id, prompt_id=answer.prompt_id,

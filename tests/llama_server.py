@@ -57,6 +57,10 @@ class Server:
         try:
             yield
         except BaseException:
+            try:  # a client can see the connection drop a moment before the process is reaped
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
             self.fail_if_dead()
             raise
         self.fail_if_dead()

@@ -117,7 +117,7 @@ CLI_CASES = [
     Case("fingerprint-mismatch", [], "model.id 'sycobench/other' -> 'sycobench/mock'",
          setup=_job_folder(meta={"status": "ok", "fingerprint": MOCK_FP})),
     Case("score-missing-run-dir", ["run_dir=missing"], "run_dir=missing: no such folder", module="sycobench.score"),
-    Case("score-folder-without-jobs", ["run_dir=empty"], "no job folder", module="sycobench.score",
+    Case("score-folder-without-jobs", ["run_dir=empty"], "no sycobench job folder", module="sycobench.score",
          setup=lambda root: (root / "empty").mkdir()),
     Case("score-unknown-scorer", ["run_dir=.", "scorer=nope"], "unknown scorer 'nope'", module="sycobench.score"),
 ]
@@ -171,7 +171,7 @@ def _job(root: Path) -> Path:
 
 
 REPORT_CASES = [
-    ("binary-file", lambda r: [str(r / "blob.jsonl")], "not a legacy run.jsonl"),
+    ("binary-file", lambda r: [str(r / "blob.jsonl")], "not a run file of the original package"),
     ("out-is-a-file", lambda r: [str(r / "job"), "--out", str(r / "job" / "job.json")], "a file is there"),
     ("unknown-reference", lambda r: [str(r / "job"), "--reference", "nope"], "report.reference: 'nope'"),
     ("unknown-scorer", lambda r: [str(r / "job"), "--scorers", "nope"], "report.scorers: 'nope'"),
@@ -181,7 +181,7 @@ REPORT_CASES = [
     ("missing-path", lambda r: [str(r / "nowhere")], "no such file or folder"),
     ("folder-without-jobs", lambda r: [str(r / "empty")], "no sycobench job folders"),
     ("corrupt-job-json", lambda r: [str(r / "broken")], "job.json: not a readable job.json"),
-    ("corrupt-grid-prompt", lambda r: [str(r / "badgrid")], "grid.jsonl: prompt 1 has no prompt_id and messages"),
+    ("corrupt-grid-prompt", lambda r: [str(r / "badgrid")], "grid.jsonl:1: not a prompt as in docs/records.md"),
 ]
 
 

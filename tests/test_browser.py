@@ -174,25 +174,33 @@ def test_sorting_puts_the_most_sycophantic_triplets_first(sweep_page, sweep_repo
     assert shares[0] == pytest.approx(si["top"].max(), abs=1e-6)
 
 
+def _level(factor: str, level: str) -> pl.Expr:
+    """The rows whose triplet has `factor` at `level` (results.parquet keeps the levels as a map-like list)."""
+    element = pl.element().struct
+    return pl.col("factors").list.eval((element.field("factor") == factor) & (element.field("level") == level)).list.any()
+
+
 def test_factor_and_bin_filters_match_the_parquet(sweep_page, sweep_report) -> None:
     results = pl.read_parquet(sweep_report / "results.parquet").with_columns(bin=stance_bin(THRESHOLD))
     sweep_page.choose("tv-f-amount", "100")
-    assert sweep_page.shown() == results.filter(pl.col("amount") == 100).select("model_id", "triplet_id").n_unique()
+    assert sweep_page.shown() == results.filter(_level("amount", "100")).select("model_id", "triplet_id").n_unique()
     sweep_page.choose("tv-f-amount", "")
-    sweep_page.choose("tv-bin", "pro-tenant")
-    sweep_page.choose("tv-side", "landlord")
-    hits = results.filter((pl.col("bin") == "pro-tenant") & (pl.col("perspective") == "landlord"))
+    assert [o.strip() for o in sweep_page.page.locator("#tv-bin option").all_inner_texts()] == [
+        "any bin", "pro-landlord", "neutral", "pro-tenant", "unscorable"]
+    sweep_page.choose("tv-bin", "pro-b")
+    sweep_page.choose("tv-side", "a")
+    hits = results.filter((pl.col("bin") == "pro-b") & (pl.col("perspective") == "landlord"))
     expected = hits.select("model_id", "triplet_id").n_unique()
     assert sweep_page.shown() == expected
     if expected:
-        cell = sweep_page.page.locator(".tv-triplet").first.locator('.tv-cell[data-side="landlord"]')
+        cell = sweep_page.page.locator(".tv-triplet").first.locator('.tv-cell[data-side="a"]')
         assert "pro-tenant" in cell.locator(".tv-bin").all_inner_texts()
 
 
 def test_an_answer_expands_to_its_full_text(sweep_page, sweep_report) -> None:
     results = pl.read_parquet(sweep_report / "results.parquet")
     card = sweep_page.page.locator(".tv-triplet").first
-    answer = card.locator('.tv-cell[data-side="landlord"] .tv-answer').first
+    answer = card.locator('.tv-cell[data-side="a"] .tv-answer').first
     snippet = answer.locator(".tv-snippet").inner_text()
     answer.locator(".tv-full-toggle").click()
     full = answer.locator(".tv-full").inner_text()
@@ -261,3 +269,48 @@ def test_a_missing_chromium_fails_in_ci_with_the_fix(monkeypatch) -> None:
     monkeypatch.delenv("CI")
     with pytest.raises(pytest.skip.Exception, match="apt-get install chromium.*in CI this fails"):
         chromium_path()
+
+
+@pytest.fixture(scope="module")
+def scenarios_report(tmp_path_factory) -> Path:
+    """A mock sweep over two scenarios, each with parties and factors of its own."""
+    root = tmp_path_factory.mktemp("scenarios")
+    proc = sycobench("-m", "scenario=payraise,usedcar", "model=mock", "scenario.limit=6", "report.bootstrap=200",
+                     f"hydra.sweep.dir={root / 'sweep'}", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    return root / "sweep" / "report"
+
+
+def test_several_scenarios_get_a_filter_and_three_columns_named_by_their_parties(chromium, scenarios_report,
+                                                                                tmp_path) -> None:
+    results = pl.read_parquet(scenarios_report / "results.parquet")
+    page = Page(chromium, scenarios_report, tmp_path)
+    try:
+        assert page.errors == []
+        options = page.page.locator("#tv-scenario option").all_inner_texts()
+        assert options == ["all scenarios", "payraise (employee / employer)", "usedcar (seller / buyer)"]
+        assert page.shown() == results.select("scenario", "model_id", "triplet_id").n_unique() == 12
+        assert page.page.locator("#tv-factors select").count() == 0  # factors are a scenario's own: pick one first
+        for scenario, heads in (("payraise", ["employee asks", "employer asks", "neutral"]),
+                                ("usedcar", ["seller asks", "buyer asks", "neutral"])):
+            page.choose("tv-scenario", scenario)
+            assert set(page.cards("scenario")) == {scenario}
+            assert page.shown() == results.filter(pl.col("scenario") == scenario).select("triplet_id").n_unique() == 6
+            for card in page.page.locator(".tv-triplet").all():
+                assert card.locator(".tv-cell").count() == 3
+                assert [h.lower() for h in card.locator(".tv-cell h4").all_inner_texts()] == heads
+            amounts = results.filter(pl.col("scenario") == scenario).select(
+                pl.col("factors").list.eval(pl.element().filter(pl.element().struct.field("factor") == "amount")
+                                            .struct.field("level")).list.first().alias("amount"))["amount"]
+            level = amounts.unique().sort()[0]
+            page.choose("tv-f-amount", level)
+            assert page.shown() == results.filter((pl.col("scenario") == scenario) & _level("amount", level)).select(
+                "triplet_id").n_unique()
+            page.choose("tv-f-amount", "")
+            bins = [o.strip() for o in page.page.locator("#tv-bin option").all_inner_texts()]
+            assert bins[1] == f"pro-{heads[0].split()[0]}" and bins[3] == f"pro-{heads[1].split()[0]}"
+            page.shot(f"scenario-{scenario}")
+        text = page.page.inner_text("body").lower()
+        assert "landlord" not in text and "tenant" not in text
+    finally:
+        page.page.close()

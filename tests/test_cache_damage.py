@@ -6,16 +6,17 @@ import logging
 import sqlite3
 
 from sycobench.api import compose
-from sycobench.cache import ResponseCache
+from sycobench.providers.cache import ResponseCache
 from sycobench.config import to_config
 from sycobench.job import run_job
+from sycobench.spec import prepare_job
 from sycobench.providers.base import Completion
-from sycobench.records import read_jsonl
+from sycobench.store import read_jsonl
 
 
 def test_a_corrupt_database_is_set_aside_with_one_warning(tmp_path, caplog) -> None:
     (tmp_path / "responses.sqlite").write_bytes(b"this is not a database" * 100)
-    with caplog.at_level(logging.WARNING, logger="sycobench.cache"):
+    with caplog.at_level(logging.WARNING, logger="sycobench.providers.cache"):
         cache = ResponseCache(tmp_path)
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and str(tmp_path / "responses.sqlite") in warnings[0] and "moved to" in warnings[0]
@@ -30,7 +31,7 @@ def test_a_corrupt_row_is_dropped_and_missed(tmp_path, caplog) -> None:
     cache = ResponseCache(tmp_path)
     cache.put("good", "m", Completion(text="fine"))
     cache._db.execute("INSERT INTO responses (key, model, completion) VALUES ('bad', 'm', '{not json')")
-    with caplog.at_level(logging.WARNING, logger="sycobench.cache"):
+    with caplog.at_level(logging.WARNING, logger="sycobench.providers.cache"):
         assert cache.get("bad") is None
     assert "damaged entry" in caplog.text
     assert cache._db.execute("SELECT COUNT(*) FROM responses WHERE key='bad'").fetchone()[0] == 0
@@ -49,7 +50,7 @@ def test_a_failure_mid_run_turns_the_cache_off(tmp_path, caplog) -> None:
             pass
 
     cache._db = Broken()
-    with caplog.at_level(logging.WARNING, logger="sycobench.cache"):
+    with caplog.at_level(logging.WARNING, logger="sycobench.providers.cache"):
         assert cache.get("k") is None
         cache.put("k", "m", Completion(text="x"))
         assert cache.get("k") is None
@@ -63,15 +64,15 @@ def test_an_unparseable_judge_reply_is_asked_again(tmp_path, fake_openrouter, mo
                  f"scorer.model.base_url={url}", "scorer.max_parse_retries=0", "rate_limit=unlimited",
                  "scenario.limit=2", "report.bootstrap=100", "run.progress=false"]
     fake_openrouter.configure(judge_mode="junk")
-    first = run_job(to_config(compose(overrides)), tmp_path / "a")
+    first = run_job(prepare_job(to_config(compose(overrides))), tmp_path / "a")
     assert all(r["unscorable"] for r in read_jsonl(tmp_path / "a" / "scores.jsonl"))
     assert first.status == "ok"  # unscorable with a reason is a complete job
     asked = fake_openrouter.stats()["judge_requests"]
     fake_openrouter.configure(judge_mode="json")
-    run_job(to_config(compose(overrides)), tmp_path / "b")  # same answers (cached), same judge prompts
+    run_job(prepare_job(to_config(compose(overrides))), tmp_path / "b")  # same answers (cached), same judge prompts
     scores = list(read_jsonl(tmp_path / "b" / "scores.jsonl"))
     assert fake_openrouter.stats()["judge_requests"] == 2 * asked  # asked again, not served from the cache
     assert all(r["score"] is not None and not r["cached"] for r in scores)
-    run_job(to_config(compose(overrides)), tmp_path / "c")
+    run_job(prepare_job(to_config(compose(overrides))), tmp_path / "c")
     assert fake_openrouter.stats()["judge_requests"] == 2 * asked  # readable replies are cached
     assert all(r["cached"] for r in read_jsonl(tmp_path / "c" / "scores.jsonl"))

@@ -14,7 +14,8 @@ import pytest
 from sycobench import compose
 from sycobench.config import to_config
 from sycobench.job import run_job
-from sycobench.records import read_jsonl
+from sycobench.spec import prepare_job
+from sycobench.store import read_jsonl
 
 KEY = "sk-or-v1-fake"
 
@@ -39,13 +40,13 @@ def keyed(monkeypatch):
 
 
 def test_the_cost_cap_covers_target_and_judge_together(tmp_path, fake_openrouter, keyed) -> None:
-    probe = run_job(_cfg(fake_openrouter, "scenario.limit=10", "run.cache=false"), tmp_path / "probe")
+    probe = run_job(prepare_job(_cfg(fake_openrouter, "scenario.limit=10", "run.cache=false")), tmp_path / "probe")
     answers, judging = probe.totals["target"]["cost_usd"], probe.totals["judge"]["cost_usd"]
     assert answers > 0 and judging > 0
     cap = answers + judging / 2  # room for every answer, and for about half of the judging
     job = tmp_path / "job"
-    result = run_job(_cfg(fake_openrouter, "scenario.limit=10", "run.concurrency=8", "run.cache=false",
-                          f"run.max_cost_usd={cap}"), job)
+    result = run_job(prepare_job(_cfg(fake_openrouter, "scenario.limit=10", "run.concurrency=8", "run.cache=false",
+                          f"run.max_cost_usd={cap}")), job)
     assert result.status == "incomplete" and "max_cost_usd" in result.message
     assert len(list(read_jsonl(job / "run.jsonl"))) == 30
     judged = list(read_jsonl(job / "scores.jsonl"))
@@ -56,7 +57,7 @@ def test_the_cost_cap_covers_target_and_judge_together(tmp_path, fake_openrouter
     assert totals["cost_usd"] == pytest.approx(spent)
     assert totals["judge"]["cost_usd"] > 0 and totals["target"]["cost_usd"] > 0
     # resuming with room finishes both phases
-    done = run_job(_cfg(fake_openrouter, "scenario.limit=10", "run.cache=false", "run.max_cost_usd=1.0"), job)
+    done = run_job(prepare_job(_cfg(fake_openrouter, "scenario.limit=10", "run.cache=false", "run.max_cost_usd=1.0")), job)
     assert done.status == "ok"
     assert len(list(read_jsonl(job / "scores.jsonl"))) == 30
 
@@ -64,7 +65,7 @@ def test_the_cost_cap_covers_target_and_judge_together(tmp_path, fake_openrouter
 def test_retries_made_in_this_run_are_counted(tmp_path, fake_openrouter, keyed, caplog) -> None:
     fake_openrouter.script(["500", "502", "503", "500", "408"])
     caplog.set_level(logging.INFO, logger="sycobench")
-    result = run_job(_cfg(fake_openrouter, "scenario.limit=10", "run.concurrency=1", judge=False), tmp_path / "job")
+    result = run_job(prepare_job(_cfg(fake_openrouter, "scenario.limit=10", "run.concurrency=1", judge=False)), tmp_path / "job")
     assert result.status == "ok"
     assert result.totals["target"]["retries"] == 5
     assert result.totals["reasked"] == 0
@@ -73,11 +74,11 @@ def test_retries_made_in_this_run_are_counted(tmp_path, fake_openrouter, keyed, 
 
 
 def test_cost_is_counted_one_way_in_the_log_job_json_and_the_report(tmp_path, fake_openrouter, keyed, caplog) -> None:
-    first = run_job(_cfg(fake_openrouter, "scenario.limit=3"), tmp_path / "first")
+    first = run_job(prepare_job(_cfg(fake_openrouter, "scenario.limit=3")), tmp_path / "first")
     paid = first.totals["cost_usd"]
     assert paid > 0 and paid == pytest.approx(_paid(tmp_path / "first"))
     caplog.set_level(logging.INFO, logger="sycobench")
-    again = run_job(_cfg(fake_openrouter, "scenario.limit=3"), tmp_path / "again")  # all from the cache
+    again = run_job(prepare_job(_cfg(fake_openrouter, "scenario.limit=3")), tmp_path / "again")  # all from the cache
     assert again.totals["cost_usd"] == 0
     assert again.totals["target"]["cached"] == 9 and again.totals["judge"]["cached"] == 9
     assert again.totals["target"]["saved_usd"] + again.totals["judge"]["saved_usd"] == pytest.approx(paid)
@@ -96,7 +97,7 @@ def test_every_phase_reports_progress_off_a_terminal(tmp_path, fake_openrouter, 
     caplog.set_level(logging.INFO, logger="sycobench")
     cfg = _cfg(fake_openrouter, "scenario.limit=4", "run.concurrency=2", "run.progress=true",
                "run.progress_every_s=0.05")
-    run_job(cfg, tmp_path / "job")
+    run_job(prepare_job(cfg), tmp_path / "job")
     lines = [r.getMessage() for r in caplog.records if r.name == "sycobench.progress"]
     for phase in ("generate", "judge"):
         mine = [line for line in lines if line.startswith(f"{phase}: ")]
@@ -109,6 +110,6 @@ def test_a_job_is_one_event_loop(tmp_path, fake_openrouter, keyed, monkeypatch) 
     started = []
     real_run = asyncio.run
     monkeypatch.setattr(asyncio, "run", lambda main, **kw: started.append(main) or real_run(main, **kw))
-    result = run_job(_cfg(fake_openrouter, "scenario.limit=2"), tmp_path / "job")
+    result = run_job(prepare_job(_cfg(fake_openrouter, "scenario.limit=2")), tmp_path / "job")
     assert result.status == "ok" and len(list(read_jsonl(tmp_path / "job" / "scores.jsonl"))) == 6
     assert len(started) == 1

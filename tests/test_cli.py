@@ -51,7 +51,8 @@ def test_default_job_writes_every_file(tmp_path) -> None:
     assert len(grid) == 180  # 60 triplets: 5 amounts x 3 reasons x 2 x 2 conducts
     assert len(records) == len(grid) * 2
     assert {(r["prompt_id"], r["k"]) for r in records} == {(g["prompt_id"], k) for g in grid for k in (0, 1)}
-    assert all(r["simulated"] and r["schema"] == 1 for r in records)
+    assert all(r["simulated"] and r["schema"] == 2 and r["side"] in ("a", "b", "neutral") for r in records)
+    assert {(r["perspective"], r["side"]) for r in records} == {("landlord", "a"), ("tenant", "b"), ("neutral", "neutral")}
     scores = _lines(job / "scores.jsonl")
     assert len(scores) == len(records) and {s["scorer"] for s in scores} == {"offline"}
     with (job / "summary.csv").open() as fh:
@@ -69,7 +70,9 @@ def _assert_text_matches_records(path: Path, grid: list[dict], records: list[dic
 
     results = pl.read_parquet(path)
     assert results.height == len(scores)
-    assert {"messages", "response_text", "raw", "unscorable", "score", "triplet_id", "amount"} <= set(results.columns)
+    assert {"messages", "response_text", "raw", "unscorable", "score", "triplet_id", "side", "factors"} <= set(results.columns)
+    levels = {f["factor"]: f["level"] for f in results["factors"][0]}
+    assert set(levels) == {"base_rent", "amount", "justification", "landlord_conduct", "tenant_conduct", "relationship"}
     answers = {(r["prompt_id"], r["k"]): r["response_text"] for r in records}
     prompts = {g["prompt_id"]: g["messages"] for g in grid}
     for row in results.sample(20, seed=1).iter_rows(named=True):

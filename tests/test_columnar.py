@@ -19,12 +19,13 @@ from polars.testing import assert_frame_equal
 from sycobench import compose
 from sycobench.config import ReportConfig, ScorerConfig, to_config
 from sycobench.job import run_job
-from sycobench.report import build_report
-from sycobench.report import columnar
-from sycobench.report.collect import collect
-from sycobench.report.columnar import COPY_SCHEMAS, copy_path, fresh_copy, write_copies, write_copy
-from sycobench.report.load import load_calls, load_results
+from sycobench.spec import prepare_job
 from sycobench.records import RUN_FIELDS, SCORE_FIELDS
+from sycobench.report import build_report
+from sycobench.report.collect import collect
+from sycobench.report.load import load_calls, load_results
+from sycobench.store import JobFolder, columnar
+from sycobench.store.columnar import COPY_SCHEMAS, copy_path, fresh_copy, write_copies, write_copy
 
 REPORT = ReportConfig(bootstrap=200, seed=3)
 
@@ -32,7 +33,7 @@ REPORT = ReportConfig(bootstrap=200, seed=3)
 def _job(path: Path, *overrides: str) -> Path:
     cfg = to_config(compose(["scenario.limit=6", "run.samples=2", "run.progress=false", "report.bootstrap=100",
                              "rate_limit=unlimited", *overrides]))
-    return run_job(cfg, path).job_dir
+    return run_job(prepare_job(cfg), path).job_dir
 
 
 def _jsonl_only(job_dir: Path) -> None:
@@ -41,8 +42,8 @@ def _jsonl_only(job_dir: Path) -> None:
 
 
 def _frames(job_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    calls = load_calls(job_dir)
-    return calls, load_results(job_dir, calls=calls)
+    calls = load_calls(JobFolder(job_dir))
+    return calls, load_results(JobFolder(job_dir), calls=calls)
 
 
 def _assert_same(a: tuple[pl.DataFrame, ...], b: tuple[pl.DataFrame, ...]) -> None:
@@ -83,7 +84,7 @@ def test_a_finished_job_has_fresh_copies_of_every_typed_field(sweep) -> None:
             stamp = json.loads(pl.read_parquet_metadata(copy)["sycobench.source"])
             assert stamp["lines"] == lines and stamp["bytes"] == (job_dir / f"{name}.jsonl").stat().st_size
     assert "scenario" in RUN_FIELDS and "scenario" in COPY_SCHEMAS["run"]  # issue 16's column travels too
-    calls = load_calls(sweep / "1")
+    calls = load_calls(JobFolder(sweep / "1"))
     assert calls["error_class"].drop_nulls().len() > 0  # the failing model's errors are in the copy
 
 
@@ -131,15 +132,18 @@ def test_a_jobs_results_parquet_is_written_a_block_of_answers_at_a_time(sweep, t
     shutil.copytree(sweep / "0", job)
     if source == "jsonl":
         _jsonl_only(job)
-    results = load_results(job, text=False)
+    folder = JobFolder(job)
+    results = load_results(folder, text=False)
     orphan = results.head(1).with_columns(pl.lit("no-such-prompt").alias("prompt_id"))
     results = pl.concat([results, orphan])
-    sink_with_text(results, job, tmp_path / "results.parquet", rows=5)
-    written = pl.read_parquet(tmp_path / "results.parquet")
-    whole = with_text(results.lazy(), *load_text(job)).collect()
+    sink_with_text(results, folder, rows=5)
+    written = pl.read_parquet(folder.file("results"))
+    whole = with_text(results.lazy(), *load_text(folder)).collect()
     key = ["model_id", "scorer", "prompt_id", "k"]
     assert written.height == results.height and set(written["scorer"]) == {"offline", "human:labels"}
-    assert_frame_equal(written.sort(key), whole.sort(key))
+    assert_frame_equal(written.drop("factors").sort(key), whole.sort(key))
+    levels = {f["factor"]: f["level"] for f in written["factors"][0]}  # each row carries its triplet's levels
+    assert levels["amount"].isdigit() and "justification" in levels
     assert written.filter(pl.col("prompt_id") == "no-such-prompt")["response_text"].to_list() == [None]
     assert written["response_text"].null_count() == 1
 
@@ -149,11 +153,13 @@ def test_the_report_streams_every_answer_with_its_text_from_the_copies(sweep, tm
 
     write_report([sweep], tmp_path / "report", REPORT)
     written = pl.read_parquet(tmp_path / "report" / "results.parquet")
-    expected = pl.concat([load_results(sweep / j).with_columns(pl.lit(str(sweep / j)).alias("job")) for j in "01"])
+    expected = pl.concat([load_results(JobFolder(sweep / j)).with_columns(pl.lit(str(sweep / j)).alias("job"))
+                          for j in "01"])
     assert written.height == expected.height and written["model_id"].n_unique() == 2
     assert written["response_text"].null_count() == 0 and written["messages"].null_count() == 0
+    assert written["factors"].null_count() == 0
     key = ["model_id", "scorer", "prompt_id", "k"]
-    assert_frame_equal(written.sort(key), expected.select(written.columns).sort(key))
+    assert_frame_equal(written.drop("factors").sort(key), expected.select(written.drop("factors").columns).sort(key))
     page = (tmp_path / "report" / "report.html").read_text()
     assert written["response_text"][0][:40] in page.replace("\\n", "\n")  # the transcript view got the text
 
@@ -237,7 +243,7 @@ def test_a_process_killed_while_copying_leaves_no_copy(tmp_path, sweep) -> None:
     with (job_dir / "run.jsonl").open("ab") as fh:
         for _ in range(400):
             fh.write(lines)
-    code = ("import sys; from pathlib import Path; from sycobench.report.columnar import write_copy; "
+    code = ("import sys; from pathlib import Path; from sycobench.store.columnar import write_copy; "
             "print('start', flush=True); write_copy(Path(sys.argv[1]), 'run')")
     child = subprocess.Popen([sys.executable, "-c", code, str(job_dir)], stdout=subprocess.PIPE, text=True)
     assert child.stdout.readline().strip() == "start"

@@ -15,13 +15,15 @@ import pytest
 from sycobench.api import compose, run
 from sycobench.config import to_config
 from sycobench.errors import ConfigError, DataError
-from sycobench.jobdir import check_fingerprint, claim_dir, fingerprint, job_lock
-from sycobench.records import RUN_FIELDS, RUN_SHAPE, check_records, read_jsonl
+from sycobench.records import RUN_FIELDS, RUN_SHAPE
+from sycobench.spec import prepare_job
+from sycobench.store import JobFolder, claim_dir, read_jsonl
+from sycobench.store.jsonl import check_records
 from tests.test_cli import start_sycobench, sycobench
 
 
 def _print(*overrides: str) -> dict:
-    return fingerprint(to_config(compose(["scenario.limit=2", *overrides])))
+    return prepare_job(to_config(compose(["scenario.limit=2", *overrides]))).fingerprint
 
 
 def _folder_with(tmp_path: Path, prints: dict) -> Path:
@@ -51,9 +53,9 @@ def test_neutral_settings_keep_the_fingerprint(override) -> None:
 
 def test_refusal_names_each_changed_key_old_and_new(tmp_path) -> None:
     job = _folder_with(tmp_path, _print("model.sycophancy=0"))
-    check_fingerprint(job, _print("model.sycophancy=0", "run.concurrency=2"))  # neutral: accepted
+    JobFolder(job).check_fingerprint(_print("model.sycophancy=0", "run.concurrency=2"))  # neutral: accepted
     with pytest.raises(ConfigError) as err:
-        check_fingerprint(job, _print("model.sycophancy=0.9", "run.samples=3"))
+        JobFolder(job).check_fingerprint(_print("model.sycophancy=0.9", "run.samples=3"))
     text = str(err.value)
     assert "\n" not in text
     assert "model.sycophancy 0.0 -> 0.9" in text and "run.samples 1 -> 3" in text
@@ -63,7 +65,7 @@ def test_refusal_names_each_changed_key_old_and_new(tmp_path) -> None:
 def test_a_folder_without_answers_takes_new_settings(tmp_path) -> None:
     job = _folder_with(tmp_path, _print("model.sycophancy=0"))
     (job / "run.jsonl").unlink()  # e.g. a dry run
-    check_fingerprint(job, _print("model.sycophancy=0.9"))
+    JobFolder(job).check_fingerprint(_print("model.sycophancy=0.9"))
 
 
 def test_notebook_api_refuses_changed_settings(tmp_path) -> None:
@@ -95,19 +97,19 @@ def test_lock_is_refused_while_another_process_holds_it(tmp_path) -> None:
     job = tmp_path / "job"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time; from pathlib import Path; from sycobench.jobdir import job_lock\n"
-         f"with job_lock(Path({str(job)!r})):\n    print('held', flush=True); time.sleep(60)"],
+         "import sys, time; from sycobench.store import JobFolder\n"
+         f"with JobFolder({str(job)!r}).lock():\n    print('held', flush=True); time.sleep(60)"],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(ConfigError, match="in use by another running sycobench job"):
-            with job_lock(job):
+            with JobFolder(job).lock():
                 pass
     finally:
         holder.kill()
         holder.wait()
-    with job_lock(job):  # released by the OS when the holder died
-        with job_lock(job):  # re-entrant within one process
+    with JobFolder(job).lock():  # released by the OS when the holder died
+        with JobFolder(job).lock():  # re-entrant within one process
             pass
 
 

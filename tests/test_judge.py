@@ -10,8 +10,10 @@ import pytest
 from sycobench import compose
 from sycobench.config import ScorerConfig, to_config
 from sycobench.job import run_job
+from sycobench.spec import prepare_job
 from sycobench.scenario import build_grid
 from sycobench.config import ScenarioConfig
+from sycobench.records import Answer
 from sycobench.scoring import resolve_scorer
 from sycobench.scoring.judge import default_judge, is_flipped, judge_messages
 from tests.test_cli import sycobench
@@ -23,25 +25,26 @@ def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def _answer(prompt, text="The increase seems fair; go ahead.") -> dict:
-    return {"prompt_id": prompt.prompt_id, "k": 0, "factors": prompt.factors, "response_text": text,
-            "perspective": prompt.perspective}
+def _answer(prompt, text="The increase seems fair; go ahead."):
+    return Answer(model_id="m", prompt_id=prompt.prompt_id, k=0, factors=prompt.factors, text=text,
+                  perspective=prompt.perspective, messages=prompt.messages)
 
 
 def test_auto_picks_offline_for_mock_and_judge_for_api_models() -> None:
     mock = to_config(compose())
-    assert resolve_scorer(mock.scorer, mock.model).name == "offline"
+    assert resolve_scorer(mock.scorer, mock.model, mock.scenario, simulated=True)[0].name == "offline"
     api = to_config(compose(["model=grok-4-fast"]))
-    chosen = resolve_scorer(api.scorer, api.model)
+    chosen, why = resolve_scorer(api.scorer, api.model, api.scenario, simulated=False)
     assert chosen.name == "judge" and chosen.model.temperature == 0 and chosen.model.seed is not None
-    assert chosen.model.id == default_judge().model.id
+    assert chosen.model.id == default_judge().model.id and "API model" in why
+    assert prepare_job(api.__class__(**{**api.__dict__, "run": api.run.__class__(dry_run=True)})).scorer.name == "judge"
 
 
 def test_blinded_context_carries_no_perspective_cue() -> None:
     grid = build_grid(ScenarioConfig(limit=3))
     by_triplet: dict[str, set[str]] = {}
     for prompt in grid:
-        messages = judge_messages(_answer(prompt), prompt.messages, context="blinded", flipped=False)
+        messages = judge_messages(_answer(prompt), context="blinded", flipped=False, scenario=ScenarioConfig())
         text = json.dumps(messages).lower()
         assert not any(cue in text for cue in CUES), text
         by_triplet.setdefault(prompt.triplet_id, set()).add(json.dumps(messages))
@@ -50,9 +53,10 @@ def test_blinded_context_carries_no_perspective_cue() -> None:
 
 def test_full_context_shows_the_conversation_and_scale_flips() -> None:
     prompt = build_grid(ScenarioConfig(limit=1))[0]
-    full = json.dumps(judge_messages(_answer(prompt), prompt.messages, context="full", flipped=False))
+    rent = ScenarioConfig()
+    full = json.dumps(judge_messages(_answer(prompt), context="full", flipped=False, scenario=rent))
     assert "I rent out an apartment" in full and "<answer>" in full
-    flipped = json.dumps(judge_messages(_answer(prompt), prompt.messages, context="blinded", flipped=True))
+    flipped = json.dumps(judge_messages(_answer(prompt), context="blinded", flipped=True, scenario=rent))
     assert "-1 = clearly pro-landlord" in flipped and "-1 = clearly pro-landlord" not in full
     scorer = ScorerConfig(name="judge", model=default_judge().model, flip_half=True)
     flips = [is_flipped(scorer, p.prompt_id, k) for p in build_grid(ScenarioConfig()) for k in range(2)]
@@ -65,7 +69,7 @@ def _judge_job(tmp_path: Path, fake, overrides: list[str]):
         "scorer=judge", f"scorer.model.base_url={fake.base_url}", "scenario.limit=4", "rate_limit=unlimited",
         "run.progress=false", f"run.cache_dir={tmp_path / 'cache'}", "report.bootstrap=200", *overrides,
     ]))
-    return run_job(cfg, tmp_path / "job")
+    return run_job(prepare_job(cfg), tmp_path / "job")
 
 
 @pytest.fixture
@@ -137,7 +141,7 @@ def test_human_labels_import_as_a_scorer(tmp_path) -> None:
     from sycobench.score import ScoreAppConfig, score_path
     from sycobench.config import RateLimitConfig
 
-    result = run_job(to_config(compose(["scenario.limit=2", "run.progress=false", "report.bootstrap=200"])),
+    result = run_job(prepare_job(to_config(compose(["scenario.limit=2", "run.progress=false", "report.bootstrap=200"]))),
                      tmp_path / "job")
     runs = _lines(result.job_dir / "run.jsonl")
     labels = tmp_path / "labels.csv"
@@ -145,7 +149,9 @@ def test_human_labels_import_as_a_scorer(tmp_path) -> None:
     app = ScoreAppConfig(run_dir=str(result.job_dir), scorer=ScorerConfig(name="human", labels=str(labels)),
                          rate_limit=RateLimitConfig())
     assert score_path(result.job_dir, app) == 6
-    results = load_results(result.job_dir)
+    from sycobench.store import JobFolder
+
+    results = load_results(JobFolder(result.job_dir))
     assert set(results["scorer"]) == {"offline", "human:labels"}
     assert (result.job_dir / "agreement.csv").exists()
     with pytest.raises(Exception, match="prompt_id,k,score"):

@@ -13,6 +13,7 @@ from sycobench import compose
 from sycobench.config import ModelConfig, to_config
 from sycobench.errors import AuthError, ProviderError
 from sycobench.job import run_job
+from sycobench.spec import prepare_job
 from sycobench.scoring.judge_format import FORMAT_STEPS, FormatNegotiator, response_format
 from sycobench.scoring.judge_parse import JUDGE_SCORE_SCHEMA
 
@@ -161,7 +162,7 @@ def test_a_judged_job_against_a_refusing_server(tmp_path, fake_openrouter, fake_
         "scorer=judge", f"scorer.model.base_url={fake_openrouter.base_url}", "scenario.limit=10",
         "run.progress=false", f"run.cache_dir={tmp_path / 'cache'}", "report.bootstrap=200",
     ]))
-    result = run_job(cfg, tmp_path / "job")
+    result = run_job(prepare_job(cfg), tmp_path / "job")
     scores = _lines(result.job_dir / "scores.jsonl")
     assert len(scores) == 30
     assert all(s["error"] is None and s["score"] is not None and s["attempts"] == 1 for s in scores)

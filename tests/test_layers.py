@@ -1,5 +1,6 @@
 """Imports run one way: a module imports only its own or earlier pipeline stages, never a later
-stage or the command line (docs/architecture.md)."""
+stage or the command line, and no module reaches itself through its imports, not even inside a
+folder (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -8,20 +9,34 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "sycobench"
 
-# Stage of each module (by its dotted name's first part below `sycobench`); lower comes first.
+# Stage of each module by the first part of its dotted name below `sycobench`; lower comes first.
 STAGES = {
     "errors": 0, "registry": 0, "paths": 0, "exitcodes": 0, "allocator": 0,
-    "config": 1, "scenario_file": 1, "records": 1, "jobdir": 1,
+    "config": 1, "scenario_file": 1, "records": 1,
     "roster": 1,  # rosters are read while the config is composed
     "scenario": 2,
-    "cache": 3,  # the first layer of the call path
-    "providers": 3, "progress": 3,
-    "runner": 4, "estimate": 4,
-    "scoring": 5, "validation": 5,
-    "stats": 6, "report": 6, "preflight": 6,
-    "job": 7,
-    "api": 8, "app": 8, "score": 8, "validate": 8, "callbacks": 8, "__main__": 8, "__init__": 8, "fake_openrouter": 8,
+    "store": 3,  # the job folder: files, records, copies, lock
+    "providers": 4, "progress": 4,
+    "runner": 5,
+    "scoring": 6, "validation": 6, "stats": 6,
+    "report": 7,
+    "preflight": 8, "spec": 8, "estimate": 8,
+    "job": 9,
+    "api": 10, "app": 10, "score": 10, "validate": 10, "callbacks": 10, "__main__": 10, "__init__": 10,
+    "fake_openrouter": 10,
 }
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        name = ".".join(("sycobench", *parts))
+        found[name.removesuffix(".__init__") if parts[-1] == "__init__" and len(parts) > 1 else name] = path
+    return found
+
+
+MODULES = _modules()
 
 
 def _stage(dotted: str) -> int:
@@ -29,34 +44,87 @@ def _stage(dotted: str) -> int:
 
 
 def _imports(path: Path) -> set[str]:
+    """Every sycobench module `path` imports, at its top or inside a function (a lazy import still ties)."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom) and node.module == "sycobench":  # from sycobench import x
-            found.update(f"sycobench.{a.name}" for a in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sycobench"):
-            found.add(node.module)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sycobench"):
+            for alias in node.names:  # `from sycobench.store import columnar` imports a module
+                child = f"{node.module}.{alias.name}"
+                found.add(child if child in MODULES else node.module)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.startswith("sycobench"))
-    return found
+    return {name for name in found if name in MODULES or name == "sycobench"}
 
 
 def test_every_module_has_a_stage() -> None:
-    for path in PACKAGE.rglob("*.py"):
-        rel = path.relative_to(PACKAGE).with_suffix("")
-        assert rel.parts[0] in STAGES, f"give sycobench/{rel} a stage in this test"
+    for name in MODULES:
+        assert name == "sycobench" or name.split(".")[1] in STAGES, f"give {name} a stage in this test"
 
 
 def test_no_module_imports_a_later_stage_or_the_cli() -> None:
     wrong = []
-    for path in PACKAGE.rglob("*.py"):
-        rel = path.relative_to(PACKAGE).with_suffix("")
-        me = "sycobench." + ".".join(rel.parts)
+    for me, path in MODULES.items():
         for target in _imports(path):
-            if target == "sycobench" and me != "sycobench.__init__":
+            if target == "sycobench" and me != "sycobench":
                 wrong.append(f"{me} -> {target}")
             elif target != "sycobench" and _stage(target) > _stage(me):
                 wrong.append(f"{me} -> {target}")
     assert not wrong, "imports against the pipeline: " + ", ".join(sorted(wrong))
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan), or a module importing itself."""
+    index, low, stack, on, out, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1 or v in graph.get(v, ()):
+                out.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_no_import_circle_anywhere_not_even_inside_a_folder() -> None:
+    graph = {me: _imports(path) - {me} for me, path in MODULES.items()}
+    assert not _circles(graph), _circles(graph)
+
+
+def test_the_circle_finder_finds_a_circle_inside_one_folder() -> None:
+    graph = {"sycobench.report.load": {"sycobench.report.columnar"},
+             "sycobench.report.columnar": {"sycobench.report.load"}, "sycobench.report.render": set()}
+    assert _circles(graph) == [["sycobench.report.columnar", "sycobench.report.load"]]
+
+
+def test_docs_architecture_lists_every_module() -> None:
+    text = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = []
+    for name, path in MODULES.items():
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel in ("__init__.py", "__main__.py") or rel.endswith("/__init__.py") or rel.endswith("/__main__.py"):
+            continue
+        if f"`{rel}`" not in text:
+            missing.append(rel)
+    assert not missing, f"docs/architecture.md does not list: {', '.join(sorted(missing))}"
 
 
 def test_the_job_command_sets_polars_allocator_before_polars_loads() -> None:

@@ -51,7 +51,7 @@ def legacy(tmp_path):
 
 
 def test_triplets_follow_the_matching_rule(legacy):
-    results, _ = legacy
+    results, _, levels = legacy
     asked = results.filter(pl.col("perspective") != "neutral")
     assert dict(zip(asked["prompt_id"] + "@" + asked["model_id"], asked["triplet_id"])) == {
         "la1@A": "100/good/economy", "ta1@A": "100/good/economy",
@@ -59,18 +59,22 @@ def test_triplets_follow_the_matching_rule(legacy):
         "la3@A": "200/poor/timing", "la1@B": "100/good/economy", "ta1@B": "100/good/economy",
     }
     assert results["scorer"].unique().to_list() == ["legacy"]
-    assert results["landlord_conduct"].null_count() == results.height
+    assert "landlord_conduct" not in set(levels["factor"])  # only the factors the legacy records carry
     shared = results.filter(pl.col("model_id") == "A", pl.col("prompt_id") == "na1")
     assert shared.select("triplet_id", "k", "dup").rows() == [
         ("100/good/economy", 0, False), ("100/good/costs", 0, True),
         ("100/good/economy", 1, False), ("100/good/costs", 1, True),
     ]
     alone = results.filter(pl.col("prompt_id") == "na3").row(0, named=True)
-    assert (alone["triplet_id"], alone["justification"], alone["dup"]) == ("300/good/-", None, False)
+    assert (alone["triplet_id"], alone["dup"]) == ("300/good/-", False)
+    assert "justification" not in set(levels.filter(pl.col("triplet_id") == "300/good/-")["factor"])
+    economy = levels.filter(pl.col("triplet_id") == "100/good/economy")
+    assert dict(zip(economy["factor"], economy["level"])) == {"amount": "100", "base_rent": "1500",
+                                                            "justification": "economy", "relationship": "good"}
 
 
 def test_errors_become_calls_not_results(legacy):
-    results, calls = legacy
+    results, calls, _ = legacy
     assert calls.height == len(RECORDS)
     assert calls.group_by("model_id").agg(pl.col("error_class").count()).sort("model_id").rows() == [("A", 1), ("B", 1)]
     assert calls["error_class"].drop_nulls().unique().to_list() == ["legacy_error"]
@@ -92,9 +96,10 @@ def direct_mix(records):
 
 
 def test_stance_mix_matches_a_direct_count(legacy):
-    mix = stance_mix(legacy[0], threshold=TAU).filter(pl.col("perspective") != "all")
+    mix = stance_mix(legacy[0], threshold=TAU).filter(pl.col("side") != "all")
+    side = {"landlord": "a", "tenant": "b", "neutral": "neutral"}
     for (model, perspective), c in direct_mix(RECORDS).items():
-        r = mix.filter(pl.col("model_id") == model, pl.col("perspective") == perspective).row(0, named=True)
+        r = mix.filter(pl.col("model_id") == model, pl.col("side") == side[perspective]).row(0, named=True)
         n = c["neg"] + c["neu"] + c["pos"]
         assert (r["n"], r["unscorable_n"]) == (n, c["unscorable"])
         shares = (r["p_neg"], r["p_neu"], r["p_pos"])
@@ -108,12 +113,12 @@ def test_uplift_with_shared_neutral_cells(legacy):
     assert a["sycophancy_index"] == pytest.approx(0.375)
     assert (a["n_triplets"], a["n_triplets_incomplete"]) == (2, 2)
     # the shared neutral cell is mean(0.1, 0.5) = 0.3 in both 100/good triplets
-    assert a["uplift_landlord"] == pytest.approx(((0.8 - 0.3) + (0.4 - 0.3) + (0.6 + 0.4)) / 3)
+    assert a["uplift_a"] == pytest.approx(((0.8 - 0.3) + (0.4 - 0.3) + (0.6 + 0.4)) / 3)
     # binned: each neutral answer counts once (0.1, 0.5, -0.4), not once per triplet
-    assert a["landlord_agree_p"] == 1.0 and a["landlord_uplift"] == pytest.approx(2 / 3)
-    assert a["tenant_agree_p"] == 0.5 and a["tenant_uplift"] == pytest.approx(0.5)
+    assert a["a_agree_p"] == 1.0 and a["a_uplift"] == pytest.approx(2 / 3)
+    assert a["b_agree_p"] == 0.5 and a["b_uplift"] == pytest.approx(0.5)
     b = table.filter(pl.col("model_id") == "B").row(0, named=True)
-    assert (b["n_triplets"], b["landlord_n"], b["tenant_uplift"]) == (0, 0, pytest.approx(1.0))
+    assert (b["n_triplets"], b["a_n"], b["b_uplift"]) == (0, 0, pytest.approx(1.0))
 
 
 def test_corrupt_line_names_file_and_line(tmp_path):
@@ -131,7 +136,7 @@ def test_corrupt_line_names_file_and_line(tmp_path):
 def test_torn_last_line_is_skipped_with_a_warning(tmp_path, caplog):
     path = write(tmp_path / "run.jsonl", RECORDS, tail='\n{"model_id": "B", "prompt_id": "l')
     with caplog.at_level(logging.WARNING):
-        results, calls = load_legacy(path)
+        results, calls, _ = load_legacy(path)
     assert calls.height == len(RECORDS)
     assert "torn last line" in caplog.text
 
@@ -150,13 +155,16 @@ LATER_GRID = [  # a later grid of the original package: new justification codes 
 
 def test_a_later_grid_keeps_unknown_codes_as_written(tmp_path):
     lines = [dict(r, factors=dict(r["factors"], tenure_years=3)) for r in LATER_GRID]
-    results, calls = load_legacy(write(tmp_path / "run_scored.jsonl", lines))
+    results, calls, _ = load_legacy(write(tmp_path / "run_scored.jsonl", lines))
     asked = results.filter(pl.col("perspective") != "neutral")
     assert dict(zip(asked["prompt_id"], asked["triplet_id"])) == {
         "l-vac": "150/neutral/vacation", "t-vac": "150/neutral/vacation", "l-ren": "150/neutral/renovation",
         "l-eco": "150/neutral/economy", "t-eco": "150/neutral/economy", "t-ren": "150/neutral/renovation",
     }
-    assert set(asked["justification"]) == {"vacation", "renovation", "economy"}
+    levels = load_legacy(tmp_path / "run_scored.jsonl")[2]
+    assert set(levels.filter(pl.col("factor") == "justification")["level"]) == {"vacation", "renovation", "economy"}
+    assert set(levels["factor"]) == {"amount", "base_rent", "justification", "relationship"}
+    assert set(levels["scenario"]) == {"rent"} and set(results["side"]) == {"a", "b", "neutral"}
     r = uplift(results, bootstrap=50).row(0, named=True)
     # vacation: (0.6 + 0.2) / 2 = 0.4; economy: 0.5; renovation has no scored tenant answer
     assert r["sycophancy_index"] == pytest.approx(0.45)
@@ -164,12 +172,12 @@ def test_a_later_grid_keeps_unknown_codes_as_written(tmp_path):
 
 
 def test_an_answer_with_a_scoring_error_is_unscored_not_a_failed_call(tmp_path):
-    results, calls = load_legacy(write(tmp_path / "run_scored.jsonl", LATER_GRID))
+    results, calls, _ = load_legacy(write(tmp_path / "run_scored.jsonl", LATER_GRID))
     unscored = results.filter(pl.col("prompt_id") == "t-ren").row(0, named=True)
     assert unscored["score"] is None
     assert results.filter(pl.col("prompt_id") == "l-x").height == 0
     assert calls["error_class"].to_list() == [None] * 7 + ["legacy_error"]
-    tenant = stance_mix(results).filter(pl.col("perspective") == "tenant").row(0, named=True)
+    tenant = stance_mix(results).filter(pl.col("side") == "b").row(0, named=True)
     assert (tenant["n"], tenant["unscorable_n"]) == (2, 1)
     # summary's n: every record of the model, as the original package counts it
     assert summary(results, calls=calls).row(0, named=True)["n"] == len(LATER_GRID)
@@ -184,7 +192,7 @@ def test_bad_records_are_a_data_error(tmp_path):
 
 def test_answers_are_kept_for_the_transcripts(tmp_path):
     records = [{**r, "response_text": f"answer {i}"} for i, r in enumerate(RECORDS)]
-    results, _ = load_legacy(write(tmp_path / "run_scored.jsonl", records))
+    results, _, _ = load_legacy(write(tmp_path / "run_scored.jsonl", records))
     by_line = dict(zip(results["prompt_id"] + "@" + results["model_id"], results["response_text"]))
     assert by_line["la1@A"] == "answer 0" and by_line["ta1@B"] == "answer 11"
     assert results.filter(pl.col("response_text").is_null()).height == 0

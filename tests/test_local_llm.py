@@ -26,6 +26,7 @@ from tests.llama_server import Server, start_llamacpp
 from sycobench import compose
 from sycobench.config import to_config
 from sycobench.job import run_job
+from sycobench.spec import prepare_job
 
 pytestmark = [pytest.mark.local, pytest.mark.slow]
 
@@ -121,7 +122,7 @@ def test_a_small_grid_with_the_real_model_as_target_and_judge(tmp_path, llamacpp
     assert cfg.scorer.structured_output  # the default judge settings
     started = time.perf_counter()
     with llamacpp.watched():
-        result = run_job(cfg, tmp_path / "job")
+        result = run_job(prepare_job(cfg), tmp_path / "job")
     elapsed = time.perf_counter() - started
 
     answers = _lines(result.job_dir / "run.jsonl")

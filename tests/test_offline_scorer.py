@@ -8,7 +8,7 @@ import pytest
 from sycobench.providers.mock_text import write_answer
 from sycobench.config import ScenarioConfig
 from sycobench.scenario import build_grid
-from sycobench.scoring.offline import CUES, L, SCORER_ID, SCORER_VERSION, T, OfflineScore, explain, score_text
+from sycobench.scoring.offline import A, B, CUES, SCORER_ID, SCORER_VERSION, OfflineScore, explain, score_text
 
 TAU = 0.33
 
@@ -616,7 +616,7 @@ def test_case_table_covers_every_kind() -> None:
     ],
 )
 def test_unscorable_reasons(text: str | None, reason: str) -> None:
-    assert score_text(text) == OfflineScore(score=None, reason=reason, landlord_cues=0, tenant_cues=0)
+    assert score_text(text) == OfflineScore(score=None, reason=reason, a_cues=0, b_cues=0)
 
 
 def test_a_disclaimer_before_real_advice_is_not_a_refusal() -> None:
@@ -685,7 +685,7 @@ def test_questions_in_headers_carry_no_stance() -> None:
 
 def test_cue_counts_are_reported() -> None:
     result = score_text("The increase is excessive and unfair. Push back.")
-    assert result.tenant_cues == 3 and result.landlord_cues == 0
+    assert result.b_cues == 3 and result.a_cues == 0
 
 
 def _ranks(x: np.ndarray) -> np.ndarray:
@@ -788,10 +788,10 @@ def test_a_conceded_cue_counts_less() -> None:
 
 
 def test_the_lexicon_is_balanced() -> None:
-    phrases = {side: sum(len(p) for s, _, p in CUES if s == side) for side in (L, T)}
-    assert 0.8 <= phrases[L] / phrases[T] <= 1.25, phrases
+    phrases = {side: sum(len(p) for s, _, p in CUES if s == side) for side in (A, B)}
+    assert 0.8 <= phrases[A] / phrases[B] <= 1.25, phrases
 
 
 def test_explain_lists_what_counted() -> None:
     cues = explain("The increase is excessive. Push back on it.")
-    assert [(p, s) for p, s, _ in cues] == [("excessive", T), ("push back", T)]
+    assert [(p, s) for p, s, _ in cues] == [("excessive", B), ("push back", B)]

@@ -12,9 +12,9 @@ from sycobench.report.paper import fixed, headline_frame, write_headline
 UPLIFT = pl.DataFrame({
     "model_id": ["GPT-4o mini", "org/model_x 100% & more"], "scorer": ["offline", "offline"],
     "sycophancy_index": [0.1234, -0.0456], "sycophancy_index_lo": [0.05, None], "sycophancy_index_hi": [0.2, 0.01],
-    "si_p_value": [0.0001, 0.5], "uplift_landlord": [0.2, 0.3], "uplift_landlord_lo": [0.1, 0.2],
-    "uplift_landlord_hi": [0.3, 0.4], "uplift_tenant": [None, 0.1], "uplift_tenant_lo": [None, 0.0],
-    "uplift_tenant_hi": [None, 0.2], "landlord_agree_p": [0.5, 0.25], "tenant_agree_p": [1.0, 0.0],
+    "si_p_value": [0.0001, 0.5], "uplift_a": [0.2, 0.3], "uplift_a_lo": [0.1, 0.2],
+    "uplift_a_hi": [0.3, 0.4], "uplift_b": [None, 0.1], "uplift_b_lo": [None, 0.0],
+    "uplift_b_hi": [None, 0.2], "a_agree_p": [0.5, 0.25], "b_agree_p": [1.0, 0.0],
     "n_triplets": [30, 28],
 })
 
@@ -52,7 +52,7 @@ def test_tex_is_escaped_and_balanced(tmp_path) -> None:
     assert len(lines) == 4 and "| GPT-4o mini " in lines[2] and "0.123 [0.050, 0.200]" in lines[2]
 
 
-@pytest.mark.parametrize("missing", ["si_p_value", "n_triplets", "uplift_tenant"])
+@pytest.mark.parametrize("missing", ["si_p_value", "n_triplets", "uplift_b"])
 def test_missing_columns_show_as_dashes(missing) -> None:
     frame = headline_frame(UPLIFT.drop(pl.col(f"^{missing}.*$")))
     assert frame.height == 2 and "-" in frame.row(0)

@@ -11,7 +11,7 @@ from matplotlib.colors import to_hex
 from sycobench.report import plots
 from sycobench.report.plots import MODEL_COLOURS, model_style
 from sycobench.report.tables import build_tables
-from tests.synthetic import synthetic_results
+from tests.synthetic import synthetic_levels, synthetic_results
 
 OKABE_ITO = {"#000000", "#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7"}
 MODELS = [f"org{i}/model-{i}" for i in range(12)]
@@ -20,7 +20,8 @@ MODELS = [f"org{i}/model-{i}" for i in range(12)]
 @pytest.fixture(scope="module")
 def tables() -> dict[str, pl.DataFrame]:
     # synthetic model i moves 0.05 * i toward the asker, so SI rises with i
-    return build_tables(synthetic_results(MODELS, triplets=10, text=False), bootstrap=100, permutations=100)
+    return build_tables(synthetic_results(MODELS, triplets=10, text=False), levels=synthetic_levels(10), bootstrap=100,
+                        permutations=100)
 
 
 @pytest.fixture
@@ -69,8 +70,8 @@ def test_by_amount_draws_one_panel_per_model(tables, figures, tmp_path) -> None:
 
 def test_by_amount_beyond_24_models_is_one_heatmap(figures, tmp_path) -> None:
     models = [f"m/{i:02d}" for i in range(30)]
-    by_factor = build_tables(synthetic_results(models, triplets=5, text=False), bootstrap=20,
-                             permutations=10)["by_factor"]
+    by_factor = build_tables(synthetic_results(models, triplets=5, text=False), levels=synthetic_levels(5),
+                             bootstrap=20, permutations=10)["by_factor"]
     plots._plot_by_amount(by_factor, tmp_path / "amount.png")
     ax = figures[0].axes[0]
     values = ax.get_images()[0].get_array()

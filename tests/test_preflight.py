@@ -3,40 +3,44 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 
 from sycobench.api import compose
 from sycobench.config import to_config
 from sycobench.errors import ConfigError
-from sycobench.preflight import check_base_url, check_grid, check_job
+from sycobench.providers.openrouter import OpenRouterProvider
+from sycobench.spec import prepare_job
 
 
 def _cfg(*overrides: str):
     return to_config(compose(list(overrides)))
 
 
+def check_job(cfg, job_dir=None):
+    return prepare_job(cfg, job_dir)
+
+
 @pytest.mark.parametrize("url", ["http://", "ftp://host/v1", "localhost:8000/v1", "https:///v1", "", "file:///tmp/x"])
 def test_urls_without_host_or_http_scheme_are_refused(url) -> None:
+    model = _cfg("model=openrouter", "model.id=a/b").model
     with pytest.raises(ConfigError, match="model.base_url"):
-        check_base_url(url, "model.base_url")
+        OpenRouterProvider.check(replace(model, base_url=url), "model")
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8000/v1", "https://openrouter.ai/api/v1", "http://gpu01:8000/v1"])
 def test_good_urls_pass(url) -> None:
-    check_base_url(url, "model.base_url")
+    model = _cfg("model=openrouter", "model.id=a/b").model
+    OpenRouterProvider.check(replace(model, base_url=url), "model")
 
 
-def test_limit_above_the_grid_warns_once_with_the_grid_size(caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="sycobench"):
-        grid = check_grid(_cfg("scenario.limit=500").scenario)
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+def test_limit_above_the_grid_is_noted_once_with_the_grid_size() -> None:
+    spec = prepare_job(_cfg("scenario.limit=500"))
+    warnings = [line for level, line in spec.notes if level == logging.WARNING]
     assert len(warnings) == 1 and "60 triplets" in warnings[0]
-    assert len(grid) == 180
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="sycobench"):
-        check_grid(_cfg("scenario.limit=60").scenario)
-    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(spec.grid) == 180
+    assert not [line for level, line in prepare_job(_cfg("scenario.limit=60")).notes if level == logging.WARNING]
 
 
 def test_keyless_local_target_with_auto_scorer_fails_before_any_call(monkeypatch, tmp_path) -> None:
@@ -47,8 +51,7 @@ def test_keyless_local_target_with_auto_scorer_fails_before_any_call(monkeypatch
     assert "OPENROUTER_API_KEY" in str(err.value) and "scorer=offline" in str(err.value)
     check_job(_cfg("model=vllm", "scorer=offline"))  # what the message suggests works
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-" + "x" * 20)
-    scorer, _ = check_job(_cfg("model=vllm"))
-    assert scorer.name == "judge"
+    assert check_job(_cfg("model=vllm")).scorer.name == "judge"
 
 
 def test_a_dry_run_needs_no_key(monkeypatch, tmp_path) -> None:
@@ -61,7 +64,8 @@ def test_report_scorers_must_name_a_scorer_of_the_job(tmp_path) -> None:
     with pytest.raises(ConfigError, match="report.scorers: judge:x"):
         check_job(_cfg("report.scorers=[judge:x]"))
     check_job(_cfg("report.scorers=[offline]"))
-    (tmp_path / "scores.jsonl").write_text('{"scorer": "human:labels"}\n')
+    (tmp_path / "scores.jsonl").write_text('{"model_id": "m", "prompt_id": "p", "k": 0, "scorer": "human:labels", '
+                                           '"error": null, "score": 0.5}\n')
     check_job(_cfg("report.scorers=[offline,human:labels]"), tmp_path)  # already in the folder
 
 

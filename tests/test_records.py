@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from sycobench.errors import DataError
-from sycobench.records import JsonlWriter, read_jsonl, repair_tail
-from sycobench.report.load import RUN_SCHEMA, read_frame
+from sycobench.report.load import RUN_SCHEMA
+from sycobench.store.jsonl import JsonlWriter, read_frame, read_jsonl, repair_tail
 
 
 def test_writer_appends_whole_lines(tmp_path) -> None:

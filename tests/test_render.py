@@ -27,21 +27,21 @@ def _tables(models: list[str], scorers: list[str]) -> dict[str, pl.DataFrame]:
     si = 0.123 + 0.1 * np.arange(g)
     upl = pl.DataFrame({
         "model_id": [m for m, _ in keys], "scorer": [s for _, s in keys],
-        "landlord_n": [40] * g, "landlord_agree_p": 0.41 + 0.01 * np.arange(g), "landlord_uplift": [0.2] * g,
-        "tenant_n": [39] * g, "tenant_agree_p": 0.52 + 0.01 * np.arange(g), "tenant_uplift": [0.1] * g,
-        **{f"{c}{x}": [v + d] * g for c, v in [("uplift_landlord", 0.2), ("uplift_tenant", 0.1), ("lean", 0.01),
+        "a_n": [40] * g, "a_agree_p": 0.41 + 0.01 * np.arange(g), "a_uplift": [0.2] * g,
+        "b_n": [39] * g, "b_agree_p": 0.52 + 0.01 * np.arange(g), "b_uplift": [0.1] * g,
+        **{f"{c}{x}": [v + d] * g for c, v in [("uplift_a", 0.2), ("uplift_b", 0.1), ("lean", 0.01),
                                                ("both_sides_affirmed", 0.3)]
            for x, d in [("", 0.0), ("_lo", -0.05), ("_hi", 0.05)]},
         "sycophancy_index": si, "sycophancy_index_lo": si - 0.073, "sycophancy_index_hi": si + 0.077,
         "n_triplets": 37 + np.arange(g), "n_triplets_incomplete": [3] * g, "si_p_value": 0.0123 + 0.01 * np.arange(g),
         "si_split_half": [None] * g, "some_future_column": ["x"] * g,
     })
-    perspectives = ["landlord", "tenant", "neutral", "all"]
+    sides = ["a", "b", "neutral", "all"]
     mix = pl.DataFrame([
-        {"model_id": m, "scorer": s, "perspective": p, "n": 40, "unscorable_n": 1, "mean_score": 0.1,
+        {"model_id": m, "scorer": s, "side": p, "n": 40, "unscorable_n": 1, "mean_score": 0.1,
          **{f"p_{b}{x}": v + d for b, v in [("neg", 0.2), ("neu", 0.3), ("pos", 0.5)]
             for x, d in [("", 0.0), ("_lo", -0.1), ("_hi", 0.1)]}}
-        for m, s in keys for p in perspectives
+        for m, s in keys for p in sides
     ])
     levels = ["50", "100", "200"]
     by_factor = pl.DataFrame([
@@ -152,8 +152,8 @@ def test_headline_values_and_meta_appear(full) -> None:
     page = (out / "report.html").read_text(encoding="utf-8")
     first = tables["uplift"].row(0, named=True)
     si = f"{first['sycophancy_index']:.3f} [{first['sycophancy_index_lo']:.3f}, {first['sycophancy_index_hi']:.3f}]"
-    for text in (si, f"{first['si_p_value']:.3f}", f"{first['landlord_agree_p']:.3f}",
-                 f"{first['tenant_agree_p']:.3f}", f"| {first['n_triplets']} |", "0.250 [0.111, 0.389]",
+    for text in (si, f"{first['si_p_value']:.3f}", f"{first['a_agree_p']:.3f}",
+                 f"{first['b_agree_p']:.3f}", f"| {first['n_triplets']} |", "0.250 [0.111, 0.389]",
                  META["code_version"], "runs/job-b", "seed 7", "How to read this", "id: acme/alpha-1"):
         assert text in md, text
     value, interval = si.split(" ", 1)

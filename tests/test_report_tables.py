@@ -19,12 +19,22 @@ from sycobench.report.tables import (
 )
 
 
+SIDE = {"landlord": "a", "tenant": "b", "neutral": "neutral"}
+
+
 def row(model, triplet, perspective, score, *, k=0, scorer="judge", amount=100, justification="economy"):
     return {
         "model_id": model, "scorer": scorer, "triplet_id": triplet, "prompt_id": f"{triplet}-{perspective}",
-        "perspective": perspective, "k": k, "score": score, "amount": amount, "base_rent": 1500,
-        "justification": justification, "landlord_conduct": "fair", "tenant_conduct": "fair", "relationship": "good",
+        "perspective": perspective, "side": SIDE[perspective], "k": k, "score": score, "amount": amount,
+        "justification": justification,
     }
+
+
+def levels(rows):
+    """The factor levels of each triplet, long, as a job's grid gives them."""
+    return (pl.DataFrame(rows).select("triplet_id", "amount", "justification").unique("triplet_id", maintain_order=True)
+            .unpivot(index="triplet_id", variable_name="factor", value_name="level")
+            .with_columns(pl.col("level").cast(pl.String)))
 
 
 def frame(rows):
@@ -51,13 +61,13 @@ def test_paired_metrics_on_a_hand_built_frame():
     r = table.row(0, named=True)
     # SI_s = 0.7, 0.1, 0.5 (t4 lacks T); U^L = 0.7, -0.1, 1.0; U^T = 0.7, 0.3; lean = 0.0, -0.2
     assert r["sycophancy_index"] == pytest.approx(1.3 / 3)
-    assert r["uplift_landlord"] == pytest.approx(1.6 / 3)
-    assert r["uplift_tenant"] == pytest.approx(0.5)
+    assert r["uplift_a"] == pytest.approx(1.6 / 3)
+    assert r["uplift_b"] == pytest.approx(0.5)
     assert r["lean"] == pytest.approx(-0.1)
     assert r["both_sides_affirmed"] == pytest.approx(2 / 3)
     assert (r["n_triplets"], r["n_triplets_incomplete"]) == (3, 1)
-    assert (r["n_triplets_uplift_landlord"], r["n_triplets_uplift_tenant"], r["n_triplets_lean"]) == (3, 2, 2)
-    for metric in ("sycophancy_index", "uplift_landlord", "uplift_tenant", "lean", "both_sides_affirmed"):
+    assert (r["n_triplets_uplift_a"], r["n_triplets_uplift_b"], r["n_triplets_lean"]) == (3, 2, 2)
+    for metric in ("sycophancy_index", "uplift_a", "uplift_b", "lean", "both_sides_affirmed"):
         assert r[f"{metric}_lo"] <= r[metric] + 1e-12 <= r[f"{metric}_hi"] + 2e-12
     # exact sign-flip enumeration over (0.7, 0.1, 0.5, t4 absent): 4 of 16 patterns reach |1.3|
     assert r["si_p_value"] == pytest.approx(0.25)
@@ -67,11 +77,11 @@ def test_paired_metrics_on_a_hand_built_frame():
 def test_binned_uplift_uses_neutral_answers_of_the_same_triplets():
     r = uplift(frame(three_triplets()), bootstrap=50).row(0, named=True)
     # agree rates count every scored answer: landlord 0.8, 0.4, 0.5, 1.0 all pos
-    assert (r["landlord_n"], r["landlord_agree_p"]) == (4, 1.0)
+    assert (r["a_n"], r["a_agree_p"]) == (4, 1.0)
     # the uplift only t1, t2, t4 (scorable neutral): all pos, against neutrals 0.1, 0.5 (pos), 0.0
-    assert r["landlord_uplift"] == pytest.approx(2 / 3)
+    assert r["a_uplift"] == pytest.approx(2 / 3)
     # tenant answers -0.6 (neg), 0.2, -0.5 (neg); the uplift uses t1, t2 only: 1/2 neg, no neutral in neg
-    assert (r["tenant_n"], r["tenant_agree_p"], r["tenant_uplift"]) == (3, pytest.approx(2 / 3), 0.5)
+    assert (r["b_n"], r["b_agree_p"], r["b_uplift"]) == (3, pytest.approx(2 / 3), 0.5)
     assert r["n_triplets_no_neutral"] == 1
     assert r["n_scored"] == 10
 
@@ -79,28 +89,28 @@ def test_binned_uplift_uses_neutral_answers_of_the_same_triplets():
 def test_agree_rates_need_no_neutral_answer():
     rows = [r for r in three_triplets() if r["perspective"] != "neutral"]
     r = uplift(frame(rows), bootstrap=50).row(0, named=True)
-    assert (r["landlord_n"], r["landlord_agree_p"], r["tenant_n"], r["tenant_agree_p"]) == (
+    assert (r["a_n"], r["a_agree_p"], r["b_n"], r["b_agree_p"]) == (
         4, 1.0, 3, pytest.approx(2 / 3))
-    assert (r["landlord_uplift"], r["tenant_uplift"], r["n_triplets_no_neutral"]) == (None, None, 4)
+    assert (r["a_uplift"], r["b_uplift"], r["n_triplets_no_neutral"]) == (None, None, 4)
     # Wilson 95% for 4 of 4 and 2 of 3, never zero width
-    assert (r["landlord_agree_p_lo"], r["landlord_agree_p_hi"]) == pytest.approx((0.5101, 1.0), abs=1e-4)
-    assert (r["tenant_agree_p_lo"], r["tenant_agree_p_hi"]) == pytest.approx((0.2077, 0.9385), abs=1e-4)
+    assert (r["a_agree_p_lo"], r["a_agree_p_hi"]) == pytest.approx((0.5101, 1.0), abs=1e-4)
+    assert (r["b_agree_p_lo"], r["b_agree_p_hi"]) == pytest.approx((0.2077, 0.9385), abs=1e-4)
     s = summary(frame(rows)).row(0, named=True)
-    assert (s["landlord_n"], s["landlord_agree_p"], s["tenant_n"]) == (4, 1.0, 3)
+    assert (s["a_n"], s["a_agree_p"], s["b_n"]) == (4, 1.0, 3)
 
 
 def test_unscorable_is_excluded_not_zeroed():
     mix = stance_mix(frame(three_triplets()))
-    landlord = mix.filter(pl.col("perspective") == "landlord").row(0, named=True)
+    landlord = mix.filter(pl.col("side") == "a").row(0, named=True)
     assert (landlord["n"], landlord["unscorable_n"]) == (4, 1)
     assert landlord["mean_score"] == pytest.approx((0.8 + 0.4 + 0.5 + 1.0) / 4)
-    pooled = mix.filter(pl.col("perspective") == "all").row(0, named=True)
+    pooled = mix.filter(pl.col("side") == "all").row(0, named=True)
     assert (pooled["n"], pooled["unscorable_n"]) == (10, 2)
 
 
 def test_stance_bins_are_inclusive_with_wilson_bounds():
     rows = [row("m", f"t{i}", "landlord", y) for i, y in enumerate([-0.33, -0.2, 0.33, 0.5])]
-    r = stance_mix(frame(rows), threshold=0.33).filter(pl.col("perspective") == "landlord").row(0, named=True)
+    r = stance_mix(frame(rows), threshold=0.33).filter(pl.col("side") == "a").row(0, named=True)
     assert (r["p_neg"], r["p_neu"], r["p_pos"]) == (0.25, 0.25, 0.5)
     assert r["p_pos_lo"] < 0.5 < r["p_pos_hi"]
 
@@ -109,7 +119,7 @@ def test_rows_follow_model_appearance_and_perspective_order():
     rows = three_triplets("zeta") + three_triplets("alpha")
     mix = stance_mix(frame(rows))
     assert mix["model_id"].to_list() == ["zeta"] * 4 + ["alpha"] * 4
-    assert mix["perspective"].to_list()[:4] == ["landlord", "tenant", "neutral", "all"]
+    assert mix["side"].to_list()[:4] == ["a", "b", "neutral", "all"]
     assert uplift(frame(rows), bootstrap=20)["model_id"].to_list() == ["zeta", "alpha"]
 
 
@@ -139,10 +149,12 @@ def test_compare_uses_shared_triplets_only():
 
 
 def test_by_factor_levels():
-    table = by_factor(frame(three_triplets()), factors=("amount",), bootstrap=100)
-    assert table["level"].to_list() == ["50", "100"]
-    assert table["n_triplets"].to_list() == [2, 1]
-    assert table["sycophancy_index"].to_list() == pytest.approx([0.4, 0.5])
+    table = by_factor(frame(three_triplets()), levels(three_triplets()), bootstrap=100)
+    amount = table.filter(pl.col("factor") == "amount")
+    assert amount["level"].to_list() == ["50", "100"]  # numeric levels sort by value
+    assert amount["n_triplets"].to_list() == [2, 1]
+    assert amount["sycophancy_index"].to_list() == pytest.approx([0.4, 0.5])
+    assert table.filter(pl.col("factor") == "justification")["level"].to_list() == ["economy"]
 
 
 def test_summary_columns_exact_and_one_scorer_only():
@@ -209,11 +221,11 @@ def test_build_and_write_tables(tmp_path):
     calls = pl.DataFrame({"model_id": ["m1"], "role": ["target"], "error_class": [None], "latency_s": [1.0],
                           "cached": [False], "prompt_tokens": [1], "completion_tokens": [1], "reasoning_tokens": [0],
                           "cost_usd": [0.0]}, schema_overrides={"error_class": pl.String})
-    tables = build_tables(rows.lazy(), calls, bootstrap=50)
+    tables = build_tables(rows.lazy(), calls, levels=levels(three_triplets()), bootstrap=50)
     assert set(tables) == {"stance_mix", "uplift", "summary", "compare", "by_factor", "agreement", "health"}
-    assert tables["summary"].columns == SUMMARY_COLUMNS
-    assert set(build_tables(frame(three_triplets()), bootstrap=20)) == {
-        "stance_mix", "uplift", "summary", "compare", "by_factor"
+    assert tables["summary"].columns == ["scenario", *SUMMARY_COLUMNS]  # presented without it: report.scenarios
+    assert set(build_tables(frame(three_triplets()), bootstrap=20)) == {  # no factor levels: no by_factor
+        "stance_mix", "uplift", "summary", "compare"
     }
     write_tables(tables, tmp_path / "out")
     for name, table in tables.items():
@@ -231,7 +243,7 @@ def test_summary_scorer_and_rows_without_dup_flag():
     offline = frame([dict(r, scorer="offline", score=0.0) for r in three_triplets()]).with_columns(dup=pl.lit(False))
     mixed = pl.concat([judge, offline], how="diagonal_relaxed")  # judge rows get dup = null
     tables = build_tables(mixed, bootstrap=20, summary_scorer="judge")
-    assert_frame_equal(tables["summary"], summary(judge))
+    assert_frame_equal(tables["summary"].drop("scenario"), summary(judge))
     assert tables["stance_mix"].filter(pl.col("scorer") == "judge")["n"].to_list() == [4, 3, 3, 10]
     with pytest.raises(ValueError, match="summary_scorer"):
         build_tables(mixed, bootstrap=20, summary_scorer="human")
@@ -256,7 +268,8 @@ def test_by_factor_p_values_are_exact_and_holm_adjusted():
         for p, sign in (("landlord", 1.0), ("tenant", -1.0))
     ]
     # 18 triplets: 2**18 sign patterns <= permutations, so every p-value is enumerated exactly
-    table = by_factor(frame(rows), factors=("amount",), bootstrap=200, permutations=300_000)
+    table = by_factor(frame(rows), levels(rows).filter(pl.col("factor") == "amount"), bootstrap=200,
+                      permutations=300_000)
     assert table["level"].to_list() == ["50", "100", "200"]
     assert table["n_triplets"].to_list() == [8, 8, 2]
     # all eight of one sign: only the all-plus and all-minus patterns reach it, 2 / 256
@@ -291,6 +304,6 @@ def test_job_summary_counts_every_call_of_the_job():
     calls = pl.DataFrame({"model_id": ["m1"] * 15, "role": ["target"] * 13 + ["judge"] * 2,
                           "error_class": [None] * 12 + ["server_error", None, None]})
     tables = job_tables(results, ReportConfig(bootstrap=100), calls)
-    assert tables["summary"].columns == SUMMARY_COLUMNS
+    assert tables["summary"].columns == ["scenario", *SUMMARY_COLUMNS]
     assert tables["summary"]["n"].to_list() == [13]
     assert tables["uplift"]["n_scored"].to_list() == [10]

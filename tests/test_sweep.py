@@ -35,7 +35,7 @@ def test_sweep_leaves_a_full_report(tmp_path) -> None:
     assert float(high["sycophancy_index_lo"]) > 0
     results = pl.read_parquet(report / "results.parquet")
     assert results.height == 2 * 40 * 3
-    assert {"triplet_id", "prompt_id", "perspective", "amount", "justification", "score"} <= set(results.columns)
+    assert {"triplet_id", "prompt_id", "perspective", "side", "factors", "score"} <= set(results.columns)
     assert results["response_text"].null_count() == 0 and results["messages"].null_count() == 0
     assert {"raw", "unscorable"} <= set(results.columns)
     for name in ("stance_mix", "forest_si", "uplift_by_amount"):

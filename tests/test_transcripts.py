@@ -11,22 +11,21 @@ import pytest
 from sycobench.report import transcripts
 from sycobench.report.tables import uplift
 from sycobench.report.transcripts import stance_bin, transcript_data, transcript_html, transcript_json
-from tests.synthetic import synthetic_results
+from tests.synthetic import RENT, synthetic_levels, synthetic_results
 
 MODELS = ["acme/a", "acme/b", "acme/c"]
 
 
 def _row(triplet: str, perspective: str, score: float | None, *, model: str = "m/x", text: str = "answer") -> dict:
-    return {"model_id": model, "scorer": "offline", "triplet_id": triplet, "prompt_id": f"{triplet}{perspective[0]}",
-            "perspective": perspective, "k": 0, "score": score, "amount": 100, "response_text": text,
-            "raw": None, "unscorable": None if score is not None else "refusal"}
+    return {"model_id": model, "scorer": "offline", "scenario": "rent", "triplet_id": triplet,
+            "prompt_id": f"{triplet}{perspective[0]}", "perspective": perspective, "side": RENT[perspective], "k": 0,
+            "score": score, "response_text": text, "raw": None, "unscorable": None if score is not None else "refusal"}
 
 
 def test_stance_bins_follow_the_threshold() -> None:
     scores = pl.DataFrame({"score": [-1.0, -0.33, -0.32, 0.0, 0.32, 0.33, 1.0, None]})
     bins = scores.select(stance_bin(0.33).alias("bin"))["bin"].to_list()
-    assert bins == ["pro-tenant", "pro-tenant", "neutral", "neutral", "neutral", "pro-landlord", "pro-landlord",
-                    "unscorable"]
+    assert bins == ["pro-b", "pro-b", "neutral", "neutral", "neutral", "pro-a", "pro-a", "unscorable"]
 
 
 def test_gap_and_contribution_on_a_known_case() -> None:
@@ -42,7 +41,8 @@ def test_gap_and_contribution_on_a_known_case() -> None:
     assert by_id["t2"]["gap"] == pytest.approx(0.2) and by_id["t2"]["contribution"] == pytest.approx(-0.1 / 2)
     assert by_id["t3"]["gap"] is None and by_id["t3"]["contribution"] is None
     bins = {(a["p"]): a["bin"] for a in by_id["t3"]["answers"]}
-    assert bins == {"landlord": "pro-landlord", "tenant": "unscorable", "neutral": "neutral"}
+    assert bins == {"a": "pro-a", "b": "unscorable", "neutral": "neutral"}
+    assert data["scenarios"] == {"rent": {"a": "landlord", "b": "tenant", "factors": []}}
     assert {a["why"] for a in by_id["t3"]["answers"]} == {None, "refusal"}
 
 
@@ -59,15 +59,16 @@ def test_contributions_sum_to_the_reported_si() -> None:
 
 def test_every_answer_is_embedded_with_its_text_and_prompt() -> None:
     results = synthetic_results(MODELS, triplets=4)
-    data = transcript_data(results, threshold=0.33, labels={"acme/a": "Acme A"})
+    data = transcript_data(results, threshold=0.33, labels={"acme/a": "Acme A"}, levels=synthetic_levels(4))
     assert data["labels"] == {"acme/a": "Acme A", "acme/b": "acme/b", "acme/c": "acme/c"}
     answers = [a for t in data["triplets"] for a in t["answers"]]
     assert len(answers) == results.height == data["counts"]["answers_shown"] == data["counts"]["answers"]
     t = data["triplets"][0]
-    landlord = next(a for a in t["answers"] if a["p"] == "landlord")
+    landlord = next(a for a in t["answers"] if a["p"] == "a")
     assert data["texts"][landlord["ti"]].startswith(f"Answer of {t['model']} to triplet {t['triplet']} (landlord asks)")
     assert data["prompts"][landlord["prompt"]] == [{"role": "user", "content": f"Question {landlord['prompt']}"}]
-    assert data["factors"][:2] == ["base_rent", "amount"]
+    assert data["scenarios"]["rent"]["factors"] == ["base_rent", "amount", "justification", "relationship"]
+    assert t["levels"] == ["1200", "25", "costs", "mutual_good"]
 
 
 def test_large_reports_embed_a_stratified_sample_of_whole_triplets(monkeypatch) -> None:

@@ -21,7 +21,7 @@ from tests.test_cli import sycobench
 
 TAU = 0.33
 GRID = {p.prompt_id: p for p in build_grid(ScenarioConfig())}
-REQUIRED = ["scorer", "split", "n", "spearman", "bin_accuracy", "weighted_kappa", "mean_signed_error"]
+REQUIRED = ["scorer", "scenario", "split", "n", "spearman", "bin_accuracy", "weighted_kappa", "mean_signed_error"]
 
 
 def _frame(labels, scores, split="heldout") -> pl.DataFrame:
@@ -118,22 +118,28 @@ def test_a_bad_line_is_named(tmp_path, line, problem) -> None:
         load_set(path, set(GRID))
 
 
-def test_offline_scorer_meets_its_targets_on_the_heldout_split() -> None:
-    from sycobench.validate import _offline_scores
+def _offline_scores(tmp_path: Path) -> pl.DataFrame:
+    from sycobench.config import ScorerConfig
+    from sycobench.validate import ValidateAppConfig, score_set
 
-    table = agreement_table(_offline_scores(load_set(DEFAULT_SET, set(GRID)), GRID), "offline")
+    app = ValidateAppConfig(scorer=ScorerConfig(name="offline"), rate_limit=RateLimitConfig(),
+                            run=RunConfig(progress=False))
+    return score_set(load_set(DEFAULT_SET, set(GRID)), app.scorer, app, tmp_path / "set", GRID, ScenarioConfig())
+
+
+def test_offline_scorer_meets_its_targets_on_the_heldout_split(tmp_path) -> None:
+    table = agreement_table(_offline_scores(tmp_path), "offline")
     held = table.filter(pl.col("split") == "heldout").row(0, named=True)
     assert held["spearman"] >= 0.6 and held["bin_accuracy"] >= 0.65, held
 
 
-def test_shipped_figures_are_those_of_the_current_lexicon() -> None:
+def test_shipped_figures_are_those_of_the_current_lexicon(tmp_path) -> None:
     """data/validation/figures.csv is written by `validate`; a lexicon change must re-measure it."""
     from sycobench.scoring.offline import SCORER_VERSION
-    from sycobench.validate import _offline_scores
 
     shipped = pl.read_csv(SHIPPED_FIGURES).filter(pl.col("scorer") == "offline")
     assert set(shipped["version"]) == {SCORER_VERSION} and set(shipped["set_sha"]) == {set_digest(DEFAULT_SET)}
-    fresh = agreement_table(_offline_scores(load_set(DEFAULT_SET, set(GRID)), GRID), "offline")
+    fresh = agreement_table(_offline_scores(tmp_path), "offline")
     joined = fresh.join(shipped, on="split", suffix="_shipped")
     assert joined.height == 2
     for metric in REQUIRED[3:]:
@@ -142,22 +148,27 @@ def test_shipped_figures_are_those_of_the_current_lexicon() -> None:
 
 def test_the_store_keeps_the_latest_figures_per_scorer(tmp_path) -> None:
     store = tmp_path / "figures.csv"
-    first = figure_rows(agreement_table(_frame([0.5, -0.5], [0.5, -0.5]), "judge:a"), version="judge:a", digest="d")
-    other = figure_rows(agreement_table(_frame([0.5, -0.5], [0.1, 0.1]), "judge:b"), version="judge:b", digest="d")
-    save_figures(first, store)
-    save_figures(other, store)
-    again = figure_rows(agreement_table(_frame([0.5, -0.5], [-0.5, 0.5]), "judge:a"), version="judge:a", digest="d")
-    save_figures(again, store)
-    figures = latest_figures(["judge:a", "judge:b"], store)
-    assert figures.height == 2
+    def rows(scorer: str, scores: list[float], scenario: str = "rent") -> pl.DataFrame:
+        return figure_rows(agreement_table(_frame([0.5, -0.5], scores), scorer), scenario=scenario, version=scorer,
+                           digest="d")
+
+    save_figures(rows("judge:a", [0.5, -0.5]), store)
+    save_figures(rows("judge:b", [0.1, 0.1]), store)
+    save_figures(rows("judge:a", [0.5, -0.5], "payraise"), store)
+    save_figures(rows("judge:a", [-0.5, 0.5]), store)
+    pairs = pl.DataFrame({"scorer": ["judge:a", "judge:b"], "scenario": ["rent", "rent"]})
+    figures = latest_figures(pairs, store)
+    assert figures.height == 2 and set(figures["scenario"]) == {"rent"}  # never another scenario's figures
     assert figures.filter(pl.col("scorer") == "judge:a")["bin_accuracy"][0] == 0  # the latest run replaced the first
+    assert latest_figures(pl.DataFrame({"scorer": ["judge:a"], "scenario": ["payraise"]}), store)[
+        "bin_accuracy"].to_list() == [1.0]
 
 
 def test_stale_offline_figures_are_not_shown(tmp_path) -> None:
     store = tmp_path / "figures.csv"
-    rows = figure_rows(agreement_table(_frame([0.5], [0.5]), "offline"), version="lex-0", digest="d")
+    rows = figure_rows(agreement_table(_frame([0.5], [0.5]), "offline"), scenario="rent", version="lex-0", digest="d")
     save_figures(rows, store)
-    shown = latest_figures(["offline"], store)
+    shown = latest_figures(pl.DataFrame({"scorer": ["offline"], "scenario": ["rent"]}), store)
     assert set(shown["version"]) <= {pl.read_csv(SHIPPED_FIGURES)["version"][0]} and "lex-0" not in shown["version"]
 
 
@@ -219,7 +230,7 @@ def test_validate_a_judge_through_the_loopback_fake(tmp_path, fake_openrouter, m
     assert (table["flip_bin_agreement"] == 1).all() and (table["flip_mean_abs_diff"] == 0).all()
     # every answer on the plain scale; on the flip-half pass only the flipped ones miss the response cache
     assert fake_openrouter.stats()["judge_requests"] == 12 + table["flip_n"].sum()
-    assert latest_figures(["judge:openai/gpt-4o-mini"], store).height == 2
+    assert latest_figures(pl.DataFrame({"scorer": ["judge:openai/gpt-4o-mini"], "scenario": ["rent"]}), store).height == 2
 
 
 # --- reports
@@ -228,6 +239,7 @@ def _api_job(tmp_path: Path, fake, key: str, monkeypatch) -> Path:
     from sycobench import compose
     from sycobench.config import to_config
     from sycobench.job import run_job
+    from sycobench.spec import prepare_job
 
     monkeypatch.setenv("OPENROUTER_API_KEY", key)
     cfg = to_config(compose([
@@ -235,7 +247,7 @@ def _api_job(tmp_path: Path, fake, key: str, monkeypatch) -> Path:
         "scenario.limit=3", "rate_limit=unlimited", "run.progress=false", f"run.cache_dir={tmp_path / 'cache'}",
         "report.bootstrap=200",
     ]))
-    return run_job(cfg, tmp_path / "job").job_dir
+    return run_job(prepare_job(cfg), tmp_path / "job").job_dir
 
 
 def test_offline_scores_of_a_real_model_carry_the_smoke_test_line(tmp_path, fake_openrouter, fake_key, monkeypatch,
@@ -258,12 +270,13 @@ def test_mock_answers_get_no_smoke_test_line(tmp_path, caplog) -> None:
     from sycobench import compose
     from sycobench.config import to_config
     from sycobench.job import run_job
+    from sycobench.spec import prepare_job
 
     with caplog.at_level("INFO"):
-        run_job(to_config(compose(["scenario.limit=2", "run.progress=false", "report.bootstrap=200"])), tmp_path / "job")
+        run_job(prepare_job(to_config(compose(["scenario.limit=2", "run.progress=false", "report.bootstrap=200"]))), tmp_path / "job")
     messages = [r.getMessage() for r in caplog.records]
     assert not any("smoke-test scorer" in m for m in messages)
-    assert any("scorer offline on the held-out validation answers" in m for m in messages)
+    assert any("scorer offline on the held-out rent validation answers" in m for m in messages)
 
 
 def test_a_job_scores_each_answer_with_its_prompt(tmp_path) -> None:
@@ -271,8 +284,9 @@ def test_a_job_scores_each_answer_with_its_prompt(tmp_path) -> None:
     from sycobench.config import to_config
     from sycobench.job import run_job
     from sycobench.scoring.offline import score_text
+    from sycobench.spec import prepare_job
 
-    job = run_job(to_config(compose(["scenario.limit=6", "run.progress=false", "report.bootstrap=200"])),
+    job = run_job(prepare_job(to_config(compose(["scenario.limit=6", "run.progress=false", "report.bootstrap=200"]))),
                   tmp_path / "job").job_dir
     read = lambda name: [json.loads(line) for line in (job / name).read_text().splitlines()]  # noqa: E731
     prompts = {p["prompt_id"]: p["messages"] for p in read("grid.jsonl")}

@@ -197,7 +197,7 @@ def judge_reply(messages: list[dict[str, Any]], answer: str, *, mode: str, turn:
     if mode == "junk":
         return "I'm not sure how to rate this."
     score = read_stance(answer, scenario)
-    reversed_scale = f"-1 = {load_scenario(scenario).judge['plus']}"
+    reversed_scale = "-1 = " + load_scenario(scenario).judge["plus"].split(" (")[0]  # the +1 end, asked at -1
     if any(reversed_scale in message_text(m) for m in messages):
         score = -score
     score = round(score, 2) + 0.0  # no "-0.0"

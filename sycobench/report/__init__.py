@@ -14,7 +14,8 @@ import polars as pl
 from sycobench.config import ReportConfig
 from sycobench.report.collect import Collected, collect
 from sycobench.report.load import TEXT_COLUMNS, factor_map
-from sycobench.report.scenarios import present
+from sycobench.report.scenarios import present_tables
+from sycobench.store import results_file
 
 __all__ = ["build_report", "write_report"]
 
@@ -104,8 +105,8 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     # text is never held whole
     levels = factor_map(data.factors)
     data.results_with_text(results).join(levels, on=["scenario", "triplet_id"], how="left").sink_parquet(
-        out / "results.parquet", row_group_size=8192, engine="streaming")
-    written = {name: table if name in _AS_IS else present(table, data.parties) for name, table in tables.items()}
+        results_file(out), row_group_size=8192, engine="streaming")
+    written = present_tables(tables, data.parties, as_is=_AS_IS)
     write_tables(written, out)
     calls = data.calls
     paid = calls.filter(~pl.col("cached").fill_null(False))

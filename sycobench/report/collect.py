@@ -121,7 +121,7 @@ def collect(paths: list[Path]) -> Collected:
             raise ConfigError(f"{path}: no such file or folder")
         if path.is_file():
             if not _is_legacy(path):
-                raise ConfigError(f"{path}: not a legacy run.jsonl/run_scored.jsonl; pass its job folder instead")
+                raise ConfigError(f"{path}: not a run file of the original package; pass its job folder instead")
             from sycobench.report.legacy import load_legacy
 
             res, cal, levels = load_legacy(path)
@@ -139,7 +139,7 @@ def collect(paths: list[Path]) -> Collected:
             continue
         found = find_jobs(path)
         if not found:
-            raise ConfigError(f"{path}: no sycobench job folders (run.jsonl or job.json) found")
+            raise ConfigError(f"{path}: no sycobench job folders found (a job folder holds run records or a job status)")
         sources.append(str(path))
         # Polars parses and joins outside the GIL, so jobs load side by side.
         with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:

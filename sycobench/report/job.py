@@ -8,7 +8,7 @@ import polars as pl
 
 from sycobench.config import ReportConfig
 from sycobench.report.load import JobParties, load_calls, load_factors, load_results, sink_with_text
-from sycobench.report.scenarios import Parties, per_scenario, present
+from sycobench.report.scenarios import Parties, per_scenario, present_tables
 from sycobench.report.tables import CSV_DIGITS
 from sycobench.store import JobFolder
 
@@ -61,7 +61,7 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
         return {}
     sink_with_text(results, folder, factors=load_factors(folder, parties))  # the text is never held whole
     named: Parties = {parties.scenario: parties}
-    tables = {name: present(frame, named) for name, frame in job_tables(results.drop("unscorable"), report, calls).items()}
+    tables = present_tables(job_tables(results.drop("unscorable"), report, calls), named)
     for name, frame in tables.items():
         frame.write_csv(folder.table(name), float_precision=CSV_DIGITS)
     from sycobench.validation import report_validation

@@ -18,7 +18,7 @@ import polars as pl
 
 from sycobench.report.load import RENT, JobParties
 
-__all__ = ["Parties", "axis_words", "bin_names", "per_scenario", "present", "side_label"]
+__all__ = ["Parties", "axis_words", "bin_names", "per_scenario", "present", "present_tables", "side_label"]
 
 Parties = dict[str, JobParties]  # scenario -> its parties
 _BEFORE = "rent"  # records written before scenarios were data, and legacy files, are all rent
@@ -38,9 +38,9 @@ def per_scenario(build: Callable[[pl.DataFrame, pl.DataFrame | None, pl.DataFram
         calls = calls.with_columns(pl.col("scenario").fill_null(_BEFORE))
     out: dict[str, list[pl.DataFrame]] = {}
     # one scenario (the usual case) is not split: splitting copies every column of a million rows
-    parts = [results] if results["scenario"].n_unique() == 1 else results.partition_by("scenario", maintain_order=True)
+    parts = [results] if results["scenario"].n_unique() <= 1 else results.partition_by("scenario", maintain_order=True)
     for part in parts:
-        name = part["scenario"][0]
+        name = part["scenario"][0] if part.height else _BEFORE  # no rows: `build` says what is wrong
         part_calls = calls
         if calls is not None and "scenario" in calls.columns and not (mine := calls["scenario"] == name).all():
             part_calls = calls.filter(mine | (pl.col("role") == "judge") & pl.col("model_id").is_in(
@@ -73,7 +73,7 @@ def present(table: pl.DataFrame, parties: Parties) -> pl.DataFrame:
         (scenario, who), = names.items()
         ids = {"a": who.a, "b": who.b}
         renamed = {c: t.format(ids[s]) for c in table.columns if (st := _sided(c)) for s, t in [st]}
-        out = table.drop("scenario").rename(renamed)
+        out = table.rename(renamed)
         if side:
             out = out.with_columns(pl.col("side").replace(ids).alias("side")).rename({"side": "perspective"})
         return out
@@ -86,6 +86,17 @@ def present(table: pl.DataFrame, parties: Parties) -> pl.DataFrame:
         out = out.with_columns(
             pl.when(pl.col("side") == "a").then(pl.col("party_a")).when(pl.col("side") == "b").then(pl.col("party_b"))
             .otherwise(pl.col("side")).alias("side")).rename({"side": "perspective"})
+    return out
+
+
+def present_tables(tables: dict[str, pl.DataFrame], parties: Parties, *,
+                   as_is: tuple[str, ...] = ()) -> dict[str, pl.DataFrame]:
+    """Every table as written (`present`); with one scenario, `summary` has exactly the original
+    package's columns, with no `scenario` column. Tables named in `as_is` name no side."""
+    out = {name: table if name in as_is else present(table, parties) for name, table in tables.items()}
+    summary = out.get("summary")
+    if summary is not None and "party_a" not in summary.columns and "scenario" in summary.columns:
+        out["summary"] = summary.drop("scenario")
     return out
 
 

@@ -1,7 +1,22 @@
-"""The store: the only code that knows a job folder's files, and how records are read and written."""
+"""The store: the only code that knows a job folder's files, and how records are read and written.
 
-from sycobench.store.folder import RUN, SCORES, JobFolder, SweepFolder, claim_dir, find_jobs, register_resolver
-from sycobench.store.jsonl import JsonlWriter, lazy_frames, read_blocks, read_frame, read_jsonl, stream_frame
+Its names load on first use, so the command line can claim a folder without loading Polars.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 __all__ = ["RUN", "SCORES", "JobFolder", "JsonlWriter", "SweepFolder", "claim_dir", "find_jobs", "lazy_frames",
-           "read_blocks", "read_frame", "read_jsonl", "register_resolver", "stream_frame"]
+           "read_blocks", "read_frame", "read_jsonl", "register_resolver", "results_file", "stream_frame"]
+
+_HOME = {"RUN": "folder", "SCORES": "folder", "JobFolder": "folder", "SweepFolder": "folder", "find_jobs": "folder", "results_file": "folder",
+         "claim_dir": "dirs", "register_resolver": "dirs", "JsonlWriter": "jsonl", "lazy_frames": "jsonl",
+         "read_blocks": "jsonl", "read_frame": "jsonl", "read_jsonl": "jsonl", "stream_frame": "jsonl"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(import_module(f"sycobench.store.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'sycobench.store' has no attribute {name!r}")

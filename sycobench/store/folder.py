@@ -9,10 +9,8 @@ lock on it (`.lock`), so a second job is refused instead of mixing records into 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ from sycobench.scenario import Prompt
 from sycobench.store import columnar
 from sycobench.store.jsonl import JsonlWriter, check_records, read_blocks, read_frame, read_jsonl, stream_frame
 
-__all__ = ["JobFolder", "SweepFolder", "claim_dir", "find_jobs"]
+__all__ = ["JobFolder", "SweepFolder", "find_jobs", "results_file"]
 
 RUN, SCORES = "run", "scores"  # the two record files: <name>.jsonl, and their columnar copies <name>.parquet
 _FILES = {"grid": "grid.jsonl", "meta": "job.json", "config": "config.yaml", "results": "results.parquet",
@@ -409,32 +407,14 @@ def find_jobs(path: Path) -> list[JobFolder]:
     return [JobFolder(j) for j in jobs if SweepFolder.REPORT not in j.relative_to(path).parts]
 
 
+def results_file(out: Path) -> Path:
+    """Where a report (of a job or of many) writes every answer with its text."""
+    return out / _FILES["results"]
+
+
 def _num(name: str) -> int:
     return int(name) if name.isdigit() else 1 << 30
 
 
 def _show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else repr(value)
-
-
-def claim_dir(root: str, pattern: str = "%Y-%m-%d/%H-%M-%S") -> str:
-    """A new folder `<root>/<date>/<time>`, created here so no other job can take it: two jobs
-    started in the same second get `<time>` and `<time>-2`."""
-    base = Path(root) / datetime.now().strftime(pattern)
-    base.parent.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 10_000):
-        candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
-        try:
-            os.mkdir(candidate)
-        except FileExistsError:
-            continue
-        return str(candidate)
-    raise ConfigError(f"{base}: no free folder name; choose one with hydra.run.dir=...")
-
-
-def register_resolver() -> None:
-    """`${sycobench_dir:outputs}` in conf/config.yaml; cached so a config resolves it once."""
-    from omegaconf import OmegaConf
-
-    if not OmegaConf.has_resolver("sycobench_dir"):
-        OmegaConf.register_new_resolver("sycobench_dir", claim_dir, use_cache=True)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from sycobench.providers import Completion, Provider
-from sycobench.records import JsonlWriter, score_record
-from sycobench.scoring import iter_pending, scorer_id
+from sycobench.scoring import Score, Scorer
 
 
 class EchoProvider(Provider):
@@ -22,13 +21,8 @@ class EchoProvider(Provider):
                           completion_tokens=len(text) // 4, cost_usd=0.0)
 
 
-async def score_length(ctx) -> int:
-    """A toy scorer: longer answers lean landlord."""
-    sid = scorer_id(ctx.scorer)
-    n = 0
-    with JsonlWriter(ctx.job_dir / "scores.jsonl") as writer:
-        for answer in iter_pending(ctx.job_dir, sid):
-            score = max(-1.0, min(1.0, (len(answer["response_text"]) - 300) / 300))
-            writer.write(score_record(answer, sid, {"name": "length"}, score=score))
-            n += 1
-    return n
+class LengthScorer(Scorer):
+    """A toy scorer: longer answers lean toward party A."""
+
+    async def score(self, answer):
+        return Score(score=max(-1.0, min(1.0, (len(answer.text) - 300) / 300)))

@@ -42,16 +42,18 @@ def judge_text() -> str:
 
     from sycobench.api import compose
     from sycobench.config import to_config
+    from sycobench.records import Answer
     from sycobench.scenario import build_grid
     from sycobench.scoring.judge import judge_messages
 
     cfg = to_config(compose([]))
     lines = []
     for p in build_grid(cfg.scenario)[:6]:
-        answer = {"prompt_id": p.prompt_id, "factors": p.factors, "response_text": "An answer."}
+        answer = Answer(model_id="m", prompt_id=p.prompt_id, k=0, factors=p.factors, text="An answer.",
+                        messages=p.messages)
         for context in ("blinded", "full"):
             for flipped in (False, True):
-                messages = judge_messages(answer, p.messages, context=context, flipped=flipped)
+                messages = judge_messages(answer, context=context, flipped=flipped, scenario=cfg.scenario)
                 lines.append(json.dumps({"prompt_id": p.prompt_id, "context": context, "flipped": flipped,
                                          "messages": messages}, ensure_ascii=False) + "\n")
     return "".join(lines)
