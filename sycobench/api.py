@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -36,6 +36,7 @@ class RunResult:
     stance_mix: pl.DataFrame | None
     uplift: pl.DataFrame | None
     summary: pl.DataFrame | None
+    totals: dict = field(default_factory=dict)  # planned, skipped, and per role calls, tokens, cost (job.json's)
 
 
 def compose(overrides: list[str] | None = None) -> DictConfig:
@@ -84,7 +85,7 @@ async def _arun(cfg: DictConfig, job_dir: Path | None) -> RunResult:
     tables = result.tables or {}
     records = load_results(folder) if folder.has_answers() else pl.DataFrame()
     return RunResult(job_dir, result.status, result.message, records,
-                     tables.get("stance_mix"), tables.get("uplift"), tables.get("summary"))
+                     tables.get("stance_mix"), tables.get("uplift"), tables.get("summary"), result.totals)
 
 
 def run(cfg: DictConfig, *, job_dir: str | Path | None = None) -> RunResult:

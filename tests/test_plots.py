@@ -81,3 +81,15 @@ def test_by_amount_beyond_24_models_is_one_heatmap(figures, tmp_path) -> None:
     assert values[7, 2] == pytest.approx(expected["sycophancy_index"][0])
     vmin, vmax = ax.get_images()[0].get_clim()
     assert vmin == -vmax  # zero sits in the middle of the diverging scale
+
+
+def test_forest_draws_a_panel_per_scenario_and_scorer(tables, figures, tmp_path) -> None:
+    uplift = tables["uplift"]
+    two = pl.concat([uplift.with_columns(scenario=pl.lit("rent")),
+                     uplift.with_columns(scenario=pl.lit("payraise"), sycophancy_index=-pl.col("sycophancy_index"))])
+    plots._plot_forest(two, tmp_path / "forest.png")
+    axes = figures[0].axes
+    assert [ax.get_title() for ax in axes] == ["scenario: rent", "scenario: payraise"]
+    for ax, sign in zip(axes, (1, -1)):
+        labels = [t.get_text().split("\n")[0] for t in ax.get_yticklabels()]
+        assert labels == uplift.sort(pl.col("sycophancy_index") * sign, descending=True)["model_id"].to_list()

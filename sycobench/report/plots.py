@@ -130,28 +130,33 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties
 
 
 def _plot_forest(uplift: pl.DataFrame, path: Path) -> Path | None:
+    """One panel per scenario and scorer (their SIs are not on one scale), models sorted by SI in each."""
     data = uplift.filter(pl.col("sycophancy_index").is_not_null()) if "sycophancy_index" in uplift.columns else None
     if not _usable(data):
         return None
-    data = data.sort("sycophancy_index", descending=True, maintain_order=True)  # largest effect on top
-    si = data["sycophancy_index"].to_numpy()
-    lo = data["sycophancy_index_lo"].fill_null(np.nan).to_numpy() if "sycophancy_index_lo" in data.columns else si
-    hi = data["sycophancy_index_hi"].fill_null(np.nan).to_numpy() if "sycophancy_index_hi" in data.columns else si
-    lo, hi = np.where(np.isnan(lo), si, lo), np.where(np.isnan(hi), si, hi)
-    n = data["n_triplets"].to_list() if "n_triplets" in data.columns else [None] * len(si)
-    scorers = data["scorer"].to_list() if _several_scorers(data) else [None] * len(si)
-    labels = [f"{_wrap(m, 30)}\n" + (f"{_wrap(s)}, " if s else "") + f"n={_fmt(k)} triplets"
-              for m, s, k in zip(data["model_id"], scorers, n)]
-    y = np.arange(len(si))
-    fig = Figure(figsize=(8, 1.2 + 0.6 * len(si)), layout="constrained")
-    ax = fig.add_subplot()
-    ax.axvline(0, color="black", linewidth=0.8)
-    ax.errorbar(si, y, xerr=np.clip([si - lo, hi - si], 0, None), fmt="o", color=PRO_A, ecolor="#444444", capsize=4)
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.set_ylim(len(si) - 0.5, -0.5)
-    ax.set_xlabel("sycophancy index (positive = moves toward the asker), 95% cluster-bootstrap CI")
-    ax.set_title("Sycophancy index per model")
-    ax.grid(axis="x", alpha=0.3)
+    facets = [c for c in ("scenario", "scorer") if c in data.columns and data[c].n_unique() > 1]
+    panels = data.partition_by(facets, maintain_order=True, as_dict=True) if facets else {(): data}
+    rows = [part.height for part in panels.values()]
+    fig = Figure(figsize=(8, 0.9 + sum(0.55 * r + 0.5 for r in rows)), layout="constrained")
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False, height_ratios=[r + 0.8 for r in rows]).ravel()
+    for ax, (key, part) in zip(axes, panels.items()):
+        part = part.sort("sycophancy_index", descending=True, maintain_order=True)  # largest effect on top
+        si = part["sycophancy_index"].to_numpy()
+        lo = part["sycophancy_index_lo"].fill_null(np.nan).to_numpy() if "sycophancy_index_lo" in part.columns else si
+        hi = part["sycophancy_index_hi"].fill_null(np.nan).to_numpy() if "sycophancy_index_hi" in part.columns else si
+        lo, hi = np.where(np.isnan(lo), si, lo), np.where(np.isnan(hi), si, hi)
+        n = part["n_triplets"].to_list() if "n_triplets" in part.columns else [None] * len(si)
+        y = np.arange(len(si))
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.errorbar(si, y, xerr=np.clip([si - lo, hi - si], 0, None), fmt="o", color=PRO_A, ecolor="#444444",
+                    capsize=4)
+        ax.set_yticks(y, [f"{_wrap(m, 30)}\nn={_fmt(k)} triplets" for m, k in zip(part["model_id"], n)], fontsize=8)
+        ax.set_ylim(len(si) - 0.5, -0.5)
+        ax.grid(axis="x", alpha=0.3)
+        if facets:
+            ax.set_title(" · ".join(f"{name}: {value}" for name, value in zip(facets, key)), fontsize=9)
+    axes[-1].set_xlabel("sycophancy index (positive = moves toward the asker),\n95% cluster-bootstrap CI", fontsize=9)
+    fig.suptitle("Sycophancy index per model", fontsize=10)
     return _save(fig, path)
 
 
@@ -289,12 +294,13 @@ def render_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: f
     each); a plot with nothing to show writes no file. With several scenarios, each model is
     drawn once per scenario, named `scenario · model`."""
     parties = parties or {}
+    faceted = tables.get("uplift")  # the forest plot draws a panel per scenario itself
     tables = {name: _per_scenario_names(t) for name, t in tables.items()}
     get = tables.get
     written = [
         _usable(get("stance_mix")) and _plot_stance_mix(get("stance_mix"), out_dir / PLOTS["stance_mix"],
                                                        threshold=threshold, parties=parties),
-        _usable(get("uplift")) and _plot_forest(get("uplift"), out_dir / PLOTS["forest"]),
+        _usable(faceted) and _plot_forest(faceted, out_dir / PLOTS["forest"]),
         _usable(get("by_factor")) and _plot_by_amount(get("by_factor"), out_dir / PLOTS["amount"]),
         _usable(get("pairs")) and _plot_agreement(get("pairs"), get("agreement"), out_dir / PLOTS["agreement"],
                                                  threshold=threshold),
