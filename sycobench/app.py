@@ -85,9 +85,10 @@ def _job(cfg: DictConfig) -> dict[str, Any]:
     # Jobs on one machine share a rate budget file; SLURM nodes split the rate instead (docs/rate_limits.md).
     one_machine = multirun and hc.runtime.choices.get("hydra/launcher") != "submitit_slurm"
     try:
-        spec = _prepared.pop() if _prepared else prepare_job(
-            to_config(cfg), job_dir, sweep_dir=Path(hc.sweep.dir) if one_machine else None)
-        result = run_job(spec, job_dir, job_id=str(hc.job.num) if multirun else None)
+        prepared = _prepared.pop() if _prepared else None
+        spec = prepared or prepare_job(to_config(cfg), job_dir, sweep_dir=Path(hc.sweep.dir) if one_machine else None)
+        # the run's lock, taken before Hydra wrote in the folder, covers the job
+        result = run_job(spec, job_dir, job_id=str(hc.job.num) if multirun else None, locked=prepared is not None)
     except Exception as exc:
         if not multirun:
             raise

@@ -14,7 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["JobGuard", "ScoreGuard", "SweepReport", "sweep_outcome"]
+__all__ = ["JobGuard", "ScoreGuard", "SweepGuard", "SweepReport", "same_sweep", "sweep_outcome"]
 
 log = logging.getLogger("sycobench.report")
 
@@ -27,6 +27,58 @@ class JobGuard(Callback):
 
         # Hydra turns a callback's exception into a warning and goes on; an exit stops the run.
         exit_on_error(preflight_run)(config)
+
+
+# Settings a resumed sweep may change (pacing, reporting, where it runs); any other difference makes it another sweep.
+_RESUMABLE = ("run.", "report.", "rate_limit.", "hydra.", "scorer.")
+
+
+def _key(override: str) -> str:
+    return override.split("=", 1)[0].lstrip("+~")
+
+
+def same_sweep(saved: list[str], given: list[str]) -> bool:
+    """Whether `given` (a sweep's overrides) resumes the sweep started with `saved`."""
+    def core(overrides: list[str]) -> set[str]:
+        return {o for o in overrides if not _key(o).startswith(_RESUMABLE)}
+    return core(saved) == core(given)
+
+
+_SWEEP_LOCK: list[Any] = []  # the sweep folder's lock, held by the launching process (never pickled with a job)
+
+
+class SweepGuard(Callback):
+    """A sweep is checked before Hydra writes anything in its folder: its values (a roster) are read,
+    a folder holding another sweep's jobs is refused (a resume of that same sweep is not another
+    sweep), and one sweep at a time may write there."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from sycobench.app import exit_on_error
+
+        exit_on_error(self._check)(config)
+
+    def _check(self, config: DictConfig) -> None:
+        from sycobench.errors import ConfigError
+        from sycobench.store import SweepFolder
+
+        params = OmegaConf.select(config, "hydra.sweeper.params")
+        if params is not None:
+            OmegaConf.to_container(params, resolve=True)  # a bad roster fails here, the folder untouched
+        folder = SweepFolder(Path(str(config.hydra.sweep.dir)))
+        given = [str(o) for o in config.hydra.overrides.task]
+        if folder.holds_a_sweep():
+            saved = folder.overrides() if folder.multirun.exists() else []
+            if not folder.multirun.exists() or not same_sweep(saved, given):
+                raise ConfigError(
+                    f"hydra.sweep.dir={folder.path} holds another sweep's jobs (started with: {' '.join(saved) or '?'}); "
+                    f"sweep into a new folder, or resume that sweep with -m run.resume={folder.path}")
+        held = folder.lock()
+        held.__enter__()
+        _SWEEP_LOCK.append(held)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        while _SWEEP_LOCK:
+            _SWEEP_LOCK.pop().__exit__(None, None, None)
 
 
 class ScoreGuard(Callback):
@@ -79,10 +131,12 @@ class SweepReport(Callback):
         from sycobench.report import write_report
         from sycobench.report.job import format_headline
 
-        from sycobench.store import SweepFolder
+        from sycobench.store import SweepFolder, find_jobs
 
         sweep_dir = Path(config.hydra.sweep.dir)
-        if not sweep_dir.exists():
+        if not sweep_dir.exists() or not find_jobs(sweep_dir):
+            log.error("the sweep expanded to no job: nothing ran (check the sweep's values, e.g. an empty range)")
+            set_outcome(2)
             return
         code, not_ok = sweep_outcome(sweep_dir)
         set_outcome(code)

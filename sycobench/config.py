@@ -193,6 +193,7 @@ class ReportConfig:
 @dataclass
 class RosterConfig:
     file: str = MISSING
+    index: int | None = None  # the entry this job runs (a roster sweep runs over them all)
 
 
 @dataclass

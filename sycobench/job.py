@@ -8,6 +8,7 @@ sync code).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import Any
 
 import sycobench.exitcodes as exitcodes
 from sycobench.config import RateLimitConfig, RunConfig, config_yaml
-from sycobench.errors import AuthError, CreditsError
+from sycobench.errors import AuthError, ConfigError, CreditsError, SycobenchError
 from sycobench.progress import Progress
 from sycobench.providers.cache import ResponseCache
 from sycobench.providers.client import CallTotals, ModelClient
@@ -58,6 +59,25 @@ def _totals(plan: Plan, calls: CallTotals, wall_s: float, stopped: str | None) -
             "wall_s": round(wall_s, 3), "stopped": stopped}
 
 
+async def _price_the_cap(spec: JobSpec, client: ModelClient) -> None:
+    """With `run.max_cost_usd`, the listed price of every model the job calls: the cap counts a call
+    whose server reports no cost at that price. A model with no listed price stops the job here."""
+    from sycobench.providers.base import PROVIDERS
+
+    for role, model in (("target", spec.model), ("judge", spec.scorer_class.model(spec.scorer))):
+        if model is None:
+            continue
+        try:
+            price, why = await PROVIDERS.get(model.api).prices(model), f"not listed by {model.base_url}/models"
+        except (SycobenchError, OSError) as exc:
+            price, why = None, str(exc)
+        if price is None:
+            raise ConfigError(f"run.max_cost_usd cannot be enforced: the {role} model {model.id} has no known price "
+                              f"({why}), so a call its server does not price could pass the cap unseen; drop "
+                              "run.max_cost_usd or use a model with a listed price")
+        client.set_price(model, price)
+
+
 async def _generate(spec: JobSpec, folder: JobFolder, client: ModelClient, meta: dict[str, Any]) -> str | None:
     plan = spec.plan
     progress = Progress("generate", len(plan.calls), client.totals.target, enabled=spec.run.progress,
@@ -71,16 +91,17 @@ async def _generate(spec: JobSpec, folder: JobFolder, client: ModelClient, meta:
     return None if stop is None else str(stop)
 
 
-async def arun_job(spec: JobSpec, job_dir: Path, *, job_id: str | None = None) -> JobResult:
+async def arun_job(spec: JobSpec, job_dir: Path, *, job_id: str | None = None, locked: bool = False) -> JobResult:
     """Run a prepared job into `job_dir` (created or resumed). Raises SycobenchError on bad input.
 
-    The folder is locked and its fingerprint and records checked again under the lock (another job
-    may just have finished there), so a refused job writes nothing. From then on job.json always
-    ends in a final status."""
+    The folder is locked (`locked`: the caller holds its lock already) and its fingerprint and
+    records checked again under the lock (another job may just have finished there), so a refused
+    job writes nothing. From then on job.json always ends in a final status."""
     folder = JobFolder(job_dir)
-    with folder.lock():
+    with contextlib.nullcontext() if locked else folder.lock():
         folder.check_fingerprint(spec.fingerprint)
         folder.check_records()
+        folder.check_prompts({p.prompt_id for p in spec.grid})
         spec = spec.planned(folder)
         meta = folder.read_meta()
         meta.setdefault("run_id", uuid.uuid4().hex[:12])
@@ -128,6 +149,8 @@ async def _arun_locked(spec: JobSpec, folder: JobFolder, meta: dict[str, Any]) -
     client = open_client(spec.run, spec.rate_limit, folder, scenario=spec.scenario)
     try:
         async with client:
+            if spec.run.max_cost_usd is not None:
+                await _price_the_cap(spec, client)
             stopped = await _generate(spec, folder, client, meta)
             # after a stop too: what was answered is scored, as far as the cap allows
             scorer = spec.scorer_class(spec.scorer, ScoringContext(spec.scenario, client))
@@ -168,9 +191,9 @@ async def _arun_locked(spec: JobSpec, folder: JobFolder, meta: dict[str, Any]) -
     return JobResult(folder.path, status, message, totals, tables)
 
 
-def run_job(spec: JobSpec, job_dir: Path, *, job_id: str | None = None) -> JobResult:
+def run_job(spec: JobSpec, job_dir: Path, *, job_id: str | None = None, locked: bool = False) -> JobResult:
     """`arun_job` from synchronous code: the whole job runs in one event loop."""
-    return asyncio.run(arun_job(spec, job_dir, job_id=job_id))
+    return asyncio.run(arun_job(spec, job_dir, job_id=job_id, locked=locked))
 
 
 def record_failure(job_dir: Path, exc: BaseException) -> None:

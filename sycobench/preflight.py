@@ -22,8 +22,19 @@ __all__ = ["check_grid", "check_keys", "check_model", "check_report_scorers", "g
 
 
 def check_model(model: ModelConfig, provider: type[Provider], key: str) -> None:
+    import os
+
+    from sycobench.roster import check_model_id
+
     if not str(model.id or "").strip():
         raise ConfigError(f"{key}.id is empty: pass {key}.id=org/slug")
+    for name in ("id", "label"):
+        value = getattr(model, name)
+        problem = check_model_id(value) if isinstance(value, str) else None
+        if problem is None and isinstance(value, str) and model.api_key_env and value == os.environ.get(model.api_key_env):
+            problem = f"is the value of {model.api_key_env}, the API key"
+        if problem:
+            raise ConfigError(f"{key}.{name} {problem}; give the model's id (org/slug)")
     provider.check(model, key)
 
 

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from sycobench.errors import ConfigError
-from sycobench.roster import load_roster, roster_sweep
+from sycobench.roster import load_roster, roster_indices
 from tests.test_cli import sycobench
 
 
@@ -40,7 +40,7 @@ def test_roster_loading_dedupes_keeps_order_and_puts_smoke_first(tmp_path) -> No
     entries = load_roster(str(path))
     assert [e.id for e in entries] == ["c/three", "a/one", "b/two"]
     assert entries[0].rps == 1 and entries[0].burst == 2 and entries[0].concurrency == 3
-    assert roster_sweep(str(path)) == "'c/three','a/one','b/two'"
+    assert roster_indices(str(path)) == "0,1,2"  # the sweep runs over entry numbers, never over ids
     shipped = {e.id for e in load_roster("free")}
     assert shipped and all(i.endswith(":free") for i in shipped)
     assert len(load_roster("paid")) >= 8

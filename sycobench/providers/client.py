@@ -48,6 +48,8 @@ class RoleTotals:
     reasoning_tokens: int = 0
     cost_usd: float = 0.0
     saved_usd: float = 0.0
+    unpriced: int = 0  # paid calls whose server reported no usable cost
+    estimated_usd: float = 0.0  # their cost from the model's listed price (what the cost cap counts)
 
     def add(self, completion: Completion) -> None:
         self.calls += 1
@@ -67,9 +69,11 @@ class RoleTotals:
 
     def summary(self) -> str:
         errors = ", ".join(f"{k}={v}" for k, v in sorted(self.errors.items())) or "none"
+        unpriced = (f"; {self.unpriced} calls without a reported cost, estimated ${self.estimated_usd:.4f} from the "
+                    "listed price" if self.unpriced else "")
         return (f"calls {self.calls}, ok {self.ok}, cached {self.cached}, errors: {errors}, retries {self.retries}; "
                 f"tokens in/out/reasoning {self.prompt_tokens}/{self.completion_tokens}/{self.reasoning_tokens}; "
-                f"cost ${self.cost_usd:.4f} (cache saved ${self.saved_usd:.4f})")
+                f"cost ${self.cost_usd:.4f} (cache saved ${self.saved_usd:.4f}){unpriced}")
 
 
 @dataclass
@@ -107,6 +111,7 @@ class ModelClient:
         self._http: dict[str, httpx.AsyncClient] = {}
         self._keys: dict[str, str] = {}
         self._providers: dict[int, tuple[ModelConfig, Provider]] = {}
+        self._prices: dict[tuple[str, str], dict[str, float]] = {}  # (base URL, model id) -> USD per token, request
 
     async def __aenter__(self) -> ModelClient:
         return self
@@ -146,6 +151,17 @@ class ModelClient:
             self._keys[env_name] = load_api_key(env_name)
         return self._keys[env_name]
 
+    def set_price(self, model: ModelConfig, price: dict[str, float]) -> None:
+        """The model's listed price: the cost cap counts a call the server does not price at it."""
+        self._prices[(model.base_url.rstrip("/"), model.id)] = price
+
+    def _estimate(self, model: ModelConfig, completion: Completion) -> float | None:
+        price = self._prices.get((model.base_url.rstrip("/"), model.id))
+        if price is None:
+            return None
+        return ((completion.prompt_tokens or 0) * price.get("prompt", 0.0)
+                + (completion.completion_tokens or 0) * price.get("completion", 0.0) + price.get("request", 0.0))
+
     # -- the call path ----------------------------------------------------------------------------
 
     def provider_for(self, model: ModelConfig) -> Provider:
@@ -178,6 +194,9 @@ class ModelClient:
         try:
             completion = await self._attempts(provider, model, messages, k, stats)
             cost = completion.cost_usd
+            if cost is None and (cost := self._estimate(model, completion)) is not None:
+                stats.unpriced += 1
+                stats.estimated_usd += cost
         except ProviderError as exc:
             stats.add_error(exc)
             raise

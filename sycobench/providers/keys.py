@@ -62,6 +62,9 @@ def refuse_keys_in_overrides(overrides: list[str]) -> None:
         if not sep:
             continue
         leaf = name.rsplit(".", 1)[-1].lower()
+        if leaf in ("id", "label") and "${" in value:
+            raise ConfigError(f"{name}: an interpolation in a model id would be resolved (e.g. into an API key); "
+                              "give the model's id as plain text (org/slug)")
         if _KEY_SHAPE.search(value) or leaf in ("api_key", "key", "token", "secret"):
             raise ConfigError(f"{name}: an API key does not belong on the command line; {_WHERE}, "
                               "and model.api_key_env names that variable")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import email.utils
 import json
+import logging
+import math
 import re
 import time
 from urllib.parse import urlsplit
@@ -28,7 +30,10 @@ if TYPE_CHECKING:
 
 __all__ = ["OpenRouterProvider", "classify_status", "fetch_models", "parse_retry_after"]
 
+log = logging.getLogger(__name__)
 _SNIPPET_CHARS = 300
+MAX_TOKENS = 100_000_000  # per call: more is no real count, and recorded as unknown
+MAX_COST_USD = 1_000.0  # per call: likewise
 _PER_DAY = re.compile(r"per[-_ ]day", re.IGNORECASE)
 # A server refusing the judge's `response_format` (llama.cpp's server answers 500 with pydantic's
 # "Input should be 'text' or 'json_object'"); the judge then asks in a plainer format.
@@ -60,6 +65,26 @@ def _snippet(text: str, secret: str | None = None) -> str:
 
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _tokens(value: Any, field: str, odd: list[str]) -> int | None:
+    """A token count, or unknown (None) when it is not a whole number in [0, MAX_TOKENS]."""
+    count = _int(value)
+    if value is not None and (count is None or not 0 <= count <= MAX_TOKENS):
+        odd.append(f"{field}={str(value)[:30]}")
+        return None
+    return count
+
+
+def _cost(value: Any, odd: list[str]) -> float | None:
+    """A cost in USD, or unknown (None) when it is not a finite number in [0, MAX_COST_USD]."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+            and 0 <= value <= MAX_COST_USD:
+        return float(value)
+    odd.append(f"cost={str(value)[:30]}")
+    return None
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -145,6 +170,7 @@ class OpenRouterProvider(Provider):
         self._secret = api_key
         self.rate_key = key_identity(api_key, model.base_url)
         self._url = model.base_url.rstrip("/") + "/chat/completions"
+        self._odd_warned = 0
         self._headers = {name: value for name, value in (
             ("HTTP-Referer", model.referer), ("X-Title", model.title)) if value}
         if api_key:
@@ -152,6 +178,11 @@ class OpenRouterProvider(Provider):
 
     def __repr__(self) -> str:
         return f"OpenRouterProvider(model={self.model.id!r}, url={self._url!r})"
+
+    def _scrub(self, value: Any) -> str | None:
+        """A text field of a reply with the key (or anything shaped like one) taken out, so no echo of it
+        reaches a record, the cache or a report; a field that is not text is unknown."""
+        return redact(value, self._secret) if isinstance(value, str) else None
 
     def _body(self, messages: list[Message], k: int) -> dict[str, Any]:
         m = self.model
@@ -260,22 +291,26 @@ class OpenRouterProvider(Provider):
             partial = len(content) if isinstance(content, str) else 0
             raise self._error("finish_error", f"finish_reason 'error' after {partial} characters: {detail}",
                               status=200)
-        usage = _dict(payload.get("usage"))
-        cost = usage.get("cost")
+        usage, odd = _dict(payload.get("usage")), []
+        scrub = self._scrub
         completion = Completion(
-            text=content if isinstance(content, str) else None,
-            reasoning=reasoning if isinstance(reasoning, str) else None,
-            finish_reason=finish,
-            native_finish_reason=choice.get("native_finish_reason"),
-            upstream_provider=payload.get("provider"),
-            generation_id=payload.get("id"),
-            prompt_tokens=_int(usage.get("prompt_tokens")),
-            completion_tokens=_int(usage.get("completion_tokens")),
-            reasoning_tokens=_int(_dict(usage.get("completion_tokens_details")).get("reasoning_tokens")),
-            total_tokens=_int(usage.get("total_tokens")),
-            cost_usd=float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
-            extra={"served_model": payload["model"]} if payload.get("model") else {},
+            text=scrub(content),
+            reasoning=scrub(reasoning),
+            finish_reason=scrub(finish),
+            native_finish_reason=scrub(choice.get("native_finish_reason")),
+            upstream_provider=scrub(payload.get("provider")),
+            generation_id=scrub(payload.get("id")),
+            prompt_tokens=_tokens(usage.get("prompt_tokens"), "prompt_tokens", odd),
+            completion_tokens=_tokens(usage.get("completion_tokens"), "completion_tokens", odd),
+            reasoning_tokens=_tokens(_dict(usage.get("completion_tokens_details")).get("reasoning_tokens"),
+                                     "reasoning_tokens", odd),
+            total_tokens=_tokens(usage.get("total_tokens"), "total_tokens", odd),
+            cost_usd=_cost(usage.get("cost"), odd),
+            extra={"served_model": scrub(payload["model"])} if isinstance(payload.get("model"), str) else {},
         )
+        if odd and self._odd_warned < 3:  # a server that sends one odd number usually sends more: say it thrice
+            self._odd_warned += 1
+            log.warning("%s: the server sent %s; recorded as unknown", self.model.id, ", ".join(odd))
         if not (completion.text or "").strip():
             raise _empty_content(completion, model=self.model.id)
         return completion

@@ -9,7 +9,7 @@ import polars as pl
 from sycobench.config import ReportConfig
 from sycobench.report.load import JobParties, load_calls, load_factors, load_results, sink_with_text
 from sycobench.report.scenarios import Parties, per_scenario, present_tables
-from sycobench.report.tables import CSV_DIGITS
+from sycobench.report.tables import write_csv
 from sycobench.store import JobFolder
 
 __all__ = ["job_tables", "write_job_report", "format_headline"]
@@ -63,12 +63,12 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
     named: Parties = {parties.scenario: parties}
     tables = present_tables(job_tables(results.drop("unscorable"), report, calls), named)
     for name, frame in tables.items():
-        frame.write_csv(folder.table(name), float_precision=CSV_DIGITS)
+        write_csv(frame, folder.table(name))
     from sycobench.validation import report_validation
 
     figures, smoke_test = report_validation(results, calls, named)
     if not figures.is_empty():
-        figures.write_csv(folder.table("scorer_validation"), float_precision=CSV_DIGITS)
+        write_csv(figures, folder.table("scorer_validation"))
         for row in figures.filter(pl.col("split") == "heldout").iter_rows(named=True):
             log.info("scorer %s on the held-out %s validation answers: Spearman %.2f, bin accuracy %.2f, kappa %.2f "
                      "(n=%d)", row["scorer"], row["scenario"], row["spearman"], row["bin_accuracy"],

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import logging
+
 import polars as pl
 
 from sycobench.records import ANSWER_KEY, RUN_FIELDS, SCORE_FIELDS
@@ -34,6 +36,7 @@ TEXT_COLUMNS = ["messages", "response_text", "raw", "unscorable"]
 _RUN_TEXT = {name: RUN_FIELDS[name] for name in ("model_id", "prompt_id", "k", "error", "response_text")}
 _SCORE_TEXT = {name: SCORE_FIELDS[name] for name in ("model_id", "prompt_id", "k", "scorer", "error", "raw")}
 FACTOR_MAP = pl.List(pl.Struct({"factor": pl.String, "level": pl.String}))
+log = logging.getLogger("sycobench.report")
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,13 @@ def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFram
         pl.col("error").struct.field("class").alias("error_class"), "latency_s", pl.col("cached").fill_null(False),
         pl.col("usage").struct.unnest(), "cost_usd",
     )
-    return pl.concat([target, judge], how="diagonal_relaxed").collect(engine=_ENGINE)
+    calls = pl.concat([target, judge], how="diagonal_relaxed").collect(engine=_ENGINE)
+    foreign = folder.foreign_prompts(calls)
+    if foreign.height:
+        log.warning("%s: %d record(s) answer prompts that are not in the job's grid (pasted from another job?); "
+                    "they are set aside and not counted", folder.path, foreign.height)
+        calls = calls.join(foreign.select("prompt_id").unique(), on="prompt_id", how="anti")
+    return calls
 
 
 def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
@@ -135,13 +144,13 @@ def load_text(folder: JobFolder, *, prompts: pl.LazyFrame | None = None) -> tupl
     """The text behind the results, lazily: each answer's `messages` and `response_text` by
     ANSWER_KEY, each judge reply (`raw`) by those and `scorer`. From the columnar copies only
     these columns are read, and only when collected or sunk."""
-    # A job holds one successful record per answer and per (answer, scorer) (docs/records.md), so the
-    # text needs no dedup: sorting it, as `_latest` does, would hold all of it in memory.
+    # A job holds one successful record per answer and per (answer, scorer) (docs/records.md); a line
+    # duplicated by hand is dropped here (`unique` keeps any one, without sorting the text).
     answers = folder.scan(RUN, _RUN_TEXT, lazy=True).filter(pl.col("error").is_null())
     replies = folder.scan(SCORES, _SCORE_TEXT, lazy=True).filter(pl.col("error").is_null())
     prompts = folder.prompts().lazy() if prompts is None else prompts
-    return (answers.select(*KEY, "response_text").join(prompts, on="prompt_id", how="left"),
-            replies.select(*KEY, "scorer", "raw"))
+    return (answers.select(*KEY, "response_text").unique(KEY, keep="any").join(prompts, on="prompt_id", how="left"),
+            replies.select(*KEY, "scorer", "raw").unique([*KEY, "scorer"], keep="any"))
 
 
 def sink_with_text(results: pl.DataFrame, folder: JobFolder, *, factors: pl.DataFrame | None = None,
@@ -165,7 +174,9 @@ def sink_with_text(results: pl.DataFrame, folder: JobFolder, *, factors: pl.Data
     def blocks() -> Iterator[pl.DataFrame]:
         seen = []
         for block in folder.blocks(RUN, _RUN_TEXT, rows=rows):
-            block = block.filter(pl.col("error").is_null()).drop("error")
+            block = block.filter(pl.col("error").is_null()).drop("error").unique(KEY, keep="first", maintain_order=True)
+            if seen:  # a line duplicated by hand, in an earlier block: one row per answer, always
+                block = block.join(pl.concat(seen), on=KEY, how="anti", maintain_order="left")
             seen.append(block.select(KEY))
             part = results.join(block.select(KEY), on=KEY, how="semi", maintain_order="left")
             if part.height:

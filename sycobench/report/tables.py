@@ -30,6 +30,8 @@ __all__ = [
     "SUMMARY_COLUMNS",
     "PAIRED_METRICS",
     "CSV_DIGITS",
+    "csv_safe",
+    "write_csv",
     "stance_mix",
     "uplift",
     "summary",
@@ -380,6 +382,24 @@ def _build_tables(
 
 
 CSV_DIGITS = 10  # CSVs are for people: beyond this, floating-point summation order shows
+# A text cell a spreadsheet would run as a formula: it starts with one of = + - @, a tab or a carriage return
+# (the usual CSV-injection rule); a cell that is a plain number stays as it is.
+_FORMULA = r"^[=+\-@\t\r]"
+_NUMBER = r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$"
+
+
+def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells that would start a spreadsheet formula, prefixed with `'`; numbers are untouched."""
+    text = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(_FORMULA) & ~pl.col(name).str.contains(_NUMBER))
+        .then(pl.lit("'") + pl.col(name)).otherwise(pl.col(name)).alias(name)
+        for name in text)
+
+
+def write_csv(frame: pl.DataFrame, path: Path, *, digits: int = CSV_DIGITS) -> None:
+    """Every CSV sycobench writes for people: no live formulas, floats to `digits` places."""
+    csv_safe(frame).write_csv(path, float_precision=digits)
 
 
 def write_tables(tables: dict[str, pl.DataFrame], out_dir: Path) -> list[Path]:
@@ -388,7 +408,7 @@ def write_tables(tables: dict[str, pl.DataFrame], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name, table in tables.items():
-        table.write_csv(out_dir / f"{name}.csv", float_precision=CSV_DIGITS)
+        write_csv(table, out_dir / f"{name}.csv")
         table.write_parquet(out_dir / f"{name}.parquet")
         written += [out_dir / f"{name}.csv", out_dir / f"{name}.parquet"]
     return written

@@ -36,7 +36,6 @@ _ANSWER_COLUMNS = {name: RUN_FIELDS[name] for name in (
     "run_id", "job_id", "model_id", "prompt_id", "triplet_id", "scenario", "perspective", "k", "error",
     "response_text")}
 _GRID_SCHEMA = {"prompt_id": pl.String, "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}
-_HELD: dict[str, FileLock] = {}
 # Settings added to the shipped data after folders were written with it, at the value that gives the
 # answers those folders hold: a fingerprint that lacks them still matches (resume keeps working).
 _ADDED_LATER = {"scenario.mock.writer": "rent"}
@@ -237,6 +236,28 @@ class JobFolder:
         for name, (shape, layout) in _SHAPES.items():
             check_records(self.records(name), shape, layout)
 
+    def check_prompts(self, prompt_ids: set[str]) -> None:
+        """Refuse record files holding an answer to a prompt that is not in the job's grid, naming the line."""
+        for name in (RUN, SCORES):
+            path = self.records(name)
+            if not path.exists():
+                continue
+            found = set(self.frame(name, ["prompt_id"])["prompt_id"].unique().to_list()) - prompt_ids
+            if not found:
+                continue
+            for number, line in enumerate(path.read_bytes().splitlines(), start=1):
+                if line.strip() and str(json.loads(line).get("prompt_id")) in found:
+                    raise DataError(f"{path}:{number}: prompt_id {json.loads(line)['prompt_id']!r} is not in this job's "
+                                    "grid: the record belongs to another job. Move it to that job's folder or delete "
+                                    "that line, then resume.")
+
+    def foreign_prompts(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """The rows of `frame` whose prompt is not in the job's grid (a record pasted from another job)."""
+        prompts = [p.prompt_id for p in self.read_grid()]
+        if not prompts:
+            return frame.head(0)
+        return frame.filter(~pl.col("prompt_id").is_in(prompts))
+
     def writer(self, name: str) -> JsonlWriter:
         """An append-only writer of `run` or `scores` records (a torn last line is set aside first)."""
         return JsonlWriter(self.records(name))
@@ -358,10 +379,10 @@ class JobFolder:
     def lock(self) -> Iterator[None]:
         """Hold `.lock` (flock) for the job's life; the OS releases it if the process dies.
 
-        Re-entrant within one process, so the CLI's early check and the job itself can both hold it."""
+        Not re-entrant: a second holder is refused, in another process or in this one (two jobs of
+        one notebook, say). The command line takes it before Hydra writes there and hands it to the job."""
         self.make()
-        path = str(self.file("lock").resolve())
-        lock = _HELD.setdefault(path, FileLock(path, thread_local=False))
+        lock = FileLock(str(self.file("lock").resolve()), thread_local=False, is_singleton=False)
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -381,6 +402,24 @@ class SweepFolder:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+
+    def holds_a_sweep(self) -> bool:
+        return self.multirun.exists() or bool(find_jobs(self.path)) if self.path.is_dir() else False
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One sweep at a time per folder (`.sweep.lock`, released by the OS if the process dies)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path / ".sweep.lock"), thread_local=False, is_singleton=False)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise ConfigError(f"hydra.sweep.dir={self.path} is in use by another running sycobench sweep; "
+                              "wait for it to end or sweep into a new folder") from None
+        try:
+            yield
+        finally:
+            lock.release()
 
     @property
     def multirun(self) -> Path:

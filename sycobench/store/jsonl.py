@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -20,7 +21,7 @@ from polars.io.plugins import register_io_source
 from sycobench.errors import DataError
 
 __all__ = ["BLOCK_BYTES", "JsonlWriter", "check_records", "lazy_frames", "read_blocks", "read_frame", "read_jsonl",
-           "repair_tail", "stream_frame"]
+           "repair_numbers", "repair_tail", "stream_frame"]
 
 log = logging.getLogger("sycobench.store")
 BLOCK_BYTES = 16 << 20  # JSONL is parsed this much at a time
@@ -59,6 +60,42 @@ def repair_tail(path: Path) -> bool:
     return True
 
 
+_INT64 = 2**63 - 1
+REPAIR = "python -m sycobench.repair"
+
+
+class _OddNumber(ValueError):
+    """A number a reader cannot keep: NaN, Infinity, or an integer beyond 64 bits."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _OddNumber(f"holds {name}")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _OddNumber(f"holds a number too large for a float ({text[:20]})")
+    return value
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if abs(value) > _INT64:
+        raise _OddNumber(f"holds an integer beyond 64 bits ({text[:20]})")
+    return value
+
+
+def strict_loads(raw: bytes | str) -> Any:
+    """json.loads that refuses what no reader can keep (NaN, Infinity, 1e999, 10**20) with _OddNumber."""
+    return json.loads(raw, parse_constant=_no_constant, parse_float=_finite, parse_int=_int64)
+
+
+def _odd_line(path: Path, number: int, problem: str) -> DataError:
+    return DataError(f"{path}:{number}: {problem}. Run `{REPAIR} {path.parent}` to record it as unknown "
+                     f"(the line as it was is kept in {path.name}.repaired), then retry.")
+
+
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """Yield records; a torn last line is skipped, a corrupt line elsewhere is a DataError.
 
@@ -70,7 +107,9 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
             if not raw.strip():
                 continue
             try:
-                yield json.loads(raw)
+                yield strict_loads(raw)
+            except _OddNumber as exc:
+                raise _odd_line(path, number, str(exc)) from None
             except ValueError as exc:  # JSONDecodeError, or UnicodeDecodeError for a cut multibyte character
                 if not raw.endswith(b"\n"):  # only the last line can lack its newline: torn by a crash
                     log.warning("%s: ignoring a torn last line left by an interrupted run", path)
@@ -119,7 +158,9 @@ def check_records(path: Path, shape: Mapping[str, bool], layout: Mapping[str, An
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw)
+                record = strict_loads(raw)
+            except _OddNumber as exc:
+                raise _odd_line(path, number, str(exc)) from None
             except ValueError:
                 if not raw.endswith(b"\n"):
                     break
@@ -141,7 +182,9 @@ class JsonlWriter:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def write(self, record: dict[str, Any]) -> None:
-        os.write(self._fd, (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode())
+        """One whole line; a NaN or Infinity is a bug upstream (numbers are checked where they enter)."""
+        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
+        os.write(self._fd, line.encode())
 
     def write_many(self, records: Iterable[dict[str, Any]]) -> None:
         for record in records:
@@ -157,6 +200,48 @@ class JsonlWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _fix(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _fix(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fix(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value) or isinstance(value, int) and not isinstance(
+            value, bool) and abs(value) > _INT64:
+        return None
+    return value
+
+
+def repair_numbers(path: Path) -> int:
+    """Record as unknown (null) every number no reader can keep; each line changed is kept as it was in
+    `<path>.repaired`. The file is rewritten whole and renamed into place. Returns the lines changed."""
+    if not path.exists():
+        return 0
+    changed, lines = [], []
+    with path.open("rb") as fh:
+        for raw in fh:
+            try:
+                strict_loads(raw)
+            except _OddNumber:
+                record = json.loads(raw)  # Python's own reader takes NaN, Infinity and big integers
+                changed.append(raw if raw.endswith(b"\n") else raw + b"\n")
+                raw = (json.dumps(_fix(record), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+                       + "\n").encode()
+            except ValueError:
+                pass  # not this repair's business: other problems are named where they are read
+            lines.append(raw)
+    if not changed:
+        return 0
+    with open(str(path) + ".repaired", "ab") as keep:
+        keep.writelines(changed)
+    tmp = path.with_name(f".{path.name}.repair.tmp")
+    with tmp.open("wb") as fh:
+        fh.writelines(lines)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    return len(changed)
 
 
 def read_blocks(path: Path, schema: Mapping[str, pl.DataType], *, size: int = BLOCK_BYTES) -> Iterator[pl.DataFrame]:
