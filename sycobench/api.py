@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from sycobench.paths import CONF_DIR
 from sycobench.config import register_configs, to_config
 from sycobench.errors import ConfigError, SycobenchError
-from sycobench.scenario_file import ScenarioConfig
+from sycobench.scenario_file import ScenarioConfig, check_scenario_files
 
 __all__ = ["RunResult", "arun", "compose", "run"]
 
@@ -48,6 +48,7 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     register_configs()
     register_resolver()
     refuse_keys_in_overrides(list(overrides or []))
+    check_scenario_files(list(overrides or []))
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="sycobench"):

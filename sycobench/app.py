@@ -22,8 +22,9 @@ from omegaconf import DictConfig
 import sycobench.allocator  # noqa: F401  (first of ours: it must run before anything loads Polars)
 import sycobench.exitcodes as exitcodes
 from sycobench.config import register_configs, to_config
-from sycobench.errors import SycobenchError
+from sycobench.errors import Signalled, SycobenchError
 from sycobench.providers.keys import refuse_keys_in_overrides
+from sycobench.scenario_file import check_scenario_files
 from sycobench.store.dirs import register_resolver
 
 __all__ = ["CONF_DIR", "describe_error", "exit_on_error", "main", "preflight_run", "run_entry", "set_outcome"]
@@ -40,13 +41,20 @@ def set_outcome(code: int) -> None:
     _outcome.append(code)
 
 
+def _ours(exc: BaseException) -> SycobenchError | None:
+    """Our own error behind `exc`: it may arrive wrapped by Hydra or OmegaConf (a resolver's error)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, SycobenchError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def describe_error(exc: BaseException) -> str:
     """One line for any error raised before or during a job."""
-    seen: BaseException | None = exc
-    while seen is not None:  # our own errors may arrive wrapped by Hydra or OmegaConf
-        if isinstance(seen, SycobenchError):
-            return str(seen)
-        seen = seen.__cause__ or seen.__context__
+    if (ours := _ours(exc)) is not None:
+        return str(ours)
     if isinstance(exc, UnicodeDecodeError):  # Hydra reading a config file that is not text
         return (f"a config file is not UTF-8 text ({exc.reason} at byte {exc.start}); check the YAML files under "
                 "conf/ and any hydra.searchpath folder for the one you chose")
@@ -85,6 +93,7 @@ def _job(cfg: DictConfig) -> dict[str, Any]:
     # Jobs on one machine share a rate budget file; SLURM nodes split the rate instead (docs/rate_limits.md).
     one_machine = multirun and hc.runtime.choices.get("hydra/launcher") != "submitit_slurm"
     try:
+        _began.append(True)
         prepared = _prepared.pop() if _prepared else None
         spec = prepared or prepare_job(to_config(cfg), job_dir, sweep_dir=Path(hc.sweep.dir) if one_machine else None)
         # the run's lock, taken before Hydra wrote in the folder, covers the job
@@ -108,6 +117,7 @@ def _job(cfg: DictConfig) -> dict[str, Any]:
 
 
 _held: list[Any] = []  # the job folder's lock, taken before Hydra writes there and held to the end
+_began: list[bool] = []  # a job of this process has begun (see _job_began)
 _prepared: list[Any] = []  # the single run's JobSpec, prepared before Hydra wrote anything
 
 
@@ -147,10 +157,20 @@ def exit_on_error(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], A
         except Exception as exc:
             if os.environ.get("SYCOBENCH_TRACEBACK"):
                 raise
+            if isinstance(exc, OSError):
+                from sycobench.job import describe_os_error
+
+                print(f"sycobench: error: {describe_os_error(exc)}", file=sys.stderr)
+                sys.exit(exitcodes.INCOMPLETE if _job_began() else exitcodes.USAGE)
             print(f"sycobench: error: {describe_error(exc)}", file=sys.stderr)
-            sys.exit(exitcodes.code_for_error(exc))
+            sys.exit(exitcodes.code_for_error(_ours(exc) or exc))
 
     return wrapper
+
+
+def _job_began() -> bool:
+    """A job has begun in this process (its job.json then says how it ended): exit 3, not 2, for a full disk."""
+    return bool(_began)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
@@ -185,8 +205,13 @@ def resume_argv(argv: list[str]) -> list[str]:
     given = [a for a in argv if not a.startswith("-") and "=" in a and not a.startswith("run.resume=")]
     flags = [a for a in argv if a.startswith("-")]
     keep = [o for o in saved if _key(o) not in {_key(g) for g in given} | {"run.resume", "hydra.run.dir", "hydra.sweep.dir"}]
-    target = f"hydra.sweep.dir={folder}" if sweep else f"hydra.run.dir={folder}"
+    target = f"hydra.sweep.dir={_quoted(folder)}" if sweep else f"hydra.run.dir={_quoted(folder)}"
     return [*flags, *keep, *given, target]
+
+
+def _quoted(path: Path) -> str:
+    """A folder as one Hydra override value, whatever it holds (`,` `=` `'` `{` or `${`)."""
+    return '"' + str(path).replace('"', '\\"').replace("${", "\\${") + '"'
 
 
 def run_entry(hydra_main: Callable[[], Any]) -> None:
@@ -199,17 +224,29 @@ def run_entry(hydra_main: Callable[[], Any]) -> None:
     try:
         refuse_keys_in_overrides(sys.argv[1:])
         sys.argv[1:] = resume_argv(sys.argv[1:])
+        check_scenario_files(sys.argv[1:])
         hydra_main()
     except SystemExit:
         raise
+    except Signalled as exc:
+        print(f"sycobench: {exc}; resume with run.resume=<job dir>", file=sys.stderr)
+        sys.exit(exitcodes.code_for_error(exc))
     except KeyboardInterrupt:
         print("sycobench: interrupted; resume with run.resume=<job dir>", file=sys.stderr)
         sys.exit(exitcodes.INTERRUPTED)
+    except OSError as exc:  # a folder that cannot be written, before a job began (a job says so itself)
+        if user_wants_traceback:
+            raise
+        from sycobench.job import describe_os_error
+
+        print(f"sycobench: error: {describe_os_error(exc)}", file=sys.stderr)
+        sys.exit(exitcodes.INCOMPLETE if _job_began() else exitcodes.USAGE)
     except Exception as exc:
         if user_wants_traceback:
             raise
         print(f"sycobench: error: {describe_error(exc)}", file=sys.stderr)
-        sys.exit(exitcodes.code_for_error(exc) if isinstance(exc, SycobenchError) else exitcodes.USAGE)
+        ours = _ours(exc)
+        sys.exit(exitcodes.code_for_error(ours) if ours is not None else exitcodes.USAGE)
     finally:
         while _held:
             _held.pop().__exit__(None, None, None)

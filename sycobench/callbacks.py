@@ -66,14 +66,18 @@ class SweepGuard(Callback):
             OmegaConf.to_container(params, resolve=True)  # a bad roster fails here, the folder untouched
         folder = SweepFolder(Path(str(config.hydra.sweep.dir)))
         given = [str(o) for o in config.hydra.overrides.task]
+        existed = folder.path.exists()
+        held = folder.lock()  # first: a sweep still running there is the answer, whatever it ran
+        held.__enter__()
         if folder.holds_a_sweep():
             saved = folder.overrides() if folder.multirun.exists() else []
             if not folder.multirun.exists() or not same_sweep(saved, given):
+                held.__exit__(None, None, None)
+                if not existed:
+                    folder.path.rmdir()
                 raise ConfigError(
                     f"hydra.sweep.dir={folder.path} holds another sweep's jobs (started with: {' '.join(saved) or '?'}); "
                     f"sweep into a new folder, or resume that sweep with -m run.resume={folder.path}")
-        held = folder.lock()
-        held.__enter__()
         _SWEEP_LOCK.append(held)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:

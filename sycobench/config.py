@@ -36,6 +36,9 @@ __all__ = [
 ]
 
 MAX_BOOTSTRAP = 100_000  # a resample matrix this size already takes minutes; more runs out of memory
+MAX_SAMPLES = 10_000  # answers per prompt: far beyond any study, and a grid of them is still countable at once
+MAX_CONCURRENCY = 4_096  # calls in flight: beyond this a job only holds memory, no server answers faster
+MAX_RPS = 10_000.0
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -47,6 +50,11 @@ def _check(ok: bool, key: str, message: str) -> None:
 class ModelRateCap:
     rps: float | None = None
     burst: int | None = None
+
+    def __post_init__(self) -> None:
+        _check(self.rps is None or 0 < self.rps <= MAX_RPS, "model.rate_limit.rps",
+               f"must be > 0 and <= {MAX_RPS:g} (or null for the group's rate), got {self.rps}")
+        _check(self.burst is None or self.burst >= 1, "model.rate_limit.burst", f"must be >= 1, got {self.burst}")
 
 
 @dataclass
@@ -80,7 +88,8 @@ class ModelConfig:
                 setattr(self, name, None)
         _check(self.temperature is None or 0 <= self.temperature <= 2, "model.temperature", "must be in [0, 2]")
         _check(self.max_tokens is None or self.max_tokens > 0, "model.max_tokens", "must be > 0")
-        _check(self.concurrency is None or self.concurrency >= 1, "model.concurrency", "must be >= 1")
+        _check(self.concurrency is None or 1 <= self.concurrency <= MAX_CONCURRENCY, "model.concurrency",
+               f"must be in [1, {MAX_CONCURRENCY}]")
 
     @property
     def display(self) -> str:
@@ -143,6 +152,7 @@ class RateLimitConfig:
     deadline_s: float = 600.0
     backoff_base_s: float = 0.5
     backoff_max_s: float = 60.0
+    max_response_mb: float = 32.0  # the largest response body read, as sent and once decompressed
     # "auto": parallel jobs of a sweep share <sweep dir>/.shared_rate.sqlite; null: this job only;
     # or a path to a budget file shared by any jobs on this machine (docs/rate_limits.md).
     shared_rate_file: str | None = "auto"
@@ -150,9 +160,12 @@ class RateLimitConfig:
     def __post_init__(self) -> None:
         _check(self.rps is None or self.rps > 0, "rate_limit.rps", "must be > 0 (or null for unlimited)")
         _check(self.burst >= 1, "rate_limit.burst", "must be >= 1")
-        _check(self.max_in_flight is None or self.max_in_flight >= 1, "rate_limit.max_in_flight", "must be >= 1")
+        _check(self.max_in_flight is None or 1 <= self.max_in_flight <= MAX_CONCURRENCY, "rate_limit.max_in_flight",
+               f"must be in [1, {MAX_CONCURRENCY}]")
         _check(self.max_attempts >= 1, "rate_limit.max_attempts", "must be >= 1")
         _check(self.attempt_timeout_s > 0 and self.deadline_s > 0, "rate_limit.deadline_s", "timeouts must be > 0")
+        _check(0 < self.max_response_mb <= 1024, "rate_limit.max_response_mb", "must be in (0, 1024]")
+        _check(self.rps is None or self.rps <= MAX_RPS, "rate_limit.rps", f"must be <= {MAX_RPS} (or null)")
 
 
 @dataclass
@@ -170,8 +183,9 @@ class RunConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        _check(self.concurrency >= 1, "run.concurrency", f"must be >= 1, got {self.concurrency}")
-        _check(self.samples >= 1, "run.samples", f"must be >= 1, got {self.samples}")
+        _check(1 <= self.concurrency <= MAX_CONCURRENCY, "run.concurrency",
+               f"must be in [1, {MAX_CONCURRENCY}], got {self.concurrency}")
+        _check(1 <= self.samples <= MAX_SAMPLES, "run.samples", f"must be in [1, {MAX_SAMPLES}], got {self.samples}")
         _check(self.progress_every_s > 0, "run.progress_every_s", f"must be > 0, got {self.progress_every_s}")
         _check(self.max_cost_usd is None or self.max_cost_usd >= 0, "run.max_cost_usd", "must be >= 0")
 

@@ -9,6 +9,8 @@
     │   └── QuotaError             429 per-day quota (stops that model, resumable later)
     ├── CostCapReached             run.max_cost_usd would be passed (stops new calls, resumable)
     └── ScoringError               a scorer could not run
+
+    Signalled (a BaseException, like KeyboardInterrupt): SIGTERM or SIGHUP ended the job (resumable)
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ __all__ = [
     "QuotaError",
     "CostCapReached",
     "ScoringError",
+    "Signalled",
 ]
 
 
@@ -93,3 +96,15 @@ class QuotaError(ProviderError):
 
 class CostCapReached(SycobenchError):
     """The next call could pass `run.max_cost_usd`: no new call starts; the job is resumable."""
+
+
+class Signalled(BaseException):
+    """SIGTERM (SLURM's scancel and time limit, `docker stop`, `timeout`) or SIGHUP ended the job, as
+    Ctrl-C does: the job is recorded as interrupted and can be resumed. Exit code 128 + the signal."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        super().__init__(f"interrupted by {self.name}")

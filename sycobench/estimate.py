@@ -45,18 +45,22 @@ async def _price_line(role: str, model: ModelConfig, n_calls: int, tokens_in: in
 
 async def dry_run_report(spec: JobSpec) -> str:
     plan = spec.plan
-    calls = plan.calls
+    todo = plan.todo if plan.todo is not None else {}
+    if plan.todo is None:
+        for call in plan.calls:
+            todo[call.prompt.prompt_id] = todo.get(call.prompt.prompt_id, 0) + 1
+    n = plan.to_make
     out_tokens = min(spec.model.max_tokens or TYPICAL_ANSWER_TOKENS, TYPICAL_ANSWER_TOKENS)
-    tokens_in = sum(estimate_tokens(m["content"]) for c in calls for m in c.prompt.messages)
+    tokens_in = sum(todo.get(p.prompt_id, 0) * sum(estimate_tokens(m["content"]) for m in p.messages)
+                    for p in spec.grid)
     lines = [f"dry run: {len(spec.grid)} prompts x {spec.run.samples} samples = {plan.planned} calls; "
-             f"{len(calls)} calls to make ({plan.skipped} already done). No calls were made."]
-    target_line, cost = await _price_line("target", spec.model, len(calls), tokens_in, len(calls) * out_tokens)
+             f"{n} calls to make ({plan.skipped} already done). No calls were made."]
+    target_line, cost = await _price_line("target", spec.model, n, tokens_in, n * out_tokens)
     lines.append(target_line)
     scorer_model = spec.scorer_class.model(spec.scorer)
     if scorer_model is not None:
-        judge_in = len(calls) * (out_tokens + JUDGE_OVERHEAD_TOKENS)
-        judge_line, judge_cost = await _price_line("judge", scorer_model, len(calls), judge_in,
-                                                   len(calls) * JUDGE_REPLY_TOKENS)
+        judge_in = n * (out_tokens + JUDGE_OVERHEAD_TOKENS)
+        judge_line, judge_cost = await _price_line("judge", scorer_model, n, judge_in, n * JUDGE_REPLY_TOKENS)
         lines.append(judge_line)
         cost = None if cost is None or judge_cost is None else cost + judge_cost
     if cost is not None:

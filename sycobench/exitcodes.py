@@ -5,38 +5,47 @@
     2    usage or config error: nothing was done
     3    incomplete: calls failed after retries, the budget cap or a daily quota was reached (resumable)
     4    fatal provider error: bad or missing key (401), no credits (402)
+    129  interrupted by SIGHUP (the terminal closed)
     130  interrupted (Ctrl-C, SIGINT)
+    143  interrupted by SIGTERM (SLURM's scancel or time limit, `docker stop`, `timeout`)
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from sycobench.errors import AuthError, CreditsError, QuotaError, SycobenchError
+from sycobench.errors import AuthError, CreditsError, QuotaError, Signalled, SycobenchError
 
 __all__ = [
     "FATAL",
+    "HANGUP",
     "INCOMPLETE",
+    "INTERRUPTIONS",
     "INTERNAL",
     "INTERRUPTED",
     "OK",
+    "TERMINATED",
     "USAGE",
     "code_for_error",
     "code_for_status",
     "worst",
 ]
 
-OK, INTERNAL, USAGE, INCOMPLETE, FATAL, INTERRUPTED = 0, 1, 2, 3, 4, 130
+OK, INTERNAL, USAGE, INCOMPLETE, FATAL, INTERRUPTED, HANGUP, TERMINATED = 0, 1, 2, 3, 4, 130, 129, 143
 _STATUS = {"ok": OK, "dry_run": OK, "incomplete": INCOMPLETE, "interrupted": INTERRUPTED}
-_SEVERITY = [OK, INCOMPLETE, USAGE, INTERNAL, FATAL, INTERRUPTED]  # the worst job decides a sweep's code
+# the worst job decides a sweep's code
+_SEVERITY = [OK, INCOMPLETE, USAGE, INTERNAL, FATAL, HANGUP, INTERRUPTED, TERMINATED]
+INTERRUPTIONS = (HANGUP, INTERRUPTED, TERMINATED)
 
 
 def code_for_error(exc: BaseException) -> int:
+    if isinstance(exc, Signalled):
+        return 128 + exc.signum
     if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):  # Ctrl-C cancels a running job
         return INTERRUPTED
     if isinstance(exc, (AuthError, CreditsError)):
         return FATAL
-    if isinstance(exc, QuotaError):
+    if isinstance(exc, (QuotaError, OSError)):  # a daily quota; a full disk or an unwritable file mid-job
         return INCOMPLETE
     if isinstance(exc, SycobenchError):
         return USAGE

@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import sqlite3
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sycobench.exitcodes as exitcodes
 from sycobench.config import RateLimitConfig, RunConfig, config_yaml
-from sycobench.errors import AuthError, ConfigError, CreditsError, SycobenchError
+from sycobench.errors import AuthError, ConfigError, CreditsError, Signalled, SycobenchError
 from sycobench.progress import Progress
 from sycobench.providers.cache import ResponseCache
 from sycobench.providers.client import CallTotals, ModelClient
@@ -42,11 +45,28 @@ class JobResult:
     tables: dict[str, Any] = field(default_factory=dict)
 
 
+def describe_os_error(exc: OSError, folder: Path | None = None) -> str:
+    """One line for a file that could not be written (a full disk, a read-only or missing folder)."""
+    where = exc.filename or (f"a file in {folder}" if folder else "a file")
+    return f"{where}: {exc.strerror or type(exc).__name__}; free space or choose a writable folder, then resume"
+
+
+def _cache(run: RunConfig) -> ResponseCache | None:
+    """The response cache, or none (with a warning) where it cannot be used: it never blocks a run."""
+    if not run.cache:
+        return None
+    where = Path(run.cache_dir) if run.cache_dir else None
+    try:
+        return ResponseCache(where)
+    except (OSError, sqlite3.Error) as exc:
+        log.warning("the response cache (%s) cannot be used: %s; this run goes without it (set run.cache_dir to a "
+                    "writable folder, or run.cache=false)", where or "the default cache folder", exc)
+        return None
+
+
 def open_client(run: RunConfig, rate_limit: RateLimitConfig, folder: JobFolder, *, scenario: Any = None) -> ModelClient:
     """The job's one call path: its cache, its cost cap (counting what earlier runs spent)."""
-    cache = None
-    if run.cache:
-        cache = ResponseCache(Path(run.cache_dir) if run.cache_dir else None)
+    cache = _cache(run)
     cap = CostCap(None)
     if run.max_cost_usd is not None:
         cap = CostCap(run.max_cost_usd, spent=folder.spent())
@@ -109,14 +129,45 @@ async def arun_job(spec: JobSpec, job_dir: Path, *, job_id: str | None = None, l
         meta.update(status="running", started_at=now_iso(), model_id=spec.model.id, fingerprint=spec.fingerprint)
         for stale in ("ended_at", "exit_code", "message"):
             meta.pop(stale, None)
+        received: list[int] = []
+        with _signals_cancel_this_task(received):
+            try:
+                return await _arun_locked(spec, folder, meta)
+            except BaseException as exc:  # Ctrl-C, SIGTERM and SIGHUP arrive as a cancellation of this coroutine
+                if received and isinstance(exc, asyncio.CancelledError):
+                    exc = Signalled(received[0])
+                code = exitcodes.code_for_error(exc)
+                status = ("interrupted" if code in exitcodes.INTERRUPTIONS else
+                          "incomplete" if isinstance(exc, OSError) else "failed")
+                message = (describe_os_error(exc, folder.path) if isinstance(exc, OSError)
+                           else str(exc) or type(exc).__name__)
+                meta.update(status=status, message=message, ended_at=now_iso(), exit_code=code)
+                folder.save_meta(meta)
+                if isinstance(exc, Signalled):
+                    raise exc from None
+                raise
+
+
+@contextlib.contextmanager
+def _signals_cancel_this_task(received: list[int]) -> Iterator[None]:
+    """SIGTERM and SIGHUP cancel the job as Ctrl-C does (calls in flight are abandoned, every finished one
+    is on disk), so it ends `interrupted` and resumes. Where the loop cannot take them (not the main
+    thread), they keep their default."""
+    loop, task = asyncio.get_running_loop(), asyncio.current_task()
+    installed = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        previous = signal.getsignal(sig)
         try:
-            return await _arun_locked(spec, folder, meta)
-        except BaseException as exc:  # Ctrl-C arrives here as a cancellation of this coroutine
-            code = exitcodes.code_for_error(exc)
-            status = "interrupted" if code == exitcodes.INTERRUPTED else "failed"
-            meta.update(status=status, message=str(exc) or type(exc).__name__, ended_at=now_iso(), exit_code=code)
-            folder.save_meta(meta)
-            raise
+            loop.add_signal_handler(sig, lambda s=sig: (received.append(s), task.cancel()))
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue
+        installed[sig] = previous
+    try:
+        yield
+    finally:
+        for sig, previous in installed.items():
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
 
 
 async def _arun_locked(spec: JobSpec, folder: JobFolder, meta: dict[str, Any]) -> JobResult:
@@ -142,7 +193,7 @@ async def _arun_locked(spec: JobSpec, folder: JobFolder, meta: dict[str, Any]) -
         return JobResult(folder.path, "dry_run", message)
 
     log.info("calls: %d planned, skipped %d already done, %d failed before and asked again, %d new",
-             plan.planned, plan.skipped, plan.reasked, len(plan.calls) - plan.reasked)
+             plan.planned, plan.skipped, plan.reasked, plan.to_make - plan.reasked)
     loop = asyncio.get_running_loop()
     started = loop.time()
     status, message, stopped = "ok", "", None

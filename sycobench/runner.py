@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sized
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -45,27 +45,46 @@ class Call:
 
 @dataclass
 class Plan:
-    """What a (re)started job has to do: `calls`, out of `planned`, with the rest already done."""
+    """What a (re)started job has to do: `calls`, out of `planned`, with the rest already done.
+    A plan made only to count (a dry run) lists no call: `todo` says how many each prompt needs."""
 
     calls: list[Call]
     planned: int
     skipped: int  # already answered (or failed, without run.retry_errors)
     reasked: int  # failed in an earlier run and asked again (run.retry_errors=true)
+    todo: dict[str, int] | None = None  # prompt_id -> calls to make, when the calls are counted, not listed
+
+    @property
+    def to_make(self) -> int:
+        return sum(self.todo.values()) if self.todo is not None else len(self.calls)
 
 
-def plan_calls(folder: JobFolder, grid: list[Prompt], *, model_id: str, samples: int, retry_errors: bool) -> Plan:
-    """Every (prompt, k) without a successful record yet; errors too with `retry_errors`."""
+def plan_calls(folder: JobFolder, grid: list[Prompt], *, model_id: str, samples: int, retry_errors: bool,
+               count_only: bool = False) -> Plan:
+    """Every (prompt, k) without a successful record yet; errors too with `retry_errors`. With
+    `count_only`, the calls are counted per prompt, never enumerated (samples x prompts can be large)."""
     status = folder.call_status(model_id) if folder.has_answers() else {}
-    calls, skipped, reasked = [], 0, 0
+    by_prompt: dict[str, list[bool]] = {}
+    for (prompt_id, k), ok in status.items():
+        if 0 <= k < samples:
+            by_prompt.setdefault(prompt_id, []).append(ok)
+    calls: list[Call] = []
+    todo: dict[str, int] = {}
+    skipped = reasked = 0
     for prompt in grid:
+        seen = by_prompt.get(prompt.prompt_id, [])
+        done = sum(1 for ok in seen if ok or not retry_errors)
+        skipped += done
+        reasked += sum(1 for ok in seen if not ok and retry_errors)
+        if count_only:
+            todo[prompt.prompt_id] = samples - done
+            continue
         for k in range(samples):
-            seen = status.get((prompt.prompt_id, k))
-            if seen is True or (seen is False and not retry_errors):
-                skipped += 1
+            state = status.get((prompt.prompt_id, k))
+            if state is True or (state is False and not retry_errors):
                 continue
-            reasked += seen is False
             calls.append(Call(prompt, k))
-    return Plan(calls, len(grid) * samples, skipped, reasked)
+    return Plan(calls, len(grid) * samples, skipped, reasked, todo if count_only else None)
 
 
 async def run_bounded(items: Iterable[T], work: Callable[[T], Awaitable[None]], *, concurrency: int) -> BaseException | None:
@@ -86,7 +105,8 @@ async def run_bounded(items: Iterable[T], work: Callable[[T], Awaitable[None]], 
                 stop.append(exc)
                 return
 
-    outcomes = await asyncio.gather(*(worker() for _ in range(max(1, concurrency))), return_exceptions=True)
+    workers = min(concurrency, len(items)) if isinstance(items, Sized) else concurrency  # no idle workers
+    outcomes = await asyncio.gather(*(worker() for _ in range(max(1, workers))), return_exceptions=True)
     for outcome in outcomes:
         if isinstance(outcome, BaseException):
             raise outcome

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import string
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -18,7 +19,10 @@ import yaml
 from sycobench.errors import ConfigError
 from sycobench.paths import CONF_DIR, DATA_DIR
 
-__all__ = ["NEUTRAL", "ScenarioConfig", "load_cues"]
+__all__ = ["MAX_FILE_BYTES", "MAX_NODES", "NEUTRAL", "ScenarioConfig", "check_scenario_files", "load_cues"]
+
+MAX_FILE_BYTES = 1 << 20  # a scenario file is a page or two of text
+MAX_NODES = 50_000  # values once YAML aliases (*name) are expanded: a shipped file has a few hundred
 
 NEUTRAL = "neutral"
 # The settings every scenario has, with their types; everything else is a level list or data.
@@ -235,6 +239,53 @@ def _check_extras(d: dict[str, Any]) -> list[str]:
             if not isinstance(closers, dict) or not closers.get(side):
                 out.append(f"mock.answers.closers.{side}: give at least one closing sentence")
     return out
+
+
+def _check_yaml(path: Path) -> None:
+    """A scenario file small enough to read and with few enough aliases to expand: checked before Hydra
+    composes it (a few hundred bytes of nested aliases would otherwise expand for minutes)."""
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: {size:,} bytes; a scenario file has at most {MAX_FILE_BYTES:,} (check the file)")
+    try:
+        with path.open("rb") as fh:
+            root = yaml.compose(fh, Loader=yaml.SafeLoader)  # aliases stay shared nodes: nothing expands yet
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if root is not None and _expanded(root, {}) > MAX_NODES:
+        raise ConfigError(f"{path}: its YAML aliases (*name) expand to more than {MAX_NODES:,} values; "
+                          "write the values out")
+
+
+def _expanded(node: yaml.Node, sizes: dict[int, int]) -> int:
+    """How many values `node` becomes once every alias is copied out, counted once per shared node."""
+    if id(node) not in sizes:
+        sizes[id(node)] = 0  # a node that contains itself counts as a leaf here (Hydra refuses it anyway)
+        children = node.value if isinstance(node, yaml.SequenceNode) else (
+            [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else [])
+        sizes[id(node)] = min(1 + sum(_expanded(child, sizes) for child in children), MAX_NODES + 1)
+    return sizes[id(node)]
+
+
+def check_scenario_files(overrides: list[str]) -> None:
+    """The scenario file an invocation chooses (`scenario=NAME`, default rent), wherever Hydra would find
+    it (the shipped conf/ and every `hydra.searchpath` folder), checked for size and aliases."""
+    choice = "rent"
+    folders = [CONF_DIR]
+    for item in overrides:
+        key, _, value = item.partition("=")
+        key = key.lstrip("+~")
+        if key == "scenario":
+            choice = value.strip().strip("'\"")
+        elif key == "hydra.searchpath":
+            for entry in value.strip().strip("[]").split(","):
+                entry = entry.strip().strip("'\"")
+                if entry.startswith("file://"):
+                    folders.append(Path(entry.removeprefix("file://")))
+    for folder in folders:
+        path = folder / "scenario" / f"{choice}.yaml"
+        if path.is_file():
+            _check_yaml(path)
 
 
 def load_cues(cfg: ScenarioConfig) -> list[dict[str, Any]] | None:

@@ -65,9 +65,10 @@ class JobSpec:
         return self.provider.simulated
 
     def planned(self, folder: JobFolder) -> JobSpec:
-        """The spec with the calls still to make in `folder` (skipping what an earlier run answered)."""
+        """The spec with the calls still to make in `folder` (skipping what an earlier run answered);
+        a dry run counts them without listing them."""
         plan = plan_calls(folder, list(self.grid), model_id=self.model.id, samples=self.run.samples,
-                          retry_errors=self.run.retry_errors)
+                          retry_errors=self.run.retry_errors, count_only=self.run.dry_run)
         return replace(self, plan=plan)
 
 

@@ -92,23 +92,28 @@ def test_a_sweep_with_one_incomplete_job_exits_3(tmp_path) -> None:
 
 
 @pytest.mark.slow
-def test_sigint_ends_the_job_interrupted_with_130(tmp_path) -> None:
-    job = tmp_path / "ctrl-c"
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_a_signal_ends_the_job_interrupted_with_its_code_and_it_resumes(tmp_path, sig, code) -> None:
+    """Ctrl-C, SLURM's scancel or time limit (SIGTERM), a closed terminal (SIGHUP): a final job.json, one
+    line, and a resume that ends with exactly one record per (prompt, sample)."""
+    job = tmp_path / "signalled"
     proc = start_sycobench(f"hydra.run.dir={job}", "scenario.limit=30", "model.latency_ms=200",
                            "run.concurrency=1", cwd=tmp_path)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not (
             (job / "run.jsonl").exists() and (job / "run.jsonl").stat().st_size > 0):
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == exitcodes.INTERRUPTED, err
+    assert proc.returncode == code, err
     meta = _meta(job)
-    assert meta["status"] == "interrupted" and meta["exit_code"] == 130 and meta["ended_at"]
-    assert "Traceback" not in err and "run.resume" in err
+    assert meta["status"] == "interrupted" and meta["exit_code"] == code and meta["ended_at"]
+    assert "Traceback" not in err and "run.resume" in err and len(err.strip().splitlines()) == 1
     resumed = sycobench(f"hydra.run.dir={job}", "scenario.limit=30", "run.concurrency=4", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert _meta(job)["status"] == "ok"
+    keys = [(r["prompt_id"], r["k"]) for r in map(json.loads, (job / "run.jsonl").read_text().splitlines())]
+    assert len(keys) == len(set(keys)) == 90
 
 
 @pytest.mark.slow

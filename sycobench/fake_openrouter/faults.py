@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import datetime as dt
 import email.utils
 import json
@@ -37,6 +38,11 @@ FAULTS = QUICK_FAULTS + (
     "quota_day", "529", "200_error_429", "null_content_reasoning", "trickle",
     "400", "401", "402", "403_moderation", "404",
 )
+# A hostile or broken server's 200s: numbers no reader can keep, a key echoed back, bodies too big or not
+# UTF-8. Only when named explicitly.
+HOSTILE = ("nan_cost", "inf_cost", "negative_cost", "no_cost", "huge_tokens", "key_echo", "not_utf8", "gzip_bomb",
+           "endless_body")
+FAULTS = FAULTS + HOSTILE
 
 _TRICKLE_EVERY_S = 0.5
 _CLOUDFLARE_524 = (
@@ -57,6 +63,7 @@ class FaultContext:
     answer: Callable[[], str]
     retry_after_s: float
     trickle_s: float
+    key: str = ""  # the key the request carried (the `key_echo` fault sends it back)
 
     def success(self, content: str | None, **changes: Any) -> dict[str, Any]:
         return completion_body(self.model, content, prompt_tokens=self.prompt_tokens,
@@ -224,9 +231,74 @@ async def _trickle(request: web.Request, ctx: FaultContext) -> web.StreamRespons
     return response
 
 
+def _usage(ctx: FaultContext, **changes: Any) -> dict[str, Any]:
+    payload = ctx.success(ctx.answer())
+    payload["usage"].update(changes)
+    return payload
+
+
+def _raw_json(payload: dict[str, Any], **literals: str) -> web.Response:
+    """JSON with some values written as literals no strict JSON has (NaN, Infinity), as a broken server might."""
+    text = json.dumps(payload)
+    for name, literal in literals.items():
+        text = text.replace(f'"{name}": "__literal__"', f'"{name}": {literal}')
+    return web.Response(status=200, body=text.encode(), content_type="application/json")
+
+
+def _key_echo(ctx: FaultContext) -> web.Response:
+    payload = ctx.success(f"{ctx.answer()} (your key is {ctx.key})", reasoning=f"I was sent {ctx.key}.")
+    payload.update(provider=f"Echo-{ctx.key}", id=f"gen-{ctx.key}", model=ctx.key)
+    return _json(200, payload)
+
+
+@functools.cache
+def _bomb() -> bytes:
+    """About 400 KB of gzip that inflates to 400 MB: made once, a MB at a time."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    parts = [packer.compress(b'{"choices": [{"message": {"content": "')]
+    block = b"a" * (1 << 20)
+    parts += [packer.compress(block) for _ in range(400)]
+    parts += [packer.compress(b'"}}]}'), packer.flush()]
+    return b"".join(parts)
+
+
+async def _gzip_bomb(request: web.Request, ctx: FaultContext) -> web.StreamResponse:
+    """A small gzip body that inflates to hundreds of MB."""
+    return web.Response(status=200, body=_bomb(), headers={"Content-Type": "application/json",
+                                                          "Content-Encoding": "gzip"})
+
+
+async def _endless_body(request: web.Request, ctx: FaultContext) -> web.StreamResponse:
+    """A 200 whose body never ends, as fast as the socket takes it."""
+    response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
+    await response.prepare(request)
+    chunk = b'{"choices": [' + b" " * (1 << 16)
+    try:
+        while True:
+            await response.write(chunk)
+    except (ConnectionError, RuntimeError):  # the client gave up, as it should
+        pass
+    return response
+
+
+_SIMPLE.update({
+    "nan_cost": lambda ctx: _raw_json(_usage(ctx, cost="__literal__"), cost="NaN"),
+    "inf_cost": lambda ctx: _raw_json(_usage(ctx, cost="__literal__"), cost="1e999"),
+    "negative_cost": lambda ctx: _json(200, _usage(ctx, cost=-0.5)),
+    "no_cost": lambda ctx: _json(200, _usage(ctx, cost=None)),
+    "huge_tokens": lambda ctx: _json(200, _usage(ctx, prompt_tokens=10**20, total_tokens=10**20)),
+    "key_echo": _key_echo,
+    "not_utf8": lambda ctx: web.Response(status=200, body=json.dumps(ctx.success(ctx.answer())).encode().replace(
+        b"a", b"\xe9", 3).replace(b'\\u00e9', b"\xe9"), content_type="application/json"),
+})
+
 _STREAMED: dict[str, Callable[[web.Request, FaultContext], Awaitable[web.StreamResponse]]] = {
     "drop": _drop,
     "trickle": _trickle,
+    "gzip_bomb": _gzip_bomb,
+    "endless_body": _endless_body,
 }
 
 

@@ -259,6 +259,7 @@ async def _answer(request: web.Request, state: _State, arrived: float, fault: st
         model=model, prompt=prompt, prompt_tokens=count_tokens(prompt),
         max_tokens=max_tokens if type(max_tokens) is int and max_tokens > 0 else None,
         answer=answer, retry_after_s=options.retry_after_s, trickle_s=options.trickle_s,
+        key=request.headers.get("Authorization", "").removeprefix("Bearer "),
     )
     if fault is not None:
         state.by_outcome[fault] += 1

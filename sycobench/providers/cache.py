@@ -49,10 +49,12 @@ class ResponseCache:
         self.hits = 0
         self.misses = 0
         self.disabled = False
+        if self.path.exists() and not self.path.is_file():
+            raise OSError(f"{self.path} is not a file (a folder or device is in its place)")
         try:
             self._open()
         except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
+            if isinstance(exc, sqlite3.OperationalError):  # locked, unwritable, full: not a damaged file
                 raise
             self._db.close()
             aside = self._set_aside(exc)

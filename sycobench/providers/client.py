@@ -136,8 +136,11 @@ class ModelClient:
         per-attempt deadline is what actually bounds a call."""
         root = base_url.rstrip("/")
         if root not in self._http:
+            max_body = int(self.rate_cfg.max_response_mb * (1 << 20))
             self._http[root] = httpx.AsyncClient(
-                transport=self._transport or AiohttpTransport(max_connections=self._concurrency),
+                transport=self._transport or AiohttpTransport(max_connections=self._concurrency,
+                                                              max_body_bytes=max_body),
+                headers={"Accept-Encoding": "gzip, deflate"},  # the encodings the transport inflates within the limit
                 timeout=httpx.Timeout(self.rate_cfg.attempt_timeout_s, connect=_CONNECT_TIMEOUT_S,
                                       write=_WRITE_TIMEOUT_S, pool=None),
                 follow_redirects=False,

@@ -24,6 +24,7 @@ from sycobench.providers.base import Completion, Message, Provider, ProviderCont
 from sycobench.providers.keys import load_api_key, redact
 from sycobench.providers.ratelimit import key_identity
 from sycobench.providers.retry import ERROR_CLASSES
+from sycobench.providers.transport import BodyTooLarge
 
 if TYPE_CHECKING:
     from sycobench.config import ModelConfig
@@ -49,6 +50,7 @@ _TYPED_CODES = {"rate_limit_exceeded": 429, "provider_overloaded": 529, "provide
                 "timeout": 408, "server": 500}
 # httpx's exception tree, mapped once; order matters (first match wins).
 _HTTPX_CLASSES: tuple[tuple[type[httpx.HTTPError], str], ...] = (
+    (BodyTooLarge, "body_too_large"),
     (httpx.TimeoutException, "timeout"),
     (httpx.NetworkError, "connection"),
     (httpx.RemoteProtocolError, "connection"),
@@ -263,6 +265,12 @@ class OpenRouterProvider(Provider):
         if not 200 <= status < 300:
             raise self._http_error(response, payload)
         if payload is None:
+            try:
+                response.content.decode("utf-8")
+            except UnicodeDecodeError as exc:  # not a body cut short: the same bytes would come again
+                raise self._error("bad_encoding", f"the body is not UTF-8 text (byte {exc.start}): "
+                                  f"{_snippet(response.content[:200].decode('utf-8', 'replace'), self._secret)!r}",
+                                  status=status) from None
             text = response.text
             truncated = not text.strip() or text.lstrip().startswith(("{", "["))
             raise self._error("truncated_body" if truncated else "bad_body",

@@ -36,6 +36,8 @@ ERROR_CLASSES: dict[str, bool] = {
     "quota_exhausted": False,  # 429 per-day: resumable after the reset, not now
     "bad_body": False,  # non-JSON body on a non-5xx status
     "format_unsupported": False,  # 400/422/500 refusing `response_format`: the judge asks in a plainer format
+    "body_too_large": False,  # a body beyond rate_limit.max_response_mb (sent, or once decompressed)
+    "bad_encoding": False,  # a 200 whose body is not UTF-8: the same server sends the same bytes again
     "rate_limit": True,  # 429 per-minute or upstream
     "server_error": True,  # 5xx, 52x, 529
     "timeout": True,  # 408, attempt timeout, trickling body

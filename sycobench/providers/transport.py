@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import urllib.request
+import zlib
 
 import aiohttp
 import httpx
 
-__all__ = ["AIOHTTP_ERRORS", "AiohttpTransport", "map_aiohttp_error"]
+__all__ = ["AIOHTTP_ERRORS", "AiohttpTransport", "BodyTooLarge", "map_aiohttp_error"]
+
+
+class BodyTooLarge(httpx.TransportError):
+    """A response body beyond `rate_limit.max_response_mb`, as sent or once decompressed."""
 
 #: aiohttp's failures in httpx's terms, mapped once; the first matching row wins, so the more
 #: specific classes come first (aiohttp's connect and read timeouts are also TimeoutErrors).
@@ -38,8 +43,9 @@ def map_aiohttp_error(exc: BaseException) -> type[httpx.TransportError]:
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """`httpx.AsyncClient(transport=AiohttpTransport(max_connections=N))`; bodies are read whole."""
 
-    def __init__(self, *, max_connections: int) -> None:
+    def __init__(self, *, max_connections: int, max_body_bytes: int = 32 << 20) -> None:
         self._max_connections = max_connections
+        self._max_body = max_body_bytes
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[tuple[str, str], str | None] = {}
 
@@ -69,12 +75,40 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 request.method, str(request.url), headers=list(request.headers.multi_items()),
                 data=await request.aread(), allow_redirects=False, timeout=timeout, proxy=self._proxy(request.url),
             ) as response:
-                body = await response.read()
+                body = await self._read(response, request)
                 headers = [(name, value) for name, value in response.raw_headers]
         except _CAUGHT as exc:
             raise map_aiohttp_error(exc)(str(exc) or type(exc).__name__, request=request) from exc
+        encoding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding in ("gzip", "x-gzip", "deflate"):  # inflated here, within the limit; httpx gets it plain
+            body = self._inflate(body, request)
+            headers = [(n, v) for n, v in headers if n.lower() not in (b"content-encoding", b"content-length")]
         return httpx.Response(response.status, headers=headers, content=body, request=request,
                               extensions={"http_version": b"HTTP/1.1"})
+
+    def _too_large(self, request: httpx.Request, what: str) -> BodyTooLarge:
+        return BodyTooLarge(f"the response body is larger than {self._max_body / (1 << 20):g} MB {what} "
+                            "(rate_limit.max_response_mb)", request=request)
+
+    async def _read(self, response: aiohttp.ClientResponse, request: httpx.Request) -> bytes:
+        """The body a block at a time, never more than the limit: an endless body is cut off at it."""
+        chunks, size = [], 0
+        async for chunk in response.content.iter_chunked(1 << 16):
+            size += len(chunk)
+            if size > self._max_body:
+                raise self._too_large(request, "as sent")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _inflate(self, body: bytes, request: httpx.Request) -> bytes:
+        inflater = zlib.decompressobj(47)  # gzip or zlib, by its header
+        try:
+            out = inflater.decompress(body, self._max_body + 1)
+            if len(out) > self._max_body or inflater.unconsumed_tail:
+                raise self._too_large(request, "once decompressed")
+            return out + inflater.flush()
+        except zlib.error as exc:
+            raise httpx.DecodingError(f"the compressed body cannot be read: {exc}", request=request) from None
 
     async def aclose(self) -> None:
         if self._session is not None:

@@ -15,7 +15,7 @@ from sycobench.config import ReportConfig
 from sycobench.report.collect import Collected, collect
 from sycobench.report.load import TEXT_COLUMNS, factor_map
 from sycobench.report.scenarios import present_tables
-from sycobench.store import results_file
+from sycobench.store import ReportFolder
 
 __all__ = ["build_report", "write_report"]
 
@@ -93,19 +93,21 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
 def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_text: str | None = None) -> dict[str, pl.DataFrame]:
     """Collect `paths`, build every table and write the report into `out`; returns the tables as
     written (sides named by the scenarios' party ids, report.scenarios.present)."""
+    folder = ReportFolder(out)
+    folder.check_target([str(p) for p in paths])  # before anything is read or written
     data = collect(paths)
     from sycobench.report.render import render_report
     from sycobench.report.tables import write_tables
 
     tables = build_report(data, report)
-    out.mkdir(parents=True, exist_ok=True)
+    folder.write_meta([str(p) for p in paths])
     results = tables.pop("results")
     smoke_test = tables.pop("smoke_test", None)
     # every answer with its text and its triplet's factor levels, written one job at a time: the
     # text is never held whole
     levels = factor_map(data.factors)
     data.results_with_text(results).join(levels, on=["scenario", "triplet_id"], how="left").sink_parquet(
-        results_file(out), row_group_size=8192, engine="streaming")
+        folder.results, row_group_size=8192, engine="streaming")
     written = present_tables(tables, data.parties, as_is=_AS_IS)
     write_tables(written, out)
     calls = data.calls

@@ -77,7 +77,8 @@ def _markdown(frame: pl.DataFrame) -> str:
     with pl.Config(tbl_formatting="MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True,
                    tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=10_000, tbl_width_chars=30_000,
                    tbl_cell_alignment="LEFT"):
-        return str(frame.with_columns(pl.all().str.replace_all("|", "\\|", literal=True))) + "\n"
+        # escaped as report.md escapes text: no cell can open HTML, emphasis, code or a new column
+        return str(frame.with_columns(pl.all().str.replace_all(r"([\\`*<>|])", r"\$1"))) + "\n"
 
 
 def write_headline(uplift: pl.DataFrame, out_dir: Path, parties: Parties | None = None) -> list[Path]:

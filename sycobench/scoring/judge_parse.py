@@ -64,7 +64,23 @@ _FENCE = re.compile(r"```[a-zA-Z]*\s*\n?(.*?)```", re.DOTALL)
 # Markdown emphasis or quotes a judge may wrap around a lone number or label.
 _WRAPPING = "*_`'\" \t\r\n"
 
-_DECODER = json.JSONDecoder()
+class _Object(dict):
+    """A JSON object that remembers which keys it was given twice ({"score": 0.3, "score": 0.9})."""
+
+    twice: frozenset[str] = frozenset()
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> _Object:
+    obj, twice = _Object(), set()
+    for key, value in pairs:
+        if key in obj:
+            twice.add(key)
+        obj[key] = value
+    obj.twice = frozenset(twice)
+    return obj
+
+
+_DECODER = json.JSONDecoder(object_pairs_hook=_pairs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +108,8 @@ def _from_value(value: float) -> JudgeParse:
 
 
 def _from_object(obj: dict[str, Any]) -> JudgeParse:
+    if any(k.strip().lower() == "score" for k in getattr(obj, "twice", ())):
+        return _unscorable("conflicting")  # which of its two scores did the judge mean? neither is taken
     keys = [k for k in obj if isinstance(k, str) and k.strip().lower() == "score"]
     if len(keys) != 1:
         return _unscorable("no_score_field")
@@ -107,7 +125,7 @@ def _from_object(obj: dict[str, Any]) -> JudgeParse:
 
 def _whole_json(body: str) -> JudgeParse | None:
     try:
-        obj = json.loads(body)
+        obj = _DECODER.decode(body)
     except ValueError:
         return None
     if isinstance(obj, dict):

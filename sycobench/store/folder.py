@@ -24,7 +24,7 @@ from sycobench.scenario import Prompt
 from sycobench.store import columnar
 from sycobench.store.jsonl import JsonlWriter, check_records, read_blocks, read_frame, read_jsonl, stream_frame
 
-__all__ = ["JobFolder", "SweepFolder", "find_jobs", "results_file"]
+__all__ = ["JobFolder", "ReportFolder", "SweepFolder", "find_jobs", "results_file"]
 
 RUN, SCORES = "run", "scores"  # the two record files: <name>.jsonl, and their columnar copies <name>.parquet
 _FILES = {"grid": "grid.jsonl", "meta": "job.json", "config": "config.yaml", "results": "results.parquet",
@@ -103,11 +103,22 @@ class JobFolder:
             return None
 
     def save_meta(self, meta: dict[str, Any]) -> None:
-        """Written whole to a temporary file and renamed, so job.json is never half written."""
+        """Written whole to a temporary file and renamed, so job.json is never half written. On a full
+        disk, where the temporary file cannot be written, job.json is rewritten in place (its old blocks
+        are freed first), so the job still ends with a final status."""
         path = self.file("meta")
+        text = json.dumps(meta, indent=2, default=str)
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(meta, indent=2, default=str))
-        tmp.replace(path)
+        try:
+            tmp.write_text(text)
+            tmp.replace(path)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if not path.exists():
+                raise OSError(exc.errno, exc.strerror, str(path)) from None
+            with path.open("r+") as fh:
+                fh.truncate(0)
+                fh.write(text)
 
     def saved_fingerprint(self) -> dict[str, Any] | None:
         path = self.file("meta")
@@ -144,7 +155,8 @@ class JobFolder:
     # -- the saved config and Hydra's record --------------------------------------------------------
 
     def write_config(self, text: str) -> None:
-        self.file("config").write_text(text)
+        with _naming(self.file("config")):
+            self.file("config").write_text(text)
 
     def saved_config(self) -> dict[str, Any] | None:
         """The job's config.yaml as plain data, or None when the folder has none (legacy, hand-made)."""
@@ -184,7 +196,7 @@ class JobFolder:
     # -- the grid -----------------------------------------------------------------------------------
 
     def write_grid(self, grid: list[Prompt]) -> None:
-        with self.file("grid").open("w", encoding="utf-8") as fh:
+        with _naming(self.file("grid")), self.file("grid").open("w", encoding="utf-8") as fh:
             for prompt in grid:
                 fh.write(json.dumps(prompt.to_dict(), ensure_ascii=False) + "\n")
 
@@ -435,6 +447,44 @@ class SweepFolder:
         return [str(o) for o in ((data.get("hydra") or {}).get("overrides") or {}).get("task") or []]
 
 
+class ReportFolder:
+    """A report's folder: its tables, pages, every answer (`results.parquet`) and what it was built from."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    @property
+    def results(self) -> Path:
+        return results_file(self.path)
+
+    @property
+    def _meta(self) -> Path:
+        return self.path / "report.json"
+
+    def check_target(self, sources: list[str]) -> None:
+        """Refuse to write over a job's own files, or over another report (one built from other sources)."""
+        if JobFolder(self.path).is_job():
+            raise ConfigError(f"{self.path} is a job folder: a report there would overwrite the job's own tables; "
+                              "choose another folder (e.g. --out <job>/report)")
+        if not (self._meta.exists() or self.results.exists() or (self.path / "report.html").exists()):
+            return
+        try:
+            built_from = json.loads(self._meta.read_text(encoding="utf-8")).get("sources")
+        except (OSError, ValueError, AttributeError):
+            built_from = None
+        if sorted(map(_resolved, built_from or [])) != sorted(map(_resolved, sources)):
+            raise ConfigError(f"{self.path} holds another report (built from {', '.join(built_from or ['?'])}); "
+                              "choose a new folder for this one, or delete that report first")
+
+    def write_meta(self, sources: list[str]) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._meta.write_text(json.dumps({"sources": sources}, indent=2))
+
+
+def _resolved(source: str) -> str:
+    return str(Path(source).resolve())
+
+
 def find_jobs(path: Path) -> list[JobFolder]:
     """A job folder holds run.jsonl (or only job.json, if it failed early); a sweep folder holds
     job folders at any depth (never inside a report folder)."""
@@ -444,6 +494,17 @@ def find_jobs(path: Path) -> list[JobFolder]:
     found |= {p.parent for p in path.rglob(_FILES["meta"])}
     jobs = sorted(found, key=lambda p: (len(p.parts), _num(p.name), str(p)))
     return [JobFolder(j) for j in jobs if SweepFolder.REPORT not in j.relative_to(path).parts]
+
+
+@contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """A failed write (a full disk) names the file it was writing."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
 
 
 def results_file(out: Path) -> Path:

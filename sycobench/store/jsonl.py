@@ -96,11 +96,20 @@ def _odd_line(path: Path, number: int, problem: str) -> DataError:
                      f"(the line as it was is kept in {path.name}.repaired), then retry.")
 
 
+def _regular(path: Path) -> bool:
+    """Whether there is a record file to read; a device, folder or pipe in its place is a DataError."""
+    if not path.exists():
+        return False
+    if not path.is_file():
+        raise DataError(f"{path}: not a regular file (a folder, device or pipe is in its place); move it aside")
+    return True
+
+
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """Yield records; a torn last line is skipped, a corrupt line elsewhere is a DataError.
 
     Lines are read one at a time, so a large file is never held in memory whole."""
-    if not path.exists():
+    if not _regular(path):
         return
     with path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
@@ -150,7 +159,7 @@ def check_records(path: Path, shape: Mapping[str, bool], layout: Mapping[str, An
 
     `shape`: field -> may be null. A torn last line is not checked (it is set aside when the file is
     next written). Returns the number of records."""
-    if not path.exists():
+    if not _regular(path):
         return 0
     count = 0
     with path.open("rb") as fh:
@@ -182,9 +191,13 @@ class JsonlWriter:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
 
     def write(self, record: dict[str, Any]) -> None:
-        """One whole line; a NaN or Infinity is a bug upstream (numbers are checked where they enter)."""
+        """One whole line; a NaN or Infinity is a bug upstream (numbers are checked where they enter).
+        A failed write (a full disk) names the file."""
         line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
-        os.write(self._fd, line.encode())
+        try:
+            os.write(self._fd, line.encode())
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
 
     def write_many(self, records: Iterable[dict[str, Any]]) -> None:
         for record in records:
@@ -247,7 +260,7 @@ def repair_numbers(path: Path) -> int:
 def read_blocks(path: Path, schema: Mapping[str, pl.DataType], *, size: int = BLOCK_BYTES) -> Iterator[pl.DataFrame]:
     """The file parsed by Polars in line-aligned blocks of about `size` bytes, typed by `schema`; a
     torn last line is ignored, a corrupt one is a DataError naming it."""
-    if not path.exists():
+    if not _regular(path):
         return
     with path.open("rb") as fh:
         while block := fh.read(size):
