@@ -143,8 +143,9 @@ def test_compare_uses_shared_triplets_only():
     r = table.row(0, named=True)
     assert (r["model_id"], r["reference"], r["n_triplets"]) == ("m2", "m1", 2)
     assert r["si_diff"] == pytest.approx(-0.15)  # mean of (0.4 - 0.7, 0.1 - 0.1)
-    # two triplets say nothing about the spread: the studentized interval is the whole range of a difference
-    assert (r["si_diff_lo"], r["si_diff_hi"]) == (-2.0, 2.0)
+    # two triplets say little about the spread: the t interval on 1 df, -0.15 +- 12.706 * 0.15, clipped to the
+    # range of a difference (was (-2.0, 2.0) when the bootstrap-t's infinite t* took it to both bounds)
+    assert (r["si_diff_lo"], r["si_diff_hi"]) == pytest.approx((-2.0, -0.15 + 12.7062047 * 0.15))
     assert compare(frame(three_triplets("m1") + other), reference="m2", bootstrap=50)["model_id"].to_list() == ["m1"]
 
 
@@ -307,3 +308,24 @@ def test_job_summary_counts_every_call_of_the_job():
     assert tables["summary"].columns == ["scenario", *SUMMARY_COLUMNS]
     assert tables["summary"]["n"].to_list() == [13]
     assert tables["uplift"]["n_scored"].to_list() == [10]
+
+
+def test_a_small_tied_factor_cell_never_jumps_to_the_far_bound():
+    """The issue's case: a by_factor cell of 9 triplets with judge-like ties. Six triplets at SI -0.5
+    make 1 resample in ~30 all -0.5 (se* = 0), and the old bootstrap-t read -0.333 [-0.486, +1.000].
+    Below 20 triplets the cell gets the t interval, by hand: mean -1/3, sd sqrt(0.625 / 8),
+    t_8 = 2.306004 -> -0.3333 +- 0.2148."""
+    cell = [-0.5] * 6 + [-0.25, 0.0, 0.25]
+    other = [0.25, 0.5, 0.0, 0.25, 0.75, 0.5, 0.25, 0.0, 0.5]
+    rows = []
+    for level, values in (("small", cell), ("large", other)):
+        for i, si in enumerate(values):
+            t = f"{level}{i}"
+            rows += [row("m", t, "landlord", si, amount=level), row("m", t, "tenant", -si, amount=level)]
+    table = by_factor(frame(rows), levels(rows), bootstrap=2000, seed=0, permutations=1000)
+    small = table.filter(pl.col("factor") == "amount", pl.col("level") == "small").row(0, named=True)
+    half = 2.306004135 * np.sqrt(0.625 / 8) / 3
+    assert small["n_triplets"] == 9
+    assert small["sycophancy_index"] == pytest.approx(-1 / 3)
+    assert (small["sycophancy_index_lo"], small["sycophancy_index_hi"]) == pytest.approx((-1 / 3 - half, -1 / 3 + half))
+    assert small["sycophancy_index_hi"] < 0  # the old interval reached +1.000, away from the estimate
