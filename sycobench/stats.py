@@ -20,6 +20,7 @@ import polars as pl
 __all__ = [
     "Z95",
     "wilson_interval",
+    "clustered_wilson_interval",
     "stance_codes",
     "bootstrap_weights",
     "WeightCache",
@@ -60,6 +61,28 @@ def wilson_interval(
     lo = pl.when(valid).then((centre - half).clip(0.0, 1.0))
     hi = pl.when(valid).then((centre + half).clip(0.0, 1.0))
     return lo, hi
+
+
+def clustered_wilson_interval(
+    successes: str, n: str, *, k2: str, kn: str, n2: str, clusters: str, z: float = Z95,
+) -> tuple[pl.Expr, pl.Expr]:
+    """Wilson bounds for answers clustered in prompts (several samples of one prompt): n shrunk by the
+    design effect. Per prompt c with n_c answers, k_c of them successes, the columns hold the sums
+    k2 = sum k_c^2, kn = sum k_c n_c, n2 = sum n_c^2 and `clusters` the prompts with an answer (G).
+
+    deff = [G/(G-1) sum (k_c - p n_c)^2 / n^2] / [p (1 - p) / n], kept within [1, n / G]: never
+    narrower than independent answers, never wider than one answer per prompt. Where it cannot be
+    estimated (p = 0 or 1, or one prompt) deff = 1. Wilson then takes n / deff answers with share p.
+    One sample per prompt gives deff = 1: the plain Wilson interval.
+    """
+    k, total, g = pl.col(successes).cast(pl.Float64), pl.col(n).cast(pl.Float64), pl.col(clusters).cast(pl.Float64)
+    p = k / total
+    spread = pl.col(k2) - 2.0 * p * pl.col(kn) + p * p * pl.col(n2)
+    ratio = g / (g - 1.0) * spread / total / (p * (1.0 - p))
+    known = (g >= 2) & (p > 0) & (p < 1)
+    deff = pl.when(known).then(pl.min_horizontal(pl.max_horizontal(ratio, pl.lit(1.0)), total / g)).otherwise(1.0)
+    n_eff = total / deff
+    return wilson_interval(p * n_eff, n_eff, z=z)
 
 
 def stance_codes(values: np.ndarray, *, threshold: float) -> np.ndarray:

@@ -11,6 +11,7 @@ from sycobench.stats import (
     WeightCache,
     bootstrap_weights,
     cluster_bootstrap,
+    clustered_wilson_interval,
     holm_adjust,
     krippendorff_alpha_interval,
     paired_bootstrap,
@@ -307,3 +308,27 @@ def test_cluster_standard_error_by_hand():
                                     clusters=np.array([0, 0, 1, 1, 2, 2]))
     se = np.sqrt(1.5 * 14 / 36)
     assert (est, lo, hi) == pytest.approx((2.5, 2.5 - 4.3026527 * se, 2.5 + 4.3026527 * se))
+
+
+def clustered(per_prompt):
+    """clustered_wilson_interval from (k_c, n_c) per prompt, through the sums the tables compute."""
+    k = np.array([c[0] for c in per_prompt], dtype=float)
+    n = np.array([c[1] for c in per_prompt], dtype=float)
+    frame = pl.DataFrame({"k": [k.sum()], "n": [n.sum()], "k2": [(k * k).sum()], "kn": [(k * n).sum()],
+                          "n2": [(n * n).sum()], "g": [(n > 0).sum()]})
+    lo, hi = clustered_wilson_interval("k", "n", k2="k2", kn="kn", n2="n2", clusters="g")
+    return frame.select(lo.alias("lo"), hi.alias("hi")).row(0)
+
+
+def test_clustered_wilson_is_wilson_with_one_sample_per_prompt():
+    for k, n in ((0, 6), (1, 4), (5, 12), (12, 12)):
+        assert clustered([(1, 1)] * k + [(0, 1)] * (n - k)) == pytest.approx(wilson([k], [n])[0])
+
+
+def test_clustered_wilson_with_identical_samples_is_wilson_over_prompts():
+    # 10 prompts x 3 samples, each prompt's samples all alike: 30 answers carry 10 answers' information
+    for k in (1, 3, 7):
+        assert clustered([(3, 3)] * k + [(0, 3)] * (10 - k)) == pytest.approx(wilson([k], [10])[0])
+    # independent-looking samples (within-prompt spread as large as binomial) keep about all 30
+    spread = clustered([(1, 3)] * 6 + [(2, 3)] * 3 + [(0, 3)])
+    assert spread == pytest.approx(wilson([12], [30])[0], abs=1e-9)  # deff below 1 is kept at 1

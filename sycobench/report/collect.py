@@ -107,7 +107,7 @@ def _load(folder: JobFolder) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, 
     parties = JobParties.of(folder)
     scores = folder.scan(SCORES, SCORE_SCHEMA).collect()  # read once, used twice
     calls = load_calls(folder, job=str(folder.path), scores=scores, parties=parties)
-    results = load_results(folder, calls=calls, scores=scores, text=False)
+    results = load_results(folder, calls=calls, scores=scores, text=False, unscored=True)
     return calls, results, load_factors(folder, parties), parties, *load_text(folder)
 
 

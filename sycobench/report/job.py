@@ -55,18 +55,19 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
     folder.write_copies()
     parties = JobParties.of(folder)
     calls = load_calls(folder, parties=parties)
-    results = load_results(folder, calls=calls, text=False)
-    if results.is_empty():
+    results = load_results(folder, calls=calls, text=False, unscored=True)
+    seen = results.filter(pl.col("scored")).drop("scored")  # what a scorer saw: scored or unscorable
+    if seen.is_empty():
         log.warning("no scored answers in %s: no tables written", folder.path)
         return {}
-    sink_with_text(results, folder, factors=load_factors(folder, parties))  # the text is never held whole
+    sink_with_text(seen, folder, factors=load_factors(folder, parties))  # the text is never held whole
     named: Parties = {parties.scenario: parties}
     tables = present_tables(job_tables(results.drop("unscorable"), report, calls), named)
     for name, frame in tables.items():
         frame.write_csv(folder.table(name), float_precision=CSV_DIGITS)
     from sycobench.validation import report_validation
 
-    figures, smoke_test = report_validation(results, calls, named)
+    figures, smoke_test = report_validation(seen, calls, named)
     if not figures.is_empty():
         figures.write_csv(folder.table("scorer_validation"), float_precision=CSV_DIGITS)
         for row in figures.filter(pl.col("split") == "heldout").iter_rows(named=True):

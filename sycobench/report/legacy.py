@@ -22,7 +22,10 @@ Legacy records carry no triplet id, so triplets are rebuilt per model:
 - A record with a non-empty `error` and no `response_text` is a failed call:
   a call with error_class "legacy_error" and no result. One with an answer and
   an error failed at scoring: a successful call whose answer is unscorable
-  (null score). Every record becomes a call.
+  (null score). One with an answer, no error and no `score` field at all (the
+  original's run.jsonl, written before scoring) was never scored: `scored` is
+  false, and the tables count it as not scored, never as unscorable. Every
+  record becomes a call.
 - The answer (`response_text`) is kept for results.parquet and the transcript view.
 
 A line that is not a valid record raises DataError naming the file and line;
@@ -94,6 +97,8 @@ def _decode(lines: pl.DataFrame) -> pl.DataFrame:
         "line",
         pl.col("text").str.json_decode(_RECORD).alias("record"),
         pl.col("text").str.json_path_match("$.error").alias("error"),
+        # a `"score":` key (an escaped quote inside a string cannot match): the record went through scoring
+        pl.col("text").str.contains(r'"score"\s*:').alias("has_score"),
     )
 
 
@@ -137,6 +142,7 @@ def _records(path: Path) -> pl.DataFrame:
     answered = pl.col("response_text").fill_null("").str.strip_chars() != ""
     return records.with_columns(
         failed=erred & ~answered,
+        scored=pl.col("has_score") | erred,
         score=pl.when(erred).then(None).otherwise(pl.col("score")),
         k=pl.int_range(pl.len()).over("model_id", "prompt_id").cast(pl.Int64),
     )
@@ -172,6 +178,7 @@ def _results(records: pl.DataFrame, path: Path) -> pl.DataFrame:
         side=pl.col("perspective").replace_strict(_SIDE),
         k="k",
         score="score",
+        scored="scored",
         amount=pl.col("amount").cast(pl.Int64),
         base_rent=pl.col("base_rent").cast(pl.Int64),
         justification="category",
