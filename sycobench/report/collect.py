@@ -93,16 +93,6 @@ def _unique_labels(labels: dict[str, str]) -> dict[str, str]:
     return {key: label for key, label in labels.items() if counts[label] == 1 and label != key}
 
 
-def _is_legacy(path: Path) -> bool:
-    with path.open("rb") as fh:
-        first = fh.readline()
-    try:
-        record = json.loads(first)
-    except ValueError:  # not JSON, or not UTF-8 text at all
-        return False
-    return isinstance(record, dict) and "schema" not in record and "response_text" in record
-
-
 def _load(folder: JobFolder) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, JobParties, pl.LazyFrame, pl.LazyFrame]:
     parties = JobParties.of(folder)
     scores = folder.scan(SCORES, SCORE_SCHEMA).collect()  # read once, used twice
@@ -120,9 +110,10 @@ def collect(paths: list[Path]) -> Collected:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or folder")
         if path.is_file():
-            if not _is_legacy(path):
+            from sycobench.report.legacy import is_legacy, load_legacy
+
+            if not is_legacy(path):
                 raise ConfigError(f"{path}: not a run file of the original package; pass its job folder instead")
-            from sycobench.report.legacy import load_legacy
 
             res, cal, levels = load_legacy(path)
             res = res.with_columns(pl.lit(str(path)).alias("job"))

@@ -42,7 +42,7 @@ import polars as pl
 
 from sycobench.errors import DataError
 
-__all__ = ["JUSTIFICATION_CATEGORIES", "load_legacy"]
+__all__ = ["JUSTIFICATION_CATEGORIES", "is_legacy", "legacy_records", "load_legacy"]
 
 _SIDE = {"landlord": "a", "tenant": "b", "neutral": "neutral"}
 _FACTORS = ("amount", "base_rent", "justification", "relationship")
@@ -185,6 +185,7 @@ def _results(records: pl.DataFrame, path: Path) -> pl.DataFrame:
         relationship="relationship_quality",
         dup=pl.int_range(pl.len()).over("line") > 0,
         response_text="response_text",
+        line="line",
     )
 
 
@@ -213,9 +214,27 @@ def _calls(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def load_legacy(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(results, calls, factors) from a legacy run.jsonl or run_scored.jsonl; see the module docstring."""
+def is_legacy(path: Path) -> bool:
+    """Whether `path` reads as the original package's run file: a JSON record with an answer and no schema."""
+    with Path(path).open("rb") as fh:
+        first = fh.readline()
+    try:
+        record = json.loads(first)
+    except ValueError:  # not JSON, or not UTF-8 text at all
+        return False
+    return isinstance(record, dict) and "schema" not in record and "response_text" in record
+
+
+def legacy_records(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(records, rows): every record as read (`line`, its fields, `failed`, `scored`, `k`, `error`), and
+    the answers' result rows with their triplets (a shared neutral answer once per triplet, `dup` after
+    the first), factor levels and `line`; see the module docstring."""
     path = Path(path)
     records = _records(path)
-    rows = _results(records, path)
-    return rows.drop(*_FACTORS), _calls(records), _factors(rows)
+    return records, _results(records, path)
+
+
+def load_legacy(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(results, calls, factors) from a legacy run.jsonl or run_scored.jsonl; see the module docstring."""
+    records, rows = legacy_records(path)
+    return rows.drop(*_FACTORS, "line"), _calls(records), _factors(rows)
