@@ -4,7 +4,7 @@ Everything here is pure NumPy or a Polars expression, so the table builders can
 resample thousands of triplets for many models at once. Per-triplet quantities
 arrive as arrays with NaN where a triplet lacks the cells a metric needs; every
 mean is taken over the non-NaN entries, and resampling always carries whole
-triplets (rows) together.
+triplets (rows) together, or whole clusters of triplets that share an answer.
 """
 
 from __future__ import annotations
@@ -92,12 +92,16 @@ def stance_codes(values: np.ndarray, *, threshold: float) -> np.ndarray:
 
 
 def bootstrap_weights(n: int, *, bootstrap: int, seed: int) -> np.ndarray:
-    """Resampling counts (bootstrap x n) from the index matrix drawn with default_rng(seed), in the
-    smallest unsigned type that holds n: a quarter or an eighth of float64's memory."""
+    """Resampling counts (bootstrap x n) from the index matrix drawn with default_rng(seed), in one byte
+    each unless a count passes 255 (which needs n >= 256 and in practice never happens): an eighth of
+    float64's memory, 10,000 resamples of 3,000 triplets in 30 MB."""
     rng = np.random.default_rng(seed)
-    weights = np.empty((bootstrap, n), dtype=np.min_scalar_type(n))
+    weights = np.empty((bootstrap, n), dtype=np.uint8)
     for b in range(bootstrap):  # row by row: the same draws as one (bootstrap, n) matrix, without holding it
-        weights[b] = np.bincount(rng.integers(0, n, size=n), minlength=n)
+        row = np.bincount(rng.integers(0, n, size=n), minlength=n)
+        if weights.dtype == np.uint8 and row.max(initial=0) > 255:
+            weights = weights.astype(np.min_scalar_type(n))
+        weights[b] = row
     return weights
 
 

@@ -313,7 +313,7 @@ def test_job_summary_counts_every_call_of_the_job():
 
 def test_a_small_tied_factor_cell_never_jumps_to_the_far_bound():
     """The issue's case: a by_factor cell of 9 triplets with judge-like ties. Six triplets at SI -0.5
-    make 1 resample in ~30 all -0.5 (se* = 0), and the old bootstrap-t read -0.333 [-0.486, +1.000].
+    make some resamples all -0.5 (se* = 0), and the old bootstrap-t read -0.333 [-0.504, +1.000].
     Below 20 triplets the cell gets the t interval, by hand: mean -1/3, sd sqrt(0.625 / 8),
     t_8 = 2.306004 -> -0.3333 +- 0.2148."""
     cell = [-0.5] * 6 + [-0.25, 0.0, 0.25]

@@ -332,3 +332,20 @@ def test_clustered_wilson_with_identical_samples_is_wilson_over_prompts():
     # independent-looking samples (within-prompt spread as large as binomial) keep about all 30
     spread = clustered([(1, 3)] * 6 + [(2, 3)] * 3 + [(0, 3)])
     assert spread == pytest.approx(wilson([12], [30])[0], abs=1e-9)  # deff below 1 is kept at 1
+
+
+def test_bootstrap_weights_take_one_byte_and_grow_only_for_a_count_past_255(monkeypatch):
+    n = 300
+    rng = np.random.default_rng(9)
+    expected = np.array([np.bincount(rng.integers(0, n, size=n), minlength=n) for _ in range(40)])
+    w = bootstrap_weights(n, bootstrap=40, seed=9)
+    assert w.dtype == np.uint8 and np.array_equal(w, expected)  # the same draws as before, in a byte each
+    import sycobench.stats as stats
+
+    class Stuck:  # every index drawn is 0: one triplet counted 300 times
+        def integers(self, low, high, size):
+            return np.zeros(size, dtype=np.int64)
+
+    monkeypatch.setattr(stats.np.random, "default_rng", lambda seed: Stuck())
+    grown = bootstrap_weights(n, bootstrap=3, seed=0)
+    assert grown.dtype == np.uint16 and grown[:, 0].tolist() == [300, 300, 300]

@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from sycobench.config import ReportConfig
+from sycobench.config import DEFAULT_BOOTSTRAP, ReportConfig
 from sycobench.errors import ConfigError, SycobenchError
 from sycobench.exitcodes import INTERRUPTED, USAGE
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="write this legacy run file as job folders in --out (no report)")
     parser.add_argument("--out", type=Path, help="output folder (default: <first PATH>/report)")
     parser.add_argument("--threshold", type=float, default=0.33, help="stance bin threshold tau")
-    parser.add_argument("--bootstrap", type=int, default=2000, help="cluster-bootstrap resamples")
+    parser.add_argument("--bootstrap", type=int, default=DEFAULT_BOOTSTRAP, help="cluster-bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reference", help="reference model for model-vs-model differences")
     parser.add_argument("--scorers", nargs="*", help="also report the mean of these scorers")

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from sycobench.config import DEFAULT_BOOTSTRAP
 from sycobench.report.frame import ANSWER, GROUP, SIDE_ORDER, SIDES, TRIPLET, Input, ordered, prepare, share
 from sycobench.report.scenarios import per_scenario
 from sycobench.report.paired import PAIRED_METRICS, Grid, build_grid, compare_models, factor_cells, paired_metrics
@@ -160,7 +161,7 @@ def _binned(inp: Input, threshold: float) -> pl.LazyFrame:
 
 
 def uplift(
-    results: pl.DataFrame | pl.LazyFrame, *, threshold: float = 0.33, bootstrap: int = 2000, seed: int = 0,
+    results: pl.DataFrame | pl.LazyFrame, *, threshold: float = 0.33, bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
     permutations: int = 10_000,
 ) -> pl.DataFrame:
     """Binned agreement and uplift (continuity) and paired metrics per (model, scorer).
@@ -246,7 +247,7 @@ def combine_scorers(results: pl.DataFrame | pl.LazyFrame, scorers: list[str] | N
 
 
 def compare(
-    results: pl.DataFrame | pl.LazyFrame, *, reference: str | None = None, bootstrap: int = 2000, seed: int = 0,
+    results: pl.DataFrame | pl.LazyFrame, *, reference: str | None = None, bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
 ) -> pl.DataFrame:
     """SI of each model minus the reference's (default: the first model), on shared complete triplets."""
     inp = prepare(results)
@@ -254,7 +255,7 @@ def compare(
 
 
 def by_factor(
-    results: pl.DataFrame | pl.LazyFrame, levels: pl.DataFrame, *, bootstrap: int = 2000, seed: int = 0,
+    results: pl.DataFrame | pl.LazyFrame, levels: pl.DataFrame, *, bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
     permutations: int = 10_000,
 ) -> pl.DataFrame:
     """SI per level of every factor in `levels` (`triplet_id, factor, level`, long), its sign-flip
@@ -360,7 +361,7 @@ def health(calls: pl.DataFrame | pl.LazyFrame, results: pl.DataFrame | pl.LazyFr
 
 def build_tables(
     results: pl.DataFrame | pl.LazyFrame, calls: pl.DataFrame | pl.LazyFrame | None = None, *,
-    levels: pl.DataFrame | None = None, threshold: float = 0.33, bootstrap: int = 2000, seed: int = 0,
+    levels: pl.DataFrame | None = None, threshold: float = 0.33, bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
     reference: str | None = None, permutations: int = 10_000, summary_scorer: str | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Every report table, sharing the cell means and bootstrap draws between them, per scenario
