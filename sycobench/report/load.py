@@ -119,8 +119,9 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
     latest = _latest(scores.lazy(), [*KEY, "scorer"], "scored_at")
     scored = latest.filter(pl.col("error").is_null()).select(*KEY, "scorer", "score", "unscorable")
     unscored_rows = (answers.join(latest.select("scorer").unique(), how="cross")
-                .join(scored, on=[*KEY, "scorer"], how="anti")
-                .with_columns(score=pl.lit(None, pl.Float64), unscorable=pl.lit(None, pl.String), scored=pl.lit(False)))
+                     .join(scored, on=[*KEY, "scorer"], how="anti")
+                     .with_columns(score=pl.lit(None, pl.Float64), unscorable=pl.lit(None, pl.String),
+                                   scored=pl.lit(False)))
     columns = ["job", "model_id", "scorer", "scenario", "triplet_id", "prompt_id", "perspective", "side", "k", "score",
                "unscorable", "scored", *(["dup"] if shared.height else [])]
     seen = scored.join(answers, on=KEY, how="inner").with_columns(scored=pl.lit(True)).select(columns)

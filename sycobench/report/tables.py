@@ -25,7 +25,6 @@ from sycobench.stats import (
     quadratic_weighted_kappa,
     spearman,
     stance_codes,
-    wilson_interval,
 )
 
 __all__ = [
