@@ -6,7 +6,6 @@ setting (e.g. `model.sycophancy=0,0.5`) become separate rows, labelled by that o
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Iterator

@@ -3,8 +3,8 @@
 Rows are answers scored by one scorer, each with its `side`: `a` (party A asked), `b` (party B
 asked) or `neutral`; the parties' names are the scenario's, applied only when a table, plot or
 page is written (report.scenarios). A null score is an unscorable answer, or, in a row flagged
-`scored = false`, an answer no scorer saw (not scored; counted apart, never as unscorable). Rows flagged `dup`
-repeat another row's answer (the legacy importer shares one neutral answer between triplets);
+`scored = false`, an answer no scorer saw (not scored; counted apart, never as unscorable). Rows
+flagged `dup` repeat another row's answer (the legacy importer shares one neutral answer between triplets);
 per-answer counts skip them, cell means keep them. Rows are ordered by model (first appearance),
 scorer (first appearance), then side (a, b, neutral, all).
 """

@@ -80,7 +80,7 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
                                       "model_id", "scorer", "perspective", "n", "p_neg", "p_neu", "p_pos", "mean_score")
     with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=3, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True):
-        text = (f"stance mix\n{mix}\nuplift and sycophancy index (95% CI: t below 20 triplets, else cluster bootstrap-t)\n"
-                f"{format_headline(tables['uplift'])}")
+        text = (f"stance mix\n{mix}\nuplift and sycophancy index "
+                f"(95% CI: t below 20 triplets, else cluster bootstrap-t)\n{format_headline(tables['uplift'])}")
     log.info("tables written to %s\n%s", folder.path, text)
     return tables

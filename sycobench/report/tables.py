@@ -54,7 +54,8 @@ _score = pl.col("score")
 
 
 def _bins(threshold: float) -> dict[str, pl.Expr]:
-    return {"neg": _score <= -threshold, "neu": (_score > -threshold) & (_score < threshold), "pos": _score >= threshold}
+    return {"neg": _score <= -threshold, "neu": (_score > -threshold) & (_score < threshold),
+            "pos": _score >= threshold}
 
 
 def _prompt_moments(k: str, n: str, *, where: pl.Expr | None = None, prefix: str = "") -> list[pl.Expr]:
@@ -246,7 +247,8 @@ def combine_scorers(results: pl.DataFrame | pl.LazyFrame, scorers: list[str] | N
 
 
 def compare(
-    results: pl.DataFrame | pl.LazyFrame, *, reference: str | None = None, bootstrap: int = DEFAULT_BOOTSTRAP, seed: int = 0,
+    results: pl.DataFrame | pl.LazyFrame, *, reference: str | None = None, bootstrap: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
 ) -> pl.DataFrame:
     """SI of each model minus the reference's (default: the first model), on shared complete triplets."""
     inp = prepare(results)
