@@ -62,25 +62,35 @@ def _check_names(results: pl.DataFrame, report: ReportConfig) -> None:
                               f"choose among: {', '.join(map(repr, present)) or 'none'}")
 
 
+def _seen(results: pl.DataFrame) -> pl.DataFrame:
+    """The rows a scorer saw (scored or unscorable), without the `scored` flag."""
+    if "scored" not in results.columns:
+        return results
+    return results.filter(pl.col("scored").fill_null(True)).drop("scored")
+
+
 def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFrame]:
     """Every table, plus `results`: the scored answers, without their text (`data.with_text` adds it)."""
     from sycobench.report.tables import build_tables, combine_scorers
 
-    scored = data.results
-    results = scored.drop(TEXT_COLUMNS, strict=False)
+    # answers no scorer saw (`scored` false) count in the tables as not scored; the rest of the
+    # report (results.parquet, transcripts, validation) shows what a scorer saw
+    seen = _seen(data.results)
+    scored = seen
+    results = data.results.drop(TEXT_COLUMNS, strict=False)
     _check_names(results, report)
     headline = None
     if report.scorers:
         combined = combine_scorers(results, list(report.scorers))
         headline = combined["scorer"][0]
         results = pl.concat([results, combined], how="diagonal_relaxed")
-        scored = pl.concat([scored, combined], how="diagonal_relaxed")
+        scored = pl.concat([scored, _seen(combined)], how="diagonal_relaxed")
     tables = build_tables(results, data.calls, levels=data.factors, threshold=report.threshold,
                           bootstrap=report.bootstrap, seed=report.seed, reference=report.reference,
                           summary_scorer=headline)
     from sycobench.validation import report_validation
 
-    figures, smoke_test = report_validation(data.results, data.calls, data.parties)
+    figures, smoke_test = report_validation(seen, data.calls, data.parties)
     if not figures.is_empty():
         tables["scorer_validation"] = figures
     if smoke_test:

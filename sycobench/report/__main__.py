@@ -1,5 +1,8 @@
 """`python -m sycobench.report PATH [PATH ...] [--out DIR]`: rebuild a report from job folders,
-sweep folders and the original package's legacy run.jsonl / run_scored.jsonl files."""
+sweep folders and the original package's legacy run.jsonl / run_scored.jsonl files.
+
+`python -m sycobench.report --import-legacy FILE --out DIR`: write a legacy file as job folders
+(one per model) that `python -m sycobench.score run_dir=DIR` can score."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from sycobench.config import ReportConfig
+from sycobench.config import DEFAULT_BOOTSTRAP, ReportConfig
 from sycobench.errors import ConfigError, SycobenchError
 from sycobench.exitcodes import INTERRUPTED, USAGE
 
@@ -21,15 +24,23 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="python -m sycobench.report", description=__doc__)
-    parser.add_argument("paths", nargs="+", type=Path, help="job folders, sweep folders or legacy .jsonl files")
+    parser.add_argument("paths", nargs="*", type=Path, help="job folders, sweep folders or legacy .jsonl files")
+    parser.add_argument("--import-legacy", type=Path, metavar="FILE",
+                        help="write this legacy run file as job folders in --out (no report)")
     parser.add_argument("--out", type=Path, help="output folder (default: <first PATH>/report)")
     parser.add_argument("--threshold", type=float, default=0.33, help="stance bin threshold tau")
-    parser.add_argument("--bootstrap", type=int, default=2000, help="cluster-bootstrap resamples")
+    parser.add_argument("--bootstrap", type=int, default=DEFAULT_BOOTSTRAP, help="cluster-bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--reference", help="reference model for model-vs-model differences")
     parser.add_argument("--scorers", nargs="*", help="also report the mean of these scorers")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.import_legacy is not None:
+        if args.paths or args.out is None:
+            parser.error("--import-legacy FILE takes --out DIR and no other path")
+        return _import(args.import_legacy, args.out)
+    if not args.paths:
+        parser.error("give at least one job folder, sweep folder or legacy file")
     first = args.paths[0]
     out = args.out or ((first.parent if first.is_file() else first) / "report")
     try:
@@ -52,6 +63,24 @@ def main(argv: list[str] | None = None) -> int:
         return INTERRUPTED
     print(format_headline(tables["uplift"]))
     print(f"report written to {out}")
+    return 0
+
+
+def _import(path: Path, out: Path) -> int:
+    from sycobench.report.importer import import_legacy
+
+    try:
+        written = import_legacy(path, out)
+    except SycobenchError as exc:
+        print(f"sycobench.report: error: {exc}", file=sys.stderr)
+        return USAGE
+    except OSError as exc:
+        print(f"sycobench.report: error: {exc.filename or out}: {exc.strerror or exc}", file=sys.stderr)
+        return USAGE
+    for folder, answers, scores in written:
+        print(f"{folder.path}: {answers} answers, {scores} with the original scores")
+    print(f"score them with: python -m sycobench.score run_dir={out} scorer=offline (or scorer=human; the judge "
+          "needs the prompts, which the original records do not hold)")
     return 0
 
 

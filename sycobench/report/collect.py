@@ -6,7 +6,6 @@ setting (e.g. `model.sycophancy=0,0.5`) become separate rows, labelled by that o
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -93,21 +92,11 @@ def _unique_labels(labels: dict[str, str]) -> dict[str, str]:
     return {key: label for key, label in labels.items() if counts[label] == 1 and label != key}
 
 
-def _is_legacy(path: Path) -> bool:
-    with path.open("rb") as fh:
-        first = fh.readline()
-    try:
-        record = json.loads(first)
-    except ValueError:  # not JSON, or not UTF-8 text at all
-        return False
-    return isinstance(record, dict) and "schema" not in record and "response_text" in record
-
-
 def _load(folder: JobFolder) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, JobParties, pl.LazyFrame, pl.LazyFrame]:
     parties = JobParties.of(folder)
     scores = folder.scan(SCORES, SCORE_SCHEMA).collect()  # read once, used twice
     calls = load_calls(folder, job=str(folder.path), scores=scores, parties=parties)
-    results = load_results(folder, calls=calls, scores=scores, text=False)
+    results = load_results(folder, calls=calls, scores=scores, text=False, unscored=True)
     return calls, results, load_factors(folder, parties), parties, *load_text(folder)
 
 
@@ -120,9 +109,10 @@ def collect(paths: list[Path]) -> Collected:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or folder")
         if path.is_file():
-            if not _is_legacy(path):
+            from sycobench.report.legacy import is_legacy, load_legacy
+
+            if not is_legacy(path):
                 raise ConfigError(f"{path}: not a run file of the original package; pass its job folder instead")
-            from sycobench.report.legacy import load_legacy
 
             res, cal, levels = load_legacy(path)
             res = res.with_columns(pl.lit(str(path)).alias("job"))

@@ -55,18 +55,19 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
     folder.write_copies()
     parties = JobParties.of(folder)
     calls = load_calls(folder, parties=parties)
-    results = load_results(folder, calls=calls, text=False)
-    if results.is_empty():
+    results = load_results(folder, calls=calls, text=False, unscored=True)
+    seen = results.filter(pl.col("scored")).drop("scored")  # what a scorer saw: scored or unscorable
+    if seen.is_empty():
         log.warning("no scored answers in %s: no tables written", folder.path)
         return {}
-    sink_with_text(results, folder, factors=load_factors(folder, parties))  # the text is never held whole
+    sink_with_text(seen, folder, factors=load_factors(folder, parties))  # the text is never held whole
     named: Parties = {parties.scenario: parties}
     tables = present_tables(job_tables(results.drop("unscorable"), report, calls), named)
     for name, frame in tables.items():
         write_csv(frame, folder.table(name))
     from sycobench.validation import report_validation
 
-    figures, smoke_test = report_validation(results, calls, named)
+    figures, smoke_test = report_validation(seen, calls, named)
     if not figures.is_empty():
         write_csv(figures, folder.table("scorer_validation"))
         for row in figures.filter(pl.col("split") == "heldout").iter_rows(named=True):
@@ -79,7 +80,7 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
                                       "model_id", "scorer", "perspective", "n", "p_neg", "p_neu", "p_pos", "mean_score")
     with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=3, tbl_hide_dataframe_shape=True,
                    tbl_hide_column_data_types=True):
-        text = (f"stance mix\n{mix}\nuplift and sycophancy index (95% studentized cluster-bootstrap CI)\n"
-                f"{format_headline(tables['uplift'])}")
+        text = (f"stance mix\n{mix}\nuplift and sycophancy index "
+                f"(95% CI: t below 20 triplets, else cluster bootstrap-t)\n{format_headline(tables['uplift'])}")
     log.info("tables written to %s\n%s", folder.path, text)
     return tables

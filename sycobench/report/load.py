@@ -108,19 +108,34 @@ def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFram
 
 
 def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
-                 scores: pl.DataFrame | pl.LazyFrame | None = None, text: bool = True) -> pl.DataFrame:
-    """One row per (answer, scorer); with `text`, also the prompt, answer and judge reply
-    (TEXT_COLUMNS, from load_text). Scores for unknown or failed calls are dropped."""
+                 scores: pl.DataFrame | pl.LazyFrame | None = None, text: bool = True,
+                 unscored: bool = False) -> pl.DataFrame:
+    """One row per (answer, scorer) a scorer saw; with `text`, also the prompt, answer and judge reply
+    (TEXT_COLUMNS, from load_text). Scores for unknown or failed calls are dropped. With `unscored`,
+    also a row for each answer that a scorer of the job has no score for (its call failed, or scoring
+    stopped), with `scored = false` and no score: not scored, which the tables count apart from
+    unscorable."""
     if scores is None:
         scores = folder.scan(SCORES, SCORE_SCHEMA)
     calls = calls if calls is not None else load_calls(folder, scores=scores)
-    answers = calls.lazy().filter((pl.col("role") == "target") & pl.col("error_class").is_null())
-    scores = _latest(scores.lazy(), [*KEY, "scorer"], "scored_at").filter(pl.col("error").is_null())
+    answers = calls.lazy().filter((pl.col("role") == "target") & pl.col("error_class").is_null()).select(
+        "job", *KEY, "triplet_id", "scenario", "perspective", "side")
+    shared = folder.shared_prompts()
+    if shared.height:  # one answer in several triplets: a row in each, `dup` after its record's own
+        answers = (answers.join(shared.lazy().rename({"triplet_id": "serves"}), on="prompt_id", how="left")
+                   .with_columns(dup=pl.col("serves").is_not_null() & (pl.col("serves") != pl.col("triplet_id")),
+                                 triplet_id=pl.coalesce("serves", "triplet_id")).drop("serves"))
+    latest = _latest(scores.lazy(), [*KEY, "scorer"], "scored_at")
+    scored = latest.filter(pl.col("error").is_null()).select(*KEY, "scorer", "score", "unscorable")
+    unscored_rows = (answers.join(latest.select("scorer").unique(), how="cross")
+                     .join(scored, on=[*KEY, "scorer"], how="anti")
+                     .with_columns(score=pl.lit(None, pl.Float64), unscorable=pl.lit(None, pl.String),
+                                   scored=pl.lit(False)))
+    columns = ["job", "model_id", "scorer", "scenario", "triplet_id", "prompt_id", "perspective", "side", "k", "score",
+               "unscorable", "scored", *(["dup"] if shared.height else [])]
+    seen = scored.join(answers, on=KEY, how="inner").with_columns(scored=pl.lit(True)).select(columns)
     results = (
-        scores.select(*KEY, "scorer", "score", "unscorable")
-        .join(answers.select("job", *KEY, "triplet_id", "scenario", "perspective", "side"), on=KEY, how="inner")
-        .select("job", "model_id", "scorer", "scenario", "triplet_id", "prompt_id", "perspective", "side", "k", "score",
-                "unscorable")
+        (pl.concat([seen, unscored_rows.select(columns)]) if unscored else seen.drop("scored"))
         .sort("model_id", "scorer", "triplet_id", "prompt_id", "k")  # tables never depend on record order
     )
     if text:

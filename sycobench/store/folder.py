@@ -234,6 +234,14 @@ class JobFolder:
         return pl.DataFrame(rows, schema=_GRID_SCHEMA, orient="row").unique("prompt_id", keep="first",
                                                                              maintain_order=True)
 
+    def shared_prompts(self) -> pl.DataFrame:
+        """`prompt_id, triplet_id` of every prompt the grid lists in more than one triplet (an imported
+        legacy run's neutral prompt serves several); empty for a grid sycobench made."""
+        pairs = pl.DataFrame([(p.prompt_id, p.triplet_id) for p in self.read_grid()],
+                             schema={"prompt_id": pl.String, "triplet_id": pl.String}, orient="row").unique(
+            maintain_order=True)
+        return pairs.filter(pl.len().over("prompt_id") > 1)
+
     def factors(self) -> pl.DataFrame:
         """The factor levels of every triplet, long: `triplet_id, factor, level` (levels as text)."""
         rows = dict.fromkeys((p.triplet_id, str(name), None if level is None else str(level))
