@@ -4,7 +4,8 @@
 One job folder per model: `out` itself for a file of one model, else `out/0`, `out/1`, ... in the
 order the models first appear. Each holds:
 
-- `grid.jsonl`: one line per (prompt, triplet) as legacy.py rebuilds the triplets; a neutral
+- `grid.jsonl`: one line per (prompt, triplet) as legacy.py rebuilds the triplets (a prompt only a
+  failed call asked is listed too, in its triplet where its factors name one); a neutral
   prompt that serves several triplets is listed once per triplet (the reports then give its
   answer a row in each, `dup` after the first). The records carry no prompt text: `messages` is
   empty, so a judge can score them blinded (fact sheet) only where the factors allow it.
@@ -27,7 +28,7 @@ import polars as pl
 from sycobench.config import Config, ModelConfig, RateLimitConfig, RunConfig, ScorerConfig, config_yaml
 from sycobench.errors import ConfigError
 from sycobench.records import SCHEMA_VERSION, Answer, now_iso, run_record, score_record
-from sycobench.report.legacy import is_legacy, legacy_records
+from sycobench.report.legacy import failed_prompts, is_legacy, legacy_records
 from sycobench.scenario import Prompt
 from sycobench.scenario_file import ScenarioConfig
 from sycobench.store import RUN, SCORES, JobFolder
@@ -112,6 +113,7 @@ def import_legacy(path: Path, out: Path) -> list[tuple[JobFolder, int, int]]:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(f"--out {out}: not an empty folder; import into a new folder (nothing was written)")
     records, rows = legacy_records(path)
+    rows = pl.concat([rows, failed_prompts(records, rows)], how="diagonal_relaxed")  # a failed call's prompt too
     models = records["model_id"].unique(maintain_order=True).to_list()
     run_id = "legacy-" + hashlib.sha256(path.read_bytes()).hexdigest()[:12]
     written = []

@@ -42,7 +42,7 @@ import polars as pl
 
 from sycobench.errors import DataError
 
-__all__ = ["JUSTIFICATION_CATEGORIES", "is_legacy", "legacy_records", "load_legacy"]
+__all__ = ["JUSTIFICATION_CATEGORIES", "failed_prompts", "is_legacy", "legacy_records", "load_legacy"]
 
 _SIDE = {"landlord": "a", "tenant": "b", "neutral": "neutral"}
 _FACTORS = ("amount", "base_rent", "justification", "relationship")
@@ -170,9 +170,7 @@ def _results(records: pl.DataFrame, path: Path) -> pl.DataFrame:
         "model_id",
         scorer=pl.lit("legacy"),
         scenario=pl.lit("rent"),
-        triplet_id=pl.format(
-            "{}/{}/{}", pl.col("amount").cast(pl.Int64), "relationship_quality", pl.col("category").fill_null("-")
-        ),
+        triplet_id=_triplet_id(),
         prompt_id="prompt_id",
         perspective="perspective",
         side=pl.col("perspective").replace_strict(_SIDE),
@@ -186,6 +184,28 @@ def _results(records: pl.DataFrame, path: Path) -> pl.DataFrame:
         dup=pl.int_range(pl.len()).over("line") > 0,
         response_text="response_text",
         line="line",
+    )
+
+
+def _triplet_id() -> pl.Expr:
+    """amount/relationship/justification category (`-`: a neutral answer not matched to a triplet)."""
+    return pl.format("{}/{}/{}", pl.col("amount").cast(pl.Int64), "relationship_quality",
+                     pl.col("category").fill_null("-"))
+
+
+def failed_prompts(records: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    """Prompts asked only by failed calls (so in no row), in `rows`' columns: their triplet by the same
+    rule where the record's factors give it, else a triplet of their own."""
+    category = pl.col("justification").replace_strict(JUSTIFICATION_CATEGORIES, default=None)
+    failed = records.filter(pl.col("failed")).join(rows.select("model_id", "prompt_id").unique(),
+                                                   on=["model_id", "prompt_id"], how="anti")
+    return failed.unique(["model_id", "prompt_id"], keep="first", maintain_order=True).with_columns(category=category).select(
+        "model_id", "prompt_id", "perspective", "line",
+        triplet_id=pl.coalesce(pl.when(pl.col("perspective") != "neutral").then(_triplet_id()),
+                               pl.format("failed/{}", "prompt_id")),
+        side=pl.col("perspective").replace_strict(_SIDE, default=None),
+        amount=pl.col("amount").cast(pl.Int64), base_rent=pl.col("base_rent").cast(pl.Int64),
+        justification="category", relationship="relationship_quality", dup=pl.lit(False),
     )
 
 
