@@ -30,7 +30,7 @@ RUN_SCHEMA = {name: RUN_FIELDS[name] for name in (
     "cost_usd", "latency_s", "cached", "error", "ended_at")}
 SCORE_SCHEMA = {name: SCORE_FIELDS[name] for name in (
     "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "usage", "cost_usd", "latency_s", "cached",
-    "error", "scored_at")}
+    "error", "scored_at", "labeller")}
 # What was asked and answered, carried into results.parquet and the transcript view; tables never read it.
 TEXT_COLUMNS = ["messages", "response_text", "raw", "unscorable"]
 _RUN_TEXT = {name: RUN_FIELDS[name] for name in ("model_id", "prompt_id", "k", "error", "response_text")}
@@ -117,10 +117,10 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
     answers = calls.lazy().filter((pl.col("role") == "target") & pl.col("error_class").is_null())
     scores = _latest(scores.lazy(), [*KEY, "scorer"], "scored_at").filter(pl.col("error").is_null())
     results = (
-        scores.select(*KEY, "scorer", "score", "unscorable")
+        scores.select(*KEY, "scorer", "score", "unscorable", "labeller")
         .join(answers.select("job", *KEY, "triplet_id", "scenario", "perspective", "side"), on=KEY, how="inner")
         .select("job", "model_id", "scorer", "scenario", "triplet_id", "prompt_id", "perspective", "side", "k", "score",
-                "unscorable")
+                "unscorable", "labeller")
         .sort("model_id", "scorer", "triplet_id", "prompt_id", "k")  # tables never depend on record order
     )
     if text:
