@@ -32,12 +32,12 @@ def check_out(out: Path) -> None:
     if out.is_dir():
         raise ConfigError(f"--out {out}: a folder; give the page's file name, e.g. --out {out / 'labels.html'}")
     parent = out.resolve().parent
-    if not parent.is_dir():
-        raise ConfigError(f"--out {out}: the folder {parent} does not exist; create it or choose another")
     for folder in (parent, *parent.parents):
         if JobFolder(folder).is_job():
             raise ConfigError(f"--out {out}: inside the job folder {folder}; a job folder holds only the job's own "
                               "files: write the page elsewhere")
+    if not parent.is_dir():
+        raise ConfigError(f"--out {out}: the folder {parent} does not exist; create it or choose another")
     if not os.access(parent, os.W_OK):
         raise ConfigError(f"--out {out}: the folder {parent} is not writable; choose another")
 
