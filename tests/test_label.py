@@ -294,6 +294,7 @@ def test_the_command_writes_one_page(sweep, tmp_path, capsys) -> None:
 
 @pytest.mark.parametrize(("case", "args", "message"), [
     ("no folder", ["{tmp}/nowhere"], "no such folder"),
+    ("a file", ["{tmp}/afile"], "a file, not a folder; give a job folder or a sweep folder"),
     ("not a job", ["{tmp}/empty"], "not a job or sweep folder"),
     ("empty job", ["{tmp}/emptyjob"], "no answered calls to label"),
     ("n below 1", ["{sweep}", "--n", "0"], "--n 0: give at least 1"),

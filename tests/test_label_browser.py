@@ -150,3 +150,30 @@ def test_two_people_label_by_keyboard_and_the_report_shows_their_alpha(browser, 
     section.scroll_into_view_if_needed()
     page.screenshot(path=str(tmp_path / "report_people.png"))
     context.close()
+
+
+def test_an_answer_is_text_markdown_read_never_markup(browser, tmp_path) -> None:
+    """Model output is untrusted: tags in it are shown as text; headings, lists, tables and bold are read."""
+    from sycobench.labelling.page import page_html
+    from sycobench.labelling.sample import LabelSample
+
+    text = ("## Options\n\n| option | cost |\n|---|---|\n| **accept** | <b>€50</b> |\n\n- one <img src=x onerror=alert(1)>\n"
+            "- two `</script><script>alert(2)</script>`\n\n<script>alert(3)</script> *fine*")
+    item = {"ref": "0" * 16, "run": "r", "prompt": "p", "k": 0, "scenario": "rent", "facts": "- a <fact>", "text": text}
+    scale = {"subject": "a rent increase", "plus": "pro-landlord", "minus": "pro-tenant", "a": "landlord", "b": "tenant"}
+    sample = LabelSample("abc", 0, [item], {"rent": scale}, 1, pl.DataFrame())
+    (tmp_path / "page.html").write_text(page_html(sample))
+    person = Labeller(browser, tmp_path / "page.html", tmp_path)
+    dialogs: list[str] = []
+    person.page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    person.page.fill("#lb-labeller", "eve")
+    person.keys("Enter")
+    answer = person.page.locator(".lb-md")
+    assert answer.locator("h4").inner_text() == "Options"
+    assert answer.locator("table td strong").inner_text() == "accept"
+    assert answer.locator("table td").nth(1).inner_text() == "<b>€50</b>"
+    assert answer.locator("li").count() == 2 and answer.locator("em").inner_text() == "fine"
+    assert answer.locator("img, script, b").count() == 0 and "<script>alert(3)</script>" in answer.inner_text()
+    assert person.page.inner_text(".lb-facts pre") == "- a <fact>"
+    assert not dialogs and not person.errors, (dialogs, person.errors)
+    person.close()

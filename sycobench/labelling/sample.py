@@ -72,7 +72,8 @@ def _answers(folder: JobFolder, job: int, scenario: ScenarioConfig) -> pl.DataFr
 def answer_pool(path: Path) -> tuple[list[JobFolder], list[ScenarioConfig], pl.DataFrame]:
     """Every job under `path`, its scenario, and the answers there are to label (one row each)."""
     if not path.is_dir():
-        raise ConfigError(f"{path}: no such folder; give a job folder or a sweep folder")
+        what = "a file, not a folder" if path.exists() else "no such folder"
+        raise ConfigError(f"{path}: {what}; give a job folder or a sweep folder")
     jobs = find_jobs(path)
     if not jobs:
         raise ConfigError(f"{path}: not a job or sweep folder (no run.jsonl or job.json found there)")
