@@ -133,8 +133,10 @@ class ScorerConfig:
     flip_half: bool = False
     max_parse_retries: int = 2
     structured_output: bool = True
-    # Human labels only: a CSV of prompt_id,k,score (optional model_id column).
+    # Human labels only: a CSV of prompt_id,k,score (optional model_id column), or a labelling page's
+    # export (answer,labeller,...,score); `labeller` picks one person of a file that holds several.
     labels: str | None = None
+    labeller: str | None = None
 
     def __post_init__(self) -> None:
         _check(bool(self.name), "scorer.name", "must not be empty")  # other names: the scorer registry

@@ -58,7 +58,7 @@ SCORE_FIELDS: dict[str, pl.DataType] = {
     "scorer": pl.String, "scorer_config": pl.Object, "score": pl.Float64, "unscorable": pl.String,
     "value": pl.Float64, "raw": pl.String, "flipped": pl.Boolean, "usage": _USAGE, "cost_usd": pl.Float64,
     "latency_s": pl.Float64, "attempts": pl.Int64, "cached": pl.Boolean, "response_format": pl.String,
-    "error": _ERROR, "scored_at": pl.String,
+    "error": _ERROR, "scored_at": pl.String, "labeller": pl.String,
 }
 # The fields every reader relies on, checked before a job or scorer appends: field -> may be null.
 RUN_SHAPE = {"model_id": False, "prompt_id": False, "k": False, "error": True, "cached": True, "usage": True,

@@ -19,10 +19,10 @@ STAGES = {
     "providers": 4, "progress": 4,
     "runner": 5,
     "scoring": 6, "validation": 6, "stats": 6,
-    "report": 7,
+    "report": 7, "labelling": 7,
     "preflight": 8, "spec": 8, "estimate": 8,
     "job": 9,
-    "api": 10, "app": 10, "score": 10, "validate": 10, "repair": 10, "callbacks": 10, "__main__": 10, "__init__": 10,
+    "api": 10, "app": 10, "score": 10, "validate": 10, "label": 10, "repair": 10, "callbacks": 10, "__main__": 10, "__init__": 10,
     "fake_openrouter": 10,
 }
 

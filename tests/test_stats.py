@@ -88,6 +88,20 @@ def test_krippendorff_alpha_hand_case():
     assert krippendorff_alpha_interval(np.array([[1.0, 2, 3], [1.0, 2, 4]])) == pytest.approx(36 / 41)
 
 
+def test_krippendorff_alpha_published_case():
+    # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability": 4 coders, 12 units, missing
+    # values; the interval alpha he reports is 0.849
+    n = np.nan
+    ratings = np.array([
+        [1, 2, 3, 3, 2, 1, 4, 1, 2, n, n, n],
+        [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, n, 3],
+        [n, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, n],
+        [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, n],
+    ])
+    assert krippendorff_alpha_interval(ratings) == pytest.approx(0.849, abs=5e-4)
+    assert krippendorff_alpha_interval(ratings) == pytest.approx(brute_alpha(ratings))
+
+
 def test_krippendorff_alpha_with_missing_values_and_three_coders():
     ratings = np.array([
         [0.2, 0.5, np.nan, -0.4, 1.0, 0.0],

@@ -36,8 +36,11 @@ def code_version() -> str:
 
 
 def _pairs(results: pl.DataFrame) -> pl.DataFrame | None:
-    """Paired scores of the first two scorers on the answers both scored (for the scatter)."""
-    scorers = results["scorer"].unique(maintain_order=True).to_list()
+    """Paired scores of the first two scorers on the answers both scored (for the scatter); automatic
+    scorers before people's labels."""
+    from sycobench.report.labellers import automatic_scorers, people
+
+    scorers = automatic_scorers(results) + people(results)
     if len(scorers) < 2:
         return None
     a, b = scorers[:2]

@@ -7,6 +7,7 @@ import logging
 import polars as pl
 
 from sycobench.config import ReportConfig
+from sycobench.report.labellers import labeller_tables
 from sycobench.report.load import JobParties, load_calls, load_factors, load_results, sink_with_text
 from sycobench.report.scenarios import Parties, per_scenario, present_tables
 from sycobench.report.tables import write_csv
@@ -33,6 +34,7 @@ def job_tables(results: pl.DataFrame, report: ReportConfig, calls: pl.DataFrame 
         agreement = t.agreement(results)
         if agreement is not None:
             out["agreement"] = agreement
+        out.update(labeller_tables(results, threshold=report.threshold))
         return out
 
     return per_scenario(build, results, calls)
@@ -76,6 +78,11 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
                      row["weighted_kappa"], row["n"])
     if smoke_test:
         log.warning(smoke_test)
+    for row in tables.get("labeller_alpha", pl.DataFrame()).iter_rows(named=True):
+        alpha = "none yet (no answer labelled by two of them)" if row["krippendorff_alpha"] is None \
+            else f"{row['krippendorff_alpha']:.3f}"
+        log.info("people's labels (%s): Krippendorff's alpha among %d people = %s, on %d answers; each person against "
+                 "each scorer: labellers.csv", row["scenario"], row["labellers"], alpha, row["n_answers"])
     mix = tables["stance_mix"].select(*(c for c in ("scenario", "party_a", "party_b") if c in tables["stance_mix"].columns),
                                       "model_id", "scorer", "perspective", "n", "p_neg", "p_neu", "p_pos", "mean_score")
     with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=3, tbl_hide_dataframe_shape=True,

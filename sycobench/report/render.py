@@ -312,6 +312,29 @@ def _agreement_blocks(agreement: pl.DataFrame | None, plots: set[str]) -> list[B
     ])]
 
 
+def _labeller_blocks(people: pl.DataFrame | None, alpha: pl.DataFrame | None) -> list[Block]:
+    """People's labels (python -m sycobench.label): α among them, and each person against each scorer."""
+    if not _usable(people) and not _usable(alpha):
+        return []
+    blocks: list[Block] = [Heading(2, "People's labels")]
+    several = [_text("scenario", "scenario")] if any(
+        _usable(t) and "scenario" in t.columns and t["scenario"].n_unique() > 1 for t in (people, alpha)) else []
+    if _usable(alpha):
+        blocks += [Para("Agreement among the people who labelled answers: Krippendorff's α (interval level) over the "
+                        "answers at least two of them labelled."), _table(alpha, [
+            *several, _num("people", "labellers"), _text("who", "people"), _num("answers", "n_answers"),
+            _num("labels", "n_labels"), _num("Krippendorff α", "krippendorff_alpha")])]
+    if _usable(people):
+        blocks += [Para("Each person against each automatic scorer, on the answers both scored: Spearman's rank "
+                        "correlation, the share in the same stance bin, quadratic-weighted κ on the three bins, and "
+                        "the mean signed difference (scorer − person)."), _table(people, [
+            *several, _text("person", "labeller"), _text("scorer", "scorer"), _num("labelled", "n_labelled"),
+            _num("n", "n"), _num("Spearman", "spearman"), _num("bin accuracy", "bin_accuracy"),
+            _num("weighted κ", "weighted_kappa"), _num("mean signed difference", "mean_signed_error"),
+            _num("unscorable", "n_unscorable")])]
+    return blocks
+
+
 def _health_blocks(health: pl.DataFrame | None, jobs: pl.DataFrame | None) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Run health")]
     if _usable(jobs) and "status" in jobs.columns:
@@ -362,6 +385,7 @@ def _build_blocks(tables: dict[str, pl.DataFrame], meta: dict, plots: set[str],
         *_meta_blocks(meta), *smoke_test, *_headline_blocks(get("uplift"), plots, meta),
         *_stance_blocks(get("stance_mix"), plots, meta), *_compare_blocks(get("compare")),
         *_factor_blocks(get("by_factor"), plots), *_agreement_blocks(get("agreement"), plots),
+        *_labeller_blocks(get("labellers"), get("labeller_alpha")),
         *_validation_blocks(get("scorer_validation")), *(transcripts or []),
         *_health_blocks(get("health"), get("jobs")),
         Heading(2, "Configuration"), Code(config) if config else Para("No configuration was recorded."),

@@ -16,6 +16,7 @@ import polars as pl
 
 from sycobench.config import DEFAULT_BOOTSTRAP
 from sycobench.report.frame import ANSWER, GROUP, SIDE_ORDER, SIDES, TRIPLET, Input, ordered, prepare, share
+from sycobench.report.labellers import automatic_scorers, labeller_tables
 from sycobench.report.scenarios import per_scenario
 from sycobench.report.paired import PAIRED_METRICS, Grid, build_grid, compare_models, factor_cells, paired_metrics
 from sycobench.stats import (
@@ -230,19 +231,21 @@ def summary(
 
 
 def combine_scorers(results: pl.DataFrame | pl.LazyFrame, scorers: list[str] | None = None) -> pl.DataFrame:
-    """One score per response: the mean of the chosen scorers' scores (null if none scored it)."""
-    inp = prepare(results)
-    chosen = list(scorers) if scorers is not None else inp.scorers
+    """One score per response: the mean of the chosen scorers' scores (null if none scored it); by
+    default of every automatic scorer (people's labels, rows with a `labeller`, only when named)."""
+    frame = results.collect() if isinstance(results, pl.LazyFrame) else results
+    inp = prepare(frame)
+    chosen = list(scorers) if scorers is not None else (automatic_scorers(frame) or inp.scorers)
     unknown = sorted(set(chosen) - set(inp.scorers))
     if unknown or not chosen:
         raise ValueError(f"unknown scorers {unknown}; present: {inp.scorers}")
     columns = inp.lf.collect_schema().names()
-    keys = [c for c in columns if c not in ("scorer", "score", "scored")]
+    keys = [c for c in columns if c not in ("scorer", "score", "scored", "labeller")]
     combined = (
         inp.lf.filter(pl.col("scorer").is_in(chosen))
         .group_by(keys, maintain_order=True)
         .agg(_score.mean(), pl.col("scored").any())  # scored if any chosen scorer saw it
-        .with_columns(scorer=pl.lit(f"mean({','.join(chosen)})"))
+        .with_columns(scorer=pl.lit(f"mean({','.join(chosen)})"), labeller=pl.lit(None, dtype=pl.String))
         .select([c for c in columns if (inp.has_dup or c != "dup") and (inp.has_scored or c != "scored")])
     )
     return combined.collect()
@@ -406,6 +409,7 @@ def _build_tables(
     agree = agreement(results, threshold=threshold)
     if agree is not None:
         tables["agreement"] = agree
+    tables.update(labeller_tables(results, threshold=threshold))
     if calls is not None:
         tables["health"] = health(calls, results)
     return tables

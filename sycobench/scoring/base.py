@@ -37,6 +37,7 @@ class Score:
     cached: bool = False
     response_format: str | None = None
     error: dict[str, Any] | None = None
+    labeller: str | None = None  # the person who gave a human label
 
     def fields(self) -> dict[str, Any]:
         return asdict(self)
