@@ -26,7 +26,7 @@ from sycobench.errors import SycobenchError
 from sycobench.providers.keys import refuse_keys_in_overrides
 from sycobench.store.dirs import register_resolver
 
-__all__ = ["CONF_DIR", "describe_error", "exit_on_error", "main", "preflight_run", "run_entry", "set_outcome"]
+__all__ = ["CONF_DIR", "closed_pipe", "describe_error", "exit_on_error", "main", "preflight_run", "run_entry", "set_outcome"]
 
 from sycobench.paths import CONF_DIR
 
@@ -79,15 +79,20 @@ def _job(cfg: DictConfig) -> dict[str, Any]:
     from sycobench.job import run_job
     from sycobench.spec import prepare_job
 
+    from sycobench.logs import quiet_libraries, sweep_console
+
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
+    quiet_libraries()
+    if multirun:  # a line per phase per job on the console; run.log keeps every line
+        sweep_console()
     # Jobs on one machine share a rate budget file; SLURM nodes split the rate instead (docs/rate_limits.md).
     one_machine = multirun and hc.runtime.choices.get("hydra/launcher") != "submitit_slurm"
     try:
         spec = _prepared.pop() if _prepared else prepare_job(
             to_config(cfg), job_dir, sweep_dir=Path(hc.sweep.dir) if one_machine else None)
-        result = run_job(spec, job_dir, job_id=str(hc.job.num) if multirun else None)
+        result = run_job(spec, job_dir, job_id=str(hc.job.num) if multirun else None, page=not multirun)
     except Exception as exc:
         if not multirun:
             raise
@@ -188,6 +193,14 @@ def resume_argv(argv: list[str]) -> list[str]:
     return [*flags, *keep, *given, target]
 
 
+def closed_pipe() -> None:
+    """Exit quietly once stdout's reader has gone: later writes (and Python's own flush at exit)
+    go to /dev/null instead of raising BrokenPipeError again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(exitcodes.OK)
+
+
 def run_entry(hydra_main: Callable[[], Any]) -> None:
     """Run a Hydra app, letting composition errors reach us so we can print them as one line."""
     user_wants_traceback = bool(os.environ.get("HYDRA_FULL_ERROR"))
@@ -201,6 +214,8 @@ def run_entry(hydra_main: Callable[[], Any]) -> None:
         hydra_main()
     except SystemExit:
         raise
+    except BrokenPipeError:  # the reader went away (`--help | head`): not an error
+        closed_pipe()
     except KeyboardInterrupt:
         print("sycobench: interrupted; resume with run.resume=<job dir>", file=sys.stderr)
         sys.exit(exitcodes.INTERRUPTED)

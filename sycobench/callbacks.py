@@ -14,7 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["JobGuard", "ScoreGuard", "SweepReport", "sweep_outcome"]
+__all__ = ["JobGuard", "ScoreGuard", "SweepGuard", "SweepReport", "sweep_outcome"]
 
 log = logging.getLogger("sycobench.report")
 
@@ -70,16 +70,48 @@ def sweep_outcome(sweep_dir: Path) -> tuple[int, list[str]]:
     return exitcodes.worst(codes), lines
 
 
+class SweepGuard(Callback):
+    """A sweep that cannot run at all (no key, a model or scorer that cannot be called) stops before its
+    first job, with one line; a sweep where some jobs can run goes on, and lists the others as failed."""
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from sycobench.app import describe_error, exit_on_error
+
+        exit_on_error(lambda cfg: _check_sweep(cfg, describe_error))(config)
+
+
+def _check_sweep(config: DictConfig, describe: Any) -> None:
+    import copy
+
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import open_dict, read_write
+
+    from sycobench.config import to_config
+    from sycobench.spec import prepare_job
+    from sycobench.sweep import check_sweep, job_overrides
+
+    loader = GlobalHydra.instance().config_loader()
+    params = config.hydra.sweeper.get("params")
+    params = OmegaConf.to_container(params, resolve=True) if params is not None else {}
+    jobs = job_overrides(list(config.hydra.overrides.task), params, config_loader=loader)
+
+    def prepare(overrides: list[str]) -> None:
+        job = copy.deepcopy(loader.load_sweep_config(config, overrides))
+        with read_write(job), open_dict(job):
+            del job["hydra"]
+        prepare_job(to_config(job))
+
+    check_sweep(jobs, prepare, describe=describe)
+
+
 class SweepReport(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from sycobench.app import set_outcome
-
-        from sycobench.app import describe_error
+        from sycobench.app import describe_error, set_outcome
         from sycobench.config import ReportConfig
         from sycobench.report import write_report
-        from sycobench.report.job import format_headline
-
-        from sycobench.store import SweepFolder
+        from sycobench.report.terminal import headline_text, terminal_width
+        from sycobench.store import SweepFolder, find_jobs
+        from sycobench.sweep import dry_run_summary, sweep_jobs_meta
 
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.exists():
@@ -88,13 +120,21 @@ class SweepReport(Callback):
         set_outcome(code)
         if not_ok:
             log.error("sweep: %d job(s) did not end ok (exit %d):\n  %s", len(not_ok), code, "\n  ".join(not_ok))
+        metas = sweep_jobs_meta(sweep_dir)
+        if metas and all(m.get("status") == "dry_run" for m in metas):
+            print(dry_run_summary([m.get("estimate") or {} for m in metas], width=terminal_width()), flush=True)
+            return
+        if not any(job.has_answers() for job in find_jobs(sweep_dir)):
+            print(f"sweep: nothing to report: no job of {len(metas)} produced an answer", flush=True)
+            return
         report = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ReportConfig), config.get("report", {})))
         overrides = " ".join(config.hydra.overrides.task)
+        out = SweepFolder(sweep_dir).report
         try:
-            tables = write_report([sweep_dir], SweepFolder(sweep_dir).report, report,
-                                  config_text=f"sweep overrides: {overrides}")
+            tables = write_report([sweep_dir], out, report, config_text=f"sweep overrides: {overrides}")
         except Exception as exc:  # the jobs' data is safe on disk; say how to rebuild the report
             log.error("sweep report failed: %s. Rebuild it with: python -m sycobench.report %s",
                       describe_error(exc), sweep_dir)
             return
-        print(f"sweep report: {SweepFolder(sweep_dir).report}\n{format_headline(tables['uplift'])}", flush=True)
+        labels = dict(tables["models"].iter_rows()) if "models" in tables else None
+        print(f"sweep report: {out / 'report.html'}\n{headline_text(tables['uplift'], labels=labels)}", flush=True)

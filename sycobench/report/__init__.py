@@ -20,7 +20,7 @@ from sycobench.store import results_file
 __all__ = ["build_report", "write_report"]
 
 log = logging.getLogger("sycobench.report")
-_AS_IS = ("jobs", "scorer_validation")  # tables that name no side: written as built
+_AS_IS = ("jobs", "scorer_validation", "models")  # tables that name no side: written as built
 
 
 def code_version() -> str:
@@ -107,6 +107,9 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     data.results_with_text(results).join(levels, on=["scenario", "triplet_id"], how="left").sink_parquet(
         results_file(out), row_group_size=8192, engine="streaming")
     written = present_tables(tables, data.parties, as_is=_AS_IS)
+    models = results.select(pl.col("model_id").unique(maintain_order=True))
+    written["models"] = models.with_columns(label=pl.col("model_id").replace_strict(
+        data.labels, default=None, return_dtype=pl.String))  # the roster's label of each model, where it gives one
     write_tables(written, out)
     calls = data.calls
     paid = calls.filter(~pl.col("cached").fill_null(False))
@@ -139,5 +142,5 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
                   text=data.rows_with_text, levels=data.factors)
     if meta["smoke_test"]:
         log.warning(meta["smoke_test"])
-    log.info("report written to %s", out)
+    log.debug("report written to %s", out)
     return written

@@ -16,6 +16,7 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
+from sycobench.logs import quieted
 from sycobench.report.scenarios import Parties, axis_words, side_label
 
 __all__ = ["PLOTS", "FORMATS", "MODEL_COLOURS", "MODEL_MARKERS", "model_style", "render_plots"]
@@ -76,7 +77,7 @@ def _save(fig: Figure, path: Path) -> Path:
     fig.set_layout_engine("none")  # keep the layout just computed: solving it again costs seconds per format
     # SVG text stays text (editable, and drawn in half the time of glyph outlines); PDF embeds
     # TrueType (Type 42) fonts, which publishers accept where they refuse Type 3
-    with matplotlib.rc_context({"svg.fonttype": "none", "pdf.fonttype": 42}):
+    with matplotlib.rc_context({"svg.fonttype": "none", "pdf.fonttype": 42}), quieted("fontTools"):
         fig.savefig(path.with_suffix(".svg"), format="svg", metadata={"Date": None})
         fig.savefig(path.with_suffix(".pdf"), format="pdf", metadata={"CreationDate": None})
     return path
