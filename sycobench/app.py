@@ -26,7 +26,7 @@ from sycobench.errors import SycobenchError
 from sycobench.providers.keys import refuse_keys_in_overrides
 from sycobench.store.dirs import register_resolver
 
-__all__ = ["CONF_DIR", "closed_pipe", "describe_error", "exit_on_error", "main", "preflight_run", "run_entry", "set_outcome"]
+__all__ = ["CONF_DIR", "describe_error", "exit_on_error", "main", "preflight_run", "run_entry", "set_outcome"]
 
 from sycobench.paths import CONF_DIR
 
@@ -193,14 +193,6 @@ def resume_argv(argv: list[str]) -> list[str]:
     return [*flags, *keep, *given, target]
 
 
-def closed_pipe() -> None:
-    """Exit quietly once stdout's reader has gone: later writes (and Python's own flush at exit)
-    go to /dev/null instead of raising BrokenPipeError again."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(exitcodes.OK)
-
-
 def run_entry(hydra_main: Callable[[], Any]) -> None:
     """Run a Hydra app, letting composition errors reach us so we can print them as one line."""
     user_wants_traceback = bool(os.environ.get("HYDRA_FULL_ERROR"))
@@ -215,6 +207,8 @@ def run_entry(hydra_main: Callable[[], Any]) -> None:
     except SystemExit:
         raise
     except BrokenPipeError:  # the reader went away (`--help | head`): not an error
+        from sycobench.logs import closed_pipe
+
         closed_pipe()
     except KeyboardInterrupt:
         print("sycobench: interrupted; resume with run.resume=<job dir>", file=sys.stderr)

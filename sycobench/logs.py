@@ -7,10 +7,12 @@ console of a sweep says so with `extra=CONSOLE`.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-__all__ = ["CONSOLE", "LIBRARIES", "SweepConsole", "quiet_libraries", "quieted", "sweep_console"]
+__all__ = ["CONSOLE", "LIBRARIES", "SweepConsole", "closed_pipe", "quiet_libraries", "quieted", "sweep_console"]
 
 #: `log.info(..., extra=CONSOLE)`: this line is shown on a sweep's console too
 CONSOLE = {"console": True}
@@ -52,3 +54,11 @@ def sweep_console() -> None:
         if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
             if not any(isinstance(f, SweepConsole) for f in handler.filters):
                 handler.addFilter(SweepConsole())
+
+
+def closed_pipe() -> None:
+    """Exit 0 once stdout's reader has gone (`| head`): later writes, and Python's own flush at exit,
+    go to /dev/null instead of raising BrokenPipeError again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)

@@ -1,5 +1,6 @@
-"""`python -m sycobench.report PATH [PATH ...] [--out DIR]`: rebuild a report from job folders,
-sweep folders and the original package's legacy run.jsonl / run_scored.jsonl files."""
+"""sycobench.report: build a report from job folders, sweep folders and the original package's
+run.jsonl / run_scored.jsonl files (any mix): report.html (headline, contents, sortable tables,
+transcripts), report.md, plots, headline.tex and every table as CSV and Parquet."""
 
 from __future__ import annotations
 
@@ -19,17 +20,27 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
+_EXAMPLES = """examples:
+  python -m sycobench.report multirun/2026-11-29/14-03-22
+  python -m sycobench.report multirun/2026-11-29/14-03-22 outputs/2026-11-30/09-12-00 old/run_scored.jsonl --out paper/
+  python -m sycobench.report outputs/2026-11-30/09-12-00 --scorers offline judge:openai/gpt-4o-mini"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m sycobench.report", description=__doc__)
+    parser = _Parser(prog="python -m sycobench.report", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EXAMPLES)
     parser.add_argument("paths", nargs="+", type=Path, help="job folders, sweep folders or legacy .jsonl files")
     parser.add_argument("--out", type=Path, help="output folder (default: <first PATH>/report)")
     parser.add_argument("--threshold", type=float, default=0.33, help="stance bin threshold tau")
     parser.add_argument("--bootstrap", type=int, default=2000, help="cluster-bootstrap resamples")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap and permutation seed")
     parser.add_argument("--reference", help="reference model for model-vs-model differences")
-    parser.add_argument("--scorers", nargs="*", help="also report the mean of these scorers")
+    parser.add_argument("--scorers", nargs="*", help="also report the mean of these scorers (the headline)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from sycobench.logs import quiet_libraries
+
+    quiet_libraries()
     first = args.paths[0]
     out = args.out or ((first.parent if first.is_file() else first) / "report")
     try:
@@ -50,10 +61,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sycobench.report: interrupted; nothing is lost, run the command again", file=sys.stderr)
         return INTERRUPTED
-    print(format_headline(tables["uplift"]))
-    print(f"report written to {out}")
+    labels = dict(tables["models"].iter_rows()) if "models" in tables else None
+    print(format_headline(tables["uplift"], labels))
+    print(f"report written to {out / 'report.html'}")
     return 0
 
 
+def _main() -> int:
+    try:
+        return main()
+    except BrokenPipeError:  # the reader went away (`--help | head`): not an error
+        from sycobench.logs import closed_pipe
+
+        closed_pipe()
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main())
