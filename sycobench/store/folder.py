@@ -174,6 +174,12 @@ class JobFolder:
             return []
         return [str(o) for o in (yaml.safe_load(path.read_text(encoding="utf-8")) or [])]
 
+    def write_overrides(self, overrides: list[str]) -> None:
+        """The job's overrides where Hydra keeps them, for a job not started by Hydra (a notebook sweep)."""
+        path = self.file("overrides")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(list(overrides)), encoding="utf-8")
+
     def choices(self) -> str:
         """The config-group options Hydra chose for the job, e.g. `model=grok-4-fast scorer=judge`."""
         path = self.file("hydra")
@@ -390,6 +396,11 @@ class SweepFolder:
     @property
     def report(self) -> Path:
         return self.path / self.REPORT
+
+    @property
+    def log(self) -> Path:
+        """The console output of a sweep the notebook API handed to a launcher."""
+        return self.path / "sweep.log"
 
     def overrides(self) -> list[str]:
         """The sweep's own overrides, as it was started (multirun.yaml)."""
