@@ -55,17 +55,20 @@
   }
   Array.prototype.forEach.call(document.querySelectorAll("table.data"), setUp);
 
-  // the contents mark the section being read
+  // the contents mark the section being read: the last one whose heading has passed under them
   var nav = document.getElementById("contents");
-  if (nav && "IntersectionObserver" in window) {
-    var links = {};
-    Array.prototype.forEach.call(nav.querySelectorAll("a"), function (a) { links[a.getAttribute("href").slice(1)] = a; });
-    var observer = new IntersectionObserver(function (entries) {
-      entries.forEach(function (entry) {
-        if (!entry.isIntersecting || !links[entry.target.id]) return;
-        Object.keys(links).forEach(function (id) { links[id].classList.toggle("here", id === entry.target.id); });
-      });
-    }, { rootMargin: "0px 0px -70% 0px" });
-    Object.keys(links).forEach(function (id) { var h = document.getElementById(id); if (h) observer.observe(h); });
+  if (nav) {
+    var links = Array.prototype.slice.call(nav.querySelectorAll("a"));
+    var heads = links.map(function (a) { return document.getElementById(a.getAttribute("href").slice(1)); });
+    var pending = false;
+    var mark = function () {
+      pending = false;
+      var edge = nav.getBoundingClientRect().bottom + 8, here = -1;
+      heads.forEach(function (h, i) { if (h && h.getBoundingClientRect().top <= edge) here = i; });
+      links.forEach(function (a, i) { a.classList.toggle("here", i === here); });
+    };
+    window.addEventListener("scroll", function () { if (!pending) { pending = true; requestAnimationFrame(mark); } },
+      { passive: true });
+    mark();
   }
 })();
