@@ -325,9 +325,14 @@ def _swept(sweep_dir: Path, jobs: pl.DataFrame, report_cfg: ReportConfig, out: P
     from sycobench.report import write_report
     from sycobench.store import find_jobs
 
+    from sycobench.report.collect import NoScores
+
     tables: dict[str, pl.DataFrame] = {}
     if any(job.has_answers() for job in find_jobs(sweep_dir)):
-        tables = write_report([sweep_dir], out, report_cfg)
+        try:
+            tables = write_report([sweep_dir], out, report_cfg)
+        except NoScores:  # every call failed: the jobs say why
+            tables = {}
     return _summary(sweep_dir, jobs, tables, out)
 
 

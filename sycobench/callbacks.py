@@ -109,6 +109,7 @@ class SweepReport(Callback):
         from sycobench.app import describe_error, set_outcome
         from sycobench.config import ReportConfig
         from sycobench.report import write_report
+        from sycobench.report.collect import NoScores
         from sycobench.report.terminal import headline_text, terminal_width
         from sycobench.store import SweepFolder, find_jobs
         from sycobench.sweep import dry_run_summary, sweep_jobs_meta
@@ -124,14 +125,18 @@ class SweepReport(Callback):
         if metas and all(m.get("status") == "dry_run" for m in metas):
             print(dry_run_summary([m.get("estimate") or {} for m in metas], width=terminal_width()), flush=True)
             return
+        nothing = f"sweep: nothing to report: no job of {len(metas)} produced a scored answer"
         if not any(job.has_answers() for job in find_jobs(sweep_dir)):
-            print(f"sweep: nothing to report: no job of {len(metas)} produced an answer", flush=True)
+            print(nothing, flush=True)
             return
         report = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ReportConfig), config.get("report", {})))
         overrides = " ".join(config.hydra.overrides.task)
         out = SweepFolder(sweep_dir).report
         try:
             tables = write_report([sweep_dir], out, report, config_text=f"sweep overrides: {overrides}")
+        except NoScores:
+            print(nothing, flush=True)
+            return
         except Exception as exc:  # the jobs' data is safe on disk; say how to rebuild the report
             log.error("sweep report failed: %s. Rebuild it with: python -m sycobench.report %s",
                       describe_error(exc), sweep_dir)

@@ -70,7 +70,7 @@ def fit_table(frame: pl.DataFrame, *, width: int | None = None, numeric: set[str
 
     lines = [line(headers), _GAP.join("─" * sizes[i] for i in range(shown)), *(line(list(r)) for r in rows)]
     if shown < len(headers):
-        lines.append(f"({len(headers) - shown} more column(s) in the CSV: {', '.join(headers[shown:])})")
+        lines.append(_cut(f"({len(headers) - shown} more column(s) in the CSV: {', '.join(headers[shown:])})", width))
     return "\n".join(lines)
 
 
