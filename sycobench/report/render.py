@@ -43,7 +43,8 @@ def _lede(tables: dict[str, pl.DataFrame], meta: dict) -> str:
     if parties:
         parts.append("scenarios: " + "; ".join(f"{name} ({who.a_name} / {who.b_name})" for name, who in parties.items()))
     if meta.get("created_at"):
-        parts.append(f"created {meta['created_at']}")
+        created = str(meta["created_at"])  # ISO 8601, UTC: shown to the minute
+        parts.append(f"created {created[:10]} {created[11:16]} UTC" if len(created) >= 16 else f"created {created}")
     return " · ".join(parts)
 
 
