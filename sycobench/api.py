@@ -231,22 +231,23 @@ async def _asweep(overrides: list[str], sweep_dir: Path | None, report_options: 
     """Plan, check, run (here, or through the named launcher) and report a sweep."""
     from sycobench.app import describe_error
     from sycobench.job import record_failure
-    from sycobench.progress import _bar, in_notebook
+    from sycobench.progress import bar_class, in_notebook
+    from sycobench.spec import prepare_job
     from sycobench.store import JobFolder, SweepFolder, claim_dir
     from sycobench.sweep import check_sweep
-
-    from sycobench.spec import prepare_job
 
     overrides = [*overrides, *_report_overrides(report_options)]
     jobs, hydra_own, launcher = _plan_sweep(overrides)
     check_sweep(jobs, lambda job: prepare_job(to_config(compose(job))),
                 describe=describe_error)  # a sweep that cannot run at all stops here, before any folder
-    sweep_dir = Path(sweep_dir) if sweep_dir else Path(claim_dir(str(Path.cwd() / "multirun" / "notebook")))
+    named = [o.split("=", 1)[1] for o in hydra_own if o.startswith("hydra.sweep.dir=")]
+    sweep_dir = Path(sweep_dir) if sweep_dir else Path(named[-1]) if named else \
+        Path(claim_dir(str(Path.cwd() / "multirun" / "notebook")))
     if not launcher.endswith("BasicLauncher"):
         return await _launched(overrides, hydra_own, jobs, sweep_dir)
     sweep_dir.mkdir(parents=True, exist_ok=True)
     rows = []
-    bar = _bar(in_notebook())(total=len(jobs), desc="sweep", unit="job")
+    bar = bar_class(in_notebook())(total=len(jobs), desc="sweep", unit="job")
     try:
         for i, job in enumerate(jobs):
             job_dir = sweep_dir / str(i)
@@ -270,14 +271,14 @@ async def _launched(overrides: list[str], hydra_own: list[str], jobs: list[list[
     """The launcher the config names (joblib, submitit, ...) runs the jobs, through the command line's -m."""
     import sys
 
-    from sycobench.progress import _bar, in_notebook
+    from sycobench.progress import bar_class, in_notebook
     from sycobench.store import JobFolder, SweepFolder, find_jobs
 
     args = [sys.executable, "-m", "sycobench", "-m", *[o for o in overrides if not o.startswith("hydra.sweep.dir=")],
             f"hydra.sweep.dir={sweep_dir}"]
     sweep_dir.mkdir(parents=True, exist_ok=True)
     log_path = SweepFolder(sweep_dir).log
-    bar = _bar(in_notebook())(total=len(jobs), desc="sweep", unit="job")
+    bar = bar_class(in_notebook())(total=len(jobs), desc="sweep", unit="job")
     with log_path.open("w", encoding="utf-8") as out:
         proc = await asyncio.create_subprocess_exec(*args, stdout=out, stderr=asyncio.subprocess.STDOUT)
         done = 0

@@ -77,9 +77,8 @@ def describe_error(exc: BaseException) -> str:
 
 def _job(cfg: DictConfig) -> dict[str, Any]:
     from sycobench.job import run_job
-    from sycobench.spec import prepare_job
-
     from sycobench.logs import quiet_libraries, sweep_console
+    from sycobench.spec import prepare_job
 
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)

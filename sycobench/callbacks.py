@@ -76,8 +76,17 @@ class SweepGuard(Callback):
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from sycobench.app import describe_error, exit_on_error
+        from sycobench.errors import ConfigError, SycobenchError
 
-        exit_on_error(lambda cfg: _check_sweep(cfg, describe_error))(config)
+        def check(cfg: DictConfig) -> None:
+            try:
+                _check_sweep(cfg, describe_error)
+            except SycobenchError:
+                raise
+            except Exception as exc:  # e.g. a roster that cannot be read, wrapped by OmegaConf: a usage error
+                raise ConfigError(describe_error(exc)) from None
+
+        exit_on_error(check)(config)
 
 
 def _check_sweep(config: DictConfig, describe: Any) -> None:

@@ -13,7 +13,7 @@ from sycobench.logs import CONSOLE
 if TYPE_CHECKING:
     from sycobench.providers.client import RoleTotals
 
-__all__ = ["Progress", "in_notebook"]
+__all__ = ["Progress", "bar_class", "in_notebook"]
 
 log = logging.getLogger("sycobench.progress")
 
@@ -25,7 +25,7 @@ def in_notebook() -> bool:
     return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
 
 
-def _bar(notebook: bool) -> type:
+def bar_class(notebook: bool) -> type:
     """tqdm's notebook widget where Jupyter can draw it (ipywidgets), else its text bar (which Jupyter shows too)."""
     if notebook:
         try:
@@ -52,7 +52,8 @@ class Progress:
         self._started = self._last = time.monotonic()
         notebook = terminal is None and in_notebook()
         terminal = (sys.stderr.isatty() or notebook) if terminal is None else terminal
-        self._bar = _bar(notebook)(total=total, desc=phase, unit="call", dynamic_ncols=True) \
+        # on a terminal the bar gives way to the phase's last line; a notebook keeps it (it shows no log lines)
+        self._bar = bar_class(notebook)(total=total, desc=phase, unit="call", dynamic_ncols=True, leave=notebook) \
             if enabled and terminal else None
         self._lines = enabled and not terminal
         log.info("%s: %d to do", phase, total)

@@ -15,7 +15,8 @@ import polars as pl
 
 from sycobench.report.blocks import Block, Bullets, Cell, Code, Heading, Image, Note, Para, Table, anchor
 from sycobench.report.frame import SMALL_TRIPLETS
-from sycobench.report.plots import _MISSING, PLOTS, _fmt, _level_order, _missing, _several_scorers, _usable
+from sycobench.report.plots import (_MISSING, MIN_INTERVAL_TRIPLETS, PLOTS, _fmt, _level_order, _missing,
+                                    _several_scorers, _usable)
 from sycobench.report.scenarios import axis_words, side_label
 
 __all__ = ["SMALL_MARK", "body_blocks", "headline_blocks"]
@@ -273,7 +274,7 @@ def _factor_blocks(by_factor: pl.DataFrame | None, plots: set[str]) -> list[Bloc
     if PLOTS["amount"] in plots:
         blocks.append(Image(PLOTS["amount"], "Sycophancy index by the levels of each scenario's first numeric "
                                              "factor: one panel per model with 95% intervals; an interval on fewer "
-                                             f"than 5 triplets is not drawn (hollow marker), and n is shown. One "
+                                             f"than {MIN_INTERVAL_TRIPLETS} triplets is not drawn (hollow marker), and n is shown. One "
                                              "heatmap beyond 24 models."))
     several = "scenario" in by_factor.columns and by_factor["scenario"].n_unique() > 1
     keys = ["scenario", "factor"] if "scenario" in by_factor.columns else ["factor"]

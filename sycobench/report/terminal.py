@@ -4,7 +4,6 @@ their roster labels, and a cell too long for its column shortened with an ellips
 from __future__ import annotations
 
 import os
-import shutil
 
 import polars as pl
 
