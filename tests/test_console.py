@@ -119,11 +119,12 @@ def test_a_mock_sweep_of_three_models_and_two_scenarios_prints_at_most_80_lines(
     roster = tmp_path / "models.json"
     roster.write_text(json.dumps([{"id": LONG_ID, "label": "Mistral Small"}, {"id": "acme/beta", "label": "Beta"},
                                   {"id": "other/gamma-7b-instruct", "label": "Gamma"}]))
-    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env = _cli_env()
+    env.pop("COLUMNS", None)  # the width is unknown: a pipe, no COLUMNS
     proc = subprocess.run([sys.executable, "-m", "sycobench", "-m", "+roster=file", f"roster.file={roster}", "model=mock",
                            "scenario=rent,payraise", "scenario.limit=10", "report.bootstrap=200",
                            f"hydra.sweep.dir={tmp_path / 'sweep'}"], cwd=tmp_path, capture_output=True, text=True,
-                          env=_cli_env({**env}), timeout=600)
+                          env=env, timeout=600)
     assert proc.returncode == 0, proc.stderr
     out = (proc.stdout + proc.stderr).splitlines()
     assert len(out) <= 80, "\n".join(out)
