@@ -15,17 +15,15 @@ from pathlib import Path
 
 import polars as pl
 
-from sycobench.report.blocks import (Block, Bullets, Code, Contents, Heading, Image, Note, Para, Table, Transcripts)
+from sycobench.report.blocks import Block, Bullets, Code, Contents, Heading, Image, Note, Para, Table, Transcripts
 from sycobench.report.html import to_html
 from sycobench.report.paper import write_headline
-from sycobench.report.plots import FORMATS, _usable, render_plots
+from sycobench.report.plots import FORMATS, PLOTS, _usable, render_plots
 from sycobench.report.scenarios import axis_words
 from sycobench.report.sections import body_blocks, headline_blocks
 from sycobench.report.transcripts import transcript_data, transcript_html
 
-__all__ = ["PLOTS", "render_report"]
-
-from sycobench.report.plots import PLOTS  # noqa: E402  (re-exported: tests and callers name plots by it)
+__all__ = ["PLOTS", "render_report"]  # PLOTS: the plots' file names, re-exported for callers and tests
 
 
 def _lede(tables: dict[str, pl.DataFrame], meta: dict) -> str:
