@@ -205,12 +205,28 @@ def test_health_counts_errors_tokens_and_cost():
     }, schema_overrides={"reasoning_tokens": pl.Int64})
     table = health(calls, frame(three_triplets("b")))
     b, a = table.rows(named=True)
-    assert (b["model_id"], b["calls"], b["errors"], b["blocked"]) == ("b", 3, 2, 1)
-    assert b["errors_by_class"] == '{"blocked": 1, "rate_limit": 1}'
-    assert (b["prompt_tokens"], b["cost_target_usd"], b["cost_judge_usd"]) == (30, 0.01, 0.02)
-    assert b["latency_p50_s"] == pytest.approx(2.0)
+    assert (b["model_id"], b["target_calls"], b["judge_calls"], b["errors"], b["judge_errors"], b["blocked"]) == (
+        "b", 2, 1, 1, 1, 1)
+    assert b["errors_by_class"] == '{"blocked": 1, "judge:rate_limit": 1}'
+    assert (b["prompt_tokens"], b["judge_tokens"], b["cost_target_usd"], b["cost_judge_usd"]) == (10, 25, 0.01, 0.02)
+    assert b["latency_p50_s"] == pytest.approx(1.5)  # the two target calls; the judge's is apart
+    assert b["judge_latency_p50_s"] == pytest.approx(3.0)
     assert b["unscorable_rate"] == pytest.approx(2 / 12)
     assert (a["errors_by_class"], a["cache_hits"], a["latency_p50_s"], a["unscorable_rate"]) == ("{}", 1, None, None)
+
+
+def test_health_keeps_queueing_apart_from_the_request_s_own_time():
+    # three calls of 0.1 s each behind the rate limit: waits of 0, 1 and 2 s, so wall times of 0.1, 1.1, 2.1 s
+    calls = pl.DataFrame({
+        "model_id": ["m"] * 4, "role": ["target"] * 3 + ["judge"], "error_class": [None] * 4,
+        "latency_s": [0.1, 1.1, 2.1, 0.5], "queued_s": [0.0, 1.0, 2.0, 0.25], "cached": [False] * 4,
+        "prompt_tokens": [1] * 4, "completion_tokens": [1] * 4, "reasoning_tokens": [0] * 4, "cost_usd": [0.0] * 4,
+    }, schema_overrides={"error_class": pl.String})
+    row = health(calls).row(0, named=True)
+    assert row["latency_p50_s"] == pytest.approx(0.1) and row["latency_p95_s"] == pytest.approx(0.1)
+    assert row["queued_p50_s"] == pytest.approx(1.0) and row["queued_p95_s"] == pytest.approx(1.9)
+    assert row["judge_latency_p50_s"] == pytest.approx(0.25) and row["judge_queued_p50_s"] == pytest.approx(0.25)
+    assert (row["target_calls"], row["judge_calls"]) == (3, 1)
 
 
 def test_missing_columns_are_a_data_error():

@@ -17,10 +17,10 @@ from sycobench.report.load import TEXT_COLUMNS, factor_map
 from sycobench.report.scenarios import present_tables
 from sycobench.store import ReportFolder
 
-__all__ = ["build_report", "write_report"]
+__all__ = ["build_report", "present", "write_report"]
 
 log = logging.getLogger("sycobench.report")
-_AS_IS = ("jobs", "scorer_validation")  # tables that name no side: written as built
+_AS_IS = ("jobs", "scorer_validation", "models")  # tables that name no side: written as built
 
 
 def code_version() -> str:
@@ -103,6 +103,16 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
     return tables
 
 
+def present(data: Collected, tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The tables as written (sides named by the scenarios' party ids), plus `models`: each model's roster label."""
+    written = present_tables({k: v for k, v in tables.items() if k not in ("results", "smoke_test")}, data.parties,
+                             as_is=_AS_IS)
+    models = data.results.select(pl.col("model_id").unique(maintain_order=True))
+    written["models"] = models.with_columns(label=pl.col("model_id").replace_strict(
+        data.labels, default=None, return_dtype=pl.String))  # the roster's label of each model, where it gives one
+    return written
+
+
 def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_text: str | None = None) -> dict[str, pl.DataFrame]:
     """Collect `paths`, build every table and write the report into `out`; returns the tables as
     written (sides named by the scenarios' party ids, report.scenarios.present)."""
@@ -121,7 +131,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     levels = factor_map(data.factors)
     data.results_with_text(results).join(levels, on=["scenario", "triplet_id"], how="left").sink_parquet(
         folder.results, row_group_size=8192, engine="streaming")
-    written = present_tables(tables, data.parties, as_is=_AS_IS)
+    written = present(data, tables)
     write_tables(written, out)
     calls = data.calls
     paid = calls.filter(~pl.col("cached").fill_null(False))
@@ -154,5 +164,5 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
                   text=data.rows_with_text, levels=data.factors)
     if meta["smoke_test"]:
         log.warning(meta["smoke_test"])
-    log.info("report written to %s", out)
+    log.debug("report written to %s", out)
     return written

@@ -19,13 +19,17 @@ from sycobench.report.load import (RENT, SCORE_SCHEMA, TEXT_COLUMNS, JobParties,
                                    load_text, with_text)
 from sycobench.store import SCORES, JobFolder, find_jobs, lazy_frames
 
-__all__ = ["Collected", "collect", "job_label"]
+__all__ = ["Collected", "NoScores", "collect", "job_label"]
 
 # Overrides that select *which prompts or how* a job runs, not *which model*: merged across jobs.
 _NOT_MODEL = ("model.id", "model.base_url", "model.label", "model.api_key_env", "model.concurrency", "model.rate_limit")
 
 
 _FACTORS = {"scenario": pl.String, "triplet_id": pl.String, "factor": pl.String, "level": pl.String}
+
+
+class NoScores(ConfigError):
+    """Nothing in these paths was scored (every job failed, or only dry runs): there is no report to write."""
 
 
 @dataclass
@@ -156,9 +160,9 @@ def collect(paths: list[Path]) -> Collected:
             results.append(job_results.with_columns(relabel) if label != model_id else job_results)
             texts[name] = tuple(text.with_columns(pl.lit(name).alias("job"), *([relabel] if label != model_id else []))
                                 for text in (job_answers, job_replies))
-    if not results:
-        raise ConfigError("no scored records in " + ", ".join(str(p) for p in paths))
-    merged = _merge(results, ["model_id", "scorer", "triplet_id", "prompt_id", "k"])
+    merged = _merge(results, ["model_id", "scorer", "triplet_id", "prompt_id", "k"]) if results else None
+    if merged is None or merged.is_empty():
+        raise NoScores("no scored records in " + ", ".join(str(p) for p in paths))
     all_calls = pl.concat(calls, how="diagonal_relaxed")
     if "prompt_id" in all_calls.columns:  # a call seen by two sources counts once (legacy calls carry no id)
         keyed = (pl.col("role") == "target") & pl.col("prompt_id").is_not_null()

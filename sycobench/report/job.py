@@ -13,7 +13,7 @@ from sycobench.report.scenarios import Parties, per_scenario, present_tables
 from sycobench.report.tables import write_csv
 from sycobench.store import JobFolder
 
-__all__ = ["job_tables", "write_job_report", "format_headline"]
+__all__ = ["format_headline", "job_labels", "job_tables", "write_job_report"]
 
 log = logging.getLogger("sycobench.report")
 
@@ -40,15 +40,19 @@ def job_tables(results: pl.DataFrame, report: ReportConfig, calls: pl.DataFrame 
     return per_scenario(build, results, calls)
 
 
-def format_headline(uplift: pl.DataFrame) -> str:
-    """The headline columns of an uplift table (as written: sides named by party), for the terminal."""
-    sided = [c for c in uplift.columns if c.startswith("uplift_") and not c.endswith(("_lo", "_hi"))]
-    agree = [c for c in uplift.columns if c.endswith("_agree_p")]
-    cols = [c for c in ("scenario", "model_id", "scorer", "n_triplets", "sycophancy_index", "sycophancy_index_lo",
-                        "sycophancy_index_hi", *sided, *agree) if c in uplift.columns]
-    with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=200, fmt_str_lengths=40, float_precision=3,
-                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
-        return str(uplift.select(cols))
+def format_headline(uplift: pl.DataFrame, labels: dict[str, str] | None = None) -> str:
+    """The headline of an uplift table (as written: sides named by party), for the terminal."""
+    from sycobench.report.terminal import headline_text
+
+    return headline_text(uplift, labels=labels)
+
+
+def job_labels(calls: pl.DataFrame) -> dict[str, str]:
+    """Model id -> its roster label, where the records name one."""
+    if "model_label" not in calls.columns:
+        return {}
+    pairs = calls.select("model_id", "model_label").drop_nulls().unique("model_id", keep="first")
+    return dict(pairs.filter(pl.col("model_label") != pl.col("model_id")).iter_rows())
 
 
 def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.DataFrame]:
@@ -83,11 +87,11 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
             else f"{row['krippendorff_alpha']:.3f}"
         log.info("people's labels (%s): Krippendorff's alpha among %d people = %s, on %d answers; each person against "
                  "each scorer: labellers.csv", row["scenario"], row["labellers"], alpha, row["n_answers"])
-    mix = tables["stance_mix"].select(*(c for c in ("scenario", "party_a", "party_b") if c in tables["stance_mix"].columns),
-                                      "model_id", "scorer", "perspective", "n", "p_neg", "p_neu", "p_pos", "mean_score")
-    with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=3, tbl_hide_dataframe_shape=True,
-                   tbl_hide_column_data_types=True):
-        text = (f"stance mix\n{mix}\nuplift and sycophancy index "
-                f"(95% CI: t below 20 triplets, else cluster bootstrap-t)\n{format_headline(tables['uplift'])}")
+    from sycobench.report.terminal import headline_text, stance_text
+
+    labels = job_labels(calls)
+    text = (f"stance mix\n{stance_text(tables['stance_mix'], labels=labels, parties=(parties.a_name, parties.b_name))}\n"
+            f"uplift and sycophancy index (95% CI: t below 20 triplets, else cluster bootstrap-t)\n"
+            f"{headline_text(tables['uplift'], labels=labels)}")
     log.info("tables written to %s\n%s", folder.path, text)
     return tables

@@ -27,10 +27,10 @@ _ENGINE = "in-memory"
 # The columns the tables read, typed by the one layout in sycobench.records; no text (see load_text).
 RUN_SCHEMA = {name: RUN_FIELDS[name] for name in (
     "model_id", "model_label", "api", "prompt_id", "triplet_id", "scenario", "perspective", "side", "k", "usage",
-    "cost_usd", "latency_s", "cached", "error", "ended_at")}
+    "cost_usd", "latency_s", "queued_s", "cached", "error", "ended_at")}
 SCORE_SCHEMA = {name: SCORE_FIELDS[name] for name in (
-    "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "usage", "cost_usd", "latency_s", "cached",
-    "error", "scored_at", "labeller")}
+    "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "usage", "cost_usd", "latency_s", "queued_s",
+    "cached", "error", "scored_at", "labeller")}
 # What was asked and answered, carried into results.parquet and the transcript view; tables never read it.
 TEXT_COLUMNS = ["messages", "response_text", "raw", "unscorable"]
 _RUN_TEXT = {name: RUN_FIELDS[name] for name in ("model_id", "prompt_id", "k", "error", "response_text")}
@@ -88,14 +88,16 @@ def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFram
         name, "model_id", "api", pl.lit("target").alias("role"), "prompt_id", "triplet_id",
         pl.col("scenario").fill_null(parties.scenario), "perspective",
         pl.coalesce("side", parties.side()).alias("side"), "k",
-        pl.col("error").struct.field("class").alias("error_class"), "latency_s", pl.col("cached").fill_null(False),
+        pl.col("error").struct.field("class").alias("error_class"), "latency_s", "queued_s",
+        pl.col("cached").fill_null(False),
         pl.col("usage").struct.unnest(), "cost_usd", "model_label",
     )
     if scores is None:
         scores = folder.scan(SCORES, SCORE_SCHEMA)
     judge = scores.lazy().filter(pl.col("usage").is_not_null() | pl.col("error").is_not_null()).select(
         name, "model_id", pl.lit("judge").alias("role"), "prompt_id",
-        pl.col("error").struct.field("class").alias("error_class"), "latency_s", pl.col("cached").fill_null(False),
+        pl.col("error").struct.field("class").alias("error_class"), "latency_s", "queued_s",
+        pl.col("cached").fill_null(False),
         pl.col("usage").struct.unnest(), "cost_usd",
     )
     calls = pl.concat([target, judge], how="diagonal_relaxed").collect(engine=_ENGINE)

@@ -305,36 +305,51 @@ def agreement(results: pl.DataFrame | pl.LazyFrame, *, threshold: float = 0.33) 
 
 
 def health(calls: pl.DataFrame | pl.LazyFrame, results: pl.DataFrame | pl.LazyFrame | None = None) -> pl.DataFrame:
-    """Per model: calls, errors, tokens, cost and latency (cache hits excluded from latency); triplets from results."""
+    """Per model: target and judge calls apart (calls, errors, tokens, cost), and latency: each request's own
+    time (`latency_s` less `queued_s`, the wait for the rate limit) apart from that queueing, cache hits
+    excluded; triplets from results. Records without `queued_s` (written before it was kept) count their
+    queueing in the request's time."""
     lf = calls.lazy()
+    if "queued_s" not in lf.collect_schema().names():
+        lf = lf.with_columns(queued_s=pl.lit(None, dtype=pl.Float64))
     err, role = pl.col("error_class"), pl.col("role")
+    target, judge = role == "target", role == "judge"
 
     def known_sum(expr: pl.Expr) -> pl.Expr:
         return pl.when(expr.count() > 0).then(expr.sum())
 
     fresh = ~pl.col("cached").cast(pl.Boolean).fill_null(False)
     cost = pl.col("cost_usd").cast(pl.Float64)
-    latency = pl.col("latency_s").cast(pl.Float64).filter(fresh)
+    queued = pl.col("queued_s").cast(pl.Float64)
+    own = (pl.col("latency_s").cast(pl.Float64) - queued.fill_null(0.0)).clip(lower_bound=0.0)
+    tokens = {name: pl.col(name).cast(pl.Int64) for name in ("prompt_tokens", "completion_tokens", "reasoning_tokens")}
     # One rule everywhere (log, job.json, this table): a cached call costs $0 now; what it cost
     # when it was first paid is shown as cache_saved_usd.
     table = lf.group_by("model_id", maintain_order=True).agg(
-        calls=pl.len().cast(pl.Int64),
-        errors=err.is_not_null().sum().cast(pl.Int64),
-        blocked=(err == "blocked").sum().cast(pl.Int64),
-        prompt_tokens=known_sum(pl.col("prompt_tokens").cast(pl.Int64)),
-        completion_tokens=known_sum(pl.col("completion_tokens").cast(pl.Int64)),
-        reasoning_tokens=known_sum(pl.col("reasoning_tokens").cast(pl.Int64)),
-        cost_target_usd=pl.when(cost.filter(role == "target").count() > 0)
-        .then(cost.filter((role == "target") & fresh).sum()),
-        cost_judge_usd=pl.when(cost.filter(role == "judge").count() > 0)
-        .then(cost.filter((role == "judge") & fresh).sum()),
+        target_calls=target.sum().cast(pl.Int64),
+        judge_calls=judge.sum().cast(pl.Int64),
+        errors=(err.is_not_null() & target).sum().cast(pl.Int64),
+        judge_errors=(err.is_not_null() & judge).sum().cast(pl.Int64),
+        blocked=((err == "blocked") & target).sum().cast(pl.Int64),
+        **{name: known_sum(expr.filter(target)) for name, expr in tokens.items()},
+        judge_tokens=known_sum((tokens["prompt_tokens"].fill_null(0) + tokens["completion_tokens"].fill_null(0)
+                                + tokens["reasoning_tokens"].fill_null(0)).filter(judge & (
+                                    tokens["prompt_tokens"].is_not_null() | tokens["completion_tokens"].is_not_null()))),
+        cost_target_usd=pl.when(cost.filter(target).count() > 0).then(cost.filter(target & fresh).sum()),
+        cost_judge_usd=pl.when(cost.filter(judge).count() > 0).then(cost.filter(judge & fresh).sum()),
         cache_saved_usd=cost.filter(~fresh).sum(),
-        latency_p50_s=latency.quantile(0.5, "linear"),
-        latency_p95_s=latency.quantile(0.95, "linear"),
-        cache_hits=pl.col("cached").cast(pl.Boolean).fill_null(False).sum().cast(pl.Int64),
+        latency_p50_s=own.filter(target & fresh).quantile(0.5, "linear"),
+        latency_p95_s=own.filter(target & fresh).quantile(0.95, "linear"),
+        queued_p50_s=queued.filter(target & fresh).quantile(0.5, "linear"),
+        queued_p95_s=queued.filter(target & fresh).quantile(0.95, "linear"),
+        judge_latency_p50_s=own.filter(judge & fresh).quantile(0.5, "linear"),
+        judge_queued_p50_s=queued.filter(judge & fresh).quantile(0.5, "linear"),
+        cache_hits=(pl.col("cached").cast(pl.Boolean).fill_null(False) & target).sum().cast(pl.Int64),
+        judge_cache_hits=(pl.col("cached").cast(pl.Boolean).fill_null(False) & judge).sum().cast(pl.Int64),
     )
-    by_class = (
+    by_class = (  # target errors by class; a judge call's error is named `judge:<class>`
         lf.filter(err.is_not_null())
+        .with_columns(error_class=pl.when(judge).then(pl.lit("judge:") + err).otherwise(err))
         .group_by("model_id", "error_class")
         .agg(n=pl.len())
         .sort("model_id", "error_class")
@@ -357,12 +372,16 @@ def health(calls: pl.DataFrame | pl.LazyFrame, results: pl.DataFrame | pl.LazyFr
     else:
         table = table.with_columns(unscorable_rate=pl.lit(None, dtype=pl.Float64), not_scored_n=pl.lit(None, pl.Int64),
                                    n_triplets=pl.lit(None, pl.Int64))
-    return table.select(
-        "model_id", "n_triplets", "calls", "errors", "blocked", "errors_by_class", "unscorable_rate", "not_scored_n",
-        "prompt_tokens",
-        "completion_tokens", "reasoning_tokens", "cost_target_usd", "cost_judge_usd", "cache_saved_usd",
-        "latency_p50_s", "latency_p95_s", "cache_hits",
-    ).collect()
+    return table.select(*HEALTH_COLUMNS).collect()
+
+
+#: the health table's columns, in order (docs/metrics.md)
+HEALTH_COLUMNS = (
+    "model_id", "n_triplets", "target_calls", "judge_calls", "errors", "judge_errors", "blocked", "errors_by_class",
+    "unscorable_rate", "not_scored_n", "prompt_tokens", "completion_tokens", "reasoning_tokens", "judge_tokens",
+    "cost_target_usd", "cost_judge_usd", "cache_saved_usd", "latency_p50_s", "latency_p95_s", "queued_p50_s",
+    "queued_p95_s", "judge_latency_p50_s", "judge_queued_p50_s", "cache_hits", "judge_cache_hits",
+)
 
 
 def build_tables(

@@ -33,6 +33,7 @@ class Score:
     usage: dict[str, int] | None = None
     cost_usd: float | None = None
     latency_s: float | None = None
+    queued_s: float | None = None  # of latency_s, the time the model calls waited for the rate limit
     attempts: int | None = None
     cached: bool = False
     response_format: str | None = None

@@ -127,7 +127,7 @@ class JudgeScorer(Scorer):
         flipped = is_flipped(cfg, answer.prompt_id, answer.k)
         messages = judge_messages(answer, context=cfg.context, flipped=flipped, scenario=self.ctx.scenario)
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0}
-        cost, attempts, cached = 0.0, 0, True
+        cost, attempts, cached, queued = 0.0, 0, True, 0.0
         started = time.perf_counter()
         parsed = reply = step = None
         for _ in range(cfg.max_parse_retries + 1):
@@ -139,8 +139,10 @@ class JudgeScorer(Scorer):
             except ProviderError as exc:
                 return Score(flipped=flipped, attempts=attempts + (exc.attempts or 1),
                              response_format=self.formats.step(cfg.model), usage=usage, cost_usd=cost,
-                             latency_s=round(time.perf_counter() - started, 4), error=error_field(exc))
+                             latency_s=round(time.perf_counter() - started, 4),
+                             queued_s=round(queued + (exc.queued_s or 0.0), 4), error=error_field(exc))
             attempts += completion.attempts
+            queued += completion.queued_s
             cached = cached and completion.cached
             for name in usage:
                 usage[name] += getattr(completion, name) or 0
@@ -151,7 +153,8 @@ class JudgeScorer(Scorer):
                 break
             messages = [*messages, {"role": "assistant", "content": reply or ""}, {"role": "user", "content": REMINDER}]
         common = dict(raw=reply, flipped=flipped, usage=usage, cost_usd=cost, attempts=attempts, cached=cached,
-                      latency_s=round(time.perf_counter() - started, 4), response_format=step)
+                      latency_s=round(time.perf_counter() - started, 4), queued_s=round(queued, 4),
+                      response_format=step)
         if parsed.status == "ok":
             return Score(score=-parsed.score if flipped else parsed.score, **common)
         reason = parsed.status if parsed.status == "out_of_range" else f"unparseable: {parsed.reason}"

@@ -28,7 +28,8 @@ __all__ = ["JobFolder", "ReportFolder", "SweepFolder", "find_jobs", "results_fil
 
 RUN, SCORES = "run", "scores"  # the two record files: <name>.jsonl, and their columnar copies <name>.parquet
 _FILES = {"grid": "grid.jsonl", "meta": "job.json", "config": "config.yaml", "results": "results.parquet",
-          "log": "run.log", "lock": ".lock", "overrides": ".hydra/overrides.yaml", "hydra": ".hydra/hydra.yaml"}
+          "log": "run.log", "lock": ".lock", "overrides": ".hydra/overrides.yaml", "hydra": ".hydra/hydra.yaml",
+          "report": "report"}  # a single job's own report page (report.html, plots, tables), as a sweep has
 _SHAPES = {RUN: (RUN_SHAPE, RUN_FIELDS), SCORES: (SCORE_SHAPE, SCORE_FIELDS)}
 _KEY = list(ANSWER_KEY)
 # What a scorer reads of each answer (the text, but never the params or the call accounting).
@@ -183,6 +184,12 @@ class JobFolder:
         if not path.exists():
             return []
         return [str(o) for o in (yaml.safe_load(path.read_text(encoding="utf-8")) or [])]
+
+    def write_overrides(self, overrides: list[str]) -> None:
+        """The job's overrides where Hydra keeps them, for a job not started by Hydra (a notebook sweep)."""
+        path = self.file("overrides")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(list(overrides)), encoding="utf-8")
 
     def choices(self) -> str:
         """The config-group options Hydra chose for the job, e.g. `model=grok-4-fast scorer=judge`."""
@@ -441,6 +448,10 @@ class SweepFolder:
         finally:
             lock.release()
 
+    def remove_lock(self) -> None:
+        """Drop the lock file of a sweep that stopped before it wrote anything (so it leaves no trace)."""
+        (self.path / ".sweep.lock").unlink(missing_ok=True)
+
     @property
     def multirun(self) -> Path:
         return self.path / "multirun.yaml"
@@ -448,6 +459,11 @@ class SweepFolder:
     @property
     def report(self) -> Path:
         return self.path / self.REPORT
+
+    @property
+    def log(self) -> Path:
+        """The console output of a sweep the notebook API handed to a launcher."""
+        return self.path / "sweep.log"
 
     def overrides(self) -> list[str]:
         """The sweep's own overrides, as it was started (multirun.yaml)."""
