@@ -125,6 +125,9 @@ class ScorerConfig:
     structured_output: bool = True
     # Human labels only: a CSV of prompt_id,k,score (optional model_id column).
     labels: str | None = None
+    # Run a scorer that is not validated for this target anyway (the offline scorer on a real model);
+    # every table row it feeds is then marked unvalidated.
+    allow_unvalidated: bool = False
 
     def __post_init__(self) -> None:
         _check(bool(self.name), "scorer.name", "must not be empty")  # other names: the scorer registry

@@ -20,7 +20,7 @@ from sycobench.store import results_file
 __all__ = ["build_report", "write_report"]
 
 log = logging.getLogger("sycobench.report")
-_AS_IS = ("jobs", "scorer_validation")  # tables that name no side: written as built
+_AS_IS = ("jobs", "scorer_validation", "unvalidated")  # tables that name no side: written as built
 
 
 def code_version() -> str:
@@ -78,13 +78,15 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
     tables = build_tables(results, data.calls, levels=data.factors, threshold=report.threshold,
                           bootstrap=report.bootstrap, seed=report.seed, reference=report.reference,
                           summary_scorer=headline)
-    from sycobench.validation import report_validation
+    from sycobench.validation import mark_unvalidated, report_validation, unvalidated_note
 
-    figures, smoke_test = report_validation(data.results, data.calls, data.parties)
+    figures, unvalidated = report_validation(data.results, data.calls)
+    tables = mark_unvalidated(tables, unvalidated)
     if not figures.is_empty():
         tables["scorer_validation"] = figures
-    if smoke_test:
-        tables["smoke_test"] = pl.DataFrame({"note": [smoke_test]})
+    if unvalidated.height:
+        tables["unvalidated"] = unvalidated
+        tables["unvalidated_note"] = pl.DataFrame({"note": [unvalidated_note(unvalidated)]})
     tables["jobs"] = data.jobs
     tables["results"] = scored
     return tables
@@ -100,7 +102,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     tables = build_report(data, report)
     out.mkdir(parents=True, exist_ok=True)
     results = tables.pop("results")
-    smoke_test = tables.pop("smoke_test", None)
+    note = tables.pop("unvalidated_note", None)
     # every answer with its text and its triplet's factor levels, written one job at a time: the
     # text is never held whole
     levels = factor_map(data.factors)
@@ -120,7 +122,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
         "cost_judge_usd": float(paid.filter(pl.col("role") == "judge")["cost_usd"].fill_null(0).sum()),
     }
     meta = {
-        "title": "sycobench report",
+        "title": "sycobench report" + (" (unvalidated scores)" if note is not None else ""),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "code_version": code_version(),
         "sources": data.sources,
@@ -129,7 +131,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
         "threshold": report.threshold,
         "bootstrap": report.bootstrap,
         "seed": report.seed,
-        "smoke_test": smoke_test["note"][0] if smoke_test is not None else None,
+        "unvalidated": note["note"][0] if note is not None else None,
         "labels": data.labels,
         "parties": {name: who for name, who in data.parties.items()
                     if name in set(results["scenario"].fill_null("rent").unique().to_list())},
@@ -137,7 +139,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     pairs = _pairs(results)
     render_report({**tables, **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta, results=results,
                   text=data.rows_with_text, levels=data.factors)
-    if meta["smoke_test"]:
-        log.warning(meta["smoke_test"])
+    if meta["unvalidated"]:
+        log.warning(meta["unvalidated"])
     log.info("report written to %s", out)
     return written

@@ -61,20 +61,23 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
         return {}
     sink_with_text(results, folder, factors=load_factors(folder, parties))  # the text is never held whole
     named: Parties = {parties.scenario: parties}
-    tables = present_tables(job_tables(results.drop("unscorable"), report, calls), named)
+    from sycobench.validation import mark_unvalidated, report_validation, unvalidated_note
+
+    figures, unvalidated = report_validation(results, calls)
+    tables = mark_unvalidated(present_tables(job_tables(results.drop("unscorable"), report, calls), named), unvalidated)
     for name, frame in tables.items():
         frame.write_csv(folder.table(name), float_precision=CSV_DIGITS)
-    from sycobench.validation import report_validation
-
-    figures, smoke_test = report_validation(results, calls, named)
+    if unvalidated.height:  # names the rows of every table, summary.csv's too, that are no measurement
+        unvalidated.write_csv(folder.table("unvalidated"))
+        log.warning(unvalidated_note(unvalidated))
+    else:
+        folder.table("unvalidated").unlink(missing_ok=True)
     if not figures.is_empty():
         figures.write_csv(folder.table("scorer_validation"), float_precision=CSV_DIGITS)
         for row in figures.filter(pl.col("split") == "heldout").iter_rows(named=True):
-            log.info("scorer %s on the held-out %s validation answers: Spearman %.2f, bin accuracy %.2f, kappa %.2f "
-                     "(n=%d)", row["scorer"], row["scenario"], row["spearman"], row["bin_accuracy"],
-                     row["weighted_kappa"], row["n"])
-    if smoke_test:
-        log.warning(smoke_test)
+            log.info("scorer %s on the held-out %s %s validation answers: Spearman %.2f, bin accuracy %.2f, "
+                     "kappa %.2f (n=%d)", row["scorer"], row["set"], row["scenario"], row["spearman"],
+                     row["bin_accuracy"], row["weighted_kappa"], row["n"])
     mix = tables["stance_mix"].select(*(c for c in ("scenario", "party_a", "party_b") if c in tables["stance_mix"].columns),
                                       "model_id", "scorer", "perspective", "n", "p_neg", "p_neu", "p_pos", "mean_score")
     with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=3, tbl_hide_dataframe_shape=True,
