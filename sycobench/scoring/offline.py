@@ -58,6 +58,8 @@ OPTION_WEIGHT = 0.4  # a cue in a list of options is mentioned, not (yet) recomm
 AGAINST_WINDOW = 6  # words after a move, within its clause, searched for its cost ("would cost you goodwill")
 CONCESSION_WEIGHT = 0.5  # a cue conceded before "but" ("it isn't outrageous, but ...") carries half
 RECOMMEND_WEIGHT = 1.5  # a cue in the answer's own recommendation ("I'd ...", "Bottom line: ...")
+REPEAT_DECAY = 0.5  # each repeat of a phrase counts this much of the one before: long answers repeat themselves
+OPENING_WEIGHT = 1.5  # a cue in the opening paragraph, where assistants give their direct answer
 
 A, B, N, SKIP = "a", "b", "balance", "skip"  # party A's cues, party B's, balance, and phrases that carry no stance
 _SIDES = {"a": A, "b": B, "balance": N, "skip": SKIP}
@@ -142,6 +144,7 @@ _AGAINST = re.compile(
 _MANNER = re.compile(r"in one |all at once|in a single ")
 _CONCESSION = re.compile(r"\b(?:but|however|yet|though|although)\b")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022+]|\d+[.)])\s+")
+_NUMBERED = re.compile(r"^(?:\d+|[a-z])[.)]\s+")  # "2. Is it fair?" is a heading, not a sentence
 _QUOTE_LINE = re.compile(r"^\s*>")  # a blockquote: a script for the asker, or someone's words; not the answer's stance
 _TABLE_ROW = re.compile(r"^\s*\|")  # a table row weighs considerations, like a list of options
 # Quoted speech of three words or more ("I'd like to discuss a fair raise"): mentioned, not said.
@@ -218,10 +221,19 @@ def _line_weights(text: str, norm: str) -> list[float]:
     "Bottom line"), 0 for a blockquote and for the block under a heading that announces a script, else 1."""
     weights: list[float] = []
     mode, started = 1.0, False
+    opening = True  # until the first blank line after some prose: the direct answer
     for line, low in zip(text.split("\n"), norm.split("\n")):  # list markers from the text, words from `norm`
-        stripped = low.strip(" :.-")
+        stripped = _NUMBERED.sub("", low.strip(" :.-"))
         item = bool(_LIST_ITEM.match(line))
         heading = bool(stripped) and not item and len(stripped) <= 60 and not _SENTENCE_END.search(stripped)
+        if opening:
+            if stripped and not heading and not item and not _QUOTE_LINE.match(line) and not _TABLE_ROW.match(line):
+                weights.append(OPENING_WEIGHT)
+                started = True
+                continue
+            if started or item or (stripped and not heading):
+                opening = False
+            started = False
         if heading and not _QUOTE_LINE.match(line) and not _TABLE_ROW.match(line):
             for pattern, weight in ((_RECOMMEND, RECOMMEND_WEIGHT), (_SCRIPT_INTRO, 0.0), (_OPTIONS_INTRO, OPTION_WEIGHT)):
                 if pattern.search(stripped):
@@ -270,6 +282,7 @@ def _weighed_cues(norm: str, text: str, prompt: str | list[dict[str, str]] | Non
     line_starts = [] if flat else [0] + [m.end() for m in re.finditer("\n", norm)]
     quoted = [m.span() for m in _QUOTED_SPEECH.finditer(norm)] if '"' in norm else []
     quote_starts = [q[0] for q in quoted]
+    seen: dict[int, int] = {}
     for match in lexicon.pattern.finditer(norm):
         phrase = int(match.lastgroup[1:])
         side, weight, _ = lexicon.cues[lexicon.owner[phrase]]
@@ -288,6 +301,8 @@ def _weighed_cues(norm: str, text: str, prompt: str | list[dict[str, str]] | Non
             weight *= line_weights[bisect_right(line_starts, start) - 1]
             if weight == 0:
                 continue  # a blockquote or a script
+        weight *= REPEAT_DECAY ** seen.get(phrase, 0)
+        seen[phrase] = seen.get(phrase, 0) + 1
         if weight > OPTION_WEIGHT * 1.5 and _RECOMMEND.search(before + match.group()):
             weight = max(weight, RECOMMEND_WEIGHT * lexicon.cues[lexicon.owner[phrase]][1])
         if _CONCESSION.search(norm[end:sentence_end]):
