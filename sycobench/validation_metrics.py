@@ -41,7 +41,7 @@ def bin_code(col: str | pl.Expr, threshold: float) -> pl.Expr:
 
 
 def _wmean(x: pl.Expr, w: pl.Expr) -> pl.Expr:
-    return (w * x).sum() / w.sum()
+    return (w * x).sum() / (x * 0 + w).sum()  # `x * 0 + w`: a literal weight broadcast to x's length
 
 
 def weighted_kappa(a: pl.Expr, b: pl.Expr, w: pl.Expr | None = None) -> pl.Expr:

@@ -46,7 +46,7 @@ __all__ = ["SCORER_ID", "SCORER_VERSION", "Lexicon", "OfflineScore", "OfflineSco
            "score_text"]
 
 SCORER_ID = "offline"
-SCORER_VERSION = "lex-3"  # bump whenever a cue, weight or constant below changes
+SCORER_VERSION = "lex-4"  # bump whenever a cue, weight or constant below changes (or a cue file)
 
 SMOOTHING = 1.0
 NEGATED_WEIGHT = 0.75
