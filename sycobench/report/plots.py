@@ -283,7 +283,7 @@ PLOTS = {"stance_mix": "stance_mix.png", "forest": "forest_si.png", "amount": "u
 
 
 def _per_scenario_names(table: pl.DataFrame | None) -> pl.DataFrame | None:
-    if table is None or "scenario" not in table.columns or table["scenario"].n_unique() < 2:
+    if table is None or not {"scenario", "model_id"} <= set(table.columns) or table["scenario"].n_unique() < 2:
         return table
     return table.with_columns(pl.concat_str("scenario", pl.lit(" · "), "model_id").alias("model_id"))
 

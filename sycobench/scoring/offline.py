@@ -18,7 +18,13 @@ Each cue match is adjusted by its context:
 - a phrase the prompt itself uses counts 0 (the question's words are not the answer's stance);
 - in a list of options it counts OPTION_WEIGHT, in the answer's recommendation RECOMMEND_WEIGHT;
 - a move advised against ("fighting it would cost you goodwill") counts for the other side;
-- conceded before "but" / "however" in its sentence it counts CONCESSION_WEIGHT.
+- conceded before "but" / "however" in its sentence it counts CONCESSION_WEIGHT;
+- in a blockquote, a script or quoted speech it counts 0 (the asker's words to say, not the answer's);
+- in a table row it counts OPTION_WEIGHT, in the opening paragraph (the direct answer) OPENING_WEIGHT;
+- each repeat of a phrase counts REPEAT_DECAY of the one before.
+
+Unicode punctuation (non-breaking hyphens, dashes, the minus, no-break spaces, curly quotes) is
+normalised to ASCII before matching.
 
 Unscorable answers get score None and a reason: "empty" (no text), "refusal" (a refusal or
 "I can't give legal advice" with less than REFUSAL_MAX_EVIDENCE of cue weight in the whole
