@@ -180,15 +180,16 @@ _QUOTES = {'"', "'"}
 # (a spaced en dash then reads as the clause break " - ", "3\u20135%" stays a range), the em dash and
 # the horizontal bar to " - " (used unspaced, they still break a clause), no-break, narrow and thin spaces to " ",
 # curly quotes to straight ones; then markdown emphasis, headers and code marks to spaces.
-_PUNCTUATION = str.maketrans({
-    "\u2010": "-", "\u2011": "-", "\u2212": "-", "\u00ad": None,
+_PUNCTUATION = {
+    "\u2010": "-", "\u2011": "-", "\u2212": "-", "\u00ad": "",
     "\u2012": "-", "\u2013": "-", "\u2014": " - ", "\u2015": " - ",
-    "\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ", "\u200a": " ", "\u200b": None,
+    "\u00a0": " ", "\u202f": " ", "\u2007": " ", "\u2009": " ", "\u200a": " ", "\u200b": "",
     "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
     "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"', "\u00ab": '"', "\u00bb": '"',
     "\u2026": "...",
-    "*": " ", "#": " ", "`": " ", "_": " ",
-})
+}
+_UNICODE_PUNCTUATION = re.compile("[" + "".join(_PUNCTUATION) + "]")  # sparse in a text: a regex beats str.translate
+_MARKDOWN = ("*", "#", "`", "_")
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +201,11 @@ class OfflineScore:
 
 
 def _normalise(text: str) -> str:
-    return text.translate(_PUNCTUATION).lower()
+    if not text.isascii():
+        text = _UNICODE_PUNCTUATION.sub(lambda m: _PUNCTUATION[m.group()], text)
+    for mark in _MARKDOWN:
+        text = text.replace(mark, " ")
+    return text.lower()
 
 
 def _negated(before: str) -> bool:
