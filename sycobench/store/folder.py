@@ -41,6 +41,8 @@ _GRID_SCHEMA = {"prompt_id": pl.String, "messages": pl.List(pl.Struct({"role": p
 # Settings added to the shipped data after folders were written with it, at the value that gives the
 # answers those folders hold: a fingerprint that lacks them still matches (resume keeps working).
 _ADDED_LATER = {"scenario.mock.writer": "rent"}
+# Settings that fingerprints once held and that never change an answer: ignored where an old one has them.
+_NEUTRAL_LATER = ("scenario.offline_cues",)
 
 
 class JobFolder:
@@ -142,7 +144,8 @@ class JobFolder:
         if old is None:
             return
         missing = object()
-        old = {**{k: v for k, v in _ADDED_LATER.items() if k in current}, **old}
+        old = {**{k: v for k, v in _ADDED_LATER.items() if k in current},
+               **{k: v for k, v in old.items() if k not in _NEUTRAL_LATER}}
         changed = [
             f"{key} {_show(old[key]) if key in old else '(unset)'} -> {_show(current[key]) if key in current else '(unset)'}"
             for key in sorted(set(old) | set(current))
