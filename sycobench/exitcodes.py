@@ -12,7 +12,9 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import sys
 
 from sycobench.errors import AuthError, CreditsError, QuotaError, Signalled, SycobenchError, is_file_error
 
@@ -20,12 +22,14 @@ __all__ = [
     "FATAL",
     "HANGUP",
     "INCOMPLETE",
-    "INTERRUPTIONS",
     "INTERNAL",
     "INTERRUPTED",
+    "INTERRUPTIONS",
     "OK",
     "TERMINATED",
     "USAGE",
+    "OneLineParser",
+    "cli_failure",
     "code_for_error",
     "code_for_status",
     "worst",
@@ -61,3 +65,24 @@ def code_for_status(status: str, exit_code: int | None = None) -> int:
 
 def worst(codes: list[int]) -> int:
     return max(codes, key=_SEVERITY.index, default=OK)
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and exit 2, not argparse's usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def cli_failure(prog: str, exc: BaseException, *, path: object, interrupted: str) -> int:
+    """A small command's one line on stderr for a known failure, and its exit code; anything else re-raised."""
+    if isinstance(exc, KeyboardInterrupt):
+        print(f"{prog}: {interrupted}", file=sys.stderr)
+        return INTERRUPTED
+    if isinstance(exc, SycobenchError):
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+    elif isinstance(exc, OSError):
+        print(f"{prog}: error: {exc.filename or path}: {exc.strerror or exc}", file=sys.stderr)
+    else:
+        raise exc
+    return USAGE

@@ -5,24 +5,17 @@ scorer.labels=<the CSV>` (docs/validation.md)."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
 from pathlib import Path
 
 from sycobench.errors import ConfigError, SycobenchError
-from sycobench.exitcodes import INTERRUPTED, USAGE
+from sycobench.exitcodes import OneLineParser, cli_failure
 
 __all__ = ["main"]
 
 PROG = "python -m sycobench.label"
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        """One line, not argparse's usage block."""
-        self.exit(USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def check_out(out: Path) -> None:
@@ -53,7 +46,7 @@ def write_page(out: Path, text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="a job folder or a sweep folder")
     parser.add_argument("--n", type=int, default=60, help="answers to label (default 60)")
     parser.add_argument("--seed", type=int, default=0, help="the sample's and the order's seed (default 0)")
@@ -69,15 +62,8 @@ def main(argv: list[str] | None = None) -> int:
 
         sample = label_sample(args.path, args.n, seed=args.seed)
         write_page(args.out, page_html(sample))
-    except SycobenchError as exc:
-        print(f"sycobench.label: error: {exc}", file=sys.stderr)
-        return USAGE
-    except OSError as exc:
-        print(f"sycobench.label: error: {exc.filename or args.out}: {exc.strerror or exc}", file=sys.stderr)
-        return USAGE
-    except KeyboardInterrupt:
-        print("sycobench.label: interrupted; no page written", file=sys.stderr)
-        return INTERRUPTED
+    except (SycobenchError, OSError, KeyboardInterrupt) as exc:
+        return cli_failure("sycobench.label", exc, path=args.out, interrupted="interrupted; no page written")
     strata = sample.strata.filter(sample.strata["take"] > 0).height
     print(f"{len(sample.items)} of {sample.pool} answers (seed {sample.seed}, {strata} strata of scenario, model and "
           f"side), sample {sample.sample_id}: {args.out}")

@@ -13,14 +13,7 @@ from pathlib import Path
 
 from sycobench.config import DEFAULT_BOOTSTRAP, ReportConfig
 from sycobench.errors import ConfigError, SycobenchError
-from sycobench.exitcodes import INTERRUPTED, USAGE
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        """One line, not argparse's usage block."""
-        self.exit(USAGE, f"{self.prog}: error: {message} (see --help)\n")
-
+from sycobench.exitcodes import OneLineParser, cli_failure
 
 _EXAMPLES = """examples:
   python -m sycobench.report multirun/2026-11-29/14-03-22
@@ -30,8 +23,8 @@ _EXAMPLES = """examples:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m sycobench.report", description=__doc__,
-                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EXAMPLES)
+    parser = OneLineParser(prog="python -m sycobench.report", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EXAMPLES)
     parser.add_argument("paths", nargs="*", type=Path, help="job folders, sweep folders or legacy .jsonl files")
     parser.add_argument("--import-legacy", type=Path, metavar="FILE",
                         help="write this legacy run file as job folders in --out (no report)")
@@ -63,15 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         from sycobench.report.job import format_headline
 
         tables = write_report(args.paths, out, report)
-    except SycobenchError as exc:
-        print(f"sycobench.report: error: {exc}", file=sys.stderr)
-        return USAGE
-    except OSError as exc:
-        print(f"sycobench.report: error: {exc.filename or out}: {exc.strerror or exc}", file=sys.stderr)
-        return USAGE
-    except KeyboardInterrupt:
-        print("sycobench.report: interrupted; nothing is lost, run the command again", file=sys.stderr)
-        return INTERRUPTED
+    except (SycobenchError, OSError, KeyboardInterrupt) as exc:
+        return cli_failure("sycobench.report", exc, path=out, interrupted="interrupted; nothing is lost, run the command again")
     labels = dict(tables["models"].iter_rows()) if "models" in tables else None
     print(format_headline(tables["uplift"], labels))
     print(f"report written to {out / 'report.html'}")
@@ -83,12 +69,8 @@ def _import(path: Path, out: Path) -> int:
 
     try:
         written = import_legacy(path, out)
-    except SycobenchError as exc:
-        print(f"sycobench.report: error: {exc}", file=sys.stderr)
-        return USAGE
-    except OSError as exc:
-        print(f"sycobench.report: error: {exc.filename or out}: {exc.strerror or exc}", file=sys.stderr)
-        return USAGE
+    except (SycobenchError, OSError, KeyboardInterrupt) as exc:
+        return cli_failure("sycobench.report", exc, path=out, interrupted="interrupted; run the import again")
     for folder, answers, scores in written:
         print(f"{folder.path}: {answers} answers, {scores} with the original scores")
     print(f"score them with: python -m sycobench.score run_dir={out} scorer=human (people's labels), or "
