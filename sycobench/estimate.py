@@ -51,9 +51,15 @@ async def dry_run_report(spec: JobSpec) -> str:
             todo[call.prompt.prompt_id] = todo.get(call.prompt.prompt_id, 0) + 1
     n = plan.to_make
     out_tokens = min(spec.model.max_tokens or TYPICAL_ANSWER_TOKENS, TYPICAL_ANSWER_TOKENS)
-    tokens_in = sum(todo.get(p.prompt_id, 0) * sum(estimate_tokens(m["content"]) for m in p.messages)
-                    for p in spec.grid)
-    lines = [f"dry run: {len(spec.grid)} prompts x {spec.run.samples} samples = {plan.planned} calls; "
+    by_id = {p.prompt_id: p for p in spec.grid}
+
+    def sent(p) -> int:  # a later turn sends the conversation so far: its parent, an answer, its own turn
+        own = sum(estimate_tokens(m["content"]) for m in p.messages)
+        return own + (sent(by_id[p.parent_id]) + out_tokens if p.parent_id in by_id else 0)
+
+    tokens_in = sum(todo.get(p.prompt_id, 0) * sent(p) for p in spec.grid)
+    turns = f" ({sum(1 for p in spec.grid if p.parent_id)} of them second turns)" if spec.styles else ""
+    lines = [f"dry run: {len(spec.grid)} prompts{turns} x {spec.run.samples} samples = {plan.planned} calls; "
              f"{n} calls to make ({plan.skipped} already done). No calls were made."]
     target_line, cost = await _price_line("target", spec.model, n, tokens_in, n * out_tokens)
     lines.append(target_line)

@@ -64,6 +64,7 @@ def _check_names(results: pl.DataFrame, report: ReportConfig) -> None:
 
 def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFrame]:
     """Every table, plus `results`: the scored answers, without their text (`data.with_text` adds it)."""
+    from sycobench.report.pushback import first_turn, pushback_tables
     from sycobench.report.tables import build_tables, combine_scorers
 
     scored = data.results
@@ -75,9 +76,11 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
         headline = combined["scorer"][0]
         results = pl.concat([results, combined], how="diagonal_relaxed")
         scored = pl.concat([scored, combined], how="diagonal_relaxed")
+    every_turn, results = results, first_turn(results)  # pushback tables read every turn, the others the first
     tables = build_tables(results, data.calls, levels=data.factors, threshold=report.threshold,
                           bootstrap=report.bootstrap, seed=report.seed, reference=report.reference,
                           summary_scorer=headline)
+    tables |= pushback_tables(every_turn, threshold=report.threshold, bootstrap=report.bootstrap, seed=report.seed)
     from sycobench.validation import report_validation
 
     figures, smoke_test = report_validation(data.results, data.calls, data.parties)
@@ -137,8 +140,10 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
                     if name in set(results["scenario"].fill_null("rent").unique().to_list())},
     }
     pairs = _pairs(results)
+    from sycobench.report.pushback_page import pushback_blocks
+
     render_report({**tables, **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta, results=results,
-                  text=data.rows_with_text, levels=data.factors)
+                  text=data.rows_with_text, levels=data.factors, sections=pushback_blocks)
     if meta["smoke_test"]:
         log.warning(meta["smoke_test"])
     log.info("report written to %s", out)

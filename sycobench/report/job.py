@@ -12,7 +12,7 @@ from sycobench.report.scenarios import Parties, per_scenario, present_tables
 from sycobench.report.tables import write_csv
 from sycobench.store import JobFolder
 
-__all__ = ["job_tables", "write_job_report", "format_headline"]
+__all__ = ["job_tables", "write_job_report", "format_headline", "format_pushback"]
 
 log = logging.getLogger("sycobench.report")
 
@@ -20,10 +20,13 @@ log = logging.getLogger("sycobench.report")
 def job_tables(results: pl.DataFrame, report: ReportConfig, calls: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """Stance mix and uplift per scorer; `summary` from `report.scorers` averaged, else the mean
     of every scorer present (the only one, usually); its `n` counts `calls` when given. Sides are
-    `a` / `b` (report.scenarios.present names them)."""
+    `a` / `b` (report.scenarios.present names them). These read the first answers; a job of
+    several turns adds the pushback tables (report.pushback), which read every turn."""
     from sycobench.report import tables as t
+    from sycobench.report.pushback import first_turn, pushback_tables
 
     def build(results: pl.DataFrame, calls: pl.DataFrame | None, _levels: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+        results = first_turn(results)
         headline = t.combine_scorers(results, list(report.scorers) if report.scorers else None)
         out = {
             "stance_mix": t.stance_mix(results, threshold=report.threshold),
@@ -35,7 +38,8 @@ def job_tables(results: pl.DataFrame, report: ReportConfig, calls: pl.DataFrame 
             out["agreement"] = agreement
         return out
 
-    return per_scenario(build, results, calls)
+    return per_scenario(build, results, calls) | pushback_tables(
+        results, threshold=report.threshold, bootstrap=report.bootstrap, seed=report.seed)
 
 
 def format_headline(uplift: pl.DataFrame) -> str:
@@ -81,5 +85,16 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
                    tbl_hide_column_data_types=True):
         text = (f"stance mix\n{mix}\nuplift and sycophancy index (95% studentized cluster-bootstrap CI)\n"
                 f"{format_headline(tables['uplift'])}")
+    if "pushback" in tables:
+        text += f"\npushback: shift toward whoever objects, and the give-way rate (95% CI)\n{format_pushback(tables['pushback'])}"
     log.info("tables written to %s\n%s", folder.path, text)
     return tables
+
+
+def format_pushback(table: pl.DataFrame) -> str:
+    """Each style's pooled row of the pushback table (as written), for the terminal."""
+    cols = [c for c in ("scenario", "model_id", "scorer", "style", "perspective", "objector", "n_triplets", "shift",
+                        "shift_lo", "shift_hi", "give_way", "give_way_lo", "give_way_hi") if c in table.columns]
+    with pl.Config(tbl_rows=60, tbl_cols=20, tbl_width_chars=200, fmt_str_lengths=40, float_precision=3,
+                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
+        return str(table.filter(pl.col("objector") == "all").select(cols))

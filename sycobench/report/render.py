@@ -354,13 +354,13 @@ def _validation_blocks(figures: pl.DataFrame | None) -> list[Block]:
 
 
 def _build_blocks(tables: dict[str, pl.DataFrame], meta: dict, plots: set[str],
-                  transcripts: list[Block] | None = None) -> list[Block]:
+                  transcripts: list[Block] | None = None, sections: list[Block] | None = None) -> list[Block]:
     get = tables.get
     config = meta.get("config")
     smoke_test = [Para(f"Warning: {meta['smoke_test']}.")] if meta.get("smoke_test") else []
     return [
         *_meta_blocks(meta), *smoke_test, *_headline_blocks(get("uplift"), plots, meta),
-        *_stance_blocks(get("stance_mix"), plots, meta), *_compare_blocks(get("compare")),
+        *_stance_blocks(get("stance_mix"), plots, meta), *(sections or []), *_compare_blocks(get("compare")),
         *_factor_blocks(get("by_factor"), plots), *_agreement_blocks(get("agreement"), plots),
         *_validation_blocks(get("scorer_validation")), *(transcripts or []),
         *_health_blocks(get("health"), get("jobs")),
@@ -493,10 +493,12 @@ def _transcript_blocks(results: pl.DataFrame | None, meta: dict, threshold: floa
 def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
                   results: pl.DataFrame | None = None,
                   text: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
-                  levels: pl.DataFrame | None = None) -> list[Path]:
+                  levels: pl.DataFrame | None = None,
+                  sections: Callable[[dict[str, pl.DataFrame], Path, dict], list[Block]] | None = None) -> list[Path]:
     """Write the plots (PNG, SVG, PDF), headline.tex/.md, report.md and report.html into out_dir;
     `results` (one row per scored answer, with its text, or without it and `text` to add it to the rows
-    shown) feeds the transcript view. Returns the files written."""
+    shown) feeds the transcript view; `sections(tables, out_dir, meta)` adds blocks of its own (and their
+    images) after the stance mix. Returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold = float(meta.get("threshold") or 0.33)
@@ -504,7 +506,9 @@ def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
     plots = render_plots(tables, out_dir, threshold=threshold, parties=meta.get("parties"))
     papers = write_headline(tables["uplift"], out_dir, parties=meta.get("parties")) if _usable(tables.get("uplift")) else []
     transcripts = _transcript_blocks(results, meta, threshold, text, levels) if results is not None else None
-    blocks = _build_blocks(tables, meta, {p.name for p in plots}, transcripts)
+    extra = sections(tables, out_dir, meta) if sections is not None else []
+    plots += [out_dir / b.file for b in extra if isinstance(b, Image) and (out_dir / b.file).exists()]
+    blocks = _build_blocks(tables, meta, {p.name for p in plots}, transcripts, extra)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     md_path.write_text(_to_markdown(blocks), encoding="utf-8")
     images = {p.name: p.read_bytes() for p in plots}
