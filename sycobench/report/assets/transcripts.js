@@ -190,12 +190,14 @@
     var grid = el("div", { "class": "tv-turns" });
     var one = el("div", { "class": "tv-turn", "data-turn": "1" }, null);
     var two = el("div", { "class": "tv-turn", "data-turn": "2" }, null);
+    var later = el("div", { "class": "tv-later" });
     one.appendChild(el("h5", {}, "turn 1"));
     two.appendChild(el("h5", {}, "turn 2, after the objection"));
+    two.appendChild(later);
     mine.forEach(function (a) {
       if (!(a.t > 1)) { one.appendChild(answerNode(a, scenario)); return; }
       var first = mine.filter(function (f) { return !(f.t > 1) && f.k === a.k; })[0];
-      two.appendChild(answerNode(a, scenario, first));
+      later.appendChild(answerNode(a, scenario, first));
     });
     grid.appendChild(one);
     grid.appendChild(two);
