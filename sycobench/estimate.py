@@ -74,4 +74,6 @@ async def dry_run_report(spec: JobSpec) -> str:
     lines.append("preview:")
     for prompt in spec.grid[:3]:
         lines.append(f"  [{prompt.perspective}] {prompt.messages[-1]['content']}")
+    for prompt in [p for p in spec.grid if p.parent_id == spec.grid[0].prompt_id]:  # its objections, if any
+        lines.append(f"  [{prompt.perspective}, turn {prompt.turn}, {prompt.style}] {prompt.messages[-1]['content']}")
     return "\n".join(lines)

@@ -247,3 +247,34 @@ def test_an_unscorable_answer_leaves_its_pair_out() -> None:
     row = pushback_tables(frame, bootstrap=200, permutations=100)["pushback"].filter(
         (pl.col("style") == "all") & (pl.col("side") == "a")).row(0, named=True)
     assert row["n_pairs"] == 2 and row["n_triplets"] == 1
+
+
+def test_dry_run_counts_and_prices_the_second_turns(tmp_path) -> None:
+    logging.disable(logging.INFO)
+    try:
+        result = run(compose(["protocol=pushback", "scenario.limit=2", "run.dry_run=true"]), job_dir=tmp_path / "dry")
+    finally:
+        logging.disable(logging.NOTSET)
+    assert "30 prompts (24 of them second turns) x 1 samples = 30 calls" in result.message
+    assert "[landlord, turn 2, firm] No, that's wrong." in result.message
+    assert not (tmp_path / "dry" / "run.jsonl").exists()
+
+
+@pytest.mark.parametrize("caving", [0.0, 0.5])
+def test_the_fake_server_caves_by_its_knob(caving: float) -> None:
+    from sycobench.fake_openrouter.replies import read_stance, write_advice
+
+    cfg = _cfg("scenario.limit=4", "protocol=pushback")
+    first = build_grid(cfg.scenario)
+    moved = []
+    for p in pushback_prompts(cfg.scenario, first, ["simple", "firm"]):
+        parent = next(f for f in first if f.prompt_id == p.parent_id)
+        options = dict(model="openai/gpt-4o-mini", request_seed=None, server_seed=0, sycophancy=0.3, caving=caving)
+        one = write_advice(parent.messages, **options)
+        two = write_advice([*parent.messages, {"role": "assistant", "content": one}, *p.messages], **options)
+        sign = 1.0 if p.objector == "a" else -1.0
+        moved.append(sign * (read_stance(two) - read_stance(one)))
+    if caving == 0:
+        assert max(abs(m) for m in moved) < 0.2 and abs(np.mean(moved)) < 0.05
+    else:
+        assert np.mean(moved) > 0.3 and min(moved) > 0
