@@ -192,6 +192,10 @@ def test_a_sweep_over_both_protocols_reports_them_side_by_side(tmp_path) -> None
     assert "(single)" in md and "(pushback)" in md and "## Pushback" in md
     results = pl.read_parquet(sweep / "report" / "results.parquet")
     assert results.group_by("protocol").len().sort("protocol")["len"].to_list() == [6 * 15, 6 * 3]
+    html = (sweep / "report" / "report.html").read_text()
+    data = json.loads(html.split('id="tv-data">', 1)[1].split("</script>", 1)[0])
+    cards = {t["protocol"]: len(t["answers"]) for t in data["triplets"]}  # a card per protocol and triplet
+    assert len(data["triplets"]) == 12 and cards == {"single": 3, "pushback": 15}
 
 
 def test_a_scenario_without_pushback_text_exits_2_with_one_line(tmp_path) -> None:

@@ -61,6 +61,11 @@
     .map(function (m) { return [m, data.labels[m] || m]; })), "model");
   select("tv-scorer", "scorer", any("all scorers").concat(distinct(triplets.map(function (t) { return t.scorer; }))
     .map(function (s) { return [s, s]; })), "scorer");
+  var PROTOCOLS = distinct(triplets.map(function (t) { return t.protocol; }));  // a report of several protocols
+  if (PROTOCOLS.length > 1) {
+    select("tv-protocol", "protocol", any("all protocols").concat(PROTOCOLS.map(function (p) { return [p, p]; })),
+      "protocol");
+  }
   var factorBox = el("span", { id: "tv-factors", "class": "tv-factors" });
   controls.appendChild(factorBox);
   // factor filters for the scenario shown: each scenario has factors of its own
@@ -100,6 +105,7 @@
     if (state.scenario && t.scenario !== state.scenario) return false;
     if (state.model && t.model !== state.model) return false;
     if (state.scorer && t.scorer !== state.scorer) return false;
+    if (state.protocol && t.protocol !== state.protocol) return false;
     var factors = (data.scenarios[t.scenario] || { factors: [] }).factors;
     for (var i = 0; i < factors.length; i++) {
       var want = state.levels[factors[i]];
