@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 import sycobench.allocator  # noqa: F401  (first of ours: it must run before anything loads Polars)
 import sycobench.exitcodes as exitcodes
 from sycobench.config import register_configs, to_config
-from sycobench.errors import Signalled, SycobenchError
+from sycobench.errors import Signalled, SycobenchError, is_file_error
 from sycobench.providers.keys import refuse_keys_in_overrides
 from sycobench.scenario_file import check_scenario_files
 from sycobench.store.dirs import register_resolver
@@ -157,7 +157,7 @@ def exit_on_error(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], A
         except Exception as exc:
             if os.environ.get("SYCOBENCH_TRACEBACK"):
                 raise
-            if isinstance(exc, OSError):
+            if is_file_error(exc):
                 from sycobench.job import describe_os_error
 
                 print(f"sycobench: error: {describe_os_error(exc)}", file=sys.stderr)
@@ -234,16 +234,14 @@ def run_entry(hydra_main: Callable[[], Any]) -> None:
     except KeyboardInterrupt:
         print("sycobench: interrupted; resume with run.resume=<job dir>", file=sys.stderr)
         sys.exit(exitcodes.INTERRUPTED)
-    except OSError as exc:  # a folder that cannot be written, before a job began (a job says so itself)
-        if user_wants_traceback:
-            raise
-        from sycobench.job import describe_os_error
-
-        print(f"sycobench: error: {describe_os_error(exc)}", file=sys.stderr)
-        sys.exit(exitcodes.INCOMPLETE if _job_began() else exitcodes.USAGE)
     except Exception as exc:
         if user_wants_traceback:
             raise
+        if is_file_error(exc):  # a folder that cannot be written, before a job began (a job says so itself)
+            from sycobench.job import describe_os_error
+
+            print(f"sycobench: error: {describe_os_error(exc)}", file=sys.stderr)
+            sys.exit(exitcodes.INCOMPLETE if _job_began() else exitcodes.USAGE)
         print(f"sycobench: error: {describe_error(exc)}", file=sys.stderr)
         ours = _ours(exc)
         sys.exit(exitcodes.code_for_error(ours) if ours is not None else exitcodes.USAGE)

@@ -28,6 +28,7 @@ __all__ = [
     "CostCapReached",
     "ScoringError",
     "Signalled",
+    "is_file_error",
 ]
 
 
@@ -108,3 +109,9 @@ class Signalled(BaseException):
         self.signum = signum
         self.name = signal.Signals(signum).name
         super().__init__(f"interrupted by {self.name}")
+
+
+def is_file_error(exc: BaseException) -> bool:
+    """An OS error about a file (a full disk, a read-only folder), not a library's IOError subclass
+    without an errno (Hydra's MissingConfigException, say)."""
+    return isinstance(exc, OSError) and exc.errno is not None

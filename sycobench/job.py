@@ -20,7 +20,7 @@ from typing import Any
 
 import sycobench.exitcodes as exitcodes
 from sycobench.config import RateLimitConfig, RunConfig, config_yaml
-from sycobench.errors import AuthError, ConfigError, CreditsError, Signalled, SycobenchError
+from sycobench.errors import AuthError, ConfigError, CreditsError, Signalled, SycobenchError, is_file_error
 from sycobench.progress import Progress
 from sycobench.providers.cache import ResponseCache
 from sycobench.providers.client import CallTotals, ModelClient
@@ -152,8 +152,8 @@ async def arun_job(spec: JobSpec, job_dir: Path, *, job_id: str | None = None, l
                     exc = Signalled(received[0])
                 code = exitcodes.code_for_error(exc)
                 status = ("interrupted" if code in exitcodes.INTERRUPTIONS else
-                          "incomplete" if isinstance(exc, OSError) else "failed")
-                message = (describe_os_error(exc, folder.path) if isinstance(exc, OSError)
+                          "incomplete" if is_file_error(exc) else "failed")
+                message = (describe_os_error(exc, folder.path) if is_file_error(exc)
                            else str(exc) or type(exc).__name__)
                 meta.update(status=status, message=message, ended_at=now_iso(), exit_code=code)
                 folder.save_meta(meta)

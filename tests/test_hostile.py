@@ -433,3 +433,9 @@ def test_headline_md_escapes_markup_as_report_md_does(tmp_path) -> None:
     _, md = write_headline(uplift, tmp_path)
     text = md.read_text()
     assert "<script>" not in text and r"\<script\>" in text and r"\|\*x\*" in text
+
+
+def test_every_hostile_fault_of_the_fake_server_is_driven_here() -> None:
+    from sycobench.fake_openrouter.faults import HOSTILE
+    source = Path(__file__).read_text(encoding="utf-8")
+    assert [f for f in HOSTILE if f'"{f}"' not in source] == []

@@ -109,8 +109,11 @@ def test_lock_is_refused_while_another_process_holds_it(tmp_path) -> None:
         holder.kill()
         holder.wait()
     with JobFolder(job).lock():  # released by the OS when the holder died
-        with JobFolder(job).lock():  # re-entrant within one process
-            pass
+        with pytest.raises(ConfigError, match="in use"):  # not re-entrant: two jobs of one process are two writers
+            with JobFolder(job).lock():
+                pass
+    with JobFolder(job).lock():  # and released on exit
+        pass
 
 
 @pytest.mark.slow

@@ -22,7 +22,7 @@ STAGES = {
     "report": 7,
     "preflight": 8, "spec": 8, "estimate": 8,
     "job": 9,
-    "api": 10, "app": 10, "score": 10, "validate": 10, "callbacks": 10, "__main__": 10, "__init__": 10,
+    "api": 10, "app": 10, "score": 10, "validate": 10, "repair": 10, "callbacks": 10, "__main__": 10, "__init__": 10,
     "fake_openrouter": 10,
 }
 
