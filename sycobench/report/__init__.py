@@ -49,10 +49,10 @@ def _pairs(results: pl.DataFrame) -> pl.DataFrame | None:
     )
 
 
-def _by_protocol(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """Tables of several protocols as the page shows them: a model's rows named `model (protocol)`, so
+def _by_protocol(tables: dict[str, pl.DataFrame], labels: dict[str, str]) -> dict[str, pl.DataFrame]:
+    """Tables of several protocols as the page shows them: a model's rows named `label (protocol)`, so
     tables and plots keep them apart (the written tables have a `protocol` column instead)."""
-    named = pl.col("model_id") + " (" + pl.col("protocol") + ")"
+    named = pl.col("model_id").replace(labels) + " (" + pl.col("protocol") + ")"
     return {name: t.with_columns(named.alias("model_id")) if "protocol" in t.columns and "model_id" in t.columns
             else t for name, t in tables.items()}
 
@@ -150,7 +150,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     pairs = _pairs(results)
     from sycobench.report.pushback_page import pushback_blocks
 
-    render_report({**_by_protocol(tables), **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta,
+    render_report({**_by_protocol(tables, data.labels), **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta,
                   results=results,
                   text=data.rows_with_text, levels=data.factors, sections=pushback_blocks)
     if meta["smoke_test"]:
