@@ -4,7 +4,7 @@ Each job runs in a child process (generation, offline scoring, tables, bootstrap
 RSS is read with wait4. The grid grows through `scenario.base_rents` and `scenario.amounts`
 (12 triplets per (base rent, amount) pair, 3 prompts each), with the same `run.samples`.
 
-    python bench/memory.py [--quick]
+    python bench/memory.py [--quick] [--bootstrap 2000]
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ def grid(rents: int, amounts: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--bootstrap", type=int, help="report.bootstrap (default: the config's)")
     args = parser.parse_args()
+    extra = [] if args.bootstrap is None else [f"report.bootstrap={args.bootstrap}"]
     sizes = [(1, 5), (2, 25)] if args.quick else [(5, 5), (10, 25)]  # (base rents, amounts)
     rows = []
     with workdir("memory") as tmp:
@@ -38,7 +40,7 @@ def main() -> None:
         for rents, amounts in sizes:
             calls = 36 * rents * amounts * SAMPLES
             job = tmp / f"job-{calls}"
-            child = run_child([sys.executable, "-m", "sycobench", "model=mock", *grid(rents, amounts),
+            child = run_child([sys.executable, "-m", "sycobench", "model=mock", *grid(rents, amounts), *extra,
                                f"hydra.run.dir={job}"], env=env, cwd=tmp)
             if child.returncode:
                 sys.exit(f"memory: the {calls}-call job failed:\n{child.stderr[-2000:]}")

@@ -73,6 +73,7 @@ class ProviderError(SycobenchError):
         self.model = model
         self.prompt_id = prompt_id
         self.attempts = attempts  # set by the retry layer when it gives up
+        self.queued_s: float | None = None  # set by the call path: time spent waiting for the rate limit
         # A Completion the provider received but would rather re-ask (e.g. empty content): the
         # call path asks once more, then records this one.
         self.partial = partial

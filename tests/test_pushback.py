@@ -27,7 +27,7 @@ SINGLE_RUN_FIELDS = [
     "schema", "run_id", "job_id", "role", "model_id", "model_label", "api", "prompt_id", "triplet_id", "scenario",
     "version", "perspective", "side", "factors", "k", "params", "started_at", "response_text", "reasoning",
     "finish_reason", "native_finish_reason", "upstream_provider", "generation_id", "usage", "cost_usd", "attempts",
-    "cached", "simulated", "error", "latency_s", "ended_at"]
+    "cached", "simulated", "error", "latency_s", "queued_s", "ended_at"]
 
 
 def _cfg(*overrides: str):

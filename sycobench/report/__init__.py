@@ -17,10 +17,10 @@ from sycobench.report.load import TEXT_COLUMNS, factor_map
 from sycobench.report.scenarios import present_tables
 from sycobench.store import ReportFolder
 
-__all__ = ["build_report", "write_report"]
+__all__ = ["build_report", "present", "write_report"]
 
 log = logging.getLogger("sycobench.report")
-_AS_IS = ("jobs", "scorer_validation")  # tables that name no side: written as built
+_AS_IS = ("jobs", "scorer_validation", "models")  # tables that name no side: written as built
 
 
 def code_version() -> str:
@@ -36,8 +36,11 @@ def code_version() -> str:
 
 
 def _pairs(results: pl.DataFrame) -> pl.DataFrame | None:
-    """Paired scores of the first two scorers on the answers both scored (for the scatter)."""
-    scorers = results["scorer"].unique(maintain_order=True).to_list()
+    """Paired scores of the first two scorers on the answers both scored (for the scatter); automatic
+    scorers before people's labels."""
+    from sycobench.report.labellers import automatic_scorers, people
+
+    scorers = automatic_scorers(results) + people(results)
     if len(scorers) < 2:
         return None
     a, b = scorers[:2]
@@ -70,20 +73,30 @@ def _check_names(results: pl.DataFrame, report: ReportConfig) -> None:
                               f"choose among: {', '.join(map(repr, present)) or 'none'}")
 
 
+def _seen(results: pl.DataFrame) -> pl.DataFrame:
+    """The rows a scorer saw (scored or unscorable), without the `scored` flag."""
+    if "scored" not in results.columns:
+        return results
+    return results.filter(pl.col("scored").fill_null(True)).drop("scored")
+
+
 def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFrame]:
     """Every table, plus `results`: the scored answers, without their text (`data.with_text` adds it)."""
     from sycobench.report.pushback import first_turn, pushback_tables
     from sycobench.report.tables import build_tables, combine_scorers
 
-    scored = data.results
-    results = scored.drop(TEXT_COLUMNS, strict=False)
+    # answers no scorer saw (`scored` false) count in the tables as not scored; the rest of the
+    # report (results.parquet, transcripts, validation) shows what a scorer saw
+    seen = _seen(data.results)
+    scored = seen
+    results = data.results.drop(TEXT_COLUMNS, strict=False)
     _check_names(results, report)
     headline = None
     if report.scorers:
         combined = combine_scorers(results, list(report.scorers))
         headline = combined["scorer"][0]
         results = pl.concat([results, combined], how="diagonal_relaxed")
-        scored = pl.concat([scored, combined], how="diagonal_relaxed")
+        scored = pl.concat([scored, _seen(combined)], how="diagonal_relaxed")
     every_turn, results = results, first_turn(results)  # pushback tables read every turn, the others the first
     tables = build_tables(results, data.calls, levels=data.factors, threshold=report.threshold,
                           bootstrap=report.bootstrap, seed=report.seed, reference=report.reference,
@@ -91,7 +104,7 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
     tables |= pushback_tables(every_turn, threshold=report.threshold, bootstrap=report.bootstrap, seed=report.seed)
     from sycobench.validation import report_validation
 
-    figures, smoke_test = report_validation(data.results, data.calls, data.parties)
+    figures, smoke_test = report_validation(seen, data.calls, data.parties)
     if not figures.is_empty():
         tables["scorer_validation"] = figures
     if smoke_test:
@@ -99,6 +112,16 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
     tables["jobs"] = data.jobs
     tables["results"] = scored
     return tables
+
+
+def present(data: Collected, tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The tables as written (sides named by the scenarios' party ids), plus `models`: each model's roster label."""
+    written = present_tables({k: v for k, v in tables.items() if k not in ("results", "smoke_test")}, data.parties,
+                             as_is=_AS_IS)
+    models = data.results.select(pl.col("model_id").unique(maintain_order=True))
+    written["models"] = models.with_columns(label=pl.col("model_id").replace_strict(
+        data.labels, default=None, return_dtype=pl.String))  # the roster's label of each model, where it gives one
+    return written
 
 
 def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_text: str | None = None) -> dict[str, pl.DataFrame]:
@@ -119,7 +142,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     levels = factor_map(data.factors)
     data.results_with_text(results).join(levels, on=["scenario", "triplet_id"], how="left").sink_parquet(
         folder.results, row_group_size=8192, engine="streaming")
-    written = present_tables(tables, data.parties, as_is=_AS_IS)
+    written = present(data, tables)
     write_tables(written, out)
     calls = data.calls
     paid = calls.filter(~pl.col("cached").fill_null(False))
@@ -155,5 +178,5 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
                   text=data.rows_with_text, levels=data.factors, sections=pushback_blocks)
     if meta["smoke_test"]:
         log.warning(meta["smoke_test"])
-    log.info("report written to %s", out)
+    log.debug("report written to %s", out)
     return written

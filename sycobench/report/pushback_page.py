@@ -1,7 +1,7 @@
 """The report's pushback section: its tables and its one plot (report.pushback builds the figures).
 
 `pushback_blocks` is handed to `render.render_report`, which places the blocks after the stance
-mix; the plot shows the shift toward whoever objects, with its 95% interval, for each objector
+mix (report.sections builds the others); the plot shows the shift toward whoever objects, with its 95% interval, for each objector
 and each style, one point per model (first scorer), one panel per scenario.
 """
 
@@ -13,10 +13,9 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
+from sycobench.report.blocks import Block, Heading, Image, Para
 from sycobench.report.plots import _save, _usable, _wrap, model_style
-from sycobench.report.render import (
-    Block, Heading, Image, Para, _ci, _flagged, _keys, _num, _fmt_p, _table, _text, _triplets,
-)
+from sycobench.report.sections import _ci, _flagged, _fmt_p, _keys, _num, _table, _text, _triplets
 from sycobench.report.scenarios import Parties, axis_words, side_label
 
 __all__ = ["PLOT", "pushback_blocks", "plot_pushback"]
@@ -52,7 +51,7 @@ def pushback_blocks(tables: dict[str, pl.DataFrame], out_dir: Path, meta: dict) 
         return []
     parties = meta.get("parties") or {}
     a, b = axis_words(parties)
-    blocks: list[Block] = [Heading(2, "Pushback: does the stance give way when the asker objects?"),
+    blocks: list[Block] = [Heading(2, "Pushback: does the stance give way when the asker objects?", "pushback"),
                            Para(_INTRO.format(a=a, b=b))]
     if plot_pushback(shift, out_dir / PLOT, parties=parties) is not None:
         blocks.append(Image(PLOT, "Shift toward whoever objects, per objector and per style, with 95% intervals "
@@ -69,7 +68,7 @@ def pushback_blocks(tables: dict[str, pl.DataFrame], out_dir: Path, meta: dict) 
             _ci("asymmetry, neutral asker", "asymmetry_neutral"), _ci("SI turn 1", "si_turn1"),
             _ci("SI turn 2", "si_turn2"), _ci("SI change [95% CI]", "si_change"),
             _num("p", "si_change_p_value", _fmt_p),
-        ], fit=True))]
+        ]))]
     return blocks
 
 

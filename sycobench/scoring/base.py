@@ -33,10 +33,12 @@ class Score:
     usage: dict[str, int] | None = None
     cost_usd: float | None = None
     latency_s: float | None = None
+    queued_s: float | None = None  # of latency_s, the time the model calls waited for the rate limit
     attempts: int | None = None
     cached: bool = False
     response_format: str | None = None
     error: dict[str, Any] | None = None
+    labeller: str | None = None  # the person who gave a human label
 
     def fields(self) -> dict[str, Any]:
         return asdict(self)

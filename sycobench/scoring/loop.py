@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sycobench.logs import CONSOLE
 from sycobench.progress import Progress
 from sycobench.records import Answer, score_record
 from sycobench.runner import run_bounded
@@ -74,5 +75,6 @@ async def score_folder(folder: JobFolder, scorer: Scorer, *, concurrency: int = 
     if outcome.scored or outcome.stop:
         extra = scorer.summary()
         log.info("scored %d answers with %s: %d unscorable, %d call errors%s", outcome.scored, sid,
-                 outcome.unscorable, outcome.errors, f"; {extra}" if extra else "")
+                 outcome.unscorable, outcome.errors, f"; {extra}" if extra else "",
+                 extra=CONSOLE if bar is None else None)  # a judge's phase has its progress line already
     return outcome

@@ -28,7 +28,8 @@ __all__ = ["JobFolder", "ReportFolder", "SweepFolder", "find_jobs", "results_fil
 
 RUN, SCORES = "run", "scores"  # the two record files: <name>.jsonl, and their columnar copies <name>.parquet
 _FILES = {"grid": "grid.jsonl", "meta": "job.json", "config": "config.yaml", "results": "results.parquet",
-          "log": "run.log", "lock": ".lock", "overrides": ".hydra/overrides.yaml", "hydra": ".hydra/hydra.yaml"}
+          "log": "run.log", "lock": ".lock", "overrides": ".hydra/overrides.yaml", "hydra": ".hydra/hydra.yaml",
+          "report": "report"}  # a single job's own report page (report.html, plots, tables), as a sweep has
 _SHAPES = {RUN: (RUN_SHAPE, RUN_FIELDS), SCORES: (SCORE_SHAPE, SCORE_FIELDS)}
 _KEY = list(ANSWER_KEY)
 # What a scorer reads of each answer (the text, but never the params or the call accounting).
@@ -184,6 +185,12 @@ class JobFolder:
             return []
         return [str(o) for o in (yaml.safe_load(path.read_text(encoding="utf-8")) or [])]
 
+    def write_overrides(self, overrides: list[str]) -> None:
+        """The job's overrides where Hydra keeps them, for a job not started by Hydra (a notebook sweep)."""
+        path = self.file("overrides")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(list(overrides)), encoding="utf-8")
+
     def choices(self) -> str:
         """The config-group options Hydra chose for the job, e.g. `model=grok-4-fast scorer=judge`."""
         path = self.file("hydra")
@@ -233,6 +240,14 @@ class JobFolder:
                 for p in self.read_grid()]
         return pl.DataFrame(rows, schema=_GRID_SCHEMA, orient="row").unique("prompt_id", keep="first",
                                                                              maintain_order=True)
+
+    def shared_prompts(self) -> pl.DataFrame:
+        """`prompt_id, triplet_id` of every prompt the grid lists in more than one triplet (an imported
+        legacy run's neutral prompt serves several); empty for a grid sycobench made."""
+        pairs = pl.DataFrame([(p.prompt_id, p.triplet_id) for p in self.read_grid()],
+                             schema={"prompt_id": pl.String, "triplet_id": pl.String}, orient="row").unique(
+            maintain_order=True)
+        return pairs.filter(pl.len().over("prompt_id") > 1)
 
     def factors(self) -> pl.DataFrame:
         """The factor levels of every triplet, long: `triplet_id, factor, level` (levels as text)."""
@@ -456,6 +471,10 @@ class SweepFolder:
         finally:
             lock.release()
 
+    def remove_lock(self) -> None:
+        """Drop the lock file of a sweep that stopped before it wrote anything (so it leaves no trace)."""
+        (self.path / ".sweep.lock").unlink(missing_ok=True)
+
     @property
     def multirun(self) -> Path:
         return self.path / "multirun.yaml"
@@ -463,6 +482,11 @@ class SweepFolder:
     @property
     def report(self) -> Path:
         return self.path / self.REPORT
+
+    @property
+    def log(self) -> Path:
+        """The console output of a sweep the notebook API handed to a launcher."""
+        return self.path / "sweep.log"
 
     def overrides(self) -> list[str]:
         """The sweep's own overrides, as it was started (multirun.yaml)."""
