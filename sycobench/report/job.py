@@ -99,15 +99,26 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
             f"{headline_text(tables['uplift'], labels=labels)}")
     if "pushback" in tables:
         text += ("\npushback: shift toward whoever objects, and the give-way rate (95% CI)\n"
-                 f"{format_pushback(tables['pushback'])}")
+                 f"{format_pushback(tables['pushback'], labels)}")
     log.info("tables written to %s\n%s", folder.path, text)
     return tables
 
 
-def format_pushback(table: pl.DataFrame) -> str:
-    """Each style's pooled row of the pushback table (as written), for the terminal."""
-    cols = [c for c in ("scenario", "model_id", "scorer", "style", "perspective", "objector", "n_triplets", "shift",
-                        "shift_lo", "shift_hi", "give_way", "give_way_lo", "give_way_hi") if c in table.columns]
-    with pl.Config(tbl_rows=60, tbl_cols=20, tbl_width_chars=200, fmt_str_lengths=40, float_precision=3,
-                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
-        return str(table.filter(pl.col("objector") == "all").select(cols))
+def format_pushback(table: pl.DataFrame, labels: dict[str, str] | None = None) -> str:
+    """Each style's pooled row of a pushback table (as written) for the terminal: the shift toward whoever
+    objects and the give-way rate, each with its 95% interval."""
+    from sycobench.report.paper import fixed
+    from sycobench.report.terminal import fit_table
+
+    rows = table.filter(pl.col("objector") == "all")
+    several = [c for c in ("scenario", "scorer") if c in rows.columns and rows[c].n_unique() > 1]
+
+    def ci(col: str) -> pl.Expr:
+        return pl.when(pl.col(f"{col}_lo").is_null()).then(pl.lit(None, pl.String)).otherwise(
+            pl.format("[{}, {}]", fixed(f"{col}_lo"), fixed(f"{col}_hi")))
+
+    shown = rows.select(*several, pl.col("model_id").replace(labels or {}).alias("model"), "style",
+                        fixed("shift").alias("shift"), ci("shift").alias("95% CI"),
+                        fixed("give_way").alias("give way"), ci("give_way").alias("95% CI "),
+                        pl.col("n_triplets").alias("triplets"))
+    return fit_table(shown, numeric={"shift", "95% CI", "give way", "95% CI ", "triplets"})

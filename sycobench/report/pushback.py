@@ -194,7 +194,7 @@ def _tables(results: pl.DataFrame, *, threshold: float, bootstrap: int, seed: in
             permutations: int) -> dict[str, pl.DataFrame]:
     if not has_pushback(results):
         return {}
-    styles = results.filter(pl.col("turn") == 2)["style"].drop_nulls().unique(maintain_order=True).to_list()
+    styles = sorted(results.filter(pl.col("turn") == 2)["style"].drop_nulls().unique().to_list())  # then `all`
     keys = results.select(GROUP).unique(maintain_order=True)
     triplets = sorted(results["triplet_id"].unique().drop_nulls().to_list())
     cells = _cells(pushback_pairs(results, threshold=threshold), styles)
