@@ -141,6 +141,9 @@ class ScorerConfig:
     # export (answer,labeller,...,score); `labeller` picks one person of a file that holds several.
     labels: str | None = None
     labeller: str | None = None
+    # Run a scorer that is not validated for this target anyway (the offline scorer on a real model);
+    # every table row it feeds is then marked unvalidated.
+    allow_unvalidated: bool = False
 
     def __post_init__(self) -> None:
         _check(bool(self.name), "scorer.name", "must not be empty")  # other names: the scorer registry

@@ -32,6 +32,8 @@ __all__ = ["JobSpec", "fingerprint", "prepare_job", "prepare_scorer"]
 _MODEL_NEUTRAL = {"name", "label", "rate_limit", "concurrency", "referer", "title", "api_key_env"}
 # Mock-only knobs that do not change an answer (latency) are neutral too.
 _MOCK_NEUTRAL = {"latency_ms"}
+# Scenario data only a scorer reads: the offline lexicon (a lexicon changes scores, never an answer).
+_SCENARIO_NEUTRAL = {"offline_cues"}
 
 
 @dataclass(frozen=True)
@@ -100,13 +102,14 @@ def fingerprint(model: ModelConfig, scenario: ScenarioConfig, samples: int,
     """Every setting that changes an answer, as flat `dotted.key -> value` pairs.
 
     Whole sections are included minus a short list of neutral keys, so a setting added later
-    counts by default. Concurrency, rate limits, the scorer and the report never count. A protocol
-    of one turn asks nothing more than the grid, so it and the scenario's pushback text count only
-    for a protocol of several turns (with the styles it uses)."""
+    counts by default. Concurrency, rate limits, the scorer (the offline lexicon too) and the report never
+    count. A protocol of one turn asks nothing more than the grid, so it and the scenario's pushback text
+    count only for a protocol of several turns (with the styles it uses)."""
     out: dict[str, Any] = {}
     turns = protocol.turns if protocol is not None else 1
     _flat("model", {k: v for k, v in _plain(model).items() if k not in _MODEL_NEUTRAL | _MOCK_NEUTRAL}, out)
-    _flat("scenario", {k: v for k, v in _plain(scenario).items() if k != "pushback" or turns > 1}, out)
+    _flat("scenario", {k: v for k, v in _plain(scenario).items()
+                       if k not in _SCENARIO_NEUTRAL and (k != "pushback" or turns > 1)}, out)
     if turns > 1:
         _flat("protocol", {"name": protocol.name, "styles": list(styles)}, out)
     out["run.samples"] = samples

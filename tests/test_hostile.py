@@ -413,6 +413,11 @@ def test_report_out_refuses_a_job_folder_and_another_report(tmp_path) -> None:
     assert other.returncode == 2 and "holds another report" in other.stderr
     again = sycobench(str(a), "--out", str(tmp_path / "r"), cwd=tmp_path, module="sycobench.report")
     assert again.returncode == 0, again.stderr  # that report's own folder
+    import shutil
+
+    shutil.copytree(a, tmp_path / "moved")  # a job copied with its own report page (from a cluster, say)
+    moved = sycobench(str(tmp_path / "moved"), cwd=tmp_path, module="sycobench.report")
+    assert moved.returncode == 0, moved.stderr
 
 
 @pytest.mark.slow

@@ -142,10 +142,9 @@ def test_two_people_label_by_keyboard_and_the_report_shows_their_alpha(browser, 
     page.goto((tmp_path / "report" / "report.html").as_uri())
     section = page.locator("h2", has_text="People's labels")
     assert section.count() == 1
-    tables = page.locator("h2:has-text(\"People's labels\") ~ div.scroll table")
-    alpha_row = tables.nth(0).locator("tbody tr").first.inner_text()
+    alpha_row = page.locator("#labeller-alpha-table tbody tr").first.inner_text()
     assert "human:alice, human:bob" in alpha_row and f"{alpha:.3f}" in alpha_row
-    rows = [tables.nth(1).locator("tbody tr").nth(i).inner_text() for i in range(2)]
+    rows = [page.locator("#labellers-table tbody tr").nth(i).inner_text() for i in range(2)]
     assert rows[0].startswith("human:alice\toffline\t5\t5") and rows[1].startswith("human:bob\toffline\t5\t5")
     section.scroll_into_view_if_needed()
     page.screenshot(path=str(tmp_path / "report_people.png"))

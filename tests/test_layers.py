@@ -18,7 +18,7 @@ STAGES = {
     "store": 3,  # the job folder: files, records, copies, lock
     "providers": 4, "progress": 4,
     "runner": 5,
-    "scoring": 6, "validation": 6, "stats": 6,
+    "scoring": 6, "validation": 6, "validation_metrics": 6, "stats": 6,
     "report": 7, "labelling": 7,
     "preflight": 8, "spec": 8, "estimate": 8,
     "job": 9, "sweep": 9,

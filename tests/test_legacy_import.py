@@ -90,7 +90,7 @@ def test_an_imported_run_is_scored_later_and_resumes(imported, tmp_path) -> None
     import shutil
 
     shutil.copytree(out, job)
-    proc = sycobench(f"run_dir={job}", "scorer=offline", "run.progress=false", cwd=tmp_path, module="sycobench.score")
+    proc = sycobench(f"run_dir={job}", "scorer=offline", "scorer.allow_unvalidated=true", "run.progress=false", cwd=tmp_path, module="sycobench.score")
     assert proc.returncode == 0, proc.stderr
     for folder, answers in (("0", 41), ("1", 42)):
         scores = [json.loads(line) for line in (job / folder / "scores.jsonl").read_text().splitlines()]
@@ -100,7 +100,7 @@ def test_an_imported_run_is_scored_later_and_resumes(imported, tmp_path) -> None
         assert (job / folder / "agreement.csv").exists()
     mix = pl.read_csv(job / "report" / "stance_mix.csv")
     assert set(mix["scorer"]) == {"legacy", "offline"}
-    again = sycobench(f"run_dir={job}", "scorer=offline", "run.progress=false", cwd=tmp_path, module="sycobench.score")
+    again = sycobench(f"run_dir={job}", "scorer=offline", "scorer.allow_unvalidated=true", "run.progress=false", cwd=tmp_path, module="sycobench.score")
     assert again.returncode == 0, again.stderr
     assert len((job / "0" / "scores.jsonl").read_text().splitlines()) == 40 + 41  # nothing scored twice
 

@@ -3,6 +3,7 @@ and the pushback tables against hand-computed values."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -158,25 +159,47 @@ def test_the_judge_sees_the_final_answer_blinded_or_the_whole_conversation(tmp_p
 
 
 @pytest.fixture(scope="module")
-def caving_jobs(tmp_path_factory) -> dict[float, pl.DataFrame]:
+def caving_jobs(tmp_path_factory) -> dict[float, Path]:
     root = tmp_path_factory.mktemp("caving")
-    return {c: pl.read_csv(_job(root, f"model.caving={c}", "report.bootstrap=2000", name=f"c{c}") / "pushback.csv")
-            for c in (0.0, 0.8)}
+    return {c: _job(root, f"model.caving={c}", "report.bootstrap=2000", name=f"c{c}") for c in (0.0, 0.8)}
 
 
-def test_no_caving_no_shift_every_interval_covers_zero(caving_jobs) -> None:
-    table = caving_jobs[0.0]  # the whole rent grid: 60 triplets
+@pytest.mark.parametrize("caving", [0.0, 0.8])
+def test_the_mock_moves_its_own_stance_by_caving_toward_the_objector(caving: float) -> None:
+    from sycobench.config import MockModelConfig
+    from sycobench.protocol import conversation
+    from sycobench.providers.mock import MockProvider
+
+    cfg = _cfg("scenario.limit=4", "protocol=pushback")
+    grid = with_pushback(cfg.scenario, build_grid(cfg.scenario), cfg.scenario.pushback_styles)
+    mock = MockProvider(MockModelConfig(name="mock", id="sycobench/mock", caving=caving, noise=0.2, sycophancy=0.3))
+    firsts = {p.prompt_id: (p, asyncio.run(mock.generate(p.messages))) for p in grid if p.turn == 1}
+    for p in (p for p in grid if p.turn == 2):
+        parent, answer = firsts[p.parent_id]
+        second = asyncio.run(mock.generate(conversation(parent.messages, answer.text, p.messages)))
+        start = answer.extra["mock_stance"]
+        wanted = max(-1.0, min(1.0, start + caving * (1.0 if p.objector == "a" else -1.0)))
+        assert second.extra["mock_stance"] == pytest.approx(wanted, abs=1e-4), (p.style, p.objector)
+
+
+def test_no_caving_no_shift_the_pooled_intervals_cover_zero(caving_jobs) -> None:
+    # the truth is exactly 0: every second answer is written from its first answer's stance (new text,
+    # so scores differ by the writer's noise only)
+    table = pl.read_csv(caving_jobs[0.0] / "pushback.csv")  # the whole rent grid: 60 triplets
     assert table.height == 4 * 5 and table["n_triplets"].min() == 60
-    assert table.filter((pl.col("shift_lo") > 0) | (pl.col("shift_hi") < 0)).is_empty(), table
+    pooled = table.filter(pl.col("perspective") == "all")  # every style pooled, and each style
+    assert pooled.height == 4 and ((pooled["shift_lo"] <= 0) & (pooled["shift_hi"] >= 0)).all(), pooled
+    # 20 95% intervals over one truth: a miss or two is chance (this seed's grid has one, at 0.019)
+    assert table.filter((pl.col("shift_lo") > 0) | (pl.col("shift_hi") < 0)).height <= 2, table
     assert table["shift"].abs().max() < 0.05
 
 
 def test_caving_moves_the_second_answer_toward_the_objector(caving_jobs) -> None:
-    table = caving_jobs[0.8]
+    table = pl.read_csv(caving_jobs[0.8] / "pushback.csv")
     pooled = table.filter((pl.col("style") == "all") & (pl.col("objector") == "all")).row(0, named=True)
     assert pooled["shift_lo"] > 0.3, pooled
     assert table["shift_lo"].min() > 0  # every perspective and style gives way
-    assert pooled["give_way_lo"] > caving_jobs[0.0].filter(
+    assert pooled["give_way_lo"] > pl.read_csv(caving_jobs[0.0] / "pushback.csv").filter(
         (pl.col("style") == "all") & (pl.col("objector") == "all"))["give_way_hi"].item()
 
 

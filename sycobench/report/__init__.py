@@ -20,7 +20,7 @@ from sycobench.store import ReportFolder
 __all__ = ["build_report", "present", "write_report"]
 
 log = logging.getLogger("sycobench.report")
-_AS_IS = ("jobs", "scorer_validation", "models")  # tables that name no side: written as built
+_AS_IS = ("jobs", "scorer_validation", "models", "unvalidated")  # tables that name no side: written as built
 
 
 def code_version() -> str:
@@ -102,13 +102,15 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
                           bootstrap=report.bootstrap, seed=report.seed, reference=report.reference,
                           summary_scorer=headline)
     tables |= pushback_tables(every_turn, threshold=report.threshold, bootstrap=report.bootstrap, seed=report.seed)
-    from sycobench.validation import report_validation
+    from sycobench.validation import mark_unvalidated, report_validation, unvalidated_note
 
-    figures, smoke_test = report_validation(seen, data.calls, data.parties)
+    figures, unvalidated = report_validation(seen, data.calls)
+    tables = mark_unvalidated(tables, unvalidated)
     if not figures.is_empty():
         tables["scorer_validation"] = figures
-    if smoke_test:
-        tables["smoke_test"] = pl.DataFrame({"note": [smoke_test]})
+    if unvalidated.height:
+        tables["unvalidated"] = unvalidated
+        tables["unvalidated_note"] = pl.DataFrame({"note": [unvalidated_note(unvalidated)]})
     tables["jobs"] = data.jobs
     tables["results"] = scored
     return tables
@@ -116,7 +118,7 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
 
 def present(data: Collected, tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     """The tables as written (sides named by the scenarios' party ids), plus `models`: each model's roster label."""
-    written = present_tables({k: v for k, v in tables.items() if k not in ("results", "smoke_test")}, data.parties,
+    written = present_tables({k: v for k, v in tables.items() if k not in ("results", "unvalidated_note")}, data.parties,
                              as_is=_AS_IS)
     models = data.results.select(pl.col("model_id").unique(maintain_order=True))
     written["models"] = models.with_columns(label=pl.col("model_id").replace_strict(
@@ -136,7 +138,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     tables = build_report(data, report)
     folder.write_meta([str(p) for p in paths])
     results = tables.pop("results")
-    smoke_test = tables.pop("smoke_test", None)
+    note = tables.pop("unvalidated_note", None)
     # every answer with its text and its triplet's factor levels, written one job at a time: the
     # text is never held whole
     levels = factor_map(data.factors)
@@ -156,7 +158,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
         "cost_judge_usd": float(paid.filter(pl.col("role") == "judge")["cost_usd"].fill_null(0).sum()),
     }
     meta = {
-        "title": "sycobench report",
+        "title": "sycobench report" + (" (unvalidated scores)" if note is not None else ""),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "code_version": code_version(),
         "sources": data.sources,
@@ -165,7 +167,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
         "threshold": report.threshold,
         "bootstrap": report.bootstrap,
         "seed": report.seed,
-        "smoke_test": smoke_test["note"][0] if smoke_test is not None else None,
+        "unvalidated": note["note"][0] if note is not None else None,
         "labels": data.labels,
         "parties": {name: who for name, who in data.parties.items()
                     if name in set(results["scenario"].fill_null("rent").unique().to_list())},
@@ -173,10 +175,9 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     pairs = _pairs(results)
     from sycobench.report.pushback_page import pushback_blocks
 
-    render_report({**_by_protocol(tables, data.labels), **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta,
-                  results=results,
-                  text=data.rows_with_text, levels=data.factors, sections=pushback_blocks)
-    if meta["smoke_test"]:
-        log.warning(meta["smoke_test"])
+    render_report({**_by_protocol(tables, data.labels), **({"pairs": pairs} if pairs is not None else {})}, out,
+                  meta=meta, results=results, text=data.rows_with_text, levels=data.factors, sections=pushback_blocks)
+    if meta["unvalidated"]:
+        log.warning(meta["unvalidated"])
     log.debug("report written to %s", out)
     return written

@@ -91,8 +91,9 @@ def _import(path: Path, out: Path) -> int:
         return USAGE
     for folder, answers, scores in written:
         print(f"{folder.path}: {answers} answers, {scores} with the original scores")
-    print(f"score them with: python -m sycobench.score run_dir={out} scorer=offline (or scorer=human; the judge "
-          "needs the prompts, which the original records do not hold)")
+    print(f"score them with: python -m sycobench.score run_dir={out} scorer=human (people's labels), or "
+          "scorer=offline scorer.allow_unvalidated=true (a smoke test: its rows are marked unvalidated); the judge "
+          "needs the prompts, which the original records do not hold")
     return 0
 
 

@@ -72,20 +72,23 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
         return {}
     sink_with_text(seen, folder, factors=load_factors(folder, parties))  # the text is never held whole
     named: Parties = {parties.scenario: parties}
-    tables = present_tables(job_tables(results.drop("unscorable"), report, calls), named)
+    from sycobench.validation import mark_unvalidated, report_validation, unvalidated_note
+
+    figures, unvalidated = report_validation(seen, calls)
+    tables = mark_unvalidated(present_tables(job_tables(results.drop("unscorable"), report, calls), named), unvalidated)
     for name, frame in tables.items():
         write_csv(frame, folder.table(name))
-    from sycobench.validation import report_validation
-
-    figures, smoke_test = report_validation(seen, calls, named)
+    if unvalidated.height:  # names the rows of every table, summary.csv's too, that are no measurement
+        write_csv(unvalidated, folder.table("unvalidated"))
+        log.warning(unvalidated_note(unvalidated))
+    else:
+        folder.table("unvalidated").unlink(missing_ok=True)
     if not figures.is_empty():
         write_csv(figures, folder.table("scorer_validation"))
         for row in figures.filter(pl.col("split") == "heldout").iter_rows(named=True):
-            log.info("scorer %s on the held-out %s validation answers: Spearman %.2f, bin accuracy %.2f, kappa %.2f "
-                     "(n=%d)", row["scorer"], row["scenario"], row["spearman"], row["bin_accuracy"],
-                     row["weighted_kappa"], row["n"])
-    if smoke_test:
-        log.warning(smoke_test)
+            log.info("scorer %s on the held-out %s %s validation answers: Spearman %.2f, bin accuracy %.2f, "
+                     "kappa %.2f (n=%d)", row["scorer"], row["set"], row["scenario"], row["spearman"],
+                     row["bin_accuracy"], row["weighted_kappa"], row["n"])
     for row in tables.get("labeller_alpha", pl.DataFrame()).iter_rows(named=True):
         alpha = "none yet (no answer labelled by two of them)" if row["krippendorff_alpha"] is None \
             else f"{row['krippendorff_alpha']:.3f}"

@@ -50,6 +50,8 @@ def _build_blocks(tables: dict[str, pl.DataFrame], meta: dict, plots: set[str],
                   transcripts: list[Block] | None = None, sections: list[Block] | None = None) -> list[Block]:
     """Title, the headline first, then the contents (every h2 section that follows, the headline's too), then the rest."""
     top: list[Block] = [Heading(1, str(meta.get("title") or "sycobench report"))]
+    if meta.get("unvalidated"):  # the first line under the title: these scores are no measurement
+        top.append(Note(f"{meta['unvalidated'][0].upper()}{meta['unvalidated'][1:]}.", "warn"))
     lede = _lede(tables, meta)
     if lede:
         top.append(Para(lede))
@@ -112,6 +114,15 @@ def _relabel(tables: dict[str, pl.DataFrame], labels: dict[str, str]) -> dict[st
             for name, t in tables.items()}
 
 
+def _mark_unvalidated(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Rows no measurement (column `unvalidated`) name their model "... (unvalidated)" in every table
+    and plot of the page."""
+    return {name: t.with_columns(pl.when(pl.col("unvalidated")).then(pl.col("model_id") + " (unvalidated)")
+                                 .otherwise(pl.col("model_id")).alias("model_id"))
+            if {"unvalidated", "model_id"} <= set(t.columns) and t.schema["model_id"] == pl.String else t
+            for name, t in tables.items()}
+
+
 def _transcript_blocks(results: pl.DataFrame | None, meta: dict, threshold: float,
                        text: Callable[[pl.LazyFrame], pl.LazyFrame] | None,
                        levels: pl.DataFrame | None) -> list[Block]:
@@ -145,7 +156,7 @@ def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold = float(meta.get("threshold") or 0.33)
-    tables = _relabel(tables, meta.get("labels") or {})
+    tables = _mark_unvalidated(_relabel(tables, meta.get("labels") or {}))
     plots = render_plots(tables, out_dir, threshold=threshold, parties=meta.get("parties"))
     papers = write_headline(tables["uplift"], out_dir, parties=meta.get("parties")) if _usable(tables.get("uplift")) else []
     transcripts = _transcript_blocks(results, meta, threshold, text, levels) if results is not None else None

@@ -172,8 +172,6 @@ def headline_blocks(uplift: pl.DataFrame | None, plots: set[str], meta: dict) ->
     if _marked(uplift):
         blocks.append(Para(_SMALL_NOTE))
     blocks.append(Para(_LEGEND))
-    if meta.get("smoke_test"):
-        blocks.append(Note(f"Warning: {meta['smoke_test']}.", "warn"))
     if PLOTS["forest"] in plots:
         blocks.append(Image(PLOTS["forest"], "Sycophancy index per model with its 95% cluster-bootstrap interval: one "
                                              "panel per scenario and scorer, models sorted by SI."))

@@ -66,6 +66,11 @@ class Scorer:
     scores: ClassVar[bool] = True
     #: `validate` also asks it with the scale reversed (`flip_half` toggled), for the polarity-flip check
     flip_check: ClassVar[bool] = False
+    #: it reads `scorer.context` (blinded or full), so `validate` can compare the two (`validation.context_check`)
+    reads_context: ClassVar[bool] = False
+    #: False: its scores of a model that is not simulated are no measurement (docs/validation.md), so every
+    #: table row they feed is marked unvalidated
+    validated_on_real_models: ClassVar[bool] = True
 
     def __init__(self, cfg: ScorerConfig, ctx: ScoringContext) -> None:
         self.cfg = cfg

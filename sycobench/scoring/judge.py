@@ -91,6 +91,7 @@ class JudgeScorer(Scorer):
 
     calls_model = True
     flip_check = True
+    reads_context = True
 
     def __init__(self, cfg: ScorerConfig, ctx: ScoringContext) -> None:
         super().__init__(cfg, ctx)

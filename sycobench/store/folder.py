@@ -9,6 +9,7 @@ lock on it (`.lock`), so a second job is refused instead of mixing records into 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +41,8 @@ _GRID_SCHEMA = {"prompt_id": pl.String, "messages": pl.List(pl.Struct({"role": p
 # Settings added to the shipped data after folders were written with it, at the value that gives the
 # answers those folders hold: a fingerprint that lacks them still matches (resume keeps working).
 _ADDED_LATER = {"scenario.mock.writer": "rent", "model.caving": 0.0}
+# Settings that fingerprints once held and that never change an answer: ignored where an old one has them.
+_NEUTRAL_LATER = ("scenario.offline_cues",)
 
 
 class JobFolder:
@@ -141,7 +144,8 @@ class JobFolder:
         if old is None:
             return
         missing = object()
-        old = {**{k: v for k, v in _ADDED_LATER.items() if k in current}, **old}
+        old = {**{k: v for k, v in _ADDED_LATER.items() if k in current},
+               **{k: v for k, v in old.items() if k not in _NEUTRAL_LATER}}
         changed = [
             f"{key} {_show(old[key]) if key in old else '(unset)'} -> {_show(current[key]) if key in current else '(unset)'}"
             for key in sorted(set(old) | set(current))
@@ -516,16 +520,21 @@ class ReportFolder:
         if not (self._meta.exists() or self.results.exists() or (self.path / "report.html").exists()):
             return
         try:
-            built_from = json.loads(self._meta.read_text(encoding="utf-8")).get("sources")
+            meta = json.loads(self._meta.read_text(encoding="utf-8"))
+            built_from, relative = meta.get("sources"), meta.get("relative")
         except (OSError, ValueError, AttributeError):
-            built_from = None
-        if sorted(map(_resolved, built_from or [])) != sorted(map(_resolved, sources)):
+            built_from = relative = None
+        wanted = sorted(map(_resolved, sources))
+        moved = [_resolved(str(self.path / r)) for r in relative or []]  # a folder copied with its report
+        if sorted(map(_resolved, built_from or [])) != wanted and sorted(moved) != wanted:
             raise ConfigError(f"{self.path} holds another report (built from {', '.join(built_from or ['?'])}); "
                               "choose a new folder for this one, or delete that report first")
 
     def write_meta(self, sources: list[str]) -> None:
+        """What the report was built from, as given and relative to the report (which a copy keeps)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        self._meta.write_text(json.dumps({"sources": sources}, indent=2))
+        relative = [os.path.relpath(_resolved(s), self.path.resolve()) for s in sources]
+        self._meta.write_text(json.dumps({"sources": sources, "relative": relative}, indent=2))
 
 
 def _resolved(source: str) -> str:
