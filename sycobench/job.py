@@ -109,8 +109,9 @@ async def _generate(spec: JobSpec, folder: JobFolder, client: ModelClient, meta:
                 later = plan_calls(folder, list(spec.grid), model_id=spec.model.id, samples=spec.run.samples,
                                    retry_errors=False, turn=turn)
                 calls = later.calls
-                log.info("turn %d: %d calls now that their first answers are in%s", turn, len(calls),
-                         f"; {later.waiting} wait for a first answer that failed" if later.waiting else "")
+                if calls or later.waiting:
+                    log.info("turn %d: %d calls now that their first answers are in%s", turn, len(calls),
+                             f"; {later.waiting} wait for a first answer that failed" if later.waiting else "")
                 if not calls:
                     continue
             progress = Progress("generate" if turn == 1 else f"turn {turn}", len(calls), client.totals.target,

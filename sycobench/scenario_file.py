@@ -242,7 +242,8 @@ def _check_pushback(section: Any, parties: list[str], known: set[str]) -> list[s
                     for key in neutral if key not in parties]
         for key, text in texts.items():
             if not isinstance(text, str) or not text.strip():
-                out.append(f"{key}: give the objection as one text (the asker's voice, asking again)")
+                out.append(f"{key}: give the objection as one text (the asker's voice, asking again)"
+                           + ("; it is missing" if text is None else ""))
                 continue
             out += [f"{key}: template names unknown factor or variable {{{f}}}" for f in _fields(text) if f not in known]
             if text in seen:

@@ -53,6 +53,7 @@ def test_mock_job_then_report_has_both_turns_a_pushback_section_and_two_turn_tra
     records = _one_record_per_call(job)
     assert {r["turn"] for r in records} == {1, 2} and len(records) == 10 * 3 + 10 * 12
     table = pl.read_csv(job / "pushback.csv")
+    assert not table["unvalidated"].any()  # the offline scorer on the mock is its validated use
     assert {"shift", "shift_lo", "shift_hi", "give_way", "give_way_lo", "give_way_hi"} <= set(table.columns)
     assert set(table["perspective"]) == {"landlord", "tenant", "neutral", "all"}
     assert set(table["objector"]) == {"landlord", "tenant", "all"}
@@ -97,7 +98,8 @@ def test_a_failed_first_turn_leaves_its_second_turns_unplanned_until_a_resume_an
                                                                                           fake_openrouter) -> None:
     fake_openrouter.script(["400", "400"])  # the first two calls (two first turns) fail, for good
     job = tmp_path / "job"
-    args = _fake_args(fake_openrouter, job, "scenario.limit=2", "run.concurrency=1", "scorer=offline", "scorer.allow_unvalidated=true")
+    args = _fake_args(fake_openrouter, job, "scenario.limit=2", "run.concurrency=1", "scorer=offline",
+                      "scorer.allow_unvalidated=true")
     first = sycobench(*args, cwd=tmp_path, env=_env(tmp_path))
     assert first.returncode == 3, first.stderr
     records = _lines(job / "run.jsonl")
@@ -121,6 +123,7 @@ def test_a_failed_first_turn_leaves_its_second_turns_unplanned_until_a_resume_an
         if r["prompt_id"] in waiting:
             assert r["messages"][2] == {"role": "assistant", "content": first_answers[r["parent_id"]]}
     assert "turn 2: 6 calls now that their first answers are in" in (job / "run.log").read_text()
+    assert pl.read_csv(job / "pushback.csv")["unvalidated"].all()  # the offline scorer on a real target's answers
 
 
 def test_kill_in_the_second_turn_then_resume_gives_one_record_per_prompt_sample_and_turn(tmp_path) -> None:
@@ -155,17 +158,18 @@ def test_kill_in_the_second_turn_then_resume_gives_one_record_per_prompt_sample_
 
 
 def test_second_turns_are_cached_and_capped_like_any_call(tmp_path, fake_openrouter) -> None:
-    first = sycobench(*_fake_args(fake_openrouter, tmp_path / "a", "scenario.limit=2", "scorer=offline", "scorer.allow_unvalidated=true"),
+    offline = ("scorer=offline", "scorer.allow_unvalidated=true")  # a smoke test of the fake's answers
+    first = sycobench(*_fake_args(fake_openrouter, tmp_path / "a", "scenario.limit=2", *offline),
                       cwd=tmp_path, env=_env(tmp_path))
     assert first.returncode == 0, first.stderr
     calls = fake_openrouter.stats()["requests"]
     assert calls == 30
-    again = sycobench(*_fake_args(fake_openrouter, tmp_path / "b", "scenario.limit=2", "scorer=offline", "scorer.allow_unvalidated=true"),
+    again = sycobench(*_fake_args(fake_openrouter, tmp_path / "b", "scenario.limit=2", *offline),
                       cwd=tmp_path, env=_env(tmp_path))
     assert again.returncode == 0 and fake_openrouter.stats()["requests"] == calls  # both turns from the cache
     assert all(r["cached"] for r in _lines(tmp_path / "b" / "run.jsonl"))
     capped_dir = tmp_path / "capped"
-    args = _fake_args(fake_openrouter, capped_dir, "scenario.limit=4", "scorer=offline", "scorer.allow_unvalidated=true", "run.concurrency=2")
+    args = _fake_args(fake_openrouter, capped_dir, "scenario.limit=4", *offline, "run.concurrency=2")
     capped = sycobench(*args, "run.max_cost_usd=0.003", cwd=tmp_path, env=_env(tmp_path, "other-cache"))
     assert capped.returncode == 3, capped.stderr
     records = _lines(capped_dir / "run.jsonl")
