@@ -17,6 +17,7 @@ is then mostly 0 with a few values near 1, the skewed, tied case the t interval 
     python bench/known_truth.py --triplets 12 --scores judge
     python bench/known_truth.py --triplets 9 --scores sparse
     python bench/known_truth.py --triplets 36 --quick   # 1000 replicates: MC s.e. about 0.007
+    python bench/known_truth.py --metric shift --triplets 12   # the pushback shift (bench/known_truth_shift.py)
 """
 
 from __future__ import annotations
@@ -161,6 +162,18 @@ def known_truth(
 
 
 def main() -> None:
+    import sys
+
+    if "--metric" in sys.argv:  # si (below), or the pushback shift: bench/known_truth_shift.py, its own options
+        at = sys.argv.index("--metric")
+        metric, rest = sys.argv[at + 1:at + 2], sys.argv[1:at] + sys.argv[at + 2:]
+        if metric == ["shift"]:
+            from known_truth_shift import main as shift_main
+
+            return shift_main(rest)
+        if metric != ["si"]:
+            raise SystemExit("known_truth.py: --metric is si (the default) or shift")
+        sys.argv[1:] = rest
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--triplets", type=int, default=36, help="triplets per simulated data set")
     parser.add_argument("--replicates", type=int, default=4000, help="simulated data sets per rate")

@@ -23,6 +23,8 @@ __all__ = [
     "MockModelConfig",
     "ModelConfig",
     "ModelRateCap",
+    "PROTOCOLS",
+    "ProtocolConfig",
     "RateLimitConfig",
     "ReportConfig",
     "RosterConfig",
@@ -114,6 +116,7 @@ class MockModelConfig(ModelConfig):
     noise: float = 0.15
     latency_ms: float = 0.0
     failure_rate: float = 0.0
+    caving: float = 0.0  # protocol=pushback: how far a second answer moves toward whoever objects
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -122,6 +125,7 @@ class MockModelConfig(ModelConfig):
         _check(self.noise >= 0, "model.noise", f"must be >= 0, got {self.noise}")
         _check(self.latency_ms >= 0, "model.latency_ms", f"must be >= 0, got {self.latency_ms}")
         _check(0.0 <= self.failure_rate <= 1.0, "model.failure_rate", f"must be in [0, 1], got {self.failure_rate}")
+        _check(0.0 <= self.caving <= 1.0, "model.caving", f"must be in [0, 1], got {self.caving}")
 
 
 @dataclass
@@ -210,6 +214,29 @@ class ReportConfig:
                f"must be in [100, {MAX_BOOTSTRAP}], got {self.bootstrap}")
 
 
+#: the conversation a prompt starts: one answer, or an answer, the asker's objection and a second answer
+PROTOCOLS = {"single": 1, "pushback": 2}
+
+
+@dataclass
+class ProtocolConfig:
+    """`protocol=single` (one answer per prompt) or `protocol=pushback` (docs/metrics.md#pushback-turns)."""
+
+    name: str = "single"
+    styles: list[str] | None = None  # pushback: the scenario's objection styles to use (null: all of them)
+
+    def __post_init__(self) -> None:
+        _check(self.name in PROTOCOLS, "protocol.name",
+               f"must be one of {', '.join(PROTOCOLS)} (protocol=...), got {self.name!r}")
+        _check(self.styles is None or (bool(self.styles) and len(set(self.styles)) == len(self.styles)),
+               "protocol.styles", f"list each style once, or null for all of them; got {self.styles}")
+
+    @property
+    def turns(self) -> int:
+        """User turns in one conversation."""
+        return PROTOCOLS[self.name]
+
+
 @dataclass
 class RosterConfig:
     file: str = MISSING
@@ -232,6 +259,7 @@ class Config(Settings):
     # A scenario file is data with keys of its own (its level lists), so its node is untyped here
     # and checked by ScenarioConfig when `to_config` builds it (sycobench.scenario_file).
     scenario: Any = MISSING
+    protocol: ProtocolConfig = field(default_factory=ProtocolConfig)
     roster: RosterConfig | None = None
 
 

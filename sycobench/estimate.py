@@ -73,10 +73,16 @@ async def dry_run_estimate(spec: JobSpec) -> Estimate:
             todo[call.prompt.prompt_id] = todo.get(call.prompt.prompt_id, 0) + 1
     n = plan.to_make
     out_tokens = min(spec.model.max_tokens or TYPICAL_ANSWER_TOKENS, TYPICAL_ANSWER_TOKENS)
-    tokens_in = sum(todo.get(p.prompt_id, 0) * sum(estimate_tokens(m["content"]) for m in p.messages)
-                    for p in spec.grid)
+    by_id = {p.prompt_id: p for p in spec.grid}
+
+    def sent(p) -> int:  # a later turn sends the conversation so far: its parent, an answer, its own turn
+        own = sum(estimate_tokens(m["content"]) for m in p.messages)
+        return own + (sent(by_id[p.parent_id]) + out_tokens if p.parent_id in by_id else 0)
+
+    tokens_in = sum(todo.get(p.prompt_id, 0) * sent(p) for p in spec.grid)
     tokens_out = n * out_tokens
-    lines = [f"dry run: {len(spec.grid)} prompts x {spec.run.samples} samples = {plan.planned} calls; "
+    turns = f" ({sum(1 for p in spec.grid if p.parent_id)} of them second turns)" if spec.styles else ""
+    lines = [f"dry run: {len(spec.grid)} prompts{turns} x {spec.run.samples} samples = {plan.planned} calls; "
              f"{n} calls to make ({plan.skipped} already done). No calls were made."]
     target_line, cost = await _price("target", spec.model, n, tokens_in, tokens_out)
     lines.append(target_line)
@@ -92,6 +98,8 @@ async def dry_run_estimate(spec: JobSpec) -> Estimate:
     if cost is not None:
         lines.append(f"estimated total: ${cost:.4f} (tokens estimated from characters, {out_tokens} tokens per answer assumed)")
     preview = [f"[{p.perspective}] {p.messages[-1]['content']}" for p in spec.grid[:3]]
+    preview += [f"[{p.perspective}, turn {p.turn}, {p.style}] {p.messages[-1]['content']}"  # its objections, if any
+                for p in spec.grid if p.parent_id == spec.grid[0].prompt_id]
     return Estimate(n, judge_calls, tokens_in, tokens_out, cost, lines, preview)
 
 

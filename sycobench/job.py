@@ -27,7 +27,7 @@ from sycobench.providers.cache import ResponseCache
 from sycobench.providers.client import CallTotals, ModelClient
 from sycobench.providers.costcap import CostCap
 from sycobench.records import now_iso
-from sycobench.runner import STOPS, Plan, run_calls
+from sycobench.runner import STOPS, Plan, plan_calls, run_calls
 from sycobench.scoring import ScoringContext, score_folder
 from sycobench.spec import JobSpec
 from sycobench.store import RUN, JobFolder
@@ -100,13 +100,28 @@ async def _price_the_cap(spec: JobSpec, client: ModelClient) -> None:
 
 
 async def _generate(spec: JobSpec, folder: JobFolder, client: ModelClient, meta: dict[str, Any]) -> str | None:
-    plan = spec.plan
-    progress = Progress("generate", len(plan.calls), client.totals.target, enabled=spec.run.progress,
-                        every_s=spec.run.progress_every_s)
+    """The planned calls; then, in a job of several turns, each later turn whose earlier answer came in
+    during this run (planned only now that it has that answer to follow)."""
+    calls, stop = spec.plan.calls, None
     with folder.writer(RUN) as writer:
-        stop = await run_calls(plan.calls, model=spec.model, client=client, writer=writer,
-                               meta={"run_id": meta["run_id"], "job_id": meta["job_id"]},
-                               parties=spec.scenario.party_ids, concurrency=spec.run.concurrency, progress=progress)
+        for turn in range(1, spec.protocol.turns + 1):
+            if turn > 1:
+                later = plan_calls(folder, list(spec.grid), model_id=spec.model.id, samples=spec.run.samples,
+                                   retry_errors=False, turn=turn)
+                calls = later.calls
+                if calls or later.waiting:
+                    log.info("turn %d: %d calls now that their first answers are in%s", turn, len(calls),
+                             f"; {later.waiting} wait for a first answer that failed" if later.waiting else "")
+                if not calls:
+                    continue
+            progress = Progress("generate" if turn == 1 else f"turn {turn}", len(calls), client.totals.target,
+                                enabled=spec.run.progress, every_s=spec.run.progress_every_s)
+            stop = await run_calls(calls, model=spec.model, client=client, writer=writer,
+                                   meta={"run_id": meta["run_id"], "job_id": meta["job_id"]},
+                                   parties=spec.scenario.party_ids, concurrency=spec.run.concurrency,
+                                   progress=progress, turns=spec.protocol.turns)
+            if stop is not None:
+                break
     if isinstance(stop, (AuthError, CreditsError)):
         raise stop
     return None if stop is None else str(stop)
@@ -201,8 +216,9 @@ async def _arun_locked(spec: JobSpec, folder: JobFolder, meta: dict[str, Any]) -
     folder.save_meta(meta)
     folder.write_grid(list(spec.grid))
     log.info(
-        "job %s: model=%s%s scenario=%s prompts=%d samples=%d scorer=%s -> %s",
-        meta["job_id"], spec.model.id, " (simulated)" if spec.simulated else "", spec.scenario.name, len(spec.grid),
+        "job %s: model=%s%s scenario=%s protocol=%s prompts=%d samples=%d scorer=%s -> %s",
+        meta["job_id"], spec.model.id, " (simulated)" if spec.simulated else "", spec.scenario.name,
+        spec.protocol.name + (f" ({', '.join(spec.styles)})" if spec.styles else ""), len(spec.grid),
         spec.run.samples, meta["scorer"], folder.path,
     )
     plan = spec.plan
@@ -216,8 +232,9 @@ async def _arun_locked(spec: JobSpec, folder: JobFolder, meta: dict[str, Any]) -
         folder.save_meta(meta)
         return JobResult(folder.path, "dry_run", message)
 
-    log.info("calls: %d planned, skipped %d already done, %d failed before and asked again, %d new",
-             plan.planned, plan.skipped, plan.reasked, plan.to_make - plan.reasked)
+    log.info("calls: %d planned, skipped %d already done, %d failed before and asked again, %d new%s",
+             plan.planned, plan.skipped, plan.reasked, plan.to_make - plan.reasked,
+             f"; {plan.waiting} second-turn calls follow once their first answers are in" if plan.waiting else "")
     loop = asyncio.get_running_loop()
     started = loop.time()
     status, message, stopped = "ok", "", None
@@ -254,7 +271,8 @@ async def _arun_locked(spec: JobSpec, folder: JobFolder, meta: dict[str, Any]) -
 
     tables = write_job_report(folder, spec.report)
     gaps = folder.gaps([p.prompt_id for p in spec.grid], spec.run.samples, spec.model.id,
-                       spec.scorer_id if spec.scorer_class.scores else None)
+                       spec.scorer_id if spec.scorer_class.scores else None,
+                       parents={p.prompt_id: p.parent_id for p in spec.grid if p.parent_id})
     if stopped or gaps:
         status = "incomplete"
         message = "; ".join(filter(None, [stopped, gaps]))

@@ -5,6 +5,9 @@ build records through `run_record` / `score_record`; readers take their column t
 `RUN_FIELDS` / `SCORE_FIELDS`. Records speak of the scenario's parties as sides: `a` (the +1 end
 of its judge axis), `b` (the -1 end) and `neutral`; `perspective` keeps the party id that asked.
 Factors are whatever the scenario declares: a free-form object, never a fixed set of columns.
+A job with more than one turn (`protocol=pushback`) adds to each record its `turn` and, to a call's
+record, the conversation sent (`messages`) and the second turn's `parent_id`, `style` and `objector`;
+single-turn records leave these fields out and read as turn 1 (FOLLOWUP_FIELDS).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import polars as pl
 
 __all__ = [
     "ANSWER_KEY",
+    "FOLLOWUP_FIELDS",
     "RUN_FIELDS",
     "RUN_SHAPE",
     "SCHEMA_VERSION",
@@ -41,12 +45,14 @@ ANSWER_KEY = ("model_id", "prompt_id", "k")
 _USAGE = pl.Struct({"prompt_tokens": pl.Int64, "completion_tokens": pl.Int64, "reasoning_tokens": pl.Int64,
                     "total_tokens": pl.Int64})
 _ERROR = pl.Struct({"class": pl.String, "status": pl.Int64, "message": pl.String})
+MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
 RUN_FIELDS: dict[str, pl.DataType] = {
     "schema": pl.Int64, "run_id": pl.String, "job_id": pl.String, "role": pl.String,
     "model_id": pl.String, "model_label": pl.String, "api": pl.String,
     "prompt_id": pl.String, "triplet_id": pl.String, "scenario": pl.String, "version": pl.String,
-    "perspective": pl.String, "side": pl.String, "factors": pl.Object, "k": pl.Int64, "params": pl.Object,
-    "started_at": pl.String, "response_text": pl.String, "reasoning": pl.String,
+    "perspective": pl.String, "side": pl.String, "factors": pl.Object, "k": pl.Int64,
+    "turn": pl.Int64, "parent_id": pl.String, "style": pl.String, "objector": pl.String,
+    "params": pl.Object, "messages": MESSAGES, "started_at": pl.String, "response_text": pl.String, "reasoning": pl.String,
     "finish_reason": pl.String, "native_finish_reason": pl.String, "upstream_provider": pl.String,
     "generation_id": pl.String, "usage": _USAGE, "cost_usd": pl.Float64, "attempts": pl.Int64,
     "cached": pl.Boolean, "simulated": pl.Boolean, "error": _ERROR, "latency_s": pl.Float64,
@@ -54,13 +60,15 @@ RUN_FIELDS: dict[str, pl.DataType] = {
 }
 SCORE_FIELDS: dict[str, pl.DataType] = {
     "schema": pl.Int64, "run_id": pl.String, "job_id": pl.String, "model_id": pl.String,
-    "prompt_id": pl.String, "triplet_id": pl.String, "perspective": pl.String, "k": pl.Int64,
+    "prompt_id": pl.String, "triplet_id": pl.String, "perspective": pl.String, "k": pl.Int64, "turn": pl.Int64,
     "scorer": pl.String, "scorer_config": pl.Object, "score": pl.Float64, "unscorable": pl.String,
     "value": pl.Float64, "raw": pl.String, "flipped": pl.Boolean, "usage": _USAGE, "cost_usd": pl.Float64,
     "latency_s": pl.Float64, "queued_s": pl.Float64, "attempts": pl.Int64, "cached": pl.Boolean,
     "response_format": pl.String,
     "error": _ERROR, "scored_at": pl.String, "labeller": pl.String,
 }
+#: fields only a job of several turns writes; a record without them is a first (and only) turn
+FOLLOWUP_FIELDS = ("turn", "parent_id", "style", "objector", "messages")
 # The fields every reader relies on, checked before a job or scorer appends: field -> may be null.
 RUN_SHAPE = {"model_id": False, "prompt_id": False, "k": False, "error": True, "cached": True, "usage": True,
              "response_text": True}
@@ -82,6 +90,7 @@ class Answer:
     messages: list[dict[str, str]] | None = None  # the prompt (None when the grid does not hold it)
     run_id: str | None = None
     job_id: str | None = None
+    turn: int | None = None  # set in a job of several turns; `messages` is then the conversation so far
 
 
 def now_iso() -> str:
@@ -102,12 +111,17 @@ def error_field(exc: Any) -> dict[str, Any]:
     return {"class": exc.error_class, "status": exc.status, "message": exc.message[:500]}
 
 
+def _layout(fields: dict[str, Any], given: dict[str, Any]) -> dict[str, None]:
+    """The layout's fields in order, the several-turn ones only when given."""
+    return dict.fromkeys(name for name in fields if name not in FOLLOWUP_FIELDS or name in given)
+
+
 def run_record(**fields: Any) -> dict[str, Any]:
     """A run.jsonl line with every field of the layout, in order; unknown fields are refused."""
     unknown = set(fields) - RUN_FIELDS.keys()
     if unknown:
         raise ValueError(f"not fields of a run record: {sorted(unknown)}")
-    record = dict.fromkeys(RUN_FIELDS)
+    record = _layout(RUN_FIELDS, fields)
     record.update(schema=SCHEMA_VERSION, cached=False, simulated=False)
     record.update(fields)
     return record
@@ -118,7 +132,9 @@ def score_record(answer: Answer, scorer: str, config: dict[str, Any], **fields: 
     unknown = set(fields) - SCORE_FIELDS.keys()
     if unknown:
         raise ValueError(f"not fields of a score record: {sorted(unknown)}")
-    record = dict.fromkeys(SCORE_FIELDS)
+    record = _layout(SCORE_FIELDS, {"turn": answer.turn} if answer.turn is not None else {})
+    if answer.turn is not None:
+        record["turn"] = answer.turn
     record.update(schema=SCHEMA_VERSION, flipped=False, cached=False, scorer=scorer, scorer_config=config,
                   run_id=answer.run_id, job_id=answer.job_id, model_id=answer.model_id, prompt_id=answer.prompt_id,
                   triplet_id=answer.triplet_id, perspective=answer.perspective, k=answer.k)

@@ -25,6 +25,7 @@ from sycobench.errors import (
 from sycobench.progress import Progress
 from sycobench.providers.base import Completion
 from sycobench.providers.client import ModelClient
+from sycobench.protocol import conversation
 from sycobench.records import error_field, now_iso, run_record, side_of
 from sycobench.scenario import Prompt
 from sycobench.store import JobFolder, JsonlWriter
@@ -41,6 +42,15 @@ STOPS = (AuthError, CreditsError, QuotaError, CostCapReached)
 class Call:
     prompt: Prompt
     k: int
+    parent: Prompt | None = None  # a later turn: the prompt it follows, whose answer (same k) is `answer`
+    answer: str | None = None
+
+    @property
+    def messages(self) -> list[dict[str, str]]:
+        """What the call sends: the prompt, or for a later turn the conversation so far."""
+        if self.parent is None:
+            return self.prompt.messages
+        return conversation(self.parent.messages, self.answer or "", self.prompt.messages)
 
 
 @dataclass
@@ -53,6 +63,7 @@ class Plan:
     skipped: int  # already answered (or failed, without run.retry_errors)
     reasked: int  # failed in an earlier run and asked again (run.retry_errors=true)
     todo: dict[str, int] | None = None  # prompt_id -> calls to make, when the calls are counted, not listed
+    waiting: int = 0  # later-turn calls not planned: their first turn has no answer (yet)
 
     @property
     def to_make(self) -> int:
@@ -60,10 +71,16 @@ class Plan:
 
 
 def plan_calls(folder: JobFolder, grid: list[Prompt], *, model_id: str, samples: int, retry_errors: bool,
-               count_only: bool = False) -> Plan:
+               count_only: bool = False, turn: int | None = None) -> Plan:
     """Every (prompt, k) without a successful record yet; errors too with `retry_errors`. With
-    `count_only`, the calls are counted per prompt, never enumerated (samples x prompts can be large)."""
+    `count_only`, the calls are counted per prompt, never enumerated (samples x prompts can be large).
+    A later turn's call is planned only once its parent prompt has an answer for the same k (it is
+    counted in `waiting` until then), and carries that answer. `turn`: plan that turn's prompts only."""
     status = folder.call_status(model_id) if folder.has_answers() else {}
+    parents = {p.prompt_id: p for p in grid} if any(p.parent_id for p in grid) else {}
+    wanted = {p.parent_id for p in grid if p.parent_id} if parents and not count_only else set()
+    answers = folder.answer_texts(model_id, wanted)
+    waiting = 0
     by_prompt: dict[str, list[bool]] = {}
     for (prompt_id, k), ok in status.items():
         if 0 <= k < samples:
@@ -71,7 +88,8 @@ def plan_calls(folder: JobFolder, grid: list[Prompt], *, model_id: str, samples:
     calls: list[Call] = []
     todo: dict[str, int] = {}
     skipped = reasked = 0
-    for prompt in grid:
+    chosen = grid if turn is None else [p for p in grid if p.turn == turn]
+    for prompt in chosen:
         seen = by_prompt.get(prompt.prompt_id, [])
         done = sum(1 for ok in seen if ok or not retry_errors)
         skipped += done
@@ -83,8 +101,13 @@ def plan_calls(folder: JobFolder, grid: list[Prompt], *, model_id: str, samples:
             state = status.get((prompt.prompt_id, k))
             if state is True or (state is False and not retry_errors):
                 continue
-            calls.append(Call(prompt, k))
-    return Plan(calls, len(grid) * samples, skipped, reasked, todo if count_only else None)
+            if prompt.parent_id is None:
+                calls.append(Call(prompt, k))
+            elif (answer := answers.get((prompt.parent_id, k))) is not None:
+                calls.append(Call(prompt, k, parents[prompt.parent_id], answer))
+            else:
+                waiting += 1
+    return Plan(calls, len(chosen) * samples, skipped, reasked, todo if count_only else None, waiting)
 
 
 async def run_bounded(items: Iterable[T], work: Callable[[T], Awaitable[None]], *, concurrency: int) -> BaseException | None:
@@ -138,17 +161,21 @@ def _answer_fields(c: Completion | None, error: ProviderError | None) -> dict[st
 
 async def run_calls(calls: list[Call], *, model: ModelConfig, client: ModelClient, writer: JsonlWriter,
                     meta: dict[str, Any], parties: list[str], concurrency: int,
-                    progress: Progress) -> BaseException | None:
+                    progress: Progress, turns: int = 1) -> BaseException | None:
     """Answer `calls` through the client, appending one record per finished call; returns the
-    stop that ended the phase early, if any. `parties`: the scenario's party ids (A, B)."""
+    stop that ended the phase early, if any. `parties`: the scenario's party ids (A, B). With
+    `turns` > 1 each record holds its turn and the conversation sent (records.FOLLOWUP_FIELDS)."""
     params = model.generation_params()
 
     async def one(call: Call) -> None:
         p = call.prompt
         started_at, t0 = now_iso(), time.perf_counter()
         completion, error = None, None
+        messages = call.messages
+        turn = {} if turns == 1 else dict(turn=p.turn, parent_id=p.parent_id, style=p.style, objector=p.objector,
+                                           messages=messages)
         try:
-            completion = await client.call(model, p.messages, k=call.k, role="target")
+            completion = await client.call(model, messages, k=call.k, role="target")
         except (*STOPS,):
             raise
         except ProviderError as exc:
@@ -158,7 +185,7 @@ async def run_calls(calls: list[Call], *, model: ModelConfig, client: ModelClien
             run_id=meta["run_id"], job_id=meta["job_id"], role="target", model_id=model.id,
             model_label=model.display, api=model.api, prompt_id=p.prompt_id, triplet_id=p.triplet_id,
             scenario=p.scenario, version=p.version, perspective=p.perspective,
-            side=side_of(p.perspective, parties), factors=p.factors, k=call.k,
+            side=side_of(p.perspective, parties), factors=p.factors, k=call.k, **turn,
             params=params, started_at=started_at, latency_s=round(time.perf_counter() - t0, 4),
             ended_at=now_iso(), **_answer_fields(completion, error)))
         progress.update()

@@ -17,10 +17,17 @@ from typing import Any
 
 from sycobench.scenario_file import NEUTRAL, ScenarioConfig
 
-__all__ = ["Prompt", "build_grid", "fact_sheet", "template_values", "who_asks"]
+__all__ = ["TURN_FIELDS", "Prompt", "build_grid", "content_id", "fact_sheet", "template_values", "who_asks"]
+
+#: what a later turn's prompt adds (sycobench.protocol); a first turn's grid line leaves them out
+TURN_FIELDS = ("turn", "parent_id", "style", "objector")
+
 
 @dataclass(frozen=True, slots=True)
 class Prompt:
+    """One prompt of the grid. A later turn (`turn` 2) holds only the user turn it adds (`messages`), and
+    follows the answer to its `parent_id` in the same conversation; `objector` is the side it pushes toward."""
+
     prompt_id: str
     triplet_id: str
     scenario: str
@@ -28,9 +35,22 @@ class Prompt:
     perspective: str
     factors: dict[str, Any]
     messages: list[dict[str, str]]
+    turn: int = 1
+    parent_id: str | None = None
+    style: str | None = None
+    objector: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if self.turn == 1:
+            for name in TURN_FIELDS:
+                del out[name]
+        return out
+
+
+def content_id(payload: dict[str, Any]) -> str:
+    """A short content hash of `payload`: the same on every run and machine."""
+    return _digest(payload)
 
 
 def _digest(payload: dict[str, Any]) -> str:

@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "You are a helpful assistant.", "fact_sheet": False, "limit": None, "seed": 0, "shard": 0, "num_shards": 1,
 }
 DATA = ("parties", "factors", "derived", "variables", "opening", "question", "role", "facts", "judge", "sample",
-        "offline_cues", "mock")
+        "offline_cues", "mock", "pushback")
 REQUIRED = ("name", "parties", "factors", "opening", "question", "facts", "judge")
 JUDGE_KEYS = ("subject", "axis", "plus", "minus")
 
@@ -99,6 +99,11 @@ class ScenarioConfig:
     def level_lists(self) -> list[str]:
         """The level-list keys, in grid order."""
         return [spec["levels"] for spec in self._values["factors"].values()]
+
+    @property
+    def pushback_styles(self) -> list[str]:
+        """The objection styles of its `pushback` section, in file order (none: no pushback turns)."""
+        return [str(style) for style in (self._values.get("pushback") or {})]
 
     def party_name(self, party: str) -> str:
         return next(p.get("name", p["id"]) for p in self._values["parties"] if p["id"] == party)
@@ -187,6 +192,8 @@ def _check(d: dict[str, Any]) -> list[str]:
     if not isinstance(persp, list) or not persp or not set(map(str, persp)) <= set(voices):
         out.append(f"perspectives: values must be among {voices}, got {persp}")
     out += _check_extras(d)
+    if d.get("pushback") is not None:
+        out += _check_pushback(d["pushback"], ids, known)
     sample = d.get("sample") or {}
     for key in ("strata", "within"):
         if not set(sample.get(key) or []) <= set(factors):
@@ -203,6 +210,46 @@ def _check(d: dict[str, Any]) -> list[str]:
     for spec in factors.values():
         if spec.get("text") is None and not all(isinstance(v, (int, float)) and v > 0 for v in d[spec["levels"]]):
             out.append(f"{spec['levels']}: values must be numbers > 0")
+    return out
+
+
+_STYLE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _check_pushback(section: Any, parties: list[str], known: set[str]) -> list[str]:
+    """`pushback`: per style, each party's objection in its own voice and the third person's toward each
+    party; every text distinct, since a reader (the mock) tells the objector by the text alone."""
+    shape = (f"pushback: give each style's objections: {{style: {{{parties[0]}: ..., {parties[1]}: ..., "
+             f"{NEUTRAL}: {{{parties[0]}: ..., {parties[1]}: ...}}}}}}")
+    if not isinstance(section, dict) or not section:
+        return [shape]
+    out, seen = [], {}
+    for style, table in section.items():
+        where = f"pushback.{style}"
+        if not isinstance(style, str) or not _STYLE.match(style) or style == "all":
+            out.append(f"{where}: a style is a lowercase name (letters, digits, _), not 'all'")
+            continue
+        if not isinstance(table, dict):
+            out.append(shape)
+            continue
+        neutral = table.get(NEUTRAL)
+        texts = {f"{where}.{p}": table.get(p) for p in parties}
+        texts |= {f"{where}.{NEUTRAL}.{p}": neutral.get(p) if isinstance(neutral, dict) else None for p in parties}
+        out += [f"{where}: '{key}' is not a party id or {NEUTRAL}; give {', '.join(parties)}, {NEUTRAL}"
+                for key in table if key not in (*parties, NEUTRAL)]
+        if isinstance(neutral, dict):
+            out += [f"{where}.{NEUTRAL}: '{key}' is not a party id; give the objection toward {' and '.join(parties)}"
+                    for key in neutral if key not in parties]
+        for key, text in texts.items():
+            if not isinstance(text, str) or not text.strip():
+                out.append(f"{key}: give the objection as one text (the asker's voice, asking again)"
+                           + ("; it is missing" if text is None else ""))
+                continue
+            out += [f"{key}: template names unknown factor or variable {{{f}}}" for f in _fields(text) if f not in known]
+            if text in seen:
+                out.append(f"{key}: the same text as {seen[text]}; each objection must differ (the mock tells who "
+                           "objects by its text)")
+            seen.setdefault(text, key)
     return out
 
 

@@ -14,8 +14,10 @@ from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sycobench.config import Config, ModelConfig, RateLimitConfig, ReportConfig, RunConfig, ScorerConfig
+from sycobench.config import (Config, ModelConfig, ProtocolConfig, RateLimitConfig, ReportConfig, RunConfig,
+                              ScorerConfig)
 from sycobench.preflight import check_grid, check_keys, check_model, check_report_scorers, grid_size
+from sycobench.protocol import check_pushback, with_pushback
 from sycobench.providers.base import PROVIDERS, Provider
 from sycobench.roster import roster_model
 from sycobench.runner import Plan, plan_calls
@@ -49,6 +51,11 @@ class JobSpec:
     fingerprint: dict[str, Any]
     notes: tuple[tuple[int, str], ...] = ()  # (log level, line) said while preparing, logged when the job starts
     plan: Plan | None = field(default=None, compare=False)
+    styles: tuple[str, ...] = ()  # protocol=pushback: the objection styles in the grid
+
+    @property
+    def protocol(self) -> ProtocolConfig:
+        return self.cfg.protocol
 
     @property
     def run(self) -> RunConfig:
@@ -90,14 +97,21 @@ def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
         out[prefix] = value
 
 
-def fingerprint(model: ModelConfig, scenario: ScenarioConfig, samples: int) -> dict[str, Any]:
+def fingerprint(model: ModelConfig, scenario: ScenarioConfig, samples: int,
+                protocol: ProtocolConfig | None = None, styles: tuple[str, ...] = ()) -> dict[str, Any]:
     """Every setting that changes an answer, as flat `dotted.key -> value` pairs.
 
     Whole sections are included minus a short list of neutral keys, so a setting added later
-    counts by default. Concurrency, rate limits, the scorer (the offline lexicon too) and the report never count."""
+    counts by default. Concurrency, rate limits, the scorer (the offline lexicon too) and the report never
+    count. A protocol of one turn asks nothing more than the grid, so it and the scenario's pushback text
+    count only for a protocol of several turns (with the styles it uses)."""
     out: dict[str, Any] = {}
+    turns = protocol.turns if protocol is not None else 1
     _flat("model", {k: v for k, v in _plain(model).items() if k not in _MODEL_NEUTRAL | _MOCK_NEUTRAL}, out)
-    _flat("scenario", {k: v for k, v in _plain(scenario).items() if k not in _SCENARIO_NEUTRAL}, out)
+    _flat("scenario", {k: v for k, v in _plain(scenario).items()
+                       if k not in _SCENARIO_NEUTRAL and (k != "pushback" or turns > 1)}, out)
+    if turns > 1:
+        _flat("protocol", {"name": protocol.name, "styles": list(styles)}, out)
     out["run.samples"] = samples
     return json.loads(json.dumps(out, default=str))  # exactly what job.json will hold
 
@@ -140,6 +154,10 @@ def prepare_job(cfg: Config, job_dir: Path | None = None, *, sweep_dir: Path | N
     if why:
         notes.append((logging.INFO, why))
     grid = check_grid(scenario)
+    styles: tuple[str, ...] = ()
+    if cfg.protocol.turns > 1:
+        styles = tuple(check_pushback(scenario, cfg.protocol.styles))
+        grid = with_pushback(scenario, grid, list(styles))
     if scenario.limit is not None and scenario.limit > (full := grid_size(scenario)):
         notes.append((logging.WARNING, f"scenario.limit={scenario.limit} is above the grid's {full} triplets: "
                                        f"running all {full}"))
@@ -149,7 +167,8 @@ def prepare_job(cfg: Config, job_dir: Path | None = None, *, sweep_dir: Path | N
         check_keys(model, kind.model(scorer), auto=cfg.scorer.name == "auto")
     spec = JobSpec(cfg=cfg, model=model, provider=provider, scorer=scorer, scorer_class=kind, scenario=scenario,
                    grid=tuple(grid), rate_limit=_shared_rate(cfg.rate_limit, sweep_dir),
-                   fingerprint=fingerprint(model, scenario, cfg.run.samples), notes=tuple(notes))
+                   fingerprint=fingerprint(model, scenario, cfg.run.samples, cfg.protocol, styles), notes=tuple(notes),
+                   styles=styles)
     if folder is None:
         return spec
     folder.check_fingerprint(spec.fingerprint)

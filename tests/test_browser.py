@@ -465,3 +465,49 @@ def test_several_scenarios_get_a_filter_and_three_columns_named_by_their_parties
         assert "landlord" not in text and "tenant" not in text
     finally:
         page.page.close()
+
+
+@pytest.fixture(scope="module")
+def pushback_report(tmp_path_factory) -> Path:
+    """A protocol=pushback job of the mock, reported: every asker objects in three styles, the neutral asker twice."""
+    root = tmp_path_factory.mktemp("pushback")
+    job = root / "job"
+    proc = sycobench("protocol=pushback", "scenario.limit=6", "model.caving=0.6", "report.bootstrap=200",
+                     f"hydra.run.dir={job}", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    report = sycobench(str(job), "--out", str(root / "report"), cwd=root, module="sycobench.report")
+    assert report.returncode == 0, report.stderr
+    return root / "report"
+
+
+def test_pushback_transcripts_show_both_turns_of_each_asker_side_by_side(chromium, pushback_report, tmp_path) -> None:
+    results = pl.read_parquet(pushback_report / "results.parquet")
+    page = Page(chromium, pushback_report, tmp_path)
+    try:
+        assert page.errors == []
+        assert page.shown() == results["triplet_id"].n_unique() == 6
+        page.page.locator("#transcripts").scroll_into_view_if_needed()
+        page.shot("pushback")
+        for card in page.page.locator(".tv-triplet").all():
+            triplet = card.get_attribute("data-triplet")
+            mine = results.filter(pl.col("triplet_id") == triplet)
+            for side, party in (("a", "landlord"), ("b", "tenant"), ("neutral", "neutral")):
+                cell = card.locator(f'.tv-cell[data-side="{side}"]')
+                one, two = cell.locator('.tv-turn[data-turn="1"]'), cell.locator('.tv-turn[data-turn="2"]')
+                left, right = one.bounding_box(), two.bounding_box()
+                assert right["x"] >= left["x"] + left["width"] - 1 and abs(right["y"] - left["y"]) < 2  # side by side
+                answers = mine.filter(pl.col("perspective") == party)
+                assert one.locator(".tv-answer").count() == answers.filter(pl.col("turn") == 1).height == 1
+                assert two.locator(".tv-answer").count() == answers.filter(pl.col("turn") == 2).height
+                scores = sorted(round(s, 2) for s in answers.filter(pl.col("turn") == 2)["score"].to_list())
+                shown = sorted(float(t) for t in two.locator(".tv-score").all_inner_texts())
+                assert shown == pytest.approx(scores, abs=0.006)
+            assert card.locator('.tv-cell[data-side="neutral"] .tv-turn[data-turn="2"] .tv-answer').count() == 6
+        answer = page.page.locator('.tv-triplet').first.locator('.tv-turn[data-turn="2"] .tv-answer').first
+        answer.locator(".tv-prompt-toggle").click()
+        objections = {m[-1]["content"] for m in results.filter(pl.col("turn") == 2)["messages"].to_list()}
+        assert answer.locator(".tv-prompt").inner_text() in objections
+        assert page.page.locator("h2", has_text="Pushback").count() == 1
+        assert page.page.locator('img[alt^="Shift toward whoever objects"]').count() == 1
+    finally:
+        page.page.close()

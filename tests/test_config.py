@@ -9,7 +9,7 @@ from sycobench.paths import CONF_DIR
 from sycobench.config import Config, to_config
 from sycobench.errors import ConfigError
 
-GROUPS = ["model", "scenario", "scorer", "rate_limit"]
+GROUPS = ["model", "scenario", "scorer", "rate_limit", "protocol"]
 ROSTERS = ["paid", "free"]
 
 

@@ -14,7 +14,7 @@ STAGES = {
     "errors": 0, "registry": 0, "paths": 0, "exitcodes": 0, "allocator": 0, "logs": 0,
     "config": 1, "scenario_file": 1, "records": 1,
     "roster": 1,  # rosters are read while the config is composed
-    "scenario": 2,
+    "scenario": 2, "protocol": 2,
     "store": 3,  # the job folder: files, records, copies, lock
     "providers": 4, "progress": 4,
     "runner": 5,

@@ -39,6 +39,19 @@ def _broken(edit) -> dict:
      "scenario.offline_cues[0]: '(unclosed' is not a lowercase regex"),
     (lambda d: d["mock"].update(answers={"a": ["One."], "b": [], "balanced": [], "closers": {}}),
      "scenario.mock.answers.a: give at least five sentences"),
+    (lambda d: d["pushback"]["firm"].pop("tenant"),
+     "scenario.pushback.firm.tenant: give the objection as one text (the asker's voice, asking again); it is missing"),
+    (lambda d: d["pushback"]["firm"]["neutral"].pop("landlord"),
+     "scenario.pushback.firm.neutral.landlord: give the objection as one text"),
+    (lambda d: d["pushback"]["simple"].update(owner="No."), "scenario.pushback.simple: 'owner' is not a party id"),
+    (lambda d: d["pushback"]["simple"]["neutral"].update(owner="No."),
+     "scenario.pushback.simple.neutral: 'owner' is not a party id"),
+    (lambda d: d["pushback"]["firm"].update(landlord="Raising it by {amonut} is fair."),
+     "scenario.pushback.firm.landlord: template names unknown factor or variable {amonut}"),
+    (lambda d: d["pushback"]["firm"].update(tenant=d["pushback"]["simple"]["tenant"]),
+     "scenario.pushback.firm.tenant: the same text as pushback.simple.tenant"),
+    (lambda d: d["pushback"].update({"All": d["pushback"]["simple"]}), "scenario.pushback.All: a style is a lowercase"),
+    (lambda d: d.update(pushback=[]), "scenario.pushback: give each style's objections"),
 ])
 def test_each_problem_is_one_line(edit, line: str) -> None:
     with pytest.raises(ConfigError) as err:

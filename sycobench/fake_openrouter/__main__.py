@@ -32,6 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--judge-mode", default="json", choices=JUDGE_MODES)
     parser.add_argument("--sycophancy", type=float, default=0.5)
+    parser.add_argument("--caving", type=float, default=0.0,
+                        help="how far an answer given after the asker's objection moves toward the objector")
     parser.add_argument("--scenario", default="rent", help="what answers are about: a shipped scenario or a scenario YAML file")
     parser.add_argument("--retry-after-s", type=float, default=1.0)
     parser.add_argument("--trickle-s", type=float, default=30.0)

@@ -129,17 +129,26 @@ def _answers(scenario: str) -> dict[str, Any] | None:
 
 
 def write_advice(messages: list[dict[str, Any]], *, model: str, request_seed: object,
-                 server_seed: int, sycophancy: float, scenario: str = "rent") -> str:
+                 server_seed: int, sycophancy: float, scenario: str = "rent", caving: float = 0.0) -> str:
+    """Advice of a known stance. Asked again after an objection (a second user turn), the answer starts
+    from the first answer's stance and moves `caving` toward the side the objection pushes for."""
+    from sycobench.protocol import who_objects
     from sycobench.providers.mock import read_prompt
     from sycobench.providers.mock_text import write_answer, write_from_bank
     from sycobench.scenario import who_asks
 
-    asked = next((message_text(m) for m in reversed(messages) if m.get("role") == "user"), "")
-    rng = random.Random(_digest(server_seed, model, request_seed, messages))
+    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+    asked = message_text(messages[users[0]]) if users else ""
+    first = messages[: users[0] + 1] if users else messages
+    rng = random.Random(_digest(server_seed, model, request_seed, first))
     cfg = load_scenario(scenario)
     asker = who_asks(cfg, asked)
     pull = 1.0 if asker == cfg.party_ids[0] else -1.0 if asker == cfg.party_ids[1] else 0.0
     stance = max(-1.0, min(1.0, _model_lean(model) + sycophancy * pull + rng.gauss(0.0, 0.08)))
+    if len(users) > 1:
+        rng = random.Random(_digest(server_seed, model, request_seed, messages))
+        objector = who_objects(cfg, message_text(messages[users[-1]]))
+        stance = max(-1.0, min(1.0, stance + caving * {"a": 1.0, "b": -1.0}.get(objector or "", 0.0)))
     bank = _answers(scenario)
     if bank is not None:
         return write_from_bank(stance, bank, rng=rng)

@@ -71,6 +71,7 @@ class FakeOptions:
     seed: int = 0
     judge_mode: str = "json"
     sycophancy: float = 0.5
+    caving: float = 0.0  # a second answer, after an objection, moves this far toward the objector
     retry_after_s: float = 1.0
     trickle_s: float = 30.0
     refuse_format: str | None = None
@@ -88,6 +89,8 @@ class FakeOptions:
         _check_names([self.refuse_format], FORMAT_REFUSALS, "refused format")
         if self.fault_rate is not None and not 0.0 <= self.fault_rate <= 1.0:
             raise ValueError(f"fault_rate must lie in [0, 1], got {self.fault_rate}")
+        if not 0.0 <= self.caving <= 1.0:
+            raise ValueError(f"caving must lie in [0, 1], got {self.caving}")
         if self.rpm is not None and self.rpm < 1:
             raise ValueError(f"rpm must be a positive integer, got {self.rpm}")
         try:
@@ -251,7 +254,8 @@ async def _answer(request: web.Request, state: _State, arrived: float, fault: st
         if judged is not None:
             return judge_reply(messages, judged, mode=mode, turn=turn, scenario=options.scenario)
         return write_advice(messages, model=model, request_seed=body.get("seed"),
-                            server_seed=options.seed, sycophancy=options.sycophancy, scenario=options.scenario)
+                            server_seed=options.seed, sycophancy=options.sycophancy, scenario=options.scenario,
+                            caving=options.caving)
 
     prompt = "\n".join(message_text(m) for m in messages)
     max_tokens = body.get("max_tokens")

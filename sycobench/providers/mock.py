@@ -2,7 +2,9 @@
 
 It reads who is asking from the prompt text, as a real model would (the scenario's
 `mock.asker_cues`), and writes advice whose stance is base_lean + sycophancy x (+1 party A asks,
--1 party B asks, 0 neutral) + noise: rent's own writer, or the scenario's `mock.answers`.
+-1 party B asks, 0 neutral) + noise: rent's own writer, or the scenario's `mock.answers`. Asked
+again after an objection (a conversation of two user turns), it keeps its first stance and moves
+`caving` toward the side the objection pushes for (read from its text, sycobench.protocol).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sycobench.config import MockModelConfig, ModelConfig
 from sycobench.errors import ProviderError
 from sycobench.providers.base import Completion, Message, Provider, ProviderContext, register_provider
 from sycobench.providers.mock_text import answer_bank, write_answer, write_from_bank
+from sycobench.protocol import who_objects
 from sycobench.scenario import who_asks
 from sycobench.scenario_file import ScenarioConfig
 
@@ -74,18 +77,27 @@ class MockProvider(Provider):
     async def generate(self, messages: list[Message], *, k: int = 0) -> Completion:
         if self.model.latency_ms:
             await asyncio.sleep(self.model.latency_ms / 1000)
-        rng = self._rng(messages, k)
-        if self.model.failure_rate and rng.random() < self.model.failure_rate:
+        users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+        first = messages[: users[0] + 1] if users else messages
+        rng = self._rng(first, k)  # a second answer starts from the first one's draws, so from its stance
+        failed = bool(self.model.failure_rate) and rng.random() < self.model.failure_rate
+        user = messages[users[0]]["content"] if users else ""
+        asker = who_asks(self.scenario, user)
+        parties = self.scenario.party_ids
+        direction = 1.0 if asker == parties[0] else -1.0 if asker == parties[1] else 0.0
+        stance = self.model.base_lean + self.model.sycophancy * direction + rng.gauss(0.0, self.model.noise)
+        stance = max(-1.0, min(1.0, stance))
+        if len(users) > 1:  # asked again after an objection: its own draws, moved toward the objector
+            rng = self._rng(messages, k)
+            failed = bool(self.model.failure_rate) and rng.random() < self.model.failure_rate
+            objector = who_objects(self.scenario, messages[users[-1]]["content"])
+            stance += self.model.caving * {"a": 1.0, "b": -1.0}.get(objector or "", 0.0)
+        if failed:
             raise ProviderError(
                 "simulated failure (model.failure_rate)",
                 error_class="simulated_failure",
                 model=self.model.id,
             )
-        user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-        asker = who_asks(self.scenario, user)
-        parties = self.scenario.party_ids
-        direction = 1.0 if asker == parties[0] else -1.0 if asker == parties[1] else 0.0
-        stance = self.model.base_lean + self.model.sycophancy * direction + rng.gauss(0.0, self.model.noise)
         stance = max(-1.0, min(1.0, stance))
         if self.bank:
             text = write_from_bank(stance, self.bank, rng=rng)

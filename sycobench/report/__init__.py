@@ -52,6 +52,14 @@ def _pairs(results: pl.DataFrame) -> pl.DataFrame | None:
     )
 
 
+def _by_protocol(tables: dict[str, pl.DataFrame], labels: dict[str, str]) -> dict[str, pl.DataFrame]:
+    """Tables of several protocols as the page shows them: a model's rows named `label (protocol)`, so
+    tables and plots keep them apart (the written tables have a `protocol` column instead)."""
+    named = pl.col("model_id").replace(labels) + " (" + pl.col("protocol") + ")"
+    return {name: t.with_columns(named.alias("model_id")) if "protocol" in t.columns and "model_id" in t.columns
+            else t for name, t in tables.items()}
+
+
 def _check_names(results: pl.DataFrame, report: ReportConfig) -> None:
     """A named scorer or reference model must be in the results (before anything is written)."""
     from sycobench.errors import ConfigError
@@ -74,6 +82,7 @@ def _seen(results: pl.DataFrame) -> pl.DataFrame:
 
 def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFrame]:
     """Every table, plus `results`: the scored answers, without their text (`data.with_text` adds it)."""
+    from sycobench.report.pushback import first_turn, pushback_tables
     from sycobench.report.tables import build_tables, combine_scorers
 
     # answers no scorer saw (`scored` false) count in the tables as not scored; the rest of the
@@ -88,9 +97,11 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
         headline = combined["scorer"][0]
         results = pl.concat([results, combined], how="diagonal_relaxed")
         scored = pl.concat([scored, _seen(combined)], how="diagonal_relaxed")
+    every_turn, results = results, first_turn(results)  # pushback tables read every turn, the others the first
     tables = build_tables(results, data.calls, levels=data.factors, threshold=report.threshold,
                           bootstrap=report.bootstrap, seed=report.seed, reference=report.reference,
                           summary_scorer=headline)
+    tables |= pushback_tables(every_turn, threshold=report.threshold, bootstrap=report.bootstrap, seed=report.seed)
     from sycobench.validation import mark_unvalidated, report_validation, unvalidated_note
 
     figures, unvalidated = report_validation(seen, data.calls)
@@ -162,8 +173,10 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
                     if name in set(results["scenario"].fill_null("rent").unique().to_list())},
     }
     pairs = _pairs(results)
-    render_report({**tables, **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta, results=results,
-                  text=data.rows_with_text, levels=data.factors)
+    from sycobench.report.pushback_page import pushback_blocks
+
+    render_report({**_by_protocol(tables, data.labels), **({"pairs": pairs} if pairs is not None else {})}, out,
+                  meta=meta, results=results, text=data.rows_with_text, levels=data.factors, sections=pushback_blocks)
     if meta["unvalidated"]:
         log.warning(meta["unvalidated"])
     log.debug("report written to %s", out)

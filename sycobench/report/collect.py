@@ -160,16 +160,28 @@ def collect(paths: list[Path]) -> Collected:
             results.append(job_results.with_columns(relabel) if label != model_id else job_results)
             texts[name] = tuple(text.with_columns(pl.lit(name).alias("job"), *([relabel] if label != model_id else []))
                                 for text in (job_answers, job_replies))
-    merged = _merge(results, ["model_id", "scorer", "triplet_id", "prompt_id", "k"]) if results else None
+    by = _protocols(results, calls) if results else []  # a model's answers under two protocols: two sets
+    merged = _merge(results, ["model_id", "scorer", "triplet_id", "prompt_id", "k", *by]) if results else None
     if merged is None or merged.is_empty():
         raise NoScores("no scored records in " + ", ".join(str(p) for p in paths))
     all_calls = pl.concat(calls, how="diagonal_relaxed")
     if "prompt_id" in all_calls.columns:  # a call seen by two sources counts once (legacy calls carry no id)
         keyed = (pl.col("role") == "target") & pl.col("prompt_id").is_not_null()
-        target = _merge([c.filter(keyed) for c in calls if "prompt_id" in c.columns], ["model_id", "prompt_id", "k"])
+        target = _merge([c.filter(keyed) for c in calls if "prompt_id" in c.columns], ["model_id", "prompt_id", "k", *by])
         all_calls = pl.concat([target, all_calls.filter(~keyed)], how="diagonal_relaxed")
     levels = pl.concat([pl.DataFrame(schema=_FACTORS), *factors], how="diagonal_relaxed").unique(maintain_order=True)
     return Collected(merged, all_calls, pl.DataFrame(jobs), sources, _unique_labels(labels), texts, levels, parties)
+
+
+def _protocols(*frames: list[pl.DataFrame]) -> list[str]:
+    """When a source ran a protocol of several turns, every frame gets its `protocol` (`single` where
+    none is said), in place; the key that keeps them apart, or none."""
+    if not any("protocol" in f.columns for group in frames for f in group):
+        return []
+    for group in frames:
+        group[:] = [f.with_columns((pl.col("protocol") if "protocol" in f.columns else pl.lit(None, pl.String))
+                                   .fill_null("single").alias("protocol")) for f in group]
+    return ["protocol"]
 
 
 def _merge(frames: list[pl.DataFrame], keys: list[str]) -> pl.DataFrame:

@@ -13,7 +13,7 @@ from sycobench.report.scenarios import Parties, per_scenario, present_tables
 from sycobench.report.tables import write_csv
 from sycobench.store import JobFolder
 
-__all__ = ["format_headline", "job_labels", "job_tables", "write_job_report"]
+__all__ = ["format_headline", "format_pushback", "job_labels", "job_tables", "write_job_report"]
 
 log = logging.getLogger("sycobench.report")
 
@@ -21,10 +21,13 @@ log = logging.getLogger("sycobench.report")
 def job_tables(results: pl.DataFrame, report: ReportConfig, calls: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """Stance mix and uplift per scorer; `summary` from `report.scorers` averaged, else the mean
     of every scorer present (the only one, usually); its `n` counts `calls` when given. Sides are
-    `a` / `b` (report.scenarios.present names them)."""
+    `a` / `b` (report.scenarios.present names them). These read the first answers; a job of
+    several turns adds the pushback tables (report.pushback), which read every turn."""
     from sycobench.report import tables as t
+    from sycobench.report.pushback import first_turn, pushback_tables
 
     def build(results: pl.DataFrame, calls: pl.DataFrame | None, _levels: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+        results = first_turn(results)
         headline = t.combine_scorers(results, list(report.scorers) if report.scorers else None)
         out = {
             "stance_mix": t.stance_mix(results, threshold=report.threshold),
@@ -37,7 +40,8 @@ def job_tables(results: pl.DataFrame, report: ReportConfig, calls: pl.DataFrame 
         out.update(labeller_tables(results, threshold=report.threshold))
         return out
 
-    return per_scenario(build, results, calls)
+    return per_scenario(build, results, calls) | pushback_tables(
+        results, threshold=report.threshold, bootstrap=report.bootstrap, seed=report.seed)
 
 
 def format_headline(uplift: pl.DataFrame, labels: dict[str, str] | None = None) -> str:
@@ -96,5 +100,28 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
     text = (f"stance mix\n{stance_text(tables['stance_mix'], labels=labels, parties=(parties.a_name, parties.b_name))}\n"
             f"uplift and sycophancy index (95% CI: t below 20 triplets, else cluster bootstrap-t)\n"
             f"{headline_text(tables['uplift'], labels=labels)}")
+    if "pushback" in tables:
+        text += ("\npushback: shift toward whoever objects, and the give-way rate (95% CI)\n"
+                 f"{format_pushback(tables['pushback'], labels)}")
     log.info("tables written to %s\n%s", folder.path, text)
     return tables
+
+
+def format_pushback(table: pl.DataFrame, labels: dict[str, str] | None = None) -> str:
+    """Each style's pooled row of a pushback table (as written) for the terminal: the shift toward whoever
+    objects and the give-way rate, each with its 95% interval."""
+    from sycobench.report.paper import fixed
+    from sycobench.report.terminal import fit_table
+
+    rows = table.filter(pl.col("objector") == "all")
+    several = [c for c in ("scenario", "scorer") if c in rows.columns and rows[c].n_unique() > 1]
+
+    def ci(col: str) -> pl.Expr:
+        return pl.when(pl.col(f"{col}_lo").is_null()).then(pl.lit(None, pl.String)).otherwise(
+            pl.format("[{}, {}]", fixed(f"{col}_lo"), fixed(f"{col}_hi")))
+
+    shown = rows.select(*several, pl.col("model_id").replace(labels or {}).alias("model"), "style",
+                        fixed("shift").alias("shift"), ci("shift").alias("95% CI"),
+                        fixed("give_way").alias("give way"), ci("give_way").alias("95% CI "),
+                        pl.col("n_triplets").alias("triplets"))
+    return fit_table(shown, numeric={"shift", "95% CI", "give way", "95% CI ", "triplets"})

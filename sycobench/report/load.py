@@ -15,11 +15,12 @@ import logging
 
 import polars as pl
 
+from sycobench.errors import DataError
 from sycobench.records import ANSWER_KEY, RUN_FIELDS, SCORE_FIELDS
 from sycobench.store import RUN, SCORES, JobFolder, lazy_frames
 
-__all__ = ["RUN_SCHEMA", "SCORE_SCHEMA", "TEXT_COLUMNS", "JobParties", "factor_map", "load_calls", "load_factors",
-           "load_results", "load_text", "sink_with_text", "with_text"]
+__all__ = ["RUN_SCHEMA", "SCORE_SCHEMA", "TEXT_COLUMNS", "TURN_COLUMNS", "JobParties", "factor_map", "load_calls",
+           "load_factors", "load_results", "load_text", "protocol_of", "sink_with_text", "with_text"]
 
 KEY = list(ANSWER_KEY)
 # Polars' default (streaming) engine runs `unique` on these small per-job frames ~10x slower.
@@ -27,13 +28,16 @@ _ENGINE = "in-memory"
 # The columns the tables read, typed by the one layout in sycobench.records; no text (see load_text).
 RUN_SCHEMA = {name: RUN_FIELDS[name] for name in (
     "model_id", "model_label", "api", "prompt_id", "triplet_id", "scenario", "perspective", "side", "k", "usage",
-    "cost_usd", "latency_s", "queued_s", "cached", "error", "ended_at")}
+    "cost_usd", "latency_s", "queued_s", "cached", "error", "ended_at", "turn", "parent_id", "style", "objector")}
+#: what a job of several turns adds to its calls and results: the protocol, and each answer's turn
+#: (a second turn's parent prompt, objection style and the side it objects for)
+TURN_COLUMNS = ["protocol", "turn", "parent_id", "style", "objector"]
 SCORE_SCHEMA = {name: SCORE_FIELDS[name] for name in (
     "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "usage", "cost_usd", "latency_s", "queued_s",
     "cached", "error", "scored_at", "labeller")}
 # What was asked and answered, carried into results.parquet and the transcript view; tables never read it.
 TEXT_COLUMNS = ["messages", "response_text", "raw", "unscorable"]
-_RUN_TEXT = {name: RUN_FIELDS[name] for name in ("model_id", "prompt_id", "k", "error", "response_text")}
+_RUN_TEXT = {name: RUN_FIELDS[name] for name in ("model_id", "prompt_id", "k", "error", "response_text", "messages")}
 _SCORE_TEXT = {name: SCORE_FIELDS[name] for name in ("model_id", "prompt_id", "k", "scorer", "error", "raw")}
 FACTOR_MAP = pl.List(pl.Struct({"factor": pl.String, "level": pl.String}))
 log = logging.getLogger("sycobench.report")
@@ -69,6 +73,21 @@ class JobParties:
 RENT = JobParties("rent", "landlord", "tenant", "landlord", "tenant")
 
 
+def protocol_of(folder: JobFolder) -> str:
+    """The job's protocol (`single` for jobs from before there were protocols)."""
+    try:
+        return str(((folder.saved_config() or {}).get("protocol") or {}).get("name") or "single")
+    except (AttributeError, DataError):
+        return "single"
+
+
+def _turns(protocol: str) -> list[pl.Expr]:
+    """The TURN_COLUMNS of a job of several turns; a single-turn job's frames go without them."""
+    if protocol == "single":
+        return []
+    return [pl.col("turn").fill_null(1), "parent_id", "style", "objector"]
+
+
 def _latest(frame: pl.LazyFrame, keys: list[str], ts: str) -> pl.LazyFrame:
     """Keep one row per key: the last success if any, else the last error (resumed calls count once)."""
     return (
@@ -82,6 +101,8 @@ def _latest(frame: pl.LazyFrame, keys: list[str], ts: str) -> pl.LazyFrame:
 def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFrame | pl.LazyFrame | None = None,
                parties: JobParties | None = None) -> pl.DataFrame:
     parties = parties or JobParties.of(folder)
+    protocol = protocol_of(folder)
+    turns = _turns(protocol)
     runs = _latest(folder.scan(RUN, RUN_SCHEMA), KEY, "ended_at")
     name = pl.lit(job or folder.name).alias("job")
     target = runs.select(
@@ -90,7 +111,7 @@ def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFram
         pl.coalesce("side", parties.side()).alias("side"), "k",
         pl.col("error").struct.field("class").alias("error_class"), "latency_s", "queued_s",
         pl.col("cached").fill_null(False),
-        pl.col("usage").struct.unnest(), "cost_usd", "model_label",
+        pl.col("usage").struct.unnest(), "cost_usd", "model_label", *turns,
     )
     if scores is None:
         scores = folder.scan(SCORES, SCORE_SCHEMA)
@@ -100,7 +121,10 @@ def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFram
         pl.col("cached").fill_null(False),
         pl.col("usage").struct.unnest(), "cost_usd",
     )
-    calls = pl.concat([target, judge], how="diagonal_relaxed").collect(engine=_ENGINE)
+    calls = pl.concat([target, judge], how="diagonal_relaxed")
+    if turns:
+        calls = calls.with_columns(protocol=pl.lit(protocol))
+    calls = calls.collect(engine=_ENGINE)
     foreign = folder.foreign_prompts(calls)
     if foreign.height:
         log.warning("%s: %d record(s) answer prompts that are not in the job's grid (pasted from another job?); "
@@ -120,8 +144,9 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
     if scores is None:
         scores = folder.scan(SCORES, SCORE_SCHEMA)
     calls = calls if calls is not None else load_calls(folder, scores=scores)
+    turns = [c for c in TURN_COLUMNS if c in calls.columns]
     answers = calls.lazy().filter((pl.col("role") == "target") & pl.col("error_class").is_null()).select(
-        "job", *KEY, "triplet_id", "scenario", "perspective", "side")
+        "job", *KEY, "triplet_id", "scenario", "perspective", "side", *turns)
     shared = folder.shared_prompts()
     if shared.height:  # one answer in several triplets: a row in each, `dup` after its record's own
         answers = (answers.join(shared.lazy().rename({"triplet_id": "serves"}), on="prompt_id", how="left")
@@ -134,7 +159,7 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
                      .with_columns(score=pl.lit(None, pl.Float64), unscorable=pl.lit(None, pl.String),
                                    scored=pl.lit(False)))
     columns = ["job", "model_id", "scorer", "scenario", "triplet_id", "prompt_id", "perspective", "side", "k", "score",
-               "unscorable", "labeller", "scored", *(["dup"] if shared.height else [])]
+               "unscorable", "labeller", "scored", *(["dup"] if shared.height else []), *turns]
     seen = scored.join(answers, on=KEY, how="inner").with_columns(scored=pl.lit(True)).select(columns)
     results = (
         (pl.concat([seen, unscored_rows.select(columns)]) if unscored else seen.drop("scored"))
@@ -166,8 +191,15 @@ def load_text(folder: JobFolder, *, prompts: pl.LazyFrame | None = None) -> tupl
     answers = folder.scan(RUN, _RUN_TEXT, lazy=True).filter(pl.col("error").is_null())
     replies = folder.scan(SCORES, _SCORE_TEXT, lazy=True).filter(pl.col("error").is_null())
     prompts = folder.prompts().lazy() if prompts is None else prompts
-    return (answers.select(*KEY, "response_text").unique(KEY, keep="any").join(prompts, on="prompt_id", how="left"),
+    return (_with_prompts(answers.select(*KEY, "response_text", "messages").unique(KEY, keep="any"), prompts),
             replies.select(*KEY, "scorer", "raw").unique([*KEY, "scorer"], keep="any"))
+
+
+def _with_prompts(answers: pl.LazyFrame, prompts: pl.LazyFrame) -> pl.LazyFrame:
+    """Each answer's `messages`: the conversation its record holds (a job of several turns), else its
+    prompt from the grid."""
+    return (answers.rename({"messages": "_sent"}).join(prompts, on="prompt_id", how="left")
+            .with_columns(pl.coalesce("_sent", "messages").alias("messages")).drop("_sent"))
 
 
 def sink_with_text(results: pl.DataFrame, folder: JobFolder, *, factors: pl.DataFrame | None = None,
@@ -198,7 +230,7 @@ def sink_with_text(results: pl.DataFrame, folder: JobFolder, *, factors: pl.Data
             part = results.join(block.select(KEY), on=KEY, how="semi", maintain_order="left")
             if part.height:
                 wanted = part.lazy().select(KEY).unique()
-                yield texted(part.lazy(), block.lazy().join(prompts.lazy(), on="prompt_id", how="left"),
+                yield texted(part.lazy(), _with_prompts(block.lazy(), prompts.lazy()),
                              replies.join(wanted, on=KEY, how="semi")).collect()
         rest = results.join(pl.concat(seen) if seen else pl.DataFrame(schema={k: results.schema[k] for k in KEY}),
                             on=KEY, how="anti")

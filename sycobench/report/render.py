@@ -47,7 +47,7 @@ def _lede(tables: dict[str, pl.DataFrame], meta: dict) -> str:
 
 
 def _build_blocks(tables: dict[str, pl.DataFrame], meta: dict, plots: set[str],
-                  transcripts: list[Block] | None = None) -> list[Block]:
+                  transcripts: list[Block] | None = None, sections: list[Block] | None = None) -> list[Block]:
     """Title, the headline first, then the contents (every h2 section that follows, the headline's too), then the rest."""
     top: list[Block] = [Heading(1, str(meta.get("title") or "sycobench report"))]
     if meta.get("unvalidated"):  # the first line under the title: these scores are no measurement
@@ -56,9 +56,19 @@ def _build_blocks(tables: dict[str, pl.DataFrame], meta: dict, plots: set[str],
     if lede:
         top.append(Para(lede))
     headline = headline_blocks(tables.get("uplift"), plots, meta)
-    rest = body_blocks(tables, meta, plots, transcripts)
+    rest = _after_section(body_blocks(tables, meta, plots, transcripts), "stance-mix", sections or [])
     entries = [(b.id, b.text) for b in (*headline, *rest) if isinstance(b, Heading) and b.level == 2 and b.id]
     return [*top, *headline, Contents(entries), *rest]
+
+
+def _after_section(blocks: list[Block], section: str, extra: list[Block]) -> list[Block]:
+    """`extra` (sections of a caller's own) placed after the h2 section `section`, else at the end."""
+    start = next((i for i, b in enumerate(blocks) if isinstance(b, Heading) and b.id == section), None)
+    if not extra or start is None:
+        return [*blocks, *extra]
+    end = next((i for i in range(start + 1, len(blocks)) if isinstance(blocks[i], Heading) and blocks[i].level == 2),
+               len(blocks))
+    return [*blocks[:end], *extra, *blocks[end:]]
 
 
 _MD_SPECIAL = re.compile(r"([\\`*<>|])")
@@ -137,10 +147,12 @@ def _transcript_blocks(results: pl.DataFrame | None, meta: dict, threshold: floa
 def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
                   results: pl.DataFrame | None = None,
                   text: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
-                  levels: pl.DataFrame | None = None) -> list[Path]:
+                  levels: pl.DataFrame | None = None,
+                  sections: Callable[[dict[str, pl.DataFrame], Path, dict], list[Block]] | None = None) -> list[Path]:
     """Write the plots (PNG, SVG, PDF), headline.tex/.md, report.md and report.html into out_dir;
     `results` (one row per scored answer, with its text, or without it and `text` to add it to the rows
-    shown) feeds the transcript view. Returns the files written."""
+    shown) feeds the transcript view; `sections(tables, out_dir, meta)` adds blocks of its own (and their
+    images) after the stance mix. Returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold = float(meta.get("threshold") or 0.33)
@@ -148,7 +160,9 @@ def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
     plots = render_plots(tables, out_dir, threshold=threshold, parties=meta.get("parties"))
     papers = write_headline(tables["uplift"], out_dir, parties=meta.get("parties")) if _usable(tables.get("uplift")) else []
     transcripts = _transcript_blocks(results, meta, threshold, text, levels) if results is not None else None
-    blocks = _build_blocks(tables, meta, {p.name for p in plots}, transcripts)
+    extra = sections(tables, out_dir, meta) if sections is not None else []
+    plots += [out_dir / b.file for b in extra if isinstance(b, Image) and (out_dir / b.file).exists()]
+    blocks = _build_blocks(tables, meta, {p.name for p in plots}, transcripts, extra)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
     md_path.write_text(_to_markdown(blocks), encoding="utf-8")
     images = {p.name: p.read_bytes() for p in plots}

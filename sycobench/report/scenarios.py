@@ -21,6 +21,7 @@ from sycobench.report.load import RENT, JobParties
 __all__ = ["Parties", "axis_words", "bin_names", "per_scenario", "present", "present_tables", "side_label"]
 
 Parties = dict[str, JobParties]  # scenario -> its parties
+PROTOCOL = "protocol"  # results of jobs run under several protocols are reported apart, like scenarios
 _BEFORE = "rent"  # records written before scenarios were data, and legacy files, are all rent
 # The tables' columns that name a side (party A or B); every other column is the same in any scenario.
 _SIDED = ("uplift_a", "uplift_b", "n_triplets_uplift_a", "n_triplets_uplift_b", "a_", "b_")
@@ -30,12 +31,16 @@ def per_scenario(build: Callable[[pl.DataFrame, pl.DataFrame | None, pl.DataFram
                  results: pl.DataFrame, calls: pl.DataFrame | None = None,
                  levels: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """`build(results, calls, levels)` for each scenario in `results`, its tables stacked under a
-    `scenario` column. Frames without a `scenario` column (built by hand) are one scenario."""
+    `scenario` column. Frames without a `scenario` column (built by hand) are one scenario. Results
+    of several protocols (a `protocol` column; none: `single`) are built apart too, under a `protocol`
+    column."""
     if "scenario" not in results.columns:
         results = results.with_columns(scenario=pl.lit(_BEFORE))
     results = results.with_columns(pl.col("scenario").fill_null(_BEFORE))
     if calls is not None and "scenario" in calls.columns:
         calls = calls.with_columns(pl.col("scenario").fill_null(_BEFORE))
+    if PROTOCOL in results.columns and results[PROTOCOL].fill_null("single").n_unique() > 1:
+        return _per_protocol(build, results, calls, levels)
     out: dict[str, list[pl.DataFrame]] = {}
     # one scenario (the usual case) is not split: splitting copies every column of a million rows
     parts = [results] if results["scenario"].n_unique() <= 1 else results.partition_by("scenario", maintain_order=True)
@@ -50,6 +55,25 @@ def per_scenario(build: Callable[[pl.DataFrame, pl.DataFrame | None, pl.DataFram
             part_levels = levels.filter(pl.col("scenario") == name) if "scenario" in levels.columns else levels
         for key, table in build(part, part_calls, part_levels).items():
             out.setdefault(key, []).append(table.select(pl.lit(name).alias("scenario"), pl.all()))
+    return {key: pl.concat(parts, how="diagonal_relaxed") for key, parts in out.items()}
+
+
+def _per_protocol(build: Callable[[pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None], dict[str, pl.DataFrame]],
+                  results: pl.DataFrame, calls: pl.DataFrame | None,
+                  levels: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
+    """per_scenario for each protocol, its tables stacked under a `protocol` column after `scenario`."""
+    results = results.with_columns(pl.col(PROTOCOL).fill_null("single"))
+    if calls is not None:
+        calls = calls.with_columns((pl.col(PROTOCOL) if PROTOCOL in calls.columns else pl.lit(None, pl.String))
+                                   .fill_null("single").alias(PROTOCOL))
+    out: dict[str, list[pl.DataFrame]] = {}
+    for part in results.partition_by(PROTOCOL, maintain_order=True):
+        name = part[PROTOCOL][0]
+        mine = part.drop(PROTOCOL)
+        part_calls = None if calls is None else calls.filter(pl.col(PROTOCOL) == name).drop(PROTOCOL)
+        for key, table in per_scenario(build, mine, part_calls, levels).items():
+            out.setdefault(key, []).append(table.select("scenario", pl.lit(name).alias(PROTOCOL),
+                                                        pl.exclude("scenario")))
     return {key: pl.concat(parts, how="diagonal_relaxed") for key, parts in out.items()}
 
 
@@ -69,11 +93,14 @@ def present(table: pl.DataFrame, parties: Parties) -> pl.DataFrame:
         return table
     names = {name: parties.get(name, RENT) for name in table["scenario"].unique().to_list()}
     side = "side" if "side" in table.columns else None
+    objector = "objector" if "objector" in table.columns else None  # pushback tables: the side that objects
     if len(names) == 1:
         (scenario, who), = names.items()
         ids = {"a": who.a, "b": who.b}
         renamed = {c: t.format(ids[s]) for c in table.columns if (st := _sided(c)) for s, t in [st]}
         out = table.rename(renamed)
+        if objector:
+            out = out.with_columns(pl.col("objector").replace(ids))
         if side:
             out = out.with_columns(pl.col("side").replace(ids).alias("side")).rename({"side": "perspective"})
         return out
@@ -82,6 +109,10 @@ def present(table: pl.DataFrame, parties: Parties) -> pl.DataFrame:
     out = table.with_columns(pl.col("scenario").cast(pl.String)).join(ids, on="scenario", how="left",
                                                                       maintain_order="left")
     out = out.select("scenario", "party_a", "party_b", pl.exclude("scenario", "party_a", "party_b"))
+    if objector:
+        out = out.with_columns(
+            pl.when(pl.col("objector") == "a").then(pl.col("party_a")).when(pl.col("objector") == "b")
+            .then(pl.col("party_b")).otherwise(pl.col("objector")).alias("objector"))
     if side:
         out = out.with_columns(
             pl.when(pl.col("side") == "a").then(pl.col("party_a")).when(pl.col("side") == "b").then(pl.col("party_b"))

@@ -199,7 +199,10 @@ def _answers(inp: Input, calls: pl.DataFrame | pl.LazyFrame | None) -> pl.LazyFr
     answers = inp.lf.filter(~pl.col("dup")).group_by(GROUP).agg(n_answers=pl.len())
     if calls is None:
         return answers.select(*GROUP, pl.col("n_answers").alias("n"))
-    made = calls.lazy().filter(pl.col("role") == "target").group_by("model_id").agg(n_calls=pl.len())
+    target = pl.col("role") == "target"
+    if "turn" in calls.collect_schema().names():  # a pushback job's second turns are not the grid's records
+        target &= pl.col("turn").fill_null(1) == 1
+    made = calls.lazy().filter(target).group_by("model_id").agg(n_calls=pl.len())
     return answers.join(made, on="model_id", how="left").select(
         *GROUP, pl.coalesce("n_calls", "n_answers").alias("n")
     )

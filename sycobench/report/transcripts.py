@@ -54,25 +54,28 @@ def _cut(col: str) -> pl.Expr:
     ).otherwise(text)
 
 
-def _triplet_scores(results: pl.LazyFrame) -> pl.LazyFrame:
-    """|A − B| and the triplet's share of its (model, scorer) SI in its scenario: (m_A − m_B) / 2 / n_triplets."""
+def _triplet_scores(results: pl.LazyFrame, keys: list[str] = _TRIPLET) -> pl.LazyFrame:
+    """|A − B| and the triplet's share of its (model, scorer) SI in its scenario: (m_A − m_B) / 2 / n_triplets,
+    from the first answers (a second turn, after an objection, is shown beside them but not counted here)."""
     sides = ("a", "b", "neutral")
     gap = pl.col("m_a") - pl.col("m_b")
+    first = pl.col("turn").fill_null(1) == 1 if "turn" in results.collect_schema().names() else pl.lit(True)
     return (  # each side's scores in a column of their own: plain means, no per-group filtering
-        results.select(*_TRIPLET, *(pl.when(pl.col("side") == p).then(pl.col("score")).alias(f"m_{p}") for p in sides))
-        .group_by(_TRIPLET).agg(*(pl.col(f"m_{p}").mean() for p in sides), n_answers=pl.len())
+        results.select(*keys, *(pl.when((pl.col("side") == p) & first).then(pl.col("score")).alias(f"m_{p}")
+                                for p in sides))
+        .group_by(keys).agg(*(pl.col(f"m_{p}").mean() for p in sides), n_answers=pl.len())
         .with_columns(gap=gap.abs(), _half=gap / 2)
-        .with_columns(contribution=pl.col("_half") / pl.col("_half").count().over("scenario", "model_id", "scorer"))
+        .with_columns(contribution=pl.col("_half") / pl.col("_half").count().over(*keys[:-1]))
         .drop("_half")
     )
 
 
-def _sample(triplets: pl.DataFrame, total: int, *, seed: int) -> pl.DataFrame:
+def _sample(triplets: pl.DataFrame, total: int, *, seed: int, keys: list[str] = _TRIPLET) -> pl.DataFrame:
     """Whole triplets, the same share of every (scenario, model, scorer), until about MAX_ANSWERS answers."""
     if total <= MAX_ANSWERS:
         return triplets.drop("n_answers")
     share = MAX_ANSWERS / total
-    group = ["scenario", "model_id", "scorer"]
+    group = keys[:-1]
     return (
         triplets.with_columns(_draw=pl.col("triplet_id").hash(seed).rank("ordinal").over(group),
                               _quota=(pl.len().over(group) * share).ceil())
@@ -104,39 +107,47 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
     labels, parties = labels or {}, parties or {}
     frame = results.lazy().with_columns(pl.col("scenario").fill_null(RENT.scenario)) if "scenario" in results.columns \
         else results.lazy().with_columns(scenario=pl.lit(RENT.scenario))
+    # answers of a model under two protocols are two cards (a job of several turns says its protocol)
+    several = "protocol" in results.columns and results["protocol"].fill_null("single").n_unique() > 1
+    if several:
+        frame = frame.with_columns(pl.col("protocol").fill_null("single"))
+    keys = [*_TRIPLET[:-1], "protocol", _TRIPLET[-1]] if several else _TRIPLET
+    answer = [*_ANSWER, "protocol"] if several else _ANSWER
     total = len(results)
-    scored = _triplet_scores(frame).collect()  # one pass over the answers: a row a triplet
-    chosen = _sample(scored, total, seed=seed)
-    picked = frame.join(chosen.lazy().select(_TRIPLET), on=_TRIPLET, how="semi")
+    scored = _triplet_scores(frame, keys).collect()  # one pass over the answers: a row a triplet
+    chosen = _sample(scored, total, seed=seed, keys=keys)
+    picked = frame.join(chosen.lazy().select(keys), on=keys, how="semi")
     if text is not None:  # only the shown rows' text is read
         picked = text(picked.collect().lazy()).collect(engine="streaming").lazy()
     columns = picked.collect_schema().names()
     rows = picked.with_columns(  # legacy or partial frames may lack a column, or hold only nulls
         *(pl.col(c).cast(pl.String) if c in columns else pl.lit(None, dtype=pl.String).alias(c)
-          for c in ("response_text", "raw", "unscorable", "prompt_id"))
+          for c in ("response_text", "raw", "unscorable", "prompt_id", "style", "objector")),
+        pl.col("turn").fill_null(1).cast(pl.Int64) if "turn" in columns else pl.lit(1, dtype=pl.Int64).alias("turn"),
     ).with_columns(bin=stance_bin(threshold), raw=_cut("raw"))
-    texts = (rows.select(*_ANSWER, _cut("response_text").alias("text")).unique(_ANSWER, keep="first")
-             .sort(_ANSWER).with_row_index("ti").collect())
+    texts = (rows.select(*answer, _cut("response_text").alias("text")).unique(answer, keep="first")
+             .sort(answer).with_row_index("ti").collect())
     answers = (
-        rows.join(texts.lazy().drop("text"), on=_ANSWER, how="left")
-        .sort("side", "k")
-        .group_by(_TRIPLET).agg(
+        rows.join(texts.lazy().drop("text"), on=answer, how="left")
+        .sort("side", "turn", "style", "objector", "k")
+        .group_by(keys).agg(
             pl.struct(p="side", k="k", score="score", bin="bin", ti="ti", raw="raw", why="unscorable",
-                      prompt="prompt_id").alias("answers"))
+                      prompt="prompt_id", t="turn", st="style", o="objector").alias("answers"))
     )
     factors, aligned = _levels(levels, chosen)
     models = chosen["model_id"].unique(maintain_order=True).to_list()
     triplets = (
-        chosen.lazy().join(answers, on=_TRIPLET, how="left")
+        chosen.lazy().join(answers, on=keys, how="left")
         .join(aligned.lazy(), on=["scenario", "triplet_id"], how="left")
-        .sort(["scenario", "model_id", "scorer", "triplet_id"])
-        .select("scenario", pl.col("model_id").alias("model"), "scorer", pl.col("triplet_id").alias("triplet"),
+        .sort(keys)
+        .select("scenario", *(["protocol"] if several else []), pl.col("model_id").alias("model"), "scorer",
+                pl.col("triplet_id").alias("triplet"),
                 pl.col("levels").fill_null(pl.lit([], dtype=pl.List(pl.String))),
                 pl.col("gap").round(6), pl.col("contribution").round(8), "answers")
         .collect()
     )
     prompts: dict[str, list] = {}
-    if "messages" in columns:
+    if "messages" in columns:  # a second turn's prompt is its conversation, which names its own prompt id
         used = rows.select("prompt_id", "messages").unique("prompt_id").drop_nulls("messages").collect()
         prompts = dict(zip(used["prompt_id"].to_list(), used["messages"].to_list()))
     scenarios = {}

@@ -221,9 +221,11 @@ def _echoed(prompt: str, lexicon: Lexicon) -> frozenset[int]:
 
 
 def _prompt_text(prompt: str | list[dict[str, str]] | None) -> str:
+    """The question: the first user turn. In a conversation of several turns (an objection, then a second
+    answer) every answer is read against that same question, so the turns are scored alike."""
     if prompt is None or isinstance(prompt, str):
         return prompt or ""
-    return "\n".join(m.get("content") or "" for m in prompt if m.get("role") == "user")
+    return next((m.get("content") or "" for m in prompt if m.get("role") == "user"), "")
 
 
 def _line_weights(text: str, norm: str) -> list[float]:

@@ -36,11 +36,11 @@ _KEY = list(ANSWER_KEY)
 # What a scorer reads of each answer (the text, but never the params or the call accounting).
 _ANSWER_COLUMNS = {name: RUN_FIELDS[name] for name in (
     "run_id", "job_id", "model_id", "prompt_id", "triplet_id", "scenario", "perspective", "k", "error",
-    "response_text")}
+    "response_text", "turn", "messages")}
 _GRID_SCHEMA = {"prompt_id": pl.String, "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}
 # Settings added to the shipped data after folders were written with it, at the value that gives the
 # answers those folders hold: a fingerprint that lacks them still matches (resume keeps working).
-_ADDED_LATER = {"scenario.mock.writer": "rent"}
+_ADDED_LATER = {"scenario.mock.writer": "rent", "model.caving": 0.0}
 # Settings that fingerprints once held and that never change an answer: ignored where an old one has them.
 _NEUTRAL_LATER = ("scenario.offline_cues",)
 
@@ -359,11 +359,23 @@ class JobFolder:
                     continue
                 seen.add(key)
                 prompt = grid.get(r["prompt_id"])
+                # a later turn's record holds its conversation so far; a first turn's prompt is in the grid
+                messages = r["messages"] or (prompt.messages if prompt else None)
                 yield Answer(model_id=r["model_id"], prompt_id=r["prompt_id"], k=r["k"], triplet_id=r["triplet_id"],
                              scenario=r["scenario"] or (prompt.scenario if prompt else None),
                              perspective=r["perspective"], factors=prompt.factors if prompt else None,
-                             text=r["response_text"], messages=prompt.messages if prompt else None,
-                             run_id=r["run_id"], job_id=r["job_id"])
+                             text=r["response_text"], messages=messages, run_id=r["run_id"], job_id=r["job_id"],
+                             turn=r["turn"])
+
+    def answer_texts(self, model_id: str, prompt_ids: set[str]) -> dict[tuple[str, int], str]:
+        """(prompt_id, k) -> the text of its successful answer, for these prompts (a later turn's history)."""
+        if not prompt_ids or not self.has_answers():
+            return {}
+        ids = pl.Series(sorted(prompt_ids), dtype=pl.String).implode()
+        found = (self.scan(RUN, ["model_id", "prompt_id", "k", "error", "response_text"])
+                 .filter((pl.col("model_id") == model_id) & pl.col("error").is_null() & pl.col("prompt_id").is_in(ids))
+                 .unique(["prompt_id", "k"], keep="first").collect())
+        return {(p, k): text or "" for p, k, text in found.select("prompt_id", "k", "response_text").iter_rows()}
 
     def count_pending(self, scorer: str, *, retry_errors: bool = True) -> int:
         done = self.scored_keys(scorer, with_errors=not retry_errors)
@@ -377,8 +389,11 @@ class JobFolder:
                   .fill_null(0).sum())
             for name in (RUN, SCORES))
 
-    def gaps(self, prompt_ids: list[str], samples: int, model_id: str, scorer: str | None) -> str:
-        """What keeps a job from being complete: planned calls with no answer, answers not scored."""
+    def gaps(self, prompt_ids: list[str], samples: int, model_id: str, scorer: str | None,
+             parents: dict[str, str] | None = None) -> str:
+        """What keeps a job from being complete: planned calls with no answer, answers not scored.
+        `parents`: a later turn's prompt -> the prompt it follows; such a call waits (it is not planned)
+        while its first turn has no answer."""
         keys = ["prompt_id", "k"]
         planned = pl.DataFrame({"prompt_id": prompt_ids}, schema={"prompt_id": pl.String}).join(
             pl.DataFrame({"k": list(range(samples))}, schema={"k": pl.Int64}), how="cross")
@@ -386,11 +401,19 @@ class JobFolder:
         answered = runs.filter(pl.col("error").is_null()).select(keys).unique()
         missing = planned.join(answered, on=keys, how="anti")
         failed = missing.join(runs.select(keys).unique(), on=keys, how="semi").height
+        waiting = 0
+        if parents:
+            links = pl.DataFrame(list(parents.items()), schema={"prompt_id": pl.String, "parent_id": pl.String},
+                                 orient="row")
+            later = missing.join(links, on="prompt_id", how="inner")
+            waiting = later.join(answered.rename({"prompt_id": "parent_id"}), on=["parent_id", "k"], how="anti").height
         problems = []
         if failed:
             problems.append(f"{failed} of {planned.height} calls failed after retries")
-        if missing.height - failed:
-            problems.append(f"{missing.height - failed} of {planned.height} calls not made yet")
+        if missing.height - failed - waiting:
+            problems.append(f"{missing.height - failed - waiting} of {planned.height} calls not made yet")
+        if waiting:
+            problems.append(f"{waiting} of {planned.height} second-turn calls wait for their first turn's answer")
         if scorer is not None:
             scored = self.scored_keys(scorer).filter(pl.col("model_id") == model_id).select(keys)
             unscored = planned.join(answered, on=keys, how="semi").join(scored, on=keys, how="anti").height

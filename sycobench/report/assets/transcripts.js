@@ -74,6 +74,11 @@
     .map(function (m) { return [m, data.labels[m] || m]; })), "model");
   select("tv-scorer", "scorer", any("all scorers").concat(distinct(triplets.map(function (t) { return t.scorer; }))
     .map(function (s) { return [s, s]; })), "scorer");
+  var PROTOCOLS = distinct(triplets.map(function (t) { return t.protocol; }));  // a report of several protocols
+  if (PROTOCOLS.length > 1) {
+    select("tv-protocol", "protocol", any("all protocols").concat(PROTOCOLS.map(function (p) { return [p, p]; })),
+      "protocol");
+  }
   var factorBox = el("span", { id: "tv-factors", "class": "tv-factors" });
   controls.appendChild(factorBox);
   // factor filters for the scenario shown: each scenario has factors of its own
@@ -113,6 +118,7 @@
     if (state.scenario && t.scenario !== state.scenario) return false;
     if (state.model && t.model !== state.model) return false;
     if (state.scorer && t.scorer !== state.scorer) return false;
+    if (state.protocol && t.protocol !== state.protocol) return false;
     var factors = (data.scenarios[t.scenario] || { factors: [] }).factors;
     for (var i = 0; i < factors.length; i++) {
       var want = state.levels[factors[i]];
@@ -175,8 +181,9 @@
     });
     return button;
   }
-  function answerNode(a, scenario) {
-    var node = el("div", { "class": "tv-answer", "data-bin": a.bin });
+  function answerNode(a, scenario, first) {
+    var node = el("div", { "class": "tv-answer", "data-bin": a.bin, "data-turn": a.t || 1 });
+    if (a.t > 1) node.appendChild(pushbackLine(a, scenario, first));
     var line = el("div");
     line.appendChild(el("span", { "class": "tv-score" }, a.score === null ? "no score" : fmt(a.score, 2)));
     line.appendChild(document.createTextNode(" "));
@@ -205,13 +212,47 @@
       buttons.appendChild(reveal(node, "tv-raw", "judge reply", function () { return el("div", { "class": "tv-raw" }, a.raw); }));
     }
     var prompt = data.prompts[a.prompt];
-    if (prompt) {
+    if (prompt && a.t > 1) {  // a second turn: the objection it answers (its first answer is beside it)
+      var asked = prompt.filter(function (m) { return m.role === "user"; }).pop();
+      buttons.appendChild(reveal(node, "tv-prompt", "objection", function () {
+        return el("div", { "class": "tv-prompt" }, asked ? asked.content : "");
+      }));
+    } else if (prompt) {
       buttons.appendChild(reveal(node, "tv-prompt", "prompt", function () {
         return el("div", { "class": "tv-prompt" }, prompt.map(function (m) { return m.role + ": " + m.content; }).join("\n\n"));
       }));
     }
     node.appendChild(buttons);
     return node;
+  }
+  // protocol=pushback: a second answer's style, whom the objection is for, and its shift toward them
+  function pushbackLine(a, scenario, first) {
+    var line = el("div", { "class": "tv-pushback" });
+    line.appendChild(el("span", { "class": "tv-style" }, a.st || "objection"));
+    line.appendChild(document.createTextNode(" for the " + party(a.o, scenario)));
+    if (first && first.score !== null && a.score !== null) {
+      var shift = (a.o === "b" ? -1 : 1) * (a.score - first.score);
+      line.appendChild(el("span", { "class": "tv-shift" }, "  shift " + (shift >= 0 ? "+" : "") + fmt(shift, 2)));
+    }
+    return line;
+  }
+  // both turns of one asker side by side: the first answers, then the answers after each objection
+  function turnsNode(mine, scenario) {
+    var grid = el("div", { "class": "tv-turns" });
+    var one = el("div", { "class": "tv-turn", "data-turn": "1" }, null);
+    var two = el("div", { "class": "tv-turn", "data-turn": "2" }, null);
+    var later = el("div", { "class": "tv-later" });
+    one.appendChild(el("h5", {}, "turn 1"));
+    two.appendChild(el("h5", {}, "turn 2, after the objection"));
+    two.appendChild(later);
+    mine.forEach(function (a) {
+      if (!(a.t > 1)) { one.appendChild(answerNode(a, scenario)); return; }
+      var first = mine.filter(function (f) { return !(f.t > 1) && f.k === a.k; })[0];
+      later.appendChild(answerNode(a, scenario, first));
+    });
+    grid.appendChild(one);
+    grid.appendChild(two);
+    return grid;
   }
   function tripletNode(t) {
     var card = el("article", { "class": "tv-triplet", "data-scenario": t.scenario, "data-model": t.model,
@@ -220,6 +261,7 @@
     var head = el("div", { "class": "tv-head" });
     head.appendChild(el("b", {}, data.labels[t.model] || t.model));
     if (SCENARIOS.length > 1) head.appendChild(el("span", {}, "scenario " + t.scenario));
+    if (t.protocol) head.appendChild(el("span", {}, "protocol " + t.protocol));
     head.appendChild(el("span", {}, "scorer " + t.scorer));
     head.appendChild(el("span", {}, "triplet " + t.triplet));
     head.appendChild(el("span", {}, "|A − B| " + fmt(t.gap)));
@@ -228,13 +270,15 @@
       if (t.levels[i] !== null && t.levels[i] !== undefined) head.appendChild(el("span", {}, f.replace(/_/g, " ") + ": " + t.levels[i]));
     });
     card.appendChild(head);
-    var cells = el("div", { "class": "tv-cells" });
+    var turns = (t.answers || []).some(function (a) { return a.t > 1; });
+    var cells = el("div", { "class": "tv-cells" + (turns ? " tv-two-turns" : "") });
     SIDES.forEach(function (side) {
       var cell = el("div", { "class": "tv-cell", "data-side": side });
       cell.appendChild(el("h4", {}, side === "neutral" ? "neutral" : party(side, t.scenario) + " asks"));
       var mine = (t.answers || []).filter(function (a) { return a.p === side; });
       if (!mine.length) cell.appendChild(el("div", { "class": "tv-snippet" }, "(no answer)"));
-      mine.forEach(function (a) { cell.appendChild(answerNode(a, t.scenario)); });
+      else if (turns) cell.appendChild(turnsNode(mine, t.scenario));
+      else mine.forEach(function (a) { cell.appendChild(answerNode(a, t.scenario)); });
       cells.appendChild(cell);
     });
     card.appendChild(cells);
