@@ -17,6 +17,7 @@ import polars as pl
 
 __all__ = [
     "ANSWER_KEY",
+    "JUDGE",
     "RUN_FIELDS",
     "RUN_SHAPE",
     "SCHEMA_VERSION",
@@ -41,6 +42,9 @@ ANSWER_KEY = ("model_id", "prompt_id", "k")
 _USAGE = pl.Struct({"prompt_tokens": pl.Int64, "completion_tokens": pl.Int64, "reasoning_tokens": pl.Int64,
                     "total_tokens": pl.Int64})
 _ERROR = pl.Struct({"class": pl.String, "status": pl.Int64, "message": pl.String})
+#: one judge of a panel (scorer `panel:...`): its scorer id, what it said, and its call's cost
+JUDGE = pl.Struct({"scorer": pl.String, "score": pl.Float64, "unscorable": pl.String, "value": pl.Float64,
+                   "cost_usd": pl.Float64, "cached": pl.Boolean, "attempts": pl.Int64, "error": pl.String})
 RUN_FIELDS: dict[str, pl.DataType] = {
     "schema": pl.Int64, "run_id": pl.String, "job_id": pl.String, "role": pl.String,
     "model_id": pl.String, "model_label": pl.String, "api": pl.String,
@@ -59,7 +63,7 @@ SCORE_FIELDS: dict[str, pl.DataType] = {
     "value": pl.Float64, "raw": pl.String, "flipped": pl.Boolean, "usage": _USAGE, "cost_usd": pl.Float64,
     "latency_s": pl.Float64, "queued_s": pl.Float64, "attempts": pl.Int64, "cached": pl.Boolean,
     "response_format": pl.String,
-    "error": _ERROR, "scored_at": pl.String, "labeller": pl.String,
+    "error": _ERROR, "scored_at": pl.String, "labeller": pl.String, "judges": pl.List(JUDGE),
 }
 # The fields every reader relies on, checked before a job or scorer appends: field -> may be null.
 RUN_SHAPE = {"model_id": False, "prompt_id": False, "k": False, "error": True, "cached": True, "usage": True,
