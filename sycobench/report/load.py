@@ -30,7 +30,7 @@ RUN_SCHEMA = {name: RUN_FIELDS[name] for name in (
     "cost_usd", "latency_s", "queued_s", "cached", "error", "ended_at")}
 SCORE_SCHEMA = {name: SCORE_FIELDS[name] for name in (
     "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "usage", "cost_usd", "latency_s", "queued_s",
-    "cached", "error", "scored_at", "labeller")}
+    "cached", "error", "scored_at", "labeller", "judges")}
 # What was asked and answered, carried into results.parquet and the transcript view; tables never read it.
 TEXT_COLUMNS = ["messages", "response_text", "raw", "unscorable"]
 _RUN_TEXT = {name: RUN_FIELDS[name] for name in ("model_id", "prompt_id", "k", "error", "response_text")}
@@ -128,13 +128,14 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
                    .with_columns(dup=pl.col("serves").is_not_null() & (pl.col("serves") != pl.col("triplet_id")),
                                  triplet_id=pl.coalesce("serves", "triplet_id")).drop("serves"))
     latest = _latest(scores.lazy(), [*KEY, "scorer"], "scored_at")
-    scored = latest.filter(pl.col("error").is_null()).select(*KEY, "scorer", "score", "unscorable", "labeller")
+    scored = latest.filter(pl.col("error").is_null()).select(*KEY, "scorer", "score", "unscorable", "labeller",
+                                                              "judges")
     unscored_rows = (answers.join(latest.select("scorer", "labeller").unique(), how="cross")
                      .join(scored, on=[*KEY, "scorer"], how="anti")
                      .with_columns(score=pl.lit(None, pl.Float64), unscorable=pl.lit(None, pl.String),
-                                   scored=pl.lit(False)))
+                                   judges=pl.lit(None, SCORE_FIELDS["judges"]), scored=pl.lit(False)))
     columns = ["job", "model_id", "scorer", "scenario", "triplet_id", "prompt_id", "perspective", "side", "k", "score",
-               "unscorable", "labeller", "scored", *(["dup"] if shared.height else [])]
+               "unscorable", "labeller", "judges", "scored", *(["dup"] if shared.height else [])]
     seen = scored.join(answers, on=KEY, how="inner").with_columns(scored=pl.lit(True)).select(columns)
     results = (
         (pl.concat([seen, unscored_rows.select(columns)]) if unscored else seen.drop("scored"))
