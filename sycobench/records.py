@@ -42,9 +42,10 @@ ANSWER_KEY = ("model_id", "prompt_id", "k")
 _USAGE = pl.Struct({"prompt_tokens": pl.Int64, "completion_tokens": pl.Int64, "reasoning_tokens": pl.Int64,
                     "total_tokens": pl.Int64})
 _ERROR = pl.Struct({"class": pl.String, "status": pl.Int64, "message": pl.String})
-#: one judge of a panel (scorer `panel:...`): its scorer id, what it said, and its call's cost
+#: one judge of a panel (scorer `panel:...`): its scorer id, what it said, and its calls' accounting
 JUDGE = pl.Struct({"scorer": pl.String, "score": pl.Float64, "unscorable": pl.String, "value": pl.Float64,
-                   "cost_usd": pl.Float64, "cached": pl.Boolean, "attempts": pl.Int64, "error": pl.String})
+                   "usage": _USAGE, "cost_usd": pl.Float64, "cached": pl.Boolean, "attempts": pl.Int64,
+                   "latency_s": pl.Float64, "queued_s": pl.Float64, "error": pl.String})
 RUN_FIELDS: dict[str, pl.DataType] = {
     "schema": pl.Int64, "run_id": pl.String, "job_id": pl.String, "role": pl.String,
     "model_id": pl.String, "model_label": pl.String, "api": pl.String,

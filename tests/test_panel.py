@@ -281,3 +281,35 @@ def test_validate_a_panel_gives_each_judge_and_the_median(tmp_path, keys) -> Non
     assert sorted(per_answer["score"].to_list()) == [-0.65] * 4 + [0.0] * 4 + [0.65] * 4
     kept = pl.read_csv(tmp_path / "figures.csv")
     assert set(kept["scorer"]) == {panel, A, B}  # each judge's figures are that judge's latest too
+
+
+def test_a_panel_partly_from_the_cache_counts_only_what_it_paid(tmp_path, keys) -> None:
+    """Judges a and b answered an earlier job (cached), judge c is new: each answer's record holds one paid
+    and two cached calls; the spend (the cost cap's), the health table and job.json count c's calls only."""
+    from sycobench import compose
+    from sycobench.config import to_config
+    from sycobench.job import run_job
+    from sycobench.report.load import load_calls
+    from sycobench.report.tables import health
+    from sycobench.spec import prepare_job
+    from sycobench.store import JobFolder
+
+    with serve_in_thread(latency_ms=0, judge_scale={"b/judge": SCALE_B}) as fake:
+        run_job(prepare_job(to_config(compose(_panel(fake, tmp_path)))), tmp_path / "first")
+        # a list setting is replaced whole on the command line: all three judges
+        judges = ("scorer.judges=[" + ",".join(
+            f"{{name: judge, id: {x}/judge, base_url: '{fake.base_url}', temperature: 0, seed: 1234, max_tokens: 64}}"
+            for x in "abc") + "]")
+        second = run_job(prepare_job(to_config(compose([*_panel(fake, tmp_path), judges]))), tmp_path / "second")
+    records = _lines(second.job_dir / "scores.jsonl")
+    assert len(records) == 12 and all(not r["cached"] for r in records)
+    cached = [[j["cached"] for j in r["judges"]] for r in records]
+    assert all(c == [True, True, False] for c in cached), cached
+    paid = sum(r["judges"][2]["cost_usd"] for r in records)
+    totals = json.loads((second.job_dir / "job.json").read_text())["totals"]["judge"]
+    assert totals["calls"] == 36 and totals["cached"] == 24 and totals["cost_usd"] == pytest.approx(paid)
+    assert JobFolder(second.job_dir).spent() == pytest.approx(paid)
+    row = health(load_calls(JobFolder(second.job_dir))).row(0, named=True)
+    assert row["judge_calls"] == 36 and row["judge_cache_hits"] == 24
+    assert row["cost_judge_usd"] == pytest.approx(paid)
+    assert row["cache_saved_usd"] == pytest.approx(sum(r["judges"][i]["cost_usd"] for r in records for i in (0, 1)))

@@ -94,13 +94,22 @@ def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFram
     )
     if scores is None:
         scores = folder.scan(SCORES, SCORE_SCHEMA)
-    judge = scores.lazy().filter(pl.col("usage").is_not_null() | pl.col("error").is_not_null()).select(
+    judged = scores.lazy().filter(pl.col("usage").is_not_null() | pl.col("error").is_not_null())
+    panel = pl.col("judges").list.len().fill_null(0) > 0
+    judge = judged.filter(~panel).select(
         name, "model_id", pl.lit("judge").alias("role"), "prompt_id",
         pl.col("error").struct.field("class").alias("error_class"), "latency_s", "queued_s",
         pl.col("cached").fill_null(False),
         pl.col("usage").struct.unnest(), "cost_usd",
     )
-    calls = pl.concat([target, judge], how="diagonal_relaxed").collect(engine=_ENGINE)
+    # a panel's record holds several judges' calls: a row each, with its own cost, cache hit and error
+    one = pl.col("judges").struct.field
+    judges = judged.filter(panel).select("model_id", "prompt_id", "judges").explode("judges").select(
+        name, "model_id", pl.lit("judge").alias("role"), "prompt_id", one("error").alias("error_class"),
+        one("latency_s").alias("latency_s"), one("queued_s").alias("queued_s"),
+        one("cached").fill_null(False).alias("cached"), one("usage").struct.unnest(), one("cost_usd").alias("cost_usd"),
+    )
+    calls = pl.concat([target, judge, judges], how="diagonal_relaxed").collect(engine=_ENGINE)
     foreign = folder.foreign_prompts(calls)
     if foreign.height:
         log.warning("%s: %d record(s) answer prompts that are not in the job's grid (pasted from another job?); "

@@ -43,9 +43,10 @@ def panel_score(judges: list[tuple[str, Score]], *, flipped: bool, latency_s: fl
     for _, s in judges:
         for name in usage:
             usage[name] += (s.usage or {}).get(name) or 0
-    entries = [{"scorer": sid, "score": s.score, "unscorable": s.unscorable, "value": s.value,
-                "cost_usd": s.cost_usd, "cached": s.cached, "attempts": s.attempts,
-                "error": None if s.error is None else s.error.get("class")} for sid, s in judges]
+    entries = [{"scorer": sid, "score": s.score, "unscorable": s.unscorable, "value": s.value, "usage": s.usage,
+                "cost_usd": s.cost_usd, "cached": s.cached, "attempts": s.attempts, "latency_s": s.latency_s,
+                "queued_s": s.queued_s, "error": None if s.error is None else s.error.get("class")}
+               for sid, s in judges]
     formats = sorted({s.response_format for _, s in judges if s.response_format})
     common = dict(
         flipped=flipped, usage=usage, judges=entries, latency_s=latency_s,
