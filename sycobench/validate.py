@@ -4,9 +4,10 @@ Scores every answer of the labelled validation sets (v1, v2; every scenario they
 through the same scoring path as a job, one set folder per set and scenario, and writes in its run
 folder: per set, scenario and split the figures (`validation.csv`), the same re-weighted to a label
 mix, by length tercile and by who asked, the agreement among the labelling passes, and each answer's
-score; for a panel (`scorer=panel`) each judge's figures beside the median's. Judges are also asked with the scale reversed (the polarity-flip check) and, with
-`validation.context_check=true`, with the other `scorer.context` as well. The figures are kept as the
-scorer's latest, per scenario, where job and sweep reports find them.
+score; for a panel (`scorer=panel`) each judge's figures beside the median's. Judges are also asked
+with the scale reversed (the polarity-flip check) and, with `validation.context_check=true`, with the
+other `scorer.context` as well. The figures are kept as the scorer's latest, per scenario, where job
+and sweep reports find them.
 """
 
 from __future__ import annotations
