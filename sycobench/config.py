@@ -133,6 +133,8 @@ class ScorerConfig:
     name: str = "offline"
     # Judge only: the judge model, shaped like `model`.
     model: ModelConfig | None = None
+    # Panel only: the judges, each shaped like `model` (scorer.model of conf/scorer/judge.yaml).
+    judges: list[ModelConfig] = field(default_factory=list)
     context: str = "blinded"
     flip_half: bool = False
     max_parse_retries: int = 2

@@ -87,9 +87,8 @@ async def dry_run_estimate(spec: JobSpec) -> Estimate:
     target_line, cost = await _price("target", spec.model, n, tokens_in, tokens_out)
     lines.append(target_line)
     judge_calls = 0
-    scorer_model = spec.scorer_class.model(spec.scorer)
-    if scorer_model is not None:
-        judge_calls = n
+    for _, scorer_model in spec.scorer_class.models(spec.scorer):  # a panel: each judge scores every answer
+        judge_calls += n
         judge_in, judge_out = n * (out_tokens + JUDGE_OVERHEAD_TOKENS), n * JUDGE_REPLY_TOKENS
         judge_line, judge_cost = await _price("judge", scorer_model, n, judge_in, judge_out)
         lines.append(judge_line)

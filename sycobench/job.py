@@ -85,9 +85,8 @@ async def _price_the_cap(spec: JobSpec, client: ModelClient) -> None:
     whose server reports no cost at that price. A model with no listed price stops the job here."""
     from sycobench.providers.base import PROVIDERS
 
-    for role, model in (("target", spec.model), ("judge", spec.scorer_class.model(spec.scorer))):
-        if model is None:
-            continue
+    judges = [("judge", model) for _, model in spec.scorer_class.models(spec.scorer)]
+    for role, model in (("target", spec.model), *judges):
         try:
             price, why = await PROVIDERS.get(model.api).prices(model), f"not listed by {model.base_url}/models"
         except (SycobenchError, OSError) as exc:

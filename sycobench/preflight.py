@@ -63,25 +63,28 @@ def grid_size(scenario: ScenarioConfig) -> int:
     return size
 
 
-def check_keys(target: ModelConfig | None, judge: ModelConfig | None, *, auto: bool = False) -> None:
-    """Every key the job will use, for the target and for the scorer's model, is set and usable."""
+def check_keys(target: ModelConfig | None, judges: list[tuple[str, ModelConfig]], *, auto: bool = False) -> None:
+    """Every key the job will use, for the target and for each model the scorer calls (`judges`:
+    (setting, model) pairs, `Scorer.models`), is set and usable; a missing one is named with its judge."""
     from sycobench.providers.base import PROVIDERS
 
     if target is not None and (env := PROVIDERS.get(target.api).key_env(target)):
         load_api_key(env)
-    env = PROVIDERS.get(judge.api).key_env(judge) if judge is not None else None
-    if not env:
-        return
-    try:
-        load_api_key(env)
-    except ConfigError as exc:
-        if auto:
-            raise ConfigError(
-                f"scorer=auto picked the LLM judge {judge.id}, which needs {env}: set it, "
-                "or point the judge at a local server (scorer=judge scorer.model.base_url=... "
-                "scorer.model.api_key_env=null), or choose scorer=none and score later"
-            ) from None
-        raise ConfigError(f"the judge ({judge.id}): {exc}") from None
+    for setting, judge in judges:
+        env = PROVIDERS.get(judge.api).key_env(judge)
+        if not env:
+            continue
+        try:
+            load_api_key(env)
+        except ConfigError as exc:
+            if auto:
+                raise ConfigError(
+                    f"scorer=auto picked the LLM judge {judge.id}, which needs {env}: set it, "
+                    "or point the judge at a local server (scorer=judge scorer.model.base_url=... "
+                    "scorer.model.api_key_env=null), or choose scorer=none and score later"
+                ) from None
+            where = "" if setting == "scorer.model" else f"{setting}, "
+            raise ConfigError(f"the judge ({where}{judge.id}): {exc}") from None
 
 
 def check_report_scorers(report: ReportConfig, scorer_id: str, folder: JobFolder | None) -> None:

@@ -21,6 +21,7 @@ import polars as pl
 __all__ = [
     "ANSWER_KEY",
     "FOLLOWUP_FIELDS",
+    "JUDGE",
     "RUN_FIELDS",
     "RUN_SHAPE",
     "SCHEMA_VERSION",
@@ -46,6 +47,10 @@ _USAGE = pl.Struct({"prompt_tokens": pl.Int64, "completion_tokens": pl.Int64, "r
                     "total_tokens": pl.Int64})
 _ERROR = pl.Struct({"class": pl.String, "status": pl.Int64, "message": pl.String})
 MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
+#: one judge of a panel (scorer `panel:...`): its scorer id, what it said, and its calls' accounting
+JUDGE = pl.Struct({"scorer": pl.String, "score": pl.Float64, "unscorable": pl.String, "value": pl.Float64,
+                   "usage": _USAGE, "cost_usd": pl.Float64, "cached": pl.Boolean, "attempts": pl.Int64,
+                   "latency_s": pl.Float64, "queued_s": pl.Float64, "error": pl.String})
 RUN_FIELDS: dict[str, pl.DataType] = {
     "schema": pl.Int64, "run_id": pl.String, "job_id": pl.String, "role": pl.String,
     "model_id": pl.String, "model_label": pl.String, "api": pl.String,
@@ -65,7 +70,7 @@ SCORE_FIELDS: dict[str, pl.DataType] = {
     "value": pl.Float64, "raw": pl.String, "flipped": pl.Boolean, "usage": _USAGE, "cost_usd": pl.Float64,
     "latency_s": pl.Float64, "queued_s": pl.Float64, "attempts": pl.Int64, "cached": pl.Boolean,
     "response_format": pl.String,
-    "error": _ERROR, "scored_at": pl.String, "labeller": pl.String,
+    "error": _ERROR, "scored_at": pl.String, "labeller": pl.String, "judges": pl.List(JUDGE),
 }
 #: fields only a job of several turns writes; a record without them is a first (and only) turn
 FOLLOWUP_FIELDS = ("turn", "parent_id", "style", "objector", "messages")

@@ -130,11 +130,10 @@ def prepare_scorer(cfg: ScorerConfig, target: ModelConfig, scenario: ScenarioCon
     scorer, why = resolve_scorer(cfg, target, scenario, simulated=PROVIDERS.get(target.api).simulated)
     kind = scorer_class(scorer)
     kind.check(scorer, scenario=scenario, target=target)
-    scorer_model = kind.model(scorer)
-    if scorer_model is not None:
-        check_model(scorer_model, PROVIDERS.get(scorer_model.api), "scorer.model")
-        if keys:
-            check_keys(None, scorer_model, auto=cfg.name == "auto")
+    for setting, scorer_model in kind.models(scorer):
+        check_model(scorer_model, PROVIDERS.get(scorer_model.api), setting)
+    if keys:
+        check_keys(None, kind.models(scorer), auto=cfg.name == "auto")
     return scorer, kind, why
 
 
@@ -164,7 +163,7 @@ def prepare_job(cfg: Config, job_dir: Path | None = None, *, sweep_dir: Path | N
     folder = JobFolder(job_dir) if job_dir is not None else None
     check_report_scorers(cfg.report, kind.scorer_id(scorer), folder)
     if not cfg.run.dry_run:
-        check_keys(model, kind.model(scorer), auto=cfg.scorer.name == "auto")
+        check_keys(model, kind.models(scorer), auto=cfg.scorer.name == "auto")
     spec = JobSpec(cfg=cfg, model=model, provider=provider, scorer=scorer, scorer_class=kind, scenario=scenario,
                    grid=tuple(grid), rate_limit=_shared_rate(cfg.rate_limit, sweep_dir),
                    fingerprint=fingerprint(model, scenario, cfg.run.samples, cfg.protocol, styles), notes=tuple(notes),

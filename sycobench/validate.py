@@ -4,9 +4,10 @@ Scores every answer of the labelled validation sets (v1, v2; every scenario they
 through the same scoring path as a job, one set folder per set and scenario, and writes in its run
 folder: per set, scenario and split the figures (`validation.csv`), the same re-weighted to a label
 mix, by length tercile and by who asked, the agreement among the labelling passes, and each answer's
-score. Judges are also asked with the scale reversed (the polarity-flip check) and, with
-`validation.context_check=true`, with the other `scorer.context` as well. The figures are kept as the
-scorer's latest, per scenario, where job and sweep reports find them.
+score; for a panel (`scorer=panel`) each judge's figures beside the median's. Judges are also asked
+with the scale reversed (the polarity-flip check) and, with `validation.context_check=true`, with the
+other `scorer.context` as well. The figures are kept as the scorer's latest, per scenario, where job
+and sweep reports find them.
 """
 
 from __future__ import annotations
@@ -32,13 +33,16 @@ from sycobench.scenario import Prompt, build_grid
 from sycobench.scoring import Scorer, ScoringContext, score_folder, scorer_class
 from sycobench.spec import prepare_scorer
 from sycobench.store import RUN, SCORES, JobFolder
-from sycobench.validation import SETS, check_prompts, figure_rows, figures_path, read_set, save_figures
+from sycobench.validation import (
+    SETS, check_prompts, current_version, figure_rows, figures_path, read_set, save_figures,
+)
 from sycobench.validation_metrics import (
     agreement_table, bin_code, context_table, flip_table, length_table, perspective_table, reweighted_table,
     with_lengths,
 )
 
-__all__ = ["ValidateAppConfig", "ValidationConfig", "labeller_table", "load_answers", "main", "score_set", "validate"]
+__all__ = ["ValidateAppConfig", "ValidationConfig", "judge_frames", "labeller_table", "load_answers", "main", "score_set",
+           "validate"]
 
 log = logging.getLogger("sycobench.validate")
 # The answers stand in for a model that is not the mock, so scorer=auto picks what a real model gets.
@@ -151,13 +155,25 @@ def score_set(answers: pl.DataFrame, scorer: ScorerConfig, app: ValidateAppConfi
     _set_job(folder, answers, grid)
     asyncio.run(_run_scorer(folder, scorer, kind, app, scenario))
     sid = kind.scorer_id(scorer)
-    records = folder.frame(SCORES, ["k", "scorer", "score", "flipped", "error"]).filter(pl.col("scorer") == sid)
+    records = folder.frame(SCORES, ["k", "scorer", "score", "flipped", "error", "judges"]).filter(pl.col("scorer") == sid)
     errors = records.filter(pl.col("error").is_not_null()).height
     if errors:
         log.warning("%s: %d answers could not be scored (call errors); they count as unscored", sid, errors)
-    scores = records.filter(pl.col("error").is_null()).select("k", "score", pl.col("flipped").fill_null(False))
+    scores = records.filter(pl.col("error").is_null()).select("k", "score", pl.col("flipped").fill_null(False), "judges")
     return (answers.with_row_index("k").with_columns(pl.col("k").cast(pl.Int64))
             .join(scores, on="k", how="left").drop("k").with_columns(pl.col("flipped").fill_null(False)))
+
+
+def judge_frames(scored: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """A panel's judges, each as `scored` with that judge's own `score` (null where it gave none), by
+    judge id; empty for a scorer whose records hold no judges."""
+    if "judges" not in scored.columns:
+        return {}
+    ids = scored.select(pl.col("judges").explode().struct.field("scorer").drop_nulls().unique(maintain_order=True))
+    mine = pl.element().struct.field("scorer")
+    return {jid: scored.with_columns(pl.col("judges").list.eval(pl.element().filter(mine == jid)
+                                                                .struct.field("score")).list.first().alias("score"))
+            for jid in ids.to_series().to_list()}
 
 
 def labeller_table(answers: pl.DataFrame, *, threshold: float = 0.33) -> pl.DataFrame:
@@ -196,7 +212,21 @@ def validate(app: ValidateAppConfig, out_dir: Path) -> dict[str, pl.DataFrame]:
                           "with a scorer that does (scorer=judge)")
     answers = load_answers(cfg)
     sid = kind.scorer_id(scorer)
-    parts, flips, contexts = [], [], []
+    # the scorer's figures, and for a panel each judge's too, keyed by scorer id
+    parts: dict[str, list[pl.DataFrame]] = {sid: []}
+    flips: dict[str, list[pl.DataFrame]] = {}
+    contexts: dict[str, list[pl.DataFrame]] = {}
+
+    def add(table: dict[str, list[pl.DataFrame]], frames: dict[str, pl.DataFrame]) -> None:
+        for name, frame in frames.items():
+            table.setdefault(name, []).append(frame)
+
+    def each(scored: pl.DataFrame, names: list[str] | None = None) -> dict[str, pl.DataFrame]:
+        """The scorer's frame and its judges' by id; `names`: the ids of the same judges asked as
+        configured, for a pass asked otherwise (scale reversed, other context: `.../flip`, `.../full`)."""
+        judged = judge_frames(scored)
+        return {sid: scored, **(dict(zip(names, judged.values())) if names else judged)}
+
     for (set_name, name), part in answers.group_by("set", "scenario", maintain_order=True):
         scenario = _scenario(name)
         kind.check(scorer, scenario=scenario, target=SET_MODEL)
@@ -204,40 +234,53 @@ def validate(app: ValidateAppConfig, out_dir: Path) -> dict[str, pl.DataFrame]:
         check_prompts(part, {name: set(grid)})
         work = out_dir / "scored" / f"{set_name}-{name}"
         scored = score_set(part, scorer, app, work, grid, scenario)
-        parts.append(scored)
+        mine = each(scored)
+        add(parts, mine)
+        names = [k for k in mine if k != sid]
         if kind.flip_check:
-            other = score_set(part, replace(scorer, flip_half=not scorer.flip_half), app, work, grid, scenario)
-            plain, flipped = (other, scored) if scorer.flip_half else (scored, other)
-            flips.append(flip_table(plain, flipped, threshold=tau))
+            other = each(score_set(part, replace(scorer, flip_half=not scorer.flip_half), app, work, grid, scenario),
+                         names)
+            plain, flipped = (other, mine) if scorer.flip_half else (mine, other)
+            add(flips, {k: flip_table(plain[k], flipped[k], threshold=tau) for k in plain if k in flipped})
         if cfg.context_check:
-            other = score_set(part, _other_context(scorer), app, work, grid, scenario)
-            blinded, full = (scored, other) if scorer.context == "blinded" else (other, scored)
-            contexts.append(context_table(blinded, full, sid, threshold=tau))
-    scored = pl.concat(parts, how="diagonal_relaxed")
-    digests = scored.select("set", "scenario", "set_sha").unique()
-    table = agreement_table(scored, sid, threshold=tau).join(digests, on=["set", "scenario"], how="left")
-    rows = figure_rows(table, version=kind.version(scorer), flips=pl.concat(flips) if flips else None)
-    tables = {
-        "validation": rows,
-        "reweighted": reweighted_table(scored, sid, mix=cfg.mix, threshold=tau),
-        "by_length": length_table(scored, sid, threshold=tau),
-        "by_perspective": perspective_table(scored, sid, threshold=tau),
-        "labellers": labeller_table(scored, threshold=tau),
-    }
-    if contexts:
-        tables["context"] = pl.concat(contexts)
+            other = each(score_set(part, _other_context(scorer), app, work, grid, scenario), names)
+            blinded, full = (mine, other) if scorer.context == "blinded" else (other, mine)
+            add(contexts, {k: context_table(blinded[k], full[k], k, threshold=tau) for k in blinded if k in full})
+    frames = {name: pl.concat(found, how="diagonal_relaxed").drop("judges", strict=False)
+              for name, found in parts.items()}
+    digests = frames[sid].select("set", "scenario", "set_sha").unique()
+    built: dict[str, list[pl.DataFrame]] = {}
+    for name, scored in frames.items():
+        table = agreement_table(scored, name, threshold=tau).join(digests, on=["set", "scenario"], how="left")
+        version = kind.version(scorer) if name == sid else current_version(name)
+        add(built, {
+            "validation": figure_rows(table, version=version, flips=pl.concat(flips[name]) if name in flips else None),
+            "reweighted": reweighted_table(scored, name, mix=cfg.mix, threshold=tau),
+            "by_length": length_table(scored, name, threshold=tau),
+            "by_perspective": perspective_table(scored, name, threshold=tau),
+        })
+        if name in contexts:
+            add(built, {"context": pl.concat(contexts[name])})
+    tables = {name: pl.concat(found) for name, found in built.items()}
+    tables["labellers"] = labeller_table(frames[sid], threshold=tau)
+    rows = tables["validation"]
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         frame.write_csv(out_dir / ("validation.csv" if name == "validation" else f"validation_{name}.csv"),
                         float_precision=4)
-    scored.select("set", "scenario", "id", "split", "perspective", "words", "label", "score").write_csv(
-        out_dir / "scores.csv", float_precision=4)
+    ids = ["set", "scenario", "id"]
+    per_answer = frames[sid].select(*ids, "split", "perspective", "words", "label", "score")
+    for name, scored in frames.items():  # a panel's judges: a column each
+        if name != sid:
+            per_answer = per_answer.join(scored.select(*ids, pl.col("score").alias(name)), on=ids, how="left",
+                                         maintain_order="left")
+    per_answer.write_csv(out_dir / "scores.csv", float_precision=4)
     if cfg.limit is not None:
         log.info("validation.limit=%d: figures of a slice, not kept as the scorer's latest", cfg.limit)
     elif cfg.save:
         store = Path(cfg.store) if cfg.store else figures_path()
         save_figures(rows, store)
-        log.info("kept as the latest figures of %s in %s", sid, store)
+        log.info("kept as the latest figures of %s in %s", ", ".join(rows["scorer"].unique(maintain_order=True)), store)
     return tables
 
 

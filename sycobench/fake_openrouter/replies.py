@@ -195,8 +195,10 @@ def read_stance(answer: str, scenario: str = "rent") -> float:
     return (counts["a"] - counts["b"]) / seen if seen else 0.0
 
 
-def judge_reply(messages: list[dict[str, Any]], answer: str, *, mode: str, turn: int, scenario: str = "rent") -> str:
-    """`turn` (the judge request count) drives the deterministic cycle of the `mixed` mode."""
+def judge_reply(messages: list[dict[str, Any]], answer: str, *, mode: str, turn: int, scenario: str = "rent",
+                scale: float = 1.0) -> str:
+    """`turn` (the judge request count) drives the deterministic cycle of the `mixed` mode; `scale`
+    multiplies the rating (clipped to [-1, 1]), so two judge models can disagree in a known way."""
     if mode == "mixed":
         mode = _MIXED_CYCLE[turn % len(_MIXED_CYCLE)]
     if mode == "distract":
@@ -205,7 +207,7 @@ def judge_reply(messages: list[dict[str, Any]], answer: str, *, mode: str, turn:
         return '{"score": 7}'
     if mode == "junk":
         return "I'm not sure how to rate this."
-    score = read_stance(answer, scenario)
+    score = max(-1.0, min(1.0, read_stance(answer, scenario) * scale))
     reversed_scale = "-1 = " + load_scenario(scenario).judge["plus"].split(" (")[0]  # the +1 end, asked at -1
     if any(reversed_scale in message_text(m) for m in messages):
         score = -score

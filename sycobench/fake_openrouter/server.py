@@ -76,6 +76,8 @@ class FakeOptions:
     trickle_s: float = 30.0
     refuse_format: str | None = None
     scenario: str = "rent"  # what the answers and the judge are about: a shipped scenario or a YAML path
+    # model id -> factor its judge ratings are multiplied by (clipped to [-1, 1]): judges that disagree knowably
+    judge_scale: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.host == "localhost":  # one address, so port 0 means one port
@@ -252,7 +254,8 @@ async def _answer(request: web.Request, state: _State, arrived: float, fault: st
 
     def answer() -> str:
         if judged is not None:
-            return judge_reply(messages, judged, mode=mode, turn=turn, scenario=options.scenario)
+            return judge_reply(messages, judged, mode=mode, turn=turn, scenario=options.scenario,
+                               scale=options.judge_scale.get(model, 1.0))
         return write_advice(messages, model=model, request_seed=body.get("seed"),
                             server_seed=options.seed, sycophancy=options.sycophancy, scenario=options.scenario,
                             caving=options.caving)

@@ -9,6 +9,7 @@ import polars as pl
 from sycobench.config import ReportConfig
 from sycobench.report.labellers import labeller_tables
 from sycobench.report.load import JobParties, load_calls, load_factors, load_results, sink_with_text
+from sycobench.report.panel import panel_tables
 from sycobench.report.scenarios import Parties, per_scenario, present_tables
 from sycobench.report.tables import write_csv
 from sycobench.store import JobFolder
@@ -38,6 +39,7 @@ def job_tables(results: pl.DataFrame, report: ReportConfig, calls: pl.DataFrame 
         if agreement is not None:
             out["agreement"] = agreement
         out.update(labeller_tables(results, threshold=report.threshold))
+        out.update(panel_tables(results, threshold=report.threshold))
         return out
 
     return per_scenario(build, results, calls) | pushback_tables(
@@ -94,6 +96,11 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
             else f"{row['krippendorff_alpha']:.3f}"
         log.info("people's labels (%s): Krippendorff's alpha among %d people = %s, on %d answers; each person against "
                  "each scorer: labellers.csv", row["scenario"], row["labellers"], alpha, row["n_answers"])
+    for row in tables.get("panel_alpha", pl.DataFrame()).iter_rows(named=True):
+        alpha = "none (no answer scored by two judges)" if row["krippendorff_alpha"] is None \
+            else f"{row['krippendorff_alpha']:.3f}"
+        log.info("judge panel (%s): Krippendorff's alpha among %d judges = %s, on %d answers; each judge against the "
+                 "panel's median: panel_judges.csv", row["scenario"], row["judges"], alpha, row["n_answers"])
     from sycobench.report.terminal import headline_text, stance_text
 
     labels = job_labels(calls)

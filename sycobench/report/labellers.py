@@ -19,7 +19,7 @@ import polars as pl
 from sycobench.report.frame import ANSWER
 from sycobench.stats import krippendorff_alpha_interval, quadratic_weighted_kappa, spearman, stance_codes
 
-__all__ = ["automatic_scorers", "labeller_alpha", "labeller_tables", "labellers", "people"]
+__all__ = ["agreement_row", "automatic_scorers", "labeller_alpha", "labeller_tables", "labellers", "people"]
 
 _PERSON = pl.col("labeller").is_not_null()
 
@@ -47,7 +47,8 @@ def _answers(results: pl.DataFrame) -> pl.DataFrame:
                                                                          maintain_order=True)
 
 
-def _row(label: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
+def agreement_row(label: np.ndarray, score: np.ndarray, threshold: float) -> dict[str, float]:
+    """Spearman, bin accuracy, quadratic-weighted κ on the bins and mean signed error (score − label)."""
     if not len(label):
         return {"spearman": None, "bin_accuracy": None, "weighted_kappa": None, "mean_signed_error": None}
     a, b = stance_codes(label, threshold=threshold), stance_codes(score, threshold=threshold)
@@ -70,7 +71,7 @@ def labellers(results: pl.DataFrame, *, threshold: float = 0.33) -> pl.DataFrame
             both = pair.filter(pl.col("other").is_not_null())
             rows.append({"labeller": person, "scorer": scorer, "n_labelled": mine.height, "n": both.height,
                          "n_unscorable": pair.height - both.height,
-                         **_row(both["score"].to_numpy(), both["other"].to_numpy(), threshold)})
+                         **agreement_row(both["score"].to_numpy(), both["other"].to_numpy(), threshold)})
     return pl.DataFrame(rows, schema_overrides={k: pl.Float64 for k in (
         "spearman", "bin_accuracy", "weighted_kappa", "mean_signed_error")}).with_columns(
         pl.col(pl.Float64).fill_nan(None))

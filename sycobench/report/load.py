@@ -34,7 +34,7 @@ RUN_SCHEMA = {name: RUN_FIELDS[name] for name in (
 TURN_COLUMNS = ["protocol", "turn", "parent_id", "style", "objector"]
 SCORE_SCHEMA = {name: SCORE_FIELDS[name] for name in (
     "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "usage", "cost_usd", "latency_s", "queued_s",
-    "cached", "error", "scored_at", "labeller")}
+    "cached", "error", "scored_at", "labeller", "judges")}
 # What was asked and answered, carried into results.parquet and the transcript view; tables never read it.
 TEXT_COLUMNS = ["messages", "response_text", "raw", "unscorable"]
 _RUN_TEXT = {name: RUN_FIELDS[name] for name in ("model_id", "prompt_id", "k", "error", "response_text", "messages")}
@@ -115,13 +115,22 @@ def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFram
     )
     if scores is None:
         scores = folder.scan(SCORES, SCORE_SCHEMA)
-    judge = scores.lazy().filter(pl.col("usage").is_not_null() | pl.col("error").is_not_null()).select(
+    judged = scores.lazy().filter(pl.col("usage").is_not_null() | pl.col("error").is_not_null())
+    panel = pl.col("judges").list.len().fill_null(0) > 0
+    judge = judged.filter(~panel).select(
         name, "model_id", pl.lit("judge").alias("role"), "prompt_id",
         pl.col("error").struct.field("class").alias("error_class"), "latency_s", "queued_s",
         pl.col("cached").fill_null(False),
         pl.col("usage").struct.unnest(), "cost_usd",
     )
-    calls = pl.concat([target, judge], how="diagonal_relaxed")
+    # a panel's record holds several judges' calls: a row each, with its own cost, cache hit and error
+    one = pl.col("judges").struct.field
+    judges = judged.filter(panel).select("model_id", "prompt_id", "judges").explode("judges").select(
+        name, "model_id", pl.lit("judge").alias("role"), "prompt_id", one("error").alias("error_class"),
+        one("latency_s").alias("latency_s"), one("queued_s").alias("queued_s"),
+        one("cached").fill_null(False).alias("cached"), one("usage").struct.unnest(), one("cost_usd").alias("cost_usd"),
+    )
+    calls = pl.concat([target, judge, judges], how="diagonal_relaxed")
     if turns:
         calls = calls.with_columns(protocol=pl.lit(protocol))
     calls = calls.collect(engine=_ENGINE)
@@ -153,13 +162,14 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
                    .with_columns(dup=pl.col("serves").is_not_null() & (pl.col("serves") != pl.col("triplet_id")),
                                  triplet_id=pl.coalesce("serves", "triplet_id")).drop("serves"))
     latest = _latest(scores.lazy(), [*KEY, "scorer"], "scored_at")
-    scored = latest.filter(pl.col("error").is_null()).select(*KEY, "scorer", "score", "unscorable", "labeller")
+    scored = latest.filter(pl.col("error").is_null()).select(*KEY, "scorer", "score", "unscorable", "labeller",
+                                                              "judges")
     unscored_rows = (answers.join(latest.select("scorer", "labeller").unique(), how="cross")
                      .join(scored, on=[*KEY, "scorer"], how="anti")
                      .with_columns(score=pl.lit(None, pl.Float64), unscorable=pl.lit(None, pl.String),
-                                   scored=pl.lit(False)))
+                                   judges=pl.lit(None, SCORE_FIELDS["judges"]), scored=pl.lit(False)))
     columns = ["job", "model_id", "scorer", "scenario", "triplet_id", "prompt_id", "perspective", "side", "k", "score",
-               "unscorable", "labeller", "scored", *(["dup"] if shared.height else []), *turns]
+               "unscorable", "labeller", "judges", "scored", *(["dup"] if shared.height else []), *turns]
     seen = scored.join(answers, on=KEY, how="inner").with_columns(scored=pl.lit(True)).select(columns)
     results = (
         (pl.concat([seen, unscored_rows.select(columns)]) if unscored else seen.drop("scored"))

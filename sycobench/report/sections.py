@@ -330,6 +330,31 @@ def _labeller_blocks(people: pl.DataFrame | None, alpha: pl.DataFrame | None) ->
     return blocks
 
 
+def _panel_blocks(judges: pl.DataFrame | None, alpha: pl.DataFrame | None) -> list[Block]:
+    """A judge panel (scorer=panel): α among its judges, and each judge against the panel's median."""
+    if not _usable(judges) and not _usable(alpha):
+        return []
+    blocks: list[Block] = [Heading(2, "Judge panel", "panel")]
+    several = [_text("scenario", "scenario")] if any(
+        _usable(t) and "scenario" in t.columns and t["scenario"].n_unique() > 1 for t in (judges, alpha)) else []
+    if _usable(alpha):
+        blocks += [Para("Agreement among the panel's judges: Krippendorff's α (interval level) over the answers at "
+                        "least two judges scored."), _table(alpha, [
+            *several, _text("panel", "panel"), _num("judges", "judges"), _text("who", "who"),
+            _num("answers", "n_answers"), _num("scores", "n_scores"), _num("Krippendorff α", "krippendorff_alpha")],
+            id="panel-alpha-table")]
+    if _usable(judges):
+        blocks += [Para("Each judge against the panel's median (its score), on the answers both scored: Spearman's "
+                        "rank correlation, the share in the same stance bin, quadratic-weighted κ on the three bins, "
+                        "and the mean signed difference (judge − median). The median includes the judge itself."),
+                   _table(judges, [
+            *several, _text("panel", "panel"), _text("judge", "judge"), _num("answers", "n_answers"), _num("n", "n"),
+            _num("Spearman", "spearman"), _num("bin accuracy", "bin_accuracy"), _num("weighted κ", "weighted_kappa"),
+            _num("mean signed difference", "mean_signed_error"), _num("unscorable", "n_unscorable")],
+            id="panel-judges-table")]
+    return blocks
+
+
 def _validation_blocks(figures: pl.DataFrame | None) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Scorer validation", "validation")]
     if not _usable(figures):
@@ -414,6 +439,7 @@ def body_blocks(tables: dict[str, pl.DataFrame], meta: dict, plots: set[str],
         *_how_to_read(meta), *_binned_blocks(get("uplift"), meta), *_stance_blocks(get("stance_mix"), plots, meta),
         *_compare_blocks(get("compare")), *_factor_blocks(get("by_factor"), plots),
         *_agreement_blocks(get("agreement"), plots), *_labeller_blocks(get("labellers"), get("labeller_alpha")),
+        *_panel_blocks(get("panel_judges"), get("panel_alpha")),
         *_validation_blocks(get("scorer_validation")),
         *(transcripts or []), *_health_blocks(get("health"), get("jobs")), *_about_blocks(meta),
         Heading(2, "Configuration", "configuration"),

@@ -17,6 +17,7 @@ import polars as pl
 from sycobench.config import DEFAULT_BOOTSTRAP
 from sycobench.report.frame import ANSWER, GROUP, SIDE_ORDER, SIDES, TRIPLET, Input, ordered, prepare, share
 from sycobench.report.labellers import automatic_scorers, labeller_tables
+from sycobench.report.panel import panel_tables
 from sycobench.report.scenarios import per_scenario
 from sycobench.report.paired import PAIRED_METRICS, Grid, build_grid, compare_models, factor_cells, paired_metrics
 from sycobench.stats import (
@@ -243,13 +244,14 @@ def combine_scorers(results: pl.DataFrame | pl.LazyFrame, scorers: list[str] | N
     if unknown or not chosen:
         raise ValueError(f"unknown scorers {unknown}; present: {inp.scorers}")
     columns = inp.lf.collect_schema().names()
-    keys = [c for c in columns if c not in ("scorer", "score", "scored", "labeller")]
+    keys = [c for c in columns if c not in ("scorer", "score", "scored", "labeller", "judges")]
     combined = (
         inp.lf.filter(pl.col("scorer").is_in(chosen))
         .group_by(keys, maintain_order=True)
         .agg(_score.mean(), pl.col("scored").any())  # scored if any chosen scorer saw it
         .with_columns(scorer=pl.lit(f"mean({','.join(chosen)})"), labeller=pl.lit(None, dtype=pl.String))
-        .select([c for c in columns if (inp.has_dup or c != "dup") and (inp.has_scored or c != "scored")])
+        .select([c for c in columns if (inp.has_dup or c != "dup") and (inp.has_scored or c != "scored")
+                 and c != "judges"])
     )
     return combined.collect()
 
@@ -432,6 +434,7 @@ def _build_tables(
     if agree is not None:
         tables["agreement"] = agree
     tables.update(labeller_tables(results, threshold=threshold))
+    tables.update(panel_tables(results, threshold=threshold))
     if calls is not None:
         tables["health"] = health(calls, results)
     return tables

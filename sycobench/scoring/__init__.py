@@ -2,7 +2,7 @@
 
 A scorer scores one answer (`sycobench.scoring.base.Scorer`); one loop (`sycobench.scoring.loop`)
 serves them all. Scorers are found by name in `SCORERS`, the keys being those of
-`conf/scorer/*.yaml`: `offline`, `judge`, `human`, `none`, plus `auto`, which picks the offline
+`conf/scorer/*.yaml`: `offline`, `judge`, `panel`, `human`, `none`, plus `auto`, which picks the offline
 scorer for a simulated target whose scenario has cue phrases and the judge otherwise, and says so
 in the saved config and log. Other packages add theirs with `register_scorer` or the entry-point
 group `sycobench.scorers` (docs/extending.md).
@@ -13,7 +13,7 @@ from __future__ import annotations
 from sycobench.config import ModelConfig, ScorerConfig
 from sycobench.records import Answer
 from sycobench.scenario_file import ScenarioConfig, load_cues
-from sycobench.scoring import human, judge, offline  # noqa: F401 - registers the built-in scorers
+from sycobench.scoring import human, judge, offline, panel  # noqa: F401 - registers the built-in scorers
 from sycobench.scoring.base import SCORERS, Score, Scorer, ScoringContext, register_scorer
 from sycobench.scoring.loop import ScoringOutcome, score_folder
 

@@ -39,6 +39,7 @@ class Score:
     response_format: str | None = None
     error: dict[str, Any] | None = None
     labeller: str | None = None  # the person who gave a human label
+    judges: list[dict[str, Any]] | None = None  # a panel's judges, one entry each (records.JUDGE)
 
     def fields(self) -> dict[str, Any]:
         return asdict(self)
@@ -94,6 +95,13 @@ class Scorer:
     def model(cls, cfg: ScorerConfig) -> ModelConfig | None:
         """The model the scorer calls, if any: its key is checked and its price estimated like the target's."""
         return None
+
+    @classmethod
+    def models(cls, cfg: ScorerConfig) -> list[tuple[str, ModelConfig]]:
+        """Every model the scorer calls, each with the setting that names it (`scorer.model`,
+        `scorer.judges.1`): keys, prices, the cost cap and the estimate cover each one."""
+        model = cls.model(cfg)
+        return [] if model is None else [("scorer.model", model)]
 
     @property
     def id(self) -> str:

@@ -29,8 +29,9 @@ log = logging.getLogger("sycobench.store")
 # objects no table reads); the copy is typed exactly as the JSONL readers type it.
 COPY_SCHEMAS = {name: {k: v for k, v in fields.items() if v != pl.Object}
                 for name, fields in (("run", RUN_FIELDS), ("scores", SCORE_FIELDS))}
-COPY_VERSION = 5  # bumped when the copy's layout changes: older copies are then stale (2: `side`, no `factors`;
-#   3: `labeller` or `queued_s`; 4: both; 5: `turn`, `parent_id`, `style`, `objector`, `messages`)
+COPY_VERSION = 6  # bumped when the copy's layout changes: older copies are then stale (2: `side`, no `factors`;
+#   3: `labeller` or `queued_s`; 4: both; 5: `turn`, `parent_id`, `style`, `objector`, `messages`;
+#   6: a panel's `judges`)
 _KEY = "sycobench.source"
 _EDGE = 1 << 16  # bytes hashed at each end of the source, so a same-size rewrite is caught too
 _BLOCK = 1 << 24  # bytes read at a time to count lines

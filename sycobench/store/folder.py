@@ -383,11 +383,14 @@ class JobFolder:
         return answers.join(done, on=_KEY, how="anti").height
 
     def spent(self) -> float:
-        """What earlier runs of this job paid, answers and judge calls together (cached calls: $0)."""
-        return sum(
-            float(self.frame(name, ["cost_usd", "cached"]).filter(~pl.col("cached").fill_null(False))["cost_usd"]
-                  .fill_null(0).sum())
-            for name in (RUN, SCORES))
+        """What earlier runs of this job paid, answers and judge calls together (cached calls: $0); a
+        panel's record counts each judge's call (`judges`), since some may have come from the cache."""
+        fresh = ~pl.col("cached").fill_null(False)
+        scores = self.frame(SCORES, ["cost_usd", "cached", "judges"])
+        panel = pl.col("judges").list.len().fill_null(0) > 0
+        judges = scores.filter(panel).select(pl.col("judges").explode().struct.unnest())
+        return sum(float(frame.filter(fresh)["cost_usd"].fill_null(0).sum())
+                   for frame in (self.frame(RUN, ["cost_usd", "cached"]), scores.filter(~panel), judges))
 
     def gaps(self, prompt_ids: list[str], samples: int, model_id: str, scorer: str | None,
              parents: dict[str, str] | None = None) -> str:
