@@ -39,7 +39,7 @@ ANSWER = "\n\n".join(["You are looking at an increase of €{} on your rent. Thi
 def write_sweep(root: Path, records: int, *, jobs: int = JOBS, samples: int = SAMPLES, triplets: int | None = None,
                 judge: bool = False) -> int:
     """`jobs` job folders on one grid of triplets (from `records`, or `triplets` exactly); offline scores,
-    and a judge's too where `judge`."""
+    and a judge's too where `judge`, with each job's grid.jsonl (its factor levels: the factor tables)."""
     import numpy as np
     import polars as pl
 
@@ -92,6 +92,12 @@ def write_sweep(root: Path, records: int, *, jobs: int = JOBS, samples: int = SA
                             raw=pl.format('{{"score": {}}}', pl.lit(value)),
                             scorer_config=pl.struct(name=pl.lit("judge"), version=pl.lit("j-1")),
                             unscorable=pl.lit(None, pl.String)).write_ndjson(f)
+        if judge:
+            grid.unique("prompt_id", maintain_order=True).select(
+                "prompt_id", "triplet_id", scenario=pl.lit("rent"), version=pl.lit("v1"), perspective="perspective",
+                factors=pl.struct("base_rent", "amount", "justification", "landlord_conduct", "tenant_conduct"),
+                messages=pl.concat_list(pl.struct(role=pl.lit("user"), content=pl.format("My rent goes up by €{}.", "amount"))),
+            ).write_ndjson(job / "grid.jsonl")
         (job / "job.json").write_text(json.dumps({"run_id": f"run{j:02d}", "job_id": str(j), "status": "ok",
                                                   "model_id": model, "scorer": "offline"}))
     return JOBS * len(t)

@@ -1,4 +1,4 @@
-"""Plots: three formats, forest sorted by SI with a zero line and a panel per scenario and scorer, small
+"""Plots: PNG and on request SVG and PDF, forest sorted by SI with a zero line and a panel per scenario and scorer, small
 multiples with distinct colour-blind-safe styles readable on white, no interval drawn on fewer than 5
 triplets, no label cut by the figure's edge, and figures sized to their content."""
 
@@ -33,9 +33,9 @@ def figures(monkeypatch) -> list:
     kept = []
     save = plots._save
 
-    def keep(fig, path: Path) -> Path:
+    def keep(fig, path: Path, *formats) -> Path:
         kept.append(fig)
-        return save(fig, path)
+        return save(fig, path, *formats)
 
     monkeypatch.setattr(plots, "_save", keep)
     return kept
@@ -72,7 +72,7 @@ def test_forest_is_sorted_by_si_with_a_zero_line(tables, figures, tmp_path) -> N
 
 
 def test_by_amount_draws_one_panel_per_model(tables, figures, tmp_path) -> None:
-    path = plots._plot_by_amount(tables["by_factor"], tmp_path / "amount.png")
+    path = plots._plot_by_amount(tables["by_factor"], tmp_path / "amount.png", formats=plots.FORMATS)
     fig = figures[0]
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert len(panels) == len(MODELS) and not fig.legends and not any(ax.get_legend() for ax in panels)

@@ -1,6 +1,6 @@
 """Reports: every table of docs/metrics.md, built by Polars from any mix of jobs, sweeps and
 legacy files, written as CSV + Parquet, plus report.md, a self-contained report.html with a
-transcript view, plots (PNG, SVG, PDF) and the headline table as LaTeX and Markdown."""
+transcript view, plots (PNG; SVG and PDF on request) and the headline table as LaTeX and Markdown."""
 
 from __future__ import annotations
 
@@ -120,6 +120,14 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     written (sides named by the scenarios' party ids, report.scenarios.present)."""
     folder = ReportFolder(out)
     folder.check_target([str(p) for p in paths])  # before anything is read or written
+    from sycobench.report.plots import Workers
+
+    with Workers() as workers:  # started now: the workers start up while the tables are built
+        return _write_report(paths, out, folder, report, config_text, workers)
+
+
+def _write_report(paths: list[Path], out: Path, folder: ReportFolder, report: ReportConfig, config_text: str | None,
+                  workers) -> dict[str, pl.DataFrame]:
     data = collect(paths)
     from sycobench.report.render import render_report
     from sycobench.report.tables import write_tables
@@ -163,7 +171,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     }
     pairs = _pairs(results)
     render_report({**tables, **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta, results=results,
-                  text=data.rows_with_text, levels=data.factors)
+                  text=data.rows_with_text, levels=data.factors, formats=report.formats, workers=workers)
     if meta["unvalidated"]:
         log.warning(meta["unvalidated"])
     log.debug("report written to %s", out)
