@@ -176,3 +176,14 @@ def test_no_label_is_cut_and_every_plot_is_sized_to_its_content(tables, figures,
     rows = 2 * len(MODELS)
     assert forest.get_figheight() < 0.5 * rows + 2.5  # about 0.3 in a row, not the 2,160 px of old
     assert small.get_figheight() < 2.5 and small.get_figheight() < forest.get_figheight() / 3
+
+
+def test_stance_mix_shows_shares_on_the_bars_only_while_it_splits_by_who_asks(tables, figures, tmp_path) -> None:
+    many = [f"m/{i:02d}" for i in range(plots._MAX_SPLIT_MODELS + 1)]
+    mix = build_tables(synthetic_results(many, triplets=5, text=False), bootstrap=20, permutations=10)["stance_mix"]
+    plots._plot_stance_mix(tables["stance_mix"], tmp_path / "split.png", threshold=0.33, parties={})
+    plots._plot_stance_mix(mix, tmp_path / "many.png", threshold=0.33, parties={})
+    split, pooled = (fig.axes[0] for fig in figures)
+    assert any(t.get_text().endswith("%") for t in split.texts)
+    assert not any(t.get_text().endswith("%") for t in pooled.texts)
+    assert len(pooled.get_yticklabels()) == len(many)  # one bar a model, still every model

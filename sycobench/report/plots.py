@@ -130,7 +130,8 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties
                                 ("neu", NEUTRAL, "neutral"), ("pos", PRO_A, f"pro-{a} (y ≥ {threshold:g})")):
         share = data[f"p_{bin_}"].to_numpy()
         bars = ax.barh(y, share, left=left, color=colour, label=label, height=0.8)
-        ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.08 else "" for v in share], label_type="center", fontsize=7)
+        if split:  # beyond that, a share on every bar is more text than a reader scans and most of the time
+            ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.08 else "" for v in share], label_type="center", fontsize=7)
         left = left + share
     names = {"neutral": "neutral", "all": "all answers"}
     if split:
