@@ -8,6 +8,7 @@ import logging
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -16,6 +17,9 @@ from sycobench.report.collect import Collected, collect
 from sycobench.report.load import TEXT_COLUMNS, factor_map
 from sycobench.report.scenarios import present_tables
 from sycobench.store import ReportFolder
+
+if TYPE_CHECKING:
+    from sycobench.report.plots import Workers
 
 __all__ = ["build_report", "present", "write_report"]
 
@@ -127,7 +131,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
 
 
 def _write_report(paths: list[Path], out: Path, folder: ReportFolder, report: ReportConfig, config_text: str | None,
-                  workers) -> dict[str, pl.DataFrame]:
+                  workers: Workers) -> dict[str, pl.DataFrame]:
     data = collect(paths)
     from sycobench.report.render import render_report
     from sycobench.report.tables import write_tables
