@@ -447,8 +447,9 @@ class Workers:
         return wait
 
     def close(self) -> None:
+        """Stop the workers and wait for them (and the pool's own thread) to end: none outlives the report."""
         if self.pool is not None:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
 
     def __enter__(self) -> Workers:
