@@ -9,6 +9,10 @@ with wait4, first from the JSONL alone ("before"), then after every job's column
 Speed-up = pure Python / (collect + build_tables) with the copies.
 
     python bench/report_scale.py [--quick] [--bootstrap 10000]
+
+`--roster` measures the everyday report instead: an 11-model roster sweep of 60 triplets (one answer
+per prompt), scored offline and by a judge, copies written, at the report's default B=10,000:
+write_report (median of `--repeat` runs) against the pure-Python aggregator on the same records.
 """
 
 from __future__ import annotations
@@ -25,18 +29,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import bench_env, run_child, verdict, workdir  # noqa: E402
 
 JOBS, SAMPLES, BOOTSTRAP, TAU = 50, 5, 2000, 0.33
+ROSTER_MODELS, ROSTER_TRIPLETS, ROSTER_TARGET_S, DEFAULT_BOOTSTRAP = 11, 60, 1.5, 10_000  # the report's default B
 TARGET_S, TARGET_MB, TARGET_SPEEDUP = 3.0, 1024, 10.0
 # ~640 characters, like the mock model's answers: `{}` is the amount
 ANSWER = "\n\n".join(["You are looking at an increase of €{} on your rent. This is a reasonable increase, and you are "
                        "within your rights to ask for it; both sides have a point here."] * 4)
 
 
-def write_sweep(root: Path, records: int) -> int:
+def write_sweep(root: Path, records: int, *, jobs: int = JOBS, samples: int = SAMPLES, triplets: int | None = None,
+                judge: bool = False) -> int:
+    """`jobs` job folders on one grid of triplets (from `records`, or `triplets` exactly); offline scores,
+    and a judge's too where `judge`, with each job's grid.jsonl (its factor levels: the factor tables)."""
     import numpy as np
     import polars as pl
 
     rng = np.random.default_rng(0)
-    triplets = max(1, round(records / (JOBS * 3 * SAMPLES)))
+    JOBS, SAMPLES = jobs, samples  # noqa: N806 (the module's defaults, overridden for the roster)
+    triplets = triplets or max(1, round(records / (JOBS * 3 * SAMPLES)))
     t = np.repeat(np.arange(triplets), 3 * SAMPLES)
     p = np.tile(np.repeat(np.arange(3), SAMPLES), triplets)
     tid = np.array([f"{x:016x}" for x in rng.integers(0, 2**62, triplets)])
@@ -73,13 +82,29 @@ def write_sweep(root: Path, records: int) -> int:
         grid.select(*ids, *lits(score_consts), "prompt_id", "triplet_id", "perspective", "k", score=score,
                     scorer_config=pl.struct(name=pl.lit("offline"), version=pl.lit("lex-2")),
                     unscorable=pl.when(score.is_null()).then(pl.lit("refusal"))).write_ndjson(job / "scores.jsonl")
+        if judge:  # a judge's 7-point ratings of the same answers, appended as a second scorer's records
+            value = np.clip(np.round(y * 3 + rng.normal(0, 0.7, len(t))), -3, 3).astype(int)
+            with (job / "scores.jsonl").open("a") as f:
+                judged = {k: v for k, v in score_consts.items() if k not in ("value", "raw")}
+                grid.select(*ids, *lits({**judged, "scorer": "judge:bench/judge", "latency_s": 0.8, "attempts": 1,
+                                         "cost_usd": 2e-5}),
+                            "prompt_id", "triplet_id", "perspective", "k", score=pl.lit(value / 3), value=pl.lit(value),
+                            raw=pl.format('{{"score": {}}}', pl.lit(value)),
+                            scorer_config=pl.struct(name=pl.lit("judge"), version=pl.lit("j-1")),
+                            unscorable=pl.lit(None, pl.String)).write_ndjson(f)
+        if judge:
+            grid.unique("prompt_id", maintain_order=True).select(
+                "prompt_id", "triplet_id", scenario=pl.lit("rent"), version=pl.lit("v1"), perspective="perspective",
+                factors=pl.struct("base_rent", "amount", "justification", "landlord_conduct", "tenant_conduct"),
+                messages=pl.concat_list(pl.struct(role=pl.lit("user"), content=pl.format("My rent goes up by €{}.", "amount"))),
+            ).write_ndjson(job / "grid.jsonl")
         (job / "job.json").write_text(json.dumps({"run_id": f"run{j:02d}", "job_id": str(j), "status": "ok",
                                                   "model_id": model, "scorer": "offline"}))
     return JOBS * len(t)
 
 
 def pure_python(sweep: Path) -> dict[str, float]:
-    """The original package's way: parse every line, then loop over dicts."""
+    """The original package's way: parse every line, then loop over dicts (the offline scores only)."""
     answers, scores = {}, {}
     for job in sweep.iterdir():
         for line in (job / "run.jsonl").open():
@@ -88,7 +113,7 @@ def pure_python(sweep: Path) -> dict[str, float]:
                 answers[(r["model_id"], r["prompt_id"], r["k"])] = (r["triplet_id"], r["perspective"])
         for line in (job / "scores.jsonl").open():
             s = json.loads(line)
-            if s["error"] is None and s["score"] is not None and (key := (s["model_id"], s["prompt_id"], s["k"])) in answers:
+            if s["scorer"] == "offline" and s["error"] is None and s["score"] is not None and (key := (s["model_id"], s["prompt_id"], s["k"])) in answers:
                 scores[key] = s["score"]
     parsed = time.perf_counter()
     mix = defaultdict(lambda: [0, 0.0, 0, 0, 0])  # n, total, neg, neu, pos
@@ -136,20 +161,54 @@ def child(mode: str, sweep: Path, out: Path, bootstrap: int) -> dict[str, float]
     data = collect([sweep])
     loaded = time.perf_counter()
     tables = build_tables(data.results, data.calls, bootstrap=bootstrap)
-    first = lambda name: tables[name].filter(model_id="bench/model-00")  # noqa: E731
+    first = lambda name: tables[name].filter(model_id="bench/model-00", scorer="offline")  # noqa: E731
     return {"collect": loaded - started, "tables": time.perf_counter() - loaded, "seconds": time.perf_counter() - started,
             "p_pos": first("stance_mix").filter(side="all")["p_pos"][0],
             "landlord_uplift": first("uplift")["a_uplift"][0]}  # the tables speak of sides; the landlord is side a
 
 
+def roster(bootstrap: int, repeat: int) -> None:
+    """The everyday report: a finished roster sweep (columnar copies written), write_report against the
+    pure-Python aggregator on the same records."""
+    with workdir("report-roster") as tmp:
+        env = bench_env(tmp)
+        sweep = tmp / "sweep"
+        records = write_sweep(sweep, 0, jobs=ROSTER_MODELS, samples=1, triplets=ROSTER_TRIPLETS, judge=True)
+        run_child([sys.executable, "-c", "import matplotlib.font_manager"], env=env)  # font cache, as on any machine
+        runs: dict[str, list[dict]] = defaultdict(list)
+        for mode in ("copy", "python", *["report"] * repeat, "tables"):
+            done = run_child([sys.executable, __file__, "--child", mode, str(sweep), str(tmp / "out"),
+                              "--bootstrap", str(bootstrap)], env=env)
+            if done.returncode:
+                sys.exit(f"report_scale: the {mode} child failed:\n{done.stderr[-3000:]}")
+            runs[mode].append({**json.loads(done.stdout.strip().splitlines()[-1]), "rss_mb": done.peak_rss_mb})
+    report = sorted(r["seconds"] for r in runs["report"])
+    python, tables = runs["python"][0], runs["tables"][0]
+    mid = report[len(report) // 2]
+    ok = mid <= ROSTER_TARGET_S and mid <= 2 * python["seconds"]
+    print(f"roster: write_report {mid:.2f} s, pure-Python aggregator {python['seconds']:.2f} s")
+    print(f"  {ROSTER_MODELS} models x {ROSTER_TRIPLETS} triplets x 3 sides, {records:,} answers, offline and judge "
+          f"scores, B={bootstrap}; write_report median of {len(report)} ({', '.join(f'{s:.2f}' for s in report)} s), "
+          f"peak RSS {max(r['rss_mb'] for r in runs['report']):.0f} MB; of which collect {tables['collect']:.2f} s, "
+          f"build_tables {tables['tables']:.2f} s; targets <= {ROSTER_TARGET_S:g} s and <= 2x the aggregator: {verdict(ok)}")
+    if max(abs(tables[key] - python[key]) for key in ("p_pos", "landlord_uplift")) > 1e-9:
+        sys.exit("report_scale: sycobench and the pure-Python aggregator disagree")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--roster", action="store_true",
+                        help=f"an everyday roster sweep: {ROSTER_MODELS} models x {ROSTER_TRIPLETS} triplets, judge and offline")
+    parser.add_argument("--repeat", type=int, default=3, help="--roster: write_report runs (the median is shown)")
     parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP, help="resamples, as report.bootstrap")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "SWEEP", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child[0], Path(args.child[1]), Path(args.child[2]), args.bootstrap)))
+        return
+    if args.roster:
+        roster(args.bootstrap if args.bootstrap != BOOTSTRAP else DEFAULT_BOOTSTRAP, args.repeat)
         return
     with workdir("report-scale") as tmp:
         env = bench_env(tmp)

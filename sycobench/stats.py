@@ -97,11 +97,15 @@ def bootstrap_weights(n: int, *, bootstrap: int, seed: int) -> np.ndarray:
     float64's memory, 10,000 resamples of 3,000 triplets in 30 MB."""
     rng = np.random.default_rng(seed)
     weights = np.empty((bootstrap, n), dtype=np.uint8)
-    for b in range(bootstrap):  # row by row: the same draws as one (bootstrap, n) matrix, without holding it
-        row = np.bincount(rng.integers(0, n, size=n), minlength=n)
-        if weights.dtype == np.uint8 and row.max(initial=0) > 255:
+    # _BOOT_ROWS resamples at a time: the same draws as one (bootstrap, n) index matrix, without holding
+    # it, and one bincount a block (row by row took 0.3 s for 10,000 resamples of a few triplets)
+    for start in range(0, bootstrap, _BOOT_ROWS):
+        rows = min(_BOOT_ROWS, bootstrap - start)
+        draws = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
+        counts = np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n)
+        if weights.dtype == np.uint8 and counts.max(initial=0) > 255:
             weights = weights.astype(np.min_scalar_type(n))
-        weights[b] = row
+        weights[start:start + rows] = counts
     return weights
 
 

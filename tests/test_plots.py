@@ -1,4 +1,4 @@
-"""Plots: three formats, forest sorted by SI with a zero line and a panel per scenario and scorer, small
+"""Plots: PNG and on request SVG and PDF, forest sorted by SI with a zero line and a panel per scenario and scorer, small
 multiples with distinct colour-blind-safe styles readable on white, no interval drawn on fewer than 5
 triplets, no label cut by the figure's edge, and figures sized to their content."""
 
@@ -33,9 +33,9 @@ def figures(monkeypatch) -> list:
     kept = []
     save = plots._save
 
-    def keep(fig, path: Path) -> Path:
+    def keep(fig, path: Path, *formats) -> Path:
         kept.append(fig)
-        return save(fig, path)
+        return save(fig, path, *formats)
 
     monkeypatch.setattr(plots, "_save", keep)
     return kept
@@ -72,7 +72,7 @@ def test_forest_is_sorted_by_si_with_a_zero_line(tables, figures, tmp_path) -> N
 
 
 def test_by_amount_draws_one_panel_per_model(tables, figures, tmp_path) -> None:
-    path = plots._plot_by_amount(tables["by_factor"], tmp_path / "amount.png")
+    path = plots._plot_by_amount(tables["by_factor"], tmp_path / "amount.png", formats=plots.FORMATS)
     fig = figures[0]
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert len(panels) == len(MODELS) and not fig.legends and not any(ax.get_legend() for ax in panels)
@@ -176,3 +176,14 @@ def test_no_label_is_cut_and_every_plot_is_sized_to_its_content(tables, figures,
     rows = 2 * len(MODELS)
     assert forest.get_figheight() < 0.5 * rows + 2.5  # about 0.3 in a row, not the 2,160 px of old
     assert small.get_figheight() < 2.5 and small.get_figheight() < forest.get_figheight() / 3
+
+
+def test_stance_mix_shows_shares_on_the_bars_only_while_it_splits_by_who_asks(tables, figures, tmp_path) -> None:
+    many = [f"m/{i:02d}" for i in range(plots._MAX_SPLIT_MODELS + 1)]
+    mix = build_tables(synthetic_results(many, triplets=5, text=False), bootstrap=20, permutations=10)["stance_mix"]
+    plots._plot_stance_mix(tables["stance_mix"], tmp_path / "split.png", threshold=0.33, parties={})
+    plots._plot_stance_mix(mix, tmp_path / "many.png", threshold=0.33, parties={})
+    split, pooled = (fig.axes[0] for fig in figures)
+    assert any(t.get_text().endswith("%") for t in split.texts)
+    assert not any(t.get_text().endswith("%") for t in pooled.texts)
+    assert len(pooled.get_yticklabels()) == len(many)  # one bar a model, still every model

@@ -87,7 +87,7 @@ META = {
 def full(tmp_path_factory) -> tuple[Path, list[Path], dict[str, pl.DataFrame]]:
     out = tmp_path_factory.mktemp("report")
     tables = _tables(MODELS, ["offline", "judge:gpt-4o"])
-    return out, render_report(tables, out, meta=META), tables
+    return out, render_report(tables, out, meta=META, formats=FORMATS), tables
 
 
 class _Balance(HTMLParser):
@@ -179,9 +179,9 @@ def test_amount_levels_sort_by_value(full) -> None:
 
 def test_one_scorer_without_pairs_skips_the_scatter(tmp_path) -> None:
     tables = _tables(MODELS, ["offline"])
-    written = {p.name for p in render_report(tables, tmp_path, meta=META)}
+    written = {p.name for p in render_report(tables, tmp_path, meta=META, formats=["png", "pdf"])}
     assert PLOTS["agreement"] not in written and PLOTS["stance_mix"] in written
-    assert "agreement_scatter.svg" not in written and "stance_mix.pdf" in written
+    assert "agreement_scatter.pdf" not in written and "stance_mix.pdf" in written and "stance_mix.svg" not in written
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "| scorer |" not in md and "Only one scorer" in md
 
@@ -289,3 +289,69 @@ def test_long_tables_are_marked_for_folding_and_every_table_can_sort(full) -> No
     tables = re.findall(r'<table class="data"[^>]*data-top="(\d+)"', page)
     assert tables and all(int(top) == 12 for top in tables)
     assert "th button.sort" in page and "show all" in page  # the script that sorts and folds is inline
+
+
+def test_png_only_by_default_and_a_plot_only_beside_its_table(tmp_path) -> None:
+    tables = _tables(MODELS, ["offline", "judge:gpt-4o"])
+    del tables["agreement"]  # the page shows the scatter only in the agreement section: not drawn without it
+    written = {p.name for p in render_report(tables, tmp_path, meta=META)}
+    assert written == {PLOTS[name] for name in ("stance_mix", "forest", "amount")} | PAPER | {"report.md", "report.html"}
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".png", ".svg", ".pdf")) == sorted(
+        PLOTS[name] for name in ("stance_mix", "forest", "amount"))
+
+
+def test_figures_drawn_in_workers_are_the_figures_drawn_here(tmp_path, caplog) -> None:
+    from sycobench.report import plots
+
+    tables = _tables(MODELS, ["offline", "judge:gpt-4o"])
+    here = render_report(tables, tmp_path / "here", meta=META)
+    with caplog.at_level("DEBUG", logger="sycobench.report"), plots.Workers() as workers:
+        if workers.pool is None:
+            pytest.skip("one core: no worker processes")
+        there = render_report(tables, tmp_path / "workers", meta=META, workers=workers)
+    assert "drawn in this process" not in caplog.text
+    assert [p.name for p in here] == [p.name for p in there]
+    for a, b in zip(here, there):
+        if a.suffix == ".png":
+            assert a.read_bytes() == b.read_bytes(), a.name
+    assert caplog.text.count("figure ") == len(PLOTS)  # each figure's own time, logged by its name
+    assert "stance_mix.png:" in caplog.text
+
+
+def test_without_a_pool_the_figures_are_drawn_here_with_the_reason(tmp_path, caplog, monkeypatch) -> None:
+    import multiprocessing
+
+    from sycobench.report import plots
+
+    def broken(method: str):
+        raise OSError("no semaphores here")
+
+    monkeypatch.setattr(plots, "_cores", lambda: 4)
+    monkeypatch.setattr(multiprocessing, "get_context", broken)
+    with caplog.at_level("INFO", logger="sycobench.report"), plots.Workers() as workers:
+        written = render_report(_tables(MODELS, ["offline"]), tmp_path, meta=META, workers=workers)
+    assert "figures drawn in this process: the worker pool did not start (OSError: no semaphores here)" in caplog.text
+    assert PLOTS["forest"] in {p.name for p in written}
+
+
+@pytest.mark.parametrize(("text", "spec", "unsafe"), [
+    ("print('work')\n", None, True),  # a worker would run this script again
+    ("def main():\n    pass\n\nif __name__ == '__main__':\n    main()\n", None, False),
+    ("print('work')\n", "pkg.__main__", False),  # python -m: not imported again
+])
+def test_an_unguarded_main_script_keeps_the_figures_in_this_process(tmp_path, monkeypatch, text, spec, unsafe) -> None:
+    import sys
+    import types
+
+    from sycobench.report import plots
+
+    script = tmp_path / "script.py"
+    script.write_text(text)
+    main = types.ModuleType("__main__")
+    main.__file__ = str(script)
+    main.__spec__ = types.SimpleNamespace(name=spec) if spec else None
+    monkeypatch.setitem(sys.modules, "__main__", main)
+    reason = plots._unsafe_main()
+    assert (reason is not None) == unsafe
+    if unsafe:
+        assert "script.py" in reason and "guard" in reason

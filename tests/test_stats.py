@@ -167,6 +167,15 @@ def test_bootstrap_weights_are_seeded_counts():
     assert np.array_equal(cache(7), w) and cache(7) is cache(7)
 
 
+@pytest.mark.parametrize(("n", "bootstrap"), [(1, 300), (7, 513), (60, 1000), (300, 257)])
+def test_bootstrap_weights_are_the_counts_of_one_seeded_index_matrix(n, bootstrap):
+    """Drawn a block of resamples at a time, the counts are those of the whole (bootstrap, n) index matrix
+    drawn at once with default_rng(seed), so every interval is the one the same seed always gave."""
+    index = np.random.default_rng(11).integers(0, n, size=(bootstrap, n))
+    expected = np.stack([np.bincount(row, minlength=n) for row in index])
+    assert np.array_equal(bootstrap_weights(n, bootstrap=bootstrap, seed=11), expected)
+
+
 def test_cluster_bootstrap_contains_estimate_and_shrinks_with_n():
     rng = np.random.default_rng(0)
     widths = []

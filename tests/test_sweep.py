@@ -22,6 +22,7 @@ def _rows(path: Path) -> list[dict]:
 def test_sweep_leaves_a_full_report(tmp_path) -> None:
     sweep = tmp_path / "sweep"
     proc = sycobench("-m", "model=mock", "model.sycophancy=0,0.5", "scenario.limit=40", "report.bootstrap=1000",
+                     "report.formats=[png,svg,pdf]",
                      f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     report = sweep / "report"

@@ -1,6 +1,6 @@
 """Reports: every table of docs/metrics.md, built by Polars from any mix of jobs, sweeps and
 legacy files, written as CSV + Parquet, plus report.md, a self-contained report.html with a
-transcript view, plots (PNG, SVG, PDF) and the headline table as LaTeX and Markdown."""
+transcript view, plots (PNG; SVG and PDF on request) and the headline table as LaTeX and Markdown."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import logging
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
@@ -17,10 +18,14 @@ from sycobench.report.load import TEXT_COLUMNS, factor_map
 from sycobench.report.scenarios import present_tables
 from sycobench.store import ReportFolder
 
+if TYPE_CHECKING:
+    from sycobench.report.plots import Workers
+
 __all__ = ["build_report", "present", "write_report"]
 
 log = logging.getLogger("sycobench.report")
 _AS_IS = ("jobs", "scorer_validation", "models", "unvalidated")  # tables that name no side: written as built
+POOL_MIN_MODELS = 4  # (scenario, model) pairs from which a report's figures are drawn in worker processes
 
 
 def code_version() -> str:
@@ -132,6 +137,17 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     folder = ReportFolder(out)
     folder.check_target([str(p) for p in paths])  # before anything is read or written
     data = collect(paths)
+    from sycobench.report.plots import PLOTS, Workers
+
+    # started now, so they start up while the tables are built; a small report's figures take less
+    # than a worker's start-up (docs/performance.md), so they are drawn here
+    few = data.results.select(pl.struct("scenario", "model_id").n_unique()).item() < POOL_MIN_MODELS
+    with Workers(0 if few else len(PLOTS)) as workers:
+        return _write_report(paths, data, out, folder, report, config_text, workers)
+
+
+def _write_report(paths: list[Path], data: Collected, out: Path, folder: ReportFolder, report: ReportConfig,
+                  config_text: str | None, workers: Workers) -> dict[str, pl.DataFrame]:
     from sycobench.report.render import render_report
     from sycobench.report.tables import write_tables
 
@@ -176,7 +192,8 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     from sycobench.report.pushback_page import pushback_blocks
 
     render_report({**_by_protocol(tables, data.labels), **({"pairs": pairs} if pairs is not None else {})}, out,
-                  meta=meta, results=results, text=data.rows_with_text, levels=data.factors, sections=pushback_blocks)
+                  meta=meta, results=results, text=data.rows_with_text, levels=data.factors, sections=pushback_blocks,
+                  formats=report.formats, workers=workers)
     if meta["unvalidated"]:
         log.warning(meta["unvalidated"])
     log.debug("report written to %s", out)

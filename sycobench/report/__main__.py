@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap and permutation seed")
     parser.add_argument("--reference", help="reference model for model-vs-model differences")
     parser.add_argument("--scorers", nargs="*", help="also report the mean of these scorers (the headline)")
+    parser.add_argument("--formats", nargs="+", default=["png"], metavar="FORMAT",
+                        help="plot files: png (always written), svg, pdf; e.g. --formats png pdf")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from sycobench.logs import quiet_libraries
@@ -49,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or ((first.parent if first.is_file() else first) / "report")
     try:
         report = ReportConfig(threshold=args.threshold, bootstrap=args.bootstrap, seed=args.seed,
-                              reference=args.reference, scorers=args.scorers or None)
+                              reference=args.reference, scorers=args.scorers or None, formats=args.formats)
         if out.exists() and not out.is_dir():
             raise ConfigError(f"--out {out}: a file is there; give a folder for the report")
         from sycobench.report import write_report

@@ -1,14 +1,19 @@
 """The report's plots, drawn with matplotlib's object API (no global backend, no open figures).
 
-Every plot is written as PNG (for the page), SVG and PDF (for papers). Models are told apart by
-colour *and* marker: the Okabe-Ito colours (safe for the common colour-vision deficiencies)
-crossed with twelve marker shapes give 24 distinct styles before any repeats.
+Every plot is written as PNG (for the page), and as SVG and PDF (for papers) where `report.formats`
+asks. The figures are drawn in worker processes, as many as there are cores and figures. Models are
+told apart by colour *and* marker: the Okabe-Ito colours (safe for the common colour-vision
+deficiencies) crossed with twelve marker shapes give 24 distinct styles before any repeats.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import textwrap
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -16,13 +21,17 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
+from sycobench.config import PLOT_FORMATS
 from sycobench.logs import quieted
 from sycobench.report.scenarios import Parties, axis_words, side_label
 
-__all__ = ["FORMATS", "MIN_INTERVAL_TRIPLETS", "MODEL_COLOURS", "MODEL_MARKERS", "PLOTS", "model_style", "render_plots"]
+__all__ = ["DEFAULT_FORMATS", "FORMATS", "MIN_INTERVAL_TRIPLETS", "MODEL_COLOURS", "MODEL_MARKERS", "PLOTS",
+           "Workers", "model_style", "render_plots", "shown_plots", "start_plots"]
 
+log = logging.getLogger("sycobench.report")
 DPI = 150
-FORMATS = ("png", "svg", "pdf")
+FORMATS = PLOT_FORMATS  # every format a plot can be written in; PNG always (the page shows it)
+DEFAULT_FORMATS = ("png",)  # SVG and PDF triple the plots' time (docs/performance.md): written on request
 # Okabe-Ito without its yellow (unreadable on white), plus Tol's wine; markers get a dark edge as well
 MODEL_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#882255", "#000000")
 EDGE = "#222222"
@@ -75,19 +84,25 @@ def model_style(i: int) -> tuple[str, str]:
     return MODEL_COLOURS[i % len(MODEL_COLOURS)], MODEL_MARKERS[i % len(MODEL_MARKERS)]
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    """`path` (a .png) plus its .svg and .pdf twins; no timestamps, so reruns give the same vector files."""
+def _save(fig: Figure, path: Path, formats: Sequence[str] = DEFAULT_FORMATS) -> Path:
+    """`path` (a .png) plus its twins in the other `formats` (.svg, .pdf); no timestamps, so reruns
+    give the same vector files."""
     fig.savefig(path, dpi=DPI, format="png")
+    vectors = [fmt for fmt in formats if fmt != "png"]
+    if not vectors:
+        return path
     fig.set_layout_engine("none")  # keep the layout just computed: solving it again costs seconds per format
     # SVG text stays text (editable, and drawn in half the time of glyph outlines); PDF embeds
     # TrueType (Type 42) fonts, which publishers accept where they refuse Type 3
+    meta = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
     with matplotlib.rc_context({"svg.fonttype": "none", "pdf.fonttype": 42}), quieted("fontTools"):
-        fig.savefig(path.with_suffix(".svg"), format="svg", metadata={"Date": None})
-        fig.savefig(path.with_suffix(".pdf"), format="pdf", metadata={"CreationDate": None})
+        for fmt in vectors:
+            fig.savefig(path.with_suffix(f".{fmt}"), format=fmt, metadata=meta[fmt])
     return path
 
 
-def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties: Parties) -> Path | None:
+def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties: Parties,
+                     formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
     a, b = axis_words(parties)
     scenario = pl.col("scenario").cast(pl.String) if "scenario" in mix.columns else pl.lit("rent")
     data, scorer = _first_scorer(mix.with_columns(slot=pl.col("side"), _scenario=scenario)
@@ -115,7 +130,8 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties
                                 ("neu", NEUTRAL, "neutral"), ("pos", PRO_A, f"pro-{a} (y ≥ {threshold:g})")):
         share = data[f"p_{bin_}"].to_numpy()
         bars = ax.barh(y, share, left=left, color=colour, label=label, height=0.8)
-        ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.08 else "" for v in share], label_type="center", fontsize=7)
+        if split:  # beyond that, a share on every bar is more text than a reader scans and most of the time
+            ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.08 else "" for v in share], label_type="center", fontsize=7)
         left = left + share
     names = {"neutral": "neutral", "all": "all answers"}
     if split:
@@ -131,7 +147,7 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties
     ax.set_xlabel("share of answers" + (f" (scorer: {scorer})" if scorer else ""))
     ax.set_title("Stance mix by who asks")
     fig.legend(loc="outside lower center", ncol=3, frameon=False, fontsize=8)
-    return _save(fig, path)
+    return _save(fig, path, formats)
 
 
 def _intervals(part: pl.DataFrame, col: str = "sycophancy_index") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -156,7 +172,7 @@ def _points(ax, x: np.ndarray, y: np.ndarray, err: np.ndarray, drawn: np.ndarray
             markeredgewidth=1.5, markersize=6)
 
 
-def _plot_forest(uplift: pl.DataFrame, path: Path) -> Path | None:
+def _plot_forest(uplift: pl.DataFrame, path: Path, *, formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
     """One panel per scenario and scorer (their SIs are not on one scale, and a judge is not ranked with
     another scorer), models sorted by SI in each; the figure is as tall as its rows."""
     data = uplift.filter(pl.col("sycophancy_index").is_not_null()) if "sycophancy_index" in uplift.columns else None
@@ -186,7 +202,7 @@ def _plot_forest(uplift: pl.DataFrame, path: Path) -> Path | None:
                         + (f"; hollow: fewer than {MIN_INTERVAL_TRIPLETS} triplets, no interval" if few else ""),
                         fontsize=8)
     fig.suptitle("Sycophancy index per model", fontsize=10)
-    return _save(fig, path)
+    return _save(fig, path, formats)
 
 
 def _span(counts: pl.Series) -> str:
@@ -210,7 +226,7 @@ def _numeric_factor(by_factor: pl.DataFrame) -> pl.DataFrame:
     return by_factor.join(chosen.select(*group, "factor"), on=[*group, "factor"], how="semi")
 
 
-def _plot_by_amount(by_factor: pl.DataFrame, path: Path) -> Path | None:
+def _plot_by_amount(by_factor: pl.DataFrame, path: Path, *, formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
     """One small panel per model, each on its own levels (scenarios differ), on a shared y axis: with
     many models, offset lines overlap. Each level's n is under its tick."""
     data, scorer = _first_scorer(_numeric_factor(by_factor))
@@ -220,7 +236,7 @@ def _plot_by_amount(by_factor: pl.DataFrame, path: Path) -> Path | None:
     levels = _level_order(data["level"])
     models = data["model_id"].unique(maintain_order=True).to_list()
     if len(models) > _MAX_PANELS:
-        return _heatmap_by_amount(data, levels, models, scorer, factor, path)
+        return _heatmap_by_amount(data, levels, models, scorer, factor, path, formats)
     cols = min(4, len(models))
     rows = math.ceil(len(models) / cols)
     fig = Figure(figsize=(max(4.5, 2.7 * cols), 1.2 + 2.5 * rows), layout="constrained")
@@ -249,11 +265,11 @@ def _plot_by_amount(by_factor: pl.DataFrame, path: Path) -> Path | None:
                   + (f"; hollow: fewer than {MIN_INTERVAL_TRIPLETS}, no interval" if few else ""), fontsize=8)
     fig.supylabel("sycophancy index, 95% CI", fontsize=9)
     fig.suptitle(f"Sycophancy index by {factor}" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
-    return _save(fig, path)
+    return _save(fig, path, formats)
 
 
 def _heatmap_by_amount(data: pl.DataFrame, levels: list[str], models: list[str], scorer: str | None, factor: str,
-                       path: Path) -> Path:
+                       path: Path, formats: Sequence[str]) -> Path:
     """SI per model (rows) and amount (columns) on a diverging, colour-blind-safe scale centred on 0."""
     grid = (
         pl.DataFrame({"model_id": models}).join(pl.DataFrame({"level": levels}), how="cross")
@@ -269,7 +285,7 @@ def _heatmap_by_amount(data: pl.DataFrame, levels: list[str], models: list[str],
     ax.set_xlabel(f"level of {factor}")
     fig.colorbar(image, ax=ax, label="sycophancy index", shrink=0.6)
     ax.set_title(f"Sycophancy index by {factor}" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
-    return _save(fig, path)
+    return _save(fig, path, formats)
 
 
 def _pair_stats(agreement: pl.DataFrame | None, a: str, b: str) -> dict:
@@ -282,7 +298,8 @@ def _pair_stats(agreement: pl.DataFrame | None, a: str, b: str) -> dict:
     return match.row(0, named=True) if match.height else {}
 
 
-def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: Path, *, threshold: float) -> Path | None:
+def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: Path, *, threshold: float,
+                    formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
     counts = pairs.drop_nulls(["score_a", "score_b"]).group_by(
         "scorer_a", "scorer_b", "score_a", "score_b", maintain_order=True).agg(count=pl.len())
     combos = counts.select("scorer_a", "scorer_b").unique(maintain_order=True).rows()
@@ -308,7 +325,7 @@ def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: P
         ax.set_title(f"n={_fmt(n)}, Spearman {_fmt(stats.get('spearman'))}, "
                      f"α {_fmt(stats.get('krippendorff_alpha'))}", fontsize=9)
     fig.suptitle("Scorer agreement (marker area ∝ number of answers)", fontsize=10)
-    return _save(fig, path)
+    return _save(fig, path, formats)
 
 
 PLOTS = {"stance_mix": "stance_mix.png", "forest": "forest_si.png", "amount": "uplift_by_amount.png",
@@ -321,21 +338,146 @@ def _per_scenario_names(table: pl.DataFrame | None) -> pl.DataFrame | None:
     return table.with_columns(pl.concat_str("scenario", pl.lit(" · "), "model_id").alias("model_id"))
 
 
-def render_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: float,
-                 parties: Parties | None = None) -> list[Path]:
-    """Each plot whose table is present and non-empty, as the PNG paths (SVG and PDF sit beside
-    each); a plot with nothing to show writes no file. With several scenarios, each model is
-    drawn once per scenario, named `scenario · model`."""
-    parties = parties or {}
-    faceted = tables.get("uplift")  # the forest plot draws a panel per scenario itself
-    tables = {name: _per_scenario_names(t) for name, t in tables.items()}
+def shown_plots(tables: dict[str, pl.DataFrame | None], *, threshold: float = 0.33, parties: Parties | None = None,
+                formats: Sequence[str] = DEFAULT_FORMATS) -> dict[str, tuple]:
+    """The plots the report shows (a section shows a plot only beside its table), each as its drawing
+    function, arguments and keywords; the plot's file name is `PLOTS[name]`."""
     get = tables.get
-    written = [
-        _usable(get("stance_mix")) and _plot_stance_mix(get("stance_mix"), out_dir / PLOTS["stance_mix"],
-                                                       threshold=threshold, parties=parties),
-        _usable(faceted) and _plot_forest(faceted, out_dir / PLOTS["forest"]),
-        _usable(get("by_factor")) and _plot_by_amount(get("by_factor"), out_dir / PLOTS["amount"]),
-        _usable(get("pairs")) and _plot_agreement(get("pairs"), get("agreement"), out_dir / PLOTS["agreement"],
-                                                 threshold=threshold),
-    ]
-    return [p for p in written if p]
+    faceted = get("uplift")  # the forest plot draws a panel per scenario itself
+    mix, by_factor, pairs, agreement = (_per_scenario_names(get(name))
+                                        for name in ("stance_mix", "by_factor", "pairs", "agreement"))
+    formats = tuple(formats)
+    wanted = {
+        "stance_mix": _usable(mix) and (_plot_stance_mix, (mix,),
+                                        {"threshold": threshold, "parties": parties or {}, "formats": formats}),
+        "forest": _usable(faceted) and (_plot_forest, (faceted,), {"formats": formats}),
+        "amount": _usable(by_factor) and (_plot_by_amount, (by_factor,), {"formats": formats}),
+        "agreement": _usable(pairs) and _usable(agreement)
+        and (_plot_agreement, (pairs, agreement), {"threshold": threshold, "formats": formats}),
+    }
+    return {name: task for name, task in wanted.items() if task}
+
+
+def _draw(name: str, task: tuple, out_dir: Path) -> tuple[Path | None, float]:
+    """One figure drawn and written; its matplotlib time."""
+    started = time.perf_counter()
+    func, args, kwargs = task
+    path = func(*args, out_dir / PLOTS[name], **kwargs)
+    return path, time.perf_counter() - started
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _unsafe_main() -> str | None:
+    """Why spawned workers must not start here, or None: a spawned worker imports the main script
+    again, so a script without the `if __name__ == "__main__":` guard would run again in each worker.
+    A notebook, `python -m ...` and installed commands are safe."""
+    import sys
+
+    main = sys.modules.get("__main__")
+    spec_name = getattr(getattr(main, "__spec__", None), "name", None)
+    path = getattr(main, "__file__", None)
+    if spec_name or not path:  # `python -m pkg` (not imported again) or a notebook / interactive shell
+        return None
+    try:
+        source = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        return f"the main script cannot be read ({exc})"
+    if "__main__" not in source:
+        return f"the main script {Path(path).name} has no `if __name__ == \"__main__\":` guard, so a worker would run it again"
+    return None
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+class Workers:
+    """Worker processes for the figures (spawned: safe beside Polars' threads, in a notebook and under
+    Hydra), as many as cores and figures allow, started early so that their start-up overlaps the
+    table step. None are started with one core or figure, or where a worker would run the main
+    script again (the reason logged)."""
+
+    def __init__(self, figures: int = len(PLOTS)) -> None:
+        self.pool = None
+        workers = min(figures, _cores())
+        unsafe = _unsafe_main() if workers > 1 else None
+        if unsafe:
+            log.info("figures drawn in this process: %s", unsafe)
+        if workers < 2 or unsafe:
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        try:
+            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            for _ in range(workers):  # each worker starts and imports matplotlib now, not when the figures are ready
+                self.pool.submit(_ready)
+        except Exception as exc:  # noqa: BLE001 - drawn in this process instead
+            log.info("figures drawn in this process: the worker pool did not start (%s: %s)", type(exc).__name__, exc)
+            self.close()
+
+    def draw(self, tasks: dict[str, tuple], out_dir: Path) -> Callable[[], dict[str, tuple[Path | None, float]]]:
+        """Start each figure; returns the wait for them. In this process without a pool, or if the
+        pool fails (the reason logged); a plot's own error is then raised as drawn here."""
+        here = lambda: {name: _draw(name, task, out_dir) for name, task in tasks.items()}  # noqa: E731
+        if self.pool is None or len(tasks) < 2:
+            return here
+
+        def fallback(exc: BaseException) -> dict[str, tuple[Path | None, float]]:
+            log.info("figures drawn in this process: the worker pool failed (%s: %s)", type(exc).__name__, exc)
+            return here()
+
+        try:
+            futures = {name: self.pool.submit(_draw, name, task, out_dir) for name, task in tasks.items()}
+        except Exception as exc:  # noqa: BLE001 - drawn here instead
+            return lambda: fallback(exc)
+
+        def wait() -> dict[str, tuple[Path | None, float]]:
+            try:
+                return {name: future.result() for name, future in futures.items()}
+            except Exception as exc:  # noqa: BLE001 - drawn here instead; a plot's own bug is raised by `here`
+                return fallback(exc)
+
+        return wait
+
+    def close(self) -> None:
+        """Stop the workers and wait for them (and the pool's own thread) to end: none outlives the report."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def start_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: float, parties: Parties | None = None,
+                formats: Sequence[str] = DEFAULT_FORMATS, workers: Workers | None = None) -> Callable[[], list[Path]]:
+    """Start drawing each plot the report shows (`shown_plots`), in `workers` (or in this process);
+    the returned wait gives the PNG paths (the other `formats` sit beside each); a plot with nothing to
+    show writes no file. With several scenarios, each model is drawn once per scenario, named
+    `scenario · model`. Each figure's matplotlib time is logged (debug)."""
+    tasks = shown_plots(tables, threshold=threshold, parties=parties, formats=formats)
+    wait = (workers or Workers(0)).draw(tasks, out_dir)
+
+    def paths() -> list[Path]:
+        drawn = wait()
+        for name, (path, seconds) in drawn.items():
+            log.debug("figure %s: %.2f s (%s)", PLOTS[name], seconds, ", ".join(dict.fromkeys(("png", *formats))))
+        return [path for path, _ in drawn.values() if path]
+
+    return paths
+
+
+def render_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: float,
+                 parties: Parties | None = None, formats: Sequence[str] = DEFAULT_FORMATS) -> list[Path]:
+    """`start_plots` in this process, waited for."""
+    return start_plots(tables, out_dir, threshold=threshold, parties=parties, formats=formats)()

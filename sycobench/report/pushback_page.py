@@ -7,6 +7,7 @@ and each style, one point per model (first scorer), one panel per scenario.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ import polars as pl
 from matplotlib.figure import Figure
 
 from sycobench.report.blocks import Block, Heading, Image, Para
-from sycobench.report.plots import _save, _usable, _wrap, model_style
+from sycobench.report.plots import DEFAULT_FORMATS, _save, _usable, _wrap, model_style
 from sycobench.report.sections import _ci, _flagged, _fmt_p, _keys, _num, _table, _text, _triplets
 from sycobench.report.scenarios import Parties, axis_words, side_label
 
@@ -53,7 +54,7 @@ def pushback_blocks(tables: dict[str, pl.DataFrame], out_dir: Path, meta: dict) 
     a, b = axis_words(parties)
     blocks: list[Block] = [Heading(2, "Pushback: does the stance give way when the asker objects?", "pushback"),
                            Para(_INTRO.format(a=a, b=b))]
-    if plot_pushback(shift, out_dir / PLOT, parties=parties) is not None:
+    if plot_pushback(shift, out_dir / PLOT, parties=parties, formats=meta.get("formats") or DEFAULT_FORMATS) is not None:
         blocks.append(Image(PLOT, "Shift toward whoever objects, per objector and per style, with 95% intervals "
                                   "(first scorer; 0 = no change)."))
     blocks += [Heading(3, "Shift and give-way rate"), *_flagged(shift, _table(shift, [
@@ -72,7 +73,8 @@ def pushback_blocks(tables: dict[str, pl.DataFrame], out_dir: Path, meta: dict) 
     return blocks
 
 
-def plot_pushback(shift: pl.DataFrame, path: Path, *, parties: Parties) -> Path | None:
+def plot_pushback(shift: pl.DataFrame, path: Path, *, parties: Parties,
+                  formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
     """Shift per objector (all styles) and per style (all objectors): a point and interval per model."""
     data = shift.filter(pl.col("shift").is_not_null() & ((pl.col("style") == "all") | (pl.col("side") == "all")))
     if "scorer" in data.columns and data.height:
@@ -120,4 +122,4 @@ def plot_pushback(shift: pl.DataFrame, path: Path, *, parties: Parties) -> Path 
         fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=min(3, len(models)),
                    frameon=False, fontsize=8)
     fig.suptitle("Pushback: shift toward the objector", fontsize=10)
-    return _save(fig, path)
+    return _save(fig, path, formats)

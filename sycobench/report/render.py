@@ -10,7 +10,7 @@ pyplot), so rendering leaves no global backend state or open figures behind.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -18,7 +18,7 @@ import polars as pl
 from sycobench.report.blocks import Block, Bullets, Code, Contents, Heading, Image, Note, Para, Table, Transcripts
 from sycobench.report.html import to_html
 from sycobench.report.paper import write_headline
-from sycobench.report.plots import FORMATS, PLOTS, _usable, render_plots
+from sycobench.report.plots import DEFAULT_FORMATS, PLOTS, Workers, _usable, start_plots
 from sycobench.report.scenarios import axis_words
 from sycobench.report.sections import body_blocks, headline_blocks
 from sycobench.report.transcripts import transcript_data, transcript_html
@@ -147,20 +147,25 @@ def _transcript_blocks(results: pl.DataFrame | None, meta: dict, threshold: floa
 def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
                   results: pl.DataFrame | None = None,
                   text: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
-                  levels: pl.DataFrame | None = None,
+                  levels: pl.DataFrame | None = None, formats: Sequence[str] = DEFAULT_FORMATS,
+                  workers: Workers | None = None,
                   sections: Callable[[dict[str, pl.DataFrame], Path, dict], list[Block]] | None = None) -> list[Path]:
-    """Write the plots (PNG, SVG, PDF), headline.tex/.md, report.md and report.html into out_dir;
-    `results` (one row per scored answer, with its text, or without it and `text` to add it to the rows
-    shown) feeds the transcript view; `sections(tables, out_dir, meta)` adds blocks of its own (and their
-    images) after the stance mix. Returns the files written."""
+    """Write the plots (PNG, plus SVG or PDF as `formats` asks), headline.tex/.md, report.md and
+    report.html into out_dir; `results` (one row per scored answer, with its text, or without it and
+    `text` to add it to the rows shown) feeds the transcript view; `sections(tables, out_dir, meta)` adds
+    blocks of its own (and their images, in `meta["formats"]`) after the stance mix. The figures are drawn
+    in `workers` (plots.Workers) if given, else in this process. Returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold = float(meta.get("threshold") or 0.33)
     tables = _mark_unvalidated(_relabel(tables, meta.get("labels") or {}))
-    plots = render_plots(tables, out_dir, threshold=threshold, parties=meta.get("parties"))
+    drawing = start_plots(tables, out_dir, threshold=threshold, parties=meta.get("parties"), formats=formats,
+                          workers=workers)
+    # the headline files and the transcripts are made while the figures are drawn
     papers = write_headline(tables["uplift"], out_dir, parties=meta.get("parties")) if _usable(tables.get("uplift")) else []
     transcripts = _transcript_blocks(results, meta, threshold, text, levels) if results is not None else None
-    extra = sections(tables, out_dir, meta) if sections is not None else []
+    extra = sections(tables, out_dir, {**meta, "formats": formats}) if sections is not None else []
+    plots = drawing()
     plots += [out_dir / b.file for b in extra if isinstance(b, Image) and (out_dir / b.file).exists()]
     blocks = _build_blocks(tables, meta, {p.name for p in plots}, transcripts, extra)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
@@ -168,5 +173,5 @@ def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
     images = {p.name: p.read_bytes() for p in plots}
     html_path.write_text(to_html(blocks, title=str(meta.get("title") or "sycobench report"), images=images),
                          encoding="utf-8")
-    vectors = [p.with_suffix(f".{fmt}") for p in plots for fmt in FORMATS if fmt != "png"]
+    vectors = [p.with_suffix(f".{fmt}") for p in plots for fmt in dict.fromkeys(formats) if fmt != "png"]
     return [*plots, *vectors, *papers, md_path, html_path]
