@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sized
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -35,6 +35,8 @@ log = logging.getLogger("sycobench.runner")
 T = TypeVar("T")
 #: what stops a phase: no new work starts, in-flight work finishes and is recorded
 STOPS = (AuthError, CreditsError, QuotaError, CostCapReached)
+#: work that never waits (an offline model) hands the event loop a turn this often, in seconds
+YIELD_EVERY_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +45,38 @@ class Call:
     k: int
 
 
+class Calls(Sequence[Call]):
+    """A plan's calls, each made only when it is taken: one (prompt, sample indices) pair per
+    prompt is held, not one object per call."""
+
+    def __init__(self, todo: list[tuple[Prompt, Sequence[int]]]) -> None:
+        self._todo = todo
+        self._len = sum(len(ks) for _, ks in todo)
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __iter__(self) -> Iterator[Call]:
+        return (Call(prompt, k) for prompt, ks in self._todo for k in ks)
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - Sequence's int and slice forms
+        if isinstance(index, slice):
+            return list(self)[index]
+        if index < 0:
+            index += self._len
+        for prompt, ks in self._todo:
+            if 0 <= index < len(ks):
+                return Call(prompt, ks[index])
+            index -= len(ks)
+        raise IndexError("call index out of range")
+
+
 @dataclass
 class Plan:
     """What a (re)started job has to do: `calls`, out of `planned`, with the rest already done.
     A plan made only to count (a dry run) lists no call: `todo` says how many each prompt needs."""
 
-    calls: list[Call]
+    calls: Sequence[Call]
     planned: int
     skipped: int  # already answered (or failed, without run.retry_errors)
     reasked: int  # failed in an earlier run and asked again (run.retry_errors=true)
@@ -68,7 +96,8 @@ def plan_calls(folder: JobFolder, grid: list[Prompt], *, model_id: str, samples:
     for (prompt_id, k), ok in status.items():
         if 0 <= k < samples:
             by_prompt.setdefault(prompt_id, []).append(ok)
-    calls: list[Call] = []
+    calls: list[tuple[Prompt, Sequence[int]]] = []
+    every = range(samples)  # shared by every prompt with nothing done yet
     todo: dict[str, int] = {}
     skipped = reasked = 0
     for prompt in grid:
@@ -79,12 +108,14 @@ def plan_calls(folder: JobFolder, grid: list[Prompt], *, model_id: str, samples:
         if count_only:
             todo[prompt.prompt_id] = samples - done
             continue
-        for k in range(samples):
-            state = status.get((prompt.prompt_id, k))
-            if state is True or (state is False and not retry_errors):
-                continue
-            calls.append(Call(prompt, k))
-    return Plan(calls, len(grid) * samples, skipped, reasked, todo if count_only else None)
+        if not seen:
+            calls.append((prompt, every))
+            continue
+        ks = tuple(k for k in every if not (
+            (state := status.get((prompt.prompt_id, k))) is True or (state is False and not retry_errors)))
+        if ks:
+            calls.append((prompt, ks))
+    return Plan(Calls(calls), len(grid) * samples, skipped, reasked, todo if count_only else None)
 
 
 async def run_bounded(items: Iterable[T], work: Callable[[T], Awaitable[None]], *, concurrency: int) -> BaseException | None:
@@ -93,6 +124,8 @@ async def run_bounded(items: Iterable[T], work: Callable[[T], Awaitable[None]], 
     exception is raised once the workers are done."""
     queue = iter(items)
     stop: list[BaseException] = []
+    loop = asyncio.get_running_loop()
+    turn = [loop.time() + YIELD_EVERY_S]
 
     async def worker() -> None:
         while not stop:
@@ -104,6 +137,9 @@ async def run_bounded(items: Iterable[T], work: Callable[[T], Awaitable[None]], 
             except STOPS as exc:
                 stop.append(exc)
                 return
+            if loop.time() >= turn[0]:  # work that never waited: let signals, progress and timer cleanup run
+                turn[0] = loop.time() + YIELD_EVERY_S
+                await asyncio.sleep(0)
 
     workers = min(concurrency, len(items)) if isinstance(items, Sized) else concurrency  # no idle workers
     outcomes = await asyncio.gather(*(worker() for _ in range(max(1, workers))), return_exceptions=True)

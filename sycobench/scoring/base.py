@@ -6,7 +6,7 @@ still to score, runs the scorer on them, and owns concurrency, progress, records
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sycobench.registry import Registry
@@ -39,7 +39,8 @@ class Score:
     error: dict[str, Any] | None = None
 
     def fields(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields by name, as they are (no deep copy: a record is serialised at once)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True)

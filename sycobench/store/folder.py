@@ -19,10 +19,11 @@ import yaml
 from filelock import FileLock, Timeout
 
 from sycobench.errors import ConfigError, DataError
-from sycobench.records import ANSWER_KEY, RUN_FIELDS, RUN_SHAPE, SCORE_FIELDS, SCORE_SHAPE, Answer
+from sycobench.records import ANSWER_KEY, RUN_FIELDS, RUN_SHAPE, SCORE_FIELDS, SCORE_SHAPE
 from sycobench.scenario import Prompt
 from sycobench.store import columnar
 from sycobench.store.jsonl import JsonlWriter, check_records, read_blocks, read_frame, read_jsonl, stream_frame
+from sycobench.store.pending import ANSWER_COLUMNS, Pending
 
 __all__ = ["JobFolder", "ReportFolder", "SweepFolder", "find_jobs", "results_file"]
 
@@ -31,11 +32,8 @@ _FILES = {"grid": "grid.jsonl", "meta": "job.json", "config": "config.yaml", "re
           "log": "run.log", "lock": ".lock", "overrides": ".hydra/overrides.yaml", "hydra": ".hydra/hydra.yaml"}
 _SHAPES = {RUN: (RUN_SHAPE, RUN_FIELDS), SCORES: (SCORE_SHAPE, SCORE_FIELDS)}
 _KEY = list(ANSWER_KEY)
-# What a scorer reads of each answer (the text, but never the params or the call accounting).
-_ANSWER_COLUMNS = {name: RUN_FIELDS[name] for name in (
-    "run_id", "job_id", "model_id", "prompt_id", "triplet_id", "scenario", "perspective", "k", "error",
-    "response_text")}
 _GRID_SCHEMA = {"prompt_id": pl.String, "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}
+_PROMPT_SCHEMA = {"prompt_id": pl.String, "scenario": pl.String, "factors": pl.String, "messages": _GRID_SCHEMA["messages"]}
 # Settings added to the shipped data after folders were written with it, at the value that gives the
 # answers those folders hold: a fingerprint that lacks them still matches (resume keeps working).
 _ADDED_LATER = {"scenario.mock.writer": "rent"}
@@ -211,7 +209,13 @@ class JobFolder:
         stamp = (stat.st_size, stat.st_mtime_ns)
         if self._grid is not None and self._grid[0] == stamp:
             return self._grid[1]
-        prompts = []
+        prompts = list(self.grid_prompts())
+        self._grid = (stamp, prompts)
+        return prompts
+
+    def grid_prompts(self) -> Iterator[Prompt]:
+        """The job's prompts one at a time, checked as `read_grid` checks them, none of them kept."""
+        path = self.file("grid")
         for number, r in enumerate(read_jsonl(path), start=1):
             try:
                 prompt = Prompt(**r)
@@ -223,21 +227,40 @@ class JobFolder:
                 raise DataError(f"{path}:{number}: not a prompt as in docs/records.md (prompt_id, triplet_id, "
                                 "scenario, version, perspective, factors, messages); repair that line, or remove it "
                                 "(its answers are then reported without their prompt)")
-            prompts.append(prompt)
-        self._grid = (stamp, prompts)
-        return prompts
+            yield prompt
+
+    def prompt_table(self, *, rows: int = 1024) -> pl.DataFrame:
+        """Each prompt once (the first line of a prompt id): `prompt_id`, `scenario`, `factors` (as JSON
+        text) and `messages`, built `rows` prompts at a time, so no Python copy of the grid is held."""
+        parts: list[pl.DataFrame] = []
+        chunk: list[tuple[str, str, str, list[dict[str, Any]]]] = []
+
+        def flush() -> None:
+            parts.append(pl.DataFrame(chunk, schema=_PROMPT_SCHEMA, orient="row"))
+            chunk.clear()
+
+        for p in self.grid_prompts():
+            chunk.append((p.prompt_id, p.scenario,
+                          json.dumps(p.factors, ensure_ascii=False) if p.factors is not None else None,
+                          [{"role": m.get("role"), "content": m["content"]} for m in p.messages]))
+            if len(chunk) >= rows:
+                flush()
+        if chunk or not parts:
+            flush()
+        return pl.concat(parts).unique("prompt_id", keep="first", maintain_order=True)
+
+    def prompt_ids(self) -> list[str]:
+        """The id of every prompt in the job's grid, in its order."""
+        return [p.prompt_id for p in self.grid_prompts()]
 
     def prompts(self) -> pl.DataFrame:
         """Each prompt's `messages`, once (grid.jsonl holds one line a prompt, not an answer)."""
-        rows = [(p.prompt_id, [{"role": m.get("role"), "content": m["content"]} for m in p.messages])
-                for p in self.read_grid()]
-        return pl.DataFrame(rows, schema=_GRID_SCHEMA, orient="row").unique("prompt_id", keep="first",
-                                                                             maintain_order=True)
+        return self.prompt_table().select(list(_GRID_SCHEMA))
 
     def factors(self) -> pl.DataFrame:
         """The factor levels of every triplet, long: `triplet_id, factor, level` (levels as text)."""
         rows = dict.fromkeys((p.triplet_id, str(name), None if level is None else str(level))
-                             for p in self.read_grid() for name, level in (p.factors or {}).items())
+                             for p in self.grid_prompts() for name, level in (p.factors or {}).items())
         return pl.DataFrame(list(rows), schema={"triplet_id": pl.String, "factor": pl.String, "level": pl.String},
                             orient="row")  # factors in the order the scenario declares them
 
@@ -265,7 +288,7 @@ class JobFolder:
 
     def foreign_prompts(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The rows of `frame` whose prompt is not in the job's grid (a record pasted from another job)."""
-        prompts = [p.prompt_id for p in self.read_grid()]
+        prompts = self.prompt_ids()
         if not prompts:
             return frame.head(0)
         return frame.filter(~pl.col("prompt_id").is_in(prompts))
@@ -326,30 +349,16 @@ class JobFolder:
             scores = scores.filter(pl.col("error").is_null())
         return scores.select(_KEY).unique()
 
-    def pending(self, scorer: str, *, retry_errors: bool = True, rows: int = 8192) -> Iterator[Answer]:
+    def pending(self, scorer: str, *, retry_errors: bool = True, rows: int = 2048) -> Pending:
         """Successful answers that `scorer` has not scored yet (resumable scoring), with their prompt,
-        a block at a time, so a large job is never held in memory whole."""
-        done = self.scored_keys(scorer, with_errors=not retry_errors)
-        grid = {p.prompt_id: p for p in self.read_grid()}
-        seen: set[tuple[str, str, int]] = set()
-        for block in self.blocks(RUN, _ANSWER_COLUMNS, rows=rows):
-            block = block.filter(pl.col("error").is_null()).join(done, on=_KEY, how="anti", maintain_order="left")
-            for r in block.iter_rows(named=True):
-                key = (r["model_id"], r["prompt_id"], r["k"])
-                if key in seen:  # a job has one success per key; a duplicated line is scored once
-                    continue
-                seen.add(key)
-                prompt = grid.get(r["prompt_id"])
-                yield Answer(model_id=r["model_id"], prompt_id=r["prompt_id"], k=r["k"], triplet_id=r["triplet_id"],
-                             scenario=r["scenario"] or (prompt.scenario if prompt else None),
-                             perspective=r["perspective"], factors=prompt.factors if prompt else None,
-                             text=r["response_text"], messages=prompt.messages if prompt else None,
-                             run_id=r["run_id"], job_id=r["job_id"])
+        read a block of about `rows` records at a time (`Pending`); `retry_errors`: answers whose
+        scoring failed before count as not scored."""
+        return Pending(self.scan(RUN, [*_KEY, "error"]), self.scored_keys(scorer, with_errors=not retry_errors),
+                       blocks=lambda: self.blocks(RUN, ANSWER_COLUMNS, rows=rows), prompts=self.prompt_table,
+                       source=self.records(RUN))
 
     def count_pending(self, scorer: str, *, retry_errors: bool = True) -> int:
-        done = self.scored_keys(scorer, with_errors=not retry_errors)
-        answers = self.frame(RUN, [*_KEY, "error"]).filter(pl.col("error").is_null()).select(_KEY).unique()
-        return answers.join(done, on=_KEY, how="anti").height
+        return self.pending(scorer, retry_errors=retry_errors).total
 
     def spent(self) -> float:
         """What earlier runs of this job paid, answers and judge calls together (cached calls: $0)."""
