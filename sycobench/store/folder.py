@@ -368,22 +368,25 @@ class JobFolder:
             for name in (RUN, SCORES))
 
     def gaps(self, prompt_ids: list[str], samples: int, model_id: str, scorer: str | None) -> str:
-        """What keeps a job from being complete: planned calls with no answer, answers not scored."""
+        """What keeps a job from being complete: planned calls with no answer, answers not scored.
+        Counted per planned (prompt, sample), without listing the plan."""
         keys = ["prompt_id", "k"]
-        planned = pl.DataFrame({"prompt_id": prompt_ids}, schema={"prompt_id": pl.String}).join(
-            pl.DataFrame({"k": list(range(samples))}, schema={"k": pl.Int64}), how="cross")
-        runs = self.frame(RUN, [*_KEY, "error"]).filter(pl.col("model_id") == model_id)
-        answered = runs.filter(pl.col("error").is_null()).select(keys).unique()
-        missing = planned.join(answered, on=keys, how="anti")
-        failed = missing.join(runs.select(keys).unique(), on=keys, how="semi").height
+        grid = pl.Series("prompt_id", prompt_ids, dtype=pl.String).unique()
+        planned = grid.len() * samples
+        tried = (self.scan(RUN, [*_KEY, "error"])
+                 .filter((pl.col("model_id") == model_id) & pl.col("prompt_id").is_in(grid.implode())
+                         & pl.col("k").is_between(0, samples - 1))
+                 .group_by(keys).agg(pl.col("error").is_null().any().alias("ok")).collect())
+        answered = tried.filter("ok").select(keys)
+        failed = tried.height - answered.height  # tried, never answered
         problems = []
         if failed:
-            problems.append(f"{failed} of {planned.height} calls failed after retries")
-        if missing.height - failed:
-            problems.append(f"{missing.height - failed} of {planned.height} calls not made yet")
+            problems.append(f"{failed} of {planned} calls failed after retries")
+        if planned - answered.height - failed:
+            problems.append(f"{planned - answered.height - failed} of {planned} calls not made yet")
         if scorer is not None:
             scored = self.scored_keys(scorer).filter(pl.col("model_id") == model_id).select(keys)
-            unscored = planned.join(answered, on=keys, how="semi").join(scored, on=keys, how="anti").height
+            unscored = answered.join(scored, on=keys, how="anti").height
             if unscored:
                 problems.append(f"{unscored} answers have no score from {scorer} (the scorer's call failed)")
         return "; ".join(problems)
