@@ -9,6 +9,7 @@ Factors are whatever the scenario declares: a free-form object, never a fixed se
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -29,6 +30,7 @@ __all__ = [
     "now_iso",
     "run_record",
     "score_record",
+    "score_records",
     "side_of",
 ]
 
@@ -124,6 +126,26 @@ def score_record(answer: Answer, scorer: str, config: dict[str, Any], **fields: 
     record.update(fields)
     record["scored_at"] = now_iso()
     return record
+
+
+def score_records(scorer: str, config: dict[str, Any]) -> Callable[..., dict[str, Any]]:
+    """`score_record` for the many answers of one scorer: `make(answer, **fields)` gives the same
+    record, with the fields that never change laid out once."""
+    base = dict.fromkeys(SCORE_FIELDS)
+    base.update(schema=SCHEMA_VERSION, flipped=False, cached=False, scorer=scorer, scorer_config=config)
+
+    def make(answer: Answer, **fields: Any) -> dict[str, Any]:
+        if not fields.keys() <= SCORE_FIELDS.keys():
+            raise ValueError(f"not fields of a score record: {sorted(set(fields) - SCORE_FIELDS.keys())}")
+        record = base.copy()
+        record["run_id"], record["job_id"], record["model_id"] = answer.run_id, answer.job_id, answer.model_id
+        record["prompt_id"], record["triplet_id"] = answer.prompt_id, answer.triplet_id
+        record["perspective"], record["k"] = answer.perspective, answer.k
+        record.update(fields)
+        record["scored_at"] = now_iso()
+        return record
+
+    return make
 
 
 def call_key(record: dict[str, Any]) -> tuple[str, str, int]:

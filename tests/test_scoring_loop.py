@@ -159,3 +159,17 @@ def test_the_offline_loop_takes_a_signal_between_blocks(answered) -> None:
     assert 0 < len(ran) < ANSWERS
     assert 0 < len(_records(answered / "scores.jsonl")) == len(ran)  # every block scored before is on disk
     assert _score(answered) == ANSWERS - len(ran)
+
+
+def test_the_loop_writes_the_records_score_record_makes(answered) -> None:
+    from sycobench.records import score_record
+
+    assert _score(answered) == ANSWERS
+    cfg = to_config(compose(["scorer=offline"]))
+    scorer = OfflineScorer(cfg.scorer, ScoringContext(cfg.scenario))
+    answers = {(a.prompt_id, a.k): a for a in JobFolder(answered).pending("another-scorer")}
+    for written in _records(answered / "scores.jsonl"):
+        answer = answers[(written["prompt_id"], written["k"])]
+        expected = score_record(answer, "offline", scorer.config(), **asyncio.run(scorer.score(answer)).fields())
+        assert list(written) == list(expected)  # every field, in the layout's order
+        assert {**written, "scored_at": None} == {**expected, "scored_at": None}

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sycobench.progress import Progress
-from sycobench.records import Answer, score_record
+from sycobench.records import Answer, score_records
 from sycobench.runner import run_bounded
 from sycobench.store import SCORES, JobFolder
 
@@ -49,14 +49,15 @@ async def score_folder(folder: JobFolder, scorer: Scorer, *, concurrency: int = 
     if not scorer.scores:
         return outcome
     wall, cpu = time.perf_counter(), time.process_time()
-    sid, config = scorer.id, scorer.config()
+    sid = scorer.id
+    make = score_records(sid, scorer.config())
     pending = folder.pending(sid, retry_errors=retry_errors)
 
     def record(answer: Answer, result: Score) -> dict[str, Any]:
         outcome.scored += 1
         outcome.unscorable += result.unscorable is not None
         outcome.errors += result.error is not None
-        return score_record(answer, sid, config, **result.fields())
+        return make(answer, **result.fields())
 
     with folder.writer(SCORES) as writer:
         if scorer.calls_model:
