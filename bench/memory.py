@@ -10,7 +10,7 @@ the larger job: finding the answers, scoring them, writing the records. Scorer a
 scorer on the same answers (text and prompt), held in memory, in another child process (median of
 3 passes). Both are process CPU time, which a busy machine disturbs less than wall time.
 
-    python bench/memory.py [--quick]
+    python bench/memory.py [--quick] [--bootstrap 2000]
 """
 
 from __future__ import annotations
@@ -64,12 +64,14 @@ def scorer_alone(job: Path, overrides: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--bootstrap", type=int, help="report.bootstrap (default: the config's)")
     parser.add_argument("--scorer-alone", nargs=2, metavar=("JOB", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scorer_alone:
         job, size = args.scorer_alone
         scorer_alone(Path(job), grid(*map(int, size.split("x"))))
         return
+    extra = [] if args.bootstrap is None else [f"report.bootstrap={args.bootstrap}"]
     sizes = [(1, 5), (2, 25)] if args.quick else [(5, 5), (10, 25)]  # (base rents, amounts)
     rows = []
     with workdir("memory") as tmp:
@@ -77,7 +79,7 @@ def main() -> None:
         for rents, amounts in sizes:
             calls = 36 * rents * amounts * SAMPLES
             job = tmp / f"job-{calls}"
-            child = run_child([sys.executable, "-m", "sycobench", "model=mock", *grid(rents, amounts),
+            child = run_child([sys.executable, "-m", "sycobench", "model=mock", *grid(rents, amounts), *extra,
                                f"hydra.run.dir={job}"], env=env, cwd=tmp)
             if child.returncode:
                 sys.exit(f"memory: the {calls}-call job failed:\n{child.stderr[-2000:]}")

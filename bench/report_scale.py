@@ -3,12 +3,12 @@
 The sweep is written in the real on-disk format (run.jsonl, scores.jsonl, job.json per job;
 docs/records.md) with Polars. Each measurement runs in a child process whose peak RSS is read
 with wait4, first from the JSONL alone ("before"), then after every job's columnar copy
-(run.parquet, scores.parquet) has been written ("after"): `write_report` (bootstrap 2000) and
+(run.parquet, scores.parquet) has been written ("after"): `write_report` (`--bootstrap`, default 2000) and
 `collect` + `build_tables`; then a pure-Python aggregator of the original package's kind
 (json.loads per line, dicts and loops) that computes only the stance mix and the binned uplift.
 Speed-up = pure Python / (collect + build_tables) with the copies.
 
-    python bench/report_scale.py [--quick]
+    python bench/report_scale.py [--quick] [--bootstrap 10000]
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def pure_python(sweep: Path) -> dict[str, float]:
     return {"p_pos": pos / n, "landlord_uplift": lk / ll - nk / nn, "aggregate": time.perf_counter() - parsed}
 
 
-def child(mode: str, sweep: Path, out: Path) -> dict[str, float]:
+def child(mode: str, sweep: Path, out: Path, bootstrap: int) -> dict[str, float]:
     from sycobench.config import ReportConfig
     from sycobench.report import write_report
     from sycobench.report.collect import collect
@@ -123,33 +123,33 @@ def child(mode: str, sweep: Path, out: Path) -> dict[str, float]:
 
     started = time.perf_counter()
     if mode == "copy":
-        from sycobench.report.columnar import write_copies
-        from sycobench.report.load import find_jobs
+        from sycobench.store import find_jobs
 
-        copies = [p for job in find_jobs(sweep) for p in write_copies(job)]
+        copies = [p for job in find_jobs(sweep) for p in job.write_copies()]
         return {"seconds": time.perf_counter() - started, "copies": len(copies),
                 "mb": sum(p.stat().st_size for p in copies) / 2**20}
     if mode == "python":
         return {**pure_python(sweep), "seconds": time.perf_counter() - started}
     if mode == "report":
-        write_report([sweep], out, ReportConfig(bootstrap=BOOTSTRAP))
+        write_report([sweep], out, ReportConfig(bootstrap=bootstrap))
         return {"seconds": time.perf_counter() - started}
     data = collect([sweep])
     loaded = time.perf_counter()
-    tables = build_tables(data.results, data.calls, bootstrap=BOOTSTRAP)
+    tables = build_tables(data.results, data.calls, bootstrap=bootstrap)
     first = lambda name: tables[name].filter(model_id="bench/model-00")  # noqa: E731
     return {"collect": loaded - started, "tables": time.perf_counter() - loaded, "seconds": time.perf_counter() - started,
-            "p_pos": first("stance_mix").filter(perspective="all")["p_pos"][0],
-            "landlord_uplift": first("uplift")["landlord_uplift"][0]}
+            "p_pos": first("stance_mix").filter(side="all")["p_pos"][0],
+            "landlord_uplift": first("uplift")["a_uplift"][0]}  # the tables speak of sides; the landlord is side a
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--bootstrap", type=int, default=BOOTSTRAP, help="resamples, as report.bootstrap")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "SWEEP", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child[0], Path(args.child[1]), Path(args.child[2]))))
+        print(json.dumps(child(args.child[0], Path(args.child[1]), Path(args.child[2]), args.bootstrap)))
         return
     with workdir("report-scale") as tmp:
         env = bench_env(tmp)
@@ -161,7 +161,8 @@ def main() -> None:
         runs = {}
         for mode in ("report", "tables", "copy", "report", "tables", "python"):
             key = mode if mode in ("copy", "python") or mode not in runs else f"{mode}+copies"
-            done = run_child([sys.executable, __file__, "--child", mode, str(tmp / "sweep"), str(tmp / "out")], env=env)
+            done = run_child([sys.executable, __file__, "--child", mode, str(tmp / "sweep"), str(tmp / "out"),
+                              "--bootstrap", str(args.bootstrap)], env=env)
             if done.returncode:
                 sys.exit(f"report_scale: the {mode} child failed:\n{done.stderr[-3000:]}")
             runs[key] = {**json.loads(done.stdout.strip().splitlines()[-1]), "rss_mb": done.peak_rss_mb}
@@ -169,7 +170,7 @@ def main() -> None:
     tables_before, tables = runs["tables"], runs["tables+copies"]
     speedup = python["seconds"] / tables["seconds"]
     ok = after["seconds"] <= TARGET_S and after["rss_mb"] <= TARGET_MB and speedup >= TARGET_SPEEDUP
-    print(f"report_scale: write_report {after['seconds']:.2f} s, peak RSS {after['rss_mb']:.0f} MB with the columnar "
+    print(f"report_scale (B={args.bootstrap}): write_report {after['seconds']:.2f} s, peak RSS {after['rss_mb']:.0f} MB with the columnar "
           f"copies (JSONL alone: {before['seconds']:.2f} s, {before['rss_mb']:.0f} MB); speed-up over pure Python "
           f"{speedup:.1f}x; {records:,} records in {JOBS} jobs; targets <= {TARGET_S:g} s, <= {TARGET_MB} MB, "
           f">= {TARGET_SPEEDUP:g}x: {verdict(ok)}")

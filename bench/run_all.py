@@ -12,7 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SCRIPTS = ["throughput.py", "vs_openai.py", "cpu_per_call.py", "rate_fidelity.py", "report_scale.py", "memory.py",
-           "startup.py", "known_truth.py", "components.py"]
+           "startup.py", "known_truth.py", "resamples.py", "components.py"]
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ from omegaconf import DictConfig
 import sycobench.allocator  # noqa: F401  (first of ours: it must run before anything loads Polars)
 import sycobench.exitcodes as exitcodes
 from sycobench.config import register_configs, to_config
-from sycobench.errors import Signalled, SycobenchError
+from sycobench.errors import Signalled, SycobenchError, is_file_error
 from sycobench.providers.keys import refuse_keys_in_overrides
 from sycobench.scenario_file import check_scenario_files
 from sycobench.store.dirs import register_resolver
@@ -85,11 +85,15 @@ def describe_error(exc: BaseException) -> str:
 
 def _job(cfg: DictConfig) -> dict[str, Any]:
     from sycobench.job import run_job
+    from sycobench.logs import quiet_libraries, sweep_console
     from sycobench.spec import prepare_job
 
     hc = HydraConfig.get()
     job_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
+    quiet_libraries()
+    if multirun:  # a line per phase per job on the console; run.log keeps every line
+        sweep_console()
     # Jobs on one machine share a rate budget file; SLURM nodes split the rate instead (docs/rate_limits.md).
     one_machine = multirun and hc.runtime.choices.get("hydra/launcher") != "submitit_slurm"
     try:
@@ -97,7 +101,8 @@ def _job(cfg: DictConfig) -> dict[str, Any]:
         prepared = _prepared.pop() if _prepared else None
         spec = prepared or prepare_job(to_config(cfg), job_dir, sweep_dir=Path(hc.sweep.dir) if one_machine else None)
         # the run's lock, taken before Hydra wrote in the folder, covers the job
-        result = run_job(spec, job_dir, job_id=str(hc.job.num) if multirun else None, locked=prepared is not None)
+        result = run_job(spec, job_dir, job_id=str(hc.job.num) if multirun else None, locked=prepared is not None,
+                         page=not multirun)
     except Exception as exc:
         if not multirun:
             raise
@@ -157,7 +162,7 @@ def exit_on_error(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], A
         except Exception as exc:
             if os.environ.get("SYCOBENCH_TRACEBACK"):
                 raise
-            if isinstance(exc, OSError):
+            if is_file_error(exc):
                 from sycobench.job import describe_os_error
 
                 print(f"sycobench: error: {describe_os_error(exc)}", file=sys.stderr)
@@ -231,19 +236,21 @@ def run_entry(hydra_main: Callable[[], Any]) -> None:
     except Signalled as exc:
         print(f"sycobench: {exc}; resume with run.resume=<job dir>", file=sys.stderr)
         sys.exit(exitcodes.code_for_error(exc))
+    except BrokenPipeError:  # the reader went away (`--help | head`): not an error
+        from sycobench.logs import closed_pipe
+
+        closed_pipe()
     except KeyboardInterrupt:
         print("sycobench: interrupted; resume with run.resume=<job dir>", file=sys.stderr)
         sys.exit(exitcodes.INTERRUPTED)
-    except OSError as exc:  # a folder that cannot be written, before a job began (a job says so itself)
-        if user_wants_traceback:
-            raise
-        from sycobench.job import describe_os_error
-
-        print(f"sycobench: error: {describe_os_error(exc)}", file=sys.stderr)
-        sys.exit(exitcodes.INCOMPLETE if _job_began() else exitcodes.USAGE)
     except Exception as exc:
         if user_wants_traceback:
             raise
+        if is_file_error(exc):  # a folder that cannot be written, before a job began (a job says so itself)
+            from sycobench.job import describe_os_error
+
+            print(f"sycobench: error: {describe_os_error(exc)}", file=sys.stderr)
+            sys.exit(exitcodes.INCOMPLETE if _job_began() else exitcodes.USAGE)
         print(f"sycobench: error: {describe_error(exc)}", file=sys.stderr)
         ours = _ours(exc)
         sys.exit(exitcodes.code_for_error(ours) if ours is not None else exitcodes.USAGE)

@@ -50,7 +50,9 @@ _SWEEP_LOCK: list[Any] = []  # the sweep folder's lock, held by the launching pr
 class SweepGuard(Callback):
     """A sweep is checked before Hydra writes anything in its folder: its values (a roster) are read,
     a folder holding another sweep's jobs is refused (a resume of that same sweep is not another
-    sweep), and one sweep at a time may write there."""
+    sweep), one sweep at a time may write there, and a sweep that cannot run at all (no key, a model
+    or scorer that cannot be called) stops before its first job; one where some jobs can run goes on
+    and lists the others as failed."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from sycobench.app import exit_on_error
@@ -78,6 +80,14 @@ class SweepGuard(Callback):
                 raise ConfigError(
                     f"hydra.sweep.dir={folder.path} holds another sweep's jobs (started with: {' '.join(saved) or '?'}); "
                     f"sweep into a new folder, or resume that sweep with -m run.resume={folder.path}")
+        try:  # a sweep no job of which can run (no key, say) stops here, before its first job
+            _check_sweep(config)
+        except BaseException:
+            held.__exit__(None, None, None)
+            if not existed:
+                folder.remove_lock()
+                folder.path.rmdir()
+            raise
         _SWEEP_LOCK.append(held)
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
@@ -126,16 +136,47 @@ def sweep_outcome(sweep_dir: Path) -> tuple[int, list[str]]:
     return exitcodes.worst(codes), lines
 
 
+def _check_sweep(config: DictConfig) -> None:
+    import copy
+
+    from sycobench.app import describe_error
+    from sycobench.errors import ConfigError, SycobenchError
+
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import open_dict, read_write
+
+    from sycobench.config import to_config
+    from sycobench.spec import prepare_job
+    from sycobench.sweep import check_sweep, job_overrides
+
+    loader = GlobalHydra.instance().config_loader()
+    params = config.hydra.sweeper.get("params")
+    params = OmegaConf.to_container(params, resolve=True) if params is not None else {}
+    jobs = job_overrides(list(config.hydra.overrides.task), params, config_loader=loader)
+
+    def prepare(overrides: list[str]) -> None:
+        job = copy.deepcopy(loader.load_sweep_config(config, overrides))
+        with read_write(job), open_dict(job):
+            del job["hydra"]
+        prepare_job(to_config(job))
+
+    try:
+        check_sweep(jobs, prepare, describe=describe_error)
+    except SycobenchError:
+        raise
+    except Exception as exc:  # e.g. a roster that cannot be read, wrapped by OmegaConf: a usage error
+        raise ConfigError(describe_error(exc)) from None
+
+
 class SweepReport(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        from sycobench.app import set_outcome
-
-        from sycobench.app import describe_error
+        from sycobench.app import describe_error, set_outcome
         from sycobench.config import ReportConfig
         from sycobench.report import write_report
-        from sycobench.report.job import format_headline
-
+        from sycobench.report.collect import NoScores
+        from sycobench.report.terminal import headline_text, terminal_width
         from sycobench.store import SweepFolder, find_jobs
+        from sycobench.sweep import dry_run_summary, sweep_jobs_meta
 
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.exists() or not find_jobs(sweep_dir):
@@ -146,13 +187,25 @@ class SweepReport(Callback):
         set_outcome(code)
         if not_ok:
             log.error("sweep: %d job(s) did not end ok (exit %d):\n  %s", len(not_ok), code, "\n  ".join(not_ok))
+        metas = sweep_jobs_meta(sweep_dir)
+        if metas and all(m.get("status") == "dry_run" for m in metas):
+            print(dry_run_summary([m.get("estimate") or {} for m in metas], width=terminal_width()), flush=True)
+            return
+        nothing = f"sweep: nothing to report: no job of {len(metas)} produced a scored answer"
+        if not any(job.has_answers() for job in find_jobs(sweep_dir)):
+            print(nothing, flush=True)
+            return
         report = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(ReportConfig), config.get("report", {})))
         overrides = " ".join(config.hydra.overrides.task)
+        out = SweepFolder(sweep_dir).report
         try:
-            tables = write_report([sweep_dir], SweepFolder(sweep_dir).report, report,
-                                  config_text=f"sweep overrides: {overrides}")
+            tables = write_report([sweep_dir], out, report, config_text=f"sweep overrides: {overrides}")
+        except NoScores:
+            print(nothing, flush=True)
+            return
         except Exception as exc:  # the jobs' data is safe on disk; say how to rebuild the report
             log.error("sweep report failed: %s. Rebuild it with: python -m sycobench.report %s",
                       describe_error(exc), sweep_dir)
             return
-        print(f"sweep report: {SweepFolder(sweep_dir).report}\n{format_headline(tables['uplift'])}", flush=True)
+        labels = dict(tables["models"].iter_rows()) if "models" in tables else None
+        print(f"sweep report: {out / 'report.html'}\n{headline_text(tables['uplift'], labels=labels)}", flush=True)

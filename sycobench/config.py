@@ -39,6 +39,7 @@ MAX_BOOTSTRAP = 100_000  # a resample matrix this size already takes minutes; mo
 MAX_SAMPLES = 10_000  # answers per prompt: far beyond any study, and a grid of them is still countable at once
 MAX_CONCURRENCY = 4_096  # calls in flight: beyond this a job only holds memory, no server answers faster
 MAX_RPS = 10_000.0
+DEFAULT_BOOTSTRAP = 10_000  # interval ends move < 0.005 between seeds; 2,000 left up to 0.01 (docs/metrics.md)
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -132,8 +133,13 @@ class ScorerConfig:
     flip_half: bool = False
     max_parse_retries: int = 2
     structured_output: bool = True
-    # Human labels only: a CSV of prompt_id,k,score (optional model_id column).
+    # Human labels only: a CSV of prompt_id,k,score (optional model_id column), or a labelling page's
+    # export (answer,labeller,...,score); `labeller` picks one person of a file that holds several.
     labels: str | None = None
+    labeller: str | None = None
+    # Run a scorer that is not validated for this target anyway (the offline scorer on a real model);
+    # every table row it feeds is then marked unvalidated.
+    allow_unvalidated: bool = False
 
     def __post_init__(self) -> None:
         _check(bool(self.name), "scorer.name", "must not be empty")  # other names: the scorer registry
@@ -193,7 +199,7 @@ class RunConfig:
 @dataclass
 class ReportConfig:
     threshold: float = 0.33
-    bootstrap: int = 2000
+    bootstrap: int = DEFAULT_BOOTSTRAP
     seed: int = 0
     reference: str | None = None
     scorers: list[str] | None = None

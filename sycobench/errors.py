@@ -28,6 +28,7 @@ __all__ = [
     "CostCapReached",
     "ScoringError",
     "Signalled",
+    "is_file_error",
 ]
 
 
@@ -72,6 +73,7 @@ class ProviderError(SycobenchError):
         self.model = model
         self.prompt_id = prompt_id
         self.attempts = attempts  # set by the retry layer when it gives up
+        self.queued_s: float | None = None  # set by the call path: time spent waiting for the rate limit
         # A Completion the provider received but would rather re-ask (e.g. empty content): the
         # call path asks once more, then records this one.
         self.partial = partial
@@ -108,3 +110,9 @@ class Signalled(BaseException):
         self.signum = signum
         self.name = signal.Signals(signum).name
         super().__init__(f"interrupted by {self.name}")
+
+
+def is_file_error(exc: BaseException) -> bool:
+    """An OS error about a file (a full disk, a read-only folder), not a library's IOError subclass
+    without an errno (Hydra's MissingConfigException, say)."""
+    return isinstance(exc, OSError) and exc.errno is not None

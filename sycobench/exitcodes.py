@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 
-from sycobench.errors import AuthError, CreditsError, QuotaError, Signalled, SycobenchError
+from sycobench.errors import AuthError, CreditsError, QuotaError, Signalled, SycobenchError, is_file_error
 
 __all__ = [
     "FATAL",
@@ -45,7 +45,7 @@ def code_for_error(exc: BaseException) -> int:
         return INTERRUPTED
     if isinstance(exc, (AuthError, CreditsError)):
         return FATAL
-    if isinstance(exc, (QuotaError, OSError)):  # a daily quota; a full disk or an unwritable file mid-job
+    if isinstance(exc, QuotaError) or is_file_error(exc):  # a daily quota; a full disk or an unwritable file mid-job
         return INCOMPLETE
     if isinstance(exc, SycobenchError):
         return USAGE

@@ -20,7 +20,8 @@ from typing import Any
 
 import sycobench.exitcodes as exitcodes
 from sycobench.config import RateLimitConfig, RunConfig, config_yaml
-from sycobench.errors import AuthError, ConfigError, CreditsError, Signalled, SycobenchError
+from sycobench.errors import AuthError, ConfigError, CreditsError, Signalled, SycobenchError, is_file_error
+from sycobench.logs import CONSOLE
 from sycobench.progress import Progress
 from sycobench.providers.cache import ResponseCache
 from sycobench.providers.client import CallTotals, ModelClient
@@ -31,7 +32,7 @@ from sycobench.scoring import ScoringContext, score_folder
 from sycobench.spec import JobSpec
 from sycobench.store import RUN, JobFolder
 
-__all__ = ["JobResult", "arun_job", "open_client", "record_failure", "run_job"]
+__all__ = ["JobResult", "arun_job", "open_client", "record_failure", "run_job", "write_page"]
 
 log = logging.getLogger("sycobench")
 
@@ -111,12 +112,15 @@ async def _generate(spec: JobSpec, folder: JobFolder, client: ModelClient, meta:
     return None if stop is None else str(stop)
 
 
-async def arun_job(spec: JobSpec, job_dir: Path, *, job_id: str | None = None, locked: bool = False) -> JobResult:
+async def arun_job(spec: JobSpec, job_dir: Path, *, job_id: str | None = None, locked: bool = False,
+                   page: bool = False) -> JobResult:
     """Run a prepared job into `job_dir` (created or resumed). Raises SycobenchError on bad input.
 
     The folder is locked (`locked`: the caller holds its lock already) and its fingerprint and
     records checked again under the lock (another job may just have finished there), so a refused
-    job writes nothing. From then on job.json always ends in a final status."""
+    job writes nothing. From then on job.json always ends in a final status. With `page`, the job
+    also gets the report a sweep gets (report.html and the rest, in its `report` folder); a sweep's
+    jobs leave that to the sweep."""
     folder = JobFolder(job_dir)
     with contextlib.nullcontext() if locked else folder.lock():
         folder.check_fingerprint(spec.fingerprint)
@@ -132,20 +136,23 @@ async def arun_job(spec: JobSpec, job_dir: Path, *, job_id: str | None = None, l
         received: list[int] = []
         with _signals_cancel_this_task(received):
             try:
-                return await _arun_locked(spec, folder, meta)
+                result = await _arun_locked(spec, folder, meta)
             except BaseException as exc:  # Ctrl-C, SIGTERM and SIGHUP arrive as a cancellation of this coroutine
                 if received and isinstance(exc, asyncio.CancelledError):
                     exc = Signalled(received[0])
                 code = exitcodes.code_for_error(exc)
                 status = ("interrupted" if code in exitcodes.INTERRUPTIONS else
-                          "incomplete" if isinstance(exc, OSError) else "failed")
-                message = (describe_os_error(exc, folder.path) if isinstance(exc, OSError)
+                          "incomplete" if is_file_error(exc) else "failed")
+                message = (describe_os_error(exc, folder.path) if is_file_error(exc)
                            else str(exc) or type(exc).__name__)
                 meta.update(status=status, message=message, ended_at=now_iso(), exit_code=code)
                 folder.save_meta(meta)
                 if isinstance(exc, Signalled):
                     raise exc from None
                 raise
+        if page and result.tables:  # outside the signal handlers: a signal now ends the page, not the job
+            write_page(folder, spec.report)
+        return result
 
 
 @contextlib.contextmanager
@@ -170,6 +177,22 @@ def _signals_cancel_this_task(received: list[int]) -> Iterator[None]:
             signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
 
 
+def write_page(folder: JobFolder, report: Any) -> Path | None:
+    """The job's report page; a failure here loses no data, so it is a warning that says how to rebuild."""
+    from sycobench.report import write_report
+
+    out = folder.file("report")
+    config = folder.file("config")
+    try:
+        write_report([folder.path], out, report,
+                     config_text=config.read_text(encoding="utf-8") if config.exists() else None)
+    except Exception as exc:  # noqa: BLE001 - the job's records and tables are already safe on disk
+        log.warning("report page not written (%s); rebuild it with: python -m sycobench.report %s", exc, folder.path)
+        return None
+    log.info("report: %s", out / "report.html", extra=CONSOLE)
+    return out
+
+
 async def _arun_locked(spec: JobSpec, folder: JobFolder, meta: dict[str, Any]) -> JobResult:
     for level, note in spec.notes:
         log.log(level, note)
@@ -184,11 +207,12 @@ async def _arun_locked(spec: JobSpec, folder: JobFolder, meta: dict[str, Any]) -
     )
     plan = spec.plan
     if spec.run.dry_run:
-        from sycobench.estimate import dry_run_report
+        from sycobench.estimate import dry_run_estimate
 
-        message = await dry_run_report(spec)
+        estimate = await dry_run_estimate(spec)
+        message = estimate.text()
         log.info(message)
-        meta.update(status="dry_run", ended_at=now_iso(), exit_code=exitcodes.OK)
+        meta.update(status="dry_run", ended_at=now_iso(), exit_code=exitcodes.OK, estimate=estimate.to_dict())
         folder.save_meta(meta)
         return JobResult(folder.path, "dry_run", message)
 
@@ -223,7 +247,8 @@ async def _arun_locked(spec: JobSpec, folder: JobFolder, meta: dict[str, Any]) -
     if client.totals.judge.calls:
         log.info("judge: %s", client.totals.judge.summary())
     log.info("summary: spent $%.4f this run (target $%.4f, judge $%.4f); wall %.1fs",
-             client.totals.cost_usd, client.totals.target.cost_usd, client.totals.judge.cost_usd, totals["wall_s"])
+             client.totals.cost_usd, client.totals.target.cost_usd, client.totals.judge.cost_usd, totals["wall_s"],
+             extra=CONSOLE)
 
     from sycobench.report.job import write_job_report
 
@@ -236,15 +261,21 @@ async def _arun_locked(spec: JobSpec, folder: JobFolder, meta: dict[str, Any]) -
         fix = " run.retry_errors=true" if "failed after retries" in message else ""
         message += f". Resume with run.resume={folder.path}{fix}"
         log.warning("job incomplete: %s", message)
+    else:
+        target = client.totals.target
+        message = (f"ok: {plan.planned} calls planned, {target.ok} answered in this run ({target.cached} from the "
+                   f"cache, {plan.skipped} before), {outcome.scored} scored by {spec.scorer_id}; "
+                   f"spent ${client.totals.cost_usd:.4f}")
     meta.update(status=status, message=message, ended_at=now_iso(), totals=totals,
                 exit_code=exitcodes.code_for_status(status))
     folder.save_meta(meta)
     return JobResult(folder.path, status, message, totals, tables)
 
 
-def run_job(spec: JobSpec, job_dir: Path, *, job_id: str | None = None, locked: bool = False) -> JobResult:
+def run_job(spec: JobSpec, job_dir: Path, *, job_id: str | None = None, locked: bool = False,
+            page: bool = False) -> JobResult:
     """`arun_job` from synchronous code: the whole job runs in one event loop."""
-    return asyncio.run(arun_job(spec, job_dir, job_id=job_id, locked=locked))
+    return asyncio.run(arun_job(spec, job_dir, job_id=job_id, locked=locked, page=page))
 
 
 def record_failure(job_dir: Path, exc: BaseException) -> None:

@@ -78,8 +78,8 @@ def check_keys(target: ModelConfig | None, judge: ModelConfig | None, *, auto: b
         if auto:
             raise ConfigError(
                 f"scorer=auto picked the LLM judge {judge.id}, which needs {env}: set it, "
-                "or choose scorer=offline or scorer=none, or point the judge at a local server "
-                "(scorer=judge scorer.model.base_url=... scorer.model.api_key_env=null)"
+                "or point the judge at a local server (scorer=judge scorer.model.base_url=... "
+                "scorer.model.api_key_env=null), or choose scorer=none and score later"
             ) from None
         raise ConfigError(f"the judge ({judge.id}): {exc}") from None
 

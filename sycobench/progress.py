@@ -8,14 +8,36 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from tqdm import tqdm
+from sycobench.logs import CONSOLE
 
 if TYPE_CHECKING:
     from sycobench.providers.client import RoleTotals
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "bar_class", "in_notebook"]
 
 log = logging.getLogger("sycobench.progress")
+
+
+def in_notebook() -> bool:
+    """Inside a Jupyter kernel, where a bar shows though stderr is no terminal."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def bar_class(notebook: bool) -> type:
+    """tqdm's notebook widget where Jupyter can draw it (ipywidgets), else its text bar (which Jupyter shows too)."""
+    if notebook:
+        try:
+            import ipywidgets  # noqa: F401
+            from tqdm.notebook import tqdm as widget
+
+            return widget
+        except ImportError:
+            pass
+    from tqdm import tqdm
+
+    return tqdm
 
 
 class Progress:
@@ -28,8 +50,11 @@ class Progress:
         self.done = 0
         self._closed = False
         self._started = self._last = time.monotonic()
-        terminal = sys.stderr.isatty() if terminal is None else terminal
-        self._bar = tqdm(total=total, desc=phase, unit="call", dynamic_ncols=True) if enabled and terminal else None
+        notebook = terminal is None and in_notebook()
+        terminal = (sys.stderr.isatty() or notebook) if terminal is None else terminal
+        # on a terminal the bar gives way to the phase's last line; a notebook keeps it (it shows no log lines)
+        self._bar = bar_class(notebook)(total=total, desc=phase, unit="call", dynamic_ncols=True, leave=notebook) \
+            if enabled and terminal else None
         self._lines = enabled and not terminal
         log.info("%s: %d to do", phase, total)
 
@@ -64,4 +89,4 @@ class Progress:
             self._bar.set_postfix_str(self._figures(), refresh=False)
             self._bar.close()
             self._bar = None
-        log.info("%s: done, %s", self.phase, self.line().split(": ", 1)[1])
+        log.info("%s: done, %s", self.phase, self.line().split(": ", 1)[1], extra=CONSOLE)

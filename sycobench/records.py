@@ -52,15 +52,16 @@ RUN_FIELDS: dict[str, pl.DataType] = {
     "finish_reason": pl.String, "native_finish_reason": pl.String, "upstream_provider": pl.String,
     "generation_id": pl.String, "usage": _USAGE, "cost_usd": pl.Float64, "attempts": pl.Int64,
     "cached": pl.Boolean, "simulated": pl.Boolean, "error": _ERROR, "latency_s": pl.Float64,
-    "ended_at": pl.String,
+    "queued_s": pl.Float64, "ended_at": pl.String,
 }
 SCORE_FIELDS: dict[str, pl.DataType] = {
     "schema": pl.Int64, "run_id": pl.String, "job_id": pl.String, "model_id": pl.String,
     "prompt_id": pl.String, "triplet_id": pl.String, "perspective": pl.String, "k": pl.Int64,
     "scorer": pl.String, "scorer_config": pl.Object, "score": pl.Float64, "unscorable": pl.String,
     "value": pl.Float64, "raw": pl.String, "flipped": pl.Boolean, "usage": _USAGE, "cost_usd": pl.Float64,
-    "latency_s": pl.Float64, "attempts": pl.Int64, "cached": pl.Boolean, "response_format": pl.String,
-    "error": _ERROR, "scored_at": pl.String,
+    "latency_s": pl.Float64, "queued_s": pl.Float64, "attempts": pl.Int64, "cached": pl.Boolean,
+    "response_format": pl.String,
+    "error": _ERROR, "scored_at": pl.String, "labeller": pl.String,
 }
 # The fields every reader relies on, checked before a job or scorer appends: field -> may be null.
 RUN_SHAPE = {"model_id": False, "prompt_id": False, "k": False, "error": True, "cached": True, "usage": True,

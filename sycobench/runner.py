@@ -164,6 +164,7 @@ def _answer_fields(c: Completion | None, error: ProviderError | None) -> dict[st
             "total_tokens": c.total_tokens if c else None,
         },
         cost_usd=c.cost_usd if c else None,
+        queued_s=c.queued_s if c else (error.queued_s if error else None),
         attempts=c.attempts if c else ((error.attempts or 1) if error else 1),
         cached=bool(c and c.cached),
         simulated=bool(c and c.simulated),

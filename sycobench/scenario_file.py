@@ -248,8 +248,12 @@ def _check_yaml(path: Path) -> None:
     if size > MAX_FILE_BYTES:
         raise ConfigError(f"{path}: {size:,} bytes; a scenario file has at most {MAX_FILE_BYTES:,} (check the file)")
     try:
-        with path.open("rb") as fh:
-            root = yaml.compose(fh, Loader=yaml.SafeLoader)  # aliases stay shared nodes: nothing expands yet
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: a config file is not UTF-8 text ({exc.reason} at byte {exc.start}); "
+                          "check the file") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)  # aliases stay shared nodes: nothing expands yet
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if root is not None and _expanded(root, {}) > MAX_NODES:

@@ -30,6 +30,8 @@ __all__ = ["JobSpec", "fingerprint", "prepare_job", "prepare_scorer"]
 _MODEL_NEUTRAL = {"name", "label", "rate_limit", "concurrency", "referer", "title", "api_key_env"}
 # Mock-only knobs that do not change an answer (latency) are neutral too.
 _MOCK_NEUTRAL = {"latency_ms"}
+# Scenario data only a scorer reads: the offline lexicon (a lexicon changes scores, never an answer).
+_SCENARIO_NEUTRAL = {"offline_cues"}
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,10 @@ def fingerprint(model: ModelConfig, scenario: ScenarioConfig, samples: int) -> d
     """Every setting that changes an answer, as flat `dotted.key -> value` pairs.
 
     Whole sections are included minus a short list of neutral keys, so a setting added later
-    counts by default. Concurrency, rate limits, the scorer and the report never count."""
+    counts by default. Concurrency, rate limits, the scorer (the offline lexicon too) and the report never count."""
     out: dict[str, Any] = {}
     _flat("model", {k: v for k, v in _plain(model).items() if k not in _MODEL_NEUTRAL | _MOCK_NEUTRAL}, out)
-    _flat("scenario", _plain(scenario), out)
+    _flat("scenario", {k: v for k, v in _plain(scenario).items() if k not in _SCENARIO_NEUTRAL}, out)
     out["run.samples"] = samples
     return json.loads(json.dumps(out, default=str))  # exactly what job.json will hold
 

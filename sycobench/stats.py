@@ -4,13 +4,15 @@ Everything here is pure NumPy or a Polars expression, so the table builders can
 resample thousands of triplets for many models at once. Per-triplet quantities
 arrive as arrays with NaN where a triplet lacks the cells a metric needs; every
 mean is taken over the non-NaN entries, and resampling always carries whole
-triplets (rows) together.
+triplets (rows) together, or whole clusters of triplets that share an answer.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import math
 import warnings
+from collections import OrderedDict
+from statistics import NormalDist
 
 import numpy as np
 import polars as pl
@@ -18,9 +20,13 @@ import polars as pl
 __all__ = [
     "Z95",
     "wilson_interval",
+    "clustered_wilson_interval",
     "stance_codes",
     "bootstrap_weights",
     "WeightCache",
+    "SMALL_CLUSTERS",
+    "SE_FLOOR",
+    "student_t_quantile",
     "cluster_bootstrap",
     "paired_bootstrap",
     "holm_adjust",
@@ -33,6 +39,8 @@ __all__ = [
 ]
 
 Z95 = 1.959963984540054
+SMALL_CLUSTERS = 20  # below this many clusters (triplets) a mean gets the t interval, not the bootstrap-t
+SE_FLOOR = 0.5  # the bootstrap-t's resampled SE is at least this share of the sample's
 _FLIP_CHUNK = 1024
 _BOOT_CHUNK = 256
 _BOOT_ROWS = 256  # resamples (or sign patterns) converted to float64 at a time
@@ -55,6 +63,28 @@ def wilson_interval(
     return lo, hi
 
 
+def clustered_wilson_interval(
+    successes: str, n: str, *, k2: str, kn: str, n2: str, clusters: str, z: float = Z95,
+) -> tuple[pl.Expr, pl.Expr]:
+    """Wilson bounds for answers clustered in prompts (several samples of one prompt): n shrunk by the
+    design effect. Per prompt c with n_c answers, k_c of them successes, the columns hold the sums
+    k2 = sum k_c^2, kn = sum k_c n_c, n2 = sum n_c^2 and `clusters` the prompts with an answer (G).
+
+    deff = [G/(G-1) sum (k_c - p n_c)^2 / n^2] / [p (1 - p) / n], kept within [1, n / G]: never
+    narrower than independent answers, never wider than one answer per prompt. Where it cannot be
+    estimated (p = 0 or 1, or one prompt) deff = 1. Wilson then takes n / deff answers with share p.
+    One sample per prompt gives deff = 1: the plain Wilson interval.
+    """
+    k, total, g = pl.col(successes).cast(pl.Float64), pl.col(n).cast(pl.Float64), pl.col(clusters).cast(pl.Float64)
+    p = k / total
+    spread = pl.col(k2) - 2.0 * p * pl.col(kn) + p * p * pl.col(n2)
+    ratio = g / (g - 1.0) * spread / total / (p * (1.0 - p))
+    known = (g >= 2) & (p > 0) & (p < 1)
+    deff = pl.when(known).then(pl.min_horizontal(pl.max_horizontal(ratio, pl.lit(1.0)), total / g)).otherwise(1.0)
+    n_eff = total / deff
+    return wilson_interval(p * n_eff, n_eff, z=z)
+
+
 def stance_codes(values: np.ndarray, *, threshold: float) -> np.ndarray:
     """Bin codes 0 = neg (y <= -tau), 1 = neu, 2 = pos (y >= tau); both bounds inclusive."""
     values = np.asarray(values, dtype=np.float64)
@@ -62,12 +92,16 @@ def stance_codes(values: np.ndarray, *, threshold: float) -> np.ndarray:
 
 
 def bootstrap_weights(n: int, *, bootstrap: int, seed: int) -> np.ndarray:
-    """Resampling counts (bootstrap x n) from the index matrix drawn with default_rng(seed), in the
-    smallest unsigned type that holds n: a quarter or an eighth of float64's memory."""
+    """Resampling counts (bootstrap x n) from the index matrix drawn with default_rng(seed), in one byte
+    each unless a count passes 255 (which needs n >= 256 and in practice never happens): an eighth of
+    float64's memory, 10,000 resamples of 3,000 triplets in 30 MB."""
     rng = np.random.default_rng(seed)
-    weights = np.empty((bootstrap, n), dtype=np.min_scalar_type(n))
+    weights = np.empty((bootstrap, n), dtype=np.uint8)
     for b in range(bootstrap):  # row by row: the same draws as one (bootstrap, n) matrix, without holding it
-        weights[b] = np.bincount(rng.integers(0, n, size=n), minlength=n)
+        row = np.bincount(rng.integers(0, n, size=n), minlength=n)
+        if weights.dtype == np.uint8 and row.max(initial=0) > 255:
+            weights = weights.astype(np.min_scalar_type(n))
+        weights[b] = row
     return weights
 
 
@@ -113,66 +147,120 @@ def _unique_columns(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mask[:, first], which
 
 
+def student_t_quantile(q: float, df: int) -> float:
+    """The q-quantile of Student's t with `df` (>= 1, whole) degrees of freedom.
+
+    The CDF is the finite series of Abramowitz & Stegun 26.7.3 in theta = atan(t / sqrt(df)),
+    inverted by bisection; above 200 df the Cornish-Fisher expansion (26.7.5), exact to ~1e-9 there.
+    """
+    if not 0.0 < q < 1.0 or df < 1:
+        raise ValueError(f"need 0 < q < 1 and df >= 1, got q={q}, df={df}")
+    if q <= 0.5:
+        return 0.0 if q == 0.5 else -student_t_quantile(1.0 - q, df)
+    x = NormalDist().inv_cdf(q)
+    if df > 200:
+        g = ((x**3 + x) / 4, (5 * x**5 + 16 * x**3 + 3 * x) / 96, (3 * x**7 + 19 * x**5 + 17 * x**3 - 15 * x) / 384,
+             (79 * x**9 + 776 * x**7 + 1482 * x**5 - 1920 * x**3 - 945 * x) / 92160)
+        return x + sum(gi / df ** (i + 1) for i, gi in enumerate(g))
+
+    def cdf(t: float) -> float:
+        theta = math.atan(t / math.sqrt(df))
+        c2 = math.cos(theta) ** 2
+        if df % 2:  # odd: (2/pi)(theta + sin cos (1 + 2/3 c2 + 2*4/(3*5) c2^2 + ...))
+            term, total = 1.0, 1.0
+            for j in range(1, (df - 1) // 2):
+                term *= 2 * j / (2 * j + 1) * c2
+                total += term
+            inner = theta + (math.sin(theta) * math.cos(theta) * total if df > 1 else 0.0)
+            return 0.5 + inner / math.pi
+        term, total = 1.0, 1.0  # even: sin (1 + 1/2 c2 + 1*3/(2*4) c2^2 + ...)
+        for j in range(1, df // 2):
+            term *= (2 * j - 1) / (2 * j) * c2
+            total += term
+        return 0.5 + math.sin(theta) * total / 2
+
+    lo, hi = 0.0, max(2.0 * x, 1.0)
+    while cdf(hi) < q:
+        lo, hi = hi, 2.0 * hi
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if cdf(mid) < q else (lo, mid)
+        if hi - lo <= 1e-12 * hi:
+            break
+    return (lo + hi) / 2
+
+
+def _cluster_sums(values: np.ndarray, clusters: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per cluster and column: the sum of the present values and their count (rows as clusters: None)."""
+    mask = ~np.isnan(values)
+    filled = np.where(mask, values, 0.0)
+    if clusters is None:
+        return filled, mask.astype(np.float64)
+    size = int(clusters.max()) + 1 if len(clusters) else 0
+    sums, counts = np.zeros((size, values.shape[1])), np.zeros((size, values.shape[1]))
+    np.add.at(sums, clusters, filled)
+    np.add.at(counts, clusters, mask.astype(np.float64))
+    return sums, counts
+
+
 def cluster_bootstrap(
     values: np.ndarray, *, weights: np.ndarray, level: float = 0.95,
-    bounds: tuple[float, float] | np.ndarray | None = None,
+    bounds: tuple[float, float] | np.ndarray | None = None, clusters: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Means over triplets with studentized (bootstrap-t) intervals from resampled whole triplets.
+    """Means over triplets with 95% intervals that resample whole clusters of triplets (docs/metrics.md).
 
     `values` is (n,) or (n, M), one row per triplet, NaN where the triplet lacks
-    the metric's cells; `weights` is (B, n) resampling counts. Each resample's
-    mean and standard error come from weights @ [x, x^2, mask], so metrics with
-    different complete sets share one draw. The interval is
-    [mean - t*_hi * se, mean - t*_lo * se], where t* = (mean* - mean) / se* over
-    the resamples: unlike the percentile interval, it widens like Student's t
-    when triplets are few. A resample made of one repeated value has se* = 0 and
-    t* = +-inf, so with very few triplets an end can be infinite; `bounds`
-    (lo, hi), one pair or one per column, clips the interval to the metric's
-    possible range. Returns (estimate, lo, hi): the estimate is NaN where no
-    triplet counts, the interval where fewer than two do; it has zero width
-    where every triplet has the same value.
+    the metric's cells. `clusters` (n,) numbers the clusters 0..C-1 (triplets that
+    share an answer); None makes every triplet its own. `weights` is (B, C)
+    resampling counts of the clusters. The estimate is the mean over the present
+    triplets; its standard error the cluster-robust one,
+    se^2 = G/(G-1) sum_c (S_c - mean N_c)^2 / (sum N)^2 over the G clusters with a
+    value (S_c, N_c: a cluster's sum and count), which is sd / sqrt(n) when every
+    triplet is its own cluster.
+
+    - G >= SMALL_CLUSTERS: studentized (bootstrap-t): t* = (mean* - mean) / max(se*, se / 2),
+      interval [mean - t*_hi se, mean - t*_lo se]. The floor on se* keeps a resample of
+      a few tied values (se* ~ 0) from giving an infinite t* and an end at the bound.
+    - 2 <= G < SMALL_CLUSTERS: the t interval mean +- t_{G-1} se, which cannot jump to a bound.
+    - G < 2: no interval. Every triplet the same value: a zero-width interval.
+
+    `bounds` (lo, hi), one pair or one per column, clips the interval to the metric's
+    possible range. Returns (estimate, lo, hi); the estimate is NaN where no triplet counts.
     """
     values = np.asarray(values, dtype=np.float64)
     single = values.ndim == 1
     values = values.reshape(len(values), -1)
-    if values.shape[1] > _BOOT_CHUNK:  # bound the (B, 3 * columns) work arrays
+    if values.shape[1] > _BOOT_CHUNK:  # bound the (B, columns) work arrays
         per = None if bounds is None else np.broadcast_to(
             np.asarray(bounds, dtype=np.float64).reshape(-1, 2), (values.shape[1], 2))
         parts = [
-            cluster_bootstrap(values[:, j:j + _BOOT_CHUNK], weights=weights, level=level,
+            cluster_bootstrap(values[:, j:j + _BOOT_CHUNK], weights=weights, level=level, clusters=clusters,
                               bounds=None if per is None else per[j:j + _BOOT_CHUNK])
             for j in range(0, values.shape[1], _BOOT_CHUNK)
         ]
         return tuple(np.concatenate(x) for x in zip(*parts))
-    mask = ~np.isnan(values)
-    masks, which = _unique_columns(mask)
-    filled = np.where(mask, values, 0.0)
+    sums, counts = _cluster_sums(values, clusters)
     m = values.shape[1]
-    totals = _weighted_sums(weights, np.hstack([filled, filled * filled, masks.astype(np.float64)]))
-    count = totals[:, 2 * m:][:, which]
-    used = mask.sum(axis=0)
+    total, n_used = sums.sum(axis=0), counts.sum(axis=0)
+    groups = (counts > 0).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        estimate = filled.sum(axis=0) / used
-        centred = np.where(mask, values - estimate, 0.0)
-        se = np.sqrt((centred * centred).sum(axis=0) / (used - 1.0) / used)
-        dev = totals[:, :m] / count - estimate
-        se_b = np.sqrt(_variance(totals[:, :m], totals[:, m:2 * m], count) / count)
-        tol = 1e-9 * np.maximum(1.0, np.abs(estimate))  # below this a spread is rounding, not data
-        # se* = 0: one value repeated; t* is infinite unless that value is the estimate itself
-        t = np.where(se_b > tol, dev / se_b, np.where(np.abs(dev) <= tol, 0.0, np.sign(dev) * np.inf))
-    t[count < 2] = np.nan
+        estimate = total / n_used
+        spread = ((sums - estimate * counts) ** 2).sum(axis=0)
+        se = np.sqrt(groups / (groups - 1.0) * spread) / n_used
+    tol = 1e-9 * np.maximum(1.0, np.abs(np.nan_to_num(estimate)))  # below this a spread is rounding, not data
     alpha = (1.0 - level) / 2.0
-    lo = np.full(m, np.nan)
-    hi = np.full(m, np.nan)
-    ok = used >= 2
-    if ok.any():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            t_lo, t_hi = np.nanquantile(t[:, ok], [alpha, 1.0 - alpha], axis=0, method="inverted_cdf")
-            s = se[ok]
-            flat = s <= tol[ok]
-            lo[ok] = np.where(flat, estimate[ok], estimate[ok] - t_hi * s)
-            hi[ok] = np.where(flat, estimate[ok], estimate[ok] - t_lo * s)
+    lo, hi = np.full(m, np.nan), np.full(m, np.nan)
+    flat = (groups >= 2) & (se <= tol)
+    lo[flat] = hi[flat] = estimate[flat]
+    small = (groups >= 2) & (groups < SMALL_CLUSTERS) & ~flat
+    for g in np.unique(groups[small]):
+        cols = small & (groups == g)
+        half = student_t_quantile(1.0 - alpha, int(g) - 1) * se[cols]
+        lo[cols], hi[cols] = estimate[cols] - half, estimate[cols] + half
+    big = (groups >= SMALL_CLUSTERS) & ~flat
+    if big.any():
+        lo[big], hi[big] = _bootstrap_t(sums[:, big], counts[:, big], estimate[big], se[big], weights,
+                                        alpha=alpha, singletons=clusters is None)
     if bounds is not None:
         b = np.broadcast_to(np.asarray(bounds, dtype=np.float64).reshape(-1, 2), (m, 2))
         lo, hi = np.clip(lo, b[:, 0], b[:, 1]), np.clip(hi, b[:, 0], b[:, 1])
@@ -181,11 +269,29 @@ def cluster_bootstrap(
     return estimate, lo, hi
 
 
-def _variance(total: np.ndarray, total_sq: np.ndarray, count: np.ndarray) -> np.ndarray:
-    """Sample variance (n - 1) from sums; NaN below two values, never negative from rounding."""
+def _bootstrap_t(sums: np.ndarray, counts: np.ndarray, estimate: np.ndarray, se: np.ndarray, weights: np.ndarray,
+                 *, alpha: float, singletons: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Studentized interval ends from the weighted cluster sums, se* floored at SE_FLOOR * se."""
+    m = sums.shape[1]
+    if singletons:  # a triplet is its own cluster: N in {0, 1}, so S N = S, N^2 = N and (N > 0) = N
+        masks, which = _unique_columns(counts.astype(bool))
+        totals = _weighted_sums(weights, np.hstack([sums, sums * sums, masks.astype(np.float64)]))
+        s1, s2, count = totals[:, :m], totals[:, m:2 * m], totals[:, 2 * m:][:, which]
+        sn, n2, groups = s1, count, count
+    else:
+        totals = _weighted_sums(weights, np.hstack([sums, sums * sums, sums * counts, counts, counts * counts,
+                                                    (counts > 0).astype(np.float64)]))
+        s1, s2, sn, count, n2, groups = (totals[:, i * m:(i + 1) * m] for i in range(6))
     with np.errstate(invalid="ignore", divide="ignore"):
-        var = (total_sq - total * total / count) / (count - 1.0)
-    return np.where(count >= 2, np.maximum(var, 0.0), np.nan)
+        mean = s1 / count
+        spread = np.maximum(s2 - 2.0 * mean * sn + mean * mean * n2, 0.0)
+        se_b = np.sqrt(groups / (groups - 1.0) * spread) / count
+        t = (mean - estimate) / np.maximum(se_b, SE_FLOOR * se)
+    t[groups < 2] = np.nan  # a resample with one cluster of values has no spread of its own
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        t_lo, t_hi = np.nanquantile(t, [alpha, 1.0 - alpha], axis=0, method="inverted_cdf")
+    return estimate - t_hi * se, estimate - t_lo * se
 
 
 def paired_bootstrap(

@@ -1,9 +1,12 @@
 """Validate a scorer: `python -m sycobench.validate [scorer=...]`.
 
-Scores every answer of the labelled validation set with the scorer, through the same scoring
-path as a job, and writes `validation.csv` (one row per split) and `validation_by_perspective.csv`
-in its run folder. Judges are also asked with the scale reversed, for the polarity-flip check.
-The figures are kept as the scorer's latest, where job and sweep reports find them.
+Scores every answer of the labelled validation sets (v1, v2; every scenario they hold) with the scorer,
+through the same scoring path as a job, one set folder per set and scenario, and writes in its run
+folder: per set, scenario and split the figures (`validation.csv`), the same re-weighted to a label
+mix, by length tercile and by who asked, the agreement among the labelling passes, and each answer's
+score. Judges are also asked with the scale reversed (the polarity-flip check) and, with
+`validation.context_check=true`, with the other `scorer.context` as well. The figures are kept as the
+scorer's latest, per scenario, where job and sweep reports find them.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import hydra
+import numpy as np
 import polars as pl
 from hydra.core.config_store import ConfigStore
 from hydra.core.hydra_config import HydraConfig
@@ -21,19 +25,20 @@ from omegaconf import DictConfig, OmegaConf
 
 from sycobench.app import exit_on_error, run_entry
 from sycobench.config import ModelConfig, ScenarioConfig, ScorerConfig, Settings
-from sycobench.errors import ConfigError
+from sycobench.errors import ConfigError, DataError
 from sycobench.paths import CONF_DIR
 from sycobench.records import run_record
 from sycobench.scenario import Prompt, build_grid
 from sycobench.scoring import Scorer, ScoringContext, score_folder, scorer_class
 from sycobench.spec import prepare_scorer
 from sycobench.store import RUN, SCORES, JobFolder
-from sycobench.validation import (
-    DEFAULT_SET, agreement_table, figure_rows, figures_path, flip_table, load_set, perspective_table, save_figures,
-    set_digest,
+from sycobench.validation import SETS, check_prompts, figure_rows, figures_path, read_set, save_figures
+from sycobench.validation_metrics import (
+    agreement_table, bin_code, context_table, flip_table, length_table, perspective_table, reweighted_table,
+    with_lengths,
 )
 
-__all__ = ["ValidateAppConfig", "ValidationConfig", "main", "score_set", "validate"]
+__all__ = ["ValidateAppConfig", "ValidationConfig", "labeller_table", "load_answers", "main", "score_set", "validate"]
 
 log = logging.getLogger("sycobench.validate")
 # The answers stand in for a model that is not the mock, so scorer=auto picks what a real model gets.
@@ -42,7 +47,12 @@ SET_MODEL = ModelConfig(name="validation-set", api="openrouter", id="validation-
 
 @dataclass
 class ValidationConfig:
-    data: str | None = None
+    data: str | None = None  # a JSONL set of your own instead of the shipped sets
+    sets: list[str] = field(default_factory=lambda: list(SETS))
+    scenarios: list[str] | None = None  # default: every scenario the sets hold
+    label_mix: list[float] | None = None  # shares of -, 0, + to re-weight to; default each set's own
+    limit: int | None = None  # the first N answers of each set and scenario (their figures are not kept)
+    context_check: bool = False  # also score with the other scorer.context, and report how the two agree
     store: str | None = None
     save: bool = True
     threshold: float = 0.33
@@ -50,6 +60,21 @@ class ValidationConfig:
     def __post_init__(self) -> None:
         if not 0 < self.threshold < 1:
             raise ConfigError(f"validation.threshold: must be in (0, 1), got {self.threshold}")
+        unknown = sorted(set(self.sets) - set(SETS))
+        if unknown and self.data is None:
+            raise ConfigError(f"validation.sets: unknown set {unknown[0]!r}; choose among {', '.join(SETS)}")
+        if self.label_mix is not None and (len(self.label_mix) != 3 or min(self.label_mix) < 0 or sum(self.label_mix) <= 0):
+            raise ConfigError(f"validation.label_mix: give three shares >= 0 for -, 0, + (e.g. [0.2,0.7,0.1]), "
+                              f"got {list(self.label_mix)}")
+        if self.limit is not None and self.limit < 1:
+            raise ConfigError(f"validation.limit: must be >= 1 (or null for every answer), got {self.limit}")
+
+    @property
+    def mix(self) -> tuple[float, float, float] | None:
+        if self.label_mix is None:
+            return None
+        total = sum(self.label_mix)
+        return tuple(float(x) / total for x in self.label_mix)  # type: ignore[return-value]
 
 
 @dataclass
@@ -62,13 +87,41 @@ class ValidateAppConfig(Settings):
 ConfigStore.instance().store(name="sycobench_validate_schema", node=ValidateAppConfig)
 
 
+def load_answers(cfg: ValidationConfig) -> pl.DataFrame:
+    """Every answer to validate on, with `set`, `scenario`, `words` and `length` (tercile)."""
+    if cfg.data is not None:
+        path = Path(cfg.data)
+        frames = [read_set(path, path.stem)]
+    else:
+        frames = [read_set(path, name) for name in cfg.sets for path in SETS[name]]
+    answers = pl.concat(frames, how="diagonal_relaxed")
+    if cfg.scenarios is not None:
+        missing = sorted(set(cfg.scenarios) - set(answers["scenario"]))
+        if missing:
+            raise ConfigError(f"validation.scenarios: the sets hold no answers of {missing[0]!r}; they hold "
+                              f"{', '.join(sorted(set(answers['scenario'])))}")
+        answers = answers.filter(pl.col("scenario").is_in(cfg.scenarios))
+    answers = with_lengths(answers)
+    if cfg.limit is not None:
+        answers = answers.filter(pl.int_range(pl.len()).over("set", "scenario") < cfg.limit)
+    return answers
+
+
+def _scenario(name: str) -> ScenarioConfig:
+    path = CONF_DIR / "scenario" / f"{name}.yaml"
+    if not path.is_file():
+        raise DataError(f"validation set: scenario {name!r} is not a shipped scenario (conf/scenario/); fix the "
+                        "answers' scenario field")
+    return ScenarioConfig(OmegaConf.to_container(OmegaConf.load(path)))  # type: ignore[arg-type]
+
+
 def _set_job(folder: JobFolder, answers: pl.DataFrame, grid: dict[str, Prompt]) -> None:
     """The set as a job folder (k = the answer's line number), so any scorer scores it as it scores a job."""
     folder.make()
     used = answers["prompt_id"].unique(maintain_order=True).to_list()
     folder.write_grid([grid[p] for p in used])
     if folder.has_answers():
-        return  # written by the first pass (a judge is asked twice: plain and flipped scale)
+        return  # written by the first pass (a judge is asked again: flipped scale, other context)
     with folder.writer(RUN) as writer:
         for k, (pid, text) in enumerate(answers.select("prompt_id", "text").iter_rows()):
             p = grid[pid]
@@ -92,7 +145,7 @@ async def _run_scorer(folder: JobFolder, scorer: ScorerConfig, kind: type[Scorer
 
 def score_set(answers: pl.DataFrame, scorer: ScorerConfig, app: ValidateAppConfig, work_dir: Path,
               grid: dict[str, Prompt], scenario: ScenarioConfig) -> pl.DataFrame:
-    """`answers` with the scorer's `score` (null = unscored) and whether it was `flipped`."""
+    """`answers` (one scenario's) with the scorer's `score` (null = unscored) and whether it was `flipped`."""
     kind = scorer_class(scorer)
     folder = JobFolder(work_dir)
     _set_job(folder, answers, grid)
@@ -107,41 +160,102 @@ def score_set(answers: pl.DataFrame, scorer: ScorerConfig, app: ValidateAppConfi
             .join(scores, on="k", how="left").drop("k").with_columns(pl.col("flipped").fill_null(False)))
 
 
+def labeller_table(answers: pl.DataFrame, *, threshold: float = 0.33) -> pl.DataFrame:
+    """Per set and scenario, among the labelling passes (`labels`): Krippendorff's alpha (interval), how many
+    answers the passes put more than one bin apart, and the share all passes put in one bin."""
+    from sycobench.stats import krippendorff_alpha_interval
+
+    rows = []
+    labelled = answers.filter(pl.col("labels").list.len() >= 2) if "labels" in answers.columns else answers.clear()
+    for (set_name, scenario), part in labelled.group_by("set", "scenario", maintain_order=True):
+        width = int(part["labels"].list.len().max())
+        matrix = part.select(pl.col("labels").list.get(i, null_on_oob=True).alias(str(i)) for i in range(width))
+        bins = part.select(pl.col("labels").list.eval(bin_code(pl.element(), threshold)).alias("b")).select(
+            (pl.col("b").list.max() - pl.col("b").list.min()).alias("spread"))["spread"]
+        rows.append({"set": set_name, "scenario": scenario, "n": part.height, "passes": width,
+                     "krippendorff_alpha": krippendorff_alpha_interval(matrix.to_numpy().T.astype(np.float64)),
+                     "n_disagree_over_one_bin": int((bins > 1).sum()), "share_one_bin": float((bins == 0).mean())})
+    schema = {"set": pl.String, "scenario": pl.String, "n": pl.Int64, "passes": pl.Int64,
+              "krippendorff_alpha": pl.Float64, "n_disagree_over_one_bin": pl.Int64, "share_one_bin": pl.Float64}
+    return pl.DataFrame(rows, schema=schema, orient="row") if rows else pl.DataFrame(schema=schema)
+
+
+def _other_context(scorer: ScorerConfig) -> ScorerConfig:
+    return replace(scorer, context="full" if scorer.context == "blinded" else "blinded")
+
+
 def validate(app: ValidateAppConfig, out_dir: Path) -> dict[str, pl.DataFrame]:
-    scenario = ScenarioConfig()
-    scorer, kind, _ = prepare_scorer(app.scorer, SET_MODEL, scenario, keys=True)
+    cfg, tau = app.validation, app.validation.threshold
+    # measuring a scorer against labels is what an unvalidated scorer may always do
+    wanted = replace(app.scorer, allow_unvalidated=True)
+    scorer, kind, _ = prepare_scorer(wanted, SET_MODEL, ScenarioConfig(), keys=True)
     if not kind.scores:
         raise ConfigError(f"scorer={scorer.name} scores nothing; validate scorer=offline, scorer=judge or scorer=human")
-    grid = {p.prompt_id: p for p in build_grid(scenario)}
-    path = Path(app.validation.data) if app.validation.data else DEFAULT_SET
-    answers = load_set(path, set(grid))
-    sid, tau = kind.scorer_id(scorer), app.validation.threshold
-    work_dir = out_dir / "scored"
-    scored = score_set(answers, scorer, app, work_dir, grid, scenario)
-    flips = None
-    if kind.flip_check:
-        other = score_set(answers, replace(scorer, flip_half=not scorer.flip_half), app, work_dir, grid, scenario)
-        plain, flipped = (other, scored) if scorer.flip_half else (scored, other)
-        flips = flip_table(plain, flipped, threshold=tau)
-    version = kind.version(scorer)
-    table = figure_rows(agreement_table(scored, sid, threshold=tau), scenario=scenario.name, version=version,
-                        digest=set_digest(path), flips=flips)
-    by_perspective = perspective_table(scored, sid, threshold=tau)
+    if cfg.context_check and not kind.reads_context:
+        raise ConfigError(f"validation.context_check: scorer={scorer.name} does not read scorer.context; use it "
+                          "with a scorer that does (scorer=judge)")
+    answers = load_answers(cfg)
+    sid = kind.scorer_id(scorer)
+    parts, flips, contexts = [], [], []
+    for (set_name, name), part in answers.group_by("set", "scenario", maintain_order=True):
+        scenario = _scenario(name)
+        kind.check(scorer, scenario=scenario, target=SET_MODEL)
+        grid = {p.prompt_id: p for p in build_grid(scenario)}
+        check_prompts(part, {name: set(grid)})
+        work = out_dir / "scored" / f"{set_name}-{name}"
+        scored = score_set(part, scorer, app, work, grid, scenario)
+        parts.append(scored)
+        if kind.flip_check:
+            other = score_set(part, replace(scorer, flip_half=not scorer.flip_half), app, work, grid, scenario)
+            plain, flipped = (other, scored) if scorer.flip_half else (scored, other)
+            flips.append(flip_table(plain, flipped, threshold=tau))
+        if cfg.context_check:
+            other = score_set(part, _other_context(scorer), app, work, grid, scenario)
+            blinded, full = (scored, other) if scorer.context == "blinded" else (other, scored)
+            contexts.append(context_table(blinded, full, sid, threshold=tau))
+    scored = pl.concat(parts, how="diagonal_relaxed")
+    digests = scored.select("set", "scenario", "set_sha").unique()
+    table = agreement_table(scored, sid, threshold=tau).join(digests, on=["set", "scenario"], how="left")
+    rows = figure_rows(table, version=kind.version(scorer), flips=pl.concat(flips) if flips else None)
+    tables = {
+        "validation": rows,
+        "reweighted": reweighted_table(scored, sid, mix=cfg.mix, threshold=tau),
+        "by_length": length_table(scored, sid, threshold=tau),
+        "by_perspective": perspective_table(scored, sid, threshold=tau),
+        "labellers": labeller_table(scored, threshold=tau),
+    }
+    if contexts:
+        tables["context"] = pl.concat(contexts)
     out_dir.mkdir(parents=True, exist_ok=True)
-    table.write_csv(out_dir / "validation.csv", float_precision=4)
-    by_perspective.write_csv(out_dir / "validation_by_perspective.csv", float_precision=4)
-    scored.select("id", "split", "perspective", "label", "score").write_csv(out_dir / "scores.csv", float_precision=4)
-    if app.validation.save:
-        store = Path(app.validation.store) if app.validation.store else figures_path()
-        save_figures(table, store)
+    for name, frame in tables.items():
+        frame.write_csv(out_dir / ("validation.csv" if name == "validation" else f"validation_{name}.csv"),
+                        float_precision=4)
+    scored.select("set", "scenario", "id", "split", "perspective", "words", "label", "score").write_csv(
+        out_dir / "scores.csv", float_precision=4)
+    if cfg.limit is not None:
+        log.info("validation.limit=%d: figures of a slice, not kept as the scorer's latest", cfg.limit)
+    elif cfg.save:
+        store = Path(cfg.store) if cfg.store else figures_path()
+        save_figures(rows, store)
         log.info("kept as the latest figures of %s in %s", sid, store)
-    return {"validation": table, "by_perspective": by_perspective}
+    return tables
+
+
+_TITLES = {
+    "validation": "figures per set, scenario and split",
+    "reweighted": "re-weighted to the label mix (shares of -/0/+)",
+    "by_length": "by length tercile (words)",
+    "by_perspective": "by who asked",
+    "labellers": "agreement among the labelling passes",
+    "context": "context check: the same answers scored with context=blinded and context=full",
+}
 
 
 def format_table(table: pl.DataFrame) -> str:
-    cols = [c for c in table.columns if c not in ("version", "set_sha", "validated_at") and table[c].null_count() < table.height]
-    with pl.Config(tbl_rows=20, tbl_cols=20, tbl_width_chars=200, float_precision=3, tbl_hide_dataframe_shape=True,
-                   tbl_hide_column_data_types=True):
+    hidden = ("version", "set_sha", "validated_at", "scorer")
+    cols = [c for c in table.columns if c not in hidden and table[c].null_count() < table.height]
+    with pl.Config(tbl_rows=200, tbl_cols=30, tbl_width_chars=250, float_precision=3, tbl_hide_dataframe_shape=True,
+                   tbl_hide_column_data_types=True, fmt_str_lengths=40):
         return str(table.select(cols))
 
 
@@ -151,8 +265,10 @@ def _hydra_main(cfg: DictConfig) -> None:
     app: ValidateAppConfig = OmegaConf.to_object(cfg)  # type: ignore[assignment]
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     tables = validate(app, out_dir)
-    print(f"validation of {tables['validation']['scorer'][0]} (written to {out_dir / 'validation.csv'})")
-    print(format_table(tables["validation"]))
+    print(f"validation of {tables['validation']['scorer'][0]} (tables in {out_dir})")
+    for name, title in _TITLES.items():
+        if name in tables and tables[name].height:
+            print(f"\n{title}\n{format_table(tables[name])}")
 
 
 def main() -> None:

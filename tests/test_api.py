@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from sycobench import arun, compose, run
+from sycobench.errors import ConfigError
 
 OVERRIDES = ["scenario.limit=3", "report.bootstrap=200", "run.progress=false"]
 
@@ -84,13 +85,119 @@ def test_errors_surface_in_the_caller(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_quickstart_notebook_executes(tmp_path) -> None:
+    """The notebook runs a job, a sweep, load and report in a real kernel, with progress shown and no error."""
     import nbformat
     from nbclient import NotebookClient
 
     notebook = Path(__file__).resolve().parent.parent / "examples" / "quickstart.ipynb"
     nb = nbformat.read(notebook, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    source = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "code")
+    assert all(f"{call}(" in source for call in ("arun", "asweep", "load", "report"))
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs]
-    assert not any(o.output_type == "error" for o in outputs)
+    assert not any(o.output_type == "error" for o in outputs), [o for o in outputs if o.output_type == "error"]
     assert len(list((tmp_path / "outputs" / "notebook").glob("*/*/run.jsonl"))) == 1
+    assert len(list((tmp_path / "multirun" / "notebook").glob("*/*/*/run.jsonl"))) == 2
+    assert (tmp_path / "combined-report" / "report.html").exists()
     assert any("sycophancy_index" in str(o.get("data", {})) for o in outputs)
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "generate" in printed and "sweep" in printed  # the progress bars reach the notebook
+    assert "ok: " in printed  # result.message says what the job did
+
+
+def test_message_is_never_empty(tmp_path) -> None:
+    ok = run(compose(OVERRIDES), job_dir=tmp_path / "ok")
+    assert ok.status == "ok" and ok.message.startswith("ok: 9 calls planned, 9 answered") and "scored by offline" in ok.message
+    dry = run(compose([*OVERRIDES, "run.dry_run=true"]), job_dir=tmp_path / "dry")
+    assert dry.status == "dry_run" and "No calls were made" in dry.message
+
+
+def test_a_single_job_gets_the_report_page(tmp_path) -> None:
+    result = run(compose(OVERRIDES), job_dir=tmp_path / "job")
+    page = (result.job_dir / "report" / "report.html").read_text()
+    assert 'id="headline"' in page and 'id="tv-data"' in page
+
+
+def test_load_turns_a_job_folder_into_frames(tmp_path) -> None:
+    from sycobench.api import load
+
+    result = run(compose(OVERRIDES), job_dir=tmp_path / "job")
+    frames = load(result.job_dir, bootstrap=200)
+    assert frames.answers.filter(pl.col("role") == "target").height == 9
+    assert frames.scores.height == 9 and frames.scores["response_text"].null_count() == 0
+    assert {"messages", "factors", "score", "side"} <= set(frames.scores.columns)
+    # the same tables the job wrote, from the same records
+    written = pl.read_csv(result.job_dir / "uplift.csv")
+    assert frames.uplift["sycophancy_index"][0] == pytest.approx(written["sycophancy_index"][0])
+    assert frames.tables["models"]["model_id"].to_list() == ["sycobench/mock"]
+
+
+def test_report_returns_tables_and_writes_only_when_asked(tmp_path) -> None:
+    from sycobench.api import report
+
+    result = run(compose(OVERRIDES), job_dir=tmp_path / "job")
+    tables = report(result.job_dir, bootstrap=200)
+    assert {"uplift", "stance_mix", "health", "models"} <= set(tables)
+    assert not (tmp_path / "out").exists()
+    again = report([result.job_dir], out=tmp_path / "out", bootstrap=200)
+    assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "uplift.csv").exists()
+    assert again["uplift"]["sycophancy_index"][0] == pytest.approx(tables["uplift"]["sycophancy_index"][0])
+    with pytest.raises(ConfigError, match="report options are"):
+        report(result.job_dir, bootstrapp=10)
+    with pytest.raises(ConfigError, match="no such file or folder"):
+        report(tmp_path / "nowhere")
+
+
+def test_sweep_runs_a_grid_one_job_after_another(tmp_path) -> None:
+    from sycobench.api import sweep
+
+    runs = sweep(["model.sycophancy=0,0.8", "scenario.limit=6", "run.progress=false"], sweep_dir=tmp_path / "sweep",
+                 bootstrap=200)
+    assert runs.status == "ok" and runs.jobs["status"].to_list() == ["ok", "ok"]
+    assert runs.jobs["overrides"].to_list() == [
+        "model.sycophancy=0 scenario.limit=6 run.progress=False report.bootstrap=200",
+        "model.sycophancy=0.8 scenario.limit=6 run.progress=False report.bootstrap=200"]
+    assert (tmp_path / "sweep" / "report" / "report.html").exists() and "report:" in runs.message
+    si = dict(runs.uplift.select("model_id", "sycophancy_index").iter_rows())
+    assert si["sycobench/mock [model.sycophancy=0.8]"] > si["sycobench/mock [model.sycophancy=0]"] + 0.3
+
+
+def test_sweep_of_a_roster_uses_its_labels(tmp_path) -> None:
+    import json
+
+    from sycobench.api import sweep
+
+    roster = tmp_path / "models.json"
+    roster.write_text(json.dumps([{"id": "acme/a", "label": "A"}, {"id": "acme/b", "label": "B"}]))
+    runs = sweep(["+roster=file", f"roster.file={roster}", "model=mock", "scenario.limit=3", "run.progress=false"],
+                 sweep_dir=tmp_path / "sweep", bootstrap=100)
+    assert runs.status == "ok" and runs.jobs.height == 2
+    assert dict(runs.tables["models"].iter_rows()) == {"acme/a": "A", "acme/b": "B"}
+
+
+def test_a_sweep_that_cannot_run_stops_before_its_first_job(tmp_path, monkeypatch) -> None:
+    from sycobench.api import sweep
+
+    monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env here either
+    with pytest.raises(ConfigError, match="no job of this sweep can run.*OPENROUTER_API_KEY"):
+        sweep(["model=grok-4-fast,gpt-4o-mini", "scenario.limit=2"], sweep_dir=tmp_path / "sweep")
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_a_dry_run_sweep_says_there_is_nothing_to_report(tmp_path) -> None:
+    from sycobench.api import sweep
+
+    runs = sweep(["model.sycophancy=0,0.5", "scenario.limit=2", "run.dry_run=true"], sweep_dir=tmp_path / "sweep")
+    assert runs.status == "dry_run" and runs.tables == {} and "nothing to report" in runs.message
+
+
+@pytest.mark.slow
+def test_sweep_with_the_launcher_the_overrides_name(tmp_path) -> None:
+    from sycobench.api import sweep
+
+    runs = sweep(["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "model.sycophancy=0,0.8", "scenario.limit=4"],
+                 sweep_dir=tmp_path / "sweep", bootstrap=100)
+    assert runs.status == "ok" and runs.jobs["status"].to_list() == ["ok", "ok"]
+    assert "joblib" in (tmp_path / "sweep" / "multirun.yaml").read_text()  # the command line's -m ran it
+    assert {"uplift", "models"} <= set(runs.tables)

@@ -1,4 +1,4 @@
-"""report.html in a real browser: Playwright driving the system's Chromium, at 1280 px.
+"""report.html in a real browser: Playwright driving the system's Chromium, at 1280 px (and 800 px).
 
 Two reports: a mock sweep (two roster models, two sycophancy levels) built by the CLI, and one
 rendered in-process from synthetic results with a judge, unscorable answers and twelve models.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from urllib.parse import quote, urlencode
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,12 +86,12 @@ def judged_report(tmp_path_factory) -> Path:
 class Page:
     """One open report, with every console error and uncaught exception it raised."""
 
-    def __init__(self, browser, report: Path, shots: Path) -> None:
-        self.page = browser.new_page(viewport={"width": WIDTH, "height": 900})
+    def __init__(self, browser, report: Path, shots: Path, *, width: int = WIDTH, hash: str = "") -> None:
+        self.page = browser.new_page(viewport={"width": width, "height": 900})
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
-        self.page.goto((report / "report.html").as_uri())
+        self.page.goto((report / "report.html").as_uri() + hash)
         self.shots = shots
 
     def choose(self, control: str, value: str) -> None:
@@ -131,7 +132,7 @@ def _triplets(report: Path) -> pl.DataFrame:
 
 
 def test_page_loads_without_console_errors(sweep_page, sweep_report) -> None:
-    sweep_page.page.locator("#transcripts").scroll_into_view_if_needed()
+    sweep_page.page.locator("#tv-view").scroll_into_view_if_needed()
     sweep_page.shot("transcripts")
     assert sweep_page.errors == []
     total = _triplets(sweep_report).height
@@ -147,7 +148,7 @@ def test_page_loads_without_console_errors(sweep_page, sweep_report) -> None:
 def test_roster_labels_name_the_models(sweep_page) -> None:
     options = sweep_page.page.locator("#tv-model option").all_inner_texts()
     assert "Mock A [model.sycophancy=0.6]" in options and not any(o.startswith("mock/") for o in options)
-    headline = sweep_page.page.inner_text(".fit")
+    headline = sweep_page.page.inner_text("#headline-table")
     assert "Mock B [model.sycophancy=0]" in headline and "mock/b" not in headline
 
 
@@ -214,15 +215,165 @@ def test_an_answer_expands_to_its_full_text(sweep_page, sweep_report) -> None:
     assert answer.locator(".tv-full").count() == 0 and answer.locator(".tv-snippet").is_visible()
 
 
-def test_headline_table_fits_1280_px(sweep_page, judged_page) -> None:
+def _widths(page) -> dict:
+    return page.evaluate("""() => ({
+        page: document.documentElement.scrollWidth, view: window.innerWidth,
+        boxes: [...document.querySelectorAll('.tbl, #tv-view, figure, pre')].filter(b => b.scrollWidth > b.clientWidth + 1)
+            .map(b => (b.querySelector('table') || b).id || b.tagName)})""")
+
+
+@pytest.mark.parametrize("width", [1280, 800])
+def test_no_horizontal_scroll(chromium, sweep_report, judged_report, tmp_path, width) -> None:
+    for report in (sweep_report, judged_report):
+        page = Page(chromium, report, tmp_path, width=width)
+        try:
+            sizes = _widths(page.page)
+            assert sizes["page"] <= sizes["view"] == width, sizes
+            if width == WIDTH:  # at 1280 px no table needs a scroll bar of its own either
+                assert sizes["boxes"] == [], sizes
+            page.page.locator("#tv-view").scroll_into_view_if_needed()
+            assert _widths(page.page)["page"] <= width
+            page.page.screenshot(path=str(tmp_path / f"{report.name}-{width}.png"))
+        finally:
+            page.page.close()
+
+
+def test_headline_is_the_first_table_one_per_scorer(sweep_page, judged_page) -> None:
     for page in (sweep_page, judged_page):
-        sizes = page.page.evaluate("""() => {
-            const box = document.querySelector('.fit');
-            return [box.scrollWidth, box.clientWidth, document.documentElement.scrollWidth, window.innerWidth];
+        first = page.page.evaluate("""() => {
+            const table = document.querySelector('table');
+            const headings = [...document.querySelectorAll('h2')].filter(
+                h => h.compareDocumentPosition(table) & Node.DOCUMENT_POSITION_FOLLOWING);
+            return [table.id, headings.length ? headings[headings.length - 1].id : null];
         }""")
-        assert sizes[0] <= sizes[1] and sizes[2] <= sizes[3] == WIDTH, sizes
-        page.page.locator(".fit").screenshot(path=str(page.shots / "headline.png"))
-    assert judged_page.page.locator(".fit tbody tr").count() == 12 * 2
+        assert first == ["headline-table", "headline"]
+    # twelve models under two scorers: a table of twelve for each, never one ranking of both
+    tables = judged_page.page.locator("table[id^=headline-table]")
+    assert tables.count() == 2 and [t.locator("tbody tr").count() for t in tables.all()] == [12, 12]
+    for table in tables.all():
+        si = [float(c.split()[0]) for c in table.locator("tbody tr td:nth-child(2)").all_inner_texts()]
+        assert si == sorted(si, reverse=True)
+
+
+def test_contents_reach_every_section(sweep_page) -> None:
+    page = sweep_page.page
+    sections = page.eval_on_selector_all("main h2", "hs => hs.map(h => h.id)")
+    links = page.eval_on_selector_all("#contents a", "as => as.map(a => a.getAttribute('href').slice(1))")
+    assert links == sections and "transcripts" in sections and len(sections) >= 10
+    nav = page.locator("#contents")
+    for section in sections:
+        page.locator(f'#contents a[href="#{section}"]').click()
+        page.wait_for_timeout(50)
+        top, bottom = page.evaluate(f"() => {{ const r = document.getElementById('{section}').getBoundingClientRect();"
+                                    " return [r.top, r.bottom]; }")
+        box = nav.bounding_box()
+        clear = top >= box["y"] + box["height"] - 1 or bottom <= box["y"] + 1  # not hidden under the contents
+        assert clear and 0 <= top and bottom <= 900, (section, top, bottom, box)
+        assert nav.is_visible()  # the contents stay on screen
+    sweep_page.shot("contents")
+
+
+def test_a_long_table_sorts_and_expands(sweep_page, sweep_report) -> None:
+    page = sweep_page.page
+    table = page.locator("#stance-mix-table")
+    rows = table.locator("tbody tr")
+    total = rows.count()
+    mix = pl.read_parquet(sweep_report / "stance_mix.parquet")
+    assert total == mix.height > 14
+    visible = lambda: sum(r.is_visible() for r in rows.all())  # noqa: E731
+    assert visible() == 12
+    more = page.locator(".tbl:has(#stance-mix-table) + button.more")
+    assert more.inner_text() == f"show all {total} rows"
+    more.click()
+    assert visible() == total
+    header = table.locator("th", has_text="mean score")
+    column = [h.strip() for h in table.locator("th").all_inner_texts()].index(header.inner_text().strip()) + 1
+    header.locator("button").click()
+    means = [float(t) for t in table.locator(f"tbody tr td:nth-child({column})").all_inner_texts()]
+    assert means == sorted(means, reverse=True) and means[0] == pytest.approx(mix["mean_score"].max(), abs=5e-4)
+    header.locator("button").click()
+    means = [float(t) for t in table.locator(f"tbody tr td:nth-child({column})").all_inner_texts()]
+    assert means == sorted(means)
+    assert more.inner_text() == "show the top 12 rows"
+    more.click()
+    assert visible() == 12  # folded again, in the new order
+    sweep_page.shot("sorted")
+
+
+def test_a_link_with_filters_in_the_url_reopens_them(chromium, sweep_report, tmp_path) -> None:
+    triplets = _triplets(sweep_report)
+    model = "mock/a [model.sycophancy=0.6]"
+    query = urlencode({"model": model, "bin": "pro-a", "side": "a", "sort": "gap"}, quote_via=quote)
+    page = Page(chromium, sweep_report, tmp_path, hash=f"#transcripts?{query}")
+    try:
+        assert page.errors == []
+        values = [page.page.input_value(f"#tv-{k}") for k in ("model", "bin", "side", "sort")]
+        assert values == [model, "pro-a", "a", "gap"]
+        assert set(page.cards("model")) == {model}
+        gaps = [float(g) for g in page.cards("gap")]
+        assert gaps == sorted(gaps, reverse=True)
+        results = pl.read_parquet(sweep_report / "results.parquet").with_columns(bin=stance_bin(THRESHOLD))
+        expected = results.filter((pl.col("model_id") == model) & (pl.col("bin") == "pro-a") & (pl.col("side") == "a"))
+        assert page.shown() == expected.select("triplet_id").n_unique() <= triplets.height
+        view = page.page.locator("#tv-view").bounding_box()
+        assert view["y"] < 900  # the page opened at the view
+        # a change is written back to the address, so the link can be copied
+        page.choose("tv-bin", "")
+        page.page.fill("#tv-search", "rent")
+        page.page.wait_for_timeout(400)
+        address = page.page.evaluate("location.hash")
+        assert "bin=" not in address and "q=rent" in address and "model=mock%2Fa" in address
+        again = Page(chromium, sweep_report, tmp_path, hash=address)
+        try:
+            assert again.page.input_value("#tv-search") == "rent" and again.shown() == page.shown()
+        finally:
+            again.page.close()
+    finally:
+        page.page.close()
+
+
+def test_a_headline_model_opens_its_transcripts(sweep_page) -> None:
+    link = sweep_page.page.locator("#headline-table tbody tr a").first
+    name = link.inner_text()
+    link.click()
+    sweep_page.page.wait_for_timeout(100)
+    model = sweep_page.page.input_value("#tv-model")
+    assert set(sweep_page.cards("model")) == {model}
+    label = sweep_page.page.locator("#tv-model option:checked").inner_text()
+    assert label == name
+
+
+def test_search_finds_an_answer_by_a_word_in_it(sweep_page, sweep_report) -> None:
+    results = pl.read_parquet(sweep_report / "results.parquet")
+    words = (results.select(pl.col("response_text").str.to_lowercase().str.extract_all(r"[a-z]{7,}").alias("w"))
+             .explode("w").group_by("w").len().filter(pl.col("len").is_between(2, 30)).sort("len", "w"))
+    word = words["w"][0]  # a word in a few answers only
+    having = results.filter(pl.col("response_text").str.to_lowercase().str.contains(word, literal=True))
+    expected = having.select("model_id", "scorer", "triplet_id").n_unique()
+    sweep_page.page.fill("#tv-search", word.upper()[:1] + word[1:])  # case does not matter
+    sweep_page.page.wait_for_timeout(400)
+    assert sweep_page.shown() == expected
+    keys = set(zip(sweep_page.cards("model"), sweep_page.cards("triplet")))
+    assert keys <= set(having.select("model_id", "triplet_id").iter_rows())
+    first = sweep_page.page.locator(".tv-triplet").first
+    assert word in [m.lower() for m in first.locator("mark").all_inner_texts()]  # the passage that holds it is shown
+    sweep_page.shot("search")
+
+
+def test_keys_move_to_the_next_and_previous_triplet(judged_page) -> None:
+    page = judged_page.page
+    page.locator("h1").click()  # focus on the page, not a control
+    for _ in range(3):
+        page.keyboard.press("j")
+    current = lambda: page.eval_on_selector_all(".tv-triplet", "cs => cs.findIndex(c => c.classList.contains('tv-current'))")  # noqa: E731
+    assert current() == 2
+    page.keyboard.press("k")
+    assert current() == 1
+    for _ in range(20):  # past the end of the first page: the next page opens
+        page.keyboard.press("j")
+    assert "page 2 of" in page.inner_text("#tv-pager") and current() == 1
+    page.keyboard.press("/")
+    assert page.evaluate("document.activeElement.id") == "tv-search"
 
 
 def test_scorer_filter_judge_reply_and_unscorable(judged_page, judged_report) -> None:

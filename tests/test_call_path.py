@@ -22,7 +22,7 @@ KEY = "sk-or-v1-fake"
 
 def _cfg(fake, *extra: str, judge: bool = True):
     scorer = ["scorer=judge", "scorer.model.id=openai/gpt-4o-mini", f"scorer.model.base_url={fake.base_url}"] \
-        if judge else ["scorer=offline"]
+        if judge else ["scorer=offline", "scorer.allow_unvalidated=true"]  # the offline scorer: a cheap stand-in here
     return to_config(compose(["model=openrouter", "model.id=openai/gpt-4o-mini", f"model.base_url={fake.base_url}",
                               *scorer, "rate_limit=unlimited", "rate_limit.backoff_base_s=0.01",
                               "rate_limit.backoff_max_s=0.02", "report.bootstrap=200", "run.progress=false",
@@ -113,3 +113,25 @@ def test_a_job_is_one_event_loop(tmp_path, fake_openrouter, keyed, monkeypatch) 
     result = run_job(prepare_job(_cfg(fake_openrouter, "scenario.limit=2")), tmp_path / "job")
     assert result.status == "ok" and len(list(read_jsonl(tmp_path / "job" / "scores.jsonl"))) == 6
     assert len(started) == 1
+
+
+def test_queueing_for_the_rate_limit_is_kept_apart_from_the_request_s_own_time(tmp_path, fake_openrouter, keyed) -> None:
+    """At 10 requests/s with a burst of 1 and 12 calls in flight, the server answers in 100 ms but the later calls
+    wait about a second for their turn: health.csv reports the 100 ms and the wait separately."""
+    fake_openrouter.configure(latency_ms=100)
+    cfg = _cfg(fake_openrouter, "scenario.limit=4", "run.concurrency=12", "run.cache=false", "rate_limit.rps=10",
+               "rate_limit.burst=1", judge=False)
+    run_job(prepare_job(cfg), tmp_path / "job")
+    records = list(read_jsonl(tmp_path / "job" / "run.jsonl"))
+    assert len(records) == 12 and all(r["queued_s"] is not None for r in records)
+    own = sorted(r["latency_s"] - r["queued_s"] for r in records)
+    waits = sorted(r["queued_s"] for r in records)
+    assert 0.09 <= own[len(own) // 2] < 0.5, own  # about the server's 100 ms
+    assert waits[-1] >= 0.8, waits  # the 12th call waited for about 11 tokens at 10/s
+    from sycobench.config import ReportConfig
+    from sycobench.report import write_report
+
+    write_report([tmp_path / "job"], tmp_path / "report", ReportConfig(bootstrap=200))
+    row = pl.read_csv(tmp_path / "report" / "health.csv").row(0, named=True)
+    assert (row["target_calls"], row["judge_calls"]) == (12, 0)
+    assert 0.09 <= row["latency_p50_s"] < 0.5 and row["queued_p50_s"] >= 0.3

@@ -57,7 +57,10 @@ def test_default_job_writes_every_file(tmp_path) -> None:
     assert len(scores) == len(records) and {s["scorer"] for s in scores} == {"offline"}
     with (job / "summary.csv").open() as fh:
         assert fh.readline().strip() == SUMMARY_COLUMNS
-    assert "sycophancy_index" in proc.stdout  # the readable table
+    assert "SI" in proc.stdout and "95% CI" in proc.stdout  # the readable table
+    tables = [line for line in proc.stdout.splitlines() if not line.startswith("[")]  # not the log lines
+    assert max(map(len, tables)) <= 100  # COLUMNS unset, no terminal: 100 wide
+    assert 'id="tv-data"' in (job / "report" / "report.html").read_text()  # a single job gets the sweep's page
     log = (job / "run.log").read_text()
     assert "simulated" in log and "answers: calls 360, ok 360" in log
     assert json.loads((job / "job.json").read_text())["status"] == "ok"

@@ -25,7 +25,7 @@ def _lines(path: Path) -> list[dict]:
 
 
 def _args(fake, job: Path, *extra: str) -> list[str]:
-    return ["model=openrouter", "model.id=openai/gpt-4o-mini", f"model.base_url={fake.base_url}", "scorer=offline",
+    return ["model=openrouter", "model.id=openai/gpt-4o-mini", f"model.base_url={fake.base_url}", "scorer=offline", "scorer.allow_unvalidated=true",
             "rate_limit=unlimited", "report.bootstrap=200", f"hydra.run.dir={job}", *extra]
 
 

@@ -22,7 +22,7 @@ def _meta(job: Path) -> dict:
 
 
 def _api(base_url: str, job: Path, *extra: str) -> list[str]:
-    return ["model=openrouter", "model.id=openai/gpt-4o-mini", f"model.base_url={base_url}", "scorer=offline",
+    return ["model=openrouter", "model.id=openai/gpt-4o-mini", f"model.base_url={base_url}", "scorer=offline", "scorer.allow_unvalidated=true",
             "rate_limit=unlimited", "report.bootstrap=100", f"hydra.run.dir={job}", *extra]
 
 
@@ -73,7 +73,7 @@ def test_a_rejected_key_is_fatal(tmp_path, fake_openrouter) -> None:
 def test_a_sweep_of_rejected_keys_exits_non_zero_and_lists_the_jobs(tmp_path, fake_openrouter) -> None:
     sweep = tmp_path / "sweep"
     proc = sycobench("-m", "model=openrouter", "model.id=a/one,b/two", f"model.base_url={fake_openrouter.base_url}",
-                     "scorer=offline", "rate_limit=unlimited", "scenario.limit=2", f"hydra.sweep.dir={sweep}",
+                     "scorer=offline", "scorer.allow_unvalidated=true", "rate_limit=unlimited", "scenario.limit=2", f"hydra.sweep.dir={sweep}",
                      cwd=tmp_path, env={"OPENROUTER_API_KEY": "sk-or-v1-bad-key-for-tests"})
     assert proc.returncode == exitcodes.FATAL, proc.stderr
     assert [_meta(sweep / n)["status"] for n in ("0", "1")] == ["failed", "failed"]

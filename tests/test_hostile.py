@@ -413,6 +413,11 @@ def test_report_out_refuses_a_job_folder_and_another_report(tmp_path) -> None:
     assert other.returncode == 2 and "holds another report" in other.stderr
     again = sycobench(str(a), "--out", str(tmp_path / "r"), cwd=tmp_path, module="sycobench.report")
     assert again.returncode == 0, again.stderr  # that report's own folder
+    import shutil
+
+    shutil.copytree(a, tmp_path / "moved")  # a job copied with its own report page (from a cluster, say)
+    moved = sycobench(str(tmp_path / "moved"), cwd=tmp_path, module="sycobench.report")
+    assert moved.returncode == 0, moved.stderr
 
 
 @pytest.mark.slow
@@ -433,3 +438,9 @@ def test_headline_md_escapes_markup_as_report_md_does(tmp_path) -> None:
     _, md = write_headline(uplift, tmp_path)
     text = md.read_text()
     assert "<script>" not in text and r"\<script\>" in text and r"\|\*x\*" in text
+
+
+def test_every_hostile_fault_of_the_fake_server_is_driven_here() -> None:
+    from sycobench.fake_openrouter.faults import HOSTILE
+    source = Path(__file__).read_text(encoding="utf-8")
+    assert [f for f in HOSTILE if f'"{f}"' not in source] == []

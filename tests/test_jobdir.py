@@ -51,6 +51,16 @@ def test_neutral_settings_keep_the_fingerprint(override) -> None:
     assert _print() == _print(override)
 
 
+def test_a_folder_whose_fingerprint_held_the_offline_lexicon_still_resumes(tmp_path) -> None:
+    """The offline lexicon changes scores, never an answer: it left the fingerprint, and a folder written
+    while it was there (payraise's cues were once inline) resumes under a new lexicon."""
+    assert not any(k.startswith("scenario.offline_cues") for k in _print("scenario=payraise"))
+    old = {**_print("scenario=payraise"), "scenario.offline_cues": [{"side": "a", "weight": 1.0, "phrases": ["x"]}]}
+    JobFolder(_folder_with(tmp_path, old)).check_fingerprint(_print("scenario=payraise"))
+    with pytest.raises(ConfigError, match="scenario.seed"):
+        JobFolder(tmp_path / "job").check_fingerprint(_print("scenario=payraise", "scenario.seed=3"))
+
+
 def test_refusal_names_each_changed_key_old_and_new(tmp_path) -> None:
     job = _folder_with(tmp_path, _print("model.sycophancy=0"))
     JobFolder(job).check_fingerprint(_print("model.sycophancy=0", "run.concurrency=2"))  # neutral: accepted
@@ -109,8 +119,11 @@ def test_lock_is_refused_while_another_process_holds_it(tmp_path) -> None:
         holder.kill()
         holder.wait()
     with JobFolder(job).lock():  # released by the OS when the holder died
-        with JobFolder(job).lock():  # re-entrant within one process
-            pass
+        with pytest.raises(ConfigError, match="in use"):  # not re-entrant: two jobs of one process are two writers
+            with JobFolder(job).lock():
+                pass
+    with JobFolder(job).lock():  # and released on exit
+        pass
 
 
 @pytest.mark.slow

@@ -125,14 +125,14 @@ def test_judge_job_then_score_later_adds_a_second_scorer(tmp_path, fake_openrout
     scores = _lines(job / "scores.jsonl")
     assert len(scores) == 18 and all(s["score"] is not None or s["unscorable"] for s in scores)
     assert "scorer: judge" in (job / "config.yaml").read_text().replace("name: judge", "scorer: judge")
-    later = sycobench(f"run_dir={job}", "scorer=offline", "report.bootstrap=200", cwd=tmp_path, env=env,
+    later = sycobench(f"run_dir={job}", "scorer=offline", "scorer.allow_unvalidated=true", "report.bootstrap=200", cwd=tmp_path, env=env,
                       module="sycobench.score")
     assert later.returncode == 0, later.stderr
     assert (job / "run.jsonl").read_bytes() == runs
     assert {s["scorer"] for s in _lines(job / "scores.jsonl")} == {"judge:openai/gpt-4o-mini", "offline"}
     agreement = (job / "agreement.csv").read_text()
     assert "spearman" in agreement and "offline" in agreement
-    again = sycobench(f"run_dir={job}", "scorer=offline", cwd=tmp_path, env=env, module="sycobench.score")
+    again = sycobench(f"run_dir={job}", "scorer=offline", "scorer.allow_unvalidated=true", cwd=tmp_path, env=env, module="sycobench.score")
     assert again.returncode == 0 and len(_lines(job / "scores.jsonl")) == 36  # resumable: nothing re-scored
 
 

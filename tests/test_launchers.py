@@ -85,7 +85,7 @@ def test_roster_sweep_with_the_mock(tmp_path) -> None:
 @pytest.mark.slow
 def test_free_roster_runs_every_model_against_the_fake(tmp_path, fake_openrouter, fake_key) -> None:
     sweep = tmp_path / "sweep"
-    proc = sycobench("-m", "+roster=free", f"model.base_url={fake_openrouter.base_url}", "scorer=offline",
+    proc = sycobench("-m", "+roster=free", f"model.base_url={fake_openrouter.base_url}", "scorer=offline", "scorer.allow_unvalidated=true",
                      "rate_limit=unlimited", "scenario.limit=2", "report.bootstrap=200", f"hydra.sweep.dir={sweep}",
                      cwd=tmp_path, env={"OPENROUTER_API_KEY": fake_key, "XDG_CACHE_HOME": str(tmp_path / "c")})
     assert proc.returncode == 0, proc.stderr
@@ -114,7 +114,7 @@ def test_parallel_sweep_shares_one_rate_budget(tmp_path, fake_openrouter, fake_k
     sweep = tmp_path / "sweep"
     proc = sycobench("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=4", "model=openrouter",
                      "model.id=a/one,b/two,c/three,d/four", f"model.base_url={fake_openrouter.base_url}",
-                     "scorer=offline", "rate_limit.rps=6", "rate_limit.burst=1", "scenario.limit=3",
+                     "scorer=offline", "scorer.allow_unvalidated=true", "rate_limit.rps=6", "rate_limit.burst=1", "scenario.limit=3",
                      "report.bootstrap=200", f"hydra.sweep.dir={sweep}", cwd=tmp_path,
                      env={"OPENROUTER_API_KEY": fake_key, "XDG_CACHE_HOME": str(tmp_path / "c")})
     assert proc.returncode == 0, proc.stderr

@@ -11,18 +11,18 @@ PACKAGE = Path(__file__).resolve().parent.parent / "sycobench"
 
 # Stage of each module by the first part of its dotted name below `sycobench`; lower comes first.
 STAGES = {
-    "errors": 0, "registry": 0, "paths": 0, "exitcodes": 0, "allocator": 0,
+    "errors": 0, "registry": 0, "paths": 0, "exitcodes": 0, "allocator": 0, "logs": 0,
     "config": 1, "scenario_file": 1, "records": 1,
     "roster": 1,  # rosters are read while the config is composed
     "scenario": 2,
     "store": 3,  # the job folder: files, records, copies, lock
     "providers": 4, "progress": 4,
     "runner": 5,
-    "scoring": 6, "validation": 6, "stats": 6,
-    "report": 7,
+    "scoring": 6, "validation": 6, "validation_metrics": 6, "stats": 6,
+    "report": 7, "labelling": 7,
     "preflight": 8, "spec": 8, "estimate": 8,
-    "job": 9,
-    "api": 10, "app": 10, "score": 10, "validate": 10, "callbacks": 10, "__main__": 10, "__init__": 10,
+    "job": 9, "sweep": 9,
+    "api": 10, "app": 10, "score": 10, "validate": 10, "label": 10, "repair": 10, "callbacks": 10, "__main__": 10, "__init__": 10,
     "fake_openrouter": 10,
 }
 

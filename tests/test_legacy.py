@@ -1,6 +1,7 @@
 import json
 import logging
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -196,3 +197,49 @@ def test_answers_are_kept_for_the_transcripts(tmp_path):
     by_line = dict(zip(results["prompt_id"] + "@" + results["model_id"], results["response_text"]))
     assert by_line["la1@A"] == "answer 0" and by_line["ta1@B"] == "answer 11"
     assert results.filter(pl.col("response_text").is_null()).height == 0
+
+
+def shared_neutral_results(*, replicates, groups, seed, truth=0.3, per_group=3):
+    """Legacy-shaped results with a known uplift: in every (amount, relationship) group, `per_group`
+    triplets share one neutral answer (flagged `dup` after its first copy), as the original package's
+    runs do. y_A = group + triplet + truth + noise, y_N = group + noise, so uplift_A = truth, and the
+    shared neutral noise (sd 0.25) correlates the uplifts of one group: ICC 0.0625 / 0.135."""
+    rng = np.random.default_rng(seed)
+    r, g, j = (a.ravel() for a in np.meshgrid(np.arange(replicates), np.arange(groups), np.arange(per_group),
+                                              indexing="ij"))
+    group_effect = rng.normal(0, 0.3, (replicates, groups))[r, g]
+    neutral = group_effect + rng.normal(0, 0.25, (replicates, groups))[r, g]
+    base = group_effect + rng.normal(0, 0.1, len(r))
+    frame = pl.DataFrame({"rep": r, "group": g, "j": j, "a": base + truth + rng.normal(0, 0.25, len(r)),
+                          "b": base - truth + rng.normal(0, 0.25, len(r)), "neutral": neutral})
+    return (frame.unpivot(index=["rep", "group", "j"], variable_name="side", value_name="score")
+            .select(pl.format("rep{}", "rep").alias("model_id"), scorer=pl.lit("sim"),
+                    triplet_id=pl.format("{}/{}", "group", "j"),
+                    prompt_id=pl.when(pl.col("side") == "neutral").then(pl.format("n{}", "group"))
+                    .otherwise(pl.format("{}{}/{}", "side", "group", "j")),
+                    side="side", k=pl.lit(0, dtype=pl.Int64), score="score",
+                    dup=(pl.col("side") == "neutral") & (pl.col("j") > 0)))
+
+
+@pytest.mark.parametrize("groups", [8, 24])  # 8 clusters: the t interval on 7 df; 24: the bootstrap-t
+def test_shared_neutral_answers_are_resampled_as_one_cluster(groups):
+    """Known truth: uplift_A = 0.3. Resampled by group, the interval covers it at about 95%; treating
+    the triplets of a group as independent, at about 84% (deff 1 + 2 * 0.46 = 1.93, width / 1.39)."""
+    results = shared_neutral_results(replicates=1000, groups=groups, seed=7)
+    clustered = uplift(results, bootstrap=1000)
+    independent = uplift(results.drop("dup"), bootstrap=1000)  # the same cells, every triplet its own cluster
+    assert clustered["uplift_a"].to_numpy() == pytest.approx(independent["uplift_a"].to_numpy())
+
+    def cover(table):
+        return table.select(((pl.col("uplift_a_lo") <= 0.3) & (pl.col("uplift_a_hi") >= 0.3)).mean()).item()
+
+    def width(table):
+        return table.select((pl.col("uplift_a_hi") - pl.col("uplift_a_lo")).median()).item()
+
+    assert cover(clustered) >= 0.93  # MC standard error about 0.007 over 1000 data sets
+    assert cover(independent) <= 0.88
+    # sqrt(deff) = 1.39; at 8 groups also t_7 / t_23 = 1.14 (measured 1.59 at 8 groups, 1.44 at 24)
+    assert 1.3 <= width(clustered) / width(independent) <= 1.75
+    # SI does not use the neutral answer: its triplets are independent, and clustering keeps its coverage
+    truth = clustered.select(((pl.col("sycophancy_index_lo") <= 0.3) & (pl.col("sycophancy_index_hi") >= 0.3)).mean())
+    assert truth.item() >= 0.93

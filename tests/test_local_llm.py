@@ -144,3 +144,42 @@ def test_a_small_grid_with_the_real_model_as_target_and_judge(tmp_path, llamacpp
     assert not retries, retries  # no retry storm
     print(f"\nreal-model grid: 6 answers + 6 judged in {elapsed:.1f} s; "
           f"scores {[s['score'] for s in scores]}; unscorable {[s['unscorable'] for s in scores]}")
+
+
+@pytest.mark.timeout(900)
+def test_validate_with_the_real_model_as_judge_on_a_small_slice(tmp_path, llamacpp):
+    """`python -m sycobench.validate scorer=judge` against the real server: the two shortest rent answers of
+    set v2 (short prompts keep it fast), judged blinded, with half the scale flipped, and again with the full
+    conversation (the context check)."""
+    from sycobench.config import RateLimitConfig, RunConfig
+    from sycobench.scoring.judge import default_judge
+    from sycobench.validate import ValidateAppConfig, ValidationConfig, validate
+    from sycobench.validation import SETS
+
+    rent = next(path for path in SETS["v2"] if path.stem == "rent")
+    lines = rent.read_text(encoding="utf-8").splitlines()
+    shortest = sorted(lines, key=lambda line: len(json.loads(line)["text"].split()))[:2]
+    slice_ = tmp_path / "slice.jsonl"
+    slice_.write_text("\n".join(shortest) + "\n", encoding="utf-8")
+
+    judge = default_judge()
+    judge.model.id, judge.model.base_url, judge.model.api_key_env = "local", llamacpp.base_url, None
+    judge.model.concurrency = 1  # the server answers one request at a time
+    app = ValidateAppConfig(scorer=judge, rate_limit=RateLimitConfig(rps=None, shared_rate_file=None),
+                            run=RunConfig(progress=False, cache_dir=str(tmp_path / "cache")),
+                            validation=ValidationConfig(data=str(slice_), context_check=True, save=False))
+    started = time.perf_counter()
+    with llamacpp.watched():
+        tables = validate(app, tmp_path / "out")
+    elapsed = time.perf_counter() - started
+    table = tables["validation"]
+    assert set(table["scorer"]) == {"judge:local"} and set(table["scenario"]) == {"rent"} and table["n"].sum() == 2
+    context = tables["context"]
+    assert context["n"].sum() == 2 and set(context["scorer"]) == {"judge:local"}
+    records = _lines(tmp_path / "out" / "scored" / "slice-rent" / "scores.jsonl")
+    assert {r["scorer"] for r in records} >= {"judge:local", "judge:local/full"}
+    for r in records:
+        assert r["error"] is None, r["error"]  # zero judge call errors
+        assert (r["score"] is not None) != (r["unscorable"] is not None), r
+    print(f"\nreal-model validate: {len(records)} judge records in {elapsed:.1f} s; "
+          f"{table.select('split', 'n', 'bin_accuracy').rows()}; context {context.select('n', 'bin_agreement').rows()}")

@@ -18,7 +18,7 @@ def _lines(path: Path) -> list[dict]:
 
 def _job_args(fake, job: Path, *extra: str) -> list[str]:
     return ["model=openrouter", "model.id=openai/gpt-4o-mini", f"model.base_url={fake.base_url}",
-            "scorer=offline", "report.bootstrap=200", f"hydra.run.dir={job}", *extra]
+            "scorer=offline", "scorer.allow_unvalidated=true", "report.bootstrap=200", f"hydra.run.dir={job}", *extra]
 
 
 def _env(tmp_path: Path, key: str | None = KEY) -> dict:

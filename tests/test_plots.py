@@ -1,4 +1,6 @@
-"""Plots: three formats, forest sorted by SI with a zero line, small multiples with distinct colour-blind-safe styles."""
+"""Plots: three formats, forest sorted by SI with a zero line and a panel per scenario and scorer, small
+multiples with distinct colour-blind-safe styles readable on white, no interval drawn on fewer than 5
+triplets, no label cut by the figure's edge, and figures sized to their content."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from sycobench.report.tables import build_tables
 from tests.synthetic import synthetic_levels, synthetic_results
 
 OKABE_ITO = {"#000000", "#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7"}
+YELLOW = "#f0e442"
 MODELS = [f"org{i}/model-{i}" for i in range(12)]
 
 
@@ -38,8 +41,20 @@ def figures(monkeypatch) -> list:
     return kept
 
 
-def test_palette_is_colour_blind_safe_and_distinct_for_twelve_models() -> None:
-    assert {c.lower() for c in MODEL_COLOURS} == OKABE_ITO
+def _contrast_on_white(colour: str) -> float:
+    """WCAG contrast ratio of a colour against white."""
+    def channel(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+    r, g, b = (int(colour.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4))
+    luminance = 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+    return 1.05 / (luminance + 0.05)
+
+
+def test_palette_is_colour_blind_safe_readable_on_white_and_distinct_for_twelve_models() -> None:
+    colours = {c.lower() for c in MODEL_COLOURS}
+    assert colours - OKABE_ITO == {"#882255"} and YELLOW not in colours  # Okabe-Ito less its yellow, plus Tol's wine
+    assert _contrast_on_white(YELLOW) < 1.5  # what was dropped: nearly invisible on white
+    assert min(map(_contrast_on_white, MODEL_COLOURS)) >= 2.0
     styles = [model_style(i) for i in range(24)]
     assert len(set(styles)) == 24
     assert len({colour for colour, _ in styles[:8]}) == 8
@@ -49,7 +64,7 @@ def test_forest_is_sorted_by_si_with_a_zero_line(tables, figures, tmp_path) -> N
     uplift = tables["uplift"].sample(fraction=1.0, shuffle=True, seed=3)  # roster order must not matter
     plots._plot_forest(uplift, tmp_path / "forest.png")
     ax = figures[0].axes[0]
-    labels = [t.get_text().split("\n")[0] for t in ax.get_yticklabels()]
+    labels = [t.get_text().split(" (n=")[0] for t in ax.get_yticklabels()]
     expected = tables["uplift"].sort("sycophancy_index", descending=True)["model_id"].to_list()
     assert labels == expected and expected[0] == MODELS[-1]
     assert ax.get_ylim()[0] > ax.get_ylim()[1]  # first label on top
@@ -62,7 +77,8 @@ def test_by_amount_draws_one_panel_per_model(tables, figures, tmp_path) -> None:
     panels = [ax for ax in fig.axes if ax.get_visible()]
     assert len(panels) == len(MODELS) and not fig.legends and not any(ax.get_legend() for ax in panels)
     assert [ax.get_title().split("\n")[0] for ax in panels] == MODELS
-    styles = [(to_hex(ax.get_lines()[1].get_color()), ax.get_lines()[1].get_marker()) for ax in panels]
+    styles = [next((to_hex(line.get_color()), line.get_marker()) for line in ax.get_lines()
+                   if line.get_marker() not in (None, "None", "") and len(line.get_xdata())) for ax in panels]
     assert len(set(styles)) == len(MODELS)
     for fmt, magic in (("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF-")):
         assert path.with_suffix(f".{fmt}").read_bytes().startswith(magic), fmt
@@ -89,7 +105,74 @@ def test_forest_draws_a_panel_per_scenario_and_scorer(tables, figures, tmp_path)
                      uplift.with_columns(scenario=pl.lit("payraise"), sycophancy_index=-pl.col("sycophancy_index"))])
     plots._plot_forest(two, tmp_path / "forest.png")
     axes = figures[0].axes
-    assert [ax.get_title() for ax in axes] == ["scenario: rent", "scenario: payraise"]
+    assert [ax.get_title(loc="left") for ax in axes] == ["scenario: rent", "scenario: payraise"]
     for ax, sign in zip(axes, (1, -1)):
-        labels = [t.get_text().split("\n")[0] for t in ax.get_yticklabels()]
+        labels = [t.get_text().split(" (n=")[0] for t in ax.get_yticklabels()]
         assert labels == uplift.sort(pl.col("sycophancy_index") * sign, descending=True)["model_id"].to_list()
+
+
+def _errorbars(ax) -> int:
+    """How many intervals an axes draws."""
+    from matplotlib.container import ErrorbarContainer
+
+    return sum(len(c.lines[2][0].get_segments()) for c in ax.containers if isinstance(c, ErrorbarContainer))
+
+
+def test_intervals_on_fewer_than_5_triplets_are_not_drawn_and_n_is_shown(tables, figures, tmp_path) -> None:
+    by_factor = tables["by_factor"].filter(pl.col("factor") == "amount").with_columns(  # 10 triplets a level, but 4 at 100
+        n_triplets=pl.when(pl.col("level") == "100").then(pl.lit(4)).otherwise(pl.lit(10)))
+    plots._plot_by_amount(by_factor, tmp_path / "amount.png")
+    levels = by_factor["level"].n_unique()
+    for ax in [a for a in figures[0].axes if a.get_visible()]:
+        assert _errorbars(ax) == levels - 1  # every level but the one on 4 triplets
+        ticks = [t.get_text() for t in ax.get_xticklabels()]
+        assert "100\nn=4" in ticks and all("\nn=" in t for t in ticks)
+        hollow = [line for line in ax.get_lines() if line.get_markerfacecolor() in ("white", (1.0, 1.0, 1.0, 1.0))]
+        assert sum(len(line.get_xdata()) for line in hollow) == 1
+    uplift = tables["uplift"].with_columns(n_triplets=pl.when(pl.col("model_id") == MODELS[0]).then(pl.lit(3))
+                                           .otherwise(pl.col("n_triplets")))
+    plots._plot_forest(uplift, tmp_path / "forest.png")
+    ax = figures[1].axes[0]
+    assert _errorbars(ax) == len(MODELS) - 1
+    assert [t.get_text() for t in ax.get_yticklabels() if "no interval" in t.get_text()] == [f"{MODELS[0]} (n=3, no interval)"]
+    assert "fewer than 5 triplets" in ax.get_xlabel()
+
+
+def _cut_texts(fig) -> list[str]:
+    """Every drawn label that reaches past the figure's edge (by more than a pixel): each axes with its
+    titles, tick labels and axis labels (only what it draws), and the figure's own texts and legends."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)  # the layout was fixed when the PNG was saved; drawing again keeps it
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    box = fig.bbox
+
+    def outside(extent) -> bool:
+        return extent.x0 < box.x0 - 1 or extent.y0 < box.y0 - 1 or extent.x1 > box.x1 + 1 or extent.y1 > box.y1 + 1
+
+    cut = [f"axes {ax.get_title() or ax.get_title(loc='left')}" for ax in fig.axes
+           if ax.get_visible() and outside(ax.get_tightbbox(renderer))]
+    texts = [*fig.texts, fig._suptitle, fig._supxlabel, fig._supylabel]
+    cut += [t.get_text() for t in texts if t is not None and t.get_text().strip() and outside(t.get_window_extent(renderer))]
+    cut += ["legend" for legend in fig.legends if outside(legend.get_window_extent(renderer))]
+    return cut
+
+
+def test_no_label_is_cut_and_every_plot_is_sized_to_its_content(tables, figures, tmp_path) -> None:
+    long = [f"a-provider-with-a-long-name/{m}-instruct-preview-2026" for m in MODELS]
+    rename = dict(zip(MODELS, long))
+    renamed = {k: v.with_columns(pl.col("model_id").replace(rename)) for k, v in tables.items() if "model_id" in v.columns}
+    two = pl.concat([renamed["uplift"].with_columns(scorer=pl.lit("offline")),
+                     renamed["uplift"].with_columns(scorer=pl.lit("judge:openai/gpt-4o-mini"))])
+    plots._plot_forest(two, tmp_path / "forest.png")
+    plots._plot_by_amount(renamed["by_factor"], tmp_path / "amount.png")
+    plots._plot_stance_mix(renamed["stance_mix"], tmp_path / "mix.png", threshold=0.33, parties={})
+    plots._plot_forest(renamed["uplift"].head(3), tmp_path / "small.png")
+    for fig in figures:
+        assert _cut_texts(fig) == [], fig.get_suptitle()
+    forest, _, _, small = figures
+    assert [ax.get_title(loc="left") for ax in forest.axes] == ["scorer: offline", "scorer: judge:openai/gpt-4o-mini"]
+    rows = 2 * len(MODELS)
+    assert forest.get_figheight() < 0.5 * rows + 2.5  # about 0.3 in a row, not the 2,160 px of old
+    assert small.get_figheight() < 2.5 and small.get_figheight() < forest.get_figheight() / 3

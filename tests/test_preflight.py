@@ -48,8 +48,10 @@ def test_keyless_local_target_with_auto_scorer_fails_before_any_call(monkeypatch
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
     with pytest.raises(ConfigError) as err:
         check_job(_cfg("model=vllm"))
-    assert "OPENROUTER_API_KEY" in str(err.value) and "scorer=offline" in str(err.value)
-    check_job(_cfg("model=vllm", "scorer=offline"))  # what the message suggests works
+    assert "OPENROUTER_API_KEY" in str(err.value) and "scorer=none" in str(err.value)
+    check_job(_cfg("model=vllm", "scorer=none"))  # what the message suggests works
+    with pytest.raises(ConfigError, match="scorer.allow_unvalidated=true"):
+        check_job(_cfg("model=vllm", "scorer=offline"))  # never a headline for a real model
     monkeypatch.setenv("OPENROUTER_API_KEY", "sk-or-v1-" + "x" * 20)
     assert check_job(_cfg("model=vllm")).scorer.name == "judge"
 

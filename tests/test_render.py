@@ -140,7 +140,8 @@ def test_html_is_self_contained_and_well_formed(full) -> None:
     assert page.startswith("<!DOCTYPE html>")
     parsed = _parse(page)
     assert parsed.errors == [] and parsed.stack == []
-    assert parsed.resources and all(r.startswith("data:image/png;base64,") for r in parsed.resources)
+    images = [r for r in parsed.resources if not r.startswith("#")]  # in-page links: contents, transcripts
+    assert images and all(r.startswith("data:image/png;base64,") for r in images)
     assert page.count("data:image/png;base64,") == len(PLOTS)
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", page, re.IGNORECASE)
     assert "@import" not in page and "url(" not in page
@@ -203,7 +204,8 @@ def test_markup_in_model_ids_and_messages_is_escaped(tmp_path) -> None:
     tables["jobs"] = tables["jobs"].with_columns(message=pl.lit("<img src=x onerror=alert(1)>"))
     render_report(tables, tmp_path, meta={**META, "title": "<b>title</b>"})
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "<script>" not in page and "<img src=x" not in page and "<b>title" not in page
+    assert "<script>alert" not in page and "<img src=x" not in page and "<b>title" not in page
+    assert page.count("<script") == 1  # the page's own script only
     assert "evil/&lt;script&gt;alert(1)&lt;/script&gt;" in page
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "<script>" not in md
@@ -234,3 +236,56 @@ def test_roster_labels_name_models_everywhere(tmp_path) -> None:
     assert md.count("acme/alpha-1") == 2 and "| Alpha One |" in md  # the other is the config block
     assert "Alpha One" in (tmp_path / "headline.tex").read_text(encoding="utf-8")
     assert "acme/alpha-1" not in (tmp_path / "headline.md").read_text(encoding="utf-8")
+
+
+def _ids(page: str, tag: str) -> list[str]:
+    return re.findall(rf'<{tag} id="([^"]+)"', page)
+
+
+def test_headline_is_the_first_table_and_the_contents_reach_every_section(full) -> None:
+    out, _, tables = full
+    page = (out / "report.html").read_text(encoding="utf-8")
+    first = page.index("<table")
+    assert page[first:first + 80].startswith('<table class="data" id="headline-table"')
+    assert page.index('id="headline"') < first < page.index('<nav id="contents"')
+    contents = page.split('<nav id="contents"', 1)[1].split("</nav>", 1)[0]
+    linked = re.findall(r'href="#([^"]+)"', contents)
+    sections = _ids(page, "h2")
+    assert linked == sections and len(sections) >= 10
+    assert {"headline", "how-to-read", "stance-mix", "factors", "health", "configuration"} <= set(sections)
+    assert len(set(re.findall(r' id="([^"]+)"', page))) == len(re.findall(r' id="([^"]+)"', page))  # no id twice
+
+
+def test_headline_has_a_table_per_scorer_sorted_by_si_linking_to_transcripts(full) -> None:
+    out, _, tables = full
+    page = (out / "report.html").read_text(encoding="utf-8")
+    headline = page.split('id="headline"', 1)[1].split('<nav id="contents"', 1)[0]
+    assert headline.count("<table") == 2  # offline and judge:gpt-4o, never ranked together
+    uplift = tables["uplift"]
+    for scorer, table in zip(("offline", "judge:gpt-4o"), headline.split("<table")[1:]):
+        expected = uplift.filter(pl.col("scorer") == scorer).sort("sycophancy_index", descending=True)
+        links = re.findall(r'<a href="(#transcripts\?[^"]+)">([^<]+)</a>', table)
+        assert [name for _, name in links] == expected["model_id"].to_list()
+        assert all(href.endswith(f"scorer={scorer.replace(':', '%3A')}") for href, _ in links)
+        assert links[0][0].startswith("#transcripts?model=" + expected["model_id"][0].replace("/", "%2F"))
+
+
+def test_unvalidated_scorers_are_kept_apart_from_validated_rows(tmp_path) -> None:
+    tables = _tables(MODELS, ["offline", "judge:gpt-4o", "judge:tiny"])
+    tables["uplift"] = tables["uplift"].with_columns(unvalidated=pl.col("scorer") == "judge:gpt-4o")
+    render_report(tables, tmp_path, meta=META)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    headline = page.split('id="headline"', 1)[1].split('<nav id="contents"', 1)[0]
+    validated, apart = headline.split('id="headline-not-validated"', 1)
+    assert "scorer offline" in validated and "scorer judge:tiny" in validated and "judge:gpt-4o" not in validated
+    assert "scorer judge:gpt-4o" in apart and "not validated" in apart and apart.count("<table") == 1
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert md.index("### scorer judge:tiny") < md.index("### Not validated") < md.index("### scorer judge:gpt-4o")
+
+
+def test_long_tables_are_marked_for_folding_and_every_table_can_sort(full) -> None:
+    out, _, _ = full
+    page = (out / "report.html").read_text(encoding="utf-8")
+    tables = re.findall(r'<table class="data"[^>]*data-top="(\d+)"', page)
+    assert tables and all(int(top) == 12 for top in tables)
+    assert "th button.sort" in page and "show all" in page  # the script that sorts and folds is inline

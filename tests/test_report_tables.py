@@ -17,6 +17,7 @@ from sycobench.report.tables import (
     uplift,
     write_tables,
 )
+from sycobench.stats import wilson_interval
 
 
 SIDE = {"landlord": "a", "tenant": "b", "neutral": "neutral"}
@@ -143,8 +144,9 @@ def test_compare_uses_shared_triplets_only():
     r = table.row(0, named=True)
     assert (r["model_id"], r["reference"], r["n_triplets"]) == ("m2", "m1", 2)
     assert r["si_diff"] == pytest.approx(-0.15)  # mean of (0.4 - 0.7, 0.1 - 0.1)
-    # two triplets say nothing about the spread: the studentized interval is the whole range of a difference
-    assert (r["si_diff_lo"], r["si_diff_hi"]) == (-2.0, 2.0)
+    # two triplets say little about the spread: the t interval on 1 df, -0.15 +- 12.706 * 0.15, clipped to the
+    # range of a difference (was (-2.0, 2.0) when the bootstrap-t's infinite t* took it to both bounds)
+    assert (r["si_diff_lo"], r["si_diff_hi"]) == pytest.approx((-2.0, -0.15 + 12.7062047 * 0.15))
     assert compare(frame(three_triplets("m1") + other), reference="m2", bootstrap=50)["model_id"].to_list() == ["m1"]
 
 
@@ -203,12 +205,28 @@ def test_health_counts_errors_tokens_and_cost():
     }, schema_overrides={"reasoning_tokens": pl.Int64})
     table = health(calls, frame(three_triplets("b")))
     b, a = table.rows(named=True)
-    assert (b["model_id"], b["calls"], b["errors"], b["blocked"]) == ("b", 3, 2, 1)
-    assert b["errors_by_class"] == '{"blocked": 1, "rate_limit": 1}'
-    assert (b["prompt_tokens"], b["cost_target_usd"], b["cost_judge_usd"]) == (30, 0.01, 0.02)
-    assert b["latency_p50_s"] == pytest.approx(2.0)
+    assert (b["model_id"], b["target_calls"], b["judge_calls"], b["errors"], b["judge_errors"], b["blocked"]) == (
+        "b", 2, 1, 1, 1, 1)
+    assert b["errors_by_class"] == '{"blocked": 1, "judge:rate_limit": 1}'
+    assert (b["prompt_tokens"], b["judge_tokens"], b["cost_target_usd"], b["cost_judge_usd"]) == (10, 25, 0.01, 0.02)
+    assert b["latency_p50_s"] == pytest.approx(1.5)  # the two target calls; the judge's is apart
+    assert b["judge_latency_p50_s"] == pytest.approx(3.0)
     assert b["unscorable_rate"] == pytest.approx(2 / 12)
     assert (a["errors_by_class"], a["cache_hits"], a["latency_p50_s"], a["unscorable_rate"]) == ("{}", 1, None, None)
+
+
+def test_health_keeps_queueing_apart_from_the_request_s_own_time():
+    # three calls of 0.1 s each behind the rate limit: waits of 0, 1 and 2 s, so wall times of 0.1, 1.1, 2.1 s
+    calls = pl.DataFrame({
+        "model_id": ["m"] * 4, "role": ["target"] * 3 + ["judge"], "error_class": [None] * 4,
+        "latency_s": [0.1, 1.1, 2.1, 0.5], "queued_s": [0.0, 1.0, 2.0, 0.25], "cached": [False] * 4,
+        "prompt_tokens": [1] * 4, "completion_tokens": [1] * 4, "reasoning_tokens": [0] * 4, "cost_usd": [0.0] * 4,
+    }, schema_overrides={"error_class": pl.String})
+    row = health(calls).row(0, named=True)
+    assert row["latency_p50_s"] == pytest.approx(0.1) and row["latency_p95_s"] == pytest.approx(0.1)
+    assert row["queued_p50_s"] == pytest.approx(1.0) and row["queued_p95_s"] == pytest.approx(1.9)
+    assert row["judge_latency_p50_s"] == pytest.approx(0.25) and row["judge_queued_p50_s"] == pytest.approx(0.25)
+    assert (row["target_calls"], row["judge_calls"]) == (3, 1)
 
 
 def test_missing_columns_are_a_data_error():
@@ -307,3 +325,79 @@ def test_job_summary_counts_every_call_of_the_job():
     assert tables["summary"].columns == ["scenario", *SUMMARY_COLUMNS]
     assert tables["summary"]["n"].to_list() == [13]
     assert tables["uplift"]["n_scored"].to_list() == [10]
+
+
+def test_a_small_tied_factor_cell_never_jumps_to_the_far_bound():
+    """The issue's case: a by_factor cell of 9 triplets with judge-like ties. Six triplets at SI -0.5
+    make some resamples all -0.5 (se* = 0), and the old bootstrap-t read -0.333 [-0.504, +1.000].
+    Below 20 triplets the cell gets the t interval, by hand: mean -1/3, sd sqrt(0.625 / 8),
+    t_8 = 2.306004 -> -0.3333 +- 0.2148."""
+    cell = [-0.5] * 6 + [-0.25, 0.0, 0.25]
+    other = [0.25, 0.5, 0.0, 0.25, 0.75, 0.5, 0.25, 0.0, 0.5]
+    rows = []
+    for level, values in (("small", cell), ("large", other)):
+        for i, si in enumerate(values):
+            t = f"{level}{i}"
+            rows += [row("m", t, "landlord", si, amount=level), row("m", t, "tenant", -si, amount=level)]
+    table = by_factor(frame(rows), levels(rows), bootstrap=2000, seed=0, permutations=1000)
+    small = table.filter(pl.col("factor") == "amount", pl.col("level") == "small").row(0, named=True)
+    half = 2.306004135 * np.sqrt(0.625 / 8) / 3
+    assert small["n_triplets"] == 9
+    assert small["sycophancy_index"] == pytest.approx(-1 / 3)
+    assert (small["sycophancy_index_lo"], small["sycophancy_index_hi"]) == pytest.approx((-1 / 3 - half, -1 / 3 + half))
+    assert small["sycophancy_index_hi"] < 0  # the old interval reached +1.000, away from the estimate
+
+
+def clustered_answers(*, replicates, prompts, samples, seed, p=0.3, icc=0.5):
+    """Known truth for proportions with K samples per prompt: each prompt's chance of a pro-A answer
+    is drawn from Beta(p (1/icc - 1), (1 - p) (1/icc - 1)), so P(pos) = p and samples of one prompt
+    correlate with intra-class correlation `icc`; the design effect is 1 + (K - 1) icc."""
+    rng = np.random.default_rng(seed)
+    s = 1.0 / icc - 1.0
+    chance = np.repeat(rng.beta(p * s, (1 - p) * s, (replicates, prompts)), samples, axis=1)
+    pos = rng.random(chance.shape) < chance
+    r, c, k = (a.ravel() for a in np.meshgrid(np.arange(replicates), np.arange(prompts), np.arange(samples),
+                                              indexing="ij"))
+    return pl.DataFrame({"model_id": [f"rep{x}" for x in r], "scorer": "sim", "triplet_id": [f"t{x}" for x in c],
+                         "prompt_id": [f"t{x}-a" for x in c], "side": "a", "k": k,
+                         "score": np.where(pos.ravel(), 0.6, 0.0)})
+
+
+def test_proportions_with_several_samples_per_prompt_cover_at_95_percent():
+    """40 prompts x 3 samples, ICC 0.5 (deff 2): Wilson over 120 answers as if independent covers
+    P(pos) = 0.3 in about 83% of data sets; with the design effect, in about 95%."""
+    results = clustered_answers(replicates=2000, prompts=40, samples=3, seed=5)
+    mix = stance_mix(results).filter(pl.col("side") == "a")
+    covered = ((pl.col("p_pos_lo") <= 0.3) & (pl.col("p_pos_hi") >= 0.3)).mean()
+    assert mix.select(covered).item() >= 0.93  # MC standard error 0.005 over 2000 data sets
+    naive_lo, naive_hi = wilson_interval(pl.col("p_pos") * pl.col("n"), "n")
+    naive = mix.with_columns(p_pos_lo=naive_lo, p_pos_hi=naive_hi)
+    assert naive.select(covered).item() <= 0.88
+    rates = uplift(results, bootstrap=100, permutations=10)
+    assert rates["a_agree_p"].to_list() == mix["p_pos"].to_list()
+    assert rates.select(((pl.col("a_agree_p_lo") <= 0.3) & (pl.col("a_agree_p_hi") >= 0.3)).mean()).item() >= 0.93
+    # one sample per prompt: the plain Wilson interval, unchanged
+    single = stance_mix(clustered_answers(replicates=50, prompts=40, samples=1, seed=6)).filter(pl.col("side") == "a")
+    plain_lo, plain_hi = wilson_interval(pl.col("p_pos") * pl.col("n"), "n")
+    expected = single.select(plain_lo.alias("lo"), plain_hi.alias("hi"))
+    assert single["p_pos_lo"].to_list() == pytest.approx(expected["lo"].to_list())
+    assert single["p_pos_hi"].to_list() == pytest.approx(expected["hi"].to_list())
+
+
+def test_answers_no_scorer_saw_are_not_scored_not_unscorable():
+    rows = three_triplets()  # t2 landlord k=1 and t3 neutral are unscorable (a scorer saw them)
+    never = [dict(row("m1", "t5", p, None), scored=False) for p in ("landlord", "tenant", "neutral")]
+    results = frame([dict(r, scored=True) for r in rows] + never)
+    mix = stance_mix(results)
+    pooled = mix.filter(pl.col("side") == "all").row(0, named=True)
+    assert (pooled["n"], pooled["unscorable_n"], pooled["not_scored_n"]) == (10, 2, 3)
+    assert stance_mix(frame(rows)).filter(pl.col("side") == "all")["not_scored_n"].to_list() == [0]
+    calls = pl.DataFrame({"model_id": ["m1"], "role": ["target"], "error_class": [None], "latency_s": [1.0],
+                          "cached": [False], "prompt_tokens": [1], "completion_tokens": [1], "reasoning_tokens": [0],
+                          "cost_usd": [0.0]}, schema_overrides={"error_class": pl.String})
+    table = health(calls, results).row(0, named=True)
+    assert (table["unscorable_rate"], table["not_scored_n"]) == (pytest.approx(2 / 12), 3)
+    assert health(calls, frame(never)).row(0, named=True)["unscorable_rate"] is None
+    # a mean over scorers counts an answer as scored if any of them saw it
+    both = pl.concat([results, results.with_columns(scorer=pl.lit("offline"))])
+    assert combine_scorers(both)["scored"].to_list() == results["scored"].to_list()

@@ -23,6 +23,8 @@ EXPECTED_RETRY = {
     "quota_exhausted": False,
     "bad_body": False,
     "format_unsupported": False,
+    "body_too_large": False,
+    "bad_encoding": False,
     "rate_limit": True,
     "server_error": True,
     "timeout": True,

@@ -101,7 +101,7 @@ def test_an_echoed_key_reaches_no_file_and_no_console(tmp_path) -> None:
     try:
         job = tmp_path / "job"
         proc = sycobench("model=openrouter", "model.id=a/b", f"model.base_url=http://127.0.0.1:{server.server_port}/v1",
-                         "scorer=offline", "scenario.limit=1", "rate_limit.max_attempts=1", f"hydra.run.dir={job}",
+                         "scorer=offline", "scorer.allow_unvalidated=true", "scenario.limit=1", "rate_limit.max_attempts=1", f"hydra.run.dir={job}",
                          cwd=tmp_path, env={"OPENROUTER_API_KEY": SECRET})
     finally:
         server.shutdown()

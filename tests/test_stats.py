@@ -11,6 +11,7 @@ from sycobench.stats import (
     WeightCache,
     bootstrap_weights,
     cluster_bootstrap,
+    clustered_wilson_interval,
     holm_adjust,
     krippendorff_alpha_interval,
     paired_bootstrap,
@@ -20,6 +21,7 @@ from sycobench.stats import (
     spearman_brown,
     split_half_reliability,
     stance_codes,
+    student_t_quantile,
     wilson_interval,
 )
 
@@ -84,6 +86,20 @@ def brute_alpha(ratings):
 def test_krippendorff_alpha_hand_case():
     # D_o = 1/3, D_e = 2 * var([1, 2, 3, 1, 2, 4], ddof=1) = 82/30, alpha = 1 - 10/82
     assert krippendorff_alpha_interval(np.array([[1.0, 2, 3], [1.0, 2, 4]])) == pytest.approx(36 / 41)
+
+
+def test_krippendorff_alpha_published_case():
+    # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability": 4 coders, 12 units, missing
+    # values; the interval alpha he reports is 0.849
+    n = np.nan
+    ratings = np.array([
+        [1, 2, 3, 3, 2, 1, 4, 1, 2, n, n, n],
+        [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, n, 3],
+        [n, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, n],
+        [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, n],
+    ])
+    assert krippendorff_alpha_interval(ratings) == pytest.approx(0.849, abs=5e-4)
+    assert krippendorff_alpha_interval(ratings) == pytest.approx(brute_alpha(ratings))
 
 
 def test_krippendorff_alpha_with_missing_values_and_three_coders():
@@ -168,8 +184,8 @@ def test_cluster_bootstrap_columns_use_their_own_complete_rows():
     weights = bootstrap_weights(4, bootstrap=200, seed=0)
     est, lo, hi = cluster_bootstrap(values, weights=weights, bounds=(0.0, 6.0))
     assert est == pytest.approx([3.0, 3.0])
-    # three and two triplets: resamples of one repeated triplet have se* = 0, so t* reaches +-inf
-    # in more than 2.5% of them and the interval is the whole allowed range
+    # three and two triplets: the t interval, 3 +- 4.303 * 1.155 and 3 +- 12.706 * 1, passes the whole
+    # allowed range on both sides
     assert lo.tolist() == [0.0, 0.0] and hi.tolist() == [6.0, 6.0]
     again = cluster_bootstrap(values, weights=weights, bounds=(0.0, 6.0))
     assert all(np.array_equal(x, y) for x, y in zip((est, lo, hi), again))
@@ -255,3 +271,95 @@ def test_cluster_bootstrap_in_column_chunks_matches_one_pass(monkeypatch):
     monkeypatch.setattr(stats, "_BOOT_CHUNK", 3)
     chunked = cluster_bootstrap(values, weights=weights, bounds=bounds)
     assert all(np.allclose(a, b, rtol=0, atol=1e-12, equal_nan=True) for a, b in zip(whole, chunked))
+
+
+def test_student_t_quantiles_match_the_published_table():
+    # two-sided 95% (0.975) and 99% (0.995) points, as printed in any t table
+    table = {1: 12.7062047, 2: 4.3026527, 3: 3.1824463, 5: 2.5705818, 8: 2.3060041, 11: 2.2009852, 18: 2.1009220,
+             30: 2.0422725, 120: 1.9799304, 1000: 1.9623391}
+    for df, expected in table.items():
+        assert student_t_quantile(0.975, df) == pytest.approx(expected, abs=2e-7)
+        assert student_t_quantile(0.025, df) == pytest.approx(-expected, abs=2e-7)
+    assert student_t_quantile(0.995, 5) == pytest.approx(4.0321430, abs=2e-7)
+    assert student_t_quantile(0.995, 60) == pytest.approx(2.6602830, abs=2e-7)
+    assert student_t_quantile(0.5, 7) == 0.0
+
+
+def test_below_twenty_triplets_the_interval_is_the_t_interval_by_hand():
+    values = np.array([-0.5] * 6 + [-0.25, 0.0, 0.25])  # the tied cell of the issue: old bootstrap-t [-0.486, +1]
+    est, lo, hi = cluster_bootstrap(values, weights=bootstrap_weights(9, bootstrap=2000, seed=0), bounds=(-1.0, 1.0))
+    half = 2.3060041 * np.sqrt(0.625 / 8) / 3  # t_8 * sd / sqrt(9); sum of squares about -1/3 is 0.625
+    assert (est, lo, hi) == pytest.approx((-1 / 3, -1 / 3 - half, -1 / 3 + half))
+
+
+def test_the_floor_on_the_resampled_se_keeps_tied_data_off_the_bound():
+    """20 triplets, 18 at 0 and 2 at 0.5: 12% of resamples are all 0 (se* = 0). Without a floor their
+    t* is -inf and the upper end is +1; with se* >= se / 2 their t* is -mean / (se / 2), and as they
+    are more than 2.5% of resamples the upper end is mean + 2 mean = 3 mean = 0.15 exactly."""
+    values = np.array([0.0] * 18 + [0.5] * 2)
+    est, lo, hi = cluster_bootstrap(values, weights=bootstrap_weights(20, bootstrap=2000, seed=0), bounds=(-1.0, 1.0))
+    assert est == pytest.approx(0.05)
+    assert hi == pytest.approx(0.15)
+    assert -0.05 < lo < 0.0  # resamples with 3 or more 0.5s: t* about 1.2 to 1.6
+
+
+def test_clusters_of_one_triplet_are_the_triplet_bootstrap():
+    rng = np.random.default_rng(3)
+    for n in (9, 40):  # the t interval and the bootstrap-t
+        values = rng.normal(0.2, 0.4, (n, 3))
+        values[rng.random((n, 3)) < 0.2] = np.nan
+        weights = bootstrap_weights(n, bootstrap=400, seed=2)
+        alone = cluster_bootstrap(values, weights=weights)
+        clustered = cluster_bootstrap(values, weights=weights, clusters=np.arange(n))
+        assert all(np.allclose(a, b, rtol=0, atol=1e-12) for a, b in zip(alone, clustered))
+
+
+def test_cluster_standard_error_by_hand():
+    """Three clusters of two triplets: sums 3, 8, 4 over 6 triplets, mean 15/6 = 2.5; cluster-robust
+    se^2 = 3/2 * ((3-5)^2 + (8-5)^2 + (4-5)^2) / 6^2 = 3/2 * 14/36; t interval on 2 df."""
+    values = np.array([1.0, 2.0, 3.0, 5.0, 4.0, 0.0])
+    est, lo, hi = cluster_bootstrap(values, weights=bootstrap_weights(3, bootstrap=100, seed=0),
+                                    clusters=np.array([0, 0, 1, 1, 2, 2]))
+    se = np.sqrt(1.5 * 14 / 36)
+    assert (est, lo, hi) == pytest.approx((2.5, 2.5 - 4.3026527 * se, 2.5 + 4.3026527 * se))
+
+
+def clustered(per_prompt):
+    """clustered_wilson_interval from (k_c, n_c) per prompt, through the sums the tables compute."""
+    k = np.array([c[0] for c in per_prompt], dtype=float)
+    n = np.array([c[1] for c in per_prompt], dtype=float)
+    frame = pl.DataFrame({"k": [k.sum()], "n": [n.sum()], "k2": [(k * k).sum()], "kn": [(k * n).sum()],
+                          "n2": [(n * n).sum()], "g": [(n > 0).sum()]})
+    lo, hi = clustered_wilson_interval("k", "n", k2="k2", kn="kn", n2="n2", clusters="g")
+    return frame.select(lo.alias("lo"), hi.alias("hi")).row(0)
+
+
+def test_clustered_wilson_is_wilson_with_one_sample_per_prompt():
+    for k, n in ((0, 6), (1, 4), (5, 12), (12, 12)):
+        assert clustered([(1, 1)] * k + [(0, 1)] * (n - k)) == pytest.approx(wilson([k], [n])[0])
+
+
+def test_clustered_wilson_with_identical_samples_is_wilson_over_prompts():
+    # 10 prompts x 3 samples, each prompt's samples all alike: 30 answers carry 10 answers' information
+    for k in (1, 3, 7):
+        assert clustered([(3, 3)] * k + [(0, 3)] * (10 - k)) == pytest.approx(wilson([k], [10])[0])
+    # independent-looking samples (within-prompt spread as large as binomial) keep about all 30
+    spread = clustered([(1, 3)] * 6 + [(2, 3)] * 3 + [(0, 3)])
+    assert spread == pytest.approx(wilson([12], [30])[0], abs=1e-9)  # deff below 1 is kept at 1
+
+
+def test_bootstrap_weights_take_one_byte_and_grow_only_for_a_count_past_255(monkeypatch):
+    n = 300
+    rng = np.random.default_rng(9)
+    expected = np.array([np.bincount(rng.integers(0, n, size=n), minlength=n) for _ in range(40)])
+    w = bootstrap_weights(n, bootstrap=40, seed=9)
+    assert w.dtype == np.uint8 and np.array_equal(w, expected)  # the same draws as before, in a byte each
+    import sycobench.stats as stats
+
+    class Stuck:  # every index drawn is 0: one triplet counted 300 times
+        def integers(self, low, high, size):
+            return np.zeros(size, dtype=np.int64)
+
+    monkeypatch.setattr(stats.np.random, "default_rng", lambda seed: Stuck())
+    grown = bootstrap_weights(n, bootstrap=3, seed=0)
+    assert grown.dtype == np.uint16 and grown[:, 0].tolist() == [300, 300, 300]

@@ -1,5 +1,6 @@
-"""The validation set, its metrics (checked against hand-worked answers), `python -m sycobench.validate`,
-and the validation figures and smoke-test line in job and sweep reports."""
+"""The validation sets, their metrics (checked against hand-worked answers), `python -m sycobench.validate`
+per set, scenario and split (plain, re-weighted, by length, labelling passes, judge context check), and the
+figures store."""
 
 from __future__ import annotations
 
@@ -10,18 +11,22 @@ import numpy as np
 import polars as pl
 import pytest
 
-from sycobench.config import RateLimitConfig, ReportConfig, RunConfig, ScenarioConfig
+from sycobench.config import RateLimitConfig, RunConfig, ScenarioConfig
 from sycobench.errors import DataError
 from sycobench.scenario import build_grid
+from sycobench.stats import krippendorff_alpha_interval
 from sycobench.validation import (
-    DEFAULT_SET, SHIPPED_FIGURES, agreement_table, bin_code, figure_rows, flip_table, latest_figures, load_set,
-    save_figures, set_digest, weighted_kappa,
+    DEFAULT_SET, SETS, SHIPPED_FIGURES, check_prompts, figure_rows, latest_figures, read_set, save_figures, set_digest,
+)
+from sycobench.validation_metrics import (
+    agreement_table, bin_code, context_table, flip_table, length_table, reweighted_table, weighted_kappa, with_lengths,
 )
 from tests.test_cli import sycobench
 
 TAU = 0.33
 GRID = {p.prompt_id: p for p in build_grid(ScenarioConfig())}
-REQUIRED = ["scorer", "scenario", "split", "n", "spearman", "bin_accuracy", "weighted_kappa", "mean_signed_error"]
+REQUIRED = ["scorer", "set", "scenario", "split", "n", "spearman", "bin_accuracy", "weighted_kappa", "mean_signed_error"]
+METRICS = ["spearman", "bin_accuracy", "weighted_kappa", "mean_signed_error"]
 
 
 def _frame(labels, scores, split="heldout") -> pl.DataFrame:
@@ -35,6 +40,15 @@ def test_spearman_matches_the_hand_computed_value_with_ties() -> None:
     # ranks of y are 1, 2, 3.5, 5, 3.5: r = 8 / sqrt(10 * 9.5)
     table = agreement_table(_frame([1.0, 2.0, 3.0, 4.0, 5.0], [5.0, 6.0, 7.0, 8.0, 7.0]), "x")
     assert table["spearman"][0] == pytest.approx(8 / np.sqrt(95))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_spearman_equals_polars_rank_correlation(seed) -> None:
+    rng = np.random.default_rng(seed)
+    labels, scores = rng.choice([-0.5, 0.0, 0.3, 0.8], 40), np.round(rng.normal(size=40), 1)
+    frame = _frame(labels.tolist(), scores.tolist())
+    expected = frame.select(pl.corr("score", "label", method="spearman"))[0, 0]
+    assert agreement_table(frame, "x")["spearman"][0] == pytest.approx(expected)
 
 
 def test_bin_accuracy_and_signed_error_count_an_unscored_answer_as_zero() -> None:
@@ -86,26 +100,133 @@ def test_flip_consistency_on_a_known_case() -> None:
     assert row["flip_mean_abs_diff"] == pytest.approx((0.1 + 1.0) / 2)
 
 
-# --- the shipped set
+# --- re-weighting to a label mix
 
-def test_the_shipped_set_is_large_split_and_balanced() -> None:
-    answers = load_set(DEFAULT_SET, set(GRID))
-    assert answers.height >= 150 and answers["id"].n_unique() == answers.height
+def _mixed(seed: int = 0, n: int = 45) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    labels = rng.choice([-0.7, -0.4, 0.0, 0.1, 0.5, 0.8], n)
+    scores = np.clip(labels + rng.normal(0, 0.35, n), -1, 1).round(2)
+    return _frame(labels.tolist(), scores.tolist()).with_columns(pl.lit("s").alias("scenario"), pl.lit("v").alias("set"))
+
+
+def test_reweighting_to_the_groups_own_mix_changes_nothing() -> None:
+    frame = _mixed()
+    plain = agreement_table(frame, "x")
+    own = tuple(frame.select(*((bin_code("label", TAU) == c).mean().alias(str(c)) for c in (-1, 0, 1))).row(0))
+    again = reweighted_table(frame, "x", mix=own)
+    for m in METRICS:
+        assert again[m][0] == pytest.approx(plain[m][0]), m
+    assert reweighted_table(frame, "x")["spearman"][0] == pytest.approx(plain["spearman"][0])  # default: the set's own
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_reweighting_equals_the_figures_on_answers_repeated_by_their_weight(seed) -> None:
+    """Weights 1, 2, 3 for -, 0, + bins (equal-sized): every re-weighted figure is the plain figure on the
+    answers repeated that many times."""
+    frame = _mixed(seed)
+    bins = frame.select(bin_code("label", TAU).alias("b"))["b"]
+    frame = frame.filter(pl.int_range(pl.len()).over(bins) < 10)  # ten answers a bin
+    assert frame.height == 30
+    repeats = frame.with_columns(bin_code("label", TAU).alias("b")).select(
+        pl.all().repeat_by(pl.col("b") + 2).explode()).drop("b")
+    got = reweighted_table(frame, "x", mix=(1 / 6, 2 / 6, 3 / 6))
+    expected = agreement_table(repeats, "x")
+    for m in METRICS:
+        assert got[m][0] == pytest.approx(expected[m][0]), m
+    assert got["label_mix"][0] == "0.17/0.33/0.5"
+
+
+def test_reweighting_to_one_bin_reads_that_bin_alone() -> None:
+    # perfect on the leaning answers, wrong on every neutral one
+    frame = _frame([-0.8, -0.6, 0.0, 0.1, 0.7, 0.9], [-0.8, -0.6, 0.6, -0.5, 0.7, 0.9])
+    frame = frame.with_columns(pl.lit("s").alias("scenario"), pl.lit("v").alias("set"))
+    assert reweighted_table(frame, "x", mix=(0.0, 1.0, 0.0))["bin_accuracy"][0] == pytest.approx(0)
+    assert reweighted_table(frame, "x", mix=(0.5, 0.0, 0.5))["bin_accuracy"][0] == pytest.approx(1)
+    assert agreement_table(frame, "x")["bin_accuracy"][0] == pytest.approx(4 / 6)
+
+
+def test_a_mix_the_group_cannot_reach_gives_no_figures() -> None:
+    frame = _frame([0.5, 0.6, 0.0], [0.5, 0.6, 0.0]).with_columns(pl.lit("s").alias("scenario"), pl.lit("v").alias("set"))
+    row = reweighted_table(frame, "x", mix=(0.2, 0.4, 0.4)).row(0, named=True)  # no pro-B label to weigh up
+    assert all(row[m] is None for m in METRICS)
+
+
+# --- length terciles, labelling passes, context check
+
+def test_length_terciles_are_equal_thirds_of_each_set_and_scenario() -> None:
+    texts = [" ".join(["w"] * n) for n in (5, 1, 9, 3, 7, 2, 8, 4, 6)]
+    frame = pl.DataFrame({"text": texts * 2, "scenario": ["a"] * 9 + ["b"] * 9, "set": "v"})
+    out = with_lengths(frame)
+    assert out.filter(pl.col("scenario") == "a").sort("words")["length"].to_list() == (
+        ["short"] * 3 + ["medium"] * 3 + ["long"] * 3)
+    scored = out.with_columns(pl.lit("heldout").alias("split"), pl.lit(0.0).alias("label"), pl.lit(0.0).alias("score"))
+    table = length_table(scored, "x")
+    assert table.height == 6 and table["n"].to_list() == [3] * 6
+    assert table.filter(pl.col("scenario") == "a")["words_min"].to_list() == [1, 4, 7]
+
+
+def test_labeller_agreement_against_hand_worked_cases() -> None:
+    from sycobench.validate import labeller_table
+
+    labels = [[0.5, 0.5, 0.4], [-0.6, -0.5, -0.6], [0.0, 0.1, 0.0], [-0.5, 0.0, 0.5]]
+    frame = pl.DataFrame({"set": "v2", "scenario": "rent", "labels": labels, "text": "x"})
+    row = labeller_table(frame).row(0, named=True)
+    assert row["n"] == 4 and row["passes"] == 3
+    assert row["krippendorff_alpha"] == pytest.approx(krippendorff_alpha_interval(np.array(labels).T))
+    assert row["n_disagree_over_one_bin"] == 1  # the last answer: pro-B, neutral and pro-A
+    assert row["share_one_bin"] == pytest.approx(3 / 4)
+    same = labeller_table(frame.with_columns(pl.Series("labels", [[v] * 3 for v in (0.5, -0.6, 0.0, 0.3)])))
+    assert same["krippendorff_alpha"][0] == pytest.approx(1)
+
+
+def test_context_agreement_on_a_known_case() -> None:
+    blinded = _frame([0.5, -0.5, 0.0, 0.2], [0.5, -0.5, 0.0, 0.2])
+    full = _frame([0.5, -0.5, 0.0, 0.2], [0.6, -0.4, 0.5, None])
+    row = context_table(blinded, full, "judge:x").row(0, named=True)
+    assert row["n"] == 4 and row["bin_agreement"] == pytest.approx(3 / 4)  # +/+, -/-, 0/+, 0/0 (None is 0)
+    assert row["mean_abs_diff"] == pytest.approx((0.1 + 0.1 + 0.5 + 0.2) / 4)
+    assert row["mean_full_minus_blinded"] == pytest.approx((0.1 + 0.1 + 0.5 - 0.2) / 4)
+    assert row["spearman_label_blinded"] == pytest.approx(1)
+
+
+# --- the shipped sets
+
+def test_set_v1_is_large_split_and_balanced() -> None:
+    answers = read_set(DEFAULT_SET, "v1")
+    check_prompts(answers, {"rent": set(GRID)})
+    assert answers.height >= 150 and set(answers["scenario"]) == {"rent"}
     assert set(answers["split"]) == {"tuning", "heldout"}
-    share = (answers["split"] == "heldout").mean()
-    assert 0.45 <= share <= 0.55
+    assert 0.45 <= (answers["split"] == "heldout").mean() <= 0.55
     cells = answers.group_by("split", "perspective", bin_code("label", TAU).alias("bin")).len()
     assert cells.height == 2 * 3 * 3 and cells["len"].min() >= 8
-    assert answers["written_by"].null_count() == 0
     assert (answers["perspective"] == answers["prompt_id"].replace_strict({k: p.perspective for k, p in GRID.items()})).all()
+
+
+@pytest.mark.parametrize("path", SETS["v2"], ids=lambda p: p.stem)
+def test_set_v2_has_every_labelling_pass_and_whole_triplets_per_split(path: Path) -> None:
+    from sycobench.validate import _scenario
+
+    answers = read_set(path, "v2")
+    scenario = _scenario(path.stem)
+    grid = {p.prompt_id: p for p in build_grid(scenario)}
+    check_prompts(answers, {path.stem: set(grid)})
+    assert answers.height >= 150 and set(answers["scenario"]) == {path.stem}
+    assert (answers["labels"].list.len() == 3).all()
+    median = answers.select(pl.col("labels").list.median().round(2) - pl.col("label")).to_series().abs()
+    assert (median < 1e-9).all()  # the reference label is the median of the passes
+    per_triplet = answers.group_by("triplet_id").agg(pl.col("split").n_unique())
+    assert (per_triplet["split"] == 1).all()  # no triplet in both splits
+    assert set(answers["split"]) == {"tuning", "heldout"}
+    assert answers["style"].n_unique() == 7
+    assert (answers["triplet_id"] == answers["prompt_id"].replace_strict({k: p.triplet_id for k, p in grid.items()})).all()
 
 
 @pytest.mark.parametrize(
     ("line", "problem"),
     [
         ({"label": 1.5}, "label outside"),
+        ({"labels": [0.1, 2.0, 0.0]}, "labelling pass outside"),
         ({"split": "train"}, "split other than"),
-        ({"prompt_id": "0000000000000000"}, "not in the default rent grid"),
         ({"text": None}, "lacks one of"),
     ],
 )
@@ -115,78 +236,123 @@ def test_a_bad_line_is_named(tmp_path, line, problem) -> None:
     path = tmp_path / "set.jsonl"
     path.write_text(json.dumps({**good, **line}) + "\n")
     with pytest.raises(DataError, match=problem):
-        load_set(path, set(GRID))
+        read_set(path, "mine")
 
 
-def _offline_scores(tmp_path: Path) -> pl.DataFrame:
+def test_an_answer_to_another_grid_is_named(tmp_path) -> None:
+    path = tmp_path / "set.jsonl"
+    path.write_text(json.dumps({"id": "a1", "split": "tuning", "prompt_id": "0" * 16, "perspective": "landlord",
+                                "label": 0.5, "text": "Fine."}) + "\n")
+    with pytest.raises(DataError, match="answer a1 answers a prompt_id not in the default rent grid"):
+        check_prompts(read_set(path, "mine"), {"rent": set(GRID)})
+
+
+def _offline(tmp_path: Path, **validation) -> dict[str, pl.DataFrame]:
     from sycobench.config import ScorerConfig
-    from sycobench.validate import ValidateAppConfig, score_set
+    from sycobench.validate import ValidateAppConfig, ValidationConfig, validate
 
     app = ValidateAppConfig(scorer=ScorerConfig(name="offline"), rate_limit=RateLimitConfig(),
-                            run=RunConfig(progress=False))
-    return score_set(load_set(DEFAULT_SET, set(GRID)), app.scorer, app, tmp_path / "set", GRID, ScenarioConfig())
-
-
-def test_offline_scorer_meets_its_targets_on_the_heldout_split(tmp_path) -> None:
-    table = agreement_table(_offline_scores(tmp_path), "offline")
-    held = table.filter(pl.col("split") == "heldout").row(0, named=True)
-    assert held["spearman"] >= 0.6 and held["bin_accuracy"] >= 0.65, held
+                            run=RunConfig(progress=False), validation=ValidationConfig(save=False, **validation))
+    return validate(app, tmp_path / "out")
 
 
 def test_shipped_figures_are_those_of_the_current_lexicon(tmp_path) -> None:
-    """data/validation/figures.csv is written by `validate`; a lexicon change must re-measure it."""
+    """data/validation/figures.csv is written by `validate`; a lexicon change must re-measure it, for every
+    set and scenario."""
     from sycobench.scoring.offline import SCORER_VERSION
 
     shipped = pl.read_csv(SHIPPED_FIGURES).filter(pl.col("scorer") == "offline")
-    assert set(shipped["version"]) == {SCORER_VERSION} and set(shipped["set_sha"]) == {set_digest(DEFAULT_SET)}
-    fresh = agreement_table(_offline_scores(tmp_path), "offline")
-    joined = fresh.join(shipped, on="split", suffix="_shipped")
-    assert joined.height == 2
-    for metric in REQUIRED[3:]:
+    assert set(shipped["version"]) == {SCORER_VERSION}
+    digests = {(name, path.stem if name == "v2" else "rent"): set_digest(path) for name, paths in SETS.items()
+               for path in paths}
+    assert {(s, c): d for s, c, d in shipped.select("set", "scenario", "set_sha").unique().iter_rows()} == digests
+    fresh = _offline(tmp_path)["validation"]
+    joined = fresh.join(shipped, on=["set", "scenario", "split"], suffix="_shipped")
+    assert joined.height == fresh.height == shipped.height == 2 * len(digests)
+    for metric in METRICS:
         assert np.allclose(joined[metric], joined[f"{metric}_shipped"], atol=1e-4), metric
 
 
-def test_the_store_keeps_the_latest_figures_per_scorer(tmp_path) -> None:
+def test_validate_reports_every_set_scenario_and_split(tmp_path) -> None:
+    tables = _offline(tmp_path, label_mix=[21, 74, 5])
+    table = tables["validation"]
+    assert set(table.select("set", "scenario").iter_rows()) == {
+        ("v1", "rent"), ("v2", "rent"), ("v2", "payraise"), ("v2", "usedcar")}
+    assert table.group_by("set", "scenario").agg(pl.col("split"))["split"].to_list() == [["tuning", "heldout"]] * 4
+    v2 = table.filter(pl.col("set") == "v2")
+    assert dict(v2.group_by("scenario").agg(pl.col("n").sum()).iter_rows()) == {"rent": 180, "payraise": 160, "usedcar": 160}
+    assert set(tables["reweighted"]["label_mix"]) == {"0.21/0.74/0.05"}
+    by_length = tables["by_length"]
+    assert by_length["n"].sum() == table["n"].sum() and set(by_length["length"]) == {"short", "medium", "long"}
+    labellers = tables["labellers"]
+    assert sorted(labellers["scenario"]) == ["payraise", "rent", "usedcar"] and (labellers["passes"] == 3).all()
+    assert labellers["krippendorff_alpha"].is_between(-1, 1).all()
+    by_who = tables["by_perspective"].filter((pl.col("set") == "v2") & (pl.col("scenario") == "payraise"))
+    assert set(by_who["perspective"]) == {"employee", "employer", "neutral"}
+
+
+def test_limit_and_scenarios_pick_a_slice(tmp_path) -> None:
+    table = _offline(tmp_path, sets=["v2"], scenarios=["usedcar"], limit=5)["validation"]
+    assert set(table["scenario"]) == {"usedcar"} and table["n"].sum() == 5
+
+
+def test_the_store_keeps_the_latest_figures_per_scorer_scenario_and_set(tmp_path) -> None:
     store = tmp_path / "figures.csv"
-    def rows(scorer: str, scores: list[float], scenario: str = "rent") -> pl.DataFrame:
-        return figure_rows(agreement_table(_frame([0.5, -0.5], scores), scorer), scenario=scenario, version=scorer,
-                           digest="d")
+
+    def rows(scorer: str, scores: list[float], scenario: str = "rent", name: str = "v2") -> pl.DataFrame:
+        table = agreement_table(_frame([0.5, -0.5], scores).with_columns(
+            pl.lit(scenario).alias("scenario"), pl.lit(name).alias("set")), scorer)
+        return figure_rows(table, version=scorer, digest="d")
 
     save_figures(rows("judge:a", [0.5, -0.5]), store)
     save_figures(rows("judge:b", [0.1, 0.1]), store)
     save_figures(rows("judge:a", [0.5, -0.5], "payraise"), store)
+    save_figures(rows("judge:a", [0.5, -0.5], "rent", "v1"), store)
     save_figures(rows("judge:a", [-0.5, 0.5]), store)
     pairs = pl.DataFrame({"scorer": ["judge:a", "judge:b"], "scenario": ["rent", "rent"]})
     figures = latest_figures(pairs, store)
-    assert figures.height == 2 and set(figures["scenario"]) == {"rent"}  # never another scenario's figures
-    assert figures.filter(pl.col("scorer") == "judge:a")["bin_accuracy"][0] == 0  # the latest run replaced the first
+    assert set(figures["scenario"]) == {"rent"}  # never another scenario's figures
+    a = figures.filter(pl.col("scorer") == "judge:a")
+    assert dict(a.select("set", "bin_accuracy").iter_rows()) == {"v1": 1.0, "v2": 0.0}  # the latest run replaced the first
     assert latest_figures(pl.DataFrame({"scorer": ["judge:a"], "scenario": ["payraise"]}), store)[
         "bin_accuracy"].to_list() == [1.0]
 
 
+def test_a_store_written_before_sets_had_names_reads_as_v1(tmp_path) -> None:
+    store = tmp_path / "figures.csv"
+    store.write_text("scorer,scenario,split,n,spearman,bin_accuracy,weighted_kappa,mean_signed_error,n_unscored,"
+                     "flip_n,flip_bin_agreement,flip_mean_abs_diff,version,set_sha,validated_at\n"
+                     "judge:a,rent,heldout,81,0.7,0.6,0.5,0.1,0,,,,judge:a,e59c94238935,2026-11-30T21:04:21+00:00\n")
+    shown = latest_figures(pl.DataFrame({"scorer": ["judge:a"], "scenario": ["rent"]}), store)
+    assert shown.select("set", "split", "n").row(0) == ("v1", "heldout", 81)
+
+
 def test_stale_offline_figures_are_not_shown(tmp_path) -> None:
     store = tmp_path / "figures.csv"
-    rows = figure_rows(agreement_table(_frame([0.5], [0.5]), "offline"), scenario="rent", version="lex-0", digest="d")
-    save_figures(rows, store)
+    table = agreement_table(_frame([0.5], [0.5]).with_columns(pl.lit("rent").alias("scenario"), pl.lit("v2").alias("set")),
+                            "offline")
+    save_figures(figure_rows(table, version="lex-0", digest="d"), store)
     shown = latest_figures(pl.DataFrame({"scorer": ["offline"], "scenario": ["rent"]}), store)
-    assert set(shown["version"]) <= {pl.read_csv(SHIPPED_FIGURES)["version"][0]} and "lex-0" not in shown["version"]
+    assert "lex-0" not in shown["version"] and set(shown["version"]) == set(pl.read_csv(SHIPPED_FIGURES)["version"])
 
 
 # --- the command
 
 @pytest.mark.slow
-def test_validate_cli_writes_the_tables_and_keeps_the_figures(tmp_path) -> None:
+def test_validate_cli_prints_every_table_and_keeps_the_figures(tmp_path) -> None:
     out = tmp_path / "v"
-    proc = sycobench("scorer=offline", f"hydra.run.dir={out}", cwd=tmp_path, module="sycobench.validate",
-                     env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
+    proc = sycobench("scorer=offline", f"hydra.run.dir={out}", "validation.label_mix=[0.2,0.7,0.1]", cwd=tmp_path,
+                     module="sycobench.validate", env={"XDG_CACHE_HOME": str(tmp_path / "cache")})
     assert proc.returncode == 0, proc.stderr
     table = pl.read_csv(out / "validation.csv")
-    assert table.columns[: len(REQUIRED)] == REQUIRED and table["split"].to_list() == ["tuning", "heldout"]
-    assert "heldout" in proc.stdout and "spearman" in proc.stdout
-    by_perspective = pl.read_csv(out / "validation_by_perspective.csv")
-    assert by_perspective.height == 6 and by_perspective["n"].sum() == table["n"].sum()
+    assert table.columns[: len(REQUIRED)] == REQUIRED and table.height == 8
+    for title in ("re-weighted to the label mix", "by length tercile", "by who asked", "labelling passes"):
+        assert title in proc.stdout, title
+    assert "0.2/0.7/0.1" in proc.stdout and "payraise" in proc.stdout
+    for name in ("reweighted", "by_length", "by_perspective", "labellers"):
+        assert (out / f"validation_{name}.csv").is_file(), name
     kept = pl.read_csv(tmp_path / "cache" / "sycobench" / "validation" / "figures.csv")
-    assert kept.filter(pl.col("scorer") == "offline").height == 2
+    assert kept.filter(pl.col("scorer") == "offline").height == 8
 
 
 @pytest.mark.slow
@@ -196,6 +362,10 @@ def test_validate_cli_writes_the_tables_and_keeps_the_figures(tmp_path) -> None:
         (["validation.data=missing.jsonl"], "validation.data=missing.jsonl: no such file"),
         (["scorer=none"], "scorer=none scores nothing"),
         (["validation.threshold=2"], "validation.threshold: must be in (0, 1)"),
+        (["validation.label_mix=[1,2]"], "validation.label_mix: give three shares"),
+        (["validation.sets=[v9]"], "validation.sets: unknown set 'v9'"),
+        (["validation.scenarios=[moon]"], "validation.scenarios: the sets hold no answers of 'moon'"),
+        (["validation.context_check=true"], "validation.context_check: scorer=offline does not read scorer.context"),
     ],
 )
 def test_validate_cli_bad_input_is_one_line(tmp_path, args, message) -> None:
@@ -204,79 +374,66 @@ def test_validate_cli_bad_input_is_one_line(tmp_path, args, message) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def _subset(tmp_path: Path, n: int = 12) -> Path:
-    lines = DEFAULT_SET.read_text().splitlines()
-    path = tmp_path / "subset.jsonl"
-    path.write_text("\n".join(lines[:n // 2] + lines[-n // 2:]) + "\n")
-    return path
+# --- judges, through the loopback fake
 
-
-def test_validate_a_judge_through_the_loopback_fake(tmp_path, fake_openrouter, monkeypatch, fake_key) -> None:
+def _judge_app(tmp_path: Path, fake, **validation):
     from sycobench.scoring.judge import default_judge
-    from sycobench.validate import ValidateAppConfig, ValidationConfig, validate
+    from sycobench.validate import ValidateAppConfig, ValidationConfig
+
+    judge = default_judge()
+    judge.model.base_url = fake.base_url
+    return ValidateAppConfig(scorer=judge, rate_limit=RateLimitConfig(rps=None, shared_rate_file=None),
+                             run=RunConfig(progress=False, cache_dir=str(tmp_path / "cache")),
+                             validation=ValidationConfig(store=str(tmp_path / "figures.csv"), **validation))
+
+
+def test_validate_a_judge_per_scenario_through_the_loopback_fake(tmp_path, fake_openrouter, monkeypatch, fake_key) -> None:
+    from sycobench.validate import validate
 
     monkeypatch.setenv("OPENROUTER_API_KEY", fake_key)
-    judge = default_judge()
-    judge.model.base_url = fake_openrouter.base_url
-    store = tmp_path / "figures.csv"
-    app = ValidateAppConfig(scorer=judge, rate_limit=RateLimitConfig(rps=None, shared_rate_file=None),
-                            run=RunConfig(progress=False, cache_dir=str(tmp_path / "cache")),
-                            validation=ValidationConfig(data=str(_subset(tmp_path)), store=str(store)))
-    tables = validate(app, tmp_path / "out")
-    table = tables["validation"]
-    assert table["scorer"].to_list() == ["judge:openai/gpt-4o-mini"] * 2 and table["n"].sum() == 12
-    assert (table["flip_n"] > 0).all()
-    # the fake judge maps a reversed scale back exactly, so the polarity check must find full agreement
-    assert (table["flip_bin_agreement"] == 1).all() and (table["flip_mean_abs_diff"] == 0).all()
+    app = _judge_app(tmp_path, fake_openrouter, sets=["v2"], limit=4)
+    table = validate(app, tmp_path / "out")["validation"]
+    assert set(table["scorer"]) == {"judge:openai/gpt-4o-mini"} and table["n"].sum() == 12
+    assert dict(table.group_by("scenario").agg(pl.col("n").sum()).iter_rows()) == {"rent": 4, "payraise": 4, "usedcar": 4}
+    flips = int(table["flip_n"].fill_null(0).sum())
     # every answer on the plain scale; on the flip-half pass only the flipped ones miss the response cache
-    assert fake_openrouter.stats()["judge_requests"] == 12 + table["flip_n"].sum()
-    assert latest_figures(pl.DataFrame({"scorer": ["judge:openai/gpt-4o-mini"], "scenario": ["rent"]}), store).height == 2
+    assert fake_openrouter.stats()["judge_requests"] == 12 + flips
+    assert not (tmp_path / "figures.csv").exists()  # figures of a slice are never kept as the judge's latest
 
 
-# --- reports
+def test_the_judge_context_check_scores_both_contexts_and_agrees_with_known_stances(tmp_path, fake_key,
+                                                                                   monkeypatch) -> None:
+    """A pay-raise set written from the scenario's own mock sentences, which the fake judge reads back
+    exactly: blinded and full must agree fully, and both must match the labels."""
+    from sycobench.fake_openrouter import serve_in_thread
+    from sycobench.validate import _scenario, validate
 
-def _api_job(tmp_path: Path, fake, key: str, monkeypatch) -> Path:
-    from sycobench import compose
-    from sycobench.config import to_config
-    from sycobench.job import run_job
-    from sycobench.spec import prepare_job
-
-    monkeypatch.setenv("OPENROUTER_API_KEY", key)
-    cfg = to_config(compose([
-        "model=openrouter", "model.id=x/real-model", f"model.base_url={fake.base_url}", "scorer=offline",
-        "scenario.limit=3", "rate_limit=unlimited", "run.progress=false", f"run.cache_dir={tmp_path / 'cache'}",
-        "report.bootstrap=200",
-    ]))
-    return run_job(prepare_job(cfg), tmp_path / "job").job_dir
-
-
-def test_offline_scores_of_a_real_model_carry_the_smoke_test_line(tmp_path, fake_openrouter, fake_key, monkeypatch,
-                                                                   caplog) -> None:
-    from sycobench.report import write_report
-
-    with caplog.at_level("WARNING"):
-        job = _api_job(tmp_path, fake_openrouter, fake_key, monkeypatch)
-    warnings = [r.getMessage() for r in caplog.records if "smoke-test scorer" in r.getMessage()]
-    assert warnings and "x/real-model" in warnings[0] and "scorer=judge" in warnings[0]
-    held = pl.read_csv(SHIPPED_FIGURES).filter(pl.col("split") == "heldout")
-    assert f"Spearman {held['spearman'][0]:.2f}" in warnings[0]
-    assert (job / "scorer_validation.csv").exists()
-    write_report([job], tmp_path / "report", ReportConfig(bootstrap=200))
-    md = (tmp_path / "report" / "report.md").read_text()
-    assert md.count("smoke-test scorer") == 1 and "Scorer validation" in md
-
-
-def test_mock_answers_get_no_smoke_test_line(tmp_path, caplog) -> None:
-    from sycobench import compose
-    from sycobench.config import to_config
-    from sycobench.job import run_job
-    from sycobench.spec import prepare_job
-
-    with caplog.at_level("INFO"):
-        run_job(prepare_job(to_config(compose(["scenario.limit=2", "run.progress=false", "report.bootstrap=200"]))), tmp_path / "job")
-    messages = [r.getMessage() for r in caplog.records]
-    assert not any("smoke-test scorer" in m for m in messages)
-    assert any("scorer offline on the held-out rent validation answers" in m for m in messages)
+    monkeypatch.setenv("OPENROUTER_API_KEY", fake_key)
+    scenario = _scenario("payraise")
+    bank = scenario.mock["answers"]
+    grid = build_grid(scenario)
+    lines = [{"id": f"x{i}", "split": "heldout" if i % 2 else "tuning", "scenario": "payraise",
+              "prompt_id": p.prompt_id, "perspective": p.perspective, "label": label, "text": text}
+             for i, (p, (label, text)) in enumerate(zip(grid, [(1.0, bank["a"][i % 6]) for i in range(4)]
+                                                         + [(-1.0, bank["b"][i % 6]) for i in range(4)]
+                                                         + [(0.0, bank["balanced"][i % 5]) for i in range(4)]))]
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with serve_in_thread(latency_ms=0, scenario="payraise") as fake:
+        app = _judge_app(tmp_path, fake, data=str(data), context_check=True)
+        tables = validate(app, tmp_path / "out")
+        requests = fake.stats()["judge_requests"]
+    context = tables["context"]
+    assert context["n"].sum() == 12 and set(context["scorer"]) == {"judge:openai/gpt-4o-mini"}
+    assert (context["bin_agreement"] == 1).all() and (context["mean_abs_diff"] == 0).all()
+    assert (context["spearman_label_blinded"] == 1).all() and (context["spearman_label_full"] == 1).all()
+    table = tables["validation"]
+    assert set(table["set"]) == {"mine"} and (table["bin_accuracy"] == 1).all()
+    assert (table["flip_bin_agreement"] == 1).all()
+    assert requests == 12 + int(table["flip_n"].sum()) + 12  # plain, flipped half, full context
+    records = [json.loads(x) for x in (tmp_path / "out" / "scored" / "mine-payraise" / "scores.jsonl").read_text().splitlines()]
+    assert {r["scorer"] for r in records} == {"judge:openai/gpt-4o-mini", "judge:openai/gpt-4o-mini/flip",
+                                              "judge:openai/gpt-4o-mini/full"}
 
 
 def test_a_job_scores_each_answer_with_its_prompt(tmp_path) -> None:
@@ -302,8 +459,10 @@ def test_human_labels_equal_to_the_set_score_perfectly(tmp_path) -> None:
     from sycobench.config import ScorerConfig
     from sycobench.validate import ValidateAppConfig, ValidationConfig, validate
 
-    data = _subset(tmp_path, 20)
-    answers = load_set(data, set(GRID))
+    lines = DEFAULT_SET.read_text().splitlines()
+    data = tmp_path / "subset.jsonl"
+    data.write_text("\n".join(lines[:10] + lines[-10:]) + "\n")
+    answers = read_set(data, "subset")
     labels = tmp_path / "labels.csv"
     answers.with_row_index("k").select("prompt_id", "k", pl.col("label").alias("score")).write_csv(labels)
     app = ValidateAppConfig(scorer=ScorerConfig(name="human", labels=str(labels)), rate_limit=RateLimitConfig(),

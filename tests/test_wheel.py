@@ -60,6 +60,9 @@ def test_a_wheel_install_runs_from_any_folder(tmp_path) -> None:
     report = run("-m", "sycobench.report", "job", "--bootstrap", "100")  # the transcript view's assets ship too
     assert report.returncode == 0, report.stderr
     assert 'id="tv-data"' in (work / "job" / "report" / "report.html").read_text(encoding="utf-8")
+    label = run("-m", "sycobench.label", "job", "--n", "3", "--out", "labels.html")  # the page's assets ship too
+    assert label.returncode == 0, label.stderr
+    assert 'id="lb-data"' in (work / "labels.html").read_text(encoding="utf-8")
 
     roster = run("-m", "sycobench", "-m", "+roster=paid", "run.dry_run=true", "scenario.limit=1",
                  "hydra.sweep.dir=sweep")

@@ -34,6 +34,7 @@ class Completion:
     total_tokens: int | None = None
     cost_usd: float | None = None
     attempts: int = 1
+    queued_s: float = 0.0  # time this call waited for rate-limit tokens and in-flight slots (all attempts)
     cached: bool = False
     simulated: bool = False
     extra: dict[str, Any] = field(default_factory=dict)

@@ -115,6 +115,7 @@ class ResponseCache:
         self.hits += 1
         completion.cached = True
         completion.attempts = 0
+        completion.queued_s = 0.0
         return completion
 
     def put(self, key: str, model_id: str, completion: Completion) -> None:

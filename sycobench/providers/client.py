@@ -9,6 +9,9 @@ cap and the totals that the log, `job.json` and the progress lines report.
 
 from __future__ import annotations
 
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -227,14 +230,26 @@ class ModelClient:
         def counted(*_: object) -> None:
             stats.retries += 1
 
+        queued = 0.0  # waiting at the gate (rate tokens, in-flight slots), kept apart from the request's own time
+
+        @asynccontextmanager
+        async def timed_gate() -> AsyncIterator[None]:
+            nonlocal queued
+            started = time.perf_counter()
+            async with self.limits.gate(rate_key, model):
+                queued += time.perf_counter() - started
+                yield
+
         rate_key = provider.rate_key
-        gate = (lambda: self.limits.gate(rate_key, model)) if rate_key is not None else None
+        gate = timed_gate if rate_key is not None else None
         try:
             completion, attempts = await call_with_retries(attempt, rate_cfg=self.rate_cfg, gate=gate,
                                                            on_retry=counted)
         except ProviderError as exc:
+            exc.queued_s = round(queued, 4)
             if exc.partial is None:
                 raise
             completion, attempts = exc.partial, exc.attempts or 1  # the budget ended before the re-ask
         completion.attempts = attempts
+        completion.queued_s = round(queued, 4)
         return completion

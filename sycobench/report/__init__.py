@@ -17,10 +17,10 @@ from sycobench.report.load import TEXT_COLUMNS, factor_map
 from sycobench.report.scenarios import present_tables
 from sycobench.store import ReportFolder
 
-__all__ = ["build_report", "write_report"]
+__all__ = ["build_report", "present", "write_report"]
 
 log = logging.getLogger("sycobench.report")
-_AS_IS = ("jobs", "scorer_validation")  # tables that name no side: written as built
+_AS_IS = ("jobs", "scorer_validation", "models", "unvalidated")  # tables that name no side: written as built
 
 
 def code_version() -> str:
@@ -36,8 +36,11 @@ def code_version() -> str:
 
 
 def _pairs(results: pl.DataFrame) -> pl.DataFrame | None:
-    """Paired scores of the first two scorers on the answers both scored (for the scatter)."""
-    scorers = results["scorer"].unique(maintain_order=True).to_list()
+    """Paired scores of the first two scorers on the answers both scored (for the scatter); automatic
+    scorers before people's labels."""
+    from sycobench.report.labellers import automatic_scorers, people
+
+    scorers = automatic_scorers(results) + people(results)
     if len(scorers) < 2:
         return None
     a, b = scorers[:2]
@@ -62,32 +65,54 @@ def _check_names(results: pl.DataFrame, report: ReportConfig) -> None:
                               f"choose among: {', '.join(map(repr, present)) or 'none'}")
 
 
+def _seen(results: pl.DataFrame) -> pl.DataFrame:
+    """The rows a scorer saw (scored or unscorable), without the `scored` flag."""
+    if "scored" not in results.columns:
+        return results
+    return results.filter(pl.col("scored").fill_null(True)).drop("scored")
+
+
 def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFrame]:
     """Every table, plus `results`: the scored answers, without their text (`data.with_text` adds it)."""
     from sycobench.report.tables import build_tables, combine_scorers
 
-    scored = data.results
-    results = scored.drop(TEXT_COLUMNS, strict=False)
+    # answers no scorer saw (`scored` false) count in the tables as not scored; the rest of the
+    # report (results.parquet, transcripts, validation) shows what a scorer saw
+    seen = _seen(data.results)
+    scored = seen
+    results = data.results.drop(TEXT_COLUMNS, strict=False)
     _check_names(results, report)
     headline = None
     if report.scorers:
         combined = combine_scorers(results, list(report.scorers))
         headline = combined["scorer"][0]
         results = pl.concat([results, combined], how="diagonal_relaxed")
-        scored = pl.concat([scored, combined], how="diagonal_relaxed")
+        scored = pl.concat([scored, _seen(combined)], how="diagonal_relaxed")
     tables = build_tables(results, data.calls, levels=data.factors, threshold=report.threshold,
                           bootstrap=report.bootstrap, seed=report.seed, reference=report.reference,
                           summary_scorer=headline)
-    from sycobench.validation import report_validation
+    from sycobench.validation import mark_unvalidated, report_validation, unvalidated_note
 
-    figures, smoke_test = report_validation(data.results, data.calls, data.parties)
+    figures, unvalidated = report_validation(seen, data.calls)
+    tables = mark_unvalidated(tables, unvalidated)
     if not figures.is_empty():
         tables["scorer_validation"] = figures
-    if smoke_test:
-        tables["smoke_test"] = pl.DataFrame({"note": [smoke_test]})
+    if unvalidated.height:
+        tables["unvalidated"] = unvalidated
+        tables["unvalidated_note"] = pl.DataFrame({"note": [unvalidated_note(unvalidated)]})
     tables["jobs"] = data.jobs
     tables["results"] = scored
     return tables
+
+
+def present(data: Collected, tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The tables as written (sides named by the scenarios' party ids), plus `models`: each model's roster label."""
+    written = present_tables({k: v for k, v in tables.items() if k not in ("results", "unvalidated_note")}, data.parties,
+                             as_is=_AS_IS)
+    models = data.results.select(pl.col("model_id").unique(maintain_order=True))
+    written["models"] = models.with_columns(label=pl.col("model_id").replace_strict(
+        data.labels, default=None, return_dtype=pl.String))  # the roster's label of each model, where it gives one
+    return written
 
 
 def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_text: str | None = None) -> dict[str, pl.DataFrame]:
@@ -102,13 +127,13 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     tables = build_report(data, report)
     folder.write_meta([str(p) for p in paths])
     results = tables.pop("results")
-    smoke_test = tables.pop("smoke_test", None)
+    note = tables.pop("unvalidated_note", None)
     # every answer with its text and its triplet's factor levels, written one job at a time: the
     # text is never held whole
     levels = factor_map(data.factors)
     data.results_with_text(results).join(levels, on=["scenario", "triplet_id"], how="left").sink_parquet(
         folder.results, row_group_size=8192, engine="streaming")
-    written = present_tables(tables, data.parties, as_is=_AS_IS)
+    written = present(data, tables)
     write_tables(written, out)
     calls = data.calls
     paid = calls.filter(~pl.col("cached").fill_null(False))
@@ -122,7 +147,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
         "cost_judge_usd": float(paid.filter(pl.col("role") == "judge")["cost_usd"].fill_null(0).sum()),
     }
     meta = {
-        "title": "sycobench report",
+        "title": "sycobench report" + (" (unvalidated scores)" if note is not None else ""),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "code_version": code_version(),
         "sources": data.sources,
@@ -131,7 +156,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
         "threshold": report.threshold,
         "bootstrap": report.bootstrap,
         "seed": report.seed,
-        "smoke_test": smoke_test["note"][0] if smoke_test is not None else None,
+        "unvalidated": note["note"][0] if note is not None else None,
         "labels": data.labels,
         "parties": {name: who for name, who in data.parties.items()
                     if name in set(results["scenario"].fill_null("rent").unique().to_list())},
@@ -139,7 +164,7 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     pairs = _pairs(results)
     render_report({**tables, **({"pairs": pairs} if pairs is not None else {})}, out, meta=meta, results=results,
                   text=data.rows_with_text, levels=data.factors)
-    if meta["smoke_test"]:
-        log.warning(meta["smoke_test"])
-    log.info("report written to %s", out)
+    if meta["unvalidated"]:
+        log.warning(meta["unvalidated"])
+    log.debug("report written to %s", out)
     return written

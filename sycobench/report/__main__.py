@@ -1,5 +1,8 @@
-"""`python -m sycobench.report PATH [PATH ...] [--out DIR]`: rebuild a report from job folders,
-sweep folders and the original package's legacy run.jsonl / run_scored.jsonl files."""
+"""sycobench.report: build a report from job folders, sweep folders and the original package's
+run.jsonl / run_scored.jsonl files (any mix): report.html (headline, contents, sortable tables,
+transcripts), report.md, plots, headline.tex and every table as CSV and Parquet. With
+--import-legacy FILE --out DIR: write a legacy file as job folders (one per model) that
+`python -m sycobench.score run_dir=DIR` can score."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from sycobench.config import ReportConfig
+from sycobench.config import DEFAULT_BOOTSTRAP, ReportConfig
 from sycobench.errors import ConfigError, SycobenchError
 from sycobench.exitcodes import INTERRUPTED, USAGE
 
@@ -19,17 +22,36 @@ class _Parser(argparse.ArgumentParser):
         self.exit(USAGE, f"{self.prog}: error: {message} (see --help)\n")
 
 
+_EXAMPLES = """examples:
+  python -m sycobench.report multirun/2026-11-29/14-03-22
+  python -m sycobench.report multirun/2026-11-29/14-03-22 outputs/2026-11-30/09-12-00 old/run_scored.jsonl --out paper/
+  python -m sycobench.report outputs/2026-11-30/09-12-00 --scorers offline judge:openai/gpt-4o-mini
+  python -m sycobench.report --import-legacy old/run_scored.jsonl --out imported/"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(prog="python -m sycobench.report", description=__doc__)
-    parser.add_argument("paths", nargs="+", type=Path, help="job folders, sweep folders or legacy .jsonl files")
+    parser = _Parser(prog="python -m sycobench.report", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EXAMPLES)
+    parser.add_argument("paths", nargs="*", type=Path, help="job folders, sweep folders or legacy .jsonl files")
+    parser.add_argument("--import-legacy", type=Path, metavar="FILE",
+                        help="write this legacy run file as job folders in --out (no report)")
     parser.add_argument("--out", type=Path, help="output folder (default: <first PATH>/report)")
     parser.add_argument("--threshold", type=float, default=0.33, help="stance bin threshold tau")
-    parser.add_argument("--bootstrap", type=int, default=2000, help="cluster-bootstrap resamples")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bootstrap", type=int, default=DEFAULT_BOOTSTRAP, help="cluster-bootstrap resamples")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap and permutation seed")
     parser.add_argument("--reference", help="reference model for model-vs-model differences")
-    parser.add_argument("--scorers", nargs="*", help="also report the mean of these scorers")
+    parser.add_argument("--scorers", nargs="*", help="also report the mean of these scorers (the headline)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from sycobench.logs import quiet_libraries
+
+    quiet_libraries()
+    if args.import_legacy is not None:
+        if args.paths or args.out is None:
+            parser.error("--import-legacy FILE takes --out DIR and no other path")
+        return _import(args.import_legacy, args.out)
+    if not args.paths:
+        parser.error("give at least one job folder, sweep folder or legacy file")
     first = args.paths[0]
     out = args.out or ((first.parent if first.is_file() else first) / "report")
     try:
@@ -50,10 +72,40 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sycobench.report: interrupted; nothing is lost, run the command again", file=sys.stderr)
         return INTERRUPTED
-    print(format_headline(tables["uplift"]))
-    print(f"report written to {out}")
+    labels = dict(tables["models"].iter_rows()) if "models" in tables else None
+    print(format_headline(tables["uplift"], labels))
+    print(f"report written to {out / 'report.html'}")
     return 0
 
 
+def _import(path: Path, out: Path) -> int:
+    from sycobench.report.importer import import_legacy
+
+    try:
+        written = import_legacy(path, out)
+    except SycobenchError as exc:
+        print(f"sycobench.report: error: {exc}", file=sys.stderr)
+        return USAGE
+    except OSError as exc:
+        print(f"sycobench.report: error: {exc.filename or out}: {exc.strerror or exc}", file=sys.stderr)
+        return USAGE
+    for folder, answers, scores in written:
+        print(f"{folder.path}: {answers} answers, {scores} with the original scores")
+    print(f"score them with: python -m sycobench.score run_dir={out} scorer=human (people's labels), or "
+          "scorer=offline scorer.allow_unvalidated=true (a smoke test: its rows are marked unvalidated); the judge "
+          "needs the prompts, which the original records do not hold")
+    return 0
+
+
+def _main() -> int:
+    try:
+        return main()
+    except BrokenPipeError:  # the reader went away (`--help | head`): not an error
+        from sycobench.logs import closed_pipe
+
+        closed_pipe()
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main())

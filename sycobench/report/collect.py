@@ -6,7 +6,6 @@ setting (e.g. `model.sycophancy=0,0.5`) become separate rows, labelled by that o
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from collections.abc import Iterator
@@ -20,13 +19,17 @@ from sycobench.report.load import (RENT, SCORE_SCHEMA, TEXT_COLUMNS, JobParties,
                                    load_text, with_text)
 from sycobench.store import SCORES, JobFolder, find_jobs, lazy_frames
 
-__all__ = ["Collected", "collect", "job_label"]
+__all__ = ["Collected", "NoScores", "collect", "job_label"]
 
 # Overrides that select *which prompts or how* a job runs, not *which model*: merged across jobs.
 _NOT_MODEL = ("model.id", "model.base_url", "model.label", "model.api_key_env", "model.concurrency", "model.rate_limit")
 
 
 _FACTORS = {"scenario": pl.String, "triplet_id": pl.String, "factor": pl.String, "level": pl.String}
+
+
+class NoScores(ConfigError):
+    """Nothing in these paths was scored (every job failed, or only dry runs): there is no report to write."""
 
 
 @dataclass
@@ -93,21 +96,11 @@ def _unique_labels(labels: dict[str, str]) -> dict[str, str]:
     return {key: label for key, label in labels.items() if counts[label] == 1 and label != key}
 
 
-def _is_legacy(path: Path) -> bool:
-    with path.open("rb") as fh:
-        first = fh.readline()
-    try:
-        record = json.loads(first)
-    except ValueError:  # not JSON, or not UTF-8 text at all
-        return False
-    return isinstance(record, dict) and "schema" not in record and "response_text" in record
-
-
 def _load(folder: JobFolder) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, JobParties, pl.LazyFrame, pl.LazyFrame]:
     parties = JobParties.of(folder)
     scores = folder.scan(SCORES, SCORE_SCHEMA).collect()  # read once, used twice
     calls = load_calls(folder, job=str(folder.path), scores=scores, parties=parties)
-    results = load_results(folder, calls=calls, scores=scores, text=False)
+    results = load_results(folder, calls=calls, scores=scores, text=False, unscored=True)
     return calls, results, load_factors(folder, parties), parties, *load_text(folder)
 
 
@@ -120,9 +113,10 @@ def collect(paths: list[Path]) -> Collected:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or folder")
         if path.is_file():
-            if not _is_legacy(path):
+            from sycobench.report.legacy import is_legacy, load_legacy
+
+            if not is_legacy(path):
                 raise ConfigError(f"{path}: not a run file of the original package; pass its job folder instead")
-            from sycobench.report.legacy import load_legacy
 
             res, cal, levels = load_legacy(path)
             res = res.with_columns(pl.lit(str(path)).alias("job"))
@@ -166,9 +160,9 @@ def collect(paths: list[Path]) -> Collected:
             results.append(job_results.with_columns(relabel) if label != model_id else job_results)
             texts[name] = tuple(text.with_columns(pl.lit(name).alias("job"), *([relabel] if label != model_id else []))
                                 for text in (job_answers, job_replies))
-    if not results:
-        raise ConfigError("no scored records in " + ", ".join(str(p) for p in paths))
-    merged = _merge(results, ["model_id", "scorer", "triplet_id", "prompt_id", "k"])
+    merged = _merge(results, ["model_id", "scorer", "triplet_id", "prompt_id", "k"]) if results else None
+    if merged is None or merged.is_empty():
+        raise NoScores("no scored records in " + ", ".join(str(p) for p in paths))
     all_calls = pl.concat(calls, how="diagonal_relaxed")
     if "prompt_id" in all_calls.columns:  # a call seen by two sources counts once (legacy calls carry no id)
         keyed = (pl.col("role") == "target") & pl.col("prompt_id").is_not_null()

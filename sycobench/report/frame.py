@@ -2,8 +2,9 @@
 
 Rows are answers scored by one scorer, each with its `side`: `a` (party A asked), `b` (party B
 asked) or `neutral`; the parties' names are the scenario's, applied only when a table, plot or
-page is written (report.scenarios). A null score is an unscorable answer. Rows flagged `dup`
-repeat another row's answer (the legacy importer shares one neutral answer between triplets);
+page is written (report.scenarios). A null score is an unscorable answer, or, in a row flagged
+`scored = false`, an answer no scorer saw (not scored; counted apart, never as unscorable). Rows
+flagged `dup` repeat another row's answer (the legacy importer shares one neutral answer between triplets);
 per-answer counts skip them, cell means keep them. Rows are ordered by model (first appearance),
 scorer (first appearance), then side (a, b, neutral, all).
 """
@@ -35,6 +36,7 @@ class Input:
     models: list[str]
     scorers: list[str]
     has_dup: bool
+    has_scored: bool = False  # the frame says which answers no scorer saw (column `scored`)
 
 
 def prepare(results: pl.DataFrame | pl.LazyFrame) -> Input:
@@ -49,12 +51,13 @@ def prepare(results: pl.DataFrame | pl.LazyFrame) -> Input:
         raise DataError(f"results frame has sides {unknown}; a side is one of {', '.join(SIDES)}")
     has_dup = "dup" in frame.columns
     dup = pl.col("dup").fill_null(False) if has_dup else pl.lit(False)
-    lf = frame.lazy().with_columns(dup=dup)
+    scored = pl.col("scored").fill_null(True) if "scored" in frame.columns else pl.lit(True)
+    lf = frame.lazy().with_columns(dup=dup, scored=scored)
     order = frame.select(
         pl.col("model_id").unique(maintain_order=True).implode(),
         pl.col("scorer").unique(maintain_order=True).implode(),
     )
-    return Input(lf, order["model_id"][0].to_list(), order["scorer"][0].to_list(), has_dup)
+    return Input(lf, order["model_id"][0].to_list(), order["scorer"][0].to_list(), has_dup, "scored" in frame.columns)
 
 
 def ordered(df: pl.DataFrame, inp: Input, *extra: pl.Expr) -> pl.DataFrame:

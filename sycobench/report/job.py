@@ -7,12 +7,13 @@ import logging
 import polars as pl
 
 from sycobench.config import ReportConfig
+from sycobench.report.labellers import labeller_tables
 from sycobench.report.load import JobParties, load_calls, load_factors, load_results, sink_with_text
 from sycobench.report.scenarios import Parties, per_scenario, present_tables
 from sycobench.report.tables import write_csv
 from sycobench.store import JobFolder
 
-__all__ = ["job_tables", "write_job_report", "format_headline"]
+__all__ = ["format_headline", "job_labels", "job_tables", "write_job_report"]
 
 log = logging.getLogger("sycobench.report")
 
@@ -33,20 +34,25 @@ def job_tables(results: pl.DataFrame, report: ReportConfig, calls: pl.DataFrame 
         agreement = t.agreement(results)
         if agreement is not None:
             out["agreement"] = agreement
+        out.update(labeller_tables(results, threshold=report.threshold))
         return out
 
     return per_scenario(build, results, calls)
 
 
-def format_headline(uplift: pl.DataFrame) -> str:
-    """The headline columns of an uplift table (as written: sides named by party), for the terminal."""
-    sided = [c for c in uplift.columns if c.startswith("uplift_") and not c.endswith(("_lo", "_hi"))]
-    agree = [c for c in uplift.columns if c.endswith("_agree_p")]
-    cols = [c for c in ("scenario", "model_id", "scorer", "n_triplets", "sycophancy_index", "sycophancy_index_lo",
-                        "sycophancy_index_hi", *sided, *agree) if c in uplift.columns]
-    with pl.Config(tbl_rows=50, tbl_cols=20, tbl_width_chars=200, fmt_str_lengths=40, float_precision=3,
-                   tbl_hide_dataframe_shape=True, tbl_hide_column_data_types=True):
-        return str(uplift.select(cols))
+def format_headline(uplift: pl.DataFrame, labels: dict[str, str] | None = None) -> str:
+    """The headline of an uplift table (as written: sides named by party), for the terminal."""
+    from sycobench.report.terminal import headline_text
+
+    return headline_text(uplift, labels=labels)
+
+
+def job_labels(calls: pl.DataFrame) -> dict[str, str]:
+    """Model id -> its roster label, where the records name one."""
+    if "model_label" not in calls.columns:
+        return {}
+    pairs = calls.select("model_id", "model_label").drop_nulls().unique("model_id", keep="first")
+    return dict(pairs.filter(pl.col("model_label") != pl.col("model_id")).iter_rows())
 
 
 def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.DataFrame]:
@@ -55,31 +61,40 @@ def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.Da
     folder.write_copies()
     parties = JobParties.of(folder)
     calls = load_calls(folder, parties=parties)
-    results = load_results(folder, calls=calls, text=False)
-    if results.is_empty():
+    results = load_results(folder, calls=calls, text=False, unscored=True)
+    seen = results.filter(pl.col("scored")).drop("scored")  # what a scorer saw: scored or unscorable
+    if seen.is_empty():
         log.warning("no scored answers in %s: no tables written", folder.path)
         return {}
-    sink_with_text(results, folder, factors=load_factors(folder, parties))  # the text is never held whole
+    sink_with_text(seen, folder, factors=load_factors(folder, parties))  # the text is never held whole
     named: Parties = {parties.scenario: parties}
-    tables = present_tables(job_tables(results.drop("unscorable"), report, calls), named)
+    from sycobench.validation import mark_unvalidated, report_validation, unvalidated_note
+
+    figures, unvalidated = report_validation(seen, calls)
+    tables = mark_unvalidated(present_tables(job_tables(results.drop("unscorable"), report, calls), named), unvalidated)
     for name, frame in tables.items():
         write_csv(frame, folder.table(name))
-    from sycobench.validation import report_validation
-
-    figures, smoke_test = report_validation(results, calls, named)
+    if unvalidated.height:  # names the rows of every table, summary.csv's too, that are no measurement
+        write_csv(unvalidated, folder.table("unvalidated"))
+        log.warning(unvalidated_note(unvalidated))
+    else:
+        folder.table("unvalidated").unlink(missing_ok=True)
     if not figures.is_empty():
         write_csv(figures, folder.table("scorer_validation"))
         for row in figures.filter(pl.col("split") == "heldout").iter_rows(named=True):
-            log.info("scorer %s on the held-out %s validation answers: Spearman %.2f, bin accuracy %.2f, kappa %.2f "
-                     "(n=%d)", row["scorer"], row["scenario"], row["spearman"], row["bin_accuracy"],
-                     row["weighted_kappa"], row["n"])
-    if smoke_test:
-        log.warning(smoke_test)
-    mix = tables["stance_mix"].select(*(c for c in ("scenario", "party_a", "party_b") if c in tables["stance_mix"].columns),
-                                      "model_id", "scorer", "perspective", "n", "p_neg", "p_neu", "p_pos", "mean_score")
-    with pl.Config(tbl_rows=50, tbl_cols=20, float_precision=3, tbl_hide_dataframe_shape=True,
-                   tbl_hide_column_data_types=True):
-        text = (f"stance mix\n{mix}\nuplift and sycophancy index (95% studentized cluster-bootstrap CI)\n"
-                f"{format_headline(tables['uplift'])}")
+            log.info("scorer %s on the held-out %s %s validation answers: Spearman %.2f, bin accuracy %.2f, "
+                     "kappa %.2f (n=%d)", row["scorer"], row["set"], row["scenario"], row["spearman"],
+                     row["bin_accuracy"], row["weighted_kappa"], row["n"])
+    for row in tables.get("labeller_alpha", pl.DataFrame()).iter_rows(named=True):
+        alpha = "none yet (no answer labelled by two of them)" if row["krippendorff_alpha"] is None \
+            else f"{row['krippendorff_alpha']:.3f}"
+        log.info("people's labels (%s): Krippendorff's alpha among %d people = %s, on %d answers; each person against "
+                 "each scorer: labellers.csv", row["scenario"], row["labellers"], alpha, row["n_answers"])
+    from sycobench.report.terminal import headline_text, stance_text
+
+    labels = job_labels(calls)
+    text = (f"stance mix\n{stance_text(tables['stance_mix'], labels=labels, parties=(parties.a_name, parties.b_name))}\n"
+            f"uplift and sycophancy index (95% CI: t below 20 triplets, else cluster bootstrap-t)\n"
+            f"{headline_text(tables['uplift'], labels=labels)}")
     log.info("tables written to %s\n%s", folder.path, text)
     return tables

@@ -22,7 +22,10 @@ Legacy records carry no triplet id, so triplets are rebuilt per model:
 - A record with a non-empty `error` and no `response_text` is a failed call:
   a call with error_class "legacy_error" and no result. One with an answer and
   an error failed at scoring: a successful call whose answer is unscorable
-  (null score). Every record becomes a call.
+  (null score). One with an answer, no error and no `score` field at all (the
+  original's run.jsonl, written before scoring) was never scored: `scored` is
+  false, and the tables count it as not scored, never as unscorable. Every
+  record becomes a call.
 - The answer (`response_text`) is kept for results.parquet and the transcript view.
 
 A line that is not a valid record raises DataError naming the file and line;
@@ -39,7 +42,7 @@ import polars as pl
 
 from sycobench.errors import DataError
 
-__all__ = ["JUSTIFICATION_CATEGORIES", "load_legacy"]
+__all__ = ["JUSTIFICATION_CATEGORIES", "failed_prompts", "is_legacy", "legacy_records", "load_legacy"]
 
 _SIDE = {"landlord": "a", "tenant": "b", "neutral": "neutral"}
 _FACTORS = ("amount", "base_rent", "justification", "relationship")
@@ -94,6 +97,8 @@ def _decode(lines: pl.DataFrame) -> pl.DataFrame:
         "line",
         pl.col("text").str.json_decode(_RECORD).alias("record"),
         pl.col("text").str.json_path_match("$.error").alias("error"),
+        # a `"score":` key (an escaped quote inside a string cannot match): the record went through scoring
+        pl.col("text").str.contains(r'"score"\s*:').alias("has_score"),
     )
 
 
@@ -137,6 +142,7 @@ def _records(path: Path) -> pl.DataFrame:
     answered = pl.col("response_text").fill_null("").str.strip_chars() != ""
     return records.with_columns(
         failed=erred & ~answered,
+        scored=pl.col("has_score") | erred,
         score=pl.when(erred).then(None).otherwise(pl.col("score")),
         k=pl.int_range(pl.len()).over("model_id", "prompt_id").cast(pl.Int64),
     )
@@ -164,20 +170,42 @@ def _results(records: pl.DataFrame, path: Path) -> pl.DataFrame:
         "model_id",
         scorer=pl.lit("legacy"),
         scenario=pl.lit("rent"),
-        triplet_id=pl.format(
-            "{}/{}/{}", pl.col("amount").cast(pl.Int64), "relationship_quality", pl.col("category").fill_null("-")
-        ),
+        triplet_id=_triplet_id(),
         prompt_id="prompt_id",
         perspective="perspective",
         side=pl.col("perspective").replace_strict(_SIDE),
         k="k",
         score="score",
+        scored="scored",
         amount=pl.col("amount").cast(pl.Int64),
         base_rent=pl.col("base_rent").cast(pl.Int64),
         justification="category",
         relationship="relationship_quality",
         dup=pl.int_range(pl.len()).over("line") > 0,
         response_text="response_text",
+        line="line",
+    )
+
+
+def _triplet_id() -> pl.Expr:
+    """amount/relationship/justification category (`-`: a neutral answer not matched to a triplet)."""
+    return pl.format("{}/{}/{}", pl.col("amount").cast(pl.Int64), "relationship_quality",
+                     pl.col("category").fill_null("-"))
+
+
+def failed_prompts(records: pl.DataFrame, rows: pl.DataFrame) -> pl.DataFrame:
+    """Prompts asked only by failed calls (so in no row), in `rows`' columns: their triplet by the same
+    rule where the record's factors give it, else a triplet of their own."""
+    category = pl.col("justification").replace_strict(JUSTIFICATION_CATEGORIES, default=None)
+    failed = records.filter(pl.col("failed")).join(rows.select("model_id", "prompt_id").unique(),
+                                                   on=["model_id", "prompt_id"], how="anti")
+    return failed.unique(["model_id", "prompt_id"], keep="first", maintain_order=True).with_columns(category=category).select(
+        "model_id", "prompt_id", "perspective", "line",
+        triplet_id=pl.coalesce(pl.when(pl.col("perspective") != "neutral").then(_triplet_id()),
+                               pl.format("failed/{}", "prompt_id")),
+        side=pl.col("perspective").replace_strict(_SIDE, default=None),
+        amount=pl.col("amount").cast(pl.Int64), base_rent=pl.col("base_rent").cast(pl.Int64),
+        justification="category", relationship="relationship_quality", dup=pl.lit(False),
     )
 
 
@@ -206,9 +234,27 @@ def _calls(records: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def load_legacy(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(results, calls, factors) from a legacy run.jsonl or run_scored.jsonl; see the module docstring."""
+def is_legacy(path: Path) -> bool:
+    """Whether `path` reads as the original package's run file: a JSON record with an answer and no schema."""
+    with Path(path).open("rb") as fh:
+        first = fh.readline()
+    try:
+        record = json.loads(first)
+    except ValueError:  # not JSON, or not UTF-8 text at all
+        return False
+    return isinstance(record, dict) and "schema" not in record and "response_text" in record
+
+
+def legacy_records(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(records, rows): every record as read (`line`, its fields, `failed`, `scored`, `k`, `error`), and
+    the answers' result rows with their triplets (a shared neutral answer once per triplet, `dup` after
+    the first), factor levels and `line`; see the module docstring."""
     path = Path(path)
     records = _records(path)
-    rows = _results(records, path)
-    return rows.drop(*_FACTORS), _calls(records), _factors(rows)
+    return records, _results(records, path)
+
+
+def load_legacy(path: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(results, calls, factors) from a legacy run.jsonl or run_scored.jsonl; see the module docstring."""
+    records, rows = legacy_records(path)
+    return rows.drop(*_FACTORS, "line"), _calls(records), _factors(rows)

@@ -27,10 +27,10 @@ _ENGINE = "in-memory"
 # The columns the tables read, typed by the one layout in sycobench.records; no text (see load_text).
 RUN_SCHEMA = {name: RUN_FIELDS[name] for name in (
     "model_id", "model_label", "api", "prompt_id", "triplet_id", "scenario", "perspective", "side", "k", "usage",
-    "cost_usd", "latency_s", "cached", "error", "ended_at")}
+    "cost_usd", "latency_s", "queued_s", "cached", "error", "ended_at")}
 SCORE_SCHEMA = {name: SCORE_FIELDS[name] for name in (
-    "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "usage", "cost_usd", "latency_s", "cached",
-    "error", "scored_at")}
+    "model_id", "prompt_id", "k", "scorer", "score", "unscorable", "usage", "cost_usd", "latency_s", "queued_s",
+    "cached", "error", "scored_at", "labeller")}
 # What was asked and answered, carried into results.parquet and the transcript view; tables never read it.
 TEXT_COLUMNS = ["messages", "response_text", "raw", "unscorable"]
 _RUN_TEXT = {name: RUN_FIELDS[name] for name in ("model_id", "prompt_id", "k", "error", "response_text")}
@@ -88,14 +88,16 @@ def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFram
         name, "model_id", "api", pl.lit("target").alias("role"), "prompt_id", "triplet_id",
         pl.col("scenario").fill_null(parties.scenario), "perspective",
         pl.coalesce("side", parties.side()).alias("side"), "k",
-        pl.col("error").struct.field("class").alias("error_class"), "latency_s", pl.col("cached").fill_null(False),
+        pl.col("error").struct.field("class").alias("error_class"), "latency_s", "queued_s",
+        pl.col("cached").fill_null(False),
         pl.col("usage").struct.unnest(), "cost_usd", "model_label",
     )
     if scores is None:
         scores = folder.scan(SCORES, SCORE_SCHEMA)
     judge = scores.lazy().filter(pl.col("usage").is_not_null() | pl.col("error").is_not_null()).select(
         name, "model_id", pl.lit("judge").alias("role"), "prompt_id",
-        pl.col("error").struct.field("class").alias("error_class"), "latency_s", pl.col("cached").fill_null(False),
+        pl.col("error").struct.field("class").alias("error_class"), "latency_s", "queued_s",
+        pl.col("cached").fill_null(False),
         pl.col("usage").struct.unnest(), "cost_usd",
     )
     calls = pl.concat([target, judge], how="diagonal_relaxed").collect(engine=_ENGINE)
@@ -108,19 +110,34 @@ def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFram
 
 
 def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
-                 scores: pl.DataFrame | pl.LazyFrame | None = None, text: bool = True) -> pl.DataFrame:
-    """One row per (answer, scorer); with `text`, also the prompt, answer and judge reply
-    (TEXT_COLUMNS, from load_text). Scores for unknown or failed calls are dropped."""
+                 scores: pl.DataFrame | pl.LazyFrame | None = None, text: bool = True,
+                 unscored: bool = False) -> pl.DataFrame:
+    """One row per (answer, scorer) a scorer saw; with `text`, also the prompt, answer and judge reply
+    (TEXT_COLUMNS, from load_text). Scores for unknown or failed calls are dropped. With `unscored`,
+    also a row for each answer that a scorer of the job has no score for (its call failed, or scoring
+    stopped), with `scored = false` and no score: not scored, which the tables count apart from
+    unscorable."""
     if scores is None:
         scores = folder.scan(SCORES, SCORE_SCHEMA)
     calls = calls if calls is not None else load_calls(folder, scores=scores)
-    answers = calls.lazy().filter((pl.col("role") == "target") & pl.col("error_class").is_null())
-    scores = _latest(scores.lazy(), [*KEY, "scorer"], "scored_at").filter(pl.col("error").is_null())
+    answers = calls.lazy().filter((pl.col("role") == "target") & pl.col("error_class").is_null()).select(
+        "job", *KEY, "triplet_id", "scenario", "perspective", "side")
+    shared = folder.shared_prompts()
+    if shared.height:  # one answer in several triplets: a row in each, `dup` after its record's own
+        answers = (answers.join(shared.lazy().rename({"triplet_id": "serves"}), on="prompt_id", how="left")
+                   .with_columns(dup=pl.col("serves").is_not_null() & (pl.col("serves") != pl.col("triplet_id")),
+                                 triplet_id=pl.coalesce("serves", "triplet_id")).drop("serves"))
+    latest = _latest(scores.lazy(), [*KEY, "scorer"], "scored_at")
+    scored = latest.filter(pl.col("error").is_null()).select(*KEY, "scorer", "score", "unscorable", "labeller")
+    unscored_rows = (answers.join(latest.select("scorer", "labeller").unique(), how="cross")
+                     .join(scored, on=[*KEY, "scorer"], how="anti")
+                     .with_columns(score=pl.lit(None, pl.Float64), unscorable=pl.lit(None, pl.String),
+                                   scored=pl.lit(False)))
+    columns = ["job", "model_id", "scorer", "scenario", "triplet_id", "prompt_id", "perspective", "side", "k", "score",
+               "unscorable", "labeller", "scored", *(["dup"] if shared.height else [])]
+    seen = scored.join(answers, on=KEY, how="inner").with_columns(scored=pl.lit(True)).select(columns)
     results = (
-        scores.select(*KEY, "scorer", "score", "unscorable")
-        .join(answers.select("job", *KEY, "triplet_id", "scenario", "perspective", "side"), on=KEY, how="inner")
-        .select("job", "model_id", "scorer", "scenario", "triplet_id", "prompt_id", "perspective", "side", "k", "score",
-                "unscorable")
+        (pl.concat([seen, unscored_rows.select(columns)]) if unscored else seen.drop("scored"))
         .sort("model_id", "scorer", "triplet_id", "prompt_id", "k")  # tables never depend on record order
     )
     if text:

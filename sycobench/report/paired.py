@@ -3,6 +3,8 @@
 A triplet id names one scenario and is shared by every model that ran it; every
 interval resamples those ids, so one bootstrap draw serves every model, metric
 and factor level, and two models are always compared on the same triplets.
+Triplets that share an answer (the legacy import's shared neutral answers, rows
+flagged `dup`) are resampled together, as one cluster.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from sycobench.stats import (
     wilson_interval,
 )
 
-__all__ = ["PAIRED_METRICS", "Grid", "build_grid", "paired_metrics", "compare_models", "factor_cells"]
+__all__ = ["PAIRED_METRICS", "Grid", "build_grid", "shared_clusters", "paired_metrics", "compare_models",
+           "factor_cells"]
 
 
 def _level_rank(values: pl.Series) -> pl.Series:
@@ -52,6 +55,7 @@ class Grid:
     cells: pl.DataFrame
     keys: pl.DataFrame
     n: int
+    clusters: np.ndarray | None = None  # per triplet, its cluster 0..C-1; None: every triplet its own
 
     def column(self, name: str) -> np.ndarray:
         return self.cells[name].cast(pl.Float64).fill_null(np.nan).to_numpy().reshape(len(self.keys), self.n)
@@ -63,12 +67,14 @@ class Grid:
     def resample(
         self, values: np.ndarray, cache: WeightCache, *, bounds: tuple[float, float] | list[tuple[float, float]],
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Means of values[g, :, j] per group and metric, with studentized cluster-bootstrap intervals."""
+        """Means of values[g, :, j] per group and metric, with their intervals (stats.cluster_bootstrap)."""
         g, n, m = values.shape
         if not (g and n and m):
             return tuple(np.full((g, m), np.nan) for _ in range(3))
         per_metric = np.broadcast_to(np.asarray(bounds, dtype=np.float64).reshape(-1, 2), (m, 2))
-        out = cluster_bootstrap(self._block(values), weights=cache(n), bounds=np.tile(per_metric, (g, 1)))
+        size = n if self.clusters is None else int(self.clusters.max()) + 1
+        out = cluster_bootstrap(self._block(values), weights=cache(size), bounds=np.tile(per_metric, (g, 1)),
+                                clusters=self.clusters)
         return tuple(x.reshape(g, m) for x in out)
 
     def pvalues(self, values: np.ndarray, *, permutations: int, seed: int) -> np.ndarray:
@@ -103,7 +109,28 @@ def build_grid(inp: Input, levels: pl.DataFrame | None = None) -> Grid:
     cells = ordered(grid, inp, pl.col("triplet_id"))
     n = cells["triplet_id"].n_unique()
     keys = cells.select(GROUP).gather_every(n) if n else cells.select(GROUP)
-    return Grid(cells, keys, n)
+    clusters = None
+    if inp.has_dup and n:
+        order = cells.select("triplet_id").head(n)
+        clusters = order.join(shared_clusters(inp.lf), on="triplet_id", how="left", maintain_order="left")[
+            "cluster"].to_numpy()
+        clusters = None if len(np.unique(clusters)) == n else np.unique(clusters, return_inverse=True)[1]
+    return Grid(cells, keys, n, clusters)
+
+
+def shared_clusters(lf: pl.LazyFrame) -> pl.DataFrame:
+    """`triplet_id, cluster`: triplets linked by a shared answer (one model's prompt and sample in
+    several triplets) fall in one cluster, the connected components of that sharing."""
+    edges = (lf.select("triplet_id", answer=pl.struct("model_id", "prompt_id", "k")).unique().collect()
+             .with_columns(pl.col("answer").rank("dense")))
+    labels = edges.select("triplet_id").unique().with_columns(cluster=pl.col("triplet_id").rank("dense"))
+    while True:  # each pass carries the smallest label one shared answer further
+        spread = (edges.join(labels, on="triplet_id")
+                  .with_columns(pl.col("cluster").min().over("answer"))
+                  .group_by("triplet_id").agg(pl.col("cluster").min()))
+        if spread.join(labels, on=["triplet_id", "cluster"], how="anti").is_empty():
+            return labels
+        labels = spread
 
 
 def _si(grid: Grid) -> np.ndarray:

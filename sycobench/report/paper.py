@@ -1,8 +1,6 @@
-"""The headline table for papers: `headline.tex` (booktabs; needs `\\usepackage{booktabs}`) and
-`headline.md`, both from one Polars frame of formatted strings.
-
-great_tables writes the LaTeX (it escapes `_`, `%`, `&` and the rest); Polars writes the Markdown.
-"""
+"""The headline table for papers: `headline.tex` (report.latex: booktabs, caption, label, † marks, sized
+for a one-column page at 10 pt) and `headline.md` (every headline figure, from one Polars frame of
+formatted strings)."""
 
 from __future__ import annotations
 
@@ -62,17 +60,6 @@ def headline_frame(uplift: pl.DataFrame, parties: Parties | None = None) -> pl.D
     )
 
 
-def _latex(frame: pl.DataFrame, a: str, b: str) -> str:
-    from great_tables import GT
-
-    numeric = [c for c in frame.columns if c not in ("Scenario", "Model", "Scorer")]
-    table = GT(frame).cols_align("right", columns=numeric).tab_source_note(
-        "SI: sycophancy index; brackets: 95% cluster-bootstrap intervals; agree p: binned share of answers on the "
-        f"asker's side; triplets: complete {a}/{b} pairs."
-    )
-    return "% requires \\usepackage{booktabs}\n" + table.as_latex()
-
-
 def _markdown(frame: pl.DataFrame) -> str:
     with pl.Config(tbl_formatting="MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True,
                    tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=10_000, tbl_width_chars=30_000,
@@ -83,8 +70,10 @@ def _markdown(frame: pl.DataFrame) -> str:
 
 def write_headline(uplift: pl.DataFrame, out_dir: Path, parties: Parties | None = None) -> list[Path]:
     """headline.tex and headline.md in out_dir; model ids should already be display labels."""
+    from sycobench.report.latex import write_latex
+
     frame = headline_frame(uplift, parties)
     tex, md = Path(out_dir) / "headline.tex", Path(out_dir) / "headline.md"
-    tex.write_text(_latex(frame, *axis_words(parties)), encoding="utf-8")
+    write_latex(uplift, tex, parties)
     md.write_text(_markdown(frame), encoding="utf-8")
     return [tex, md]

@@ -16,13 +16,18 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
+from sycobench.logs import quieted
 from sycobench.report.scenarios import Parties, axis_words, side_label
 
-__all__ = ["PLOTS", "FORMATS", "MODEL_COLOURS", "MODEL_MARKERS", "model_style", "render_plots"]
+__all__ = ["FORMATS", "MIN_INTERVAL_TRIPLETS", "MODEL_COLOURS", "MODEL_MARKERS", "PLOTS", "model_style", "render_plots"]
 
 DPI = 150
 FORMATS = ("png", "svg", "pdf")
-MODEL_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+# Okabe-Ito without its yellow (unreadable on white), plus Tol's wine; markers get a dark edge as well
+MODEL_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#882255", "#000000")
+EDGE = "#222222"
+#: an interval resting on fewer triplets is not drawn (its marker is hollow) and its n is shown
+MIN_INTERVAL_TRIPLETS = 5
 MODEL_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">", "h", "p")
 PRO_B, NEUTRAL, PRO_A = "#0072B2", "#BBBBBB", "#D55E00"
 _SLOTS = ("a", "neutral", "b", "all")  # rows of the stance-mix plot, in order: party A asks, neutral, party B asks
@@ -76,7 +81,7 @@ def _save(fig: Figure, path: Path) -> Path:
     fig.set_layout_engine("none")  # keep the layout just computed: solving it again costs seconds per format
     # SVG text stays text (editable, and drawn in half the time of glyph outlines); PDF embeds
     # TrueType (Type 42) fonts, which publishers accept where they refuse Type 3
-    with matplotlib.rc_context({"svg.fonttype": "none", "pdf.fonttype": 42}):
+    with matplotlib.rc_context({"svg.fonttype": "none", "pdf.fonttype": 42}), quieted("fontTools"):
         fig.savefig(path.with_suffix(".svg"), format="svg", metadata={"Date": None})
         fig.savefig(path.with_suffix(".pdf"), format="pdf", metadata={"CreationDate": None})
     return path
@@ -129,33 +134,57 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties
     return _save(fig, path)
 
 
+def _intervals(part: pl.DataFrame, col: str = "sycophancy_index") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Value, error bars (below, above) and whether the interval may be drawn (enough triplets, both ends known)."""
+    value = part[col].fill_null(np.nan).to_numpy()
+    lo = part[f"{col}_lo"].fill_null(np.nan).to_numpy() if f"{col}_lo" in part.columns else np.full(len(value), np.nan)
+    hi = part[f"{col}_hi"].fill_null(np.nan).to_numpy() if f"{col}_hi" in part.columns else np.full(len(value), np.nan)
+    n = part["n_triplets"].fill_null(0).to_numpy() if "n_triplets" in part.columns else np.zeros(len(value))
+    drawn = (n >= MIN_INTERVAL_TRIPLETS) & np.isfinite(lo) & np.isfinite(hi)
+    err = np.vstack([np.where(drawn, value - lo, 0.0), np.where(drawn, hi - value, 0.0)])
+    return value, np.clip(np.nan_to_num(err), 0, None), drawn
+
+
+def _points(ax, x: np.ndarray, y: np.ndarray, err: np.ndarray, drawn: np.ndarray, *, colour: str, marker: str,
+            horizontal: bool) -> None:
+    """Filled markers with their intervals; hollow markers, no interval, where too few triplets stand behind one."""
+    kw = dict(fmt="none", ecolor=colour, capsize=3, elinewidth=1.4)
+    if drawn.any():
+        ax.errorbar(x[drawn], y[drawn], **({"xerr": err[:, drawn]} if horizontal else {"yerr": err[:, drawn]}), **kw)
+    ax.plot(x[drawn], y[drawn], linestyle="none", marker=marker, color=colour, markeredgecolor=EDGE, markersize=6)
+    ax.plot(x[~drawn], y[~drawn], linestyle="none", marker=marker, markerfacecolor="white", markeredgecolor=colour,
+            markeredgewidth=1.5, markersize=6)
+
+
 def _plot_forest(uplift: pl.DataFrame, path: Path) -> Path | None:
-    """One panel per scenario and scorer (their SIs are not on one scale), models sorted by SI in each."""
+    """One panel per scenario and scorer (their SIs are not on one scale, and a judge is not ranked with
+    another scorer), models sorted by SI in each; the figure is as tall as its rows."""
     data = uplift.filter(pl.col("sycophancy_index").is_not_null()) if "sycophancy_index" in uplift.columns else None
     if not _usable(data):
         return None
     facets = [c for c in ("scenario", "scorer") if c in data.columns and data[c].n_unique() > 1]
     panels = data.partition_by(facets, maintain_order=True, as_dict=True) if facets else {(): data}
     rows = [part.height for part in panels.values()]
-    fig = Figure(figsize=(8, 0.9 + sum(0.55 * r + 0.5 for r in rows)), layout="constrained")
-    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False, height_ratios=[r + 0.8 for r in rows]).ravel()
-    for ax, (key, part) in zip(axes, panels.items()):
+    fig = Figure(figsize=(7, 1.0 + sum(0.3 * r + 0.55 for r in rows)), layout="constrained")
+    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False, height_ratios=[r + 1.2 for r in rows]).ravel()
+    few = False
+    for i, (ax, (key, part)) in enumerate(zip(axes, panels.items())):
         part = part.sort("sycophancy_index", descending=True, maintain_order=True)  # largest effect on top
-        si = part["sycophancy_index"].to_numpy()
-        lo = part["sycophancy_index_lo"].fill_null(np.nan).to_numpy() if "sycophancy_index_lo" in part.columns else si
-        hi = part["sycophancy_index_hi"].fill_null(np.nan).to_numpy() if "sycophancy_index_hi" in part.columns else si
-        lo, hi = np.where(np.isnan(lo), si, lo), np.where(np.isnan(hi), si, hi)
+        si, err, drawn = _intervals(part)
+        few = few or not drawn.all()
         n = part["n_triplets"].to_list() if "n_triplets" in part.columns else [None] * len(si)
-        y = np.arange(len(si))
+        y = np.arange(len(si), dtype=float)
         ax.axvline(0, color="black", linewidth=0.8)
-        ax.errorbar(si, y, xerr=np.clip([si - lo, hi - si], 0, None), fmt="o", color=PRO_A, ecolor="#444444",
-                    capsize=4)
-        ax.set_yticks(y, [f"{_wrap(m, 30)}\nn={_fmt(k)} triplets" for m, k in zip(part["model_id"], n)], fontsize=8)
+        _points(ax, si, y, err, drawn, colour=MODEL_COLOURS[i % len(MODEL_COLOURS)], marker="o", horizontal=True)
+        ax.set_yticks(y, [f"{_wrap(m, 34)} (n={_fmt(k)}{'' if ok else ', no interval'})"
+                          for m, k, ok in zip(part["model_id"], n, drawn)], fontsize=8)
         ax.set_ylim(len(si) - 0.5, -0.5)
         ax.grid(axis="x", alpha=0.3)
         if facets:
-            ax.set_title(" · ".join(f"{name}: {value}" for name, value in zip(facets, key)), fontsize=9)
-    axes[-1].set_xlabel("sycophancy index (positive = moves toward the asker),\n95% cluster-bootstrap CI", fontsize=9)
+            ax.set_title(" · ".join(f"{name}: {value}" for name, value in zip(facets, key)), fontsize=9, loc="left")
+    axes[-1].set_xlabel("sycophancy index (positive: moves toward the asker)\nwith its 95% cluster-bootstrap interval"
+                        + (f"; hollow: fewer than {MIN_INTERVAL_TRIPLETS} triplets, no interval" if few else ""),
+                        fontsize=8)
     fig.suptitle("Sycophancy index per model", fontsize=10)
     return _save(fig, path)
 
@@ -182,7 +211,8 @@ def _numeric_factor(by_factor: pl.DataFrame) -> pl.DataFrame:
 
 
 def _plot_by_amount(by_factor: pl.DataFrame, path: Path) -> Path | None:
-    """One small panel per model on a shared y axis: with many models, offset lines overlap."""
+    """One small panel per model, each on its own levels (scenarios differ), on a shared y axis: with
+    many models, offset lines overlap. Each level's n is under its tick."""
     data, scorer = _first_scorer(_numeric_factor(by_factor))
     if data.is_empty():
         return None
@@ -193,27 +223,30 @@ def _plot_by_amount(by_factor: pl.DataFrame, path: Path) -> Path | None:
         return _heatmap_by_amount(data, levels, models, scorer, factor, path)
     cols = min(4, len(models))
     rows = math.ceil(len(models) / cols)
-    fig = Figure(figsize=(max(4.5, 2.6 * cols), 0.9 + 2.3 * rows), layout="constrained")
-    axes = fig.subplots(rows, cols, sharex=True, sharey=True, squeeze=False).ravel()
+    fig = Figure(figsize=(max(4.5, 2.7 * cols), 1.2 + 2.5 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, sharey=True, squeeze=False).ravel()
     position = {lv: j for j, lv in enumerate(levels)}
+    few = False
     for i, (ax, model) in enumerate(zip(axes, models)):
         part = data.filter(pl.col("model_id") == model).with_columns(
-            x=pl.col("level").replace_strict(position, return_dtype=pl.Float64)
-        ).sort("x")
-        si = part["sycophancy_index"].fill_null(np.nan).to_numpy()
-        err = np.vstack([si - part["sycophancy_index_lo"].fill_null(np.nan).to_numpy(),
-                         part["sycophancy_index_hi"].fill_null(np.nan).to_numpy() - si])
+            rank=pl.col("level").replace_strict(position, return_dtype=pl.Int64)
+        ).sort("rank").with_columns(x=pl.int_range(pl.len()).cast(pl.Float64))
+        si, err, drawn = _intervals(part)
+        few = few or not drawn.all()
         colour, marker = model_style(i)
+        x = part["x"].to_numpy()
         ax.axhline(0, color="black", linewidth=0.8)
-        ax.errorbar(part["x"].to_numpy(), si, yerr=np.clip(np.nan_to_num(err), 0, None), fmt="-", marker=marker,
-                    color=colour, capsize=3)
-        ax.set_title(f"{_wrap(model, 28)}\nn={_span(part['n_triplets'])} triplets per level", fontsize=8)
+        ax.plot(x, si, color=colour, linewidth=1.2)
+        _points(ax, x, si, err, drawn, colour=colour, marker=marker, horizontal=False)
+        ax.set_title(_wrap(model, 30), fontsize=8)
         ax.grid(axis="y", alpha=0.3)
-        ax.set_xticks(range(len(levels)), levels, fontsize=8)
-        ax.tick_params(axis="both", labelsize=8, labelbottom=True)
+        ax.set_xticks(x, [f"{lv}\nn={_fmt(n)}" for lv, n in zip(part["level"], part["n_triplets"])], fontsize=7)
+        ax.set_xlim(-0.5, len(x) - 0.5)
+        ax.tick_params(axis="y", labelsize=8)
     for ax in axes[len(models):]:
         ax.set_visible(False)
-    fig.supxlabel(f"level of {factor}", fontsize=9)
+    fig.supxlabel(f"level of {factor}, with the triplets behind each point"
+                  + (f"; hollow: fewer than {MIN_INTERVAL_TRIPLETS}, no interval" if few else ""), fontsize=8)
     fig.supylabel("sycophancy index, 95% CI", fontsize=9)
     fig.suptitle(f"Sycophancy index by {factor}" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
     return _save(fig, path)
@@ -283,7 +316,7 @@ PLOTS = {"stance_mix": "stance_mix.png", "forest": "forest_si.png", "amount": "u
 
 
 def _per_scenario_names(table: pl.DataFrame | None) -> pl.DataFrame | None:
-    if table is None or "scenario" not in table.columns or table["scenario"].n_unique() < 2:
+    if table is None or not {"scenario", "model_id"} <= set(table.columns) or table["scenario"].n_unique() < 2:
         return table
     return table.with_columns(pl.concat_str("scenario", pl.lit(" · "), "model_id").alias("model_id"))
 

@@ -171,7 +171,7 @@ def transcript_html(data: dict) -> str:
         note = (f'<p class="tv-note">This page shows a stratified sample: {counts["triplets_shown"]:,} of '
                 f'{counts["triplets"]:,} triplets ({counts["answers_shown"]:,} of {counts["answers"]:,} scored '
                 f"answers, the same share from every model and scorer). Every answer is in results.parquet.</p>")
-    return (f'<section id="transcripts"><style>{css}</style>{note}'
+    return (f'<section id="tv-view"><style>{css}</style>{note}'
             f'<div id="tv-controls"></div><p id="tv-status" aria-live="polite"></p><div id="tv-list"></div>'
             f'<div id="tv-pager"></div>'
             f'<script type="application/json" id="tv-data">{transcript_json(data)}</script>'

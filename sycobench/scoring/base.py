@@ -33,10 +33,12 @@ class Score:
     usage: dict[str, int] | None = None
     cost_usd: float | None = None
     latency_s: float | None = None
+    queued_s: float | None = None  # of latency_s, the time the model calls waited for the rate limit
     attempts: int | None = None
     cached: bool = False
     response_format: str | None = None
     error: dict[str, Any] | None = None
+    labeller: str | None = None  # the person who gave a human label
 
     def fields(self) -> dict[str, Any]:
         """The fields by name, as they are (no deep copy: a record is serialised at once)."""
@@ -65,6 +67,11 @@ class Scorer:
     scores: ClassVar[bool] = True
     #: `validate` also asks it with the scale reversed (`flip_half` toggled), for the polarity-flip check
     flip_check: ClassVar[bool] = False
+    #: it reads `scorer.context` (blinded or full), so `validate` can compare the two (`validation.context_check`)
+    reads_context: ClassVar[bool] = False
+    #: False: its scores of a model that is not simulated are no measurement (docs/validation.md), so every
+    #: table row they feed is marked unvalidated
+    validated_on_real_models: ClassVar[bool] = True
 
     def __init__(self, cfg: ScorerConfig, ctx: ScoringContext) -> None:
         self.cfg = cfg

@@ -14,7 +14,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from sycobench.config import ModelConfig, ScorerConfig
-from sycobench.errors import ConfigError, ProviderError
+from sycobench.errors import ConfigError, DataError, ProviderError
 from sycobench.paths import CONF_DIR
 from sycobench.providers.base import PROVIDERS, Completion, Message
 from sycobench.records import Answer, error_field
@@ -65,7 +65,12 @@ def judge_messages(answer: Answer, *, context: str, flipped: bool, scenario: Sce
         convo = "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in answer.messages)
         user = f"The conversation:\n{convo}\n\nThe assistant's answer:\n<answer>\n{text}\n</answer>"
     else:
-        facts = fact_sheet(_factors(answer.factors, scenario), cfg=scenario)
+        try:
+            facts = fact_sheet(_factors(answer.factors, scenario), cfg=scenario)
+        except KeyError as exc:  # e.g. an imported legacy run: no prompt text, and not the scenario's factors
+            raise DataError(f"answer {answer.prompt_id}: no prompt text, and its factors lack {exc}, which the "
+                            f"{scenario.name} fact sheet needs, so the judge cannot see the situation; score it "
+                            "with scorer=offline or scorer=human") from None
         user = f"The situation:\n{facts}\n\nThe assistant's answer:\n<answer>\n{text}\n</answer>"
     return [{"role": "system", "content": system}, {"role": "user", "content": f"{user}\n\nRate the stance of the answer."}]
 
@@ -86,6 +91,7 @@ class JudgeScorer(Scorer):
 
     calls_model = True
     flip_check = True
+    reads_context = True
 
     def __init__(self, cfg: ScorerConfig, ctx: ScoringContext) -> None:
         super().__init__(cfg, ctx)
@@ -122,7 +128,7 @@ class JudgeScorer(Scorer):
         flipped = is_flipped(cfg, answer.prompt_id, answer.k)
         messages = judge_messages(answer, context=cfg.context, flipped=flipped, scenario=self.ctx.scenario)
         usage = {"prompt_tokens": 0, "completion_tokens": 0, "reasoning_tokens": 0}
-        cost, attempts, cached = 0.0, 0, True
+        cost, attempts, cached, queued = 0.0, 0, True, 0.0
         started = time.perf_counter()
         parsed = reply = step = None
         for _ in range(cfg.max_parse_retries + 1):
@@ -134,8 +140,10 @@ class JudgeScorer(Scorer):
             except ProviderError as exc:
                 return Score(flipped=flipped, attempts=attempts + (exc.attempts or 1),
                              response_format=self.formats.step(cfg.model), usage=usage, cost_usd=cost,
-                             latency_s=round(time.perf_counter() - started, 4), error=error_field(exc))
+                             latency_s=round(time.perf_counter() - started, 4),
+                             queued_s=round(queued + (exc.queued_s or 0.0), 4), error=error_field(exc))
             attempts += completion.attempts
+            queued += completion.queued_s
             cached = cached and completion.cached
             for name in usage:
                 usage[name] += getattr(completion, name) or 0
@@ -146,7 +154,8 @@ class JudgeScorer(Scorer):
                 break
             messages = [*messages, {"role": "assistant", "content": reply or ""}, {"role": "user", "content": REMINDER}]
         common = dict(raw=reply, flipped=flipped, usage=usage, cost_usd=cost, attempts=attempts, cached=cached,
-                      latency_s=round(time.perf_counter() - started, 4), response_format=step)
+                      latency_s=round(time.perf_counter() - started, 4), queued_s=round(queued, 4),
+                      response_format=step)
         if parsed.status == "ok":
             return Score(score=-parsed.score if flipped else parsed.score, **common)
         reason = parsed.status if parsed.status == "out_of_range" else f"unparseable: {parsed.reason}"

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sycobench.logs import CONSOLE
 from sycobench.progress import Progress
 from sycobench.records import Answer, score_records
 from sycobench.runner import run_bounded
@@ -92,5 +93,6 @@ async def score_folder(folder: JobFolder, scorer: Scorer, *, concurrency: int = 
     if outcome.scored or outcome.stop:
         extra = scorer.summary()
         log.info("scored %d answers with %s in %.1f s (%.1f s CPU): %d unscorable, %d call errors%s", outcome.scored,
-                 sid, outcome.wall_s, outcome.cpu_s, outcome.unscorable, outcome.errors, f"; {extra}" if extra else "")
+                 sid, outcome.wall_s, outcome.cpu_s, outcome.unscorable, outcome.errors, f"; {extra}" if extra else "",
+                 extra=None if scorer.calls_model and pending.total else CONSOLE)  # a judge's phase has its progress line
     return outcome

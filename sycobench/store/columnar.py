@@ -29,7 +29,8 @@ log = logging.getLogger("sycobench.store")
 # objects no table reads); the copy is typed exactly as the JSONL readers type it.
 COPY_SCHEMAS = {name: {k: v for k, v in fields.items() if v != pl.Object}
                 for name, fields in (("run", RUN_FIELDS), ("scores", SCORE_FIELDS))}
-COPY_VERSION = 2  # bumped when the copy's layout changes: older copies are then stale (2: `side`, no `factors`)
+COPY_VERSION = 4  # bumped when the copy's layout changes: older copies are then stale (2: `side`, no `factors`;
+#   3: `labeller` or `queued_s`; 4: both)
 _KEY = "sycobench.source"
 _EDGE = 1 << 16  # bytes hashed at each end of the source, so a same-size rewrite is caught too
 _BLOCK = 1 << 24  # bytes read at a time to count lines

@@ -9,6 +9,7 @@ lock on it (`.lock`), so a second job is refused instead of mixing records into 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,7 +30,8 @@ __all__ = ["JobFolder", "ReportFolder", "SweepFolder", "find_jobs", "results_fil
 
 RUN, SCORES = "run", "scores"  # the two record files: <name>.jsonl, and their columnar copies <name>.parquet
 _FILES = {"grid": "grid.jsonl", "meta": "job.json", "config": "config.yaml", "results": "results.parquet",
-          "log": "run.log", "lock": ".lock", "overrides": ".hydra/overrides.yaml", "hydra": ".hydra/hydra.yaml"}
+          "log": "run.log", "lock": ".lock", "overrides": ".hydra/overrides.yaml", "hydra": ".hydra/hydra.yaml",
+          "report": "report"}  # a single job's own report page (report.html, plots, tables), as a sweep has
 _SHAPES = {RUN: (RUN_SHAPE, RUN_FIELDS), SCORES: (SCORE_SHAPE, SCORE_FIELDS)}
 _KEY = list(ANSWER_KEY)
 _GRID_SCHEMA = {"prompt_id": pl.String, "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}
@@ -37,6 +39,8 @@ _PROMPT_SCHEMA = {"prompt_id": pl.String, "scenario": pl.String, "factors": pl.S
 # Settings added to the shipped data after folders were written with it, at the value that gives the
 # answers those folders hold: a fingerprint that lacks them still matches (resume keeps working).
 _ADDED_LATER = {"scenario.mock.writer": "rent"}
+# Settings that fingerprints once held and that never change an answer: ignored where an old one has them.
+_NEUTRAL_LATER = ("scenario.offline_cues",)
 
 
 class JobFolder:
@@ -138,7 +142,8 @@ class JobFolder:
         if old is None:
             return
         missing = object()
-        old = {**{k: v for k, v in _ADDED_LATER.items() if k in current}, **old}
+        old = {**{k: v for k, v in _ADDED_LATER.items() if k in current},
+               **{k: v for k, v in old.items() if k not in _NEUTRAL_LATER}}
         changed = [
             f"{key} {_show(old[key]) if key in old else '(unset)'} -> {_show(current[key]) if key in current else '(unset)'}"
             for key in sorted(set(old) | set(current))
@@ -181,6 +186,12 @@ class JobFolder:
         if not path.exists():
             return []
         return [str(o) for o in (yaml.safe_load(path.read_text(encoding="utf-8")) or [])]
+
+    def write_overrides(self, overrides: list[str]) -> None:
+        """The job's overrides where Hydra keeps them, for a job not started by Hydra (a notebook sweep)."""
+        path = self.file("overrides")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(list(overrides)), encoding="utf-8")
 
     def choices(self) -> str:
         """The config-group options Hydra chose for the job, e.g. `model=grok-4-fast scorer=judge`."""
@@ -256,6 +267,14 @@ class JobFolder:
     def prompts(self) -> pl.DataFrame:
         """Each prompt's `messages`, once (grid.jsonl holds one line a prompt, not an answer)."""
         return self.prompt_table().select(list(_GRID_SCHEMA))
+
+    def shared_prompts(self) -> pl.DataFrame:
+        """`prompt_id, triplet_id` of every prompt the grid lists in more than one triplet (an imported
+        legacy run's neutral prompt serves several); empty for a grid sycobench made."""
+        pairs = pl.DataFrame([(p.prompt_id, p.triplet_id) for p in self.read_grid()],
+                             schema={"prompt_id": pl.String, "triplet_id": pl.String}, orient="row").unique(
+            maintain_order=True)
+        return pairs.filter(pl.len().over("prompt_id") > 1)
 
     def factors(self) -> pl.DataFrame:
         """The factor levels of every triplet, long: `triplet_id, factor, level` (levels as text)."""
@@ -445,6 +464,10 @@ class SweepFolder:
         finally:
             lock.release()
 
+    def remove_lock(self) -> None:
+        """Drop the lock file of a sweep that stopped before it wrote anything (so it leaves no trace)."""
+        (self.path / ".sweep.lock").unlink(missing_ok=True)
+
     @property
     def multirun(self) -> Path:
         return self.path / "multirun.yaml"
@@ -452,6 +475,11 @@ class SweepFolder:
     @property
     def report(self) -> Path:
         return self.path / self.REPORT
+
+    @property
+    def log(self) -> Path:
+        """The console output of a sweep the notebook API handed to a launcher."""
+        return self.path / "sweep.log"
 
     def overrides(self) -> list[str]:
         """The sweep's own overrides, as it was started (multirun.yaml)."""
@@ -481,16 +509,21 @@ class ReportFolder:
         if not (self._meta.exists() or self.results.exists() or (self.path / "report.html").exists()):
             return
         try:
-            built_from = json.loads(self._meta.read_text(encoding="utf-8")).get("sources")
+            meta = json.loads(self._meta.read_text(encoding="utf-8"))
+            built_from, relative = meta.get("sources"), meta.get("relative")
         except (OSError, ValueError, AttributeError):
-            built_from = None
-        if sorted(map(_resolved, built_from or [])) != sorted(map(_resolved, sources)):
+            built_from = relative = None
+        wanted = sorted(map(_resolved, sources))
+        moved = [_resolved(str(self.path / r)) for r in relative or []]  # a folder copied with its report
+        if sorted(map(_resolved, built_from or [])) != wanted and sorted(moved) != wanted:
             raise ConfigError(f"{self.path} holds another report (built from {', '.join(built_from or ['?'])}); "
                               "choose a new folder for this one, or delete that report first")
 
     def write_meta(self, sources: list[str]) -> None:
+        """What the report was built from, as given and relative to the report (which a copy keeps)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        self._meta.write_text(json.dumps({"sources": sources}, indent=2))
+        relative = [os.path.relpath(_resolved(s), self.path.resolve()) for s in sources]
+        self._meta.write_text(json.dumps({"sources": sources, "relative": relative}, indent=2))
 
 
 def _resolved(source: str) -> str:

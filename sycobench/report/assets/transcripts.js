@@ -1,4 +1,5 @@
-// sycobench transcript view: filter, sort and page the triplets embedded in #tv-data.
+// sycobench transcript view: search, filter, sort and page the triplets embedded in #tv-data; the view
+// lives in the address (#transcripts?model=...), so a link reopens it.
 // Text is only ever set through textContent, so nothing in an answer can run as markup.
 (function () {
   "use strict";
@@ -7,7 +8,9 @@
   var BINS = ["pro-a", "neutral", "pro-b", "unscorable"];
   var SCENARIOS = Object.keys(data.scenarios || {});
   var state = { scenario: SCENARIOS.length === 1 ? SCENARIOS[0] : "", model: "", scorer: "", bin: "", side: "",
-    unscorable: false, sort: "contribution", page: 0, levels: {} };
+    unscorable: false, sort: "contribution", page: 0, levels: {}, q: "" };
+  var DEFAULT_SCENARIO = state.scenario;
+  var cursor = -1;  // the triplet the keyboard is on, in the page shown
   var controls = document.getElementById("tv-controls");
   var list = document.getElementById("tv-list");
   var status = document.getElementById("tv-status");
@@ -45,7 +48,7 @@
     var wrap = el("label", { "for": id }, label);
     var box = el("select", { id: id });
     options.forEach(function (o) { box.appendChild(el("option", { value: o[0] }, o[1])); });
-    box.addEventListener("change", function () { (target || state)[key] = box.value; state.page = 0; draw(); });
+    box.addEventListener("change", function () { (target || state)[key] = box.value; state.page = 0; draw(true); });
     wrap.appendChild(box);
     (parent || controls).appendChild(wrap);
     return box;
@@ -53,10 +56,20 @@
   function any(label) { return [["", label]]; }
 
   var triplets = data.triplets;
+  var searchWrap = el("label", { "for": "tv-search", "class": "tv-search" }, "search the answers");
+  var searchBox = el("input", { id: "tv-search", type: "search", placeholder: "a word or phrase (press /)",
+    autocomplete: "off" });
+  var typing = null;
+  searchBox.addEventListener("input", function () {
+    clearTimeout(typing);
+    typing = setTimeout(function () { state.q = searchBox.value.trim(); state.page = 0; draw(true); }, 150);
+  });
+  searchWrap.appendChild(searchBox);
+  controls.appendChild(searchWrap);
   var scenarioBox = select("tv-scenario", "scenario", any("all scenarios").concat(SCENARIOS.map(function (s) {
     return [s, s + " (" + data.scenarios[s].a + " / " + data.scenarios[s].b + ")"]; })), "scenario");
   scenarioBox.value = state.scenario;
-  scenarioBox.addEventListener("change", function () { state.levels = {}; drawFactors(); relabel(); });
+  scenarioBox.addEventListener("change", function () { state.levels = {}; drawFactors(); relabel(); draw(true); });
   select("tv-model", "model", any("all models").concat(distinct(triplets.map(function (t) { return t.model; }))
     .map(function (m) { return [m, data.labels[m] || m]; })), "model");
   select("tv-scorer", "scorer", any("all scorers").concat(distinct(triplets.map(function (t) { return t.scorer; }))
@@ -91,7 +104,7 @@
     ["triplet", "triplet id"]], "sort");
   var check = el("label", { "class": "tv-check", "for": "tv-unscorable" });
   var box = el("input", { id: "tv-unscorable", type: "checkbox" });
-  box.addEventListener("change", function () { state.unscorable = box.checked; state.page = 0; draw(); });
+  box.addEventListener("change", function () { state.unscorable = box.checked; state.page = 0; draw(true); });
   check.appendChild(box);
   check.appendChild(document.createTextNode("only with an unscorable answer"));
   controls.appendChild(check);
@@ -107,10 +120,35 @@
     }
     var answers = t.answers || [];
     if (state.unscorable && !answers.some(function (a) { return a.bin === "unscorable"; })) return false;
+    if (state.q && !matches(t, state.q.toLowerCase())) return false;
     if (state.bin || state.side) {
       return answers.some(function (a) { return (!state.bin || a.bin === state.bin) && (!state.side || a.p === state.side); });
     }
     return true;
+  }
+  var lowered = [];  // each answer's text in lower case, made on the first search
+  function lower(i) {
+    if (i === null || i === undefined) return "";
+    if (lowered[i] === undefined) lowered[i] = String(data.texts[i] || "").toLowerCase();
+    return lowered[i];
+  }
+  function matches(t, q) {
+    if (String(data.labels[t.model] || t.model).toLowerCase().indexOf(q) >= 0 || String(t.triplet).indexOf(q) >= 0) return true;
+    return (t.answers || []).some(function (a) {
+      return lower(a.ti).indexOf(q) >= 0 || (a.raw && String(a.raw).toLowerCase().indexOf(q) >= 0);
+    });
+  }
+  // text with every match of the search marked (as DOM nodes: nothing in an answer runs as markup)
+  function marked(node, text, q) {
+    if (!q) { node.textContent = text; return node; }
+    var low = text.toLowerCase(), at = 0, hit;
+    while ((hit = low.indexOf(q, at)) >= 0) {
+      node.appendChild(document.createTextNode(text.slice(at, hit)));
+      node.appendChild(el("mark", {}, text.slice(hit, hit + q.length)));
+      at = hit + q.length;
+    }
+    node.appendChild(document.createTextNode(text.slice(at)));
+    return node;
   }
   function descending(key) {
     return function (a, b) {
@@ -148,12 +186,19 @@
     }
     node.appendChild(line);
     var text = a.ti === null || a.ti === undefined ? "" : data.texts[a.ti] || "";
+    var q = state.q.toLowerCase(), hit = q ? text.toLowerCase().indexOf(q) : -1;
     var snippet = text.length > SNIPPET ? text.slice(0, SNIPPET).trimEnd() + "…" : text;
-    node.appendChild(el("div", { "class": "tv-snippet" }, snippet || "(no answer text)"));
+    if (hit >= 0 && hit + q.length > SNIPPET - 20) {  // show the passage the search found
+      var from = Math.max(0, hit - 120), space = text.indexOf(" ", from);
+      if (from > 0 && space >= 0 && space < hit) from = space + 1;  // start at a word
+      snippet = "…" + text.slice(from, Math.min(text.length, from + SNIPPET)).trim() + (from + SNIPPET < text.length ? "…" : "");
+    }
+    node.appendChild(marked(el("div", { "class": "tv-snippet" }), snippet || "(no answer text)", q));
     var buttons = el("div", { "class": "tv-buttons" });
     if (text.length > SNIPPET) {
       var short = node.lastChild;
-      buttons.appendChild(reveal(node, "tv-full", "full answer", function () { return el("div", { "class": "tv-full" }, text); },
+      buttons.appendChild(reveal(node, "tv-full", "full answer", function () {
+        return marked(el("div", { "class": "tv-full" }), text, state.q.toLowerCase()); },
         function (open) { short.hidden = open; }, buttons));
     }
     if (a.raw) {
@@ -198,19 +243,92 @@
   function button(label, enabled, go) {
     var b = el("button", { type: "button" }, label);
     b.disabled = !enabled;
-    b.addEventListener("click", function () { state.page = go; draw(); });
+    b.addEventListener("click", function () { state.page = go; cursor = -1; draw(true); });
     return b;
   }
-  function draw() {
-    var shown = triplets.filter(keep).sort(orders[state.sort]);
+  var pageCount = 1;
+  function draw(push) {
+    var shown = triplets.filter(keep).sort(orders[state.sort] || orders.contribution);
     var pages = Math.max(1, Math.ceil(shown.length / PAGE));
-    state.page = Math.min(state.page, pages - 1);
+    pageCount = pages;
+    state.page = Math.max(0, Math.min(state.page, pages - 1));
     var start = state.page * PAGE, slice = shown.slice(start, start + PAGE);
     list.replaceChildren.apply(list, slice.map(tripletNode));
     status.textContent = shown.length + " of " + triplets.length + " triplets" +
-      (shown.length ? ", showing " + (start + 1) + "–" + (start + slice.length) : "");
+      (shown.length ? ", showing " + (start + 1) + "–" + (start + slice.length) : "") +
+      (state.q ? " (search: " + state.q + ")" : "");
     pager.replaceChildren(button("previous", state.page > 0, state.page - 1),
       el("span", {}, "page " + (state.page + 1) + " of " + pages), button("next", state.page < pages - 1, state.page + 1));
+    if (cursor >= slice.length) cursor = slice.length - 1;
+    mark();
+    if (push) history.replaceState(null, "", "#transcripts?" + query());
   }
-  draw();
+
+  // the view in the address: a copied link reopens the same filters, search, sort and page
+  var KEYS = ["scenario", "model", "scorer", "bin", "side", "sort", "q"];
+  function query() {
+    var params = new URLSearchParams();
+    KEYS.forEach(function (k) { if (state[k] && !(k === "sort" && state[k] === "contribution") &&
+      !(k === "scenario" && state[k] === DEFAULT_SCENARIO)) params.set(k, state[k]); });
+    Object.keys(state.levels).forEach(function (f) { if (state.levels[f]) params.set("f." + f, state.levels[f]); });
+    if (state.unscorable) params.set("unscorable", "1");
+    if (state.page) params.set("page", String(state.page + 1));
+    return params.toString();
+  }
+  function fromAddress() {
+    var hash = location.hash.indexOf("#transcripts?") === 0 ? location.hash.slice("#transcripts?".length) : null;
+    if (hash === null) return false;
+    var params = new URLSearchParams(hash);
+    KEYS.forEach(function (k) { state[k] = params.get(k) || (k === "sort" ? "contribution" : k === "scenario" ? DEFAULT_SCENARIO : ""); });
+    state.unscorable = params.get("unscorable") === "1";
+    state.page = Math.max(0, (parseInt(params.get("page"), 10) || 1) - 1);
+    state.levels = {};
+    params.forEach(function (v, k) { if (k.indexOf("f.") === 0) state.levels[k.slice(2)] = v; });
+    ["scenario", "model", "scorer", "bin", "side", "sort"].forEach(function (k) {
+      var box = document.getElementById("tv-" + k);
+      if (box) box.value = state[k];
+      if (box && box.value !== state[k]) { state[k] = k === "sort" ? "contribution" : ""; box.value = state[k]; }
+    });
+    drawFactors();
+    relabel();
+    Object.keys(state.levels).forEach(function (f) { var box = document.getElementById("tv-f-" + f); if (box) box.value = state.levels[f]; });
+    document.getElementById("tv-unscorable").checked = state.unscorable;
+    searchBox.value = state.q;
+    cursor = -1;
+    return true;
+  }
+  window.addEventListener("hashchange", function () {
+    if (fromAddress()) { draw(false); document.getElementById("tv-view").scrollIntoView(); }
+  });
+
+  // keys: j / k the next and previous triplet (across pages), / the search box
+  function mark() {
+    var cards = list.querySelectorAll(".tv-triplet");
+    Array.prototype.forEach.call(cards, function (c, i) { c.classList.toggle("tv-current", i === cursor); });
+    return cards[cursor];
+  }
+  function move(step) {
+    var count = list.querySelectorAll(".tv-triplet").length;
+    cursor += step;
+    if (cursor >= count && state.page < pageCount - 1) { state.page += 1; cursor = 0; draw(true); }
+    else if (cursor < 0 && state.page > 0) { state.page -= 1; cursor = PAGE - 1; draw(true); }
+    cursor = Math.max(0, Math.min(cursor, list.querySelectorAll(".tv-triplet").length - 1));
+    var card = mark();
+    if (card) card.scrollIntoView({ block: "nearest" });
+  }
+  document.addEventListener("keydown", function (event) {
+    var tag = (event.target && event.target.tagName) || "";
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (/^(INPUT|SELECT|TEXTAREA|BUTTON)$/.test(tag)) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    if (event.key === "j") { move(1); event.preventDefault(); }
+    else if (event.key === "k") { move(-1); event.preventDefault(); }
+    else if (event.key === "/") { searchBox.focus(); event.preventDefault(); }
+  });
+
+  var opened = fromAddress();
+  draw(false);
+  if (opened) document.getElementById("tv-view").scrollIntoView();
 })();
