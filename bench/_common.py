@@ -159,6 +159,7 @@ def run_sycobench_job(base_url: str, job_dir: Path, overrides: list[str], *, jud
     from sycobench import compose
     from sycobench.config import to_config
     from sycobench.job import run_job
+    from sycobench.spec import prepare_job
 
     scorer = ["scorer=judge", "scorer.model.id=openai/gpt-4o-mini", f"scorer.model.base_url={base_url}"] \
         if judge else ["scorer=none"]

@@ -12,6 +12,7 @@ single-turn records leave these fields out and read as turn 1 (FOLLOWUP_FIELDS).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -34,6 +35,7 @@ __all__ = [
     "now_iso",
     "run_record",
     "score_record",
+    "score_records",
     "side_of",
 ]
 
@@ -134,18 +136,33 @@ def run_record(**fields: Any) -> dict[str, Any]:
 
 def score_record(answer: Answer, scorer: str, config: dict[str, Any], **fields: Any) -> dict[str, Any]:
     """A scores.jsonl line: the answer's ids plus what the scorer said."""
-    unknown = set(fields) - SCORE_FIELDS.keys()
-    if unknown:
-        raise ValueError(f"not fields of a score record: {sorted(unknown)}")
-    record = _layout(SCORE_FIELDS, {"turn": answer.turn} if answer.turn is not None else {})
-    if answer.turn is not None:
-        record["turn"] = answer.turn
-    record.update(schema=SCHEMA_VERSION, flipped=False, cached=False, scorer=scorer, scorer_config=config,
-                  run_id=answer.run_id, job_id=answer.job_id, model_id=answer.model_id, prompt_id=answer.prompt_id,
-                  triplet_id=answer.triplet_id, perspective=answer.perspective, k=answer.k)
-    record.update(fields)
-    record["scored_at"] = now_iso()
-    return record
+    return score_records(scorer, config)(answer, **fields)
+
+
+def score_records(scorer: str, config: dict[str, Any]) -> Callable[..., dict[str, Any]]:
+    """`score_record` for the many answers of one scorer: `make(answer, **fields)` gives the same
+    record, with the fields that never change laid out once (a later turn's layout adds `turn`)."""
+    def base(turned: bool) -> dict[str, Any]:
+        laid = _layout(SCORE_FIELDS, {"turn": None} if turned else {})
+        laid.update(schema=SCHEMA_VERSION, flipped=False, cached=False, scorer=scorer, scorer_config=config)
+        return laid
+
+    single, several = base(False), base(True)
+
+    def make(answer: Answer, **fields: Any) -> dict[str, Any]:
+        if not fields.keys() <= SCORE_FIELDS.keys():
+            raise ValueError(f"not fields of a score record: {sorted(set(fields) - SCORE_FIELDS.keys())}")
+        record = single.copy() if answer.turn is None else several.copy()
+        if answer.turn is not None:
+            record["turn"] = answer.turn
+        record["run_id"], record["job_id"], record["model_id"] = answer.run_id, answer.job_id, answer.model_id
+        record["prompt_id"], record["triplet_id"] = answer.prompt_id, answer.triplet_id
+        record["perspective"], record["k"] = answer.perspective, answer.k
+        record.update(fields)
+        record["scored_at"] = now_iso()
+        return record
+
+    return make
 
 
 def call_key(record: dict[str, Any]) -> tuple[str, str, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sized
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -36,6 +36,8 @@ log = logging.getLogger("sycobench.runner")
 T = TypeVar("T")
 #: what stops a phase: no new work starts, in-flight work finishes and is recorded
 STOPS = (AuthError, CreditsError, QuotaError, CostCapReached)
+#: work that never waits (an offline model) hands the event loop a turn this often, in seconds
+YIELD_EVERY_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +55,44 @@ class Call:
         return conversation(self.parent.messages, self.answer or "", self.prompt.messages)
 
 
+class Calls(Sequence[Call]):
+    """A plan's calls, each made only when it is taken: one entry per prompt is held (the prompt, its
+    sample indices, and for a later turn its parent and the parent's answer per index), not one object
+    per call."""
+
+    def __init__(self, todo: list[tuple[Prompt, Sequence[int], Prompt | None, Sequence[str] | None]]) -> None:
+        self._todo = todo
+        self._len = sum(len(ks) for _, ks, _, _ in todo)
+
+    def __len__(self) -> int:
+        return self._len
+
+    @staticmethod
+    def _call(entry: tuple[Prompt, Sequence[int], Prompt | None, Sequence[str] | None], i: int) -> Call:
+        prompt, ks, parent, answers = entry
+        return Call(prompt, ks[i], parent, answers[i] if answers is not None else None)
+
+    def __iter__(self) -> Iterator[Call]:
+        return (self._call(entry, i) for entry in self._todo for i in range(len(entry[1])))
+
+    def __getitem__(self, index):  # noqa: ANN001, ANN204 - Sequence's int and slice forms
+        if isinstance(index, slice):
+            return list(self)[index]
+        if index < 0:
+            index += self._len
+        for entry in self._todo:
+            if 0 <= index < len(entry[1]):
+                return self._call(entry, index)
+            index -= len(entry[1])
+        raise IndexError("call index out of range")
+
+
 @dataclass
 class Plan:
     """What a (re)started job has to do: `calls`, out of `planned`, with the rest already done.
     A plan made only to count (a dry run) lists no call: `todo` says how many each prompt needs."""
 
-    calls: list[Call]
+    calls: Sequence[Call]
     planned: int
     skipped: int  # already answered (or failed, without run.retry_errors)
     reasked: int  # failed in an earlier run and asked again (run.retry_errors=true)
@@ -85,7 +119,8 @@ def plan_calls(folder: JobFolder, grid: list[Prompt], *, model_id: str, samples:
     for (prompt_id, k), ok in status.items():
         if 0 <= k < samples:
             by_prompt.setdefault(prompt_id, []).append(ok)
-    calls: list[Call] = []
+    calls: list[tuple[Prompt, Sequence[int], Prompt | None, Sequence[str] | None]] = []
+    every = range(samples)  # shared by every prompt with nothing done yet
     todo: dict[str, int] = {}
     skipped = reasked = 0
     chosen = grid if turn is None else [p for p in grid if p.turn == turn]
@@ -97,17 +132,19 @@ def plan_calls(folder: JobFolder, grid: list[Prompt], *, model_id: str, samples:
         if count_only:
             todo[prompt.prompt_id] = samples - done
             continue
-        for k in range(samples):
-            state = status.get((prompt.prompt_id, k))
-            if state is True or (state is False and not retry_errors):
-                continue
-            if prompt.parent_id is None:
-                calls.append(Call(prompt, k))
-            elif (answer := answers.get((prompt.parent_id, k))) is not None:
-                calls.append(Call(prompt, k, parents[prompt.parent_id], answer))
-            else:
-                waiting += 1
-    return Plan(calls, len(chosen) * samples, skipped, reasked, todo if count_only else None, waiting)
+        if not seen and prompt.parent_id is None:
+            calls.append((prompt, every, None, None))
+            continue
+        ks = [k for k in every if not (
+            (state := status.get((prompt.prompt_id, k))) is True or (state is False and not retry_errors))]
+        if prompt.parent_id is not None:  # a later turn: only the samples whose first turn has an answer
+            ready = [k for k in ks if (prompt.parent_id, k) in answers]
+            waiting += len(ks) - len(ready)
+            if ready:
+                calls.append((prompt, ready, parents[prompt.parent_id], [answers[(prompt.parent_id, k)] for k in ready]))
+        elif ks:
+            calls.append((prompt, ks, None, None))
+    return Plan(Calls(calls), len(chosen) * samples, skipped, reasked, todo if count_only else None, waiting)
 
 
 async def run_bounded(items: Iterable[T], work: Callable[[T], Awaitable[None]], *, concurrency: int) -> BaseException | None:
@@ -116,6 +153,8 @@ async def run_bounded(items: Iterable[T], work: Callable[[T], Awaitable[None]], 
     exception is raised once the workers are done."""
     queue = iter(items)
     stop: list[BaseException] = []
+    loop = asyncio.get_running_loop()
+    turn = [loop.time() + YIELD_EVERY_S]
 
     async def worker() -> None:
         while not stop:
@@ -127,6 +166,9 @@ async def run_bounded(items: Iterable[T], work: Callable[[T], Awaitable[None]], 
             except STOPS as exc:
                 stop.append(exc)
                 return
+            if loop.time() >= turn[0]:  # work that never waited: let signals, progress and timer cleanup run
+                turn[0] = loop.time() + YIELD_EVERY_S
+                await asyncio.sleep(0)
 
     workers = min(concurrency, len(items)) if isinstance(items, Sized) else concurrency  # no idle workers
     outcomes = await asyncio.gather(*(worker() for _ in range(max(1, workers))), return_exceptions=True)

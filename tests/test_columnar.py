@@ -164,6 +164,19 @@ def test_the_report_streams_every_answer_with_its_text_from_the_copies(sweep, tm
     assert written["response_text"][0][:40] in page.replace("\\n", "\n")  # the transcript view got the text
 
 
+def test_a_large_job_gets_its_text_a_block_at_a_time_with_the_same_rows(sweep) -> None:
+    """Every row with its text, in the same order, whether a job's rows are read whole or a few at a
+    time (each block reading only its own prompts' text): the single job's report page held the
+    whole job's text at once (650 MB at 99,000 answers)."""
+    data = collect([sweep])
+    results = data.results
+    whole = pl.concat(list(data._by_job(results, block=results.height)))
+    blocks = list(data._by_job(results, block=7))
+    assert len(blocks) > results["job"].n_unique()  # the jobs were read in several blocks each
+    assert_frame_equal(pl.concat(blocks), whole)
+    assert whole.height == results.height and whole["response_text"].null_count() == 0
+
+
 def test_the_transcript_view_reads_the_text_of_the_jobs_it_shows_only(sweep, tmp_path) -> None:
     """The text of a job with no row shown is never read: reading every job's text at once
     held all of it in memory (the JSONL path peaked at 4.1 GB for 1M answers)."""

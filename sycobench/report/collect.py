@@ -56,10 +56,17 @@ class Collected:
             answers, replies = answers.filter(wanted), replies.filter(wanted)
         return with_text(frame, answers, replies, by=("job",))
 
-    def _by_job(self, rows: pl.DataFrame, *, few: bool = False) -> Iterator[pl.DataFrame]:
-        """`rows` with their text, one job at a time; `few` rows read only their own prompts' text."""
+    def _by_job(self, rows: pl.DataFrame, *, few: bool = False, block: int = 16384) -> Iterator[pl.DataFrame]:
+        """`rows` with their text, one job at a time; `few` rows read only their own prompts' text. A
+        large job goes `block` rows at a time, each reading only its own prompts' text, so memory
+        holds one block's text, not the job's."""
         for (job,), part in rows.group_by("job", maintain_order=True):
-            yield self.with_text(part.lazy(), jobs=[job], prompts=part["prompt_id"] if few else None).collect()
+            if few or part.height <= block:
+                yield self.with_text(part.lazy(), jobs=[job], prompts=part["prompt_id"] if few else None).collect()
+                continue
+            for start in range(0, part.height, block):
+                piece = part.slice(start, block)
+                yield self.with_text(piece.lazy(), jobs=[job], prompts=piece["prompt_id"]).collect()
 
     def rows_with_text(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """A few rows of `results` (the transcript view's) with their text, read one job at a time."""

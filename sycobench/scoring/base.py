@@ -6,7 +6,7 @@ still to score, runs the scorer on them, and owns concurrency, progress, records
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from sycobench.registry import Registry
@@ -42,7 +42,8 @@ class Score:
     judges: list[dict[str, Any]] | None = None  # a panel's judges, one entry each (records.JUDGE)
 
     def fields(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields by name, as they are (no deep copy: a record is serialised at once)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True)

@@ -20,10 +20,11 @@ import yaml
 from filelock import FileLock, Timeout
 
 from sycobench.errors import ConfigError, DataError
-from sycobench.records import ANSWER_KEY, RUN_FIELDS, RUN_SHAPE, SCORE_FIELDS, SCORE_SHAPE, Answer
+from sycobench.records import ANSWER_KEY, RUN_FIELDS, RUN_SHAPE, SCORE_FIELDS, SCORE_SHAPE
 from sycobench.scenario import Prompt
 from sycobench.store import columnar
 from sycobench.store.jsonl import JsonlWriter, check_records, read_blocks, read_frame, read_jsonl, stream_frame
+from sycobench.store.pending import ANSWER_COLUMNS, Pending
 
 __all__ = ["JobFolder", "ReportFolder", "SweepFolder", "find_jobs", "results_file"]
 
@@ -33,11 +34,8 @@ _FILES = {"grid": "grid.jsonl", "meta": "job.json", "config": "config.yaml", "re
           "report": "report"}  # a single job's own report page (report.html, plots, tables), as a sweep has
 _SHAPES = {RUN: (RUN_SHAPE, RUN_FIELDS), SCORES: (SCORE_SHAPE, SCORE_FIELDS)}
 _KEY = list(ANSWER_KEY)
-# What a scorer reads of each answer (the text, but never the params or the call accounting).
-_ANSWER_COLUMNS = {name: RUN_FIELDS[name] for name in (
-    "run_id", "job_id", "model_id", "prompt_id", "triplet_id", "scenario", "perspective", "k", "error",
-    "response_text", "turn", "messages")}
 _GRID_SCHEMA = {"prompt_id": pl.String, "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}
+_PROMPT_SCHEMA = {"prompt_id": pl.String, "scenario": pl.String, "factors": pl.String, "messages": _GRID_SCHEMA["messages"]}
 # Settings added to the shipped data after folders were written with it, at the value that gives the
 # answers those folders hold: a fingerprint that lacks them still matches (resume keeps working).
 _ADDED_LATER = {"scenario.mock.writer": "rent", "model.caving": 0.0}
@@ -222,7 +220,13 @@ class JobFolder:
         stamp = (stat.st_size, stat.st_mtime_ns)
         if self._grid is not None and self._grid[0] == stamp:
             return self._grid[1]
-        prompts = []
+        prompts = list(self.grid_prompts())
+        self._grid = (stamp, prompts)
+        return prompts
+
+    def grid_prompts(self) -> Iterator[Prompt]:
+        """The job's prompts one at a time, checked as `read_grid` checks them, none of them kept."""
+        path = self.file("grid")
         for number, r in enumerate(read_jsonl(path), start=1):
             try:
                 prompt = Prompt(**r)
@@ -234,16 +238,35 @@ class JobFolder:
                 raise DataError(f"{path}:{number}: not a prompt as in docs/records.md (prompt_id, triplet_id, "
                                 "scenario, version, perspective, factors, messages); repair that line, or remove it "
                                 "(its answers are then reported without their prompt)")
-            prompts.append(prompt)
-        self._grid = (stamp, prompts)
-        return prompts
+            yield prompt
+
+    def prompt_table(self, *, rows: int = 1024) -> pl.DataFrame:
+        """Each prompt once (the first line of a prompt id): `prompt_id`, `scenario`, `factors` (as JSON
+        text) and `messages`, built `rows` prompts at a time, so no Python copy of the grid is held."""
+        parts: list[pl.DataFrame] = []
+        chunk: list[tuple[str, str, str, list[dict[str, Any]]]] = []
+
+        def flush() -> None:
+            parts.append(pl.DataFrame(chunk, schema=_PROMPT_SCHEMA, orient="row"))
+            chunk.clear()
+
+        for p in self.grid_prompts():
+            chunk.append((p.prompt_id, p.scenario,
+                          json.dumps(p.factors, ensure_ascii=False) if p.factors is not None else None,
+                          [{"role": m.get("role"), "content": m["content"]} for m in p.messages]))
+            if len(chunk) >= rows:
+                flush()
+        if chunk or not parts:
+            flush()
+        return pl.concat(parts).unique("prompt_id", keep="first", maintain_order=True)
+
+    def prompt_ids(self) -> list[str]:
+        """The id of every prompt in the job's grid, in its order."""
+        return [p.prompt_id for p in self.grid_prompts()]
 
     def prompts(self) -> pl.DataFrame:
         """Each prompt's `messages`, once (grid.jsonl holds one line a prompt, not an answer)."""
-        rows = [(p.prompt_id, [{"role": m.get("role"), "content": m["content"]} for m in p.messages])
-                for p in self.read_grid()]
-        return pl.DataFrame(rows, schema=_GRID_SCHEMA, orient="row").unique("prompt_id", keep="first",
-                                                                             maintain_order=True)
+        return self.prompt_table().select(list(_GRID_SCHEMA))
 
     def shared_prompts(self) -> pl.DataFrame:
         """`prompt_id, triplet_id` of every prompt the grid lists in more than one triplet (an imported
@@ -256,7 +279,7 @@ class JobFolder:
     def factors(self) -> pl.DataFrame:
         """The factor levels of every triplet, long: `triplet_id, factor, level` (levels as text)."""
         rows = dict.fromkeys((p.triplet_id, str(name), None if level is None else str(level))
-                             for p in self.read_grid() for name, level in (p.factors or {}).items())
+                             for p in self.grid_prompts() for name, level in (p.factors or {}).items())
         return pl.DataFrame(list(rows), schema={"triplet_id": pl.String, "factor": pl.String, "level": pl.String},
                             orient="row")  # factors in the order the scenario declares them
 
@@ -284,7 +307,7 @@ class JobFolder:
 
     def foreign_prompts(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The rows of `frame` whose prompt is not in the job's grid (a record pasted from another job)."""
-        prompts = [p.prompt_id for p in self.read_grid()]
+        prompts = self.prompt_ids()
         if not prompts:
             return frame.head(0)
         return frame.filter(~pl.col("prompt_id").is_in(prompts))
@@ -345,27 +368,13 @@ class JobFolder:
             scores = scores.filter(pl.col("error").is_null())
         return scores.select(_KEY).unique()
 
-    def pending(self, scorer: str, *, retry_errors: bool = True, rows: int = 8192) -> Iterator[Answer]:
+    def pending(self, scorer: str, *, retry_errors: bool = True, rows: int = 2048) -> Pending:
         """Successful answers that `scorer` has not scored yet (resumable scoring), with their prompt,
-        a block at a time, so a large job is never held in memory whole."""
-        done = self.scored_keys(scorer, with_errors=not retry_errors)
-        grid = {p.prompt_id: p for p in self.read_grid()}
-        seen: set[tuple[str, str, int]] = set()
-        for block in self.blocks(RUN, _ANSWER_COLUMNS, rows=rows):
-            block = block.filter(pl.col("error").is_null()).join(done, on=_KEY, how="anti", maintain_order="left")
-            for r in block.iter_rows(named=True):
-                key = (r["model_id"], r["prompt_id"], r["k"])
-                if key in seen:  # a job has one success per key; a duplicated line is scored once
-                    continue
-                seen.add(key)
-                prompt = grid.get(r["prompt_id"])
-                # a later turn's record holds its conversation so far; a first turn's prompt is in the grid
-                messages = r["messages"] or (prompt.messages if prompt else None)
-                yield Answer(model_id=r["model_id"], prompt_id=r["prompt_id"], k=r["k"], triplet_id=r["triplet_id"],
-                             scenario=r["scenario"] or (prompt.scenario if prompt else None),
-                             perspective=r["perspective"], factors=prompt.factors if prompt else None,
-                             text=r["response_text"], messages=messages, run_id=r["run_id"], job_id=r["job_id"],
-                             turn=r["turn"])
+        read a block of about `rows` records at a time (`Pending`); `retry_errors`: answers whose
+        scoring failed before count as not scored."""
+        return Pending(self.scan(RUN, [*_KEY, "error"]), self.scored_keys(scorer, with_errors=not retry_errors),
+                       blocks=lambda: self.blocks(RUN, ANSWER_COLUMNS, rows=rows), prompts=self.prompt_table,
+                       source=self.records(RUN))
 
     def answer_texts(self, model_id: str, prompt_ids: set[str]) -> dict[tuple[str, int], str]:
         """(prompt_id, k) -> the text of its successful answer, for these prompts (a later turn's history)."""
@@ -378,9 +387,7 @@ class JobFolder:
         return {(p, k): text or "" for p, k, text in found.select("prompt_id", "k", "response_text").iter_rows()}
 
     def count_pending(self, scorer: str, *, retry_errors: bool = True) -> int:
-        done = self.scored_keys(scorer, with_errors=not retry_errors)
-        answers = self.frame(RUN, [*_KEY, "error"]).filter(pl.col("error").is_null()).select(_KEY).unique()
-        return answers.join(done, on=_KEY, how="anti").height
+        return self.pending(scorer, retry_errors=retry_errors).total
 
     def spent(self) -> float:
         """What earlier runs of this job paid, answers and judge calls together (cached calls: $0); a
@@ -395,31 +402,34 @@ class JobFolder:
     def gaps(self, prompt_ids: list[str], samples: int, model_id: str, scorer: str | None,
              parents: dict[str, str] | None = None) -> str:
         """What keeps a job from being complete: planned calls with no answer, answers not scored.
-        `parents`: a later turn's prompt -> the prompt it follows; such a call waits (it is not planned)
-        while its first turn has no answer."""
+        Counted per planned (prompt, sample), without listing the plan. `parents`: a later turn's prompt
+        -> the prompt it follows; such a call waits (it is not planned) while its first turn has no answer."""
         keys = ["prompt_id", "k"]
-        planned = pl.DataFrame({"prompt_id": prompt_ids}, schema={"prompt_id": pl.String}).join(
-            pl.DataFrame({"k": list(range(samples))}, schema={"k": pl.Int64}), how="cross")
-        runs = self.frame(RUN, [*_KEY, "error"]).filter(pl.col("model_id") == model_id)
-        answered = runs.filter(pl.col("error").is_null()).select(keys).unique()
-        missing = planned.join(answered, on=keys, how="anti")
-        failed = missing.join(runs.select(keys).unique(), on=keys, how="semi").height
+        grid = pl.Series("prompt_id", prompt_ids, dtype=pl.String).unique()
+        planned = grid.len() * samples
+        tried = (self.scan(RUN, [*_KEY, "error"])
+                 .filter((pl.col("model_id") == model_id) & pl.col("prompt_id").is_in(grid.implode())
+                         & pl.col("k").is_between(0, samples - 1))
+                 .group_by(keys).agg(pl.col("error").is_null().any().alias("ok")).collect())
+        answered = tried.filter("ok").select(keys)
+        failed = tried.height - answered.height  # tried, never answered
         waiting = 0
-        if parents:
+        if parents:  # later-turn (prompt, k) never tried whose parent (same k) has no answer
             links = pl.DataFrame(list(parents.items()), schema={"prompt_id": pl.String, "parent_id": pl.String},
-                                 orient="row")
-            later = missing.join(links, on="prompt_id", how="inner")
-            waiting = later.join(answered.rename({"prompt_id": "parent_id"}), on=["parent_id", "k"], how="anti").height
+                                 orient="row").filter(pl.col("prompt_id").is_in(grid.implode()))
+            later = links.join(pl.DataFrame({"k": list(range(samples))}, schema={"k": pl.Int64}), how="cross")
+            waiting = (later.join(tried.select(keys), on=keys, how="anti")
+                       .join(answered.rename({"prompt_id": "parent_id"}), on=["parent_id", "k"], how="anti").height)
         problems = []
         if failed:
-            problems.append(f"{failed} of {planned.height} calls failed after retries")
-        if missing.height - failed - waiting:
-            problems.append(f"{missing.height - failed - waiting} of {planned.height} calls not made yet")
+            problems.append(f"{failed} of {planned} calls failed after retries")
+        if planned - answered.height - failed - waiting:
+            problems.append(f"{planned - answered.height - failed - waiting} of {planned} calls not made yet")
         if waiting:
-            problems.append(f"{waiting} of {planned.height} second-turn calls wait for their first turn's answer")
+            problems.append(f"{waiting} of {planned} second-turn calls wait for their first turn's answer")
         if scorer is not None:
             scored = self.scored_keys(scorer).filter(pl.col("model_id") == model_id).select(keys)
-            unscored = planned.join(answered, on=keys, how="semi").join(scored, on=keys, how="anti").height
+            unscored = answered.join(scored, on=keys, how="anti").height
             if unscored:
                 problems.append(f"{unscored} answers have no score from {scorer} (the scorer's call failed)")
         return "; ".join(problems)

@@ -6,6 +6,7 @@ The readers: `read_jsonl` (one record at a time, for Python), `read_blocks` / `r
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import logging
@@ -182,8 +183,12 @@ def check_records(path: Path, shape: Mapping[str, bool], layout: Mapping[str, An
     return count
 
 
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
 class JsonlWriter:
-    """Append-only writer: one `write` call per whole line, flushed at once."""
+    """Append-only writer of whole lines: each `write` / `write_many` call goes to the file at once,
+    in one system call where the OS allows (a kill can tear only the last line, set aside on reopen)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -193,15 +198,24 @@ class JsonlWriter:
     def write(self, record: dict[str, Any]) -> None:
         """One whole line; a NaN or Infinity is a bug upstream (numbers are checked where they enter).
         A failed write (a full disk) names the file."""
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False) + "\n"
-        try:
-            os.write(self._fd, line.encode())
-        except OSError as exc:
-            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
+        self._append((_ENCODE(record) + "\n").encode())
 
     def write_many(self, records: Iterable[dict[str, Any]]) -> None:
-        for record in records:
-            self.write(record)
+        """Whole lines, appended together."""
+        data = "".join([_ENCODE(record) + "\n" for record in records]).encode()
+        if data:
+            self._append(data)
+
+    def _append(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:  # a short write (a nearly full disk) goes on where it stopped, or raises
+                written = os.write(self._fd, view)
+                if not written:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                view = view[written:]
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
 
     def close(self) -> None:
         if self._fd >= 0:
