@@ -27,7 +27,7 @@ from sycobench.providers.cache import ResponseCache
 from sycobench.providers.client import CallTotals, ModelClient
 from sycobench.providers.costcap import CostCap
 from sycobench.records import now_iso
-from sycobench.runner import STOPS, Plan, plan_calls, run_calls
+from sycobench.runner import Plan, plan_calls, run_calls
 from sycobench.scoring import ScoringContext, score_folder
 from sycobench.spec import JobSpec
 from sycobench.store import RUN, JobFolder

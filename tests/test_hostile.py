@@ -23,7 +23,7 @@ from sycobench.errors import ConfigError, DataError
 from sycobench.job import run_job
 from sycobench.spec import prepare_job
 from sycobench.store.jsonl import strict_loads
-from tests.test_cli import _cli_env, start_sycobench, sycobench
+from tests.test_cli import _cli_env, sycobench
 
 KEY = "sk-or-v1-hostiletestkey0123456789abcdef"
 

@@ -3,7 +3,6 @@ CSV export imported by `scorer=human`, one scorer per person; bad input as one l
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from pathlib import Path

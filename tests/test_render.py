@@ -334,6 +334,24 @@ def test_without_a_pool_the_figures_are_drawn_here_with_the_reason(tmp_path, cap
     assert PLOTS["forest"] in {p.name for p in written}
 
 
+def test_a_pool_that_refuses_the_figures_leaves_them_drawn_here(tmp_path, caplog) -> None:
+    from sycobench.report import plots
+
+    class Refusing:
+        def submit(self, *args, **kwargs):
+            raise RuntimeError("cannot schedule new futures after shutdown")
+
+        def shutdown(self, **kwargs) -> None:
+            pass
+
+    workers = plots.Workers(0)
+    workers.pool = Refusing()
+    with caplog.at_level("INFO", logger="sycobench.report"):
+        written = render_report(_tables(MODELS, ["offline"]), tmp_path, meta=META, workers=workers)
+    assert "the worker pool failed (RuntimeError: cannot schedule new futures after shutdown)" in caplog.text
+    assert PLOTS["forest"] in {p.name for p in written}
+
+
 @pytest.mark.parametrize(("text", "spec", "unsafe"), [
     ("print('work')\n", None, True),  # a worker would run this script again
     ("def main():\n    pass\n\nif __name__ == '__main__':\n    main()\n", None, False),

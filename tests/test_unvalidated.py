@@ -3,7 +3,6 @@ it every table row it feeds is marked and the report says so first. The check is
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 

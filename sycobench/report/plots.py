@@ -436,7 +436,7 @@ class Workers:
         try:
             futures = {name: self.pool.submit(_draw, name, task, out_dir) for name, task in tasks.items()}
         except Exception as exc:  # noqa: BLE001 - drawn here instead
-            return lambda: fallback(exc)
+            return lambda failure=exc: fallback(failure)
 
         def wait() -> dict[str, tuple[Path | None, float]]:
             try:
