@@ -25,7 +25,7 @@ from sycobench.spec import prepare_job
 from sycobench.store.jsonl import strict_loads
 from tests.test_cli import _cli_env, sycobench
 
-KEY = "sk-or-v1-hostiletestkey0123456789abcdef"
+KEY = "sk-or-v1-hostile-test-key-0123456789"
 
 
 def _records(path: Path) -> list[dict]:
