@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,21 +15,16 @@ import pytest
 
 from sycobench.scoring.human import answer_ref
 from sycobench.stats import krippendorff_alpha_interval
-from tests.test_browser import CHROMIUM_ARGS, chromium_path
+from tests.test_browser import chromium  # noqa: F401 - the fixture, shared
 from tests.test_cli import sycobench
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    path = chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+def browser(chromium) -> object:  # noqa: F811 - the imported fixture, as pytest passes it
+    """The system's Chromium, started as tests/test_browser.py starts it."""
+    return chromium
 
 
 class Labeller:
