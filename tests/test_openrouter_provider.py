@@ -213,7 +213,10 @@ def test_the_call_deadline_caps_retries(fake_openrouter, fake_key):
     assert (error.error_class == "server_error"
             or (error.error_class == "timeout" and "deadline of 1 s passed" in error.message)), error
     assert elapsed < 1.6
-    assert 2 <= error.attempts == stats["requests"] < 50
+    # an attempt the deadline cut short may not have reached the server yet
+    cut = error.error_class == "timeout"
+    assert 2 <= error.attempts < 50
+    assert stats["requests"] in ((error.attempts - 1, error.attempts) if cut else (error.attempts,))
 
 
 # -- keys, headers, body -----------------------------------------------------------------------------

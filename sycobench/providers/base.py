@@ -6,14 +6,14 @@ import abc
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+import httpx
+
 from sycobench.registry import Registry
 
 if TYPE_CHECKING:
-    import httpx
-
     from sycobench.config import ModelConfig
 
-__all__ = ["PROVIDERS", "Completion", "Message", "Provider", "ProviderContext", "register_provider"]
+__all__ = ["PROVIDERS", "BodyTooLarge", "Completion", "Message", "Provider", "ProviderContext", "register_provider"]
 
 Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
 
@@ -45,6 +45,11 @@ class Completion:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Completion":
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+class BodyTooLarge(httpx.TransportError):
+    """A response body beyond `rate_limit.max_response_mb`, as sent or once decompressed (raised by
+    the transport; here so that classifying it does not import the transport's HTTP stack)."""
 
 
 class Provider(abc.ABC):

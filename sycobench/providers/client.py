@@ -24,7 +24,6 @@ from sycobench.providers.costcap import CostCap
 from sycobench.providers.keys import load_api_key
 from sycobench.providers.ratelimit import RateLimits
 from sycobench.providers.retry import call_with_retries
-from sycobench.providers.transport import AiohttpTransport
 
 if TYPE_CHECKING:
     from sycobench.config import ModelConfig, RateLimitConfig
@@ -139,6 +138,8 @@ class ModelClient:
         per-attempt deadline is what actually bounds a call."""
         root = base_url.rstrip("/")
         if root not in self._http:
+            from sycobench.providers.transport import AiohttpTransport  # aiohttp loads only for a job that calls a server
+
             max_body = int(self.rate_cfg.max_response_mb * (1 << 20))
             self._http[root] = httpx.AsyncClient(
                 transport=self._transport or AiohttpTransport(max_connections=self._concurrency,

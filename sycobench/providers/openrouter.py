@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from sycobench.errors import AuthError, ConfigError, CreditsError, ProviderError, QuotaError
-from sycobench.providers.base import Completion, Message, Provider, ProviderContext, register_provider
+from sycobench.providers.base import BodyTooLarge, Completion, Message, Provider, ProviderContext, register_provider
 from sycobench.providers.keys import load_api_key, redact
 from sycobench.providers.ratelimit import key_identity
 from sycobench.providers.retry import ERROR_CLASSES
-from sycobench.providers.transport import BodyTooLarge
 
 if TYPE_CHECKING:
     from sycobench.config import ModelConfig

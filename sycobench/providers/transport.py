@@ -16,11 +16,9 @@ import zlib
 import aiohttp
 import httpx
 
-__all__ = ["AIOHTTP_ERRORS", "AiohttpTransport", "BodyTooLarge", "map_aiohttp_error"]
+from sycobench.providers.base import BodyTooLarge
 
-
-class BodyTooLarge(httpx.TransportError):
-    """A response body beyond `rate_limit.max_response_mb`, as sent or once decompressed."""
+__all__ = ["AIOHTTP_ERRORS", "AiohttpTransport", "map_aiohttp_error"]
 
 #: aiohttp's failures in httpx's terms, mapped once; the first matching row wins, so the more
 #: specific classes come first (aiohttp's connect and read timeouts are also TimeoutErrors).
