@@ -1,11 +1,18 @@
 """Where the shipped configs and data live: beside the package in a wheel (the build maps the
-repository's top-level `conf/` and `data/` into it), at the top of the repository in a checkout."""
+repository's top-level `conf/` and `data/` into it), at the top of the repository in a checkout;
+and how a YAML file is read."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-__all__ = ["CONF_DIR", "DATA_DIR"]
+import yaml
+
+__all__ = ["CONF_DIR", "DATA_DIR", "read_yaml"]
+
+# libyaml's parser where PyYAML was built with it: the same safe subset, about ten times faster
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _HERE = Path(__file__).resolve().parent
 
@@ -17,3 +24,8 @@ def _shipped(name: str) -> Path:
 
 CONF_DIR = _shipped("conf")
 DATA_DIR = _shipped("data")
+
+
+def read_yaml(text: str) -> Any:
+    """`yaml.safe_load`, with libyaml's parser where it is there."""
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader

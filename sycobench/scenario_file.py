@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from sycobench.errors import ConfigError
-from sycobench.paths import CONF_DIR, DATA_DIR
+from sycobench.paths import CONF_DIR, DATA_DIR, read_yaml
 
 __all__ = ["MAX_FILE_BYTES", "MAX_NODES", "NEUTRAL", "ScenarioConfig", "check_scenario_files", "load_cues"]
 
@@ -43,7 +43,7 @@ JUDGE_KEYS = ("subject", "axis", "plus", "minus")
 
 @lru_cache(maxsize=None)
 def _shipped(name: str) -> dict[str, Any]:
-    return yaml.safe_load((CONF_DIR / "scenario" / f"{name}.yaml").read_text(encoding="utf-8"))
+    return read_yaml((CONF_DIR / "scenario" / f"{name}.yaml").read_text(encoding="utf-8"))
 
 
 def _fields(template: Any) -> list[str]:
@@ -352,4 +352,4 @@ def _cue_file(name: str) -> list[dict[str, Any]]:
     path = DATA_DIR / "scenarios" / name
     if not path.is_file():
         raise ConfigError(f"scenario offline_cues: no cue file {name!r} in the shipped data/scenarios/")
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return read_yaml(path.read_text(encoding="utf-8"))

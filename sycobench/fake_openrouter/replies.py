@@ -108,16 +108,14 @@ def load_scenario(name: str) -> Any:
     """A shipped scenario by name (`rent`), or a scenario file by path: what the answers are about."""
     from pathlib import Path
 
-    import yaml
-
     import sycobench.providers.mock  # noqa: F401  loaded with the server, so no request pays for it
-    from sycobench.paths import CONF_DIR
+    from sycobench.paths import CONF_DIR, read_yaml
     from sycobench.scenario_file import ScenarioConfig
 
     path = Path(name) if name.endswith((".yaml", ".yml")) else CONF_DIR / "scenario" / f"{name}.yaml"
     if not path.is_file():
         raise ValueError(f"scenario {name!r}: no such scenario file")
-    return ScenarioConfig(yaml.safe_load(path.read_text(encoding="utf-8")))
+    return ScenarioConfig(read_yaml(path.read_text(encoding="utf-8")))
 
 
 @functools.lru_cache(maxsize=8)

@@ -20,6 +20,7 @@ import yaml
 from filelock import FileLock, Timeout
 
 from sycobench.errors import ConfigError, DataError
+from sycobench.paths import read_yaml
 from sycobench.records import ANSWER_KEY, RUN_FIELDS, RUN_SHAPE, SCORE_FIELDS, SCORE_SHAPE
 from sycobench.scenario import Prompt
 from sycobench.store import columnar
@@ -167,7 +168,7 @@ class JobFolder:
         if not path.exists():
             return None
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            data = read_yaml(path.read_text(encoding="utf-8"))
         except (OSError, ValueError, yaml.YAMLError) as exc:
             raise DataError(f"{path}: not a readable config.yaml ({type(exc).__name__}); restore it from the job's "
                             ".hydra/config.yaml") from None
@@ -185,7 +186,7 @@ class JobFolder:
         path = self.file("overrides")
         if not path.exists():
             return []
-        return [str(o) for o in (yaml.safe_load(path.read_text(encoding="utf-8")) or [])]
+        return [str(o) for o in (read_yaml(path.read_text(encoding="utf-8")) or [])]
 
     def write_overrides(self, overrides: list[str]) -> None:
         """The job's overrides where Hydra keeps them, for a job not started by Hydra (a notebook sweep)."""
@@ -198,7 +199,7 @@ class JobFolder:
         path = self.file("hydra")
         if not path.exists():
             return ""
-        choices = ((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("hydra") or {}).get("runtime", {})
+        choices = ((read_yaml(path.read_text(encoding="utf-8")) or {}).get("hydra") or {}).get("runtime", {})
         return " ".join(f"{k}={v}" for k, v in (choices.get("choices") or {}).items()
                         if not k.startswith("hydra/") and v is not None)
 
@@ -507,7 +508,7 @@ class SweepFolder:
 
     def overrides(self) -> list[str]:
         """The sweep's own overrides, as it was started (multirun.yaml)."""
-        data = yaml.safe_load(self.multirun.read_text(encoding="utf-8")) or {}
+        data = read_yaml(self.multirun.read_text(encoding="utf-8")) or {}
         return [str(o) for o in ((data.get("hydra") or {}).get("overrides") or {}).get("task") or []]
 
 
