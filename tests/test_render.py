@@ -300,14 +300,15 @@ def test_png_only_by_default_and_a_plot_only_beside_its_table(tmp_path) -> None:
         PLOTS[name] for name in ("stance_mix", "forest", "amount"))
 
 
-def test_figures_drawn_in_workers_are_the_figures_drawn_here(tmp_path, caplog) -> None:
+def test_figures_drawn_in_workers_are_the_figures_drawn_here(tmp_path, caplog, monkeypatch) -> None:
     from sycobench.report import plots
 
     tables = _tables(MODELS, ["offline", "judge:gpt-4o"])
     here = render_report(tables, tmp_path / "here", meta=META)
+    monkeypatch.setattr(plots, "_cores", lambda: 2)
+    monkeypatch.setattr(plots, "_load", lambda: 0.0)  # the suite keeps the machine busy: pretend it is idle
     with caplog.at_level("DEBUG", logger="sycobench.report"), plots.Workers() as workers:
-        if workers.pool is None:
-            pytest.skip("one core: no worker processes")
+        assert workers.pool is not None
         there = render_report(tables, tmp_path / "workers", meta=META, workers=workers)
     assert "drawn in this process" not in caplog.text
     assert [p.name for p in here] == [p.name for p in there]
@@ -316,6 +317,27 @@ def test_figures_drawn_in_workers_are_the_figures_drawn_here(tmp_path, caplog) -
             assert a.read_bytes() == b.read_bytes(), a.name
     assert caplog.text.count("figure ") == len(PLOTS)  # each figure's own time, logged by its name
     assert "stance_mix.png:" in caplog.text
+
+
+@pytest.mark.parametrize(("cores", "load", "spare"), [
+    (2, None, 2),  # no load average: every core
+    (2, 1.0, 2),  # only this process runs
+    (2, 1.4, 2), (2, 1.6, 1), (2, 3.0, 0), (8, 3.0, 6), (4, 0.2, 4),
+])
+def test_workers_use_only_the_cores_other_processes_leave(cores, load, spare) -> None:
+    from sycobench.report import plots
+
+    assert plots._spare_cores(cores, load) == spare
+
+
+def test_a_busy_machine_draws_the_figures_here(monkeypatch, caplog) -> None:
+    from sycobench.report import plots
+
+    monkeypatch.setattr(plots, "_cores", lambda: 2)
+    monkeypatch.setattr(plots, "_load", lambda: 3.2)
+    with caplog.at_level("DEBUG", logger="sycobench.report"), plots.Workers() as workers:
+        assert workers.pool is None
+    assert "no spare core (load average 3.2 on 2 cores)" in caplog.text
 
 
 def test_without_a_pool_the_figures_are_drawn_here_with_the_reason(tmp_path, caplog, monkeypatch) -> None:
@@ -327,6 +349,7 @@ def test_without_a_pool_the_figures_are_drawn_here_with_the_reason(tmp_path, cap
         raise OSError("no semaphores here")
 
     monkeypatch.setattr(plots, "_cores", lambda: 4)
+    monkeypatch.setattr(plots, "_load", lambda: 0.0)
     monkeypatch.setattr(multiprocessing, "get_context", broken)
     with caplog.at_level("INFO", logger="sycobench.report"), plots.Workers() as workers:
         written = render_report(_tables(MODELS, ["offline"]), tmp_path, meta=META, workers=workers)

@@ -373,6 +373,21 @@ def _cores() -> int:
         return os.cpu_count() or 1
 
 
+def _spare_cores(cores: int, load: float | None) -> int:
+    """Cores that other processes leave free: `cores` less the 1-minute load average without this
+    process's own share. A worker on a busy core adds its start-up and draws no sooner."""
+    if load is None:  # no load average on this system
+        return cores
+    return max(0, cores - round(max(0.0, load - 1.0)))
+
+
+def _load() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
 def _unsafe_main() -> str | None:
     """Why spawned workers must not start here, or None: a spawned worker imports the main script
     again, so a script without the `if __name__ == "__main__":` guard would run again in each worker.
@@ -399,13 +414,16 @@ def _ready() -> int:
 
 class Workers:
     """Worker processes for the figures (spawned: safe beside Polars' threads, in a notebook and under
-    Hydra), as many as cores and figures allow, started early so that their start-up overlaps the
-    table step. None are started with one core or figure, or where a worker would run the main
-    script again (the reason logged)."""
+    Hydra), as many as spare cores and figures allow, started early so that their start-up overlaps the
+    table step. None are started with fewer than two spare cores or figures, or where a worker would run
+    the main script again (the reason logged)."""
 
     def __init__(self, figures: int = len(PLOTS)) -> None:
         self.pool = None
-        workers = min(figures, _cores())
+        cores, load = _cores(), _load()
+        workers = min(figures, _spare_cores(cores, load))
+        if figures > 1 and cores > 1 and workers < 2:
+            log.debug("figures drawn in this process: no spare core (load average %.1f on %d cores)", load, cores)
         unsafe = _unsafe_main() if workers > 1 else None
         if unsafe:
             log.info("figures drawn in this process: %s", unsafe)
