@@ -24,6 +24,13 @@ def pytest_configure(config: pytest.Config) -> None:
     compileall.compile_dir(Path(sycobench.__file__).parent, quiet=2)  # best effort: a read-only install runs as before
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """`-n auto`: a worker per core and half as many again. Much of the suite waits (CLI subprocesses
+    starting, loopback servers, rate limits and latency on purpose), and the extra workers fill that."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores + cores // 2)
+
+
 def missing_component(message: str) -> None:
     """A real component (Chromium, the llama.cpp server and its model) is not installed. CI
     installs them, so there this fails loudly; on a developer's machine the test is skipped
