@@ -211,6 +211,7 @@ class ReportConfig:
     reference: str | None = None
     scorers: list[str] | None = None
     formats: list[str] = field(default_factory=lambda: list(PLOT_FORMATS[:1]))  # the plots' files; PNG always
+    page: bool = True  # a single job also writes its report page; a sweep's jobs leave it to the sweep
 
     def __post_init__(self) -> None:
         _check(0 < self.threshold < 1, "report.threshold", f"must be in (0, 1), got {self.threshold}")

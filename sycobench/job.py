@@ -164,7 +164,7 @@ async def arun_job(spec: JobSpec, job_dir: Path, *, job_id: str | None = None, l
                 if isinstance(exc, Signalled):
                     raise exc from None
                 raise
-        if page and result.tables:  # outside the signal handlers: a signal now ends the page, not the job
+        if page and spec.report.page and result.tables:  # outside the signal handlers: a signal ends the page, not the job
             write_page(folder, spec.report)
         return result
 

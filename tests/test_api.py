@@ -118,6 +118,12 @@ def test_a_single_job_gets_the_report_page(tmp_path) -> None:
     assert 'id="headline"' in page and 'id="tv-data"' in page
 
 
+def test_report_page_false_leaves_the_tables_and_no_page(tmp_path) -> None:
+    result = run(compose([*OVERRIDES, "report.page=false"]), job_dir=tmp_path / "job")
+    assert result.status == "ok" and (result.job_dir / "uplift.csv").exists()
+    assert not (result.job_dir / "report").exists()
+
+
 def test_load_turns_a_job_folder_into_frames(tmp_path) -> None:
     from sycobench.api import load
 

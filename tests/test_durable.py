@@ -24,9 +24,12 @@ def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def _args(fake, job: Path, *extra: str) -> list[str]:
+def _args(fake, job: Path, *extra: str, page: bool = True) -> list[str]:
+    """A fake-server job; `page=False` where the test is about calls and records, not the job's page
+    (a page that fails is only a warning, so these tests never checked it: tests/test_api.py does)."""
     return ["model=openrouter", "model.id=openai/gpt-4o-mini", f"model.base_url={fake.base_url}", "scorer=offline", "scorer.allow_unvalidated=true",
-            "rate_limit=unlimited", "report.bootstrap=200", f"hydra.run.dir={job}", *extra]
+            "rate_limit=unlimited", "report.bootstrap=200", f"hydra.run.dir={job}", *extra,
+            *([] if page else ["report.page=false"])]
 
 
 def _env(tmp_path: Path, cache: str = "cache") -> dict:
@@ -76,14 +79,14 @@ def test_kill9_at_random_points_then_resume_equals_an_uninterrupted_run(tmp_path
 def test_second_identical_run_makes_zero_http_calls(tmp_path, fake_openrouter) -> None:
     env = {**_env(tmp_path), "OPENROUTER_API_KEY": KEY}
     judge = ["scorer=judge", f"scorer.model.base_url={fake_openrouter.base_url}", "scenario.limit=4", "run.samples=2"]
-    first = sycobench(*_args(fake_openrouter, tmp_path / "a", *judge), cwd=tmp_path, env=env)
+    first = sycobench(*_args(fake_openrouter, tmp_path / "a", *judge, page=False), cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr
     calls = fake_openrouter.stats()["requests"]
     judged = _lines(tmp_path / "a" / "scores.jsonl")
     assert len(judged) == 24
     # answers + judge calls; a judge prompt repeated within the run (same answer text) hits the cache
     assert calls == 24 + sum(not s["cached"] for s in judged) > 24
-    second = sycobench(*_args(fake_openrouter, tmp_path / "b", *judge), cwd=tmp_path, env=env)
+    second = sycobench(*_args(fake_openrouter, tmp_path / "b", *judge, page=False), cwd=tmp_path, env=env)
     assert second.returncode == 0, second.stderr
     assert fake_openrouter.stats()["requests"] == calls  # not one more call
     runs = _lines(tmp_path / "b" / "run.jsonl")
@@ -92,14 +95,14 @@ def test_second_identical_run_makes_zero_http_calls(tmp_path, fake_openrouter) -
     assert json.loads((tmp_path / "b" / "job.json").read_text())["cache"] == {"hits": 48, "misses": 0}  # answers + judge
     assert _lines(tmp_path / "a" / "run.jsonl")[0]["response_text"] in {r["response_text"] for r in runs}
     # other sample indices, models and parameters never collapse onto a cached answer
-    third = sycobench(*_args(fake_openrouter, tmp_path / "c", "scenario.limit=4", "run.samples=3"), cwd=tmp_path, env=env)
+    third = sycobench(*_args(fake_openrouter, tmp_path / "c", "scenario.limit=4", "run.samples=3", page=False), cwd=tmp_path, env=env)
     assert third.returncode == 0
     assert fake_openrouter.stats()["requests"] == calls + 12
-    fourth = sycobench(*_args(fake_openrouter, tmp_path / "d", "scenario.limit=4", "model.temperature=0.2"),
+    fourth = sycobench(*_args(fake_openrouter, tmp_path / "d", "scenario.limit=4", "model.temperature=0.2", page=False),
                        cwd=tmp_path, env=env)
     assert fourth.returncode == 0
     assert fake_openrouter.stats()["requests"] == calls + 12 + 12
-    off = sycobench(*_args(fake_openrouter, tmp_path / "e", "scenario.limit=4", "run.cache=false"), cwd=tmp_path, env=env)
+    off = sycobench(*_args(fake_openrouter, tmp_path / "e", "scenario.limit=4", "run.cache=false", page=False), cwd=tmp_path, env=env)
     assert off.returncode == 0
     assert fake_openrouter.stats()["requests"] == calls + 36
 
@@ -108,7 +111,7 @@ def test_second_identical_run_makes_zero_http_calls(tmp_path, fake_openrouter) -
 def test_errors_are_not_cached_and_retried_only_on_request(tmp_path, fake_openrouter) -> None:
     fake_openrouter.script(["400", "400"])
     job = tmp_path / "job"
-    args = _args(fake_openrouter, job, "scenario.limit=2", "run.concurrency=1")
+    args = _args(fake_openrouter, job, "scenario.limit=2", "run.concurrency=1", page=False)
     first = sycobench(*args, cwd=tmp_path, env=_env(tmp_path))
     assert first.returncode == 3, first.stderr  # incomplete: two calls failed
     assert "run.retry_errors=true" in first.stderr
@@ -130,7 +133,7 @@ def test_two_jobs_share_the_cache_concurrently(tmp_path, fake_openrouter) -> Non
     fake_openrouter.configure(latency_ms=20)
     env = {**os.environ, **_env(tmp_path), "HYDRA_FULL_ERROR": ""}
     procs = [subprocess.Popen([sys.executable, "-m", "sycobench",
-                               *_args(fake_openrouter, tmp_path / name, "scenario.limit=10", "run.concurrency=8")],
+                               *_args(fake_openrouter, tmp_path / name, "scenario.limit=10", "run.concurrency=8", page=False)],
                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for name in ("a", "b")]
     for p in procs:
@@ -141,14 +144,14 @@ def test_two_jobs_share_the_cache_concurrently(tmp_path, fake_openrouter) -> Non
         assert len(_lines(tmp_path / name / "run.jsonl")) == 30
     calls = fake_openrouter.stats()["requests"]
     assert 30 <= calls <= 60
-    third = sycobench(*_args(fake_openrouter, tmp_path / "c", "scenario.limit=10"), cwd=tmp_path, env=_env(tmp_path))
+    third = sycobench(*_args(fake_openrouter, tmp_path / "c", "scenario.limit=10", page=False), cwd=tmp_path, env=_env(tmp_path))
     assert third.returncode == 0 and fake_openrouter.stats()["requests"] == calls
 
 
 @pytest.mark.slow
 def test_budget_cap_stops_cleanly_and_resumes(tmp_path, fake_openrouter) -> None:
     job = tmp_path / "job"
-    args = _args(fake_openrouter, job, "scenario.limit=10", "run.concurrency=8")
+    args = _args(fake_openrouter, job, "scenario.limit=10", "run.concurrency=8", page=False)
     capped = sycobench(*args, "run.max_cost_usd=0.002", cwd=tmp_path, env=_env(tmp_path))
     assert capped.returncode == 3, capped.stderr  # incomplete, resumable
     records = _lines(job / "run.jsonl")

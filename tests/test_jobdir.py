@@ -21,6 +21,8 @@ from sycobench.store import JobFolder, claim_dir, read_jsonl
 from sycobench.store.jsonl import check_records
 from tests.test_cli import start_sycobench, sycobench
 
+NO_PAGE = "report.page=false"  # these jobs are about the folder and its records; tests/test_api.py pins the page
+
 
 def _print(*overrides: str) -> dict:
     return prepare_job(to_config(compose(["scenario.limit=2", *overrides]))).fingerprint
@@ -80,13 +82,13 @@ def test_a_folder_without_answers_takes_new_settings(tmp_path) -> None:
 
 def test_notebook_api_refuses_changed_settings(tmp_path) -> None:
     job = tmp_path / "nb"
-    first = run(compose(["scenario.limit=2", "model.sycophancy=0", "report.bootstrap=100"]), job_dir=job)
+    first = run(compose(["scenario.limit=2", "model.sycophancy=0", "report.bootstrap=100", NO_PAGE]), job_dir=job)
     assert first.status == "ok"
     before = {p.name: p.read_bytes() for p in job.iterdir() if p.is_file()}
     with pytest.raises(ConfigError, match="model.sycophancy 0.0 -> 0.9"):
-        run(compose(["scenario.limit=2", "model.sycophancy=0.9", "report.bootstrap=100"]), job_dir=job)
+        run(compose(["scenario.limit=2", "model.sycophancy=0.9", "report.bootstrap=100", NO_PAGE]), job_dir=job)
     assert {p.name: p.read_bytes() for p in job.iterdir() if p.is_file()} == before
-    again = run(compose(["scenario.limit=2", "model.sycophancy=0", "report.bootstrap=100", "run.concurrency=2"]),
+    again = run(compose(["scenario.limit=2", "model.sycophancy=0", "report.bootstrap=100", NO_PAGE, "run.concurrency=2"]),
                 job_dir=job)
     assert again.status == "ok"
 
@@ -167,7 +169,7 @@ def test_two_cli_jobs_started_together_get_their_own_default_folders(tmp_path) -
 
 def test_a_line_torn_inside_a_multibyte_character_is_set_aside(tmp_path) -> None:
     job = tmp_path / "torn"
-    result = run(compose(["scenario.limit=2", "report.bootstrap=100"]), job_dir=job)
+    result = run(compose(["scenario.limit=2", "report.bootstrap=100", NO_PAGE]), job_dir=job)
     assert result.status == "ok"
     path = job / "run.jsonl"
     lines = path.read_bytes().splitlines(keepends=True)
@@ -175,7 +177,7 @@ def test_a_line_torn_inside_a_multibyte_character_is_set_aside(tmp_path) -> None
     euro = last.index("€".encode())
     path.write_bytes(b"".join(lines[:-1]) + last[: euro + 1])  # cut after the first byte of "€"
     assert len(list(read_jsonl(path))) == len(lines) - 1
-    again = run(compose(["scenario.limit=2", "report.bootstrap=100"]), job_dir=job)
+    again = run(compose(["scenario.limit=2", "report.bootstrap=100", NO_PAGE]), job_dir=job)
     assert again.status == "ok"
     assert len(list(read_jsonl(path))) == len(lines)  # the torn call was made again
     assert (job / "run.jsonl.torn").read_bytes().startswith(last[:20])
@@ -199,7 +201,7 @@ def test_a_record_of_the_wrong_shape_is_refused_naming_file_and_line(tmp_path, l
 
 def test_a_damaged_record_stops_a_resume_before_any_call(tmp_path) -> None:
     job = tmp_path / "bad"
-    run(compose(["scenario.limit=2", "report.bootstrap=100"]), job_dir=job)
+    run(compose(["scenario.limit=2", "report.bootstrap=100", NO_PAGE]), job_dir=job)
     path = job / "run.jsonl"
     lines = path.read_text().splitlines()
     record = json.loads(lines[1])
@@ -207,5 +209,5 @@ def test_a_damaged_record_stops_a_resume_before_any_call(tmp_path) -> None:
     path.write_text("\n".join([lines[0], json.dumps(record), *lines[2:]]) + "\n")
     before = path.read_bytes()
     with pytest.raises(DataError, match=r"run.jsonl:2: field 'k'"):
-        run(compose(["scenario.limit=2", "report.bootstrap=100"]), job_dir=job)
+        run(compose(["scenario.limit=2", "report.bootstrap=100", NO_PAGE]), job_dir=job)
     assert path.read_bytes() == before

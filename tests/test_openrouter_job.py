@@ -97,7 +97,8 @@ def test_key_from_dotenv_in_working_directory(tmp_path, fake_openrouter) -> None
 def test_job_holds_the_configured_rate(tmp_path, fake_openrouter) -> None:
     job = tmp_path / "job"
     proc = sycobench(*_job_args(fake_openrouter, job, "scenario.limit=15", "rate_limit.rps=10",
-                                "rate_limit.burst=2", "run.concurrency=16"), cwd=tmp_path, env=_env(tmp_path))
+                                "rate_limit.burst=2", "run.concurrency=16", "report.page=false"),  # the calls' times only
+                     cwd=tmp_path, env=_env(tmp_path))
     assert proc.returncode == 0, proc.stderr
     stamps = sorted(fake_openrouter.stats()["timestamps"])
     assert len(stamps) == 45
@@ -111,7 +112,7 @@ def test_job_holds_the_configured_rate(tmp_path, fake_openrouter) -> None:
 def test_daily_quota_stops_the_model_cleanly_and_resumes(tmp_path, fake_openrouter) -> None:
     job = tmp_path / "job"
     fake_openrouter.script([None] * 4 + ["quota_day"])
-    args = _job_args(fake_openrouter, job, "scenario.limit=5", "run.concurrency=1")
+    args = _job_args(fake_openrouter, job, "scenario.limit=5", "run.concurrency=1", "report.page=false")  # records only
     first = sycobench(*args, cwd=tmp_path, env=_env(tmp_path))
     assert first.returncode == 3, first.stderr  # incomplete: resumable after the quota resets
     meta = json.loads((job / "job.json").read_text())

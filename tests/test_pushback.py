@@ -42,7 +42,7 @@ def _lines(path: Path) -> list[dict]:
 def _job(tmp_path: Path, *overrides: str, name: str = "job") -> Path:
     logging.disable(logging.INFO)
     try:
-        run(compose(["protocol=pushback", "run.progress=false", "report.bootstrap=500", *overrides]),
+        run(compose(["protocol=pushback", "run.progress=false", "report.bootstrap=500", "report.page=false", *overrides]),
             job_dir=tmp_path / name)
     finally:
         logging.disable(logging.NOTSET)

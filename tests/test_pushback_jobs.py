@@ -158,7 +158,8 @@ def test_kill_in_the_second_turn_then_resume_gives_one_record_per_prompt_sample_
 
 
 def test_second_turns_are_cached_and_capped_like_any_call(tmp_path, fake_openrouter) -> None:
-    offline = ("scorer=offline", "scorer.allow_unvalidated=true")  # a smoke test of the fake's answers
+    # a smoke test of the fake's answers; about calls and records, not the job's page (tests/test_api.py)
+    offline = ("scorer=offline", "scorer.allow_unvalidated=true", "report.page=false")
     first = sycobench(*_fake_args(fake_openrouter, tmp_path / "a", "scenario.limit=2", *offline),
                       cwd=tmp_path, env=_env(tmp_path))
     assert first.returncode == 0, first.stderr
