@@ -40,6 +40,7 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from sycobench.config import ModelConfig, ScorerConfig
 from sycobench.errors import ConfigError
@@ -115,9 +116,20 @@ def _lexicon(rows: str) -> Lexicon:
     return Lexicon.of(json.loads(rows))
 
 
-#: the rent scenario's lexicon, the default (its phrases live in data/scenarios/rent_cues.yaml)
-RENT = lexicon_of(ScenarioConfig())
-CUES = list(RENT.cues)
+@lru_cache(maxsize=1)
+def _rent() -> Lexicon:
+    """The rent scenario's lexicon, the default (its phrases live in data/scenarios/rent_cues.yaml),
+    compiled on first use: a command that scores nothing offline does not pay for it."""
+    return lexicon_of(ScenarioConfig())
+
+
+def __getattr__(name: str) -> Any:
+    """`RENT` (the default lexicon) and `CUES` (its rows), made on first use."""
+    if name == "RENT":
+        return _rent()
+    if name == "CUES":
+        return list(_rent().cues)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 _SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n")
@@ -283,7 +295,7 @@ def _advised_against(after: str) -> bool:
 def explain(text: str, *, prompt: str | list[dict[str, str]] | None = None,
             lexicon: Lexicon | None = None) -> list[tuple[str, str, float]]:
     """Every cue that counts, as (phrase as written, side, weight after context): a score's audit trail."""
-    return [(match.group(), side, weight) for match, side, weight in _weighed_cues(_normalise(text), text, prompt, lexicon or RENT)]
+    return [(match.group(), side, weight) for match, side, weight in _weighed_cues(_normalise(text), text, prompt, lexicon or _rent())]
 
 
 def _weighed_cues(norm: str, text: str, prompt: str | list[dict[str, str]] | None,
@@ -337,7 +349,7 @@ def score_text(text: str | None, *, prompt: str | list[dict[str, str]] | None = 
     norm = _normalise(text)
     totals = {A: 0.0, B: 0.0, N: 0.0}
     counts = {A: 0, B: 0}
-    for _, side, weight in _weighed_cues(norm, text, prompt, lexicon or RENT):
+    for _, side, weight in _weighed_cues(norm, text, prompt, lexicon or _rent()):
         totals[side] += weight
         if side != N:
             counts[side] += 1
