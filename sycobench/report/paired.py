@@ -88,15 +88,20 @@ class Grid:
 
 def build_grid(inp: Input, levels: pl.DataFrame | None = None) -> Grid:
     """Cell means m_sp, SI halves by k parity (for split-half reliability) and, from `levels`
-    (`triplet_id, factor, level`, long), each triplet's level of every factor."""
-    score, side = pl.col("score"), pl.col("side")
-    half = pl.col("k") % 2
-    aggs = [score.filter(side == p).mean().alias(f"m_{p}") for p in SIDES]
-    aggs += [score.filter((side == p) & (half == h)).mean().alias(f"h{h}_{p}") for p in ("a", "b") for h in (0, 1)]
-    means = inp.lf.group_by(TRIPLET).agg(aggs).with_columns(ran=pl.lit(True))
+    (`triplet_id, factor, level`, long), each triplet's level of every factor; from the per-prompt
+    sums (a cell's sum over its count is its mean, exactly so for a cell of one prompt)."""
+    side, sums = pl.col("side"), inp.at(inp.threshold).lazy()
+
+    def mean(total: str, n: str, where: pl.Expr) -> pl.Expr:  # = the mean of the cell's scores
+        count = pl.col(n).filter(where).sum()
+        return pl.when(count > 0).then(pl.col(total).filter(where).sum() / count)
+
+    aggs = [mean("total", "n", side == p).alias(f"m_{p}") for p in SIDES]
+    aggs += [mean(f"h{h}_total", f"h{h}_n", side == p).alias(f"h{h}_{p}") for p in ("a", "b") for h in (0, 1)]
+    means = sums.group_by(TRIPLET).agg(aggs).with_columns(ran=pl.lit(True))
     grid = (
-        inp.lf.select(GROUP).unique()
-        .join(inp.lf.select("triplet_id").unique(), how="cross")
+        sums.select(GROUP).unique()
+        .join(sums.select("triplet_id").unique(), how="cross")
         .join(means, on=TRIPLET, how="left")
         .with_columns(pl.col("ran").fill_null(False))
     )
