@@ -157,8 +157,7 @@ def _write_report(paths: list[Path], data: Collected, out: Path, folder: ReportF
     note = tables.pop("unvalidated_note", None)
     # every answer with its text and its triplet's factor levels, written one job at a time: the
     # text is never held whole
-    levels = factor_map(data.factors)
-    data.results_with_text(results).join(levels, on=["scenario", "triplet_id"], how="left").sink_parquet(
+    data.results_with_text(results, factor_map(data.factors).collect()).sink_parquet(
         folder.results, row_group_size=8192, engine="streaming")
     written = present(data, tables)
     write_tables(written, out)
