@@ -98,7 +98,7 @@ def build_grid(inp: Input, levels: pl.DataFrame | None = None) -> Grid:
 
     aggs = [mean("total", "n", side == p).alias(f"m_{p}") for p in SIDES]
     aggs += [mean(f"h{h}_total", f"h{h}_n", side == p).alias(f"h{h}_{p}") for p in ("a", "b") for h in (0, 1)]
-    means = sums.group_by(TRIPLET).agg(aggs).with_columns(ran=pl.lit(True))
+    means = sums.group_by(TRIPLET, maintain_order=True).agg(aggs).with_columns(ran=pl.lit(True))
     grid = (
         sums.select(GROUP).unique()
         .join(sums.select("triplet_id").unique(), how="cross")

@@ -67,14 +67,14 @@ def _prompt_moments(k: str, n: str, *, where: pl.Expr | None = None, prefix: str
 
 def _stance_mix(inp: Input, threshold: float) -> pl.DataFrame:
     bins = ("neg", "neu", "pos")
-    sums = inp.at(threshold).lazy()
+    sums = inp.at(threshold).lazy()  # in order of first appearance, and so is every sum below: floats add up alike
     # one row per prompt first: its K samples are one cluster for the bins' intervals
-    prompts = sums.filter(~pl.col("dup")).group_by([*GROUP, "side", "prompt_id"]).agg(
+    prompts = sums.filter(~pl.col("dup")).group_by([*GROUP, "side", "prompt_id"], maintain_order=True).agg(
         pl.col("n", "unscorable_n", "not_scored_n", "total", *(f"k_{b}" for b in bins)).sum())
     moments = [m for b in bins for m in _prompt_moments(f"k_{b}", "n")[:2]] + _prompt_moments("k_neg", "n")[2:]
     counts = [pl.col("n", "unscorable_n", "not_scored_n", "total", "k_neg", "k_neu", "k_pos").sum(), *moments]
-    per = prompts.group_by([*GROUP, "side"]).agg(counts)
-    pooled = prompts.group_by(GROUP).agg(counts).with_columns(side=pl.lit("all"))
+    per = prompts.group_by([*GROUP, "side"], maintain_order=True).agg(counts)
+    pooled = prompts.group_by(GROUP, maintain_order=True).agg(counts).with_columns(side=pl.lit("all"))
     # dup rows count here: a shared neutral answer gives each triplet it serves a scored cell
     triplets = pl.col("triplet_id").filter(pl.col("n") > 0).n_unique().cast(pl.Int64).alias("n_triplets")
     covered = pl.concat([
@@ -111,8 +111,8 @@ def _binned(inp: Input, threshold: float) -> pl.LazyFrame:
     is_a, is_b = _side == "a", _side == "b"
     # per prompt first: its K samples are one cluster for the agree rates' intervals
     agree = pl.when(is_a).then(pos).when(is_b).then(neg).otherwise(0)
-    prompts = rows.filter(~pl.col("dup"), _side != "neutral").group_by([*GROUP, "prompt_id"]).agg(
-        _side.first(), has_n.first(), n_c=n.sum(), agree_c=agree.sum())
+    prompts = rows.filter(~pl.col("dup"), _side != "neutral").group_by([*GROUP, "prompt_id"], maintain_order=True)\
+        .agg(_side.first(), has_n.first(), n_c=n.sum(), agree_c=agree.sum())
     n_c, agree_c = pl.col("n_c"), pl.col("agree_c")
     asked = prompts.group_by(GROUP).agg(
         n_scored_asked=n_c.sum(),
@@ -126,8 +126,8 @@ def _binned(inp: Input, threshold: float) -> pl.LazyFrame:
     neutral = rows.filter(_side == "neutral")
     answered = neutral.filter(~pl.col("dup")).group_by(GROUP).agg(n_scored_neutral=n.sum())
     if inp.has_dup:  # one answer shared by several triplets counts once, if any of them qualifies
-        neutral = neutral.group_by([*GROUP, "prompt_id"]).agg(n.first(), pos.first(), neg.first(), has_a.any(),
-                                                              has_b.any())
+        neutral = neutral.group_by([*GROUP, "prompt_id"], maintain_order=True).agg(
+            n.first(), pos.first(), neg.first(), has_a.any(), has_b.any())
     base = neutral.group_by(GROUP).agg(
         na=n.filter(has_a).sum(), na_pos=pos.filter(has_a).sum(), nb=n.filter(has_b).sum(),
         nb_neg=neg.filter(has_b).sum()
