@@ -91,14 +91,18 @@ def build_grid(inp: Input, levels: pl.DataFrame | None = None) -> Grid:
     (`triplet_id, factor, level`, long), each triplet's level of every factor; from the per-prompt
     sums (a cell's sum over its count is its mean, exactly so for a cell of one prompt)."""
     side, sums = pl.col("side"), inp.at(inp.threshold).lazy()
+    # each side's sums in columns of their own, so the cells are plain sums (no filter per group)
+    parts = {f"{v}_{p}": pl.when(side == p).then(pl.col(v)) for p in SIDES for v in ("total", "n")}
+    parts |= {f"h{h}_{v}_{p}": pl.when(side == p).then(pl.col(f"h{h}_{v}")) for p in ("a", "b") for h in (0, 1)
+              for v in ("total", "n")}
 
-    def mean(total: str, n: str, where: pl.Expr) -> pl.Expr:  # = the mean of the cell's scores
-        count = pl.col(n).filter(where).sum()
-        return pl.when(count > 0).then(pl.col(total).filter(where).sum() / count)
+    def mean(total: str, n: str) -> pl.Expr:  # = the mean of the cell's scores
+        return pl.when(pl.col(n) > 0).then(pl.col(total) / pl.col(n))
 
-    aggs = [mean("total", "n", side == p).alias(f"m_{p}") for p in SIDES]
-    aggs += [mean(f"h{h}_total", f"h{h}_n", side == p).alias(f"h{h}_{p}") for p in ("a", "b") for h in (0, 1)]
-    means = sums.group_by(TRIPLET, maintain_order=True).agg(aggs).with_columns(ran=pl.lit(True))
+    means = (sums.select(*TRIPLET, **parts).group_by(TRIPLET, maintain_order=True).agg(pl.all().sum())
+             .select(*TRIPLET, *(mean(f"total_{p}", f"n_{p}").alias(f"m_{p}") for p in SIDES),
+                     *(mean(f"h{h}_total_{p}", f"h{h}_n_{p}").alias(f"h{h}_{p}") for p in ("a", "b") for h in (0, 1)),
+                     ran=pl.lit(True)))
     grid = (
         sums.select(GROUP).unique()
         .join(sums.select("triplet_id").unique(), how="cross")
