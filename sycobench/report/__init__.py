@@ -131,12 +131,14 @@ def present(data: Collected, tables: dict[str, pl.DataFrame]) -> dict[str, pl.Da
     return written
 
 
-def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_text: str | None = None) -> dict[str, pl.DataFrame]:
+def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_text: str | None = None,
+                 loaded: dict[Path, tuple[pl.DataFrame, pl.DataFrame]] | None = None) -> dict[str, pl.DataFrame]:
     """Collect `paths`, build every table and write the report into `out`; returns the tables as
-    written (sides named by the scenarios' party ids, report.scenarios.present)."""
+    written (sides named by the scenarios' party ids, report.scenarios.present). `loaded`: a job's
+    frames its table step has read (collect)."""
     folder = ReportFolder(out)
     folder.check_target([str(p) for p in paths])  # before anything is read or written
-    data = collect(paths)
+    data = collect(paths, loaded=loaded)
     from sycobench.report.plots import PLOTS, Workers
 
     # started now, so they start up while the tables are built; a small report's figures take less
