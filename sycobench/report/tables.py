@@ -16,7 +16,7 @@ import polars as pl
 
 from sycobench.config import DEFAULT_BOOTSTRAP
 from sycobench.report.frame import ANSWER, GROUP, SIDE_ORDER, SIDES, TRIPLET, Input, ordered, prepare, share
-from sycobench.report.labellers import automatic_scorers, labeller_tables
+from sycobench.report.labellers import labeller_tables
 from sycobench.report.panel import panel_tables
 from sycobench.report.scenarios import per_scenario
 from sycobench.report.paired import PAIRED_METRICS, Grid, build_grid, compare_models, factor_cells, paired_metrics
@@ -191,7 +191,8 @@ def _uplift(inp: Input, grid: Grid, threshold: float, cache: WeightCache, *, per
 def _answers(inp: Input, calls: pl.DataFrame | pl.LazyFrame | None) -> pl.LazyFrame:
     """Records per model as the original package counts them: every call when calls are known
     (failed ones too), else every answer in the results, scored or not."""
-    answers = inp.at(inp.threshold).lazy().filter(~pl.col("dup")).group_by(GROUP).agg(n_answers=pl.col("rows").sum())
+    sums = inp.at(inp.threshold).lazy()
+    answers = sums.filter(~pl.col("dup")).group_by(GROUP).agg(n_answers=pl.col("rows").sum())
     if calls is None:
         return answers.select(*GROUP, pl.col("n_answers").alias("n"))
     target = pl.col("role") == "target"
@@ -317,7 +318,8 @@ def _agreement(inp: Input, threshold: float) -> pl.DataFrame | None:
     return pl.DataFrame(rows).with_columns(pl.col(pl.Float64).fill_nan(None))
 
 
-def health(calls: pl.DataFrame | pl.LazyFrame, results: pl.DataFrame | pl.LazyFrame | Input | None = None) -> pl.DataFrame:
+def health(calls: pl.DataFrame | pl.LazyFrame,
+           results: pl.DataFrame | pl.LazyFrame | Input | None = None) -> pl.DataFrame:
     """Per model: target and judge calls apart (calls, errors, tokens, cost), and latency: each request's own
     time (`latency_s` less `queued_s`, the wait for the rate limit) apart from that queueing, cache hits
     excluded; triplets from results. Records without `queued_s` (written before it was kept) count their
