@@ -44,6 +44,7 @@ class JobResult:
     message: str = ""
     totals: dict[str, Any] = field(default_factory=dict)
     tables: dict[str, Any] = field(default_factory=dict)
+    loaded: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # for the page, then dropped
 
 
 def describe_os_error(exc: OSError, folder: Path | None = None) -> str:
@@ -165,7 +166,8 @@ async def arun_job(spec: JobSpec, job_dir: Path, *, job_id: str | None = None, l
                     raise exc from None
                 raise
         if page and spec.report.page and result.tables:  # outside the signal handlers: a signal ends the page, not the job
-            write_page(folder, spec.report)
+            write_page(folder, spec.report, loaded=result.loaded)
+        result.loaded.clear()  # the table step's frames served the page; a caller keeping results keeps no answers
         return result
 
 
@@ -191,14 +193,16 @@ def _signals_cancel_this_task(received: list[int]) -> Iterator[None]:
             signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
 
 
-def write_page(folder: JobFolder, report: Any) -> Path | None:
-    """The job's report page; a failure here loses no data, so it is a warning that says how to rebuild."""
+def write_page(folder: JobFolder, report: Any, *, loaded: dict[str, Any] | None = None) -> Path | None:
+    """The job's report page; a failure here loses no data, so it is a warning that says how to rebuild.
+    `loaded`: the `calls` and `results` the job's table step read (write_job_report's `keep`)."""
     from sycobench.report import write_report
 
     out = folder.file("report")
     config = folder.file("config")
     try:
-        write_report([folder.path], out, report,
+        frames = {folder.path: (loaded["calls"], loaded["results"])} if loaded else None
+        write_report([folder.path], out, report, loaded=frames,
                      config_text=config.read_text(encoding="utf-8") if config.exists() else None)
     except Exception as exc:  # noqa: BLE001 - the job's records and tables are already safe on disk
         log.warning("report page not written (%s); rebuild it with: python -m sycobench.report %s", exc, folder.path)
@@ -268,7 +272,8 @@ async def _arun_locked(spec: JobSpec, folder: JobFolder, meta: dict[str, Any]) -
 
     from sycobench.report.job import write_job_report
 
-    tables = write_job_report(folder, spec.report)
+    loaded: dict[str, Any] = {}
+    tables = write_job_report(folder, spec.report, keep=loaded)
     gaps = folder.gaps([p.prompt_id for p in spec.grid], spec.run.samples, spec.model.id,
                        spec.scorer_id if spec.scorer_class.scores else None,
                        parents={p.prompt_id: p.parent_id for p in spec.grid if p.parent_id})
@@ -286,7 +291,7 @@ async def _arun_locked(spec: JobSpec, folder: JobFolder, meta: dict[str, Any]) -
     meta.update(status=status, message=message, ended_at=now_iso(), totals=totals,
                 exit_code=exitcodes.code_for_status(status))
     folder.save_meta(meta)
-    return JobResult(folder.path, status, message, totals, tables)
+    return JobResult(folder.path, status, message, totals, tables, loaded)
 
 
 def run_job(spec: JobSpec, job_dir: Path, *, job_id: str | None = None, locked: bool = False,

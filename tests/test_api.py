@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from sycobench import arun, compose, run
+from sycobench.config import to_config
 from sycobench.errors import ConfigError
 
 OVERRIDES = ["scenario.limit=3", "report.bootstrap=200", "run.progress=false"]
@@ -122,6 +123,27 @@ def test_report_page_false_leaves_the_tables_and_no_page(tmp_path) -> None:
     result = run(compose([*OVERRIDES, "report.page=false"]), job_dir=tmp_path / "job")
     assert result.status == "ok" and (result.job_dir / "uplift.csv").exists()
     assert not (result.job_dir / "report").exists()
+
+
+def test_a_job_s_page_from_its_table_step_s_frames_is_the_page_a_report_writes(tmp_path) -> None:
+    """The page reuses the calls and results the job's table step read; a report of the folder reads them
+    afresh: the same tables and the same answers with their text."""
+    from sycobench.report import write_report
+    from sycobench.store import JobFolder
+
+    cfg = compose([*OVERRIDES, "model.sycophancy=0.4", "run.samples=2"])
+    JobFolder(tmp_path / "job").write_overrides(["model.sycophancy=0.4"])  # as Hydra keeps them: the page relabels
+    result = run(cfg, job_dir=tmp_path / "job")
+    write_report([result.job_dir], tmp_path / "again", to_config(cfg).report)
+    page, again = result.job_dir / "report", tmp_path / "again"
+    names = sorted(p.name for p in again.glob("*.parquet"))
+    assert names == sorted(p.name for p in page.glob("*.parquet")) and "results.parquet" in names
+    for name in names:
+        left, right = pl.read_parquet(page / name), pl.read_parquet(again / name)
+        if name == "results.parquet":
+            left, right = (f.sort("model_id", "scorer", "prompt_id", "k") for f in (left, right))
+        assert left.equals(right), name
+    assert "[model.sycophancy=0.4]" in pl.read_parquet(page / "uplift.parquet")["model_id"][0]
 
 
 def test_load_turns_a_job_folder_into_frames(tmp_path) -> None:

@@ -5,7 +5,10 @@ folder (docs/architecture.md)."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
+
+import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "sycobench"
 
@@ -143,3 +146,38 @@ def test_the_job_command_sets_polars_allocator_before_polars_loads() -> None:
     loaded, conf = subprocess.run([sys.executable, "-c", probe], env={**env, "_RJEM_MALLOC_CONF": "narenas:2"},
                                   capture_output=True, text=True, check=True).stdout.split()
     assert loaded == "False" and conf.endswith(",narenas:2")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt; other C libraries are left alone")
+def test_the_job_command_gives_freed_numpy_blocks_back_at_once() -> None:
+    """After a large block is freed, glibc serves the next ones from its heap and keeps them when freed
+    below a block still in use; the job command's allocator settings unmap them at once."""
+    import os
+    import subprocess
+
+    probe = """if True:
+        import sys
+        if sys.argv[1] == "job":
+            import sycobench.app
+        import numpy as np
+
+        def anon():
+            return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("RssAnon")) / 1024
+
+        big = np.ones(2 << 20)  # 16 MB, mmapped: freeing it raises glibc's threshold to 16 MB
+        del big
+        before = anon()
+        block = np.ones(1 << 20)  # 8 MB
+        pins = [np.ones(4) for _ in range(100)]  # small blocks above it: the heap's top stays in use
+        del block
+        print(anon() - before)
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+
+    def kept(mode: str) -> float:
+        return float(subprocess.run([sys.executable, "-c", probe, mode], env=env, capture_output=True, text=True,
+                                    check=True).stdout)
+
+    if kept("plain") < 4:
+        pytest.skip("this C library gives the block back by itself")
+    assert kept("job") < 1

@@ -131,12 +131,14 @@ def present(data: Collected, tables: dict[str, pl.DataFrame]) -> dict[str, pl.Da
     return written
 
 
-def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_text: str | None = None) -> dict[str, pl.DataFrame]:
+def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_text: str | None = None,
+                 loaded: dict[Path, tuple[pl.DataFrame, pl.DataFrame]] | None = None) -> dict[str, pl.DataFrame]:
     """Collect `paths`, build every table and write the report into `out`; returns the tables as
-    written (sides named by the scenarios' party ids, report.scenarios.present)."""
+    written (sides named by the scenarios' party ids, report.scenarios.present). `loaded`: a job's
+    frames its table step has read (collect)."""
     folder = ReportFolder(out)
     folder.check_target([str(p) for p in paths])  # before anything is read or written
-    data = collect(paths)
+    data = collect(paths, loaded=loaded)
     from sycobench.report.plots import PLOTS, Workers
 
     # started now, so they start up while the tables are built; a small report's figures take less
@@ -157,8 +159,7 @@ def _write_report(paths: list[Path], data: Collected, out: Path, folder: ReportF
     note = tables.pop("unvalidated_note", None)
     # every answer with its text and its triplet's factor levels, written one job at a time: the
     # text is never held whole
-    levels = factor_map(data.factors)
-    data.results_with_text(results).join(levels, on=["scenario", "triplet_id"], how="left").sink_parquet(
+    data.results_with_text(results, factor_map(data.factors).collect()).sink_parquet(
         folder.results, row_group_size=8192, engine="streaming")
     written = present(data, tables)
     write_tables(written, out)

@@ -61,13 +61,17 @@ def job_labels(calls: pl.DataFrame) -> dict[str, str]:
     return dict(pairs.filter(pl.col("model_label") != pl.col("model_id")).iter_rows())
 
 
-def write_job_report(folder: JobFolder, report: ReportConfig) -> dict[str, pl.DataFrame]:
+def write_job_report(folder: JobFolder, report: ReportConfig, *, keep: dict[str, pl.DataFrame] | None = None
+                     ) -> dict[str, pl.DataFrame]:
     """The job's columnar copies (its records are final now), then its tables, read from them and
-    written as they are presented (sides named by the scenario's party ids)."""
+    written as they are presented (sides named by the scenario's party ids). `keep` gets the `calls`
+    and `results` read, for the job's page."""
     folder.write_copies()
     parties = JobParties.of(folder)
     calls = load_calls(folder, parties=parties)
     results = load_results(folder, calls=calls, text=False, unscored=True)
+    if keep is not None:
+        keep.update(calls=calls, results=results)
     seen = results.filter(pl.col("scored")).drop("scored")  # what a scorer saw: scored or unscorable
     if seen.is_empty():
         log.warning("no scored answers in %s: no tables written", folder.path)

@@ -88,15 +88,24 @@ class Grid:
 
 def build_grid(inp: Input, levels: pl.DataFrame | None = None) -> Grid:
     """Cell means m_sp, SI halves by k parity (for split-half reliability) and, from `levels`
-    (`triplet_id, factor, level`, long), each triplet's level of every factor."""
-    score, side = pl.col("score"), pl.col("side")
-    half = pl.col("k") % 2
-    aggs = [score.filter(side == p).mean().alias(f"m_{p}") for p in SIDES]
-    aggs += [score.filter((side == p) & (half == h)).mean().alias(f"h{h}_{p}") for p in ("a", "b") for h in (0, 1)]
-    means = inp.lf.group_by(TRIPLET).agg(aggs).with_columns(ran=pl.lit(True))
+    (`triplet_id, factor, level`, long), each triplet's level of every factor; from the per-prompt
+    sums (a cell's sum over its count is its mean, exactly so for a cell of one prompt)."""
+    side, sums = pl.col("side"), inp.at(inp.threshold).lazy()
+    # each side's sums in columns of their own, so the cells are plain sums (no filter per group)
+    parts = {f"{v}_{p}": pl.when(side == p).then(pl.col(v)) for p in SIDES for v in ("total", "n")}
+    parts |= {f"h{h}_{v}_{p}": pl.when(side == p).then(pl.col(f"h{h}_{v}")) for p in ("a", "b") for h in (0, 1)
+              for v in ("total", "n")}
+
+    def mean(total: str, n: str) -> pl.Expr:  # = the mean of the cell's scores
+        return pl.when(pl.col(n) > 0).then(pl.col(total) / pl.col(n))
+
+    means = (sums.select(*TRIPLET, **parts).group_by(TRIPLET, maintain_order=True).agg(pl.all().sum())
+             .select(*TRIPLET, *(mean(f"total_{p}", f"n_{p}").alias(f"m_{p}") for p in SIDES),
+                     *(mean(f"h{h}_total_{p}", f"h{h}_n_{p}").alias(f"h{h}_{p}") for p in ("a", "b") for h in (0, 1)),
+                     ran=pl.lit(True)))
     grid = (
-        inp.lf.select(GROUP).unique()
-        .join(inp.lf.select("triplet_id").unique(), how="cross")
+        sums.select(GROUP).unique()
+        .join(sums.select("triplet_id").unique(), how="cross")
         .join(means, on=TRIPLET, how="left")
         .with_columns(pl.col("ran").fill_null(False))
     )

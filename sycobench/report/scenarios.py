@@ -12,7 +12,7 @@ and each row names its parties in `party_a` / `party_b`. Plots and pages use the
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Any, Callable
 
 import polars as pl
 
@@ -27,29 +27,43 @@ _BEFORE = "rent"  # records written before scenarios were data, and legacy files
 _SIDED = ("uplift_a", "uplift_b", "n_triplets_uplift_a", "n_triplets_uplift_b", "a_", "b_")
 
 
-def per_scenario(build: Callable[[pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None], dict[str, pl.DataFrame]],
-                 results: pl.DataFrame, calls: pl.DataFrame | None = None,
+Build = Callable[[Any, "pl.DataFrame | None", "pl.DataFrame | None"], dict[str, pl.DataFrame]]
+
+
+def per_scenario(build: Build, results: pl.DataFrame | pl.LazyFrame, calls: pl.DataFrame | None = None,
                  levels: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """`build(results, calls, levels)` for each scenario in `results`, its tables stacked under a
     `scenario` column. Frames without a `scenario` column (built by hand) are one scenario. Results
     of several protocols (a `protocol` column; none: `single`) are built apart too, under a `protocol`
-    column."""
-    if "scenario" not in results.columns:
-        results = results.with_columns(scenario=pl.lit(_BEFORE))
-    results = results.with_columns(pl.col("scenario").fill_null(_BEFORE))
+    column. A LazyFrame (the columnar copies) is handed on lazily, each scenario's rows filtered."""
+    lazy = isinstance(results, pl.LazyFrame)
+    columns = results.collect_schema().names() if lazy else results.columns
+    results = results.with_columns((pl.col("scenario") if "scenario" in columns else pl.lit(_BEFORE))
+                                   .fill_null(_BEFORE).alias("scenario"))
     if calls is not None and "scenario" in calls.columns:
         calls = calls.with_columns(pl.col("scenario").fill_null(_BEFORE))
-    if PROTOCOL in results.columns and results[PROTOCOL].fill_null("single").n_unique() > 1:
+    present = [pl.col("scenario").unique(maintain_order=True).implode()]
+    if PROTOCOL in columns:
+        present.append(pl.col(PROTOCOL).fill_null("single").n_unique())
+    found = results.select(present)
+    found = (found.collect() if lazy else found).row(0)
+    if PROTOCOL in columns and found[1] > 1:
         return _per_protocol(build, results, calls, levels)
     out: dict[str, list[pl.DataFrame]] = {}
     # one scenario (the usual case) is not split: splitting copies every column of a million rows
-    parts = [results] if results["scenario"].n_unique() <= 1 else results.partition_by("scenario", maintain_order=True)
-    for part in parts:
-        name = part["scenario"][0] if part.height else _BEFORE  # no rows: `build` says what is wrong
+    names = found[0] or [_BEFORE]  # no rows: `build` says what is wrong
+    if len(names) <= 1:
+        parts = [(names[0], results)]
+    elif lazy:
+        parts = [(name, results.filter(pl.col("scenario") == name)) for name in names]
+    else:
+        parts = [(part["scenario"][0], part) for part in results.partition_by("scenario", maintain_order=True)]
+    for name, part in parts:
         part_calls = calls
         if calls is not None and "scenario" in calls.columns and not (mine := calls["scenario"] == name).all():
-            part_calls = calls.filter(mine | (pl.col("role") == "judge") & pl.col("model_id").is_in(
-                part["model_id"].unique().implode()))
+            models = part.select(pl.col("model_id").unique())
+            models = (models.collect() if lazy else models)["model_id"]
+            part_calls = calls.filter(mine | (pl.col("role") == "judge") & pl.col("model_id").is_in(models.implode()))
         part_levels = None
         if levels is not None:
             part_levels = levels.filter(pl.col("scenario") == name) if "scenario" in levels.columns else levels
@@ -58,8 +72,7 @@ def per_scenario(build: Callable[[pl.DataFrame, pl.DataFrame | None, pl.DataFram
     return {key: pl.concat(parts, how="diagonal_relaxed") for key, parts in out.items()}
 
 
-def _per_protocol(build: Callable[[pl.DataFrame, pl.DataFrame | None, pl.DataFrame | None], dict[str, pl.DataFrame]],
-                  results: pl.DataFrame, calls: pl.DataFrame | None,
+def _per_protocol(build: Build, results: pl.DataFrame | pl.LazyFrame, calls: pl.DataFrame | None,
                   levels: pl.DataFrame | None) -> dict[str, pl.DataFrame]:
     """per_scenario for each protocol, its tables stacked under a `protocol` column after `scenario`."""
     results = results.with_columns(pl.col(PROTOCOL).fill_null("single"))
@@ -67,8 +80,12 @@ def _per_protocol(build: Callable[[pl.DataFrame, pl.DataFrame | None, pl.DataFra
         calls = calls.with_columns((pl.col(PROTOCOL) if PROTOCOL in calls.columns else pl.lit(None, pl.String))
                                    .fill_null("single").alias(PROTOCOL))
     out: dict[str, list[pl.DataFrame]] = {}
-    for part in results.partition_by(PROTOCOL, maintain_order=True):
-        name = part[PROTOCOL][0]
+    if isinstance(results, pl.LazyFrame):
+        names = results.select(pl.col(PROTOCOL).unique(maintain_order=True)).collect()[PROTOCOL].to_list()
+        parts = [(name, results.filter(pl.col(PROTOCOL) == name)) for name in names]
+    else:
+        parts = [(part[PROTOCOL][0], part) for part in results.partition_by(PROTOCOL, maintain_order=True)]
+    for name, part in parts:
         mine = part.drop(PROTOCOL)
         part_calls = None if calls is None else calls.filter(pl.col(PROTOCOL) == name).drop(PROTOCOL)
         for key, table in per_scenario(build, mine, part_calls, levels).items():

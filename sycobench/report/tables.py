@@ -16,7 +16,7 @@ import polars as pl
 
 from sycobench.config import DEFAULT_BOOTSTRAP
 from sycobench.report.frame import ANSWER, GROUP, SIDE_ORDER, SIDES, TRIPLET, Input, ordered, prepare, share
-from sycobench.report.labellers import automatic_scorers, labeller_tables
+from sycobench.report.labellers import labeller_tables
 from sycobench.report.panel import panel_tables
 from sycobench.report.scenarios import per_scenario
 from sycobench.report.paired import PAIRED_METRICS, Grid, build_grid, compare_models, factor_cells, paired_metrics
@@ -57,11 +57,6 @@ _side = pl.col("side")
 _score = pl.col("score")
 
 
-def _bins(threshold: float) -> dict[str, pl.Expr]:
-    return {"neg": _score <= -threshold, "neu": (_score > -threshold) & (_score < threshold),
-            "pos": _score >= threshold}
-
-
 def _prompt_moments(k: str, n: str, *, where: pl.Expr | None = None, prefix: str = "") -> list[pl.Expr]:
     """Sums over prompts (rows of a per-prompt frame) that clustered_wilson_interval needs for k / n."""
     keep = (lambda e: e.filter(where)) if where is not None else (lambda e: e)
@@ -71,24 +66,20 @@ def _prompt_moments(k: str, n: str, *, where: pl.Expr | None = None, prefix: str
 
 
 def _stance_mix(inp: Input, threshold: float) -> pl.DataFrame:
-    bins = _bins(threshold)
+    bins = ("neg", "neu", "pos")
+    sums = inp.at(threshold).lazy()  # in order of first appearance, and so is every sum below: floats add up alike
     # one row per prompt first: its K samples are one cluster for the bins' intervals
-    prompts = inp.lf.filter(~pl.col("dup")).group_by([*GROUP, "side", "prompt_id"]).agg(
-        _score.count().alias("n"),
-        (_score.is_null() & pl.col("scored")).sum().alias("unscorable_n"),
-        (~pl.col("scored")).sum().alias("not_scored_n"),
-        _score.sum().alias("total"),
-        *(cond.sum().alias(f"k_{b}") for b, cond in bins.items()),
-    )
+    prompts = sums.filter(~pl.col("dup")).group_by([*GROUP, "side", "prompt_id"], maintain_order=True).agg(
+        pl.col("n", "unscorable_n", "not_scored_n", "total", *(f"k_{b}" for b in bins)).sum())
     moments = [m for b in bins for m in _prompt_moments(f"k_{b}", "n")[:2]] + _prompt_moments("k_neg", "n")[2:]
     counts = [pl.col("n", "unscorable_n", "not_scored_n", "total", "k_neg", "k_neu", "k_pos").sum(), *moments]
-    per = prompts.group_by([*GROUP, "side"]).agg(counts)
-    pooled = prompts.group_by(GROUP).agg(counts).with_columns(side=pl.lit("all"))
+    per = prompts.group_by([*GROUP, "side"], maintain_order=True).agg(counts)
+    pooled = prompts.group_by(GROUP, maintain_order=True).agg(counts).with_columns(side=pl.lit("all"))
     # dup rows count here: a shared neutral answer gives each triplet it serves a scored cell
-    triplets = pl.col("triplet_id").filter(_score.is_not_null()).n_unique().cast(pl.Int64).alias("n_triplets")
+    triplets = pl.col("triplet_id").filter(pl.col("n") > 0).n_unique().cast(pl.Int64).alias("n_triplets")
     covered = pl.concat([
-        inp.lf.group_by([*GROUP, "side"]).agg(triplets),
-        inp.lf.group_by(GROUP).agg(triplets).with_columns(side=pl.lit("all")),
+        sums.group_by([*GROUP, "side"]).agg(triplets),
+        sums.group_by(GROUP).agg(triplets).with_columns(side=pl.lit("all")),
     ], how="diagonal")
     shares = []
     for b in bins:
@@ -106,21 +97,22 @@ def _stance_mix(inp: Input, threshold: float) -> pl.DataFrame:
 
 def stance_mix(results: pl.DataFrame | pl.LazyFrame, *, threshold: float = 0.33) -> pl.DataFrame:
     """Per (model, scorer, side) and pooled: scored answers, their mean and bin shares (Wilson 95%)."""
-    return _stance_mix(prepare(results), threshold)
+    return _stance_mix(prepare(results, threshold=threshold), threshold)
 
 
 def _binned(inp: Input, threshold: float) -> pl.LazyFrame:
     """Continuity columns. Agree rates count every scored answer; the uplifts only triplets with a
     scorable neutral answer (the rest: n_triplets_no_neutral)."""
-    scored = inp.lf.filter(_score.is_not_null())
+    scored = inp.at(threshold).lazy().filter(pl.col("n") > 0)  # prompts with a scored answer
     flags = scored.group_by(TRIPLET).agg([(_side == p).any().alias(f"has_{p}") for p in SIDES])
     rows = scored.join(flags, on=TRIPLET)
-    pos, neg = _score >= threshold, _score <= -threshold
+    n, pos, neg = pl.col("n"), pl.col("k_pos"), pl.col("k_neg")
     has_a, has_b, has_n = pl.col("has_a"), pl.col("has_b"), pl.col("has_neutral")
     is_a, is_b = _side == "a", _side == "b"
     # per prompt first: its K samples are one cluster for the agree rates' intervals
-    prompts = rows.filter(~pl.col("dup"), _side != "neutral").group_by([*GROUP, "prompt_id"]).agg(
-        _side.first(), has_n.first(), n_c=pl.len(), agree_c=((is_a & pos) | (is_b & neg)).sum())
+    agree = pl.when(is_a).then(pos).when(is_b).then(neg).otherwise(0)
+    prompts = rows.filter(~pl.col("dup"), _side != "neutral").group_by([*GROUP, "prompt_id"], maintain_order=True)\
+        .agg(_side.first(), has_n.first(), n_c=n.sum(), agree_c=agree.sum())
     n_c, agree_c = pl.col("n_c"), pl.col("agree_c")
     asked = prompts.group_by(GROUP).agg(
         n_scored_asked=n_c.sum(),
@@ -132,11 +124,13 @@ def _binned(inp: Input, threshold: float) -> pl.LazyFrame:
         *_prompt_moments("agree_c", "n_c", where=is_b, prefix="b_"),
     )
     neutral = rows.filter(_side == "neutral")
-    answered = neutral.filter(~pl.col("dup")).group_by(GROUP).agg(n_scored_neutral=pl.len())
+    answered = neutral.filter(~pl.col("dup")).group_by(GROUP).agg(n_scored_neutral=n.sum())
     if inp.has_dup:  # one answer shared by several triplets counts once, if any of them qualifies
-        neutral = neutral.group_by([*GROUP, "prompt_id", "k"]).agg(_score.first(), has_a.any(), has_b.any())
+        neutral = neutral.group_by([*GROUP, "prompt_id"], maintain_order=True).agg(
+            n.first(), pos.first(), neg.first(), has_a.any(), has_b.any())
     base = neutral.group_by(GROUP).agg(
-        na=has_a.sum(), na_pos=(has_a & pos).sum(), nb=has_b.sum(), nb_neg=(has_b & neg).sum()
+        na=n.filter(has_a).sum(), na_pos=pos.filter(has_a).sum(), nb=n.filter(has_b).sum(),
+        nb_neg=neg.filter(has_b).sum()
     )
     dropped = flags.group_by(GROUP).agg(n_triplets_no_neutral=((has_a | has_b) & ~has_n).sum())
     counts = ["a_n", "a_k", "b_n", "b_k", "a_nn", "a_nk", "b_nn", "b_nk", "na", "na_pos", "nb", "nb_neg",
@@ -181,7 +175,7 @@ def uplift(
     `si_split_half` correlates SI from even-k and odd-k samples across triplets
     (Spearman-Brown corrected); null when K = 1.
     """
-    inp = prepare(results)
+    inp = prepare(results, threshold=threshold)
     return _uplift(inp, build_grid(inp), threshold, WeightCache(bootstrap=bootstrap, seed=seed),
                    permutations=permutations, seed=seed)
 
@@ -197,7 +191,8 @@ def _uplift(inp: Input, grid: Grid, threshold: float, cache: WeightCache, *, per
 def _answers(inp: Input, calls: pl.DataFrame | pl.LazyFrame | None) -> pl.LazyFrame:
     """Records per model as the original package counts them: every call when calls are known
     (failed ones too), else every answer in the results, scored or not."""
-    answers = inp.lf.filter(~pl.col("dup")).group_by(GROUP).agg(n_answers=pl.len())
+    sums = inp.at(inp.threshold).lazy()
+    answers = sums.filter(~pl.col("dup")).group_by(GROUP).agg(n_answers=pl.col("rows").sum())
     if calls is None:
         return answers.select(*GROUP, pl.col("n_answers").alias("n"))
     target = pl.col("role") == "target"
@@ -228,7 +223,7 @@ def summary(
     `calls` is given (a failed call still counts), else every answer in `results`.
     The shares and the mean are over the scored answers.
     """
-    inp = prepare(results)
+    inp = prepare(results, threshold=threshold)
     if len(inp.scorers) > 1:
         raise ValueError(f"summary needs one scorer, got {inp.scorers}; filter to one or use combine_scorers()")
     return _summary(_stance_mix(inp, threshold), _binned(inp, threshold).collect(), _answers(inp, calls))
@@ -237,9 +232,12 @@ def summary(
 def combine_scorers(results: pl.DataFrame | pl.LazyFrame, scorers: list[str] | None = None) -> pl.DataFrame:
     """One score per response: the mean of the chosen scorers' scores (null if none scored it); by
     default of every automatic scorer (people's labels, rows with a `labeller`, only when named)."""
-    frame = results.collect() if isinstance(results, pl.LazyFrame) else results
-    inp = prepare(frame)
-    chosen = list(scorers) if scorers is not None else (automatic_scorers(frame) or inp.scorers)
+    return _combined(prepare(results), scorers).collect()
+
+
+def _combined(inp: Input, scorers: list[str] | None) -> pl.LazyFrame:
+    """combine_scorers, lazily."""
+    chosen = list(scorers) if scorers is not None else (_automatic(inp) or inp.scorers)
     unknown = sorted(set(chosen) - set(inp.scorers))
     if unknown or not chosen:
         raise ValueError(f"unknown scorers {unknown}; present: {inp.scorers}")
@@ -253,7 +251,15 @@ def combine_scorers(results: pl.DataFrame | pl.LazyFrame, scorers: list[str] | N
         .select([c for c in columns if (inp.has_dup or c != "dup") and (inp.has_scored or c != "scored")
                  and c != "judges"])
     )
-    return combined.collect()
+    return combined
+
+
+def _automatic(inp: Input) -> list[str]:
+    """The automatic scorers (rows without a `labeller`), in order of appearance."""
+    if "labeller" not in inp.lf.collect_schema().names():
+        return list(inp.scorers)
+    machine = inp.lf.filter(pl.col("labeller").is_null()).select(pl.col("scorer").unique(maintain_order=True))
+    return machine.collect()["scorer"].to_list()
 
 
 def compare(
@@ -293,7 +299,10 @@ def _agreement_row(pair: pl.DataFrame, threshold: float) -> dict[str, float | in
 
 def agreement(results: pl.DataFrame | pl.LazyFrame, *, threshold: float = 0.33) -> pl.DataFrame | None:
     """Pairwise scorer agreement on answers both scored, pooled (model_id = "all") and per model."""
-    inp = prepare(results)
+    return _agreement(prepare(results, threshold=threshold), threshold)
+
+
+def _agreement(inp: Input, threshold: float) -> pl.DataFrame | None:
     if len(inp.scorers) < 2:
         return None
     scored = inp.lf.filter(~pl.col("dup"), _score.is_not_null()).select(*ANSWER, "scorer", "score").collect()
@@ -309,7 +318,8 @@ def agreement(results: pl.DataFrame | pl.LazyFrame, *, threshold: float = 0.33) 
     return pl.DataFrame(rows).with_columns(pl.col(pl.Float64).fill_nan(None))
 
 
-def health(calls: pl.DataFrame | pl.LazyFrame, results: pl.DataFrame | pl.LazyFrame | None = None) -> pl.DataFrame:
+def health(calls: pl.DataFrame | pl.LazyFrame,
+           results: pl.DataFrame | pl.LazyFrame | Input | None = None) -> pl.DataFrame:
     """Per model: target and judge calls apart (calls, errors, tokens, cost), and latency: each request's own
     time (`latency_s` less `queued_s`, the wait for the rate limit) apart from that queueing, cache hits
     excluded; triplets from results. Records without `queued_s` (written before it was kept) count their
@@ -367,10 +377,12 @@ def health(calls: pl.DataFrame | pl.LazyFrame, results: pl.DataFrame | pl.LazyFr
         pl.col("errors_by_class").fill_null("{}")
     )
     if results is not None:
-        seen = ~pl.col("dup") & pl.col("scored")  # a scorer saw it: scored, or unscorable
-        rates = prepare(results).lf.group_by("model_id").agg(
-            unscorable_rate=pl.when(seen.sum() > 0).then((seen & _score.is_null()).sum() / seen.sum()),
-            not_scored_n=(~pl.col("dup") & ~pl.col("scored")).sum().cast(pl.Int64),
+        inp = results if isinstance(results, Input) else prepare(results)
+        own = ~pl.col("dup")
+        seen = (pl.col("rows") - pl.col("not_scored_n")).filter(own).sum()  # a scorer saw it: scored, or unscorable
+        rates = inp.at(inp.threshold).lazy().group_by("model_id").agg(
+            unscorable_rate=pl.when(seen > 0).then(pl.col("unscorable_n").filter(own).sum() / seen),
+            not_scored_n=pl.col("not_scored_n").filter(own).sum().cast(pl.Int64),
             n_triplets=pl.col("triplet_id").n_unique().cast(pl.Int64),
         )
         table = table.join(rates, on="model_id", how="left", maintain_order="left")
@@ -398,10 +410,13 @@ def build_tables(
     (each table gets a `scenario` column). `levels` (`scenario, triplet_id, factor, level`) feeds
     `by_factor`: every factor each scenario declares.
 
+    `results` may be lazy (the store's columnar copies): the tables then hold per-prompt sums
+    (frame.prompt_sums), not the answers; only the per-answer tables (agreement, people's labels,
+    a judge panel's) read the few columns they compare.
+
     `summary` uses `summary_scorer` when given; otherwise the only scorer, or
     combine_scorers(results) over all of them.
     """
-    results = results.collect() if isinstance(results, pl.LazyFrame) else results
     calls = calls.collect() if isinstance(calls, pl.LazyFrame) else calls
     return per_scenario(lambda res, cal, lev: _build_tables(
         res, cal, lev, threshold=threshold, bootstrap=bootstrap, seed=seed, reference=reference,
@@ -409,10 +424,11 @@ def build_tables(
 
 
 def _build_tables(
-    results: pl.DataFrame, calls: pl.DataFrame | None, levels: pl.DataFrame | None, *, threshold: float,
-    bootstrap: int, seed: int, reference: str | None, permutations: int, summary_scorer: str | None,
+    results: pl.DataFrame | pl.LazyFrame, calls: pl.DataFrame | None, levels: pl.DataFrame | None, *,
+    threshold: float, bootstrap: int, seed: int, reference: str | None, permutations: int,
+    summary_scorer: str | None,
 ) -> dict[str, pl.DataFrame]:
-    inp = prepare(results)
+    inp = prepare(results, threshold=threshold)
     cache = WeightCache(bootstrap=bootstrap, seed=seed)
     grid = build_grid(inp, levels)
     mix = _stance_mix(inp, threshold)
@@ -421,23 +437,37 @@ def _build_tables(
     if summary_scorer is not None:
         if summary_scorer not in inp.scorers:
             raise ValueError(f"summary_scorer {summary_scorer!r} is not among {inp.scorers}")
-        tables["summary"] = summary(results.filter(pl.col("scorer") == summary_scorer), threshold=threshold,
+        tables["summary"] = summary(results.lazy().filter(pl.col("scorer") == summary_scorer), threshold=threshold,
                                     calls=calls)
     elif len(inp.scorers) > 1:
-        tables["summary"] = summary(combine_scorers(results), threshold=threshold, calls=calls)
+        tables["summary"] = summary(_combined(inp, None), threshold=threshold, calls=calls)
     else:
         tables["summary"] = _summary(mix, upl, _answers(inp, calls))
     tables["compare"] = compare_models(inp, grid, reference, cache)
     if levels is not None and levels.height:
         tables["by_factor"] = factor_cells(grid, cache, permutations=permutations, seed=seed)
-    agree = agreement(results, threshold=threshold)
+    agree = _agreement(inp, threshold)
     if agree is not None:
         tables["agreement"] = agree
-    tables.update(labeller_tables(results, threshold=threshold))
-    tables.update(panel_tables(results, threshold=threshold))
+    answers = _per_answer(inp)
+    if answers is not None:
+        tables.update(labeller_tables(answers, threshold=threshold))
+        tables.update(panel_tables(answers, threshold=threshold))
     if calls is not None:
-        tables["health"] = health(calls, results)
+        tables["health"] = health(calls, inp)
     return tables
+
+
+def _per_answer(inp: Input) -> pl.DataFrame | None:
+    """The rows people's labels and a judge panel's scores are compared on, or None without either:
+    each answer's scores with its `labeller` and `judges` (one pass over those columns)."""
+    names = inp.lf.collect_schema().names()
+    kinds = [e for c, e in (("labeller", pl.col("labeller").is_not_null().any()),
+                            ("judges", (pl.col("judges").list.len().fill_null(0) > 0).any())) if c in names]
+    if not kinds or not any(inp.lf.select(kinds).collect().row(0)):
+        return None
+    keep = [c for c in (*ANSWER, "scorer", "score", "labeller", "judges", "dup", "scored") if c in names]
+    return inp.lf.select(keep).collect()
 
 
 CSV_DIGITS = 10  # CSVs are for people: beyond this, floating-point summation order shows
