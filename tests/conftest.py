@@ -31,6 +31,22 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return max(1, cores + cores // 2)
 
 
+_HEAVY = ("slow", "local", "browser")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with the most end-to-end tests (slow, local, browser) first, each file's tests in their own
+    order: the workers take whole files in this order, so the long files start early and the short
+    ones fill the gaps at the end, instead of a long file starting last and running alone."""
+    heavy: dict[str, int] = {}
+    for item in items:
+        heavy.setdefault(item.nodeid.split("::")[0], 0)
+        if any(item.get_closest_marker(name) for name in _HEAVY):
+            heavy[item.nodeid.split("::")[0]] += 1
+    rank = {file: i for i, file in enumerate(sorted(heavy, key=lambda f: -heavy[f]))}  # stable: ties keep their order
+    items.sort(key=lambda item: rank[item.nodeid.split("::")[0]])
+
+
 def missing_component(message: str) -> None:
     """A real component (Chromium, the llama.cpp server and its model) is not installed. CI
     installs them, so there this fails loudly; on a developer's machine the test is skipped
