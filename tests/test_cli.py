@@ -127,7 +127,8 @@ def test_sycophancy_index_tracks_the_mock_parameter(tmp_path) -> None:
     results = {}
     for level in ("0", "0.8"):
         job = tmp_path / f"s{level}"
-        proc = sycobench(f"hydra.run.dir={job}", f"model.sycophancy={level}", "report.bootstrap=500", cwd=tmp_path)
+        proc = sycobench(f"hydra.run.dir={job}", f"model.sycophancy={level}", "report.bootstrap=500",
+                         "report.page=false", cwd=tmp_path)  # its uplift.csv is what this test reads
         assert proc.returncode == 0, proc.stderr
         results[level] = _si(job)
     si0, lo0, hi0 = results["0"]

@@ -132,7 +132,7 @@ def test_lock_is_refused_while_another_process_holds_it(tmp_path) -> None:
 def test_second_cli_job_into_a_busy_folder_is_refused(tmp_path) -> None:
     job = tmp_path / "busy"
     first = start_sycobench(f"hydra.run.dir={job}", "scenario.limit=20", "model.latency_ms=150",
-                            "run.concurrency=1", cwd=tmp_path)
+                            "run.concurrency=1", NO_PAGE, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 60
         while not (job / "run.jsonl").exists() and time.monotonic() < deadline:
@@ -158,7 +158,7 @@ def test_claim_dir_gives_distinct_folders_in_the_same_second(tmp_path) -> None:
 
 @pytest.mark.slow
 def test_two_cli_jobs_started_together_get_their_own_default_folders(tmp_path) -> None:
-    procs = [start_sycobench("scenario.limit=2", "report.bootstrap=100", cwd=tmp_path) for _ in range(2)]
+    procs = [start_sycobench("scenario.limit=2", "report.bootstrap=100", NO_PAGE, cwd=tmp_path) for _ in range(2)]
     for p in procs:
         _, err = p.communicate(timeout=180)
         assert p.returncode == 0, err
