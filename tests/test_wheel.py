@@ -29,14 +29,14 @@ def test_a_wheel_install_runs_from_any_folder(tmp_path) -> None:
                     "-q", "-w", str(tmp_path / "dist")], check=True, env=env, cwd=tmp_path)
     wheel = next((tmp_path / "dist").glob("sycobench-*.whl"))
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)  # pip below, from outside
     py = venv / "bin" / "python"
     # The dependencies come from this environment (no network in tests); sycobench only from the wheel.
     site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                check=True, capture_output=True, text=True).stdout.strip())
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([str(py), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
-                   check=True, env=env)
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", "--no-index",
+                    str(wheel)], check=True, env=env)
     work = tmp_path / "elsewhere"
     work.mkdir()
 
