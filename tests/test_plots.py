@@ -71,14 +71,35 @@ def test_forest_is_sorted_by_si_with_a_zero_line(tables, figures, tmp_path) -> N
     assert any(line.get_xdata()[0] == 0 and line.get_xdata()[1] == 0 for line in ax.get_lines())
 
 
+def _panels(fig) -> dict[str, dict]:
+    """Each model's panel of the by-amount plot (a row of panels is one axes, a panel a unit of its x axis):
+    its title, lines, intervals and level ticks."""
+    from matplotlib.container import ErrorbarContainer
+
+    panels = {}
+    for ax in fig.axes:
+        for j, title in enumerate(t for t in ax.texts):
+            model = title.get_text().replace("\n", "")
+            ticks = [t.get_text() for t, x in zip(ax.get_xticklabels(), ax.get_xticks()) if j <= x < j + 1]
+            panels[model] = {"title": title.get_position()[0], "ticks": ticks,
+                             "lines": [line for line in ax.get_lines() if line.get_label() == model],
+                             "errorbars": [c for c in ax.containers if isinstance(c, ErrorbarContainer)
+                                           and c.get_label() == model]}
+    return panels
+
+
 def test_by_amount_draws_one_panel_per_model(tables, figures, tmp_path) -> None:
     path = plots._plot_by_amount(tables["by_factor"], tmp_path / "amount.png", formats=plots.FORMATS)
     fig = figures[0]
-    panels = [ax for ax in fig.axes if ax.get_visible()]
-    assert len(panels) == len(MODELS) and not fig.legends and not any(ax.get_legend() for ax in panels)
-    assert [ax.get_title().split("\n")[0] for ax in panels] == MODELS
-    styles = [next((to_hex(line.get_color()), line.get_marker()) for line in ax.get_lines()
-                   if line.get_marker() not in (None, "None", "") and len(line.get_xdata())) for ax in panels]
+    panels = _panels(fig)
+    assert not fig.legends and not any(ax.get_legend() for ax in fig.axes)
+    assert list(panels) == MODELS  # in roster order, four to a row
+    assert len(fig.axes) == 3 and all(ax.get_shared_y_axes().joined(ax, fig.axes[0]) for ax in fig.axes)
+    for panel in panels.values():  # each model's points sit inside its own panel, under its title
+        assert all(abs(x - panel["title"]) < 0.5 for line in panel["lines"] for x in line.get_xdata())
+        assert len(panel["ticks"]) == tables["by_factor"].filter(factor="amount")["level"].n_unique()
+    styles = [next((to_hex(line.get_color()), line.get_marker()) for line in panel["lines"]
+                   if line.get_marker() not in (None, "None", "") and len(line.get_xdata())) for panel in panels.values()]
     assert len(set(styles)) == len(MODELS)
     for fmt, magic in (("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF-")):
         assert path.with_suffix(f".{fmt}").read_bytes().startswith(magic), fmt
@@ -123,11 +144,13 @@ def test_intervals_on_fewer_than_5_triplets_are_not_drawn_and_n_is_shown(tables,
         n_triplets=pl.when(pl.col("level") == "100").then(pl.lit(4)).otherwise(pl.lit(10)))
     plots._plot_by_amount(by_factor, tmp_path / "amount.png")
     levels = by_factor["level"].n_unique()
-    for ax in [a for a in figures[0].axes if a.get_visible()]:
-        assert _errorbars(ax) == levels - 1  # every level but the one on 4 triplets
-        ticks = [t.get_text() for t in ax.get_xticklabels()]
-        assert "100\nn=4" in ticks and all("\nn=" in t for t in ticks)
-        hollow = [line for line in ax.get_lines() if line.get_markerfacecolor() in ("white", (1.0, 1.0, 1.0, 1.0))]
+    panels = _panels(figures[0])
+    assert list(panels) == MODELS
+    for panel in panels.values():
+        # every level but the one on 4 triplets
+        assert sum(len(c.lines[2][0].get_segments()) for c in panel["errorbars"]) == levels - 1
+        assert "100\nn=4" in panel["ticks"] and all("\nn=" in t for t in panel["ticks"])
+        hollow = [line for line in panel["lines"] if line.get_markerfacecolor() in ("white", (1.0, 1.0, 1.0, 1.0))]
         assert sum(len(line.get_xdata()) for line in hollow) == 1
     uplift = tables["uplift"].with_columns(n_triplets=pl.when(pl.col("model_id") == MODELS[0]).then(pl.lit(3))
                                            .otherwise(pl.col("n_triplets")))
