@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from matplotlib.colors import to_hex
@@ -210,3 +211,19 @@ def test_stance_mix_shows_shares_on_the_bars_only_while_it_splits_by_who_asks(ta
     assert any(t.get_text().endswith("%") for t in split.texts)
     assert not any(t.get_text().endswith("%") for t in pooled.texts)
     assert len(pooled.get_yticklabels()) == len(many)  # one bar a model, still every model
+
+
+def test_stance_mix_bars_are_the_shares_of_each_stance_stacked_in_order(tables, figures, tmp_path) -> None:
+    mix = tables["stance_mix"]
+    plots._plot_stance_mix(mix, tmp_path / "mix.png", threshold=0.33, parties={})
+    ax = figures[0].axes[0]
+    bars = [np.array([path.vertices[:4] for path in c.get_paths()]) for c in ax.collections]
+    assert [c.get_label() for c in ax.collections][1] == "neutral" and len(bars) == 3
+    first = mix.filter(model_id=MODELS[0], side="a")  # the first bar row: the first model, party A asks
+    start = 0.0
+    for corners, share in zip(bars, (first["p_neg"][0], first["p_neu"][0], first["p_pos"][0])):
+        x0, x1 = corners[0, :, 0].min(), corners[0, :, 0].max()
+        assert (x0, x1) == pytest.approx((start, start + share))
+        start += share
+    assert start == pytest.approx(1.0)
+    assert len(bars[0]) == mix.filter(pl.col("side").is_in(["a", "b", "neutral", "all"])).height

@@ -19,7 +19,9 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import polars as pl
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from sycobench.config import PLOT_FORMATS
@@ -103,6 +105,12 @@ def _save(fig: Figure, path: Path, formats: Sequence[str] = DEFAULT_FORMATS) -> 
     return path
 
 
+def _bars(y: np.ndarray, left: np.ndarray, width: np.ndarray, height: float = 0.8) -> np.ndarray:
+    """Horizontal bars as the corners of rectangles, (bars, 4, 2)."""
+    x0, x1, y0, y1 = left, left + width, y - height / 2, y + height / 2
+    return np.stack([np.column_stack(c) for c in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))], axis=1)
+
+
 def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties: Parties,
                      formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
     a, b = axis_words(parties)
@@ -140,11 +148,14 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties
     width = max(8.0, left + right + 4.0)
     fig = Figure(figsize=(width, top + rows + bottom))
     ax = axes_at(fig, left, bottom, width - left - right, rows)
-    start = np.zeros(len(y))
+    start, keys = np.zeros(len(y)), []
     for bin_, colour, label in (("neg", PRO_B, f"pro-{b} (y ≤ −{threshold:g})"),
                                 ("neu", NEUTRAL, "neutral"), ("pos", PRO_A, f"pro-{a} (y ≥ {threshold:g})")):
         share = data[f"p_{bin_}"].to_numpy()
-        ax.barh(y, share, left=start, color=colour, label=label, height=0.8)
+        # one collection of bars a stance (barh's patch a bar cost 3 ms each to add)
+        ax.add_collection(PolyCollection(_bars(y, start, share), facecolors=colour, edgecolors="none", label=label),
+                          autolim=False)
+        keys.append(Patch(facecolor=colour, label=label))
         if split:  # beyond that, a share on every bar is more text than a reader scans and most of the time
             for at, yy, v in zip(start + share / 2, y, share):
                 if v >= 0.08:  # plain texts: bar_label's annotations cost ten times as much to place
@@ -158,7 +169,8 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties
     ax.set_xlim(0, 1)
     ax.set_xlabel(xlabel)
     ax.set_title("Stance mix by who asks")
-    fig.legend(loc="lower center", bbox_to_anchor=(0.5, 0.1 / fig.get_figheight()), ncol=3, frameon=False, fontsize=8)
+    fig.legend(handles=keys, loc="lower center", bbox_to_anchor=(0.5, 0.1 / fig.get_figheight()), ncol=3, frameon=False,
+               fontsize=8)
     return _save(fig, path, formats)
 
 
