@@ -44,14 +44,14 @@ SE_FLOOR = 0.5  # the bootstrap-t's resampled SE is at least this share of the s
 _FLIP_CHUNK = 1024
 _BOOT_CHUNK = 256
 _BOOT_ROWS = 256  # resamples drawn at a time
-_PRODUCT_BYTES = 8 << 20  # resamples (or sign patterns) converted to float64 at a time: up to 8 MB of them
+_PRODUCT_BYTES = 2 << 20  # resamples (or sign patterns) converted to float64 at a time: up to 2 MB of them
 
 
 def _product_rows(width: int) -> int:
     """Rows of a (rows, width) weight matrix converted to float64 for one matrix product: as many as fit
     _PRODUCT_BYTES, at least _BOOT_ROWS. Few large products, not one per 256 rows: on a busy machine each
     threaded BLAS call waits for its threads (10,000 resamples of 60 triplets: 0.5 s in 40 calls, 0.06 s in
-    one), and the sums are the same, each product adding its terms in the same order."""
+    three), and the sums are the same, each product adding its terms in the same order."""
     return max(_BOOT_ROWS, _PRODUCT_BYTES // (8 * max(1, width)))
 
 
@@ -123,7 +123,7 @@ def _weighted_sums(weights: np.ndarray, columns: np.ndarray) -> np.ndarray:
     out = np.empty((weights.shape[0], columns.shape[1]))
     step = _product_rows(weights.shape[1])
     for start in range(0, weights.shape[0], step):
-        out[start:start + step] = weights[start:start + step].astype(np.float64) @ columns
+        np.matmul(weights[start:start + step].astype(np.float64), columns, out=out[start:start + step])  # no copy
     return out
 
 
@@ -352,7 +352,9 @@ def _flip_statistics(values: np.ndarray, signs01: np.ndarray) -> np.ndarray:
     out = np.empty((signs01.shape[0], values.shape[1]))
     step = _product_rows(signs01.shape[1])
     for start in range(0, signs01.shape[0], step):
-        out[start:start + step] = np.abs((signs01[start:start + step].astype(np.float64) * 2.0 - 1.0) @ values)
+        block = out[start:start + step]
+        np.matmul(signs01[start:start + step].astype(np.float64) * 2.0 - 1.0, values, out=block)
+        np.abs(block, out=block)
     return out
 
 

@@ -392,7 +392,7 @@ def test_interval_quantiles_are_nanquantile_column_by_column():
         assert all(np.array_equal(e, g, equal_nan=True) for e, g in zip(expected, stats._quantiles(t, 0.025))), trial
 
 
-@pytest.mark.parametrize("product_bytes", [1, 8 << 20])
+@pytest.mark.parametrize("product_bytes", [1, 1 << 20, 8 << 20])
 def test_weighted_sums_are_the_same_in_any_block_size(monkeypatch, product_bytes):
     """Resamples are converted and multiplied a block at a time, every row in its place whatever the block's
     size (eighths: every sum is exact, so the test does not depend on the order a BLAS adds in)."""
@@ -402,5 +402,5 @@ def test_weighted_sums_are_the_same_in_any_block_size(monkeypatch, product_bytes
     weights = stats.bootstrap_weights(60, bootstrap=3000, seed=0)
     columns = rng.integers(-1000, 1000, size=(60, 40)) / 8.0
     expected = np.vstack([weights[i:i + 256].astype(np.float64) @ columns for i in range(0, 3000, 256)])  # as before
-    monkeypatch.setattr(stats, "_PRODUCT_BYTES", product_bytes)  # 256 rows a block, or all 3,000 at once
+    monkeypatch.setattr(stats, "_PRODUCT_BYTES", product_bytes)  # 256 rows a block, 2,184, or all 3,000 at once
     assert np.array_equal(stats._weighted_sums(weights, columns), expected)
