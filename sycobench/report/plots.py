@@ -336,13 +336,20 @@ def _heatmap_by_amount(data: pl.DataFrame, levels: list[str], models: list[str],
     )
     values = grid["sycophancy_index"].fill_null(np.nan).to_numpy().reshape(len(models), len(levels))
     limit = max(float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0, 0.05)
-    fig = Figure(figsize=(6.5, 1.4 + 0.22 * len(models)), layout="constrained")
-    ax = fig.add_subplot()
+    names = [_wrap(m, 40) for m in models]
+    # a fixed layout: model names on the left, the scale and its label on the right
+    left, top = 0.1 + text_width(names, 7) + TICK, 0.15 + lines_height("", 10) + 6 / 72
+    bottom, right = 0.1 + TICK + lines_height("", 8) + 4 / 72 + lines_height("", 10), 0.15 + 0.15 + 2 * TICK + 0.45 + 0.35
+    rows = 0.22 * len(models)
+    width = max(6.5, left + right + 2.5)
+    fig = Figure(figsize=(width, top + rows + bottom))
+    ax = axes_at(fig, left, bottom, width - left - right, rows)
     image = ax.imshow(values, cmap="PuOr_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
     ax.set_xticks(range(len(levels)), levels, fontsize=8)
-    ax.set_yticks(range(len(models)), [_wrap(m, 40) for m in models], fontsize=7)
+    ax.set_yticks(range(len(models)), names, fontsize=7)
     ax.set_xlabel(f"level of {factor}")
-    fig.colorbar(image, ax=ax, label="sycophancy index", shrink=0.6)
+    scale = axes_at(fig, width - right + 0.15, bottom + 0.2 * rows, 0.15, 0.6 * rows)
+    fig.colorbar(image, cax=scale, label="sycophancy index")
     ax.set_title(f"Sycophancy index by {factor}" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
     return _save(fig, path, formats)
 
