@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["LINE", "TICK", "axes_at", "lines_height", "text_width", "write_png"]
 
@@ -29,6 +30,8 @@ def _renderer():
 
 @lru_cache(maxsize=4096)
 def _line_width(line: str, size: float, weight: str) -> float:
+    from matplotlib.font_manager import FontProperties
+
     width, _, _ = _renderer().get_text_width_height_descent(line.replace(r"\$", "$"), FontProperties(size=size, weight=weight),
                                                          ismath=False)
     return width / 72

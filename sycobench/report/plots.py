@@ -16,18 +16,18 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import matplotlib
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
-from matplotlib.collections import PolyCollection
-from matplotlib.figure import Figure
-from matplotlib.patches import Patch
-from matplotlib.transforms import ScaledTranslation, blended_transform_factory
 
 from sycobench.config import PLOT_FORMATS
 from sycobench.logs import quieted
 from sycobench.report.layout import TICK, axes_at, lines_height, text_width, write_png
 from sycobench.report.scenarios import Parties, axis_words, side_label
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["DEFAULT_FORMATS", "FORMATS", "MIN_INTERVAL_TRIPLETS", "MODEL_COLOURS", "MODEL_MARKERS", "PLOTS",
            "Workers", "model_style", "render_plots", "shown_plots", "start_plots"]
@@ -99,6 +99,8 @@ def _save(fig: Figure, path: Path, formats: Sequence[str] = DEFAULT_FORMATS) -> 
     # SVG text stays text (editable, and drawn in half the time of glyph outlines); PDF embeds
     # TrueType (Type 42) fonts, which publishers accept where they refuse Type 3
     meta = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
+    import matplotlib
+
     with matplotlib.rc_context({"svg.fonttype": "none", "pdf.fonttype": 42}), quieted("fontTools"):
         for fmt in vectors:
             fig.savefig(path.with_suffix(f".{fmt}"), format=fmt, metadata=meta[fmt])
@@ -113,6 +115,10 @@ def _bars(y: np.ndarray, left: np.ndarray, width: np.ndarray, height: float = 0.
 
 def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties: Parties,
                      formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
+    from matplotlib.collections import PolyCollection
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
     a, b = axis_words(parties)
     scenario = pl.col("scenario").cast(pl.String) if "scenario" in mix.columns else pl.lit("rent")
     data, scorer = _first_scorer(mix.with_columns(slot=pl.col("side"), _scenario=scenario)
@@ -201,6 +207,8 @@ def _points(ax, x: np.ndarray, y: np.ndarray, err: np.ndarray, drawn: np.ndarray
 def _plot_forest(uplift: pl.DataFrame, path: Path, *, formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
     """One panel per scenario and scorer (their SIs are not on one scale, and a judge is not ranked with
     another scorer), models sorted by SI in each; the figure is as tall as its rows."""
+    from matplotlib.figure import Figure
+
     data = uplift.filter(pl.col("sycophancy_index").is_not_null()) if "sycophancy_index" in uplift.columns else None
     if not _usable(data):
         return None
@@ -276,6 +284,9 @@ def _plot_by_amount(by_factor: pl.DataFrame, path: Path, *, formats: Sequence[st
     models = data["model_id"].unique(maintain_order=True).to_list()
     if len(models) > _MAX_PANELS:
         return _heatmap_by_amount(data, levels, models, scorer, factor, path, formats)
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import ScaledTranslation, blended_transform_factory
+
     cols = min(4, len(models))
     rows = [models[r:r + cols] for r in range(0, len(models), cols)]
     position = {lv: j for j, lv in enumerate(levels)}
@@ -330,6 +341,8 @@ def _plot_by_amount(by_factor: pl.DataFrame, path: Path, *, formats: Sequence[st
 def _heatmap_by_amount(data: pl.DataFrame, levels: list[str], models: list[str], scorer: str | None, factor: str,
                        path: Path, formats: Sequence[str]) -> Path:
     """SI per model (rows) and amount (columns) on a diverging, colour-blind-safe scale centred on 0."""
+    from matplotlib.figure import Figure
+
     grid = (
         pl.DataFrame({"model_id": models}).join(pl.DataFrame({"level": levels}), how="cross")
         .join(data.select("model_id", "level", "sycophancy_index"), on=["model_id", "level"], how="left")
@@ -366,6 +379,8 @@ def _pair_stats(agreement: pl.DataFrame | None, a: str, b: str) -> dict:
 
 def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: Path, *, threshold: float,
                     formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
+    from matplotlib.figure import Figure
+
     counts = pairs.drop_nulls(["score_a", "score_b"]).group_by(
         "scorer_a", "scorer_b", "score_a", "score_b", maintain_order=True).agg(count=pl.len())
     combos = counts.select("scorer_a", "scorer_b").unique(maintain_order=True).rows()
@@ -483,6 +498,10 @@ def _unsafe_main() -> str | None:
 
 
 def _ready() -> int:
+    """A worker's first task: import what drawing needs (plots imports matplotlib only when it draws)."""
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
+
     return os.getpid()
 
 
