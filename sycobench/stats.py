@@ -51,7 +51,8 @@ def _product_rows(width: int) -> int:
     """Rows of a (rows, width) weight matrix converted to float64 for one matrix product: as many as fit
     _PRODUCT_BYTES, at least _BOOT_ROWS. Few large products, not one per 256 rows: on a busy machine each
     threaded BLAS call waits for its threads (10,000 resamples of 60 triplets: 0.5 s in 40 calls, 0.06 s in
-    three), and the sums are the same, each product adding its terms in the same order."""
+    three). With NumPy's OpenBLAS the sums come out the same bit for bit (every table of the roster report),
+    as each product adds a row's terms in the same order; tests/test_stats.py pins the rows' places."""
     return max(_BOOT_ROWS, _PRODUCT_BYTES // (8 * max(1, width)))
 
 

@@ -15,7 +15,6 @@ import textwrap
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import numpy as np
