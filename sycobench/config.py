@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
-from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
@@ -295,6 +294,8 @@ def config_yaml(cfg: Config, *, model: ModelConfig | None = None, scorer: Scorer
 
 def register_configs() -> None:
     """Register the schema that `conf/config.yaml` lists first, typing every group beneath it."""
+    from hydra.core.config_store import ConfigStore  # here: a report needs the schemas, not Hydra (0.3-0.6 s to import)
+
     from sycobench.roster import register_resolver
 
     store = ConfigStore.instance()

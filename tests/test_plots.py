@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 from matplotlib.colors import to_hex
@@ -71,14 +72,35 @@ def test_forest_is_sorted_by_si_with_a_zero_line(tables, figures, tmp_path) -> N
     assert any(line.get_xdata()[0] == 0 and line.get_xdata()[1] == 0 for line in ax.get_lines())
 
 
+def _panels(fig) -> dict[str, dict]:
+    """Each model's panel of the by-amount plot (a row of panels is one axes, a panel a unit of its x axis):
+    its title, lines, intervals and level ticks."""
+    from matplotlib.container import ErrorbarContainer
+
+    panels = {}
+    for ax in fig.axes:
+        for j, title in enumerate(t for t in ax.texts):
+            model = title.get_text().replace("\n", "")
+            ticks = [t.get_text() for t, x in zip(ax.get_xticklabels(), ax.get_xticks()) if j <= x < j + 1]
+            panels[model] = {"title": title.get_position()[0], "ticks": ticks,
+                             "lines": [line for line in ax.get_lines() if line.get_label() == model],
+                             "errorbars": [c for c in ax.containers if isinstance(c, ErrorbarContainer)
+                                           and c.get_label() == model]}
+    return panels
+
+
 def test_by_amount_draws_one_panel_per_model(tables, figures, tmp_path) -> None:
     path = plots._plot_by_amount(tables["by_factor"], tmp_path / "amount.png", formats=plots.FORMATS)
     fig = figures[0]
-    panels = [ax for ax in fig.axes if ax.get_visible()]
-    assert len(panels) == len(MODELS) and not fig.legends and not any(ax.get_legend() for ax in panels)
-    assert [ax.get_title().split("\n")[0] for ax in panels] == MODELS
-    styles = [next((to_hex(line.get_color()), line.get_marker()) for line in ax.get_lines()
-                   if line.get_marker() not in (None, "None", "") and len(line.get_xdata())) for ax in panels]
+    panels = _panels(fig)
+    assert not fig.legends and not any(ax.get_legend() for ax in fig.axes)
+    assert list(panels) == MODELS  # in roster order, four to a row
+    assert len(fig.axes) == 3 and all(ax.get_shared_y_axes().joined(ax, fig.axes[0]) for ax in fig.axes)
+    for panel in panels.values():  # each model's points sit inside its own panel, under its title
+        assert all(abs(x - panel["title"]) < 0.5 for line in panel["lines"] for x in line.get_xdata())
+        assert len(panel["ticks"]) == tables["by_factor"].filter(factor="amount")["level"].n_unique()
+    styles = [next((to_hex(line.get_color()), line.get_marker()) for line in panel["lines"]
+                   if line.get_marker() not in (None, "None", "") and len(line.get_xdata())) for panel in panels.values()]
     assert len(set(styles)) == len(MODELS)
     for fmt, magic in (("png", b"\x89PNG"), ("svg", b"<?xml"), ("pdf", b"%PDF-")):
         assert path.with_suffix(f".{fmt}").read_bytes().startswith(magic), fmt
@@ -123,11 +145,13 @@ def test_intervals_on_fewer_than_5_triplets_are_not_drawn_and_n_is_shown(tables,
         n_triplets=pl.when(pl.col("level") == "100").then(pl.lit(4)).otherwise(pl.lit(10)))
     plots._plot_by_amount(by_factor, tmp_path / "amount.png")
     levels = by_factor["level"].n_unique()
-    for ax in [a for a in figures[0].axes if a.get_visible()]:
-        assert _errorbars(ax) == levels - 1  # every level but the one on 4 triplets
-        ticks = [t.get_text() for t in ax.get_xticklabels()]
-        assert "100\nn=4" in ticks and all("\nn=" in t for t in ticks)
-        hollow = [line for line in ax.get_lines() if line.get_markerfacecolor() in ("white", (1.0, 1.0, 1.0, 1.0))]
+    panels = _panels(figures[0])
+    assert list(panels) == MODELS
+    for panel in panels.values():
+        # every level but the one on 4 triplets
+        assert sum(len(c.lines[2][0].get_segments()) for c in panel["errorbars"]) == levels - 1
+        assert "100\nn=4" in panel["ticks"] and all("\nn=" in t for t in panel["ticks"])
+        hollow = [line for line in panel["lines"] if line.get_markerfacecolor() in ("white", (1.0, 1.0, 1.0, 1.0))]
         assert sum(len(line.get_xdata()) for line in hollow) == 1
     uplift = tables["uplift"].with_columns(n_triplets=pl.when(pl.col("model_id") == MODELS[0]).then(pl.lit(3))
                                            .otherwise(pl.col("n_triplets")))
@@ -187,3 +211,19 @@ def test_stance_mix_shows_shares_on_the_bars_only_while_it_splits_by_who_asks(ta
     assert any(t.get_text().endswith("%") for t in split.texts)
     assert not any(t.get_text().endswith("%") for t in pooled.texts)
     assert len(pooled.get_yticklabels()) == len(many)  # one bar a model, still every model
+
+
+def test_stance_mix_bars_are_the_shares_of_each_stance_stacked_in_order(tables, figures, tmp_path) -> None:
+    mix = tables["stance_mix"]
+    plots._plot_stance_mix(mix, tmp_path / "mix.png", threshold=0.33, parties={})
+    ax = figures[0].axes[0]
+    bars = [np.array([path.vertices[:4] for path in c.get_paths()]) for c in ax.collections]
+    assert [c.get_label() for c in ax.collections][1] == "neutral" and len(bars) == 3
+    first = mix.filter(model_id=MODELS[0], side="a")  # the first bar row: the first model, party A asks
+    start = 0.0
+    for corners, share in zip(bars, (first["p_neg"][0], first["p_neu"][0], first["p_pos"][0])):
+        x0, x1 = corners[0, :, 0].min(), corners[0, :, 0].max()
+        assert (x0, x1) == pytest.approx((start, start + share))
+        start += share
+    assert start == pytest.approx(1.0)
+    assert len(bars[0]) == mix.filter(pl.col("side").is_in(["a", "b", "neutral", "all"])).height

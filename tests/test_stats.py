@@ -372,3 +372,35 @@ def test_bootstrap_weights_take_one_byte_and_grow_only_for_a_count_past_255(monk
     monkeypatch.setattr(stats.np.random, "default_rng", lambda seed: Stuck())
     grown = bootstrap_weights(n, bootstrap=3, seed=0)
     assert grown.dtype == np.uint16 and grown[:, 0].tolist() == [300, 300, 300]
+
+
+def test_interval_quantiles_are_nanquantile_column_by_column():
+    """The bootstrap-t's quantiles: columns without NaN in one call, the others by nanquantile; the same
+    order statistics either way, NaN rows left out and an all-NaN column NaN."""
+    import warnings
+
+    from sycobench import stats
+
+    rng = np.random.default_rng(1)
+    for trial in range(30):
+        t = rng.standard_t(3, size=(int(rng.integers(1, 2000)), int(rng.integers(1, 30))))
+        t[rng.random(t.shape) < (0.0, 0.001, 0.3, 1.0)[trial % 4]] = np.nan
+        t[:, 0] = np.inf if trial % 5 == 0 else t[:, 0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            expected = np.nanquantile(t, [0.025, 0.975], axis=0, method="inverted_cdf")
+        assert all(np.array_equal(e, g, equal_nan=True) for e, g in zip(expected, stats._quantiles(t, 0.025))), trial
+
+
+@pytest.mark.parametrize("product_bytes", [1, 1 << 20, 8 << 20])
+def test_weighted_sums_are_the_same_in_any_block_size(monkeypatch, product_bytes):
+    """Resamples are converted and multiplied a block at a time, every row in its place whatever the block's
+    size (eighths: every sum is exact, so the test does not depend on the order a BLAS adds in)."""
+    from sycobench import stats
+
+    rng = np.random.default_rng(2)
+    weights = stats.bootstrap_weights(60, bootstrap=3000, seed=0)
+    columns = rng.integers(-1000, 1000, size=(60, 40)) / 8.0
+    expected = np.vstack([weights[i:i + 256].astype(np.float64) @ columns for i in range(0, 3000, 256)])  # as before
+    monkeypatch.setattr(stats, "_PRODUCT_BYTES", product_bytes)  # 256 rows a block, 2,184, or all 3,000 at once
+    assert np.array_equal(stats._weighted_sums(weights, columns), expected)

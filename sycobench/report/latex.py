@@ -7,7 +7,7 @@ when the model names need it."""
 from __future__ import annotations
 
 import logging
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import polars as pl
@@ -41,6 +41,7 @@ def _font(name: str):  # noqa: ANN202 - matplotlib's FT2Font
     return FT2Font(os.path.join(os.path.dirname(matplotlib.__file__), "mpl-data", "fonts", "ttf", name))
 
 
+@lru_cache(maxsize=4096)  # a table repeats its numbers and names; each measure is a text layout (~1 ms)
 def width_pt(text: str, size: float) -> float:
     """About how wide LaTeX sets `text` (plain text, as in a cell) in Computer Modern at `size` pt. Below
     10 pt LaTeX uses cmr9 / cmr8, a little wider than cmr10 scaled down: about 1.3% a point."""
@@ -117,14 +118,15 @@ def headline_latex(uplift: pl.DataFrame, parties: Parties | None = None) -> str:
     def column(i: int, size: float) -> float:
         return max(width_pt(_plain(row[i]), size) for row in cells)
 
+    @cache
     def width(size: float) -> float:
         columns = sum(column(i, size) for i in range(len(HEADERS)))
         return max([columns + 2 * TABCOLSEP_PT * len(HEADERS), *(width_pt(_plain(t), size) for t in titles)])
 
-    fits = [(c, s) for c, s in SIZES if width(s) <= TEXT_WIDTH_PT]
+    fits = next(((c, s) for c, s in SIZES if width(s) <= TEXT_WIDTH_PT), None)  # the largest size that fits
     model_column = "l"
     if fits:
-        command, size = fits[0]
+        command, size = fits
         wide = width(size)
     else:  # long model names: their column takes what the figures leave, and a name wraps at / - _ .
         command, size = SIZES[1]

@@ -201,8 +201,11 @@ def load_text(folder: JobFolder, *, prompts: pl.LazyFrame | None = None) -> tupl
     answers = folder.scan(RUN, _RUN_TEXT, lazy=True).filter(pl.col("error").is_null())
     replies = folder.scan(SCORES, _SCORE_TEXT, lazy=True).filter(pl.col("error").is_null())
     prompts = folder.prompts().lazy() if prompts is None else prompts
-    return (_with_prompts(answers.select(*KEY, "response_text", "messages").unique(KEY, keep="any"), prompts),
-            replies.select(*KEY, "scorer", "raw").unique([*KEY, "scorer"], keep="any"))
+    # first of each key, not `unique(keep="any")`: that moved every text to drop none (a third of the
+    # time a report takes to join its answers' text)
+    return (_with_prompts(answers.select(*KEY, "response_text", "messages").filter(pl.struct(KEY).is_first_distinct()),
+                          prompts),
+            replies.select(*KEY, "scorer", "raw").filter(pl.struct(*KEY, "scorer").is_first_distinct()))
 
 
 def _with_prompts(answers: pl.LazyFrame, prompts: pl.LazyFrame) -> pl.LazyFrame:

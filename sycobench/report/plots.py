@@ -15,15 +15,18 @@ import textwrap
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
 import numpy as np
 import polars as pl
-from matplotlib.figure import Figure
 
 from sycobench.config import PLOT_FORMATS
 from sycobench.logs import quieted
+from sycobench.report.layout import TICK, axes_at, lines_height, text_width, write_png
 from sycobench.report.scenarios import Parties, axis_words, side_label
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["DEFAULT_FORMATS", "FORMATS", "MIN_INTERVAL_TRIPLETS", "MODEL_COLOURS", "MODEL_MARKERS", "PLOTS",
            "Workers", "model_style", "render_plots", "shown_plots", "start_plots"]
@@ -87,7 +90,7 @@ def model_style(i: int) -> tuple[str, str]:
 def _save(fig: Figure, path: Path, formats: Sequence[str] = DEFAULT_FORMATS) -> Path:
     """`path` (a .png) plus its twins in the other `formats` (.svg, .pdf); no timestamps, so reruns
     give the same vector files."""
-    fig.savefig(path, dpi=DPI, format="png")
+    write_png(fig, path, DPI)
     vectors = [fmt for fmt in formats if fmt != "png"]
     if not vectors:
         return path
@@ -95,14 +98,26 @@ def _save(fig: Figure, path: Path, formats: Sequence[str] = DEFAULT_FORMATS) -> 
     # SVG text stays text (editable, and drawn in half the time of glyph outlines); PDF embeds
     # TrueType (Type 42) fonts, which publishers accept where they refuse Type 3
     meta = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
+    import matplotlib
+
     with matplotlib.rc_context({"svg.fonttype": "none", "pdf.fonttype": 42}), quieted("fontTools"):
         for fmt in vectors:
             fig.savefig(path.with_suffix(f".{fmt}"), format=fmt, metadata=meta[fmt])
     return path
 
 
+def _bars(y: np.ndarray, left: np.ndarray, width: np.ndarray, height: float = 0.8) -> np.ndarray:
+    """Horizontal bars as the corners of rectangles, (bars, 4, 2)."""
+    x0, x1, y0, y1 = left, left + width, y - height / 2, y + height / 2
+    return np.stack([np.column_stack(c) for c in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))], axis=1)
+
+
 def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties: Parties,
                      formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
+    from matplotlib.collections import PolyCollection
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
     a, b = axis_words(parties)
     scenario = pl.col("scenario").cast(pl.String) if "scenario" in mix.columns else pl.lit("rent")
     data, scorer = _first_scorer(mix.with_columns(slot=pl.col("side"), _scenario=scenario)
@@ -123,30 +138,44 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties
     )
     heads = data.group_by("model_id", maintain_order=True).agg(y=pl.col("y").min() - 1) if split else None
     y = data["y"].to_numpy()
-    fig = Figure(figsize=(8, 0.9 + 0.3 * (len(y) + (len(models) if split else 0))), layout="constrained")
-    ax = fig.add_subplot()
-    left = np.zeros(len(y))
+    names = {"neutral": "neutral", "all": "all answers"}
+    if split:
+        labels = [f"{names.get(slot) or side_label(slot, where, parties) + ' asks'} (n={n})"
+                  for slot, where, n in zip(data["slot"], data["_scenario"], data["n"])]
+    else:
+        labels = [f"{_wrap(model, 40)}, all answers (n={n})" for model, n in zip(data["model_id"], data["n"])]
+    xlabel = _wrap("share of answers" + (f" (scorer: {scorer})" if scorer else ""), 90)
+    # a fixed layout: the tick labels' width on the left; title above; ticks, axis label and legend below
+    left, right, top = 0.12 + text_width(labels, 8) + TICK, 0.25, 0.15 + lines_height("", 12) + 6 / 72
+    legend_h = 0.2 + lines_height("", 8)
+    bottom = 0.1 + legend_h + TICK + lines_height("", 10) + 4 / 72 + lines_height(xlabel, 10)
+    rows = 0.3 * (len(y) + (len(models) if split else 0))
+    width = max(8.0, left + right + 4.0)
+    fig = Figure(figsize=(width, top + rows + bottom))
+    ax = axes_at(fig, left, bottom, width - left - right, rows)
+    start, keys = np.zeros(len(y)), []
     for bin_, colour, label in (("neg", PRO_B, f"pro-{b} (y ≤ −{threshold:g})"),
                                 ("neu", NEUTRAL, "neutral"), ("pos", PRO_A, f"pro-{a} (y ≥ {threshold:g})")):
         share = data[f"p_{bin_}"].to_numpy()
-        bars = ax.barh(y, share, left=left, color=colour, label=label, height=0.8)
+        # one collection of bars a stance (barh's patch a bar cost 3 ms each to add)
+        ax.add_collection(PolyCollection(_bars(y, start, share), facecolors=colour, edgecolors="none", label=label),
+                          autolim=False)
+        keys.append(Patch(facecolor=colour, label=label))
         if split:  # beyond that, a share on every bar is more text than a reader scans and most of the time
-            ax.bar_label(bars, labels=[f"{v:.0%}" if v >= 0.08 else "" for v in share], label_type="center", fontsize=7)
-        left = left + share
-    names = {"neutral": "neutral", "all": "all answers"}
+            for at, yy, v in zip(start + share / 2, y, share):
+                if v >= 0.08:  # plain texts: bar_label's annotations cost ten times as much to place
+                    ax.text(at, yy, f"{v:.0%}", ha="center", va="center", fontsize=7)
+        start = start + share
+    ax.set_yticks(y, labels, fontsize=8)
     if split:
-        ax.set_yticks(y, [f"{names.get(slot) or side_label(slot, where, parties) + ' asks'} (n={n})"
-                          for slot, where, n in zip(data["slot"], data["_scenario"], data["n"])], fontsize=8)
         for model, yy in heads.iter_rows():
             ax.text(0, yy, _wrap(model, 80), fontweight="bold", fontsize=8, va="center", ha="left")
-    else:
-        ax.set_yticks(y, [f"{_wrap(model, 40)}, all answers (n={n})" for model, n in zip(data["model_id"], data["n"])],
-                      fontsize=8)
     ax.set_ylim(data["y"].max() + 0.6, -0.6)
     ax.set_xlim(0, 1)
-    ax.set_xlabel("share of answers" + (f" (scorer: {scorer})" if scorer else ""))
+    ax.set_xlabel(xlabel)
     ax.set_title("Stance mix by who asks")
-    fig.legend(loc="outside lower center", ncol=3, frameon=False, fontsize=8)
+    fig.legend(handles=keys, loc="lower center", bbox_to_anchor=(0.5, 0.1 / fig.get_figheight()), ncol=3, frameon=False,
+               fontsize=8)
     return _save(fig, path, formats)
 
 
@@ -162,46 +191,63 @@ def _intervals(part: pl.DataFrame, col: str = "sycophancy_index") -> tuple[np.nd
 
 
 def _points(ax, x: np.ndarray, y: np.ndarray, err: np.ndarray, drawn: np.ndarray, *, colour: str, marker: str,
-            horizontal: bool) -> None:
-    """Filled markers with their intervals; hollow markers, no interval, where too few triplets stand behind one."""
-    kw = dict(fmt="none", ecolor=colour, capsize=3, elinewidth=1.4)
+            horizontal: bool, label: str | None = None) -> None:
+    """Filled markers with their intervals; hollow markers, no interval, where too few triplets stand behind one.
+    `label` names the artists (a model's, where several share an axes)."""
+    kw = dict(fmt="none", ecolor=colour, capsize=3, elinewidth=1.4, label=label)
     if drawn.any():
         ax.errorbar(x[drawn], y[drawn], **({"xerr": err[:, drawn]} if horizontal else {"yerr": err[:, drawn]}), **kw)
-    ax.plot(x[drawn], y[drawn], linestyle="none", marker=marker, color=colour, markeredgecolor=EDGE, markersize=6)
+    ax.plot(x[drawn], y[drawn], linestyle="none", marker=marker, color=colour, markeredgecolor=EDGE, markersize=6,
+            label=label)
     ax.plot(x[~drawn], y[~drawn], linestyle="none", marker=marker, markerfacecolor="white", markeredgecolor=colour,
-            markeredgewidth=1.5, markersize=6)
+            markeredgewidth=1.5, markersize=6, label=label)
 
 
 def _plot_forest(uplift: pl.DataFrame, path: Path, *, formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
     """One panel per scenario and scorer (their SIs are not on one scale, and a judge is not ranked with
     another scorer), models sorted by SI in each; the figure is as tall as its rows."""
+    from matplotlib.figure import Figure
+
     data = uplift.filter(pl.col("sycophancy_index").is_not_null()) if "sycophancy_index" in uplift.columns else None
     if not _usable(data):
         return None
     facets = [c for c in ("scenario", "scorer") if c in data.columns and data[c].n_unique() > 1]
     panels = data.partition_by(facets, maintain_order=True, as_dict=True) if facets else {(): data}
     rows = [part.height for part in panels.values()]
-    fig = Figure(figsize=(7, 1.0 + sum(0.3 * r + 0.55 for r in rows)), layout="constrained")
-    axes = fig.subplots(len(panels), 1, sharex=True, squeeze=False, height_ratios=[r + 1.2 for r in rows]).ravel()
-    few = False
-    for i, (ax, (key, part)) in enumerate(zip(axes, panels.items())):
-        part = part.sort("sycophancy_index", descending=True, maintain_order=True)  # largest effect on top
-        si, err, drawn = _intervals(part)
-        few = few or not drawn.all()
-        n = part["n_triplets"].to_list() if "n_triplets" in part.columns else [None] * len(si)
+    parts = {key: part.sort("sycophancy_index", descending=True, maintain_order=True)  # largest effect on top
+             for key, part in panels.items()}
+    shown = {key: _intervals(part) for key, part in parts.items()}
+    few = not all(drawn.all() for _, _, drawn in shown.values())
+    labels = {key: [f"{_wrap(m, 34)} (n={_fmt(k)}{'' if ok else ', no interval'})" for m, k, ok in
+                    zip(part["model_id"], part["n_triplets"] if "n_triplets" in part.columns else [None] * part.height,
+                        shown[key][2])] for key, part in parts.items()}
+    xlabel = ("sycophancy index (positive: moves toward the asker)\nwith its 95% cluster-bootstrap interval"
+              + (f"; hollow: fewer than {MIN_INTERVAL_TRIPLETS} triplets, no interval" if few else ""))
+    # a fixed layout: panels stacked, each as tall as its rows, under its title; labels' width on the left
+    left = 0.1 + text_width([t for ts in labels.values() for t in ts], 8) + TICK
+    right, title = 0.25, (lines_height("", 9) + 6 / 72 + 0.05 if facets else 0.15)
+    top, bottom = 0.15 + lines_height("", 10), 0.1 + TICK + lines_height("", 10) + 4 / 72 + lines_height(xlabel, 8)
+    heights = [0.3 * r + 0.2 for r in rows]
+    width = max(7.0, left + right + 3.0)
+    fig = Figure(figsize=(width, top + sum(h + title for h in heights) + bottom))
+    axes, above = [], fig.get_figheight() - top
+    for h in heights:
+        above -= title + h
+        axes.append(axes_at(fig, left, above, width - left - right, h, sharex=axes[0] if axes else None))
+    for i, (ax, (key, part)) in enumerate(zip(axes, parts.items())):
+        si, err, drawn = shown[key]
         y = np.arange(len(si), dtype=float)
         ax.axvline(0, color="black", linewidth=0.8)
         _points(ax, si, y, err, drawn, colour=MODEL_COLOURS[i % len(MODEL_COLOURS)], marker="o", horizontal=True)
-        ax.set_yticks(y, [f"{_wrap(m, 34)} (n={_fmt(k)}{'' if ok else ', no interval'})"
-                          for m, k, ok in zip(part["model_id"], n, drawn)], fontsize=8)
+        ax.set_yticks(y, labels[key], fontsize=8)
         ax.set_ylim(len(si) - 0.5, -0.5)
         ax.grid(axis="x", alpha=0.3)
+        if ax is not axes[-1]:
+            ax.tick_params(labelbottom=False)
         if facets:
             ax.set_title(" · ".join(f"{name}: {value}" for name, value in zip(facets, key)), fontsize=9, loc="left")
-    axes[-1].set_xlabel("sycophancy index (positive: moves toward the asker)\nwith its 95% cluster-bootstrap interval"
-                        + (f"; hollow: fewer than {MIN_INTERVAL_TRIPLETS} triplets, no interval" if few else ""),
-                        fontsize=8)
-    fig.suptitle("Sycophancy index per model", fontsize=10)
+    axes[-1].set_xlabel(xlabel, fontsize=8)
+    fig.suptitle("Sycophancy index per model", fontsize=10, y=1 - 0.1 / fig.get_figheight(), va="top")
     return _save(fig, path, formats)
 
 
@@ -237,53 +283,85 @@ def _plot_by_amount(by_factor: pl.DataFrame, path: Path, *, formats: Sequence[st
     models = data["model_id"].unique(maintain_order=True).to_list()
     if len(models) > _MAX_PANELS:
         return _heatmap_by_amount(data, levels, models, scorer, factor, path, formats)
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import ScaledTranslation, blended_transform_factory
+
     cols = min(4, len(models))
-    rows = math.ceil(len(models) / cols)
-    fig = Figure(figsize=(max(4.5, 2.7 * cols), 1.2 + 2.5 * rows), layout="constrained")
-    axes = fig.subplots(rows, cols, sharey=True, squeeze=False).ravel()
+    rows = [models[r:r + cols] for r in range(0, len(models), cols)]
     position = {lv: j for j, lv in enumerate(levels)}
-    few = False
-    for i, (ax, model) in enumerate(zip(axes, models)):
-        part = data.filter(pl.col("model_id") == model).with_columns(
-            rank=pl.col("level").replace_strict(position, return_dtype=pl.Int64)
-        ).sort("rank").with_columns(x=pl.int_range(pl.len()).cast(pl.Float64))
-        si, err, drawn = _intervals(part)
-        few = few or not drawn.all()
-        colour, marker = model_style(i)
-        x = part["x"].to_numpy()
+    parts = {model: data.filter(pl.col("model_id") == model).with_columns(
+        rank=pl.col("level").replace_strict(position, return_dtype=pl.Int64)).sort("rank") for model in models}
+    shown = {model: _intervals(part) for model, part in parts.items()}
+    few = not all(drawn.all() for _, _, drawn in shown.values())
+    titles = {model: _wrap(model, 30) for model in models}
+    xlabel = (f"level of {factor}, with the triplets behind each point"
+              + (f"; hollow: fewer than {MIN_INTERVAL_TRIPLETS}, no interval" if few else ""))
+    # a fixed layout: a row of panels is one axes (a model a panel, between vertical rules; a panel's own
+    # axes cost more to make and draw than its points), each row under its titles and over its level ticks
+    left = 0.1 + lines_height("", 9) + 4 / 72 + text_width(["−0.00"], 8) + TICK
+    right, top, bottom = 0.15, 0.15 + lines_height("", 10) + 0.05, 0.1 + lines_height(xlabel, 8) + 0.05
+    width = max(4.5, 2.7 * cols)
+    panel = (width - left - right) / cols
+    heads = [max(lines_height(titles[m], 8) for m in row) + 3 / 72 + 0.05 for row in rows]
+    ticks = TICK + lines_height("0\n0", 7) + 0.1
+    height = 1.7
+    fig = Figure(figsize=(width, top + sum(heads) + len(rows) * (height + ticks) + bottom))
+    above, axes, style = fig.get_figheight() - top, [], iter(range(len(models)))
+    for row, head in zip(rows, heads):
+        above -= head + height
+        ax = axes_at(fig, left, above, panel * len(row), height, sharey=axes[0] if axes else None)
+        above -= ticks
+        axes.append(ax)
         ax.axhline(0, color="black", linewidth=0.8)
-        ax.plot(x, si, color=colour, linewidth=1.2)
-        _points(ax, x, si, err, drawn, colour=colour, marker=marker, horizontal=False)
-        ax.set_title(_wrap(model, 30), fontsize=8)
+        title_at = blended_transform_factory(ax.transData, ax.transAxes) + ScaledTranslation(0, 3 / 72, fig.dpi_scale_trans)
+        xs, names = [], []
+        for j, model in enumerate(row):
+            part, (si, err, drawn) = parts[model], shown[model]
+            colour, marker = model_style(next(style))
+            x = j + (np.arange(part.height) + 0.5) / part.height
+            ax.plot(x, si, color=colour, linewidth=1.2, label=model)
+            _points(ax, x, si, err, drawn, colour=colour, marker=marker, horizontal=False, label=model)
+            ax.text(j + 0.5, 1, titles[model], transform=title_at, ha="center", va="bottom", fontsize=8)
+            if j:
+                ax.axvline(j, color="black", linewidth=0.8)
+            xs += list(x)
+            names += [f"{lv}\nn={_fmt(n)}" for lv, n in zip(part["level"], part["n_triplets"])]
         ax.grid(axis="y", alpha=0.3)
-        ax.set_xticks(x, [f"{lv}\nn={_fmt(n)}" for lv, n in zip(part["level"], part["n_triplets"])], fontsize=7)
-        ax.set_xlim(-0.5, len(x) - 0.5)
+        ax.set_xticks(xs, names, fontsize=7)
+        ax.set_xlim(0, len(row))
         ax.tick_params(axis="y", labelsize=8)
-    for ax in axes[len(models):]:
-        ax.set_visible(False)
-    fig.supxlabel(f"level of {factor}, with the triplets behind each point"
-                  + (f"; hollow: fewer than {MIN_INTERVAL_TRIPLETS}, no interval" if few else ""), fontsize=8)
-    fig.supylabel("sycophancy index, 95% CI", fontsize=9)
-    fig.suptitle(f"Sycophancy index by {factor}" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
+    fig.supxlabel(xlabel, fontsize=8, y=0.1 / fig.get_figheight(), va="bottom")
+    fig.supylabel("sycophancy index, 95% CI", fontsize=9, x=0.1 / width, ha="left")
+    fig.suptitle(f"Sycophancy index by {factor}" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10,
+                 y=1 - 0.1 / fig.get_figheight(), va="top")
     return _save(fig, path, formats)
 
 
 def _heatmap_by_amount(data: pl.DataFrame, levels: list[str], models: list[str], scorer: str | None, factor: str,
                        path: Path, formats: Sequence[str]) -> Path:
     """SI per model (rows) and amount (columns) on a diverging, colour-blind-safe scale centred on 0."""
+    from matplotlib.figure import Figure
+
     grid = (
         pl.DataFrame({"model_id": models}).join(pl.DataFrame({"level": levels}), how="cross")
         .join(data.select("model_id", "level", "sycophancy_index"), on=["model_id", "level"], how="left")
     )
     values = grid["sycophancy_index"].fill_null(np.nan).to_numpy().reshape(len(models), len(levels))
     limit = max(float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0, 0.05)
-    fig = Figure(figsize=(6.5, 1.4 + 0.22 * len(models)), layout="constrained")
-    ax = fig.add_subplot()
+    names = [_wrap(m, 40) for m in models]
+    # a fixed layout: model names on the left, the scale and its label on the right
+    left, top = 0.1 + text_width(names, 7) + TICK, 0.15 + lines_height("", 10) + 6 / 72
+    bottom, right = 0.1 + TICK + lines_height("", 8) + 4 / 72 + lines_height("", 10), 0.15 + 0.15 + 2 * TICK + 0.45 + 0.35
+    rows = 0.22 * len(models)
+    width = max(6.5, left + right + 2.5)
+    fig = Figure(figsize=(width, top + rows + bottom))
+    ax = axes_at(fig, left, bottom, width - left - right, rows)
     image = ax.imshow(values, cmap="PuOr_r", vmin=-limit, vmax=limit, aspect="auto", interpolation="nearest")
     ax.set_xticks(range(len(levels)), levels, fontsize=8)
-    ax.set_yticks(range(len(models)), [_wrap(m, 40) for m in models], fontsize=7)
+    ax.set_yticks(range(len(models)), names, fontsize=7)
     ax.set_xlabel(f"level of {factor}")
-    fig.colorbar(image, ax=ax, label="sycophancy index", shrink=0.6)
+    scale = axes_at(fig, width - right + 0.15, bottom + 0.2 * rows, 0.15, 0.6 * rows)
+    fig.colorbar(image, cax=scale, label="sycophancy index")
     ax.set_title(f"Sycophancy index by {factor}" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
     return _save(fig, path, formats)
 
@@ -300,6 +378,8 @@ def _pair_stats(agreement: pl.DataFrame | None, a: str, b: str) -> dict:
 
 def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: Path, *, threshold: float,
                     formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
+    from matplotlib.figure import Figure
+
     counts = pairs.drop_nulls(["score_a", "score_b"]).group_by(
         "scorer_a", "scorer_b", "score_a", "score_b", maintain_order=True).agg(count=pl.len())
     combos = counts.select("scorer_a", "scorer_b").unique(maintain_order=True).rows()
@@ -307,9 +387,16 @@ def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: P
         return None
     cols = min(3, len(combos))
     rows = math.ceil(len(combos) / cols)
-    fig = Figure(figsize=(4.2 * cols, 4.4 * rows), layout="constrained")
+    # a fixed layout: each panel's slot holds its square axes, its title above and its axis labels
+    side = 3.2
+    left = 0.1 + max(lines_height(_wrap(b, 40), 8) for _, b in combos) + 4 / 72 + text_width(["−0.75"], 10) + TICK
+    below = 0.1 + TICK + lines_height("", 10) + 4 / 72 + max(lines_height(_wrap(a, 40), 8) for a, _ in combos)
+    above, top = lines_height("", 9) + 6 / 72 + 0.1, 0.15 + lines_height("", 10)
+    slot_w, slot_h = left + side + 0.2, below + side + above
+    fig = Figure(figsize=(slot_w * cols, top + slot_h * rows))
     for i, (a, b) in enumerate(combos):
-        ax = fig.add_subplot(rows, cols, i + 1)
+        r, c = divmod(i, cols)
+        ax = axes_at(fig, c * slot_w + left, (rows - 1 - r) * slot_h + below, side, side)
         part = counts.filter((pl.col("scorer_a") == a) & (pl.col("scorer_b") == b))
         stats = _pair_stats(agreement, a, b)
         n = stats.get("n", part["count"].sum())
@@ -324,7 +411,8 @@ def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: P
         ax.set_ylabel(_wrap(b, 40), fontsize=8)
         ax.set_title(f"n={_fmt(n)}, Spearman {_fmt(stats.get('spearman'))}, "
                      f"α {_fmt(stats.get('krippendorff_alpha'))}", fontsize=9)
-    fig.suptitle("Scorer agreement (marker area ∝ number of answers)", fontsize=10)
+    fig.suptitle("Scorer agreement (marker area ∝ number of answers)", fontsize=10, y=1 - 0.1 / fig.get_figheight(),
+                 va="top")
     return _save(fig, path, formats)
 
 
@@ -409,6 +497,10 @@ def _unsafe_main() -> str | None:
 
 
 def _ready() -> int:
+    """A worker's first task: import what drawing needs (plots imports matplotlib only when it draws)."""
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
+
     return os.getpid()
 
 

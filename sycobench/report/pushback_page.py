@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-from matplotlib.figure import Figure
 
 from sycobench.report.blocks import Block, Heading, Image, Para
 from sycobench.report.plots import DEFAULT_FORMATS, _save, _usable, _wrap, model_style
@@ -76,6 +75,8 @@ def pushback_blocks(tables: dict[str, pl.DataFrame], out_dir: Path, meta: dict) 
 def plot_pushback(shift: pl.DataFrame, path: Path, *, parties: Parties,
                   formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
     """Shift per objector (all styles) and per style (all objectors): a point and interval per model."""
+    from matplotlib.figure import Figure
+
     data = shift.filter(pl.col("shift").is_not_null() & ((pl.col("style") == "all") | (pl.col("side") == "all")))
     if "scorer" in data.columns and data.height:
         data = data.filter(pl.col("scorer") == data["scorer"][0])
