@@ -95,9 +95,9 @@ def to_html(blocks: list[Block], *, title: str, images: dict[str, bytes]) -> str
     give_back()
     css = (_ASSETS / "report.css").read_text(encoding="utf-8")
     js = (_ASSETS / "report.js").read_text(encoding="utf-8")
-    body = [part for b in blocks if (part := _block(b, images))]
+    parts = [part for b in blocks if (part := _block(b, images))]
+    body = [piece for part in parts for piece in ("\n", part)][1:]  # the blocks a line apart
     head = (f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>{html.escape(title)}</title>\n'
             f"<style>{css}</style>\n</head>\n<body>\n<main>\n")
-    return "".join([head, *(piece for i, part in enumerate(body) for piece in (("\n", part) if i else (part,))),
-                    f"\n</main>\n<script>{js}</script>\n</body>\n</html>\n"])
+    return "".join([head, *body, f"\n</main>\n<script>{js}</script>\n</body>\n</html>\n"])
