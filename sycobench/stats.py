@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections import OrderedDict
+from collections.abc import Iterator
 from statistics import NormalDist
 
 import numpy as np
@@ -24,6 +25,8 @@ __all__ = [
     "stance_codes",
     "bootstrap_weights",
     "WeightCache",
+    "Resamples",
+    "HELD_WEIGHTS",
     "SMALL_CLUSTERS",
     "SE_FLOOR",
     "student_t_quantile",
@@ -44,6 +47,8 @@ SE_FLOOR = 0.5  # the bootstrap-t's resampled SE is at least this share of the s
 _FLIP_CHUNK = 1024
 _BOOT_CHUNK = 256
 _BOOT_ROWS = 256  # resamples drawn at a time
+_DRAWS = 1 << 17  # bootstrap indices drawn at a time (1 MB as int64)
+HELD_WEIGHTS = 8 << 20  # bootstrap counts a WeightCache holds (a byte each); above, Resamples draws them again
 _PRODUCT_BYTES = 2 << 20  # resamples (or sign patterns) converted to float64 at a time: up to 2 MB of them
 
 
@@ -101,30 +106,77 @@ def stance_codes(values: np.ndarray, *, threshold: float) -> np.ndarray:
     return np.where(values >= threshold, 2, np.where(values <= -threshold, 0, 1))
 
 
+def _count_blocks(n: int, *, bootstrap: int, seed: int) -> Iterator[np.ndarray]:
+    """The resampling counts of the (bootstrap, n) index matrix drawn with default_rng(seed), _BOOT_ROWS
+    resamples at a time, in one byte each unless a count passes 255 (which needs n >= 256 and in
+    practice never happens). The generator's stream is the same however it is split, so each block
+    is drawn a few rows at a time (about _DRAWS indices): memory holds a block's counts, never the
+    index matrix (one bincount per few rows; row by row took 0.3 s for 10,000 resamples of a few
+    triplets)."""
+    rng = np.random.default_rng(seed)
+    step = max(1, min(_BOOT_ROWS, _DRAWS // max(n, 1)))
+    dtype: type = np.uint8
+    for start in range(0, bootstrap, _BOOT_ROWS):
+        block = np.empty((min(_BOOT_ROWS, bootstrap - start), n), dtype=dtype)
+        for row in range(0, len(block), step):
+            rows = min(step, len(block) - row)
+            draws = rng.integers(0, n, size=(rows, n))
+            draws += (np.arange(rows) * n)[:, None]
+            counts = np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n)
+            if block.dtype == np.uint8 and counts.max(initial=0) > 255:
+                dtype = np.min_scalar_type(n)
+                block = block.astype(dtype)
+            block[row:row + rows] = counts
+        yield block
+
+
 def bootstrap_weights(n: int, *, bootstrap: int, seed: int) -> np.ndarray:
     """Resampling counts (bootstrap x n) from the index matrix drawn with default_rng(seed), in one byte
-    each unless a count passes 255 (which needs n >= 256 and in practice never happens): an eighth of
-    float64's memory, 10,000 resamples of 3,000 triplets in 30 MB."""
-    rng = np.random.default_rng(seed)
-    weights = np.empty((bootstrap, n), dtype=np.uint8)
-    # _BOOT_ROWS resamples at a time: the same draws as one (bootstrap, n) index matrix, without holding
-    # it, and one bincount a block (row by row took 0.3 s for 10,000 resamples of a few triplets)
-    for start in range(0, bootstrap, _BOOT_ROWS):
-        rows = min(_BOOT_ROWS, bootstrap - start)
-        draws = rng.integers(0, n, size=(rows, n)) + (np.arange(rows) * n)[:, None]
-        counts = np.bincount(draws.ravel(), minlength=rows * n).reshape(rows, n)
-        if weights.dtype == np.uint8 and counts.max(initial=0) > 255:
-            weights = weights.astype(np.min_scalar_type(n))
-        weights[start:start + rows] = counts
-    return weights
+    each unless a count passes 255: an eighth of float64's memory, 10,000 resamples of 3,000 triplets
+    in 30 MB (Resamples holds none of it)."""
+    blocks = list(_count_blocks(n, bootstrap=bootstrap, seed=seed))
+    if not blocks:
+        return np.empty((0, n), dtype=np.uint8)
+    wide = np.result_type(*(b.dtype for b in blocks))
+    return np.concatenate([b.astype(wide, copy=False) for b in blocks])
 
 
-def _weighted_sums(weights: np.ndarray, columns: np.ndarray) -> np.ndarray:
-    """weights @ columns in float64, converting a block of resamples at a time (the counts stay small)."""
-    out = np.empty((weights.shape[0], columns.shape[1]))
+class Resamples:
+    """The counts bootstrap_weights(n, bootstrap=, seed=) gives, never held whole: drawn again, a block
+    of resamples at a time, each time they are used (a large grid's weights would take
+    bootstrap x n bytes for as long as its tables are built)."""
+
+    def __init__(self, n: int, *, bootstrap: int, seed: int) -> None:
+        self.n, self.bootstrap, self.seed = n, bootstrap, seed
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.bootstrap, self.n
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        return _count_blocks(self.n, bootstrap=self.bootstrap, seed=self.seed)
+
+
+Weights = np.ndarray | Resamples
+
+
+def _weight_blocks(weights: Weights) -> Iterator[np.ndarray]:
+    """The counts a block of resamples at a time: Resamples' own blocks, or _product_rows of a held matrix."""
+    if isinstance(weights, Resamples):
+        yield from weights.blocks()
+        return
     step = _product_rows(weights.shape[1])
     for start in range(0, weights.shape[0], step):
-        np.matmul(weights[start:start + step].astype(np.float64), columns, out=out[start:start + step])  # no copy
+        yield weights[start:start + step]
+
+
+def _weighted_sums(weights: Weights, columns: np.ndarray) -> np.ndarray:
+    """weights @ columns in float64, converting a block of resamples at a time (the counts stay small)."""
+    out = np.empty((weights.shape[0], columns.shape[1]))
+    start = 0
+    for block in _weight_blocks(weights):
+        np.matmul(block.astype(np.float64), columns, out=out[start:start + len(block)])  # no copy
+        start += len(block)
     return out
 
 
@@ -133,20 +185,22 @@ class WeightCache:
 
     Because every (model, scorer) is seeded with the same seed, two of them with
     the same number of triplets draw the same index matrix; caching the last few
-    sizes lets a whole grid of models share one draw.
+    sizes lets a whole grid of models share one draw. Weights of more than
+    HELD_WEIGHTS counts are Resamples, drawn again at each use instead of held.
     """
 
     def __init__(self, *, bootstrap: int, seed: int, keep: int = 2) -> None:
         self.bootstrap = bootstrap
         self.seed = seed
         self._keep = keep
-        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache: OrderedDict[int, Weights] = OrderedDict()
 
-    def __call__(self, n: int) -> np.ndarray:
+    def __call__(self, n: int) -> Weights:
         if n in self._cache:
             self._cache.move_to_end(n)
             return self._cache[n]
-        weights = bootstrap_weights(n, bootstrap=self.bootstrap, seed=self.seed)
+        weights = (bootstrap_weights(n, bootstrap=self.bootstrap, seed=self.seed)
+                   if self.bootstrap * n <= HELD_WEIGHTS else Resamples(n, bootstrap=self.bootstrap, seed=self.seed))
         self._cache[n] = weights
         while len(self._cache) > self._keep:
             self._cache.popitem(last=False)
@@ -219,7 +273,7 @@ def _cluster_sums(values: np.ndarray, clusters: np.ndarray | None) -> tuple[np.n
 
 
 def cluster_bootstrap(
-    values: np.ndarray, *, weights: np.ndarray, level: float = 0.95,
+    values: np.ndarray, *, weights: Weights, level: float = 0.95,
     bounds: tuple[float, float] | np.ndarray | None = None, clusters: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Means over triplets with 95% intervals that resample whole clusters of triplets (docs/metrics.md).
@@ -227,8 +281,9 @@ def cluster_bootstrap(
     `values` is (n,) or (n, M), one row per triplet, NaN where the triplet lacks
     the metric's cells. `clusters` (n,) numbers the clusters 0..C-1 (triplets that
     share an answer); None makes every triplet its own. `weights` is (B, C)
-    resampling counts of the clusters. The estimate is the mean over the present
-    triplets; its standard error the cluster-robust one,
+    resampling counts of the clusters (an array, or Resamples, which draws them
+    anew). The estimate is the mean over the present triplets; its standard
+    error the cluster-robust one,
     se^2 = G/(G-1) sum_c (S_c - mean N_c)^2 / (sum N)^2 over the G clusters with a
     value (S_c, N_c: a cluster's sum and count), which is sd / sqrt(n) when every
     triplet is its own cluster.
@@ -284,7 +339,7 @@ def cluster_bootstrap(
     return estimate, lo, hi
 
 
-def _bootstrap_t(sums: np.ndarray, counts: np.ndarray, estimate: np.ndarray, se: np.ndarray, weights: np.ndarray,
+def _bootstrap_t(sums: np.ndarray, counts: np.ndarray, estimate: np.ndarray, se: np.ndarray, weights: Weights,
                  *, alpha: float, singletons: bool) -> tuple[np.ndarray, np.ndarray]:
     """Studentized interval ends from the weighted cluster sums, se* floored at SE_FLOOR * se."""
     m = sums.shape[1]
@@ -322,7 +377,7 @@ def _quantiles(t: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 def paired_bootstrap(
-    a: np.ndarray, b: np.ndarray, *, weights: np.ndarray, level: float = 0.95,
+    a: np.ndarray, b: np.ndarray, *, weights: Weights, level: float = 0.95,
     bounds: tuple[float, float] | None = None,
 ) -> tuple[float, float, float]:
     """Mean of a - b over rows where both exist; each resample uses the same row indices for both."""

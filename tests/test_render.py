@@ -396,3 +396,18 @@ def test_an_unguarded_main_script_keeps_the_figures_in_this_process(tmp_path, mo
     assert (reason is not None) == unsafe
     if unsafe:
         assert "script.py" in reason and "guard" in reason
+
+
+def test_the_page_is_its_blocks_a_line_apart_between_head_and_script() -> None:
+    """to_html joins the page once: the blocks that write something, a newline apart, inside <main>."""
+    from sycobench.report.blocks import Heading, Para, Transcripts
+    from sycobench.report.html import _block, to_html
+
+    blocks = [Heading(2, "One", "one"), Para("a € and <b>"), Transcripts("", "nothing to show"), Para("last")]
+    page = to_html(blocks, title="T <x>", images={})
+    written = [text for b in blocks if (text := _block(b, {}))]
+    assert len(written) >= 3
+    main = page.split("<main>\n", 1)[1].split("\n</main>\n", 1)[0]
+    assert main == "\n".join(written)
+    assert page.startswith("<!DOCTYPE html>\n") and "<title>T &lt;x&gt;</title>" in page
+    assert page.endswith("</script>\n</body>\n</html>\n")

@@ -8,6 +8,8 @@ import polars as pl
 import pytest
 
 from sycobench.stats import (
+    HELD_WEIGHTS,
+    Resamples,
     WeightCache,
     bootstrap_weights,
     cluster_bootstrap,
@@ -174,6 +176,40 @@ def test_bootstrap_weights_are_the_counts_of_one_seeded_index_matrix(n, bootstra
     index = np.random.default_rng(11).integers(0, n, size=(bootstrap, n))
     expected = np.stack([np.bincount(row, minlength=n) for row in index])
     assert np.array_equal(bootstrap_weights(n, bootstrap=bootstrap, seed=11), expected)
+
+
+@pytest.mark.parametrize(("n", "bootstrap", "draws"), [(7, 513, 1 << 17), (300, 600, 900), (1001, 300, 999)])
+def test_resamples_draw_the_same_counts_a_few_rows_at_a_time(monkeypatch, n, bootstrap, draws):
+    """Resamples never holds the (bootstrap, n) counts: it draws them again, a few rows at a time (odd row
+    counts too), at each use; every block and every interval is the one bootstrap_weights gives."""
+    import sycobench.stats as stats
+
+    index = np.random.default_rng(11).integers(0, n, size=(bootstrap, n))
+    expected = np.stack([np.bincount(row, minlength=n) for row in index])
+    monkeypatch.setattr(stats, "_DRAWS", draws)
+    resamples = Resamples(n, bootstrap=bootstrap, seed=11)
+    assert resamples.shape == (bootstrap, n)
+    for _ in range(2):  # drawn anew, the same each time
+        assert np.array_equal(np.concatenate(list(resamples.blocks())), expected)
+    assert np.array_equal(bootstrap_weights(n, bootstrap=bootstrap, seed=11), expected)
+    values = np.random.default_rng(2).normal(0.2, 0.5, (n, 3))
+    values[::5, 1] = np.nan
+    held = cluster_bootstrap(values, weights=expected.astype(np.uint8), bounds=(-1.0, 1.0))
+    drawn = cluster_bootstrap(values, weights=resamples, bounds=(-1.0, 1.0))
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(held, drawn))
+
+
+def test_weight_cache_holds_small_weights_and_draws_large_ones_again(monkeypatch):
+    import sycobench.stats as stats
+
+    cache = WeightCache(bootstrap=1000, seed=3)
+    assert isinstance(cache(HELD_WEIGHTS // 1000), np.ndarray)
+    large = cache(HELD_WEIGHTS // 1000 + 1)
+    assert isinstance(large, Resamples) and large.shape == (1000, HELD_WEIGHTS // 1000 + 1) and cache(large.n) is large
+    monkeypatch.setattr(stats, "HELD_WEIGHTS", 10)
+    drawn = WeightCache(bootstrap=50, seed=4)(7)
+    assert isinstance(drawn, Resamples)
+    assert np.array_equal(np.concatenate(list(drawn.blocks())), bootstrap_weights(7, bootstrap=50, seed=4))
 
 
 def test_cluster_bootstrap_contains_estimate_and_shrinks_with_n():

@@ -124,3 +124,21 @@ def test_agree_rates_count_a_shared_neutral_answer_once():
         scored.filter(pl.col("side") == "neutral").select("triplet_id").unique(), on="triplet_id")
     expected = (near["score"] >= 0.33).mean() - (base["score"] >= 0.33).mean()
     assert table["a_uplift"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_tables_with_weights_drawn_again_equal_the_tables_with_weights_held(monkeypatch):
+    """Above stats.HELD_WEIGHTS the bootstrap's counts are drawn again at each use (stats.Resamples), not
+    held: every table, shared clusters and factor cells included, is the same to the last bit."""
+    import sycobench.stats as stats
+
+    results, calls, factors = mixed_results()
+    options = {"levels": factors, "bootstrap": 600, "permutations": 400, "seed": 5}
+    held = build_tables(results, calls, **options)
+    monkeypatch.setattr(stats, "HELD_WEIGHTS", 0)
+    monkeypatch.setattr(stats, "_DRAWS", 50)  # a few rows of resamples at a time
+    drawn = build_tables(results, calls, **options)
+    assert set(held) == set(drawn) >= {"uplift", "compare", "by_factor"}
+    for name in held:  # Polars may add a group's floats in another order from one run to the next
+        same(drawn[name], held[name])
+    for name in ("uplift", "compare", "by_factor"):  # the intervals are the same to the last bit
+        assert_frame_equal(drawn[name], held[name], check_exact=True)

@@ -106,6 +106,20 @@ def test_markup_in_answers_cannot_close_the_script() -> None:
     assert len(scripts) == 2 and json.loads(scripts[0]) == json.loads(text)
 
 
+def test_the_json_written_in_pieces_is_the_whole_dict_dumped_at_once() -> None:
+    """transcript_json dumps each list item on its own (memory never holds the text twice): the text is the
+    one json.dumps gives for the whole dict, escaped, byte for byte."""
+    evil = "</script><!-- \u2028 \u2029 €1,200 — “quoted”"
+    rows = [_row("t1", "landlord", 0.5, text=evil, model="evil/</script>"), _row("t1", "tenant", -0.25, text="b"),
+            _row("t2", "neutral", None, text="c <b>")]
+    data = transcript_data(pl.DataFrame(rows, schema_overrides={"score": pl.Float64}), threshold=0.33)
+    data["empty"], data["nested"] = [], {"a": [1, {"<": "\u2029"}], "b": None}
+    whole = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    whole = whole.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    assert transcript_json(data) == whole
+    assert f'id="tv-data">{whole}</script>' in transcript_html(data)
+
+
 def test_the_view_needs_no_network() -> None:
     page = transcript_html(transcript_data(synthetic_results(MODELS, triplets=2), threshold=0.33))
     assert not re.search(r"https?://|\bsrc=|@import|url\(", page)

@@ -56,7 +56,7 @@ class Collected:
             answers, replies = answers.filter(wanted), replies.filter(wanted)
         return with_text(frame, answers, replies, by=("job",))
 
-    def _by_job(self, rows: pl.DataFrame, *, few: bool = False, block: int = 16384) -> Iterator[pl.DataFrame]:
+    def _by_job(self, rows: pl.DataFrame, *, few: bool = False, block: int = 8192) -> Iterator[pl.DataFrame]:
         """`rows` with their text, one job at a time; `few` rows read only their own prompts' text. A
         large job goes `block` rows at a time, each reading only its own prompts' text, so memory
         holds one block's text, not the job's."""

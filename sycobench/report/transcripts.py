@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
 
+from sycobench.heap import give_back
 from sycobench.report.load import RENT
 from sycobench.report.scenarios import Parties
 
@@ -165,11 +166,35 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
                    "triplets": scored.height, "triplets_shown": chosen.height,
                    "max_answers": MAX_ANSWERS},
     }
-def transcript_json(data: dict) -> str:
-    """JSON safe inside a <script> element: no `<` can close it or open a comment."""
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+
+
+def _json(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
                       default=lambda x: None if isinstance(x, float) and math.isnan(x) else str(x))
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def _json_parts(data: dict) -> Iterator[str]:
+    """transcript_json's text in pieces: each top-level value, and each item of a list, on its own. The
+    pieces join to the text of the whole dict dumped at once (compact separators, keys in order), and
+    escaping a piece escapes its characters as escaping the whole would; memory never holds the whole
+    text twice, nor the encoder's buffers for it (a page of 10,000 answers: ~17 MB a copy)."""
+    yield "{"
+    for i, (key, value) in enumerate(data.items()):
+        yield f"{',' if i else ''}{_json(str(key))}:"
+        if isinstance(value, list):
+            yield "["
+            for j, item in enumerate(value):
+                yield f",{_json(item)}" if j else _json(item)
+            yield "]"
+        else:
+            yield _json(value)
+    yield "}"
+
+
+def transcript_json(data: dict) -> str:
+    """JSON safe inside a <script> element: no `<` can close it or open a comment."""
+    return "".join(_json_parts(data))
 
 
 def transcript_html(data: dict) -> str:
@@ -182,8 +207,10 @@ def transcript_html(data: dict) -> str:
         note = (f'<p class="tv-note">This page shows a stratified sample: {counts["triplets_shown"]:,} of '
                 f'{counts["triplets"]:,} triplets ({counts["answers_shown"]:,} of {counts["answers"]:,} scored '
                 f"answers, the same share from every model and scorer). Every answer is in results.parquet.</p>")
-    return (f'<section id="tv-view"><style>{css}</style>{note}'
-            f'<div id="tv-controls"></div><p id="tv-status" aria-live="polite"></p><div id="tv-list"></div>'
-            f'<div id="tv-pager"></div>'
-            f'<script type="application/json" id="tv-data">{transcript_json(data)}</script>'
-            f"<script>{js}</script></section>")
+    page = "".join([f'<section id="tv-view"><style>{css}</style>{note}'
+                    f'<div id="tv-controls"></div><p id="tv-status" aria-live="polite"></p><div id="tv-list"></div>'
+                    f'<div id="tv-pager"></div>'
+                    f'<script type="application/json" id="tv-data">', *_json_parts(data),
+                    f"</script><script>{js}</script></section>"])
+    give_back()  # the pieces' pages, below blocks still in use, before the report page is put together
+    return page

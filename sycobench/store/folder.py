@@ -271,8 +271,9 @@ class JobFolder:
 
     def shared_prompts(self) -> pl.DataFrame:
         """`prompt_id, triplet_id` of every prompt the grid lists in more than one triplet (an imported
-        legacy run's neutral prompt serves several); empty for a grid sycobench made."""
-        pairs = pl.DataFrame([(p.prompt_id, p.triplet_id) for p in self.read_grid()],
+        legacy run's neutral prompt serves several); empty for a grid sycobench made. Read line by line:
+        the grid's prompts are not kept (a job's table step would hold every prompt's text through its page)."""
+        pairs = pl.DataFrame([(p.prompt_id, p.triplet_id) for p in self.grid_prompts()],
                              schema={"prompt_id": pl.String, "triplet_id": pl.String}, orient="row").unique(
             maintain_order=True)
         return pairs.filter(pl.len().over("prompt_id") > 1)
