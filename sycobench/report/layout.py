@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["LINE", "TICK", "axes_at", "lines_height", "text_width", "write_png"]
+__all__ = ["LINE", "TICK", "axes_at", "lines_height", "text_width", "title_on_top", "write_png"]
 
 LINE = 1.2  # matplotlib's line spacing, in font sizes
 TICK = (3.5 + 3.5 + 2) / 72  # a tick's length, its label's pad and a little air, in inches
@@ -51,6 +51,11 @@ def axes_at(fig: Figure, left: float, bottom: float, width: float, height: float
     """An axes placed in inches from the figure's lower left corner."""
     w, h = fig.get_size_inches()
     return fig.add_axes((left / w, bottom / h, width / w, height / h), **kwargs)
+
+
+def title_on_top(fig: Figure, text: str, *, fontsize: float) -> None:
+    """The figure's title, its top 0.1 inch below the figure's top edge."""
+    fig.suptitle(text, fontsize=fontsize, y=1 - 0.1 / fig.get_figheight(), va="top")
 
 
 def write_png(fig: Figure, path: Path, dpi: float) -> Path:

@@ -22,7 +22,7 @@ import polars as pl
 
 from sycobench.config import PLOT_FORMATS
 from sycobench.logs import quieted
-from sycobench.report.layout import TICK, axes_at, lines_height, text_width, write_png
+from sycobench.report.layout import TICK, axes_at, lines_height, text_width, title_on_top, write_png
 from sycobench.report.scenarios import Parties, axis_words, side_label
 
 if TYPE_CHECKING:
@@ -247,7 +247,7 @@ def _plot_forest(uplift: pl.DataFrame, path: Path, *, formats: Sequence[str] = D
         if facets:
             ax.set_title(" · ".join(f"{name}: {value}" for name, value in zip(facets, key)), fontsize=9, loc="left")
     axes[-1].set_xlabel(xlabel, fontsize=8)
-    fig.suptitle("Sycophancy index per model", fontsize=10, y=1 - 0.1 / fig.get_figheight(), va="top")
+    title_on_top(fig, "Sycophancy index per model", fontsize=10)
     return _save(fig, path, formats)
 
 
@@ -332,8 +332,7 @@ def _plot_by_amount(by_factor: pl.DataFrame, path: Path, *, formats: Sequence[st
         ax.tick_params(axis="y", labelsize=8)
     fig.supxlabel(xlabel, fontsize=8, y=0.1 / fig.get_figheight(), va="bottom")
     fig.supylabel("sycophancy index, 95% CI", fontsize=9, x=0.1 / width, ha="left")
-    fig.suptitle(f"Sycophancy index by {factor}" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10,
-                 y=1 - 0.1 / fig.get_figheight(), va="top")
+    title_on_top(fig, f"Sycophancy index by {factor}" + (f" (scorer: {scorer})" if scorer else ""), fontsize=10)
     return _save(fig, path, formats)
 
 
@@ -411,8 +410,7 @@ def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: P
         ax.set_ylabel(_wrap(b, 40), fontsize=8)
         ax.set_title(f"n={_fmt(n)}, Spearman {_fmt(stats.get('spearman'))}, "
                      f"α {_fmt(stats.get('krippendorff_alpha'))}", fontsize=9)
-    fig.suptitle("Scorer agreement (marker area ∝ number of answers)", fontsize=10, y=1 - 0.1 / fig.get_figheight(),
-                 va="top")
+    title_on_top(fig, "Scorer agreement (marker area ∝ number of answers)", fontsize=10)
     return _save(fig, path, formats)
 
 
