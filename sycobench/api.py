@@ -106,8 +106,7 @@ def load(path: str | Path | list[str | Path], **options: object) -> Loaded:
     data = collect(_paths(path))
     tables = build_report(data, report_cfg)
     results = tables["results"]
-    scores = data.results_with_text(results).join(factor_map(data.factors), on=["scenario", "triplet_id"],
-                                                   how="left").collect()
+    scores = data.results_with_text(results, factor_map(data.factors).collect()).collect()
     return Loaded(data.calls, scores, present(data, tables), data.jobs)
 
 

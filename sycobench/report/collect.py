@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 from sycobench.errors import ConfigError
 from sycobench.report.load import (RENT, SCORE_SCHEMA, TEXT_COLUMNS, JobParties, load_calls, load_factors, load_results,
-                                   load_text, with_text)
+                                   load_text, texted_blocks, with_text)
 from sycobench.store import SCORES, JobFolder, find_jobs, lazy_frames
 
 __all__ = ["Collected", "NoScores", "collect", "job_label"]
@@ -42,6 +42,7 @@ class Collected:
     texts: dict[str, tuple[pl.LazyFrame, pl.LazyFrame]] = field(default_factory=dict)  # job -> load_text's frames
     factors: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_FACTORS))  # scenario, triplet_id, factor, level
     parties: dict[str, JobParties] = field(default_factory=dict)  # scenario -> its parties
+    folders: dict[str, tuple[JobFolder, str | None]] = field(default_factory=dict)  # job -> its folder, its model's label
 
     def with_text(self, frame: pl.LazyFrame, *, jobs: list[str] | None = None,
                   prompts: pl.Series | None = None) -> pl.LazyFrame:
@@ -79,16 +80,25 @@ class Collected:
         would read every job's text at once."""
         return self.with_text(rows.head(0).lazy()).collect_schema()
 
-    def results_with_text(self, results: pl.DataFrame, levels: pl.DataFrame | None = None) -> pl.LazyFrame:
-        """Every row of `results` with its text, one job at a time: memory holds one job's text. With
-        `levels` (load.factor_map's), each row's triplet's factor levels too, joined block by block: a
-        join in the sink's plan held every block's text at once (+190 MB at 99,000 answers)."""
-        if levels is None:
-            return lazy_frames(lambda: self._by_job(results), self._text_schema(results))
+    def results_with_text(self, results: pl.DataFrame, levels: pl.DataFrame) -> pl.LazyFrame:
+        """Every row of `results` with its text and its triplet's factor levels (`levels`: load.factor_map's),
+        one job at a time, each job's answers read once, a block at a time (load.texted_blocks): memory
+        holds one block's text."""
         on = ["scenario", "triplet_id"]
         schema = self.with_text(results.head(0).lazy()).join(levels.lazy(), on=on, how="left").collect_schema()
-        return lazy_frames(lambda: (part.join(levels, on=on, how="left", maintain_order="left")
-                                    for part in self._by_job(results)), schema)
+
+        def frames() -> Iterator[pl.DataFrame]:
+            for (job,), part in results.group_by("job", maintain_order=True):
+                if job in self.folders:  # a job folder: its answers block by block
+                    folder, model = self.folders[job]
+                    blocks, _ = texted_blocks(part, folder, levels, model=model)
+                else:  # a legacy file's text is in memory; rows of no job (a combined scorer's) have none
+                    blocks = lambda part=part: (piece.join(levels, on=on, how="left", maintain_order="left")  # noqa: E731
+                                                for piece in self._by_job(part))
+                for frame in blocks():
+                    yield frame if frame.schema == schema else frame.cast(dict(schema))
+
+        return lazy_frames(frames, schema)
 
 
 def job_label(model_id: str, overrides: list[str]) -> str:
@@ -134,6 +144,7 @@ def collect(paths: list[Path], *, loaded: dict[Path, Loaded] | None = None) -> C
     texts: dict[str, tuple[pl.LazyFrame, pl.LazyFrame]] = {}
     labels: dict[str, str] = {}
     parties: dict[str, JobParties] = {}
+    folders: dict[str, tuple[JobFolder, str | None]] = {}
     for path in paths:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or folder")
@@ -186,6 +197,7 @@ def collect(paths: list[Path], *, loaded: dict[Path, Loaded] | None = None) -> C
             results.append(job_results.with_columns(relabel) if label != model_id else job_results)
             texts[name] = tuple(text.with_columns(pl.lit(name).alias("job"), *([relabel] if label != model_id else []))
                                 for text in (job_answers, job_replies))
+            folders[name] = (folder, label if label != model_id else None)
     by = _protocols(results, calls) if results else []  # a model's answers under two protocols: two sets
     merged = _merge(results, ["model_id", "scorer", "triplet_id", "prompt_id", "k", *by]) if results else None
     if merged is None or merged.is_empty():
@@ -196,7 +208,8 @@ def collect(paths: list[Path], *, loaded: dict[Path, Loaded] | None = None) -> C
         target = _merge([c.filter(keyed) for c in calls if "prompt_id" in c.columns], ["model_id", "prompt_id", "k", *by])
         all_calls = pl.concat([target, all_calls.filter(~keyed)], how="diagonal_relaxed")
     levels = pl.concat([pl.DataFrame(schema=_FACTORS), *factors], how="diagonal_relaxed").unique(maintain_order=True)
-    return Collected(merged, all_calls, pl.DataFrame(jobs), sources, _unique_labels(labels), texts, levels, parties)
+    return Collected(merged, all_calls, pl.DataFrame(jobs), sources, _unique_labels(labels), texts, levels, parties,
+                     folders)
 
 
 def _protocols(*frames: list[pl.DataFrame]) -> list[str]:

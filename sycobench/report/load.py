@@ -8,8 +8,9 @@ each scenario declares factors of its own. The text behind each result is joined
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import logging
 
@@ -20,9 +21,11 @@ from sycobench.records import ANSWER_KEY, RUN_FIELDS, SCORE_FIELDS
 from sycobench.store import RUN, SCORES, JobFolder, lazy_frames
 
 __all__ = ["RUN_SCHEMA", "SCORE_SCHEMA", "TEXT_COLUMNS", "TURN_COLUMNS", "JobParties", "factor_map", "load_calls",
-           "load_factors", "load_results", "load_text", "protocol_of", "sink_with_text", "with_text"]
+           "load_factors", "load_results", "load_text", "protocol_of", "sink_with_text", "texted_blocks",
+           "with_text"]
 
 KEY = list(ANSWER_KEY)
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 # Polars' default (streaming) engine runs `unique` on these small per-job frames ~10x slower.
 _ENGINE = "in-memory"
 # The columns the tables read, typed by the one layout in sycobench.records; no text (see load_text).
@@ -207,7 +210,7 @@ def load_text(folder: JobFolder, *, prompts: pl.LazyFrame | None = None) -> tupl
             replies.select(*KEY, "scorer", "raw").filter(pl.struct(*KEY, "scorer").is_first_distinct()))
 
 
-def _with_prompts(answers: pl.LazyFrame, prompts: pl.LazyFrame) -> pl.LazyFrame:
+def _with_prompts(answers: Frame, prompts: Frame) -> Frame:
     """Each answer's `messages`: the conversation its record holds (a job of several turns), else its
     prompt from the grid."""
     return (answers.rename({"messages": "_sent"}).join(prompts, on="prompt_id", how="left")
@@ -217,44 +220,50 @@ def _with_prompts(answers: pl.LazyFrame, prompts: pl.LazyFrame) -> pl.LazyFrame:
 def sink_with_text(results: pl.DataFrame, folder: JobFolder, *, factors: pl.DataFrame | None = None,
                    rows: int = 8192) -> None:
     """`results` with the text behind each row (with_text) and each triplet's factor levels, written
-    to the job's results.parquet one block of the job's answers at a time, in the order they were
-    answered: memory holds one block's text."""
+    to the job's results.parquet one block of the job's answers at a time (texted_blocks)."""
+    levels = factor_map(factors if factors is not None else load_factors(folder)).collect()
+    lazy_frames(*texted_blocks(results, folder, levels, rows=rows)).sink_parquet(
+        folder.file("results"), row_group_size=rows, engine="streaming")
+
+
+def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame, *, rows: int = 8192,
+                  model: str | None = None) -> tuple[Callable[[], Iterator[pl.DataFrame]], pl.Schema]:
+    """The maker of `results` (one job's rows) with their text (with_text) and their triplet's factor
+    levels (`levels`: factor_map's), a block of the job's answers at a time in the order they were
+    answered, so each answer's text is read once and memory holds one block of it; and their schema.
+    `model`: the job's model as `results` names it (a sweep's label of it)."""
     prompts = folder.prompts()
     answers, replies = load_text(folder, prompts=prompts.lazy())
-    replies = replies.filter(pl.col("raw").is_not_null())  # a scorer with no reply (offline) adds nothing
-    if folder.fresh_copy(SCORES) is None:  # parse the JSONL once, not once a block
-        replies = replies.collect().lazy()
-    levels = factor_map(factors if factors is not None else load_factors(folder)).collect()
+    name = [pl.lit(model, pl.String).alias("model_id")] if model is not None else []
+    # read once, not once a block: a scorer with no reply (offline) adds nothing, and a judge's replies are short
+    replies = replies.filter(pl.col("raw").is_not_null()).with_columns(*name).collect()
 
-    def texted(part: pl.LazyFrame, block: pl.LazyFrame, replies: pl.LazyFrame) -> pl.LazyFrame:
-        return with_text(part, block, replies).join(levels.lazy(), on=["scenario", "triplet_id"], how="left",
-                                                    maintain_order="left")
-
-    schema = texted(results.head(0).lazy(), answers, replies).collect_schema()
+    def texted(part: Frame, block: Frame, replies: Frame) -> Frame:  # eager on a block: a plan costs more than its joins
+        return with_text(part, block, replies).join(levels.lazy() if isinstance(part, pl.LazyFrame) else levels,
+                                                    on=["scenario", "triplet_id"], how="left", maintain_order="left")
 
     def blocks() -> Iterator[pl.DataFrame]:
         seen = []
         for block in folder.blocks(RUN, _RUN_TEXT, rows=rows):
             block = block.filter(pl.col("error").is_null()).drop("error").unique(KEY, keep="first", maintain_order=True)
+            block = block.with_columns(*name)
             if seen:  # a line duplicated by hand, in an earlier block: one row per answer, always
                 block = block.join(pl.concat(seen), on=KEY, how="anti", maintain_order="left")
             seen.append(block.select(KEY))
             part = results.join(block.select(KEY), on=KEY, how="semi", maintain_order="left")
             if part.height:
-                wanted = part.lazy().select(KEY).unique()
-                yield texted(part.lazy(), _with_prompts(block.lazy(), prompts.lazy()),
-                             replies.join(wanted, on=KEY, how="semi")).collect()
+                yield texted(part, _with_prompts(block, prompts), replies.join(block.select(KEY), on=KEY, how="semi"))
         rest = results.join(pl.concat(seen) if seen else pl.DataFrame(schema={k: results.schema[k] for k in KEY}),
                             on=KEY, how="anti")
         if rest.height:  # no successful answer in the run records (not written by a job): the row, without text
-            yield texted(rest.lazy(), answers.head(0), replies.head(0)).collect()
+            yield texted(rest, answers.head(0).collect(), replies.head(0))
 
-    lazy_frames(blocks, schema).sink_parquet(folder.file("results"), row_group_size=rows, engine="streaming")
+    return blocks, texted(results.head(0).lazy(), answers, replies.lazy()).collect_schema()
 
 
-def with_text(results: pl.LazyFrame, answers: pl.LazyFrame, replies: pl.LazyFrame, *,
-              by: tuple[str, ...] = ()) -> pl.LazyFrame:
-    """Text-free results joined to their text (load_text); `by` adds keys such as a sweep's job.
+def with_text(results: Frame, answers: Frame, replies: Frame, *, by: tuple[str, ...] = ()) -> Frame:
+    """Text-free results joined to their text (load_text), lazily or eagerly as given; `by` adds keys
+    such as a sweep's job.
     Rows of a derived scorer have no reply of their own: they take the answer's text only."""
     keys = [*by, *KEY]
     names = results.collect_schema().names()
