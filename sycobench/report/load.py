@@ -243,20 +243,25 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
                                                     on=["scenario", "triplet_id"], how="left", maintain_order="left")
 
     def blocks() -> Iterator[pl.DataFrame]:
-        seen = []
+        # each row's answer is found once, by its record's position (a line duplicated by hand: the first
+        # success); a block then takes its rows' text by position, with no search of the text
+        first = (folder.scan(RUN, ["model_id", "prompt_id", "k", "error"]).with_row_index("_row")
+                 .filter(pl.col("error").is_null()).with_columns(*name).group_by(KEY).agg(pl.col("_row").min()).collect())
+        placed = results.join(first, on=KEY, how="left", maintain_order="left")
+        found = placed.filter(pl.col("_row").is_not_null()).sort("_row", maintain_order=True)
+        at, start = found["_row"], 0
         for block in folder.blocks(RUN, _RUN_TEXT, rows=rows):
-            block = block.filter(pl.col("error").is_null()).drop("error").unique(KEY, keep="first", maintain_order=True)
-            block = block.with_columns(*name)
-            if seen:  # a line duplicated by hand, in an earlier block: one row per answer, always
-                block = block.join(pl.concat(seen), on=KEY, how="anti", maintain_order="left")
-            seen.append(block.select(KEY))
-            part = results.join(block.select(KEY), on=KEY, how="semi", maintain_order="left")
-            if part.height:
-                yield texted(part, _with_prompts(block, prompts), replies.join(block.select(KEY), on=KEY, how="semi"))
-        rest = results.join(pl.concat(seen) if seen else pl.DataFrame(schema={k: results.schema[k] for k in KEY}),
-                            on=KEY, how="anti")
+            end = start + block.height
+            lo, hi = at.search_sorted(start, "left"), at.search_sorted(end, "left")
+            if hi > lo:
+                part = found.slice(lo, hi - lo)
+                taken = block.drop("error").with_columns(*name)[part["_row"].unique(maintain_order=True) - start]
+                yield texted(part.drop("_row"), _with_prompts(taken, prompts),
+                             replies.join(taken.select(KEY), on=KEY, how="semi"))
+            start = end
+        rest = placed.filter(pl.col("_row").is_null()).drop("_row")
         if rest.height:  # no successful answer in the run records (not written by a job): the row, without text
-            yield texted(rest, answers.head(0).collect(), replies.head(0))
+            yield texted(rest, answers.head(0).collect(), replies.clear())
 
     return blocks, texted(results.head(0).lazy(), answers, replies.lazy()).collect_schema()
 
