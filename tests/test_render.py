@@ -301,20 +301,21 @@ def test_png_only_by_default_and_a_plot_only_beside_its_table(tmp_path) -> None:
 
 
 def test_figures_drawn_in_workers_are_the_figures_drawn_here(tmp_path, caplog, monkeypatch) -> None:
-    from sycobench.report import plots
+    from sycobench.report import workers
 
     tables = _tables(MODELS, ["offline", "judge:gpt-4o"])
     here = render_report(tables, tmp_path / "here", meta=META)
-    monkeypatch.setattr(plots, "_cores", lambda: 2)
-    monkeypatch.setattr(plots, "_load", lambda: 0.0)  # the suite keeps the machine busy: pretend it is idle
-    with caplog.at_level("DEBUG", logger="sycobench.report"), plots.Workers() as workers:
-        assert workers.pool is not None
-        there = render_report(tables, tmp_path / "workers", meta=META, workers=workers)
+    monkeypatch.setattr(workers, "_cores", lambda: 2)
+    monkeypatch.setattr(workers, "_load", lambda: 0.0)  # the suite keeps the machine busy: pretend it is idle
+    with caplog.at_level("DEBUG", logger="sycobench.report"), workers.Workers() as pool:
+        assert pool.pool is not None
+        there = render_report(tables, tmp_path / "workers", meta=META, workers=pool)
     assert "drawn in this process" not in caplog.text
     assert [p.name for p in here] == [p.name for p in there]
-    for a, b in zip(here, there):
-        if a.suffix == ".png":
+    for a, b in zip(here, there):  # the headline table is measured in a worker too
+        if a.suffix == ".png" or a.stem == "headline":
             assert a.read_bytes() == b.read_bytes(), a.name
+    assert {"headline.tex", "headline.md"} <= {p.name for p in there}
     assert caplog.text.count("figure ") == len(PLOTS)  # each figure's own time, logged by its name
     assert "stance_mix.png:" in caplog.text
 
@@ -325,40 +326,40 @@ def test_figures_drawn_in_workers_are_the_figures_drawn_here(tmp_path, caplog, m
     (2, 1.4, 2), (2, 1.6, 1), (2, 3.0, 0), (8, 3.0, 6), (4, 0.2, 4),
 ])
 def test_workers_use_only_the_cores_other_processes_leave(cores, load, spare) -> None:
-    from sycobench.report import plots
+    from sycobench.report import workers
 
-    assert plots._spare_cores(cores, load) == spare
+    assert workers._spare_cores(cores, load) == spare
 
 
 def test_a_busy_machine_draws_the_figures_here(monkeypatch, caplog) -> None:
-    from sycobench.report import plots
+    from sycobench.report import workers
 
-    monkeypatch.setattr(plots, "_cores", lambda: 2)
-    monkeypatch.setattr(plots, "_load", lambda: 3.2)
-    with caplog.at_level("DEBUG", logger="sycobench.report"), plots.Workers() as workers:
-        assert workers.pool is None
+    monkeypatch.setattr(workers, "_cores", lambda: 2)
+    monkeypatch.setattr(workers, "_load", lambda: 3.2)
+    with caplog.at_level("DEBUG", logger="sycobench.report"), workers.Workers() as pool:
+        assert pool.pool is None
     assert "no spare core (load average 3.2 on 2 cores)" in caplog.text
 
 
 def test_without_a_pool_the_figures_are_drawn_here_with_the_reason(tmp_path, caplog, monkeypatch) -> None:
     import multiprocessing
 
-    from sycobench.report import plots
+    from sycobench.report import workers
 
     def broken(method: str):
         raise OSError("no semaphores here")
 
-    monkeypatch.setattr(plots, "_cores", lambda: 4)
-    monkeypatch.setattr(plots, "_load", lambda: 0.0)
+    monkeypatch.setattr(workers, "_cores", lambda: 4)
+    monkeypatch.setattr(workers, "_load", lambda: 0.0)
     monkeypatch.setattr(multiprocessing, "get_context", broken)
-    with caplog.at_level("INFO", logger="sycobench.report"), plots.Workers() as workers:
-        written = render_report(_tables(MODELS, ["offline"]), tmp_path, meta=META, workers=workers)
+    with caplog.at_level("INFO", logger="sycobench.report"), workers.Workers() as pool:
+        written = render_report(_tables(MODELS, ["offline"]), tmp_path, meta=META, workers=pool)
     assert "figures drawn in this process: the worker pool did not start (OSError: no semaphores here)" in caplog.text
     assert PLOTS["forest"] in {p.name for p in written}
 
 
 def test_a_pool_that_refuses_the_figures_leaves_them_drawn_here(tmp_path, caplog) -> None:
-    from sycobench.report import plots
+    from sycobench.report import workers
 
     class Refusing:
         def submit(self, *args, **kwargs):
@@ -367,10 +368,10 @@ def test_a_pool_that_refuses_the_figures_leaves_them_drawn_here(tmp_path, caplog
         def shutdown(self, **kwargs) -> None:
             pass
 
-    workers = plots.Workers(0)
-    workers.pool = Refusing()
+    pool = workers.Workers(0)
+    pool.pool = Refusing()
     with caplog.at_level("INFO", logger="sycobench.report"):
-        written = render_report(_tables(MODELS, ["offline"]), tmp_path, meta=META, workers=workers)
+        written = render_report(_tables(MODELS, ["offline"]), tmp_path, meta=META, workers=pool)
     assert "the worker pool failed (RuntimeError: cannot schedule new futures after shutdown)" in caplog.text
     assert PLOTS["forest"] in {p.name for p in written}
 
@@ -384,7 +385,7 @@ def test_an_unguarded_main_script_keeps_the_figures_in_this_process(tmp_path, mo
     import sys
     import types
 
-    from sycobench.report import plots
+    from sycobench.report import workers
 
     script = tmp_path / "script.py"
     script.write_text(text)
@@ -392,7 +393,7 @@ def test_an_unguarded_main_script_keeps_the_figures_in_this_process(tmp_path, mo
     main.__file__ = str(script)
     main.__spec__ = types.SimpleNamespace(name=spec) if spec else None
     monkeypatch.setitem(sys.modules, "__main__", main)
-    reason = plots._unsafe_main()
+    reason = workers._unsafe_main()
     assert (reason is not None) == unsafe
     if unsafe:
         assert "script.py" in reason and "guard" in reason

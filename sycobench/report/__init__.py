@@ -19,7 +19,7 @@ from sycobench.report.scenarios import present_tables
 from sycobench.store import ReportFolder
 
 if TYPE_CHECKING:
-    from sycobench.report.plots import Workers
+    from sycobench.report.workers import Workers
 
 __all__ = ["build_report", "present", "write_report"]
 
@@ -139,12 +139,15 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     folder = ReportFolder(out)
     folder.check_target([str(p) for p in paths])  # before anything is read or written
     data = collect(paths, loaded=loaded)
-    from sycobench.report.plots import PLOTS, Workers
+    from sycobench.report.plots import PLOTS
+    from sycobench.report.workers import Workers
 
     # started now, so they start up while the tables are built; a small report's figures take less
     # than a worker's start-up (docs/performance.md), so they are drawn here
     few = data.results.select(pl.struct("scenario", "model_id").n_unique()).item() < POOL_MIN_MODELS
-    with Workers(0 if few else len(PLOTS)) as workers:
+    # the figures and the headline table, drawn and measured by matplotlib
+    warm = ("sycobench.report.plots", "sycobench.report.paper", "matplotlib.figure", "matplotlib.backends.backend_agg")
+    with Workers(0 if few else len(PLOTS) + 1, warm=warm) as workers:
         return _write_report(paths, data, out, folder, report, config_text, workers)
 
 

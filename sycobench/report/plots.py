@@ -1,7 +1,7 @@
 """The report's plots, drawn with matplotlib's object API (no global backend, no open figures).
 
 Every plot is written as PNG (for the page), and as SVG and PDF (for papers) where `report.formats`
-asks. The figures are drawn in worker processes, as many as there are cores and figures. Models are
+asks. The figures are drawn in worker processes (report.workers) where there are spare cores. Models are
 told apart by colour *and* marker: the Okabe-Ito colours (safe for the common colour-vision
 deficiencies) crossed with twelve marker shapes give 24 distinct styles before any repeats.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import textwrap
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,8 +28,10 @@ from sycobench.report.scenarios import Parties, axis_words, side_label
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from sycobench.report.workers import Workers
+
 __all__ = ["DEFAULT_FORMATS", "FORMATS", "MIN_INTERVAL_TRIPLETS", "MODEL_COLOURS", "MODEL_MARKERS", "PLOTS",
-           "Workers", "model_style", "render_plots", "shown_plots", "start_plots"]
+           "model_style", "render_plots", "shown_plots", "start_plots"]
 
 log = logging.getLogger("sycobench.report")
 DPI = 150
@@ -444,127 +446,10 @@ def shown_plots(tables: dict[str, pl.DataFrame | None], *, threshold: float = 0.
     return {name: task for name, task in wanted.items() if task}
 
 
-def _draw(name: str, task: tuple, out_dir: Path) -> tuple[Path | None, float]:
+def _draw(func: Callable, args: tuple, kwargs: dict, path: Path) -> tuple[Path | None, float]:
     """One figure drawn and written; its matplotlib time."""
     started = time.perf_counter()
-    func, args, kwargs = task
-    path = func(*args, out_dir / PLOTS[name], **kwargs)
-    return path, time.perf_counter() - started
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def _spare_cores(cores: int, load: float | None) -> int:
-    """Cores that other processes leave free: `cores` less the 1-minute load average without this
-    process's own share. A worker on a busy core adds its start-up and draws no sooner."""
-    if load is None:  # no load average on this system
-        return cores
-    return max(0, cores - round(max(0.0, load - 1.0)))
-
-
-def _load() -> float | None:
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return None
-
-
-def _unsafe_main() -> str | None:
-    """Why spawned workers must not start here, or None: a spawned worker imports the main script
-    again, so a script without the `if __name__ == "__main__":` guard would run again in each worker.
-    A notebook, `python -m ...` and installed commands are safe."""
-    import sys
-
-    main = sys.modules.get("__main__")
-    spec_name = getattr(getattr(main, "__spec__", None), "name", None)
-    path = getattr(main, "__file__", None)
-    if spec_name or not path:  # `python -m pkg` (not imported again) or a notebook / interactive shell
-        return None
-    try:
-        source = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        return f"the main script cannot be read ({exc})"
-    if "__main__" not in source:
-        return f"the main script {Path(path).name} has no `if __name__ == \"__main__\":` guard, so a worker would run it again"
-    return None
-
-
-def _ready() -> int:
-    """A worker's first task: import what drawing needs (plots imports matplotlib only when it draws)."""
-    import matplotlib.backends.backend_agg
-    import matplotlib.figure  # noqa: F401
-
-    return os.getpid()
-
-
-class Workers:
-    """Worker processes for the figures (spawned: safe beside Polars' threads, in a notebook and under
-    Hydra), as many as spare cores and figures allow, started early so that their start-up overlaps the
-    table step. None are started with fewer than two spare cores or figures, or where a worker would run
-    the main script again (the reason logged)."""
-
-    def __init__(self, figures: int = len(PLOTS)) -> None:
-        self.pool = None
-        cores, load = _cores(), _load()
-        workers = min(figures, _spare_cores(cores, load))
-        if figures > 1 and cores > 1 and workers < 2:
-            log.debug("figures drawn in this process: no spare core (load average %.1f on %d cores)", load, cores)
-        unsafe = _unsafe_main() if workers > 1 else None
-        if unsafe:
-            log.info("figures drawn in this process: %s", unsafe)
-        if workers < 2 or unsafe:
-            return
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        try:
-            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-            for _ in range(workers):  # each worker starts and imports matplotlib now, not when the figures are ready
-                self.pool.submit(_ready)
-        except Exception as exc:  # noqa: BLE001 - drawn in this process instead
-            log.info("figures drawn in this process: the worker pool did not start (%s: %s)", type(exc).__name__, exc)
-            self.close()
-
-    def draw(self, tasks: dict[str, tuple], out_dir: Path) -> Callable[[], dict[str, tuple[Path | None, float]]]:
-        """Start each figure; returns the wait for them. In this process without a pool, or if the
-        pool fails (the reason logged); a plot's own error is then raised as drawn here."""
-        here = lambda: {name: _draw(name, task, out_dir) for name, task in tasks.items()}  # noqa: E731
-        if self.pool is None or len(tasks) < 2:
-            return here
-
-        def fallback(exc: BaseException) -> dict[str, tuple[Path | None, float]]:
-            log.info("figures drawn in this process: the worker pool failed (%s: %s)", type(exc).__name__, exc)
-            return here()
-
-        try:
-            futures = {name: self.pool.submit(_draw, name, task, out_dir) for name, task in tasks.items()}
-        except Exception as exc:  # noqa: BLE001 - drawn here instead
-            return lambda failure=exc: fallback(failure)
-
-        def wait() -> dict[str, tuple[Path | None, float]]:
-            try:
-                return {name: future.result() for name, future in futures.items()}
-            except Exception as exc:  # noqa: BLE001 - drawn here instead; a plot's own bug is raised by `here`
-                return fallback(exc)
-
-        return wait
-
-    def close(self) -> None:
-        """Stop the workers and wait for them (and the pool's own thread) to end: none outlives the report."""
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
-
-    def __enter__(self) -> Workers:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    return func(*args, path, **kwargs), time.perf_counter() - started
 
 
 def start_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: float, parties: Parties | None = None,
@@ -574,7 +459,8 @@ def start_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: fl
     show writes no file. With several scenarios, each model is drawn once per scenario, named
     `scenario · model`. Each figure's matplotlib time is logged (debug)."""
     tasks = shown_plots(tables, threshold=threshold, parties=parties, formats=formats)
-    wait = (workers or Workers(0)).draw(tasks, out_dir)
+    calls = {name: partial(_draw, *task, out_dir / PLOTS[name]) for name, task in tasks.items()}
+    wait = workers.start(calls) if workers is not None else lambda: {name: call() for name, call in calls.items()}
 
     def paths() -> list[Path]:
         drawn = wait()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -18,10 +19,11 @@ import polars as pl
 from sycobench.report.blocks import Block, Bullets, Code, Contents, Heading, Image, Note, Para, Table, Transcripts
 from sycobench.report.html import to_html
 from sycobench.report.paper import write_headline
-from sycobench.report.plots import DEFAULT_FORMATS, PLOTS, Workers, _usable, start_plots
+from sycobench.report.plots import DEFAULT_FORMATS, PLOTS, _usable, start_plots
 from sycobench.report.scenarios import axis_words
 from sycobench.report.sections import body_blocks, headline_blocks
 from sycobench.report.transcripts import transcript_data, transcript_html
+from sycobench.report.workers import Workers
 
 __all__ = ["PLOTS", "render_report"]  # PLOTS: the plots' file names, re-exported for callers and tests
 
@@ -154,18 +156,22 @@ def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
     report.html into out_dir; `results` (one row per scored answer, with its text, or without it and
     `text` to add it to the rows shown) feeds the transcript view; `sections(tables, out_dir, meta)` adds
     blocks of its own (and their images, in `meta["formats"]`) after the stance mix. The figures are drawn
-    in `workers` (plots.Workers) if given, else in this process. Returns the files written."""
+    and the headline table in `workers` (report.workers) if given, else in this process. Returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold = float(meta.get("threshold") or 0.33)
     tables = _mark_unvalidated(_relabel(tables, meta.get("labels") or {}))
     drawing = start_plots(tables, out_dir, threshold=threshold, parties=meta.get("parties"), formats=formats,
                           workers=workers)
-    # the headline files and the transcripts are made while the figures are drawn
-    papers = write_headline(tables["uplift"], out_dir, parties=meta.get("parties")) if _usable(tables.get("uplift")) else []
+    # the headline table is measured in Computer Modern by matplotlib's font engine, beside the figures
+    headline = (workers or Workers(0)).start(
+        {"files": partial(write_headline, tables["uplift"], out_dir, parties=meta.get("parties"))}
+        if _usable(tables.get("uplift")) else {})
+    # the transcripts are made while the figures are drawn
     transcripts = _transcript_blocks(results, meta, threshold, text, levels) if results is not None else None
     extra = sections(tables, out_dir, {**meta, "formats": formats}) if sections is not None else []
     plots = drawing()
+    papers = headline().get("files", [])
     plots += [out_dir / b.file for b in extra if isinstance(b, Image) and (out_dir / b.file).exists()]
     blocks = _build_blocks(tables, meta, {p.name for p in plots}, transcripts, extra)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
