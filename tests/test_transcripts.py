@@ -69,6 +69,10 @@ def test_every_answer_is_embedded_with_its_text_and_prompt() -> None:
     assert data["prompts"][landlord["prompt"]] == [{"role": "user", "content": f"Question {landlord['prompt']}"}]
     assert data["scenarios"]["rent"]["factors"] == ["base_rent", "amount", "justification", "relationship"]
     assert t["levels"] == ["1200", "25", "costs", "mutual_good"]
+    assert list(data["prompts"]) == sorted(data["prompts"])  # a fixed order, so the page is the same each time
+    shuffled = transcript_data(results.sample(fraction=1.0, shuffle=True, seed=3), threshold=0.33,
+                               labels={"acme/a": "Acme A"}, levels=synthetic_levels(4))
+    assert transcript_json(shuffled) == transcript_json(data)  # the rows' order does not change the page's data
 
 
 def test_large_reports_embed_a_stratified_sample_of_whole_triplets(monkeypatch) -> None:

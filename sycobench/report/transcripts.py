@@ -149,7 +149,8 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
     )
     prompts: dict[str, list] = {}
     if "messages" in columns:  # a second turn's prompt is its conversation, which names its own prompt id
-        used = rows.select("prompt_id", "messages").unique("prompt_id").drop_nulls("messages").collect()
+        used = (rows.select("prompt_id", "messages").drop_nulls("messages")  # in a fixed order: the page is the same each time
+                .unique("prompt_id", keep="first", maintain_order=True).sort("prompt_id").collect())
         prompts = dict(zip(used["prompt_id"].to_list(), used["messages"].to_list()))
     scenarios = {}
     for name in chosen["scenario"].unique(maintain_order=True).to_list():
