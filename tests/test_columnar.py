@@ -282,3 +282,64 @@ def test_a_torn_or_corrupt_source_gets_no_copy(tmp_path, sweep) -> None:
     assert write_copy(job_dir, "run") is None and not copy_path(job_dir, "run").exists()
     (tmp_path / "empty").mkdir()
     assert write_copies(tmp_path / "empty") == []
+
+
+def _counting(produced: dict, started: list, m: int, items: int, *, fail_at: int | None = None):
+    def make():
+        started.append(m)
+        for i in range(items):
+            if i == fail_at:
+                raise ValueError(f"maker {m} broke at {i}")
+            produced[m] = i + 1
+            time.sleep(0.001 * ((m * 7 + i) % 3))  # makers finish in no fixed order
+            yield (m, i)
+    return make
+
+
+def _threads_settle(before: int) -> bool:
+    import threading
+
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return threading.active_count() <= before
+
+
+def test_makers_read_ahead_on_threads_give_their_items_in_order_and_only_a_few_ahead() -> None:
+    """The sweep's text is made a few jobs at once (collect.in_order): the items come maker after
+    maker, each maker at most `depth` items (and the one in its hand) ahead of the reader, and at most
+    `ahead` makers beyond the one read are started."""
+    import threading
+
+    from sycobench.report.collect import in_order
+
+    before = threading.active_count()
+    produced, started = {}, []
+    makers = [_counting(produced, started, m, 6) for m in range(7)]
+    got = []
+    for m, i in in_order(makers, ahead=2, depth=1):
+        assert produced[m] <= i + 1 + 1 + 1  # the item read, one queued, one in the maker's hand
+        assert max(started) <= m + 2  # makers beyond `ahead` wait for a thread
+        got.append((m, i))
+    assert got == [(m, i) for m in range(7) for i in range(6)]
+    assert _threads_settle(before)
+    assert list(in_order([_counting({}, [], 0, 3)])) == [(0, 0), (0, 1), (0, 2)]  # one maker: no thread
+
+
+def test_a_makers_error_is_raised_in_turn_and_closing_early_stops_the_threads() -> None:
+    import threading
+
+    from sycobench.report.collect import in_order
+
+    before = threading.active_count()
+    makers = [_counting({}, [], m, 4, fail_at=2 if m == 1 else None) for m in range(5)]
+    got = []
+    with pytest.raises(ValueError, match="maker 1 broke at 2"):
+        for item in in_order(makers, ahead=3, depth=1):
+            got.append(item)
+    assert got == [(0, 0), (0, 1), (0, 2), (0, 3), (1, 0), (1, 1)]  # everything made before the error
+    assert _threads_settle(before)
+    reader = in_order([_counting({}, [], m, 50) for m in range(6)], ahead=3, depth=1)
+    assert next(reader) == (0, 0)
+    reader.close()  # a reader that stops early (a failed sink) leaves no thread behind
+    assert _threads_settle(before)
