@@ -6,11 +6,13 @@ setting (e.g. `model.sycophancy=0,0.5`) become separate rows, labelled by that o
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -20,7 +22,7 @@ import polars as pl
 from sycobench.errors import ConfigError
 from sycobench.report.load import (RENT, SCORE_SCHEMA, TEXT_COLUMNS, JobParties, load_calls, load_factors, load_results,
                                    load_text, texted_blocks, with_text)
-from sycobench.store import SCORES, JobFolder, find_jobs, lazy_frames
+from sycobench.store import RUN, SCORES, JobFolder, find_jobs, lazy_frames
 
 __all__ = ["Collected", "NoScores", "collect", "job_label"]
 
@@ -29,6 +31,7 @@ _NOT_MODEL = ("model.id", "model.base_url", "model.label", "model.api_key_env", 
 
 
 _LOADERS = 8  # threads that load jobs
+_PARSING = threading.BoundedSemaphore(os.cpu_count() or 1)  # jobs whose records are parsed from JSONL at once
 T = TypeVar("T")
 _FACTORS = {"scenario": pl.String, "triplet_id": pl.String, "factor": pl.String, "level": pl.String}
 
@@ -187,9 +190,11 @@ def _load(folder: JobFolder, loaded: Loaded | None = None
         name = pl.lit(str(folder.path)).alias("job")
         calls, results = (frame.with_columns(name) for frame in loaded)
     else:
-        scores = folder.scan(SCORES, SCORE_SCHEMA).collect()  # read once, used twice
-        calls = load_calls(folder, job=str(folder.path), scores=scores, parties=parties)
-        results = load_results(folder, calls=calls, scores=scores, text=False, unscored=True)
+        parsed = folder.fresh_copy(RUN) is None or folder.fresh_copy(SCORES) is None
+        with _PARSING if parsed else nullcontext():  # JSONL parsed a job a core at a time: its buffers are large
+            scores = folder.scan(SCORES, SCORE_SCHEMA).collect()  # read once, used twice
+            calls = load_calls(folder, job=str(folder.path), scores=scores, parties=parties)
+            results = load_results(folder, calls=calls, scores=scores, text=False, unscored=True)
     return calls, results, load_factors(folder, parties), parties, *load_text(folder)
 
 
