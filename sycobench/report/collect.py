@@ -82,7 +82,15 @@ class Collected:
         jobs at once (in_order)."""
         rows = rows.collect()
         makers = [partial(self._by_job, part, few=True) for _, part in rows.group_by("job", maintain_order=True)]
-        return pl.concat([pl.DataFrame(schema=self._text_schema(rows)), *in_order(makers)], how="diagonal_relaxed").lazy()
+        return pl.concat([pl.DataFrame(schema=self._text_schema(rows)), *in_order(makers, ahead=self._ahead())],
+                         how="diagonal_relaxed").lazy()
+
+    def _ahead(self) -> int:
+        """Jobs whose text is read ahead: a few from columnar copies; one where a job's JSONL is parsed
+        (its buffers are large: four at once held 100 MB more at a million answers)."""
+        copies = all(folder.fresh_copy(RUN) is not None and folder.fresh_copy(SCORES) is not None
+                     for folder, _ in self.folders.values())
+        return 4 if copies else 1
 
     def _text_schema(self, rows: pl.DataFrame) -> pl.Schema:
         """The columns `with_text` gives `rows`, from the plan alone: collecting it, even for no rows,
@@ -107,7 +115,8 @@ class Collected:
 
         def frames() -> Iterator[pl.DataFrame]:
             jobs = results.select("job").with_row_index("_row").group_by("job", maintain_order=True).agg("_row")
-            for frame in in_order([partial(blocks, job, rows) for job, rows in zip(jobs["job"], jobs["_row"])]):
+            makers = [partial(blocks, job, rows) for job, rows in zip(jobs["job"], jobs["_row"])]
+            for frame in in_order(makers, ahead=self._ahead()):
                 yield frame if frame.schema == schema else frame.cast(dict(schema))
 
         return lazy_frames(frames, schema)
