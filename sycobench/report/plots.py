@@ -24,11 +24,10 @@ from sycobench.config import PLOT_FORMATS
 from sycobench.logs import quieted
 from sycobench.report.layout import TICK, axes_at, lines_height, text_width, title_on_top, write_png
 from sycobench.report.scenarios import Parties, axis_words, side_label
+from sycobench.report.workers import Workers
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from sycobench.report.workers import Workers
 
 __all__ = ["DEFAULT_FORMATS", "FORMATS", "MIN_INTERVAL_TRIPLETS", "MODEL_COLOURS", "MODEL_MARKERS", "PLOTS",
            "model_style", "render_plots", "shown_plots", "start_plots"]
@@ -459,8 +458,8 @@ def start_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: fl
     show writes no file. With several scenarios, each model is drawn once per scenario, named
     `scenario · model`. Each figure's matplotlib time is logged (debug)."""
     tasks = shown_plots(tables, threshold=threshold, parties=parties, formats=formats)
-    calls = {name: partial(_draw, *task, out_dir / PLOTS[name]) for name, task in tasks.items()}
-    wait = workers.start(calls) if workers is not None else lambda: {name: call() for name, call in calls.items()}
+    wait = (workers or Workers(0)).start({name: partial(_draw, *task, out_dir / PLOTS[name])
+                                          for name, task in tasks.items()})
 
     def paths() -> list[Path]:
         drawn = wait()
