@@ -99,8 +99,8 @@ class Collected:
 
     def results_with_text(self, results: pl.DataFrame, levels: pl.DataFrame) -> pl.LazyFrame:
         """Every row of `results` with its text and its triplet's factor levels (`levels`: load.factor_map's),
-        one job at a time, each job's answers read once, a block at a time (load.texted_blocks): memory
-        holds one block's text."""
+        job after job, each job's answers read once, a block at a time (load.texted_blocks), the next jobs'
+        blocks made meanwhile (in_order): memory holds a few blocks' text, never a job's."""
         on = ["scenario", "triplet_id"]
         schema = self.with_text(results.head(0).lazy()).join(levels.lazy(), on=on, how="left").collect_schema()
 
