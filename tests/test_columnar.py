@@ -343,3 +343,22 @@ def test_a_makers_error_is_raised_in_turn_and_closing_early_stops_the_threads() 
     assert next(reader) == (0, 0)
     reader.close()  # a reader that stops early (a failed sink) leaves no thread behind
     assert _threads_settle(before)
+
+
+def test_records_that_move_while_the_report_reads_their_text_are_named(sweep, tmp_path) -> None:
+    """A block's rows are taken by their row numbers, found first: if the records moved in between, the
+    report stops with the file's name instead of giving answers another answer's text."""
+    from sycobench.errors import DataError
+    from sycobench.report.load import factor_map, load_factors, texted_blocks
+
+    job = tmp_path / "job"
+    shutil.copytree(sweep / "0", job)
+    folder = JobFolder(job)
+    results = load_results(folder, text=False)
+    blocks, _ = texted_blocks(results, folder, factor_map(load_factors(folder)).collect(), rows=5)
+    assert sum(frame.height for frame in blocks()) == results.height
+    read = folder.blocks
+    folder.blocks = lambda *args, **kwargs: (block.slice(1) if i == 1 else block  # a line gone from the second block
+                                             for i, block in enumerate(read(*args, **kwargs)))
+    with pytest.raises(DataError, match="run.jsonl changed while its answers were being read"):
+        list(blocks())

@@ -18,7 +18,7 @@ import polars as pl
 
 from sycobench.errors import DataError
 from sycobench.records import ANSWER_KEY, RUN_FIELDS, SCORE_FIELDS
-from sycobench.store import RUN, SCORES, JobFolder, lazy_frames
+from sycobench.store import ROW, RUN, SCORES, JobFolder, first_rows, lazy_frames, take_rows
 
 __all__ = ["RUN_SCHEMA", "SCORE_SCHEMA", "TEXT_COLUMNS", "TURN_COLUMNS", "JobParties", "factor_map", "load_calls",
            "load_factors", "load_results", "load_text", "protocol_of", "sink_with_text", "texted_blocks",
@@ -238,28 +238,25 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
     # read once, not once a block: a scorer with no reply (offline) adds nothing, and a judge's replies are short
     replies = replies.filter(pl.col("raw").is_not_null()).with_columns(*name).collect()
 
-    def texted(part: Frame, block: Frame, replies: Frame) -> Frame:  # eager on a block: a plan costs more than its joins
+    def texted(part: Frame, block: Frame, replies: Frame) -> Frame:  # eager on a block: a plan cost more than its joins
         return with_text(part, block, replies).join(levels.lazy() if isinstance(part, pl.LazyFrame) else levels,
                                                     on=["scenario", "triplet_id"], how="left", maintain_order="left")
 
     def blocks() -> Iterator[pl.DataFrame]:
-        # each row's answer is found once, by its record's position (a line duplicated by hand: the first
-        # success); a block then takes its rows' text by position, with no search of the text
-        first = (folder.scan(RUN, ["model_id", "prompt_id", "k", "error"]).with_row_index("_row")
-                 .filter(pl.col("error").is_null()).with_columns(*name).group_by(KEY).agg(pl.col("_row").min()).collect())
+        # each row's answer is found once, by its record's row number (as the scoring loop finds them), and a
+        # block of records gives its rows their text by position: the text is never searched
+        first = first_rows(folder.scan(RUN, [*KEY, "error"])).with_columns(*name).collect()
         placed = results.join(first, on=KEY, how="left", maintain_order="left")
-        found = placed.filter(pl.col("_row").is_not_null()).sort("_row", maintain_order=True)
-        at, start = found["_row"], 0
-        for block in folder.blocks(RUN, _RUN_TEXT, rows=rows):
-            end = start + block.height
-            lo, hi = at.search_sorted(start, "left"), at.search_sorted(end, "left")
-            if hi > lo:
-                part = found.slice(lo, hi - lo)
-                taken = block.drop("error").with_columns(*name)[part["_row"].unique(maintain_order=True) - start]
-                yield texted(part.drop("_row"), _with_prompts(taken, prompts),
-                             replies.join(taken.select(KEY), on=KEY, how="semi"))
-            start = end
-        rest = placed.filter(pl.col("_row").is_null()).drop("_row")
+        found = placed.filter(pl.col(ROW).is_not_null()).sort(ROW, maintain_order=True)
+        for lo, hi, taken in take_rows(found[ROW], folder.blocks(RUN, _RUN_TEXT, rows=rows)):
+            part, taken = found.slice(lo, hi - lo), taken.with_columns(*name)
+            if not taken.select(KEY).equals(part.select(KEY)):  # rows moved: the records changed while being read
+                raise DataError(f"{folder.records(RUN)} changed while its answers were being read; "
+                                "write the report again")
+            taken = taken.drop("error").unique(KEY, maintain_order=True)
+            yield texted(part.drop(ROW), _with_prompts(taken, prompts),
+                         replies.join(taken.select(KEY), on=KEY, how="semi"))
+        rest = placed.filter(pl.col(ROW).is_null()).drop(ROW)
         if rest.height:  # no successful answer in the run records (not written by a job): the row, without text
             yield texted(rest, answers.head(0).collect(), replies.clear())
 

@@ -8,12 +8,14 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["RUN", "SCORES", "JobFolder", "JsonlWriter", "ReportFolder", "SweepFolder", "claim_dir", "find_jobs", "lazy_frames",
-           "read_blocks", "read_frame", "read_jsonl", "register_resolver", "results_file", "stream_frame"]
+__all__ = ["ROW", "RUN", "SCORES", "JobFolder", "JsonlWriter", "ReportFolder", "SweepFolder", "claim_dir", "find_jobs",
+           "first_rows", "lazy_frames", "read_blocks", "read_frame", "read_jsonl", "register_resolver", "results_file",
+           "stream_frame", "take_rows"]
 
 _HOME = {"RUN": "folder", "SCORES": "folder", "JobFolder": "folder", "SweepFolder": "folder", "find_jobs": "folder", "results_file": "folder", "ReportFolder": "folder",
          "claim_dir": "dirs", "register_resolver": "dirs", "JsonlWriter": "jsonl", "lazy_frames": "jsonl",
-         "read_blocks": "jsonl", "read_frame": "jsonl", "read_jsonl": "jsonl", "stream_frame": "jsonl"}
+         "read_blocks": "jsonl", "read_frame": "jsonl", "read_jsonl": "jsonl", "stream_frame": "jsonl",
+         "ROW": "pending", "first_rows": "pending", "take_rows": "pending"}
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,7 @@ memory whole, and no set of every answer's key is kept in Python.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +15,14 @@ import polars as pl
 from sycobench.errors import DataError
 from sycobench.records import ANSWER_KEY, RUN_FIELDS, Answer
 
-__all__ = ["ANSWER_COLUMNS", "Pending"]
+__all__ = ["ANSWER_COLUMNS", "ROW", "Pending", "first_rows", "take_rows"]
 
 _KEY = list(ANSWER_KEY)
 # What a scorer reads of each answer (the text, but never the params or the call accounting).
 ANSWER_COLUMNS = {name: RUN_FIELDS[name] for name in (
     "run_id", "job_id", "model_id", "prompt_id", "triplet_id", "scenario", "perspective", "k", "error",
     "response_text", "turn", "messages")}
-_ROW = "_row"
+ROW = "_row"  # a record's row number in its file
 
 
 class Pending:
@@ -38,11 +38,7 @@ class Pending:
     def __init__(self, runs: pl.LazyFrame, done: pl.DataFrame, *, blocks: Callable[[], Iterator[pl.DataFrame]],
                  prompts: Callable[[], pl.DataFrame], source: Path) -> None:
         self._blocks, self._prompts, self._source = blocks, prompts, source
-        self._pending = (
-            runs.with_row_index(_ROW).filter(pl.col("error").is_null())
-            .unique(_KEY, keep="first", maintain_order=True)
-            .join(done.lazy(), on=_KEY, how="anti").select(_ROW).collect()[_ROW].sort()
-        )
+        self._pending = first_rows(runs).join(done.lazy(), on=_KEY, how="anti").select(ROW).collect()[ROW].sort()
         self.total = self._pending.len()
 
     def __len__(self) -> int:
@@ -56,17 +52,29 @@ class Pending:
         if not self.total:
             return
         prompts = self._prompts()
-        wanted, start = self._pending, 0
-        for block in self._blocks():
-            end = start + block.height
-            lo, hi = wanted.search_sorted(start, side="left"), wanted.search_sorted(end, side="left")
-            if hi > lo:
-                picked = block[wanted.slice(lo, hi - lo) - start]
-                if picked["error"].null_count() != picked.height:  # rows moved: the file changed under the lock
-                    raise DataError(f"{self._source} changed while its answers were being scored; "
-                                    "score again")
-                yield _answers(picked, prompts)
-            start = end
+        for _, _, picked in take_rows(self._pending, self._blocks()):
+            if picked["error"].null_count() != picked.height:  # rows moved: the file changed under the lock
+                raise DataError(f"{self._source} changed while its answers were being scored; score again")
+            yield _answers(picked, prompts)
+
+
+def first_rows(runs: pl.LazyFrame) -> pl.LazyFrame:
+    """Each answer's key and its row number (ROW) in the run records: its first successful line, so a key
+    answered twice counts once. `runs`: the records' key and `error` columns, in file order."""
+    return (runs.with_row_index(ROW).filter(pl.col("error").is_null())
+            .unique(_KEY, keep="first", maintain_order=True).drop("error"))
+
+
+def take_rows(wanted: pl.Series, blocks: Iterable[pl.DataFrame]) -> Iterator[tuple[int, int, pl.DataFrame]]:
+    """The records numbered `wanted` (sorted; a number may repeat) of a file read `blocks` at a time: for
+    each block that holds some, where they sit in `wanted` (`lo`, `hi`) and those records, in that order."""
+    start = 0
+    for block in blocks:
+        end = start + block.height
+        lo, hi = wanted.search_sorted(start, side="left"), wanted.search_sorted(end, side="left")
+        if hi > lo:
+            yield lo, hi, block[wanted.slice(lo, hi - lo) - start]
+        start = end
 
 
 def _answers(block: pl.DataFrame, prompts: pl.DataFrame) -> list[Answer]:
