@@ -362,3 +362,14 @@ def test_records_that_move_while_the_report_reads_their_text_are_named(sweep, tm
                                              for i, block in enumerate(read(*args, **kwargs)))
     with pytest.raises(DataError, match="run.jsonl changed while its answers were being read"):
         list(blocks())
+
+
+def test_a_sweep_parsed_from_jsonl_reads_its_text_one_job_at_a_time(sweep, tmp_path) -> None:
+    """Text is read a few jobs ahead from columnar copies, one job at a time where a job's JSONL is parsed
+    (its parse buffers are large); collect knows which it did, without looking at the files again."""
+    assert not collect([sweep]).parsed and collect([sweep])._ahead() > 1
+    plain = tmp_path / "plain"
+    shutil.copytree(sweep, plain)
+    _jsonl_only(plain / "1")
+    data = collect([plain])
+    assert data.parsed and data._ahead() == 1

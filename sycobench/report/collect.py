@@ -51,6 +51,7 @@ class Collected:
     factors: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=_FACTORS))  # scenario, triplet_id, factor, level
     parties: dict[str, JobParties] = field(default_factory=dict)  # scenario -> its parties
     folders: dict[str, tuple[JobFolder, str | None]] = field(default_factory=dict)  # job -> its folder, its model's label
+    parsed: bool = False  # a job's records were parsed from JSONL (it had no fresh columnar copies)
 
     def with_text(self, frame: pl.LazyFrame, *, jobs: list[str] | None = None,
                   prompts: pl.Series | None = None) -> pl.LazyFrame:
@@ -88,9 +89,7 @@ class Collected:
     def _ahead(self) -> int:
         """Jobs whose text is read ahead: a few from columnar copies; one where a job's JSONL is parsed
         (its buffers are large: four at once held 100 MB more at a million answers)."""
-        copies = all(folder.fresh_copy(RUN) is not None and folder.fresh_copy(SCORES) is not None
-                     for folder, _ in self.folders.values())
-        return 4 if copies else 1
+        return 1 if self.parsed else 4
 
     def _text_schema(self, rows: pl.DataFrame) -> pl.Schema:
         """The columns `with_text` gives `rows`, from the plan alone: collecting it, even for no rows,
@@ -193,8 +192,10 @@ Loaded = tuple[pl.DataFrame, pl.DataFrame]  # a job's load_calls and load_result
 
 
 def _load(folder: JobFolder, loaded: Loaded | None = None
-          ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, JobParties, pl.LazyFrame, pl.LazyFrame]:
+          ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, JobParties, pl.LazyFrame, pl.LazyFrame, bool]:
+    """The job's frames, and whether its records were parsed from JSONL."""
     parties = JobParties.of(folder)
+    parsed = False
     if loaded is not None:  # read by the job's own table step a moment ago
         name = pl.lit(str(folder.path)).alias("job")
         calls, results = (frame.with_columns(name) for frame in loaded)
@@ -204,7 +205,7 @@ def _load(folder: JobFolder, loaded: Loaded | None = None
             scores = folder.scan(SCORES, SCORE_SCHEMA).collect()  # read once, used twice
             calls = load_calls(folder, job=str(folder.path), scores=scores, parties=parties)
             results = load_results(folder, calls=calls, scores=scores, text=False, unscored=True)
-    return calls, results, load_factors(folder, parties), parties, *load_text(folder)
+    return calls, results, load_factors(folder, parties), parties, *load_text(folder), parsed
 
 
 def collect(paths: list[Path], *, loaded: dict[Path, Loaded] | None = None) -> Collected:
@@ -216,6 +217,7 @@ def collect(paths: list[Path], *, loaded: dict[Path, Loaded] | None = None) -> C
     labels: dict[str, str] = {}
     parties: dict[str, JobParties] = {}
     folders: dict[str, tuple[JobFolder, str | None]] = {}
+    parsed = False
     for path in paths:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or folder")
@@ -258,7 +260,8 @@ def collect(paths: list[Path], *, loaded: dict[Path, Loaded] | None = None) -> C
                          "choices": folder.choices(), "overrides": " ".join(overrides)})
             if frames is None:
                 continue
-            job_calls, job_results, job_factors, job_parties, job_answers, job_replies = frames
+            job_calls, job_results, job_factors, job_parties, job_answers, job_replies, job_parsed = frames
+            parsed = parsed or job_parsed
             factors.append(job_factors)
             parties.setdefault(job_parties.scenario, job_parties)
             display = _model_label(job_calls)
@@ -281,7 +284,7 @@ def collect(paths: list[Path], *, loaded: dict[Path, Loaded] | None = None) -> C
         all_calls = pl.concat([target, all_calls.filter(~keyed)], how="diagonal_relaxed")
     levels = pl.concat([pl.DataFrame(schema=_FACTORS), *factors], how="diagonal_relaxed").unique(maintain_order=True)
     return Collected(merged, all_calls, pl.DataFrame(jobs), sources, _unique_labels(labels), texts, levels, parties,
-                     folders)
+                     folders, parsed)
 
 
 def _protocols(*frames: list[pl.DataFrame]) -> list[str]:
