@@ -23,7 +23,6 @@ from pathlib import Path
 
 import polars as pl
 
-from sycobench.heap import give_back
 from sycobench.report.load import RENT
 from sycobench.report.scenarios import Parties
 
@@ -208,10 +207,8 @@ def transcript_html(data: dict) -> str:
         note = (f'<p class="tv-note">This page shows a stratified sample: {counts["triplets_shown"]:,} of '
                 f'{counts["triplets"]:,} triplets ({counts["answers_shown"]:,} of {counts["answers"]:,} scored '
                 f"answers, the same share from every model and scorer). Every answer is in results.parquet.</p>")
-    page = "".join([f'<section id="tv-view"><style>{css}</style>{note}'
+    return "".join([f'<section id="tv-view"><style>{css}</style>{note}'
                     f'<div id="tv-controls"></div><p id="tv-status" aria-live="polite"></p><div id="tv-list"></div>'
                     f'<div id="tv-pager"></div>'
                     f'<script type="application/json" id="tv-data">', *_json_parts(data),
                     f"</script><script>{js}</script></section>"])
-    give_back()  # the pieces' pages, below blocks still in use, before the report page is put together
-    return page
