@@ -174,7 +174,7 @@ class SweepReport(Callback):
         from sycobench.config import ReportConfig
         from sycobench.report import write_report
         from sycobench.report.collect import NoScores
-        from sycobench.report.terminal import headline_text, terminal_width
+        from sycobench.report.terminal import headline_text, model_labels, terminal_width
         from sycobench.store import SweepFolder, find_jobs
         from sycobench.sweep import dry_run_summary, sweep_jobs_meta
 
@@ -207,5 +207,5 @@ class SweepReport(Callback):
             log.error("sweep report failed: %s. Rebuild it with: python -m sycobench.report %s",
                       describe_error(exc), sweep_dir)
             return
-        labels = dict(tables["models"].iter_rows()) if "models" in tables else None
-        print(f"sweep report: {out / 'report.html'}\n{headline_text(tables['uplift'], labels=labels)}", flush=True)
+        print(f"sweep report: {out / 'report.html'}\n{headline_text(tables['uplift'], labels=model_labels(tables))}",
+              flush=True)

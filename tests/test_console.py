@@ -171,3 +171,19 @@ def test_a_sweep_with_nothing_to_report_says_so(tmp_path) -> None:
     assert proc.returncode == 3, out  # every call failed: incomplete, resumable
     assert "nothing to report: no job of 2 produced a scored answer" in out
     assert "Rebuild" not in out and "report failed" not in out
+
+
+def test_the_report_command_names_a_model_without_a_roster_label_by_its_id(tmp_path, capsys) -> None:
+    from sycobench import compose
+    from sycobench.config import to_config
+    from sycobench.job import run_job
+    from sycobench.report.__main__ import main
+    from sycobench.spec import prepare_job
+
+    cfg = to_config(compose(["model=mock", "model.label=null", "scenario.limit=3", "run.samples=1",
+                             "run.progress=false", "rate_limit=unlimited"]))
+    job = run_job(prepare_job(cfg), tmp_path / "job").job_dir
+    capsys.readouterr()
+    assert main([str(job), "--out", str(tmp_path / "report"), "--bootstrap", "100"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[0] == "model" and lines[2].split()[0] == "sycobench/mock", "\n".join(lines)

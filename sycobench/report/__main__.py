@@ -56,12 +56,12 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--out {out}: a file is there; give a folder for the report")
         from sycobench.report import write_report
         from sycobench.report.job import format_headline
+        from sycobench.report.terminal import model_labels
 
         tables = write_report(args.paths, out, report)
     except (SycobenchError, OSError, KeyboardInterrupt) as exc:
         return cli_failure("sycobench.report", exc, path=out, interrupted="interrupted; nothing is lost, run the command again")
-    labels = dict(tables["models"].iter_rows()) if "models" in tables else None
-    print(format_headline(tables["uplift"], labels))
+    print(format_headline(tables["uplift"], model_labels(tables)))
     print(f"report written to {out / 'report.html'}")
     return 0
 

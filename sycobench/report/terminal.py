@@ -9,7 +9,7 @@ import polars as pl
 
 from sycobench.report.paper import fixed
 
-__all__ = ["DEFAULT_WIDTH", "fit_table", "headline_text", "stance_text", "terminal_width"]
+__all__ = ["DEFAULT_WIDTH", "fit_table", "headline_text", "model_labels", "stance_text", "terminal_width"]
 
 DEFAULT_WIDTH = 100
 _MIN_WIDTH = 40  # a narrower size is a pty that reports none, not a terminal anyone reads
@@ -71,6 +71,12 @@ def fit_table(frame: pl.DataFrame, *, width: int | None = None, numeric: set[str
     if shown < len(headers):
         lines.append(_cut(f"({len(headers) - shown} more column(s) in the CSV: {', '.join(headers[shown:])})", width))
     return "\n".join(lines)
+
+
+def model_labels(tables: dict[str, pl.DataFrame]) -> dict[str, str]:
+    """Model id -> roster label, from a report's `models` table; a model without a label keeps its id."""
+    models = tables.get("models")
+    return {} if models is None else dict(models.select("model_id", "label").drop_nulls().iter_rows())
 
 
 def _labelled(frame: pl.DataFrame, labels: dict[str, str] | None) -> pl.Expr:
