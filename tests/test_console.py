@@ -173,7 +173,7 @@ def test_a_sweep_with_nothing_to_report_says_so(tmp_path) -> None:
     assert "Rebuild" not in out and "report failed" not in out
 
 
-def test_the_report_command_names_a_model_without_a_roster_label_by_its_id(tmp_path, capsys) -> None:
+def test_the_report_command_names_a_model_without_a_roster_label_by_its_id(tmp_path, capsys, monkeypatch) -> None:
     from sycobench import compose
     from sycobench.config import to_config
     from sycobench.job import run_job
@@ -184,6 +184,7 @@ def test_the_report_command_names_a_model_without_a_roster_label_by_its_id(tmp_p
                              "run.progress=false", "rate_limit=unlimited"]))
     job = run_job(prepare_job(cfg), tmp_path / "job").job_dir
     capsys.readouterr()
+    monkeypatch.setenv("COLUMNS", "120")  # wide enough for the whole id
     assert main([str(job), "--out", str(tmp_path / "report"), "--bootstrap", "100"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[0] == "model" and lines[2].split()[0] == "sycobench/mock", "\n".join(lines)
