@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -318,6 +319,36 @@ def test_figures_drawn_in_workers_are_the_figures_drawn_here(tmp_path, caplog, m
     assert {"headline.tex", "headline.md"} <= {p.name for p in there}
     assert caplog.text.count("figure ") == len(PLOTS)  # each figure's own time, logged by its name
     assert "stance_mix.png:" in caplog.text
+
+
+def test_workers_ignore_ctrl_c_and_a_failed_report_ends_them_at_once(tmp_path, monkeypatch) -> None:
+    """A terminal's Ctrl-C reaches every process of the command: the workers leave it to the report, which
+    ends them without waiting for their work."""
+    import signal
+    import time
+    from functools import partial
+
+    from sycobench.report import workers
+
+    monkeypatch.setattr(workers, "_cores", lambda: 2)
+    monkeypatch.setattr(workers, "_load", lambda: 0.0)
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt), workers.Workers() as pool:
+        assert pool.pool is not None and signal.getsignal(signal.SIGINT) == before
+        pids = set(pool.start({str(i): os.getpid for i in range(8)})().values())
+        assert pool.start({"handler": partial(signal.getsignal, signal.SIGINT)})()["handler"] == signal.SIG_IGN
+        for pid in pids:
+            os.kill(pid, signal.SIGINT)
+        assert set(pool.start({"after": os.getpid})().values()) <= pids  # no worker died of it
+        processes = list(pool.pool._processes.values())
+        begun = tmp_path / "begun"
+        pool.start({"slow": partial(exec, f"import pathlib, time; pathlib.Path({str(begun)!r}).touch(); time.sleep(60)")})
+        while not begun.exists():
+            time.sleep(0.05)
+        started = time.monotonic()
+        raise KeyboardInterrupt
+    assert time.monotonic() - started < 10
+    assert not any(p.is_alive() for p in processes)
 
 
 @pytest.mark.parametrize(("cores", "load", "spare"), [

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +59,22 @@ def _unsafe_main() -> str | None:
     return None
 
 
+@contextmanager
+def _ctrl_c_left_here() -> Iterator[None]:
+    """Workers started inside ignore Ctrl-C (they inherit it ignored): a terminal sends it to every
+    process of the command, and this process alone stops, closing the pool, while a worker would print a
+    traceback of its own. A Ctrl-C in the few milliseconds the workers take to start is lost. Only the
+    main thread may change a signal's handling; elsewhere, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _ready(modules: tuple[str, ...]) -> int:
     """A worker's first task: import the modules its work needs."""
     from importlib import import_module
@@ -86,9 +105,10 @@ class Workers:
         from concurrent.futures import ProcessPoolExecutor
 
         try:
-            self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-            for _ in range(workers):  # each worker starts and imports now, not when its work is ready
-                self.pool.submit(_ready, warm)
+            with _ctrl_c_left_here():
+                self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+                for _ in range(workers):  # each worker starts and imports now, not when its work is ready
+                    self.pool.submit(_ready, warm)
         except Exception as exc:  # noqa: BLE001 - drawn in this process instead
             log.info("figures drawn in this process: the worker pool did not start (%s: %s)", type(exc).__name__, exc)
             self.close()
@@ -118,14 +138,23 @@ class Workers:
 
         return wait
 
-    def close(self) -> None:
-        """Stop the workers and wait for them (and the pool's own thread) to end: none outlives the report."""
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+    def close(self, *, now: bool = False) -> None:
+        """Stop the workers and wait for them (and the pool's own thread) to end: none outlives the report.
+        `now`: the report has failed or been interrupted, so the workers are ended without finishing their work."""
+        if self.pool is None:
+            return
+        if now:
+            terminate = getattr(self.pool, "terminate_workers", None)  # Python 3.14 on
+            if terminate is not None:
+                terminate()
+            else:
+                for process in list((getattr(self.pool, "_processes", None) or {}).values()):
+                    process.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = None
 
     def __enter__(self) -> Workers:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        self.close(now=kind is not None)
