@@ -373,3 +373,56 @@ def test_a_sweep_parsed_from_jsonl_reads_its_text_one_job_at_a_time(sweep, tmp_p
     _jsonl_only(plain / "1")
     data = collect([plain])
     assert data.parsed and data._ahead() == 1
+
+
+def test_a_reader_dropped_on_one_of_its_own_threads_closes_without_error() -> None:
+    """An interrupted sink may leave the reader in a reference cycle, collected by whichever thread runs the
+    collector: one of the reader's own threads among them. It must then not wait for itself."""
+    import threading
+
+    from sycobench.report.collect import in_order
+
+    before, go, reader, failed = threading.active_count(), threading.Event(), [], []
+
+    def closing():  # a maker whose thread ends up closing the reader
+        go.wait(5)
+        try:
+            reader[0].close()
+        except BaseException as exc:  # noqa: BLE001 - what the test looks for
+            failed.append(exc)
+        yield (1, 0)
+
+    reader.append(in_order([_counting({}, [], 0, 3), closing], ahead=2, depth=1))
+    assert next(reader[0]) == (0, 0)
+    go.set()
+    assert _threads_settle(before)
+    assert failed == []
+
+
+def test_results_parquet_is_replaced_only_when_whole(tmp_path) -> None:
+    """A report stopped while it streams results.parquet (Ctrl-C, a full disk, a bad record) keeps the last
+    whole file, and leaves no part of the new one; a killed writer's leftover is removed by the next."""
+    from sycobench.errors import DataError
+    from sycobench.store import lazy_frames, sink_whole
+
+    path, schema = tmp_path / "results.parquet", {"k": pl.Int64}
+
+    def frames(*ks: int):
+        return lambda: iter([pl.DataFrame({"k": [k]}, schema=schema) for k in ks])
+
+    def broken():
+        yield pl.DataFrame({"k": [5]})
+        raise DataError("a record changed while it was read")
+
+    sink_whole(lazy_frames(frames(1, 2), schema), path, row_group_size=1)
+    with pytest.raises(Exception, match="a record changed while it was read"):
+        sink_whole(lazy_frames(broken, schema), path, row_group_size=1)
+    assert pl.read_parquet(path)["k"].to_list() == [1, 2]
+    assert [p.name for p in tmp_path.iterdir()] == ["results.parquet"]
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    leftover, alive = tmp_path / f".results.parquet.{dead.stdout.strip()}.tmp", tmp_path / ".results.parquet.1.tmp"
+    leftover.write_bytes(b"PAR1 half a file")
+    alive.write_bytes(b"PAR1 another writer's")
+    sink_whole(lazy_frames(frames(3), schema), path, row_group_size=1)
+    assert pl.read_parquet(path)["k"].to_list() == [3] and not leftover.exists() and alive.exists()

@@ -16,7 +16,7 @@ from sycobench.config import ReportConfig
 from sycobench.report.collect import Collected, collect
 from sycobench.report.load import TEXT_COLUMNS, factor_map
 from sycobench.report.scenarios import present_tables
-from sycobench.store import ReportFolder
+from sycobench.store import ReportFolder, sink_whole
 
 if TYPE_CHECKING:
     from sycobench.report.workers import Workers
@@ -162,8 +162,8 @@ def _write_report(paths: list[Path], data: Collected, out: Path, folder: ReportF
     note = tables.pop("unvalidated_note", None)
     # every answer with its text and its triplet's factor levels, written one job at a time: the
     # text is never held whole
-    data.results_with_text(results, factor_map(data.factors).collect()).sink_parquet(
-        folder.results, row_group_size=8192, engine="streaming")
+    sink_whole(data.results_with_text(results, factor_map(data.factors).collect()), folder.results,
+               row_group_size=8192)
     written = present(data, tables)
     write_tables(written, out)
     calls = data.calls

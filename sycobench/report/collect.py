@@ -142,6 +142,7 @@ def in_order(makers: list[Callable[[], Iterator[T]]], *, ahead: int = 4, depth: 
         return False
 
     def run(make: Callable[[], Iterator[T]], box: queue.Queue) -> None:
+        own.add(threading.get_ident())
         try:
             for item in make():
                 if not put(box, (True, item)):
@@ -150,6 +151,7 @@ def in_order(makers: list[Callable[[], Iterator[T]]], *, ahead: int = 4, depth: 
         except BaseException as exc:  # noqa: BLE001 - raised again by the reader
             put(box, (False, exc))
 
+    own: set[int] = set()  # the pool's threads
     boxes = [queue.Queue(maxsize=depth) for _ in makers]
     pool = ThreadPoolExecutor(max_workers=ahead + 1)  # FIFO: the maker being read always has its thread
     try:
@@ -166,7 +168,8 @@ def in_order(makers: list[Callable[[], Iterator[T]]], *, ahead: int = 4, depth: 
                 break
     finally:
         stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+        # an interrupted reader may be closed by whichever thread drops it last, one of its own among them
+        pool.shutdown(wait=threading.get_ident() not in own, cancel_futures=True)
 
 
 def job_label(model_id: str, overrides: list[str]) -> str:

@@ -18,7 +18,7 @@ import polars as pl
 
 from sycobench.errors import DataError
 from sycobench.records import ANSWER_KEY, RUN_FIELDS, SCORE_FIELDS
-from sycobench.store import ROW, RUN, SCORES, JobFolder, first_rows, lazy_frames, take_rows
+from sycobench.store import ROW, RUN, SCORES, JobFolder, first_rows, lazy_frames, sink_whole, take_rows
 
 __all__ = ["RUN_SCHEMA", "SCORE_SCHEMA", "TEXT_COLUMNS", "TURN_COLUMNS", "JobParties", "factor_map", "load_calls",
            "load_factors", "load_results", "load_text", "protocol_of", "sink_with_text", "texted_blocks",
@@ -222,8 +222,8 @@ def sink_with_text(results: pl.DataFrame, folder: JobFolder, *, factors: pl.Data
     """`results` with the text behind each row (with_text) and each triplet's factor levels, written
     to the job's results.parquet one block of the job's answers at a time (texted_blocks)."""
     levels = factor_map(factors if factors is not None else load_factors(folder)).collect()
-    lazy_frames(*texted_blocks(results, folder, levels, rows=rows)).sink_parquet(
-        folder.file("results"), row_group_size=rows, engine="streaming")
+    sink_whole(lazy_frames(*texted_blocks(results, folder, levels, rows=rows)), folder.file("results"),
+               row_group_size=rows)
 
 
 def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame, *, rows: int = 8192,

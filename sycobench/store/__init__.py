@@ -10,9 +10,10 @@ from typing import Any
 
 __all__ = ["ROW", "RUN", "SCORES", "JobFolder", "JsonlWriter", "ReportFolder", "SweepFolder", "claim_dir", "find_jobs",
            "first_rows", "lazy_frames", "read_blocks", "read_frame", "read_jsonl", "register_resolver", "results_file",
-           "stream_frame", "take_rows"]
+           "sink_whole", "stream_frame", "take_rows"]
 
-_HOME = {"RUN": "folder", "SCORES": "folder", "JobFolder": "folder", "SweepFolder": "folder", "find_jobs": "folder", "results_file": "folder", "ReportFolder": "folder",
+_HOME = {"RUN": "folder", "SCORES": "folder", "JobFolder": "folder", "SweepFolder": "folder", "find_jobs": "folder",
+         "results_file": "folder", "sink_whole": "folder", "ReportFolder": "folder",
          "claim_dir": "dirs", "register_resolver": "dirs", "JsonlWriter": "jsonl", "lazy_frames": "jsonl",
          "read_blocks": "jsonl", "read_frame": "jsonl", "read_jsonl": "jsonl", "stream_frame": "jsonl",
          "ROW": "pending", "first_rows": "pending", "take_rows": "pending"}
