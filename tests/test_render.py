@@ -351,6 +351,46 @@ def test_workers_ignore_ctrl_c_and_a_failed_report_ends_them_at_once(tmp_path, m
     assert not any(p.is_alive() for p in processes)
 
 
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] == "Z"  # ended, not yet reaped
+    except (OSError, IndexError):
+        return True
+
+
+def test_workers_end_when_the_report_is_killed(tmp_path) -> None:
+    """A report ended by a signal it does not catch (`kill`, a scheduler's SIGTERM) leaves no worker behind:
+    a worker's queue would otherwise keep it waiting for work forever."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "killed.py"
+    script.write_text(
+        "import os, signal\n"
+        "from sycobench.report import workers\n"
+        "workers._cores, workers._load = (lambda: 2), (lambda: 0.0)\n"
+        "if __name__ == '__main__':\n"
+        "    pool = workers.Workers()\n"
+        "    pool.start({str(i): os.getpid for i in range(8)})()\n"
+        "    print(*pool.pool._processes, flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n")
+    out, err = tmp_path / "pids", tmp_path / "stderr"
+    with out.open("w") as fh, err.open("w") as eh:  # files, not pipes: a worker left behind would hold a pipe open
+        done = subprocess.run([sys.executable, str(script)], stdout=fh, stderr=eh, timeout=120, check=False)
+    assert done.returncode == -signal.SIGTERM, err.read_text()
+    pids = [int(p) for p in out.read_text().split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10
+    while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in pids if not _gone(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left
+
+
 @pytest.mark.parametrize(("cores", "load", "spare"), [
     (2, None, 2),  # no load average: every core
     (2, 1.0, 2),  # only this process runs

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,6 +76,17 @@ def _ctrl_c_left_here() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _end_with(parent: int) -> None:
+    """A worker's first act: a thread that ends the worker once `parent` has gone (killed, or ended by a
+    signal it does not catch), since its queue would keep it waiting for work forever."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.25)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _ready(modules: tuple[str, ...]) -> int:
     """A worker's first task: import the modules its work needs."""
     from importlib import import_module
@@ -106,7 +118,8 @@ class Workers:
 
         try:
             with _ctrl_c_left_here():
-                self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+                self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                                initializer=_end_with, initargs=(os.getpid(),))
                 for _ in range(workers):  # each worker starts and imports now, not when its work is ready
                     self.pool.submit(_ready, warm)
         except Exception as exc:  # noqa: BLE001 - drawn in this process instead
