@@ -351,6 +351,26 @@ def test_workers_ignore_ctrl_c_and_a_failed_report_ends_them_at_once(tmp_path, m
     assert not any(p.is_alive() for p in processes)
 
 
+def test_a_calls_own_error_in_a_worker_is_raised_once_and_a_dead_worker_is_replaced_here(tmp_path, caplog,
+                                                                                        monkeypatch) -> None:
+    """A figure that fails in a worker (a full disk) fails the report with its own error, not drawn again here
+    under a note that the pool failed; a worker that dies leaves its work to this process."""
+    from functools import partial
+
+    from sycobench.report import workers
+
+    monkeypatch.setattr(workers, "_cores", lambda: 2)
+    monkeypatch.setattr(workers, "_load", lambda: 0.0)
+    target = tmp_path / "no such folder" / "figure.png"
+    with caplog.at_level("INFO", logger="sycobench.report"), workers.Workers() as pool:
+        with pytest.raises(FileNotFoundError) as failed:
+            pool.start({"figure": partial(open, target, "w")})()
+        assert failed.value.filename == str(target) and "pool failed" not in caplog.text
+        dying = partial(exec, f"import os\nif os.getpid() != {os.getpid()}: os._exit(1)")  # only a worker dies of it
+        assert pool.start({"figure": dying})() == {"figure": None}
+    assert "the worker pool failed (BrokenProcessPool" in caplog.text
+
+
 def _gone(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] == "Z"  # ended, not yet reaped

@@ -128,8 +128,8 @@ class Workers:
 
     def start(self, calls: dict[str, Callable[[], Any]]) -> Callable[[], dict[str, Any]]:
         """Start each call (picklable, without arguments); returns the wait for their results, by name.
-        In this process without a pool, or if the pool fails (the reason logged); a call's own error is
-        then raised as run here."""
+        In this process without a pool, or if the pool fails (a worker dies; the reason logged). A call's
+        own error (a full disk, say) is raised as the call raised it, and nothing is run again."""
         here = lambda: {name: call() for name, call in calls.items()}  # noqa: E731
         if self.pool is None or not calls:
             return here
@@ -143,10 +143,12 @@ class Workers:
         except Exception as exc:  # noqa: BLE001 - run here instead
             return lambda failure=exc: fallback(failure)
 
+        from concurrent.futures import BrokenExecutor
+
         def wait() -> dict[str, Any]:
             try:
                 return {name: future.result() for name, future in futures.items()}
-            except Exception as exc:  # noqa: BLE001 - run here instead; a call's own bug is raised by `here`
+            except BrokenExecutor as exc:  # the pool, not the call: run here instead
                 return fallback(exc)
 
         return wait
