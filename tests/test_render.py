@@ -335,14 +335,16 @@ def test_workers_ignore_ctrl_c_and_a_failed_report_ends_them_at_once(tmp_path, m
     before = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt), workers.Workers() as pool:
         assert pool.pool is not None and signal.getsignal(signal.SIGINT) == before
-        pids = set(pool.start({str(i): os.getpid for i in range(8)})().values())
+        pool.start({str(i): os.getpid for i in range(8)})()
+        pids = set(pool.pool._processes)
         assert pool.start({"handler": partial(signal.getsignal, signal.SIGINT)})()["handler"] == signal.SIG_IGN
         for pid in pids:
             os.kill(pid, signal.SIGINT)
         assert set(pool.start({"after": os.getpid})().values()) <= pids  # no worker died of it
         processes = list(pool.pool._processes.values())
         begun = tmp_path / "begun"
-        pool.start({"slow": partial(exec, f"import pathlib, time; pathlib.Path({str(begun)!r}).touch(); time.sleep(60)")})
+        pool.start({"slow": partial(exec, f"import pathlib, time; pathlib.Path({str(begun)!r}).touch(); time.sleep(60)",
+                                    {})})
         while not begun.exists():
             time.sleep(0.05)
         started = time.monotonic()
@@ -366,7 +368,7 @@ def test_a_calls_own_error_in_a_worker_is_raised_once_and_a_dead_worker_is_repla
         with pytest.raises(FileNotFoundError) as failed:
             pool.start({"figure": partial(open, target, "w")})()
         assert failed.value.filename == str(target) and "pool failed" not in caplog.text
-        dying = partial(exec, f"import os\nif os.getpid() != {os.getpid()}: os._exit(1)")  # only a worker dies of it
+        dying = partial(exec, f"import os\nif os.getpid() != {os.getpid()}: os._exit(1)", {})  # only a worker dies
         assert pool.start({"figure": dying})() == {"figure": None}
     assert "the worker pool failed (BrokenProcessPool" in caplog.text
 
