@@ -13,7 +13,7 @@ __all__ = ["ROW", "RUN", "SCORES", "JobFolder", "JsonlWriter", "ReportFolder", "
            "sink_whole", "stream_frame", "take_rows"]
 
 _HOME = {"RUN": "folder", "SCORES": "folder", "JobFolder": "folder", "SweepFolder": "folder", "find_jobs": "folder",
-         "results_file": "folder", "sink_whole": "folder", "ReportFolder": "folder",
+         "results_file": "folder", "sink_whole": "columnar", "ReportFolder": "folder",
          "claim_dir": "dirs", "register_resolver": "dirs", "JsonlWriter": "jsonl", "lazy_frames": "jsonl",
          "read_blocks": "jsonl", "read_frame": "jsonl", "read_jsonl": "jsonl", "stream_frame": "jsonl",
          "ROW": "pending", "first_rows": "pending", "take_rows": "pending"}

@@ -5,6 +5,7 @@ The JSONL stays the source of truth. A copy is written when a job or a re-scorin
 by streaming the JSONL into a temporary file in the same folder and renaming it, so a kill
 never leaves half a copy. Its Parquet metadata records what it was built from; a copy whose
 source has changed since, or that cannot be read, is never used: readers fall back to the JSONL.
+A report's `results.parquet` is written the same way (`sink_whole`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -21,7 +24,7 @@ from sycobench.errors import DataError
 from sycobench.records import RUN_FIELDS, SCHEMA_VERSION, SCORE_FIELDS
 from sycobench.store.jsonl import stream_frame
 
-__all__ = ["COPY_SCHEMAS", "copy_path", "fresh_copy", "source_stamp", "write_copies", "write_copy"]
+__all__ = ["COPY_SCHEMAS", "copy_path", "fresh_copy", "sink_whole", "source_stamp", "write_copies", "write_copy"]
 
 log = logging.getLogger("sycobench.store")
 
@@ -72,8 +75,6 @@ def write_copy(job_dir: Path, name: str) -> Path | None:
     ends in a torn line, does not parse, or changed while it was copied."""
     source, target = job_dir / f"{name}.jsonl", copy_path(job_dir, name)
     target.unlink(missing_ok=True)  # an old copy is stale from here on, whatever happens next
-    for left in job_dir.glob(f".{target.name}.*.tmp"):  # left by a killed writer (callers hold the job lock)
-        left.unlink(missing_ok=True)
     if not source.exists() or source.stat().st_size == 0:
         return None
     stamp = source_stamp(source)
@@ -82,18 +83,49 @@ def write_copy(job_dir: Path, name: str) -> Path | None:
         if fh.read(1) != b"\n":  # a torn last line: the next write sets it aside; copy after that
             return None
     stamp["lines"] = _lines(source)
-    tmp = job_dir / f".{target.name}.{os.getpid()}.tmp"
     try:
-        _write_blocks(source, tmp, COPY_SCHEMAS[name], {_KEY: json.dumps(stamp)})
-        if source_stamp(source) != {k: v for k, v in stamp.items() if k != "lines"}:
-            raise ValueError("the source changed while it was copied")
-        os.replace(tmp, target)
+        with _replaced(target) as tmp:
+            _write_blocks(source, tmp, COPY_SCHEMAS[name], {_KEY: json.dumps(stamp)})
+            if source_stamp(source) != {k: v for k, v in stamp.items() if k != "lines"}:
+                raise ValueError("the source changed while it was copied")
     except (pl.exceptions.PolarsError, OSError, ValueError, DataError) as exc:
         log.warning("%s: no columnar copy (%s); reports read the JSONL", source, str(exc).splitlines()[0][:200])
         return None
+    return target
+
+
+def sink_whole(rows: pl.LazyFrame, path: Path, *, row_group_size: int) -> Path:
+    """`rows` streamed into Parquet at `path` (a report's results.parquet), replaced only when whole."""
+    with _replaced(path) as tmp:
+        rows.sink_parquet(tmp, row_group_size=row_group_size, engine="streaming")
+    return path
+
+
+@contextmanager
+def _replaced(path: Path) -> Iterator[Path]:
+    """A hidden temporary file beside `path`, renamed to `path` if the block ends without error and else
+    removed: a writer stopped part-way (Ctrl-C, a full disk) leaves the last whole file, never part of
+    one. A temporary file left by a killed writer (its process gone) is removed first."""
+    for left in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = left.name.removeprefix(f".{path.name}.").removesuffix(".tmp")
+        if not (pid.isdigit() and _running(int(pid))):
+            left.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)  # gone after the rename; left by a failure, it is removed
-    return target
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def _write_blocks(source: Path, target: Path, schema: dict[str, pl.DataType], metadata: dict[str, str]) -> None:

@@ -27,7 +27,7 @@ from sycobench.store import columnar
 from sycobench.store.jsonl import JsonlWriter, check_records, read_blocks, read_frame, read_jsonl, stream_frame
 from sycobench.store.pending import ANSWER_COLUMNS, Pending
 
-__all__ = ["JobFolder", "ReportFolder", "SweepFolder", "find_jobs", "results_file", "sink_whole"]
+__all__ = ["JobFolder", "ReportFolder", "SweepFolder", "find_jobs", "results_file"]
 
 RUN, SCORES = "run", "scores"  # the two record files: <name>.jsonl, and their columnar copies <name>.parquet
 _FILES = {"grid": "grid.jsonl", "meta": "job.json", "config": "config.yaml", "results": "results.parquet",
@@ -581,33 +581,6 @@ def _naming(path: Path) -> Iterator[None]:
 def results_file(out: Path) -> Path:
     """Where a report (of a job or of many) writes every answer with its text."""
     return out / _FILES["results"]
-
-
-def sink_whole(rows: pl.LazyFrame, path: Path, *, row_group_size: int) -> Path:
-    """`rows` streamed into Parquet at `path` through a hidden temporary file beside it, renamed once
-    whole: a writer stopped part-way (Ctrl-C, a full disk) leaves the last whole file, never part of
-    one. A temporary file left by a killed writer is removed by the next."""
-    for left in path.parent.glob(f".{path.name}.*.tmp"):
-        pid = left.name.removeprefix(f".{path.name}.").removesuffix(".tmp")
-        if not (pid.isdigit() and _running(int(pid))):
-            left.unlink(missing_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        rows.sink_parquet(tmp, row_group_size=row_group_size, engine="streaming")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)  # gone after the rename; left by a failure, it is removed
-    return path
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process
-        return True
-    return True
 
 
 def _num(name: str) -> int:
