@@ -219,8 +219,9 @@ def _quoted(path: Path) -> str:
     return '"' + str(path).replace('"', '\\"').replace("${", "\\${") + '"'
 
 
-def run_entry(hydra_main: Callable[[], Any]) -> None:
-    """Run a Hydra app, letting composition errors reach us so we can print them as one line."""
+def run_entry(hydra_main: Callable[[], Any], *, again: str = "resume with run.resume=<job dir>") -> None:
+    """Run a Hydra app, letting composition errors reach us so we can print them as one line. `again`:
+    what to do after Ctrl-C or a signal (a job resumes; a command that scores runs again)."""
     user_wants_traceback = bool(os.environ.get("HYDRA_FULL_ERROR"))
     if user_wants_traceback:
         os.environ["SYCOBENCH_TRACEBACK"] = "1"
@@ -234,14 +235,14 @@ def run_entry(hydra_main: Callable[[], Any]) -> None:
     except SystemExit:
         raise
     except Signalled as exc:
-        print(f"sycobench: {exc}; resume with run.resume=<job dir>", file=sys.stderr)
+        print(f"sycobench: {exc}; {again}", file=sys.stderr)
         sys.exit(exitcodes.code_for_error(exc))
     except BrokenPipeError:  # the reader went away (`--help | head`): not an error
         from sycobench.logs import closed_pipe
 
         closed_pipe()
     except KeyboardInterrupt:
-        print("sycobench: interrupted; resume with run.resume=<job dir>", file=sys.stderr)
+        print(f"sycobench: interrupted; {again}", file=sys.stderr)
         sys.exit(exitcodes.INTERRUPTED)
     except Exception as exc:
         if user_wants_traceback:

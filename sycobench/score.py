@@ -115,7 +115,7 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    run_entry(_hydra_main)
+    run_entry(_hydra_main, again="run the same command again: it scores only what is left")
 
 
 if __name__ == "__main__":

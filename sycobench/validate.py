@@ -315,7 +315,7 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    run_entry(_hydra_main)
+    run_entry(_hydra_main, again="run the same command again: judge calls already made come from the cache, unpaid")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import sys
 import time
 from pathlib import Path
 
@@ -124,3 +125,27 @@ def test_config_error_leaves_no_running_job_json(tmp_path) -> None:
                      cwd=tmp_path, env={"OPENROUTER_API_KEY": ""})
     assert proc.returncode == exitcodes.USAGE
     assert _meta(job)["status"] == "ok"  # untouched: the refusal came before any write
+
+
+@pytest.mark.parametrize(("module", "advice"), [
+    ("sycobench.app", "resume with run.resume=<job dir>"),
+    ("sycobench.score", "run the same command again: it scores only what is left"),
+    ("sycobench.validate", "run the same command again: judge calls already made come from the cache, unpaid"),
+])
+def test_an_interrupted_command_says_how_to_go_on(module, advice, monkeypatch, capsys) -> None:
+    """Ctrl-C (or SIGTERM) ends each command with one line: a job resumes, the commands that score run again."""
+    from importlib import import_module
+
+    from sycobench.errors import Signalled
+
+    command = import_module(module)
+    for stop, code in ((KeyboardInterrupt(), 130), (Signalled(signal.SIGTERM), 143)):
+        def stopped(stop=stop) -> None:
+            raise stop
+        monkeypatch.setattr(command, "_hydra_main", stopped)
+        monkeypatch.setattr(sys, "argv", [module])
+        with pytest.raises(SystemExit) as ended:
+            command.main()
+        assert ended.value.code == code
+        lines = capsys.readouterr().err.splitlines()
+        assert len(lines) == 1 and lines[0].endswith(advice), lines
