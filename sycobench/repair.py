@@ -25,11 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     if not jobs:
         print(f"sycobench.repair: error: {args.path}: no sycobench job folder found there", file=sys.stderr)
         return USAGE
+    repaired = 0
     try:
         for job in jobs:
             with job.lock():  # never beside a job still writing there
                 for name in (RUN, SCORES):
                     fixed = repair_numbers(job.records(name))
+                    repaired += fixed
                     if fixed:
                         print(f"{job.records(name)}: {fixed} line(s) repaired; as they were: "
                               f"{job.records(name).name}.repaired")
@@ -37,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     except SycobenchError as exc:
         print(f"sycobench.repair: error: {exc}", file=sys.stderr)
         return USAGE
+    if not repaired:
+        print(f"nothing to repair: no record in {len(jobs)} job folder(s) holds a number a reader cannot keep; "
+              "a line that is not a record is named, with its file and line, by the command that reads it")
     return 0
 
 

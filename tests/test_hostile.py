@@ -166,7 +166,7 @@ def test_odd_numbers_from_a_server_are_recorded_as_unknown(tmp_path, fake_openro
     assert again.status == "ok"
 
 
-def test_a_record_holding_nan_is_named_and_repaired(tmp_path, fake_openrouter, monkeypatch) -> None:
+def test_a_record_holding_nan_is_named_and_repaired(tmp_path, fake_openrouter, monkeypatch, capsys) -> None:
     from sycobench.repair import main as repair
 
     monkeypatch.setenv("OPENROUTER_API_KEY", KEY)
@@ -180,6 +180,9 @@ def test_a_record_holding_nan_is_named_and_repaired(tmp_path, fake_openrouter, m
     assert _records(job / "run.jsonl")[2]["cost_usd"] is None
     assert "NaN" in (job / "run.jsonl.repaired").read_text()
     assert _api_job(tmp_path, fake_openrouter).status == "ok"
+    capsys.readouterr()
+    assert repair([str(job)]) == 0  # run again: it says there is nothing left, rather than nothing at all
+    assert "nothing to repair: no record in 1 job folder(s)" in capsys.readouterr().out
 
 
 def test_a_server_that_prices_nothing_is_held_to_the_cap_by_the_listed_price(tmp_path, fake_openrouter,
