@@ -140,6 +140,10 @@ def test_an_interrupted_command_says_how_to_go_on(module, advice, monkeypatch, c
 
     command = import_module(module)
     for stop, code in ((KeyboardInterrupt(), 130), (Signalled(signal.SIGTERM), 143)):
+        for name in ("HYDRA_FULL_ERROR", "SYCOBENCH_TRACEBACK"):  # the entry sets them: restored after the test
+            monkeypatch.setenv(name, "")
+            monkeypatch.delenv(name)
+
         def stopped(stop=stop) -> None:
             raise stop
         monkeypatch.setattr(command, "_hydra_main", stopped)
