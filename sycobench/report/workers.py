@@ -76,24 +76,20 @@ def _ctrl_c_left_here() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _end_with(parent: int) -> None:
-    """A worker's first act: a thread that ends the worker once `parent` has gone (killed, or ended by a
-    signal it does not catch), since its queue would keep it waiting for work forever."""
+def _start_worker(parent: int, modules: tuple[str, ...]) -> None:
+    """Each worker, as it starts: a thread that ends it once `parent` has gone (killed, or ended by a
+    signal it does not catch), since its queue would keep it waiting for work forever; then the imports
+    its work needs."""
+    from importlib import import_module
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.25)
         os._exit(1)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
-def _ready(modules: tuple[str, ...]) -> int:
-    """A worker's first task: import the modules its work needs."""
-    from importlib import import_module
-
     for name in modules:
         import_module(name)
-    return os.getpid()
 
 
 class Workers:
@@ -119,9 +115,9 @@ class Workers:
         try:
             with _ctrl_c_left_here():
                 self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                initializer=_end_with, initargs=(os.getpid(),))
-                for _ in range(workers):  # each worker starts and imports now, not when its work is ready
-                    self.pool.submit(_ready, warm)
+                                                initializer=_start_worker, initargs=(os.getpid(), warm))
+                for _ in range(workers):  # a task each starts the workers now, not when their work is ready
+                    self.pool.submit(os.getpid)
         except Exception as exc:  # noqa: BLE001 - drawn in this process instead
             log.info("figures drawn in this process: the worker pool did not start (%s: %s)", type(exc).__name__, exc)
             self.close()
