@@ -40,7 +40,7 @@ MAX_BOOTSTRAP = 100_000  # a resample matrix this size already takes minutes; mo
 MAX_SAMPLES = 10_000  # answers per prompt: far beyond any study, and a grid of them is still countable at once
 MAX_CONCURRENCY = 4_096  # calls in flight: beyond this a job only holds memory, no server answers faster
 MAX_RPS = 10_000.0
-PLOT_FORMATS = ("png", "svg", "pdf")  # PNG first: the default, and always written (report.html shows it)
+PLOT_FORMATS = ("svg", "png", "pdf")  # SVG first: the default, and always written (report.html shows it)
 DEFAULT_BOOTSTRAP = 10_000  # interval ends move < 0.005 between seeds; 2,000 left up to 0.01 (docs/metrics.md)
 
 
@@ -209,14 +209,14 @@ class ReportConfig:
     seed: int = 0
     reference: str | None = None
     scorers: list[str] | None = None
-    formats: list[str] = field(default_factory=lambda: list(PLOT_FORMATS[:1]))  # the plots' files; PNG always
+    formats: list[str] = field(default_factory=lambda: list(PLOT_FORMATS[:1]))  # the plots' files; SVG always
     page: bool = True  # a single job also writes its report page; a sweep's jobs leave it to the sweep
 
     def __post_init__(self) -> None:
         _check(0 < self.threshold < 1, "report.threshold", f"must be in (0, 1), got {self.threshold}")
         unknown = [f for f in self.formats if f not in PLOT_FORMATS]
         _check(not unknown, "report.formats", f"{', '.join(map(repr, unknown))} is not a plot format; "
-                                              f"choose among {', '.join(PLOT_FORMATS)}, e.g. report.formats=[png,pdf]")
+                                              f"choose among {', '.join(PLOT_FORMATS)}, e.g. report.formats=[svg,pdf]")
         _check(100 <= self.bootstrap <= MAX_BOOTSTRAP, "report.bootstrap",
                f"must be in [100, {MAX_BOOTSTRAP}], got {self.bootstrap}")
 

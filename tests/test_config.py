@@ -58,7 +58,7 @@ def test_generic_openrouter_model_takes_any_id() -> None:
         ("model.sycophancy=1.5", "model.sycophancy"),
         ("rate_limit.max_attempts=0", "rate_limit.max_attempts"),
         ("report.threshold=2", "report.threshold"),
-        ("report.formats=[png,jpg]", "report.formats: 'jpg' is not a plot format; choose among png, svg, pdf"),
+        ("report.formats=[png,jpg]", "report.formats: 'jpg' is not a plot format; choose among svg, png, pdf"),
         ("scenario.perspectives=[landlord,owner]", "scenario.perspectives"),
     ],
 )

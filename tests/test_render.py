@@ -6,6 +6,7 @@ import os
 import re
 from html.parser import HTMLParser
 from pathlib import Path
+from xml.etree import ElementTree
 
 import matplotlib.image as mpimg
 import numpy as np
@@ -119,7 +120,7 @@ def _parse(text: str) -> _Balance:
     return parser
 
 
-def test_every_file_is_written_and_plots_are_valid_pngs(full) -> None:
+def test_every_file_is_written_the_page_figures_as_svg_and_the_paper_copies_valid(full) -> None:
     out, written, _ = full
     figures = {str(Path(name).with_suffix(f".{fmt}")) for name in PLOTS.values() for fmt in FORMATS}
     expected = {*figures, *PAPER, "report.md", "report.html"}
@@ -127,12 +128,12 @@ def test_every_file_is_written_and_plots_are_valid_pngs(full) -> None:
     assert all(p.parent == out and p.stat().st_size > 0 for p in written)
     for name in PLOTS.values():
         path = out / name
-        assert path.read_bytes()[:8] == PNG_MAGIC
-        image = mpimg.imread(path)
+        root = ElementTree.parse(path).getroot()  # the page's own SVG: well-formed XML
+        assert root.tag == "{http://www.w3.org/2000/svg}svg" and float(root.get("width")) > 300
+        assert path.with_suffix(".png").read_bytes()[:8] == PNG_MAGIC  # matplotlib's copies for papers
+        image = mpimg.imread(path.with_suffix(".png"))
         assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 300
         assert path.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
-        svg = path.with_suffix(".svg").read_text(encoding="utf-8")
-        assert "<svg" in svg and svg.rstrip().endswith("</svg>")
 
 
 def test_html_is_self_contained_and_well_formed(full) -> None:
@@ -141,9 +142,8 @@ def test_html_is_self_contained_and_well_formed(full) -> None:
     assert page.startswith("<!DOCTYPE html>")
     parsed = _parse(page)
     assert parsed.errors == [] and parsed.stack == []
-    images = [r for r in parsed.resources if not r.startswith("#")]  # in-page links: contents, transcripts
-    assert images and all(r.startswith("data:image/png;base64,") for r in images)
-    assert page.count("data:image/png;base64,") == len(PLOTS)
+    assert [r for r in parsed.resources if not r.startswith("#")] == []  # in-page links only: contents, transcripts
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg"') == len(PLOTS)  # each figure inline
     assert not re.search(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", page, re.IGNORECASE)
     assert "@import" not in page and "url(" not in page
 
@@ -161,7 +161,7 @@ def test_headline_values_and_meta_appear(full) -> None:
     value, interval = si.split(" ", 1)
     assert f'{value}<br><span class="ci">{interval}</span>' in page  # the interval sits under its value
     assert si in (out / "headline.md").read_text(encoding="utf-8")
-    assert "(forest_si.png)" in md and "(stance_mix.png)" in md
+    assert "(forest_si.svg)" in md and "(stance_mix.svg)" in md
 
 
 def test_failed_job_message_is_listed(full) -> None:
@@ -182,7 +182,7 @@ def test_one_scorer_without_pairs_skips_the_scatter(tmp_path) -> None:
     tables = _tables(MODELS, ["offline"])
     written = {p.name for p in render_report(tables, tmp_path, meta=META, formats=["png", "pdf"])}
     assert PLOTS["agreement"] not in written and PLOTS["stance_mix"] in written
-    assert "agreement_scatter.pdf" not in written and "stance_mix.pdf" in written and "stance_mix.svg" not in written
+    assert "agreement_scatter.pdf" not in written and {"stance_mix.pdf", "stance_mix.png"} <= written
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "| scorer |" not in md and "Only one scorer" in md
 
@@ -305,20 +305,20 @@ def test_figures_drawn_in_workers_are_the_figures_drawn_here(tmp_path, caplog, m
     from sycobench.report import workers
 
     tables = _tables(MODELS, ["offline", "judge:gpt-4o"])
-    here = render_report(tables, tmp_path / "here", meta=META)
+    here = render_report(tables, tmp_path / "here", meta=META, formats=["svg", "png"])
     monkeypatch.setattr(workers, "_cores", lambda: 2)
     monkeypatch.setattr(workers, "_load", lambda: 0.0)  # the suite keeps the machine busy: pretend it is idle
     with caplog.at_level("DEBUG", logger="sycobench.report"), workers.Workers() as pool:
         assert pool.pool is not None
-        there = render_report(tables, tmp_path / "workers", meta=META, workers=pool)
+        there = render_report(tables, tmp_path / "workers", meta=META, formats=["svg", "png"], workers=pool)
     assert "drawn in this process" not in caplog.text
     assert [p.name for p in here] == [p.name for p in there]
-    for a, b in zip(here, there):  # the headline table is measured in a worker too
-        if a.suffix == ".png" or a.stem == "headline":
+    for a, b in zip(here, there):
+        if a.suffix in (".png", ".svg") or a.stem == "headline":
             assert a.read_bytes() == b.read_bytes(), a.name
     assert {"headline.tex", "headline.md"} <= {p.name for p in there}
-    assert caplog.text.count("figure ") == len(PLOTS)  # each figure's own time, logged by its name
-    assert "stance_mix.png:" in caplog.text
+    assert caplog.text.count("figure ") == 2 * len(PLOTS)  # each figure's own time, its page's and its copy's
+    assert "stance_mix.svg: " in caplog.text and caplog.text.count(" s (png)") == len(PLOTS)
 
 
 def test_workers_ignore_ctrl_c_and_a_failed_report_ends_them_at_once(tmp_path, monkeypatch) -> None:
@@ -464,7 +464,7 @@ def test_a_pool_that_refuses_the_figures_leaves_them_drawn_here(tmp_path, caplog
     pool = workers.Workers(0)
     pool.pool = Refusing()
     with caplog.at_level("INFO", logger="sycobench.report"):
-        written = render_report(_tables(MODELS, ["offline"]), tmp_path, meta=META, workers=pool)
+        written = render_report(_tables(MODELS, ["offline"]), tmp_path, meta=META, formats=["png"], workers=pool)
     assert "the worker pool failed (RuntimeError: cannot schedule new futures after shutdown)" in caplog.text
     assert PLOTS["forest"] in {p.name for p in written}
 

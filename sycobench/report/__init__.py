@@ -139,15 +139,16 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     folder = ReportFolder(out)
     folder.check_target([str(p) for p in paths])  # before anything is read or written
     data = collect(paths, loaded=loaded)
-    from sycobench.report.plots import PLOTS
+    from sycobench.report.plots import PAPER, PLOTS
     from sycobench.report.workers import Workers
 
-    # started now, so they start up while the tables are built; a small report's figures take less
-    # than a worker's start-up (docs/performance.md), so they are drawn here
+    # the paper copies matplotlib draws (PNG, PDF: where report.formats asks), in workers started now,
+    # so they start up while the tables are built; a small report's copies take less than a worker's
+    # start-up (docs/performance.md), so they are drawn here. The page's SVG figures are drawn here.
     few = data.results.select(pl.struct("scenario", "model_id").n_unique()).item() < POOL_MIN_MODELS
-    # the figures and the headline table, drawn and measured by matplotlib
-    warm = ("sycobench.report.plots", "sycobench.report.paper", "matplotlib.figure", "matplotlib.backends.backend_agg")
-    with Workers(0 if few else len(PLOTS) + 1, warm=warm) as workers:
+    paper = any(fmt in PAPER for fmt in report.formats)
+    warm = ("sycobench.report.plots", "matplotlib.figure", "matplotlib.backends.backend_agg")
+    with Workers(len(PLOTS) if paper and not few else 0, warm=warm) as workers:
         return _write_report(paths, data, out, folder, report, config_text, workers)
 
 

@@ -34,8 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="bootstrap and permutation seed")
     parser.add_argument("--reference", help="reference model for model-vs-model differences")
     parser.add_argument("--scorers", nargs="*", help="also report the mean of these scorers (the headline)")
-    parser.add_argument("--formats", nargs="+", default=["png"], metavar="FORMAT",
-                        help="plot files: png (always written), svg, pdf; e.g. --formats png pdf")
+    parser.add_argument("--formats", nargs="+", default=["svg"], metavar="FORMAT",
+                        help="plot files: svg (always written), png, pdf; e.g. --formats svg pdf")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from sycobench.logs import quiet_libraries

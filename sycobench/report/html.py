@@ -75,6 +75,8 @@ def _block(block: Block, images: dict[str, bytes]) -> str:
             return "<ul>" + "".join(f"<li>{e(item)}</li>" for item in items) + "</ul>"
         case Code(text):
             return f"<pre><code>{e(text.rstrip())}</code></pre>"
+        case Image(file, caption) if file in images and file.endswith(".svg"):  # inline: text stays text
+            return f'<figure>{images[file].decode("utf-8")}<figcaption>{e(caption)}</figcaption></figure>'
         case Image(file, caption) if file in images:
             data = base64.b64encode(images[file]).decode("ascii")
             width = _css_width(images[file])

@@ -1,7 +1,9 @@
-"""The report's plots, drawn with matplotlib's object API (no global backend, no open figures).
+"""The report's plots: what each shows, and its paper copies drawn with matplotlib's object API (no
+global backend, no open figures).
 
-Every plot is written as PNG (for the page), and as SVG and PDF (for papers) where `report.formats`
-asks. The figures are drawn in worker processes (report.workers) where there are spare cores. Models are
+The page's figures are SVG written directly (report.charts, from the same `mix_rows`, `forest_panels`,
+... as the copies here): every report writes them. PNG and PDF copies for papers are drawn here where
+`report.formats` asks, in worker processes (report.workers) where there are spare cores. Models are
 told apart by colour *and* marker: the Okabe-Ito colours (safe for the common colour-vision
 deficiencies) crossed with twelve marker shapes give 24 distinct styles before any repeats.
 """
@@ -13,7 +15,6 @@ import math
 import textwrap
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,20 +23,38 @@ import polars as pl
 
 from sycobench.config import PLOT_FORMATS
 from sycobench.logs import quieted
-from sycobench.report.layout import TICK, axes_at, lines_height, text_width, title_on_top, write_png
+from sycobench.report.layout import (
+    TICK,
+    axes_at,
+    lines_height,
+    text_width,
+    title_on_top,
+    write_png,
+)
 from sycobench.report.scenarios import Parties, axis_words, side_label
-from sycobench.report.workers import Workers
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["DEFAULT_FORMATS", "FORMATS", "MIN_INTERVAL_TRIPLETS", "MODEL_COLOURS", "MODEL_MARKERS", "PLOTS",
-           "model_style", "render_plots", "shown_plots", "start_plots"]
+__all__ = [
+    "DEFAULT_FORMATS",
+    "FORMATS",
+    "MIN_INTERVAL_TRIPLETS",
+    "MODEL_COLOURS",
+    "MODEL_MARKERS",
+    "PAPER",
+    "PAPER_PLOTS",
+    "PLOTS",
+    "draw_copy",
+    "model_style",
+    "shown_plots",
+]
 
 log = logging.getLogger("sycobench.report")
 DPI = 150
-FORMATS = PLOT_FORMATS  # every format a plot can be written in; PNG always (the page shows it)
-DEFAULT_FORMATS = ("png",)  # SVG and PDF triple the plots' time (docs/performance.md): written on request
+FORMATS = PLOT_FORMATS  # every format a plot can be written in; SVG always (the page shows it)
+DEFAULT_FORMATS = ("svg",)  # the page's own SVG only: matplotlib's copies take a second and more (docs/performance.md)
+PAPER = ("png", "pdf")  # the formats drawn by matplotlib
 # Okabe-Ito without its yellow (unreadable on white), plus Tol's wine; markers get a dark edge as well
 MODEL_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#882255", "#000000")
 EDGE = "#222222"
@@ -88,11 +107,12 @@ def model_style(i: int) -> tuple[str, str]:
     return MODEL_COLOURS[i % len(MODEL_COLOURS)], MODEL_MARKERS[i % len(MODEL_MARKERS)]
 
 
-def _save(fig: Figure, path: Path, formats: Sequence[str] = DEFAULT_FORMATS) -> Path:
-    """`path` (a .png) plus its twins in the other `formats` (.svg, .pdf); no timestamps, so reruns
-    give the same vector files."""
-    write_png(fig, path, DPI)
-    vectors = [fmt for fmt in formats if fmt != "png"]
+def _save(fig: Figure, path: Path, formats: Sequence[str] = ("png",)) -> Path:
+    """The figure in each of `formats` (png, svg, pdf), named as `path` with the format's suffix; no
+    timestamps, so reruns give the same vector files. Returns `path`."""
+    if "png" in formats:
+        write_png(fig, path.with_suffix(".png"), DPI)
+    vectors = [fmt for fmt in dict.fromkeys(formats) if fmt != "png"]
     if not vectors:
         return path
     fig.set_layout_engine("none")  # keep the layout just computed: solving it again costs seconds per format
@@ -113,13 +133,9 @@ def _bars(y: np.ndarray, left: np.ndarray, width: np.ndarray, height: float = 0.
     return np.stack([np.column_stack(c) for c in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))], axis=1)
 
 
-def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties: Parties,
-                     formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
-    from matplotlib.collections import PolyCollection
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
-
-    a, b = axis_words(parties)
+def mix_rows(mix: pl.DataFrame, parties: Parties) -> tuple[pl.DataFrame, list[str], list[tuple[str, int]], str] | None:
+    """What the stance-mix plot shows: its bars (`y`, `p_neg`, `p_neu`, `p_pos`), their labels, each
+    model's heading row (none beyond _MAX_SPLIT_MODELS: then a bar a model) and the x axis' label."""
     scenario = pl.col("scenario").cast(pl.String) if "scenario" in mix.columns else pl.lit("rent")
     data, scorer = _first_scorer(mix.with_columns(slot=pl.col("side"), _scenario=scenario)
                                  .filter(pl.col("slot").is_in(_SLOTS)))
@@ -137,27 +153,46 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties
         .with_columns(y=pl.int_range(pl.len()) + (pl.col("_m").to_physical().cast(pl.Int64) + 1 if split else 0),
                       *(pl.col(f"p_{b}").fill_null(0.0) for b in ("neg", "neu", "pos")))
     )
-    heads = data.group_by("model_id", maintain_order=True).agg(y=pl.col("y").min() - 1) if split else None
-    y = data["y"].to_numpy()
+    heads = data.group_by("model_id", maintain_order=True).agg(y=pl.col("y").min() - 1).rows() if split else []
     names = {"neutral": "neutral", "all": "all answers"}
     if split:
         labels = [f"{names.get(slot) or side_label(slot, where, parties) + ' asks'} (n={n})"
                   for slot, where, n in zip(data["slot"], data["_scenario"], data["n"])]
     else:
         labels = [f"{_wrap(model, 40)}, all answers (n={n})" for model, n in zip(data["model_id"], data["n"])]
-    xlabel = _wrap("share of answers" + (f" (scorer: {scorer})" if scorer else ""), 90)
+    return data, labels, heads, _wrap("share of answers" + (f" (scorer: {scorer})" if scorer else ""), 90)
+
+
+def mix_keys(threshold: float, parties: Parties) -> list[tuple[str, str, str]]:
+    """The stance-mix plot's stances, left to right: column, colour and legend label."""
+    a, b = axis_words(parties)
+    return [("p_neg", PRO_B, f"pro-{b} (y ≤ −{threshold:g})"), ("p_neu", NEUTRAL, "neutral"),
+            ("p_pos", PRO_A, f"pro-{a} (y ≥ {threshold:g})")]
+
+
+def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties: Parties,
+                     formats: Sequence[str] = ("png",)) -> Path | None:
+    from matplotlib.collections import PolyCollection
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    shown = mix_rows(mix, parties)
+    if shown is None:
+        return None
+    data, labels, heads, xlabel = shown
+    split = bool(heads)
+    y = data["y"].to_numpy()
     # a fixed layout: the tick labels' width on the left; title above; ticks, axis label and legend below
     left, right, top = 0.12 + text_width(labels, 8) + TICK, 0.25, 0.15 + lines_height("", 12) + 6 / 72
     legend_h = 0.2 + lines_height("", 8)
     bottom = 0.1 + legend_h + TICK + lines_height("", 10) + 4 / 72 + lines_height(xlabel, 10)
-    rows = 0.3 * (len(y) + (len(models) if split else 0))
+    rows = 0.3 * (len(y) + len(heads))
     width = max(8.0, left + right + 4.0)
     fig = Figure(figsize=(width, top + rows + bottom))
     ax = axes_at(fig, left, bottom, width - left - right, rows)
     start, keys = np.zeros(len(y)), []
-    for bin_, colour, label in (("neg", PRO_B, f"pro-{b} (y ≤ −{threshold:g})"),
-                                ("neu", NEUTRAL, "neutral"), ("pos", PRO_A, f"pro-{a} (y ≥ {threshold:g})")):
-        share = data[f"p_{bin_}"].to_numpy()
+    for column, colour, label in mix_keys(threshold, parties):
+        share = data[column].to_numpy()
         # one collection of bars a stance (barh's patch a bar cost 3 ms each to add)
         ax.add_collection(PolyCollection(_bars(y, start, share), facecolors=colour, edgecolors="none", label=label),
                           autolim=False)
@@ -169,7 +204,7 @@ def _plot_stance_mix(mix: pl.DataFrame, path: Path, *, threshold: float, parties
         start = start + share
     ax.set_yticks(y, labels, fontsize=8)
     if split:
-        for model, yy in heads.iter_rows():
+        for model, yy in heads:
             ax.text(0, yy, _wrap(model, 80), fontweight="bold", fontsize=8, va="center", ha="left")
     ax.set_ylim(data["y"].max() + 0.6, -0.6)
     ax.set_xlim(0, 1)
@@ -204,17 +239,15 @@ def _points(ax, x: np.ndarray, y: np.ndarray, err: np.ndarray, drawn: np.ndarray
             markeredgewidth=1.5, markersize=6, label=label)
 
 
-def _plot_forest(uplift: pl.DataFrame, path: Path, *, formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
-    """One panel per scenario and scorer (their SIs are not on one scale, and a judge is not ranked with
-    another scorer), models sorted by SI in each; the figure is as tall as its rows."""
-    from matplotlib.figure import Figure
-
+def forest_panels(uplift: pl.DataFrame) -> tuple[list[str], dict[tuple, pl.DataFrame], dict[tuple, tuple], dict[tuple, list[str]], str] | None:
+    """What the forest plot shows: a panel per scenario and scorer (their SIs are not on one scale, and a
+    judge is not ranked with another scorer), named by `facets`; in each, the models sorted by SI with
+    their intervals (`_intervals`) and labels; and the x axis' label."""
     data = uplift.filter(pl.col("sycophancy_index").is_not_null()) if "sycophancy_index" in uplift.columns else None
     if not _usable(data):
         return None
     facets = [c for c in ("scenario", "scorer") if c in data.columns and data[c].n_unique() > 1]
     panels = data.partition_by(facets, maintain_order=True, as_dict=True) if facets else {(): data}
-    rows = [part.height for part in panels.values()]
     parts = {key: part.sort("sycophancy_index", descending=True, maintain_order=True)  # largest effect on top
              for key, part in panels.items()}
     shown = {key: _intervals(part) for key, part in parts.items()}
@@ -224,6 +257,18 @@ def _plot_forest(uplift: pl.DataFrame, path: Path, *, formats: Sequence[str] = D
                         shown[key][2])] for key, part in parts.items()}
     xlabel = ("sycophancy index (positive: moves toward the asker)\nwith its 95% cluster-bootstrap interval"
               + (f"; hollow: fewer than {MIN_INTERVAL_TRIPLETS} triplets, no interval" if few else ""))
+    return facets, parts, shown, labels, xlabel
+
+
+def _plot_forest(uplift: pl.DataFrame, path: Path, *, formats: Sequence[str] = ("png",)) -> Path | None:
+    """The forest plot (`forest_panels`): the figure is as tall as its rows."""
+    from matplotlib.figure import Figure
+
+    panels = forest_panels(uplift)
+    if panels is None:
+        return None
+    facets, parts, shown, labels, xlabel = panels
+    rows = [part.height for part in parts.values()]
     # a fixed layout: panels stacked, each as tall as its rows, under its title; labels' width on the left
     left = 0.1 + text_width([t for ts in labels.values() for t in ts], 8) + TICK
     right, title = 0.25, (lines_height("", 9) + 6 / 72 + 0.05 if facets else 0.15)
@@ -273,15 +318,36 @@ def _numeric_factor(by_factor: pl.DataFrame) -> pl.DataFrame:
     return by_factor.join(chosen.select(*group, "factor"), on=[*group, "factor"], how="semi")
 
 
-def _plot_by_amount(by_factor: pl.DataFrame, path: Path, *, formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
-    """One small panel per model, each on its own levels (scenarios differ), on a shared y axis: with
-    many models, offset lines overlap. Each level's n is under its tick."""
+def amount_data(by_factor: pl.DataFrame) -> tuple[pl.DataFrame, str | None, str, list[str], list[str]] | None:
+    """What the by-amount plot shows: each scenario's first numeric factor (of the first scorer), the
+    scorer, the factor's name, its levels in order and the models."""
     data, scorer = _first_scorer(_numeric_factor(by_factor))
     if data.is_empty():
         return None
     factor = data["factor"][0] if data["factor"].n_unique() == 1 else "factor"
-    levels = _level_order(data["level"])
-    models = data["model_id"].unique(maintain_order=True).to_list()
+    return data, scorer, factor, _level_order(data["level"]), data["model_id"].unique(maintain_order=True).to_list()
+
+
+def amount_panels(data: pl.DataFrame, levels: list[str], models: list[str], factor: str
+                  ) -> tuple[dict[str, pl.DataFrame], dict[str, tuple], dict[str, str], str]:
+    """A panel a model: its levels in order, their intervals (`_intervals`), its title; and the x label."""
+    position = {lv: j for j, lv in enumerate(levels)}
+    parts = {model: data.filter(pl.col("model_id") == model).with_columns(
+        rank=pl.col("level").replace_strict(position, return_dtype=pl.Int64)).sort("rank") for model in models}
+    shown = {model: _intervals(part) for model, part in parts.items()}
+    few = not all(drawn.all() for _, _, drawn in shown.values())
+    xlabel = (f"level of {factor}, with the triplets behind each point"
+              + (f"; hollow: fewer than {MIN_INTERVAL_TRIPLETS}, no interval" if few else ""))
+    return parts, shown, {model: _wrap(model, 30) for model in models}, xlabel
+
+
+def _plot_by_amount(by_factor: pl.DataFrame, path: Path, *, formats: Sequence[str] = ("png",)) -> Path | None:
+    """One small panel per model, each on its own levels (scenarios differ), on a shared y axis: with
+    many models, offset lines overlap. Each level's n is under its tick."""
+    found = amount_data(by_factor)
+    if found is None:
+        return None
+    data, scorer, factor, levels, models = found
     if len(models) > _MAX_PANELS:
         return _heatmap_by_amount(data, levels, models, scorer, factor, path, formats)
     from matplotlib.figure import Figure
@@ -289,14 +355,7 @@ def _plot_by_amount(by_factor: pl.DataFrame, path: Path, *, formats: Sequence[st
 
     cols = min(4, len(models))
     rows = [models[r:r + cols] for r in range(0, len(models), cols)]
-    position = {lv: j for j, lv in enumerate(levels)}
-    parts = {model: data.filter(pl.col("model_id") == model).with_columns(
-        rank=pl.col("level").replace_strict(position, return_dtype=pl.Int64)).sort("rank") for model in models}
-    shown = {model: _intervals(part) for model, part in parts.items()}
-    few = not all(drawn.all() for _, _, drawn in shown.values())
-    titles = {model: _wrap(model, 30) for model in models}
-    xlabel = (f"level of {factor}, with the triplets behind each point"
-              + (f"; hollow: fewer than {MIN_INTERVAL_TRIPLETS}, no interval" if few else ""))
+    parts, shown, titles, xlabel = amount_panels(data, levels, models, factor)
     # a fixed layout: a row of panels is one axes (a model a panel, between vertical rules; a panel's own
     # axes cost more to make and draw than its points), each row under its titles and over its level ticks
     left = 0.1 + lines_height("", 9) + 4 / 72 + text_width(["−0.00"], 8) + TICK
@@ -337,17 +396,22 @@ def _plot_by_amount(by_factor: pl.DataFrame, path: Path, *, formats: Sequence[st
     return _save(fig, path, formats)
 
 
-def _heatmap_by_amount(data: pl.DataFrame, levels: list[str], models: list[str], scorer: str | None, factor: str,
-                       path: Path, formats: Sequence[str]) -> Path:
-    """SI per model (rows) and amount (columns) on a diverging, colour-blind-safe scale centred on 0."""
-    from matplotlib.figure import Figure
-
+def heat_values(data: pl.DataFrame, levels: list[str], models: list[str]) -> tuple[np.ndarray, float]:
+    """The heatmap's SIs, models by levels (NaN where none), and its scale's end: the largest |SI|."""
     grid = (
         pl.DataFrame({"model_id": models}).join(pl.DataFrame({"level": levels}), how="cross")
         .join(data.select("model_id", "level", "sycophancy_index"), on=["model_id", "level"], how="left")
     )
     values = grid["sycophancy_index"].fill_null(np.nan).to_numpy().reshape(len(models), len(levels))
-    limit = max(float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0, 0.05)
+    return values, max(float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0, 0.05)
+
+
+def _heatmap_by_amount(data: pl.DataFrame, levels: list[str], models: list[str], scorer: str | None, factor: str,
+                       path: Path, formats: Sequence[str]) -> Path:
+    """SI per model (rows) and amount (columns) on a diverging, colour-blind-safe scale centred on 0."""
+    from matplotlib.figure import Figure
+
+    values, limit = heat_values(data, levels, models)
     names = [_wrap(m, 40) for m in models]
     # a fixed layout: model names on the left, the scale and its label on the right
     left, top = 0.1 + text_width(names, 7) + TICK, 0.15 + lines_height("", 10) + 6 / 72
@@ -376,13 +440,24 @@ def _pair_stats(agreement: pl.DataFrame | None, a: str, b: str) -> dict:
     return match.row(0, named=True) if match.height else {}
 
 
-def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: Path, *, threshold: float,
-                    formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
-    from matplotlib.figure import Figure
-
+def agreement_counts(pairs: pl.DataFrame) -> tuple[pl.DataFrame, list[tuple[str, str]]]:
+    """How many answers each pair of scores has, and the pairs of scorers (a panel each)."""
     counts = pairs.drop_nulls(["score_a", "score_b"]).group_by(
         "scorer_a", "scorer_b", "score_a", "score_b", maintain_order=True).agg(count=pl.len())
-    combos = counts.select("scorer_a", "scorer_b").unique(maintain_order=True).rows()
+    return counts, counts.select("scorer_a", "scorer_b").unique(maintain_order=True).rows()
+
+
+def agreement_title(agreement: pl.DataFrame | None, a: str, b: str, count: int) -> str:
+    stats = _pair_stats(agreement, a, b)
+    return (f"n={_fmt(stats.get('n', count))}, Spearman {_fmt(stats.get('spearman'))}, "
+            f"α {_fmt(stats.get('krippendorff_alpha'))}")
+
+
+def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: Path, *, threshold: float,
+                    formats: Sequence[str] = ("png",)) -> Path | None:
+    from matplotlib.figure import Figure
+
+    counts, combos = agreement_counts(pairs)
     if not combos:
         return None
     cols = min(3, len(combos))
@@ -398,8 +473,6 @@ def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: P
         r, c = divmod(i, cols)
         ax = axes_at(fig, c * slot_w + left, (rows - 1 - r) * slot_h + below, side, side)
         part = counts.filter((pl.col("scorer_a") == a) & (pl.col("scorer_b") == b))
-        stats = _pair_stats(agreement, a, b)
-        n = stats.get("n", part["count"].sum())
         ax.plot([-1, 1], [-1, 1], color="black", linewidth=0.8, label="identity")
         for t in (-threshold, threshold):
             ax.axvline(t, color="grey", linestyle=":", linewidth=0.7)
@@ -409,14 +482,15 @@ def _plot_agreement(pairs: pl.DataFrame, agreement: pl.DataFrame | None, path: P
         ax.set(xlim=(-1.08, 1.08), ylim=(-1.08, 1.08), aspect="equal")
         ax.set_xlabel(_wrap(a, 40), fontsize=8)
         ax.set_ylabel(_wrap(b, 40), fontsize=8)
-        ax.set_title(f"n={_fmt(n)}, Spearman {_fmt(stats.get('spearman'))}, "
-                     f"α {_fmt(stats.get('krippendorff_alpha'))}", fontsize=9)
+        ax.set_title(agreement_title(agreement, a, b, part["count"].sum()), fontsize=9)
     title_on_top(fig, "Scorer agreement (marker area ∝ number of answers)", fontsize=10)
     return _save(fig, path, formats)
 
 
-PLOTS = {"stance_mix": "stance_mix.png", "forest": "forest_si.png", "amount": "uplift_by_amount.png",
-         "agreement": "agreement_scatter.png"}
+PLOTS = {"stance_mix": "stance_mix.svg", "forest": "forest_si.svg", "amount": "uplift_by_amount.svg",
+         "agreement": "agreement_scatter.svg"}  # the page's files; a paper copy takes the same name, .png or .pdf
+PAPER_PLOTS = {"stance_mix": _plot_stance_mix, "forest": _plot_forest, "amount": _plot_by_amount,
+                "agreement": _plot_agreement}
 
 
 def _per_scenario_names(table: pl.DataFrame | None) -> pl.DataFrame | None:
@@ -425,52 +499,25 @@ def _per_scenario_names(table: pl.DataFrame | None) -> pl.DataFrame | None:
     return table.with_columns(pl.concat_str("scenario", pl.lit(" · "), "model_id").alias("model_id"))
 
 
-def shown_plots(tables: dict[str, pl.DataFrame | None], *, threshold: float = 0.33, parties: Parties | None = None,
-                formats: Sequence[str] = DEFAULT_FORMATS) -> dict[str, tuple]:
-    """The plots the report shows (a section shows a plot only beside its table), each as its drawing
-    function, arguments and keywords; the plot's file name is `PLOTS[name]`."""
+def shown_plots(tables: dict[str, pl.DataFrame | None], *, threshold: float = 0.33,
+                parties: Parties | None = None) -> dict[str, tuple[tuple, dict]]:
+    """The plots the report shows (a section shows a plot only beside its table), each as the arguments
+    and keywords of its drawing functions (report.charts' for the page, `PAPER_PLOTS`' for the copies);
+    the plot's file name is `PLOTS[name]`."""
     get = tables.get
     faceted = get("uplift")  # the forest plot draws a panel per scenario itself
     mix, by_factor, pairs, agreement = (_per_scenario_names(get(name))
                                         for name in ("stance_mix", "by_factor", "pairs", "agreement"))
-    formats = tuple(formats)
     wanted = {
-        "stance_mix": _usable(mix) and (_plot_stance_mix, (mix,),
-                                        {"threshold": threshold, "parties": parties or {}, "formats": formats}),
-        "forest": _usable(faceted) and (_plot_forest, (faceted,), {"formats": formats}),
-        "amount": _usable(by_factor) and (_plot_by_amount, (by_factor,), {"formats": formats}),
-        "agreement": _usable(pairs) and _usable(agreement)
-        and (_plot_agreement, (pairs, agreement), {"threshold": threshold, "formats": formats}),
+        "stance_mix": _usable(mix) and ((mix,), {"threshold": threshold, "parties": parties or {}}),
+        "forest": _usable(faceted) and ((faceted,), {}),
+        "amount": _usable(by_factor) and ((by_factor,), {}),
+        "agreement": _usable(pairs) and _usable(agreement) and ((pairs, agreement), {"threshold": threshold}),
     }
     return {name: task for name, task in wanted.items() if task}
 
 
-def _draw(func: Callable, args: tuple, kwargs: dict, path: Path) -> tuple[Path | None, float]:
-    """One figure drawn and written; its matplotlib time."""
+def draw_copy(func: Callable, args: tuple, kwargs: dict, path: Path) -> tuple[Path | None, float]:
+    """One paper copy drawn and written; its time."""
     started = time.perf_counter()
     return func(*args, path, **kwargs), time.perf_counter() - started
-
-
-def start_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: float, parties: Parties | None = None,
-                formats: Sequence[str] = DEFAULT_FORMATS, workers: Workers | None = None) -> Callable[[], list[Path]]:
-    """Start drawing each plot the report shows (`shown_plots`), in `workers` (or in this process);
-    the returned wait gives the PNG paths (the other `formats` sit beside each); a plot with nothing to
-    show writes no file. With several scenarios, each model is drawn once per scenario, named
-    `scenario · model`. Each figure's matplotlib time is logged (debug)."""
-    tasks = shown_plots(tables, threshold=threshold, parties=parties, formats=formats)
-    wait = (workers or Workers(0)).start({name: partial(_draw, *task, out_dir / PLOTS[name])
-                                          for name, task in tasks.items()})
-
-    def paths() -> list[Path]:
-        drawn = wait()
-        for name, (path, seconds) in drawn.items():
-            log.debug("figure %s: %.2f s (%s)", PLOTS[name], seconds, ", ".join(dict.fromkeys(("png", *formats))))
-        return [path for path, _ in drawn.values() if path]
-
-    return paths
-
-
-def render_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: float,
-                 parties: Parties | None = None, formats: Sequence[str] = DEFAULT_FORMATS) -> list[Path]:
-    """`start_plots` in this process, waited for."""
-    return start_plots(tables, out_dir, threshold=threshold, parties=parties, formats=formats)()

@@ -53,7 +53,8 @@ def pushback_blocks(tables: dict[str, pl.DataFrame], out_dir: Path, meta: dict) 
     a, b = axis_words(parties)
     blocks: list[Block] = [Heading(2, "Pushback: does the stance give way when the asker objects?", "pushback"),
                            Para(_INTRO.format(a=a, b=b))]
-    if plot_pushback(shift, out_dir / PLOT, parties=parties, formats=meta.get("formats") or DEFAULT_FORMATS) is not None:
+    formats = ("png", *(meta.get("formats") or DEFAULT_FORMATS))  # the page shows its PNG: matplotlib draws it
+    if plot_pushback(shift, out_dir / PLOT, parties=parties, formats=formats) is not None:
         blocks.append(Image(PLOT, "Shift toward whoever objects, per objector and per style, with 95% intervals "
                                   "(first scorer; 0 = no change)."))
     blocks += [Heading(3, "Shift and give-way rate"), *_flagged(shift, _table(shift, [

@@ -3,23 +3,34 @@ table for papers, all from the aggregated report tables.
 
 Both documents are rendered from one list of blocks (report.blocks, built by report.sections), so
 they always say the same thing; a model is named by its roster label wherever the roster gives one
-(the Models list maps labels to ids). Plots use matplotlib's Agg canvas through `Figure` (not
-pyplot), so rendering leaves no global backend state or open figures behind.
+(the Models list maps labels to ids). The page's figures are SVG written directly (report.charts) and
+inlined in report.html; PNG or PDF copies for papers come from matplotlib (report.plots) where asked.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 
 import polars as pl
 
-from sycobench.report.blocks import Block, Bullets, Code, Contents, Heading, Image, Note, Para, Table, Transcripts
+from sycobench.report.blocks import (
+    Block,
+    Bullets,
+    Code,
+    Contents,
+    Heading,
+    Image,
+    Note,
+    Para,
+    Table,
+    Transcripts,
+)
+from sycobench.report.charts import start_plots
 from sycobench.report.html import to_html
 from sycobench.report.paper import write_headline
-from sycobench.report.plots import DEFAULT_FORMATS, PLOTS, _usable, start_plots
+from sycobench.report.plots import DEFAULT_FORMATS, PLOTS, _usable
 from sycobench.report.scenarios import axis_words
 from sycobench.report.sections import body_blocks, headline_blocks
 from sycobench.report.transcripts import transcript_data, transcript_html
@@ -152,26 +163,23 @@ def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
                   levels: pl.DataFrame | None = None, formats: Sequence[str] = DEFAULT_FORMATS,
                   workers: Workers | None = None,
                   sections: Callable[[dict[str, pl.DataFrame], Path, dict], list[Block]] | None = None) -> list[Path]:
-    """Write the plots (PNG, plus SVG or PDF as `formats` asks), headline.tex/.md, report.md and
+    """Write the plots (SVG, plus PNG or PDF as `formats` asks), headline.tex/.md, report.md and
     report.html into out_dir; `results` (one row per scored answer, with its text, or without it and
     `text` to add it to the rows shown) feeds the transcript view; `sections(tables, out_dir, meta)` adds
-    blocks of its own (and their images, in `meta["formats"]`) after the stance mix. The figures are drawn
-    and the headline table in `workers` (report.workers) if given, else in this process. Returns the files written."""
+    blocks of its own (and their images, in `meta["formats"]`) after the stance mix. The paper copies are
+    drawn in `workers` (report.workers) if given, else in this process. Returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold = float(meta.get("threshold") or 0.33)
     tables = _mark_unvalidated(_relabel(tables, meta.get("labels") or {}))
     drawing = start_plots(tables, out_dir, threshold=threshold, parties=meta.get("parties"), formats=formats,
                           workers=workers)
-    # the headline table is measured in Computer Modern by matplotlib's font engine, beside the figures
-    headline = (workers or Workers(0)).start(
-        {"files": partial(write_headline, tables["uplift"], out_dir, parties=meta.get("parties"))}
-        if _usable(tables.get("uplift")) else {})
+    headline = write_headline(tables["uplift"], out_dir, parties=meta.get("parties")) if _usable(
+        tables.get("uplift")) else []
     # the transcripts are made while the figures are drawn
     transcripts = _transcript_blocks(results, meta, threshold, text, levels) if results is not None else None
     extra = sections(tables, out_dir, {**meta, "formats": formats}) if sections is not None else []
     plots = drawing()
-    papers = headline().get("files", [])
     plots += [out_dir / b.file for b in extra if isinstance(b, Image) and (out_dir / b.file).exists()]
     blocks = _build_blocks(tables, meta, {p.name for p in plots}, transcripts, extra)
     md_path, html_path = out_dir / "report.md", out_dir / "report.html"
@@ -179,5 +187,5 @@ def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
     images = {p.name: p.read_bytes() for p in plots}
     html_path.write_text(to_html(blocks, title=str(meta.get("title") or "sycobench report"), images=images),
                          encoding="utf-8")
-    vectors = [p.with_suffix(f".{fmt}") for p in plots for fmt in dict.fromkeys(formats) if fmt != "png"]
-    return [*plots, *vectors, *papers, md_path, html_path]
+    copies = [p.with_suffix(f".{fmt}") for p in plots for fmt in dict.fromkeys(formats) if fmt != p.suffix[1:]]
+    return [*plots, *copies, *headline, md_path, html_path]
