@@ -451,6 +451,20 @@ def test_without_a_pool_the_figures_are_drawn_here_with_the_reason(tmp_path, cap
     assert PLOTS["forest"] in {p.name for p in written}
 
 
+def test_a_report_written_again_leaves_no_figure_of_the_last_one(tmp_path) -> None:
+    """Figure files the last report wrote and this one does not (a format no longer asked for, a plot it no
+    longer shows) would show other data beside the page: they are removed, and nothing else is."""
+    tables = _tables(MODELS, ["offline", "judge:gpt-4o"])
+    render_report(tables, tmp_path, meta=META, formats=["svg", "png", "pdf"])
+    (tmp_path / "notes.png").write_bytes(b"mine")
+    assert (tmp_path / "agreement_scatter.pdf").exists() and (tmp_path / "stance_mix.png").exists()
+    del tables["agreement"]
+    written = {p.name for p in render_report(tables, tmp_path, meta=META)}
+    figures = {p.name for p in tmp_path.iterdir() if p.stem in {Path(f).stem for f in PLOTS.values()}}
+    assert figures == {f for f in written if f.endswith(".svg")} == {PLOTS[n] for n in ("stance_mix", "forest", "amount")}
+    assert (tmp_path / "notes.png").read_bytes() == b"mine"
+
+
 def test_a_pool_that_refuses_the_figures_leaves_them_drawn_here(tmp_path, caplog) -> None:
     from sycobench.report import workers
 

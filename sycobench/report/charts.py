@@ -21,6 +21,7 @@ from sycobench.report.plots import (
     _MAX_PANELS,
     DEFAULT_FORMATS,
     EDGE,
+    FORMATS,
     MODEL_COLOURS,
     PAPER,
     PAPER_PLOTS,
@@ -353,11 +354,16 @@ def start_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: fl
                 formats: Sequence[str] = DEFAULT_FORMATS, workers: Workers | None = None) -> Callable[[], list[Path]]:
     """Write each plot the report shows (`shown_plots`) as the page's SVG, here, and start its paper
     copies in the other `formats` (PNG, PDF) in `workers` (or in this process); the returned wait gives
-    the SVG paths (the copies sit beside each); a plot with nothing to show writes no file. With several
-    scenarios, each model is drawn once per scenario, named `scenario · model`. Each figure's time is
-    logged (debug)."""
+    the SVG paths (the copies sit beside each); a plot with nothing to show writes no file, and a figure
+    file an earlier report left that this one does not write is removed (it would show other data). With
+    several scenarios, each model is drawn once per scenario, named `scenario · model`. Each figure's time
+    is logged (debug)."""
     tasks = shown_plots(tables, threshold=threshold, parties=parties)
     paper = tuple(fmt for fmt in dict.fromkeys(formats) if fmt in PAPER)
+    for name, file in PLOTS.items():
+        for fmt in FORMATS:
+            if name not in tasks or fmt not in ("svg", *paper):
+                (out_dir / file).with_suffix(f".{fmt}").unlink(missing_ok=True)
     wait = (workers or Workers(0)).start({name: partial(draw_copy, PAPER_PLOTS[name], args, {**kwargs, "formats": paper},
                                                         out_dir / PLOTS[name])
                                           for name, (args, kwargs) in tasks.items()} if paper else {})
