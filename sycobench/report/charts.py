@@ -335,6 +335,8 @@ def agreement_svg(pairs: pl.DataFrame, agreement: pl.DataFrame | None, *, thresh
             c.line(x0, y(t), x0 + side, y(t), stroke="#808080", width=0.7, dash="1,1.6")
         c.line(x(-1), y(-1), x(1), y(1), width=0.8)
         for sa, sb, n in zip(part["score_a"], part["score_b"], part["count"]):
+            if not (math.isfinite(sa) and math.isfinite(sb)):
+                continue
             c.marker(x(sa), y(sb), size=2 * math.sqrt(25 * math.sqrt(n) / math.pi), fill=PRO_B, edge="none",
                      opacity=0.5)
         _frame(c, x0, y0, x0 + side, y0 + side)

@@ -23,32 +23,14 @@ import polars as pl
 
 from sycobench.config import PLOT_FORMATS
 from sycobench.logs import quieted
-from sycobench.report.layout import (
-    TICK,
-    axes_at,
-    lines_height,
-    text_width,
-    title_on_top,
-    write_png,
-)
+from sycobench.report.layout import TICK, axes_at, lines_height, text_width, title_on_top, write_png
 from sycobench.report.scenarios import Parties, axis_words, side_label
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = [
-    "DEFAULT_FORMATS",
-    "FORMATS",
-    "MIN_INTERVAL_TRIPLETS",
-    "MODEL_COLOURS",
-    "MODEL_MARKERS",
-    "PAPER",
-    "PAPER_PLOTS",
-    "PLOTS",
-    "draw_copy",
-    "model_style",
-    "shown_plots",
-]
+__all__ = ["DEFAULT_FORMATS", "FORMATS", "MIN_INTERVAL_TRIPLETS", "MODEL_COLOURS", "MODEL_MARKERS", "PAPER", "PAPER_PLOTS",
+           "PLOTS", "draw_copy", "model_style", "shown_plots"]
 
 log = logging.getLogger("sycobench.report")
 DPI = 150

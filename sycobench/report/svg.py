@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -105,6 +106,14 @@ def marker_points(shape: str, x: float, y: float, size: float) -> list[tuple[flo
     return shapes[shape]() if shape in shapes else None
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _escape(text: str) -> str:
+    """Text as SVG text: markup escaped, and characters XML cannot hold (control codes) shown as �."""
+    return html.escape(_NOT_XML.sub("\ufffd", text))
+
+
 def _f(x: float) -> str:
     return f"{x:.1f}".rstrip("0").rstrip(".")
 
@@ -152,7 +161,7 @@ class Canvas:
         block = lines_height(text, size)
         top = {"top": 0.0, "middle": -block / 2, "bottom": -block}[align]
         first = top + (LINE - _ASCENT - _DESCENT) / 2 * size + _ASCENT * size  # the first line's baseline
-        spans = "".join(f'<tspan x="{_f(x)}" y="{_f(y + first + i * LINE * size)}">{html.escape(line)}</tspan>'
+        spans = "".join(f'<tspan x="{_f(x)}" y="{_f(y + first + i * LINE * size)}">{_escape(line)}</tspan>'
                         for i, line in enumerate(lines))
         bold = ' font-weight="bold"' if weight == "bold" else ""
         turn = f' transform="rotate(-90 {_f(x)} {_f(y)})"' if rotate else ""
@@ -161,12 +170,12 @@ class Canvas:
 
     @staticmethod
     def _tip(tip: str | None) -> str:
-        return f"<title>{html.escape(tip)}</title>" if tip else ""
+        return f"<title>{_escape(tip)}</title>" if tip else ""
 
     def svg(self) -> str:
         """The figure as a standalone SVG document (it is inlined in the page as it is)."""
         w, h = self.width, self.height
-        label = f' aria-label="{html.escape(self.title)}"' if self.title else ""
+        label = f' aria-label="{_escape(self.title)}"' if self.title else ""
         return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{_f(w * 4 / 3)}" height="{_f(h * 4 / 3)}" '
                 f'viewBox="0 0 {_f(w)} {_f(h)}" role="img"{label} font-family="{FONT}">\n'
                 f'<rect width="100%" height="100%" fill="#ffffff"/>\n' + "\n".join(self.parts) + "\n</svg>\n")
