@@ -527,6 +527,6 @@ def test_pushback_transcripts_show_both_turns_of_each_asker_side_by_side(chromiu
         objections = {m[-1]["content"] for m in results.filter(pl.col("turn") == 2)["messages"].to_list()}
         assert answer.locator(".tv-prompt").inner_text() in objections
         assert page.page.locator("h2", has_text="Pushback").count() == 1
-        assert page.page.locator('img[alt^="Shift toward whoever objects"]').count() == 1
+        assert page.page.locator('figure svg[aria-label="Pushback: shift toward the objector"]').count() == 1
     finally:
         page.page.close()

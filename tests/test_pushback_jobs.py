@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import polars as pl
 import pytest
@@ -63,7 +64,11 @@ def test_mock_job_then_report_has_both_turns_a_pushback_section_and_two_turn_tra
     assert report.returncode == 0, report.stderr
     md = (tmp_path / "report" / "report.md").read_text()
     assert "## Pushback: does the stance give way when the asker objects?" in md
-    assert "![Shift toward whoever objects" in md and (tmp_path / "report" / "pushback.png").exists()
+    assert "![Shift toward whoever objects" in md and (tmp_path / "report" / "pushback.svg").exists()
+    figure = ElementTree.parse(tmp_path / "report" / "pushback.svg").getroot()  # the page's, well-formed
+    points = [el for el in figure.iter() if el.tag.endswith(("circle", "polygon")) and el.find("{*}title") is not None]
+    shown = table.filter(pl.col("shift").is_not_null() & ((pl.col("style") == "all") | (pl.col("perspective") == "all")))
+    assert len(points) == shown.height > 0  # a point for each objector and each style, as the table has them
     results = pl.read_parquet(tmp_path / "report" / "results.parquet")
     assert results.group_by("turn").len().sort("turn")["len"].to_list() == [30, 120]
     second = results.filter(pl.col("turn") == 2).row(0, named=True)

@@ -52,7 +52,8 @@ from sycobench.report.svg import (
 )
 from sycobench.report.workers import Workers
 
-__all__ = ["PAGE_PLOTS", "agreement_svg", "by_amount_svg", "forest_svg", "stance_mix_svg", "start_plots"]
+__all__ = ["PAGE_PLOTS", "ROW", "TICK", "agreement_svg", "by_amount_svg", "forest_svg", "interval_marks", "span",
+           "stance_mix_svg", "start_plots", "x_ticks"]
 
 log = logging.getLogger("sycobench.report")
 ROW = 21.6  # a row of bars or points, in points (0.3 inch)
@@ -68,7 +69,7 @@ def _frame(c: Canvas, x0: float, y0: float, x1: float, y1: float) -> None:
         c.line(a, b, d, e, width=0.8)
 
 
-def _x_ticks(c: Canvas, scale: Scale, ticks: Sequence[float], labels: Sequence[str], y: float, *, size: float = 8,
+def x_ticks(c: Canvas, scale: Scale, ticks: Sequence[float], labels: Sequence[str], y: float, *, size: float = 8,
              grid: tuple[float, float] | None = None) -> None:
     """Tick marks and their labels under y; grid lines from grid[0] to grid[1]."""
     for t, label in zip(ticks, labels):
@@ -89,7 +90,7 @@ def _y_ticks(c: Canvas, scale: Scale, ticks: Sequence[float], digits: int, x: fl
         c.text(x - 5.5, y, number(t, digits), size=8, anchor="end")
 
 
-def _span(values: list[np.ndarray], pad: float = 0.05) -> tuple[float, float]:
+def span(values: list[np.ndarray], pad: float = 0.05) -> tuple[float, float]:
     """The range of `values` and 0, padded a little each side."""
     finite = np.concatenate([v[np.isfinite(v)] for v in values] + [np.zeros(1)])
     lo, hi = float(finite.min()), float(finite.max())
@@ -97,7 +98,7 @@ def _span(values: list[np.ndarray], pad: float = 0.05) -> tuple[float, float]:
     return lo - margin, hi + margin
 
 
-def _interval_marks(c: Canvas, at: np.ndarray, pos: np.ndarray, err: np.ndarray, drawn: np.ndarray, value: Scale,
+def interval_marks(c: Canvas, at: np.ndarray, pos: np.ndarray, err: np.ndarray, drawn: np.ndarray, value: Scale,
                     *, colour: str, shape: str, horizontal: bool, names: Sequence[str]) -> None:
     """Each point at `value(at)` on its row or column `pos`, with its interval (caps 3 points each side)
     where drawn, else hollow."""
@@ -139,7 +140,7 @@ def stance_mix_svg(mix: pl.DataFrame, *, threshold: float, parties: Parties) -> 
     c.text((x(0) + x(1)) / 2, 11, "Stance mix by who asks", size=12, anchor="middle", align="top")
     end = top + rows * ROW
     ticks = [i / 5 for i in range(6)]
-    _x_ticks(c, x, ticks, [f"{t:.0%}" for t in ticks], end)
+    x_ticks(c, x, ticks, [f"{t:.0%}" for t in ticks], end)
     start = np.zeros(data.height)
     for column, colour, label in keys:
         share = data[column].to_numpy()
@@ -179,7 +180,7 @@ def forest_svg(uplift: pl.DataFrame) -> str | None:
     heights = [ROW * part.height + 14.4 for part in parts.values()]
     width = max(504.0, left + 18 + 216)
     c = Canvas(width, top + sum(h + head for h in heights) + bottom, title="Sycophancy index per model")
-    lo, hi = _span([np.concatenate([v - e[0], v + e[1]]) for v, e, _ in shown.values()])
+    lo, hi = span([np.concatenate([v - e[0], v + e[1]]) for v, e, _ in shown.values()])
     x = Scale(lo, hi, left, width - 18)
     ticks, digits = nice_ticks(lo, hi)
     ticks = [t for t in ticks if lo <= t <= hi]
@@ -198,11 +199,11 @@ def forest_svg(uplift: pl.DataFrame) -> str | None:
         for row, label in zip(rows, labels[key]):
             c.line(left - 3.5, row, left, row)
             c.text(left - 5.5, row, label, size=8, anchor="end")
-        _interval_marks(c, si, rows, err, drawn, x, colour=MODEL_COLOURS[i % len(MODEL_COLOURS)], shape="o",
+        interval_marks(c, si, rows, err, drawn, x, colour=MODEL_COLOURS[i % len(MODEL_COLOURS)], shape="o",
                         horizontal=True, names=part["model_id"].to_list())
         _frame(c, x(lo), above, x(hi), above + h)
         above += h
-    _x_ticks(c, x, ticks, [number(t, digits) for t in ticks], above)
+    x_ticks(c, x, ticks, [number(t, digits) for t in ticks], above)
     c.text((x(lo) + x(hi)) / 2, above + TICK + lines_height("", 8) + 4, xlabel, size=8, anchor="middle", align="top")
     return c.svg()
 
@@ -227,7 +228,7 @@ def by_amount_svg(by_factor: pl.DataFrame) -> str | None:
     ticks_h = TICK + lines_height("0\n0", 7) + 7
     top, bottom = 11 + lines_height("", 10) + 4, 7 + lines_height(xlabel, 8) + 4
     c = Canvas(width, top + sum(heads) + len(rows) * (height + ticks_h) + bottom, title=title)
-    lo, hi = _span([np.concatenate([v - e[0], v + e[1]]) for v, e, _ in shown.values()])
+    lo, hi = span([np.concatenate([v - e[0], v + e[1]]) for v, e, _ in shown.values()])
     ticks, digits = nice_ticks(lo, hi)
     ticks = [t for t in ticks if lo <= t <= hi]
     c.text(width / 2, 11, title, size=10, anchor="middle", align="top")
@@ -244,7 +245,7 @@ def by_amount_svg(by_factor: pl.DataFrame) -> str | None:
             xs = left + panel * (j + (np.arange(part.height) + 0.5) / part.height)
             finite = np.isfinite(si)
             c.polyline([(a, y(v)) for a, v in zip(xs[finite], si[finite])], stroke=colour)
-            _interval_marks(c, si, xs, err, drawn, y, colour=colour, shape=shape, horizontal=False,
+            interval_marks(c, si, xs, err, drawn, y, colour=colour, shape=shape, horizontal=False,
                             names=[f"{model}, {level}" for level in part["level"]])
             c.text(left + panel * (j + 0.5), above - 3, titles[model], size=8, anchor="middle", align="bottom")
             if j:
@@ -288,7 +289,7 @@ def _heatmap(data: pl.DataFrame, levels: list[str], models: list[str], title: st
                    tip=f"{model}, {level}: " + (f"{v:.3f}" if np.isfinite(v) else "no answers"))
         c.text(left - 5.5, y + row / 2, name, size=7, anchor="end")
     end = top + row * len(models)
-    _x_ticks(c, Scale(-0.5, len(levels) - 0.5, x(0), x(len(levels))), range(len(levels)), levels, end)
+    x_ticks(c, Scale(-0.5, len(levels) - 0.5, x(0), x(len(levels))), range(len(levels)), levels, end)
     _frame(c, x(0), top, x(len(levels)), end)
     c.text((x(0) + x(len(levels))) / 2, end + TICK + lines_height("", 8) + 4, f"level of {factor}", size=10,
            anchor="middle", align="top")
@@ -328,7 +329,7 @@ def agreement_svg(pairs: pl.DataFrame, agreement: pl.DataFrame | None, *, thresh
         x0, y0 = k * slot_w + left, top + r * slot_h + above
         x, y = Scale(-1.08, 1.08, x0, x0 + side), Scale(-1.08, 1.08, y0 + side, y0)
         part = counts.filter((pl.col("scorer_a") == a) & (pl.col("scorer_b") == b))
-        _x_ticks(c, x, ticks, [number(t, 1) for t in ticks], y0 + side)
+        x_ticks(c, x, ticks, [number(t, 1) for t in ticks], y0 + side)
         _y_ticks(c, y, ticks, 1, x0)
         for t in (-threshold, threshold):
             c.line(x(t), y0, x(t), y0 + side, stroke="#808080", width=0.7, dash="1,1.6")

@@ -1,4 +1,5 @@
-"""The report's pushback section: its tables and its one plot (report.pushback builds the figures).
+"""The report's pushback section: its tables and its one plot (report.pushback builds the figures), an
+SVG on the page (as report.charts draws the others) with PNG / PDF copies where `report.formats` asks.
 
 `pushback_blocks` is handed to `render.render_report`, which places the blocks after the stance
 mix (report.sections builds the others); the plot shows the shift toward whoever objects, with its 95% interval, for each objector
@@ -14,13 +15,30 @@ import numpy as np
 import polars as pl
 
 from sycobench.report.blocks import Block, Heading, Image, Para
-from sycobench.report.plots import DEFAULT_FORMATS, _save, _usable, _wrap, model_style
-from sycobench.report.sections import _ci, _flagged, _fmt_p, _keys, _num, _table, _text, _triplets
+from sycobench.report.plots import (
+    DEFAULT_FORMATS,
+    FORMATS,
+    PAPER,
+    _save,
+    _usable,
+    _wrap,
+    model_style,
+)
 from sycobench.report.scenarios import Parties, axis_words, side_label
+from sycobench.report.sections import (
+    _ci,
+    _flagged,
+    _fmt_p,
+    _keys,
+    _num,
+    _table,
+    _text,
+    _triplets,
+)
 
-__all__ = ["PLOT", "pushback_blocks", "plot_pushback"]
+__all__ = ["PLOT", "plot_pushback", "pushback_blocks", "pushback_rows", "pushback_svg"]
 
-PLOT = "pushback.png"
+PLOT = "pushback.svg"  # the page's; a paper copy takes the same name, .png or .pdf
 _INTRO = (
     "With protocol=pushback every first answer is followed by an objection in the asker's voice (the neutral "
     "asker objects once for the {a} and once for the {b}) and a second answer in the same conversation. "
@@ -53,8 +71,15 @@ def pushback_blocks(tables: dict[str, pl.DataFrame], out_dir: Path, meta: dict) 
     a, b = axis_words(parties)
     blocks: list[Block] = [Heading(2, "Pushback: does the stance give way when the asker objects?", "pushback"),
                            Para(_INTRO.format(a=a, b=b))]
-    formats = ("png", *(meta.get("formats") or DEFAULT_FORMATS))  # the page shows its PNG: matplotlib draws it
-    if plot_pushback(shift, out_dir / PLOT, parties=parties, formats=formats) is not None:
+    svg = pushback_svg(shift, parties=parties)
+    paper = [fmt for fmt in dict.fromkeys(meta.get("formats") or DEFAULT_FORMATS) if fmt in PAPER]
+    for fmt in FORMATS:  # a copy an earlier report left, which this one does not write, would show other data
+        if svg is None or fmt not in ("svg", *paper):
+            (out_dir / PLOT).with_suffix(f".{fmt}").unlink(missing_ok=True)
+    if svg is not None:
+        (out_dir / PLOT).write_text(svg, encoding="utf-8")
+        if paper:
+            plot_pushback(shift, out_dir / PLOT, parties=parties, formats=paper)
         blocks.append(Image(PLOT, "Shift toward whoever objects, per objector and per style, with 95% intervals "
                                   "(first scorer; 0 = no change)."))
     blocks += [Heading(3, "Shift and give-way rate"), *_flagged(shift, _table(shift, [
@@ -73,11 +98,13 @@ def pushback_blocks(tables: dict[str, pl.DataFrame], out_dir: Path, meta: dict) 
     return blocks
 
 
-def plot_pushback(shift: pl.DataFrame, path: Path, *, parties: Parties,
-                  formats: Sequence[str] = DEFAULT_FORMATS) -> Path | None:
-    """Shift per objector (all styles) and per style (all objectors): a point and interval per model."""
-    from matplotlib.figure import Figure
+Rows = list[tuple[str, list[str], list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]]]
 
+
+def pushback_rows(shift: pl.DataFrame, parties: Parties) -> tuple[list[str], Rows] | None:
+    """What the pushback plot shows (first scorer): the models, and a panel per scenario with its rows'
+    names (each objector, each style, then all) and, for each model (by its index), its rows (offset
+    within a row so that models sit apart), shifts and interval ends (the shift where an end is unknown)."""
     data = shift.filter(pl.col("shift").is_not_null() & ((pl.col("style") == "all") | (pl.col("side") == "all")))
     if "scorer" in data.columns and data.height:
         data = data.filter(pl.col("scorer") == data["scorer"][0])
@@ -85,13 +112,9 @@ def plot_pushback(shift: pl.DataFrame, path: Path, *, parties: Parties,
         return None
     scenario = pl.col("scenario") if "scenario" in data.columns else pl.lit("rent")
     data = data.with_columns(_scenario=scenario.cast(pl.String))
-    panels = data.partition_by("_scenario", maintain_order=True)
     models = data["model_id"].unique(maintain_order=True).to_list()
-    rows = max(part.select("style", "side", "objector").unique().height for part in panels)
-    fig = Figure(figsize=(4.2 * len(panels) + 1.5, 1.2 + 0.32 * rows * max(1, len(models) / 3)),
-                 layout="constrained")
-    axes = fig.subplots(1, len(panels), sharex=True, squeeze=False).ravel()
-    for ax, part in zip(axes, panels):
+    panels: Rows = []
+    for part in data.partition_by("_scenario", maintain_order=True):
         where = part["_scenario"][0]
         labels = (part.select("style", "side", "objector").unique(maintain_order=True)  # objectors, styles, all
                   .with_columns(_rank=pl.when(pl.col("side") != "all").then(0).when(pl.col("style") != "all").then(1)
@@ -101,6 +124,7 @@ def plot_pushback(shift: pl.DataFrame, path: Path, *, parties: Parties,
                   else _who({"side": d, "objector": o, "scenario": where}, parties) + (" objects" if d != "neutral" else ""))
                  for s, d, o, r in labels.iter_rows()]
         position = {key: i for i, key in enumerate(labels.select("style", "side", "objector").iter_rows())}
+        points = []
         for m, model in enumerate(models):
             mine = part.filter(pl.col("model_id") == model)
             if mine.is_empty():
@@ -110,9 +134,99 @@ def plot_pushback(shift: pl.DataFrame, path: Path, *, parties: Parties,
             est = mine["shift"].to_numpy()
             lo = np.where(np.isnan(lo := mine["shift_lo"].fill_null(np.nan).to_numpy()), est, lo)
             hi = np.where(np.isnan(hi := mine["shift_hi"].fill_null(np.nan).to_numpy()), est, hi)
+            points.append((m, y, est, lo, hi))
+        panels.append((where, names, points))
+    return models, panels
+
+
+def pushback_svg(shift: pl.DataFrame, *, parties: Parties) -> str | None:
+    """The page's figure (report.charts' way): a panel per scenario, stacked, each with its rows' names."""
+    from sycobench.report.charts import ROW, TICK, interval_marks, span, x_ticks
+    from sycobench.report.svg import (
+        Canvas,
+        Scale,
+        lines_height,
+        nice_ticks,
+        number,
+        text_width,
+    )
+
+    shown = pushback_rows(shift, parties)
+    if shown is None:
+        return None
+    models, panels = shown
+    title, xlabel = "Pushback: shift toward the objector", "shift toward whoever objects (turn 2 − turn 1), 95% CI"
+    legend = [(model_style(m), _wrap(model, 40), 14 + text_width([_wrap(model, 40)], 8)) for m, model in enumerate(models)]
+    left = 7 + text_width([n for _, names, _ in panels for n in names], 8) + TICK
+    head = lines_height("", 9) + 10 if len(panels) > 1 else 7
+    heights = [ROW * len(names) * max(1.0, len(models) / 3) for _, names, _ in panels]
+    keys = [legend[i:i + 3] for i in range(0, len(legend), 3)] if len(models) > 1 else []
+    bottom = TICK + lines_height("", 8) + 4 + lines_height("", 9) + 7 + sum(lines_height(max(
+        (label for _, label, _ in row), key=lambda t: t.count("\n")), 8) + 6 for row in keys)
+    width = max(432.0, left + 18 + 216, *(sum(w + 12 for *_, w in row) + 24 for row in keys))
+    top = 11 + lines_height("", 10)
+    c = Canvas(width, top + sum(h + head for h in heights) + bottom, title=title)
+    lo, hi = span([np.concatenate([p[2], p[3], p[4]]) for _, _, points in panels for p in points])
+    x = Scale(lo, hi, left, width - 18)
+    ticks, digits = nice_ticks(lo, hi)
+    ticks = [t for t in ticks if lo <= t <= hi]
+    c.text(width / 2, 11, title, size=10, anchor="middle", align="top")
+    above = top
+    for (where, names, points), h in zip(panels, heights):
+        if len(panels) > 1:
+            c.text(x(lo), above + head - 4, where, size=9, align="bottom")
+        above += head
+        row = h / len(names)
+        for t in ticks:
+            c.line(x(t), above, x(t), above + h, stroke="#b3b3b3", width=0.8, opacity=0.5)
+        c.line(x(0), above, x(0), above + h)
+        for i, name in enumerate(names):
+            c.line(left - 3.5, above + (i + 0.5) * row, left, above + (i + 0.5) * row)
+            c.text(left - 5.5, above + (i + 0.5) * row, name, size=8, anchor="end")
+        for m, y, est, low, high in points:
+            (colour, shape), model = model_style(m), models[m]
+            err = np.clip([est - low, high - est], 0, None)
+            interval_marks(c, est, above + (y + 0.5) * row, err, np.ones(len(est), dtype=bool), x, colour=colour,
+                           shape=shape, horizontal=True, names=[f"{model}, {names[round(v)]}" for v in y])
+        for edge in (above, above + h):
+            c.line(x(lo), edge, x(hi), edge)
+        c.line(x(lo), above, x(lo), above + h)
+        c.line(x(hi), above, x(hi), above + h)
+        above += h
+    x_ticks(c, x, ticks, [number(t, digits) for t in ticks], above)
+    above += TICK + lines_height("", 8) + 4
+    c.text((x(lo) + x(hi)) / 2, above, xlabel, size=9, anchor="middle", align="top")
+    above += lines_height("", 9) + 7
+    for row in keys:
+        at = (width - sum(w + 12 for *_, w in row) + 12) / 2
+        tall = max(lines_height(label, 8) for _, label, _ in row)
+        for (colour, shape), label, w in row:
+            c.marker(at + 4, above + tall / 2, shape=shape, size=6, fill=colour, edge="#222222")
+            c.text(at + 14, above + tall / 2, label, size=8)
+            at += w + 12
+        above += tall + 6
+    return c.svg()
+
+
+def plot_pushback(shift: pl.DataFrame, path: Path, *, parties: Parties,
+                  formats: Sequence[str] = ("png",)) -> Path | None:
+    """The paper copy: shift per objector (all styles) and per style (all objectors), a point and interval
+    per model, a panel per scenario."""
+    from matplotlib.figure import Figure
+
+    shown = pushback_rows(shift, parties)
+    if shown is None:
+        return None
+    models, panels = shown
+    rows = max(len(names) for _, names, _ in panels)
+    fig = Figure(figsize=(4.2 * len(panels) + 1.5, 1.2 + 0.32 * rows * max(1, len(models) / 3)),
+                 layout="constrained")
+    axes = fig.subplots(1, len(panels), sharex=True, squeeze=False).ravel()
+    for ax, (where, names, points) in zip(axes, panels):
+        for m, y, est, lo, hi in points:
             colour, marker = model_style(m)
             ax.errorbar(est, y, xerr=np.clip([est - lo, hi - est], 0, None), fmt=marker, color=colour,
-                        ecolor=colour, capsize=3, markersize=5, label=_wrap(model, 40))
+                        ecolor=colour, capsize=3, markersize=5, label=_wrap(models[m], 40))
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_yticks(range(len(names)), names, fontsize=8)
         ax.set_ylim(len(names) - 0.5, -0.5)
