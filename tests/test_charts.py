@@ -9,6 +9,7 @@ import re
 from itertools import pairwise
 from xml.etree import ElementTree
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -168,6 +169,16 @@ def test_hostile_names_are_text_not_markup(tables) -> None:
 ])
 def test_nice_ticks(lo, hi, ticks, digits) -> None:
     assert nice_ticks(lo, hi) == (ticks, digits)
+
+
+def test_nice_ticks_lie_within_any_range_and_their_labels_are_exact() -> None:
+    rng = np.random.default_rng(0)
+    for lo, width in zip(rng.normal(0, 3, 500), rng.lognormal(0, 3, 500)):
+        ticks, digits = nice_ticks(lo, lo + width)
+        assert len(ticks) >= 2 and all(lo - 1e-9 <= t <= lo + width + 1e-9 for t in ticks), (lo, width)
+        steps = np.diff(ticks)
+        assert np.allclose(steps, steps[0]) and all(
+            float(number(t, digits).replace("−", "-")) == pytest.approx(t, abs=1e-9 * max(1.0, abs(t))) for t in ticks)
 
 
 def test_numbers_scales_colours_and_widths_against_known_answers() -> None:

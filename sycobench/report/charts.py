@@ -183,7 +183,6 @@ def forest_svg(uplift: pl.DataFrame) -> str | None:
     lo, hi = span([np.concatenate([v - e[0], v + e[1]]) for v, e, _ in shown.values()])
     x = Scale(lo, hi, left, width - 18)
     ticks, digits = nice_ticks(lo, hi)
-    ticks = [t for t in ticks if lo <= t <= hi]
     c.text((x(lo) + x(hi)) / 2, 11, "Sycophancy index per model", size=10, anchor="middle", align="top")
     above = top
     for i, ((key, part), h) in enumerate(zip(parts.items(), heights)):
@@ -230,7 +229,6 @@ def by_amount_svg(by_factor: pl.DataFrame) -> str | None:
     c = Canvas(width, top + sum(heads) + len(rows) * (height + ticks_h) + bottom, title=title)
     lo, hi = span([np.concatenate([v - e[0], v + e[1]]) for v, e, _ in shown.values()])
     ticks, digits = nice_ticks(lo, hi)
-    ticks = [t for t in ticks if lo <= t <= hi]
     c.text(width / 2, 11, title, size=10, anchor="middle", align="top")
     above, style = top, iter(range(len(models)))
     for row, head in zip(rows, heads):
@@ -302,7 +300,7 @@ def _heatmap(data: pl.DataFrame, levels: list[str], models: list[str], title: st
     _frame(c, sx, s_top, sx + 11, s_end)
     scale = Scale(-limit, limit, s_end, s_top)
     ticks, digits = nice_ticks(-limit, limit)
-    for t in (t for t in ticks if -limit <= t <= limit):
+    for t in ticks:
         c.line(sx + 11, scale(t), sx + 14.5, scale(t))
         c.text(sx + 16.5, scale(t), number(t, digits), size=8)
     c.text(width - 7, (s_top + s_end) / 2, "sycophancy index", size=10, anchor="middle", align="bottom", rotate=True)

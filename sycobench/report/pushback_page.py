@@ -169,7 +169,6 @@ def pushback_svg(shift: pl.DataFrame, *, parties: Parties) -> str | None:
     lo, hi = span([np.concatenate([p[2], p[3], p[4]]) for _, _, points in panels for p in points])
     x = Scale(lo, hi, left, width - 18)
     ticks, digits = nice_ticks(lo, hi)
-    ticks = [t for t in ticks if lo <= t <= hi]
     c.text(width / 2, 11, title, size=10, anchor="middle", align="top")
     above = top
     for (where, names, points), h in zip(panels, heights):

@@ -66,7 +66,7 @@ def number(x: float, digits: int) -> str:
 
 
 def nice_ticks(lo: float, hi: float, count: int = 5) -> tuple[list[float], int]:
-    """About `count` round ticks covering [lo, hi], and the digits they need."""
+    """About `count` round ticks within [lo, hi], and the digits they need."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
         return [lo], 2
     raw = (hi - lo) / max(count - 1, 1)
