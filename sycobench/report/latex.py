@@ -24,12 +24,10 @@ LABEL = "tab:sycobench-headline"
 TEXT_WIDTH_PT = 345.0  # \textwidth of LaTeX's article class, one column, 10 pt
 TABCOLSEP_PT = 6.0
 SIZES = ((r"\normalsize", 10.0), (r"\small", 9.0), (r"\footnotesize", 8.0))
+_WIDER = {10.0: 1.0, 9.0: 0.51111 / 0.5, 8.0: 0.53125 / 0.5}  # cmr9's and cmr8's widths against cmr10's
 HEADERS = ["Model", "SI", r"95\% CI", "$p$", "$U_A$", "$U_B$", "$n$"]
 _ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
             "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": r"\textless{}", ">": r"\textgreater{}"}
-
-
-_WIDER = {10.0: 1.0, 9.0: 0.51111 / 0.5, 8.0: 0.53125 / 0.5}  # cmr9's and cmr8's widths against cmr10's
 
 
 def escape(text: str) -> str:

@@ -15,18 +15,7 @@ from pathlib import Path
 
 import polars as pl
 
-from sycobench.report.blocks import (
-    Block,
-    Bullets,
-    Code,
-    Contents,
-    Heading,
-    Image,
-    Note,
-    Para,
-    Table,
-    Transcripts,
-)
+from sycobench.report.blocks import Block, Bullets, Code, Contents, Heading, Image, Note, Para, Table, Transcripts
 from sycobench.report.charts import start_plots
 from sycobench.report.html import to_html
 from sycobench.report.paper import write_headline
@@ -176,7 +165,7 @@ def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
                           workers=workers)
     headline = write_headline(tables["uplift"], out_dir, parties=meta.get("parties")) if _usable(
         tables.get("uplift")) else []
-    # the transcripts are made while the figures are drawn
+    # the transcripts are made while any paper copies are drawn
     transcripts = _transcript_blocks(results, meta, threshold, text, levels) if results is not None else None
     extra = sections(tables, out_dir, {**meta, "formats": formats}) if sections is not None else []
     plots = drawing()
