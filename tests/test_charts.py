@@ -5,6 +5,7 @@ against known answers."""
 
 from __future__ import annotations
 
+import math
 import re
 from itertools import pairwise
 from xml.etree import ElementTree
@@ -14,7 +15,7 @@ import polars as pl
 import pytest
 
 from sycobench.report import charts, plots
-from sycobench.report.svg import Scale, nice_ticks, number, text_width
+from sycobench.report.svg import Scale, marker_points, nice_ticks, number, text_width
 from sycobench.report.tables import build_tables
 from tests.synthetic import synthetic_levels, synthetic_results
 
@@ -179,6 +180,15 @@ def test_nice_ticks_lie_within_any_range_and_their_labels_are_exact() -> None:
         steps = np.diff(ticks)
         assert np.allclose(steps, steps[0]) and all(
             float(number(t, digits).replace("−", "-")) == pytest.approx(t, abs=1e-9 * max(1.0, abs(t))) for t in ticks)
+
+
+def test_each_model_marker_is_its_own_shape() -> None:
+    drawn = {shape: marker_points(shape, 0, 0, 6) for shape in plots.MODEL_MARKERS}
+    assert drawn.pop("o") is None  # a circle
+    outlines = {tuple((round(x, 3), round(y, 3)) for x, y in corners) for corners in drawn.values()}
+    assert len(outlines) == len(drawn) == len(plots.MODEL_MARKERS) - 1
+    assert all(max(math.hypot(x, y) for x, y in corners) <= 3 * 1.2 + 1e-9 for corners in drawn.values())
+    assert nice_ticks(float("nan"), 1.0) == ([], 2) and nice_ticks(0.5, 0.5) == ([0.5], 2)
 
 
 def test_numbers_scales_colours_and_widths_against_known_answers() -> None:

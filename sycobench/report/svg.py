@@ -3,8 +3,8 @@
 A page figure is a few hundred shapes and texts; written as SVG directly it takes milliseconds where
 matplotlib took a second and more (docs/performance.md). Texts stay text (searchable, sharp at any
 zoom) in DejaVu Sans, the font matplotlib ships; their widths, which set the margins, are measured in
-that font's file with Pillow, so a browser with the font shows what was measured, and one without it
-falls back to Verdana, cut to the same widths.
+that font's file with Pillow, so a browser with the font shows what was measured; one without it falls
+back to Verdana (of much the same widths) or its own sans-serif.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ __all__ = ["FONT", "Canvas", "Scale", "lines_height", "marker_points", "nice_tic
            "text_width"]
 
 FONT = "DejaVu Sans, Verdana, Geneva, sans-serif"
-PT = 72  # points an inch: the canvas' unit
 LINE = 1.2  # line spacing, in font sizes
 _ASCENT, _DESCENT = 0.76, 0.24  # of DejaVu Sans, in font sizes
 _FILES = {"normal": "DejaVuSans.ttf", "bold": "DejaVuSans-Bold.ttf"}
@@ -68,7 +67,7 @@ def number(x: float, digits: int) -> str:
 def nice_ticks(lo: float, hi: float, count: int = 5) -> tuple[list[float], int]:
     """About `count` round ticks within [lo, hi], and the digits they need."""
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        return [lo], 2
+        return ([lo] if math.isfinite(lo) else []), 2
     raw = (hi - lo) / max(count - 1, 1)
     power = 10 ** math.floor(math.log10(raw))
     step = min((m * power for m in (1, 2, 2.5, 5, 10)), key=lambda s: abs(math.log(s / raw)))  # the nearest round step
