@@ -42,14 +42,7 @@ from sycobench.report.plots import (
     shown_plots,
 )
 from sycobench.report.scenarios import Parties
-from sycobench.report.svg import (
-    Canvas,
-    Scale,
-    lines_height,
-    nice_ticks,
-    number,
-    text_width,
-)
+from sycobench.report.svg import Canvas, Scale, lines_height, nice_ticks, number, text_width
 from sycobench.report.workers import Workers
 
 __all__ = ["PAGE_PLOTS", "ROW", "TICK", "agreement_svg", "by_amount_svg", "forest_svg", "interval_marks", "span",

@@ -142,14 +142,7 @@ def pushback_rows(shift: pl.DataFrame, parties: Parties) -> tuple[list[str], Row
 def pushback_svg(shift: pl.DataFrame, *, parties: Parties) -> str | None:
     """The page's figure (report.charts' way): a panel per scenario, stacked, each with its rows' names."""
     from sycobench.report.charts import ROW, TICK, interval_marks, span, x_ticks
-    from sycobench.report.svg import (
-        Canvas,
-        Scale,
-        lines_height,
-        nice_ticks,
-        number,
-        text_width,
-    )
+    from sycobench.report.svg import Canvas, Scale, lines_height, nice_ticks, number, text_width
 
     shown = pushback_rows(shift, parties)
     if shown is None:
