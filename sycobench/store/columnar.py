@@ -14,6 +14,8 @@ import hashlib
 import json
 import logging
 import os
+import shutil
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -103,19 +105,35 @@ def sink_whole(rows: pl.LazyFrame, path: Path, *, row_group_size: int) -> Path:
 
 @contextmanager
 def _replaced(path: Path) -> Iterator[Path]:
-    """A hidden temporary file beside `path`, renamed to `path` if the block ends without error and else
-    removed: a writer stopped part-way (Ctrl-C, a full disk) leaves the last whole file, never part of
-    one. A temporary file left by a killed writer (its process gone) is removed first."""
+    """A file in a hidden temporary folder beside `path`, moved to `path` if the block ends without error;
+    else the folder is taken away whole. A writer stopped part-way (Ctrl-C, a full disk, a bad record)
+    leaves the last whole file, never part of one; and Polars' sink, whose writer can still create its
+    file after the sink has raised, then finds no folder to create it in. What a killed writer left (its
+    process gone) is removed first."""
     for left in path.parent.glob(f".{path.name}.*.tmp"):
-        pid = left.name.removeprefix(f".{path.name}.").removesuffix(".tmp")
+        pid = left.name.removeprefix(f".{path.name}.").split(".")[0]
         if not (pid.isdigit() and _running(int(pid))):
-            left.unlink(missing_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            _discard(left)
+    folder = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    folder.mkdir()
     try:
-        yield tmp
-        os.replace(tmp, path)
+        yield folder / path.name
+        os.replace(folder / path.name, path)
     finally:
-        tmp.unlink(missing_ok=True)  # gone after the rename; left by a failure, it is removed
+        _discard(folder)
+
+
+def _discard(left: Path) -> None:
+    """A leftover file, or a temporary folder, renamed first so that nothing more can be created in it."""
+    if not left.is_dir():
+        left.unlink(missing_ok=True)
+        return
+    gone = left.with_name(left.name.removesuffix(".tmp") + ".gone.tmp")  # a leftover still, if this process dies
+    try:
+        left.rename(gone)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(gone, ignore_errors=True)
 
 
 def _running(pid: int) -> bool:
