@@ -45,8 +45,8 @@ from sycobench.report.scenarios import Parties
 from sycobench.report.svg import Canvas, Scale, lines_height, nice_ticks, number, text_width
 from sycobench.report.workers import Workers
 
-__all__ = ["PAGE_PLOTS", "ROW", "TICK", "agreement_svg", "by_amount_svg", "forest_svg", "interval_marks", "span",
-           "stance_mix_svg", "start_plots", "x_ticks"]
+__all__ = ["PAGE_PLOTS", "ROW", "TICK", "agreement_svg", "by_amount_svg", "forest_svg", "frame", "interval_marks",
+           "interval_panel", "keep_only", "span", "stance_mix_svg", "start_plots", "x_ticks", "y_labels"]
 
 log = logging.getLogger("sycobench.report")
 ROW = 21.6  # a row of bars or points, in points (0.3 inch)
@@ -57,9 +57,32 @@ _PUOR = ("#2d004b", "#542788", "#8073ac", "#b2abd2", "#d8daeb", "#f7f7f7", "#fee
          "#b35806", "#7f3b08")
 
 
-def _frame(c: Canvas, x0: float, y0: float, x1: float, y1: float) -> None:
+def frame(c: Canvas, x0: float, y0: float, x1: float, y1: float) -> None:
     for a, b, d, e in ((x0, y0, x1, y0), (x0, y1, x1, y1), (x0, y0, x0, y1), (x1, y0, x1, y1)):
         c.line(a, b, d, e, width=0.8)
+
+
+def interval_panel(c: Canvas, x: Scale, ticks: Sequence[float], top: float, bottom: float) -> None:
+    """A panel of horizontal intervals from `top` to `bottom`: grid lines at the ticks, a rule at 0, the frame."""
+    for t in ticks:
+        c.line(x(t), top, x(t), bottom, stroke=GRID, width=0.8, opacity=0.5)
+    c.line(x(0), top, x(0), bottom, width=0.8)
+    frame(c, x(x.lo), top, x(x.hi), bottom)
+
+
+def y_labels(c: Canvas, x: float, ys: Sequence[float], labels: Sequence[str]) -> None:
+    """A tick and its label, right-aligned, left of `x` at each y."""
+    for y, label in zip(ys, labels):
+        c.line(x - 3.5, y, x, y)
+        c.text(x - 5.5, y, label, size=8, anchor="end")
+
+
+def keep_only(path: Path, formats: Sequence[str]) -> None:
+    """Removes `path` in every format but `formats`: a copy an earlier report left, which this one does not
+    write, would show other data beside the page."""
+    for fmt in FORMATS:
+        if fmt not in formats:
+            path.with_suffix(f".{fmt}").unlink(missing_ok=True)
 
 
 def x_ticks(c: Canvas, scale: Scale, ticks: Sequence[float], labels: Sequence[str], y: float, *, size: float = 8,
@@ -75,12 +98,10 @@ def x_ticks(c: Canvas, scale: Scale, ticks: Sequence[float], labels: Sequence[st
 
 def _y_ticks(c: Canvas, scale: Scale, ticks: Sequence[float], digits: int, x: float, *,
              grid: tuple[float, float] | None = None) -> None:
-    for t in ticks:
-        y = scale(t)
-        if grid:
-            c.line(grid[0], y, grid[1], y, stroke=GRID, width=0.8, opacity=0.5)
-        c.line(x - 3.5, y, x, y)
-        c.text(x - 5.5, y, number(t, digits), size=8, anchor="end")
+    if grid:
+        for t in ticks:
+            c.line(grid[0], scale(t), grid[1], scale(t), stroke=GRID, width=0.8, opacity=0.5)
+    y_labels(c, x, [scale(t) for t in ticks], [number(t, digits) for t in ticks])
 
 
 def span(values: list[np.ndarray], pad: float = 0.05) -> tuple[float, float]:
@@ -144,12 +165,10 @@ def stance_mix_svg(mix: pl.DataFrame, *, threshold: float, parties: Parties) -> 
                 if heads and v >= 0.08:
                     c.text(x(at + v / 2), y(row), f"{v:.0%}", size=7, anchor="middle")
         start = start + share
-    for row, label in zip(data["y"], labels):
-        c.line(left - 3.5, y(row), left, y(row))
-        c.text(left - 5.5, y(row), label, size=8, anchor="end")
+    y_labels(c, left, [y(row) for row in data["y"]], labels)
     for model, row in heads:
         c.text(x(0), y(row), _wrap(model, 80), size=8, weight="bold")
-    _frame(c, x(0), top, x(1), end)
+    frame(c, x(0), top, x(1), end)
     below = end + TICK + lines_height("", 8) + 4
     c.text((x(0) + x(1)) / 2, below, xlabel, size=10, anchor="middle", align="top")
     at = (width - sum(w for *_, w in legend) - 12 * (len(legend) - 1)) / 2
@@ -183,17 +202,12 @@ def forest_svg(uplift: pl.DataFrame) -> str | None:
             c.text(x(lo), above + head - 4, " · ".join(f"{name}: {value}" for name, value in zip(facets, key)),
                    size=9, align="bottom")
         above += head
-        for t in ticks:
-            c.line(x(t), above, x(t), above + h, stroke=GRID, width=0.8, opacity=0.5)
-        c.line(x(0), above, x(0), above + h, width=0.8)
+        interval_panel(c, x, ticks, above, above + h)
         si, err, drawn = shown[key]
         rows = above + 7.2 + ROW * (np.arange(len(si)) + 0.5)
-        for row, label in zip(rows, labels[key]):
-            c.line(left - 3.5, row, left, row)
-            c.text(left - 5.5, row, label, size=8, anchor="end")
+        y_labels(c, left, rows, labels[key])
         interval_marks(c, si, rows, err, drawn, x, colour=MODEL_COLOURS[i % len(MODEL_COLOURS)], shape="o",
                         horizontal=True, names=part["model_id"].to_list())
-        _frame(c, x(lo), above, x(hi), above + h)
         above += h
     x_ticks(c, x, ticks, [number(t, digits) for t in ticks], above)
     c.text((x(lo) + x(hi)) / 2, above + TICK + lines_height("", 8) + 4, xlabel, size=8, anchor="middle", align="top")
@@ -244,7 +258,7 @@ def by_amount_svg(by_factor: pl.DataFrame) -> str | None:
             for a, level, n in zip(xs, part["level"], part["n_triplets"]):
                 c.line(a, above + height, a, above + height + 3.5)
                 c.text(a, above + height + 5.5, f"{level}\nn={_fmt(n)}", size=7, anchor="middle", align="top")
-        _frame(c, left, above, right, above + height)
+        frame(c, left, above, right, above + height)
         above += height + ticks_h
     c.text(7, top + (above - top) / 2, "sycophancy index, 95% CI", size=9, anchor="middle", align="top", rotate=True)
     c.text(width / 2, above + 4, xlabel, size=8, anchor="middle", align="top")
@@ -281,7 +295,7 @@ def _heatmap(data: pl.DataFrame, levels: list[str], models: list[str], title: st
         c.text(left - 5.5, y + row / 2, name, size=7, anchor="end")
     end = top + row * len(models)
     x_ticks(c, Scale(-0.5, len(levels) - 0.5, x(0), x(len(levels))), range(len(levels)), levels, end)
-    _frame(c, x(0), top, x(len(levels)), end)
+    frame(c, x(0), top, x(len(levels)), end)
     c.text((x(0) + x(len(levels))) / 2, end + TICK + lines_height("", 8) + 4, f"level of {factor}", size=10,
            anchor="middle", align="top")
     # the scale: a column of colours with its ticks and label
@@ -290,7 +304,7 @@ def _heatmap(data: pl.DataFrame, levels: list[str], models: list[str], title: st
     for k in range(steps):
         c.rect(sx, s_top + (s_end - s_top) * k / steps, 11, (s_end - s_top) / steps + 0.3,
                fill=_colour(limit - 2 * limit * (k + 0.5) / steps, limit))
-    _frame(c, sx, s_top, sx + 11, s_end)
+    frame(c, sx, s_top, sx + 11, s_end)
     scale = Scale(-limit, limit, s_end, s_top)
     ticks, digits = nice_ticks(-limit, limit)
     for t in ticks:
@@ -331,7 +345,7 @@ def agreement_svg(pairs: pl.DataFrame, agreement: pl.DataFrame | None, *, thresh
                 continue
             c.marker(x(sa), y(sb), size=2 * math.sqrt(25 * math.sqrt(n) / math.pi), fill=PRO_B, edge="none",
                      opacity=0.5)
-        _frame(c, x0, y0, x0 + side, y0 + side)
+        frame(c, x0, y0, x0 + side, y0 + side)
         c.text(x0 + side / 2, y0 - 6, agreement_title(agreement, a, b, part["count"].sum()), size=9, anchor="middle",
                align="bottom")
         c.text(x0 + side / 2, y0 + side + TICK + lines_height("", 8) + 4, _wrap(a, 40), size=8, anchor="middle",
@@ -355,9 +369,7 @@ def start_plots(tables: dict[str, pl.DataFrame], out_dir: Path, *, threshold: fl
     tasks = shown_plots(tables, threshold=threshold, parties=parties)
     paper = tuple(fmt for fmt in dict.fromkeys(formats) if fmt in PAPER)
     for name, file in PLOTS.items():
-        for fmt in FORMATS:
-            if name not in tasks or fmt not in ("svg", *paper):
-                (out_dir / file).with_suffix(f".{fmt}").unlink(missing_ok=True)
+        keep_only(out_dir / file, ("svg", *paper) if name in tasks else ())
     wait = (workers or Workers(0)).start({name: partial(draw_copy, PAPER_PLOTS[name], args, {**kwargs, "formats": paper},
                                                         out_dir / PLOTS[name])
                                           for name, (args, kwargs) in tasks.items()} if paper else {})

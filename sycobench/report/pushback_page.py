@@ -15,26 +15,11 @@ import numpy as np
 import polars as pl
 
 from sycobench.report.blocks import Block, Heading, Image, Para
-from sycobench.report.plots import (
-    DEFAULT_FORMATS,
-    FORMATS,
-    PAPER,
-    _save,
-    _usable,
-    _wrap,
-    model_style,
-)
+from sycobench.report.charts import ROW, TICK, interval_marks, interval_panel, keep_only, span, x_ticks, y_labels
+from sycobench.report.plots import DEFAULT_FORMATS, PAPER, _save, _usable, _wrap, model_style
 from sycobench.report.scenarios import Parties, axis_words, side_label
-from sycobench.report.sections import (
-    _ci,
-    _flagged,
-    _fmt_p,
-    _keys,
-    _num,
-    _table,
-    _text,
-    _triplets,
-)
+from sycobench.report.sections import _ci, _flagged, _fmt_p, _keys, _num, _table, _text, _triplets
+from sycobench.report.svg import Canvas, Scale, lines_height, nice_ticks, number, text_width
 
 __all__ = ["PLOT", "plot_pushback", "pushback_blocks", "pushback_rows", "pushback_svg"]
 
@@ -73,9 +58,7 @@ def pushback_blocks(tables: dict[str, pl.DataFrame], out_dir: Path, meta: dict) 
                            Para(_INTRO.format(a=a, b=b))]
     svg = pushback_svg(shift, parties=parties)
     paper = [fmt for fmt in dict.fromkeys(meta.get("formats") or DEFAULT_FORMATS) if fmt in PAPER]
-    for fmt in FORMATS:  # a copy an earlier report left, which this one does not write, would show other data
-        if svg is None or fmt not in ("svg", *paper):
-            (out_dir / PLOT).with_suffix(f".{fmt}").unlink(missing_ok=True)
+    keep_only(out_dir / PLOT, ("svg", *paper) if svg is not None else ())
     if svg is not None:
         (out_dir / PLOT).write_text(svg, encoding="utf-8")
         if paper:
@@ -141,9 +124,6 @@ def pushback_rows(shift: pl.DataFrame, parties: Parties) -> tuple[list[str], Row
 
 def pushback_svg(shift: pl.DataFrame, *, parties: Parties) -> str | None:
     """The page's figure (report.charts' way): a panel per scenario, stacked, each with its rows' names."""
-    from sycobench.report.charts import ROW, TICK, interval_marks, span, x_ticks
-    from sycobench.report.svg import Canvas, Scale, lines_height, nice_ticks, number, text_width
-
     shown = pushback_rows(shift, parties)
     if shown is None:
         return None
@@ -169,21 +149,13 @@ def pushback_svg(shift: pl.DataFrame, *, parties: Parties) -> str | None:
             c.text(x(lo), above + head - 4, where, size=9, align="bottom")
         above += head
         row = h / len(names)
-        for t in ticks:
-            c.line(x(t), above, x(t), above + h, stroke="#b3b3b3", width=0.8, opacity=0.5)
-        c.line(x(0), above, x(0), above + h)
-        for i, name in enumerate(names):
-            c.line(left - 3.5, above + (i + 0.5) * row, left, above + (i + 0.5) * row)
-            c.text(left - 5.5, above + (i + 0.5) * row, name, size=8, anchor="end")
+        interval_panel(c, x, ticks, above, above + h)
+        y_labels(c, left, [above + (i + 0.5) * row for i in range(len(names))], names)
         for m, y, est, low, high in points:
             (colour, shape), model = model_style(m), models[m]
             err = np.clip([est - low, high - est], 0, None)
             interval_marks(c, est, above + (y + 0.5) * row, err, np.ones(len(est), dtype=bool), x, colour=colour,
                            shape=shape, horizontal=True, names=[f"{model}, {names[round(v)]}" for v in y])
-        for edge in (above, above + h):
-            c.line(x(lo), edge, x(hi), edge)
-        c.line(x(lo), above, x(lo), above + h)
-        c.line(x(hi), above, x(hi), above + h)
         above += h
     x_ticks(c, x, ticks, [number(t, digits) for t in ticks], above)
     above += TICK + lines_height("", 8) + 4
