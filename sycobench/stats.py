@@ -47,6 +47,7 @@ SE_FLOOR = 0.5  # the bootstrap-t's resampled SE is at least this share of the s
 _FLIP_CHUNK = 1024
 _BOOT_CHUNK = 256
 _BOOT_ROWS = 256  # resamples drawn at a time
+_T_ROWS = 512  # resamples whose t* is worked out at a time
 _DRAWS = 1 << 17  # bootstrap indices drawn at a time (1 MB as int64)
 HELD_WEIGHTS = 8 << 20  # bootstrap counts a WeightCache holds (a byte each); above, Resamples draws them again
 _PRODUCT_BYTES = 2 << 20  # resamples (or sign patterns) converted to float64 at a time: up to 2 MB of them
@@ -173,11 +174,17 @@ def _weight_blocks(weights: Weights) -> Iterator[np.ndarray]:
 def _weighted_sums(weights: Weights, columns: np.ndarray) -> np.ndarray:
     """weights @ columns in float64, converting a block of resamples at a time (the counts stay small)."""
     out = np.empty((weights.shape[0], columns.shape[1]))
+    for start, block in _weighted_blocks(weights, columns):
+        out[start:start + len(block)] = block
+    return out
+
+
+def _weighted_blocks(weights: Weights, columns: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """weights @ columns a block of resamples at a time, with the block's first row."""
     start = 0
     for block in _weight_blocks(weights):
-        np.matmul(block.astype(np.float64), columns, out=out[start:start + len(block)])  # no copy
+        yield start, block.astype(np.float64) @ columns
         start += len(block)
-    return out
 
 
 class WeightCache:
@@ -345,28 +352,57 @@ def _bootstrap_t(sums: np.ndarray, counts: np.ndarray, estimate: np.ndarray, se:
     m = sums.shape[1]
     if singletons:  # a triplet is its own cluster: N in {0, 1}, so S N = S, N^2 = N and (N > 0) = N
         masks, which = _unique_columns(counts.astype(bool))
-        totals = _weighted_sums(weights, np.hstack([sums, sums * sums, masks.astype(np.float64)]))
-        s1, s2, count = totals[:, :m], totals[:, m:2 * m], totals[:, 2 * m:][:, which]
-        sn, n2, groups = s1, count, count
+        columns = np.hstack([sums, sums * sums, masks.astype(np.float64)])
     else:
-        totals = _weighted_sums(weights, np.hstack([sums, sums * sums, sums * counts, counts, counts * counts,
-                                                    (counts > 0).astype(np.float64)]))
-        s1, s2, sn, count, n2, groups = (totals[:, i * m:(i + 1) * m] for i in range(6))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = s1 / count
-        spread = np.maximum(s2 - 2.0 * mean * sn + mean * mean * n2, 0.0)
-        se_b = np.sqrt(groups / (groups - 1.0) * spread) / count
-        t = (mean - estimate) / np.maximum(se_b, SE_FLOOR * se)
-    t[groups < 2] = np.nan  # a resample with one cluster of values has no spread of its own
+        which = None
+        columns = np.hstack([sums, sums * sums, sums * counts, counts, counts * counts, (counts > 0).astype(np.float64)])
+    t = np.empty((weights.shape[0], m))
+    floor = SE_FLOOR * se
+    for start, totals in _weighted_blocks(weights, columns):
+        for lo in range(0, len(totals), _T_ROWS):  # a few hundred rows at a time: the steps' arrays stay in cache
+            part = totals[lo:lo + _T_ROWS]
+            _studentized(part, m, which, estimate, floor, out=t[start + lo:start + lo + len(part)])
     t_lo, t_hi = _quantiles(t, alpha)
     return estimate - t_hi * se, estimate - t_lo * se
 
 
+def _studentized(totals: np.ndarray, m: int, which: np.ndarray | None, estimate: np.ndarray, floor: np.ndarray,
+                 *, out: np.ndarray) -> None:
+    """t* of a block of resamples into `out`, from their weighted sums (`which`: singletons' mask columns)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if which is not None:  # singletons: S N = S and N^2 = N, so the spread is s2 - mean s1
+            s1, s2, count = totals[:, :m], totals[:, m:2 * m], totals[:, 2 * m:][:, which]
+            groups = count
+            mean = np.divide(s1, count, out=out)
+            spread = np.multiply(mean, s1)
+            np.subtract(s2, spread, out=spread)
+        else:
+            s1, s2, sn, count, n2, groups = (totals[:, i * m:(i + 1) * m] for i in range(6))
+            mean = np.divide(s1, count, out=out)
+            spread = np.multiply(mean, n2)
+            spread -= 2.0 * sn
+            spread *= mean
+            spread += s2
+        np.maximum(spread, 0.0, out=spread)
+        spread *= groups / (groups - 1.0)
+        se_b = np.sqrt(spread, out=spread)
+        se_b /= count
+        np.maximum(se_b, floor, out=se_b)
+        mean -= estimate
+        mean /= se_b
+    mean[groups < 2] = np.nan  # a resample with one cluster of values has no spread of its own
+
+
 def _quantiles(t: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """Each column's alpha and 1 - alpha quantiles (inverted CDF: an order statistic) over its non-NaN rows.
-    Columns without NaN in one vectorised call, the same values nanquantile gives column by column."""
+    Columns without NaN in one vectorised call, the same values nanquantile gives column by column. `t` is
+    the caller's scratch: without NaN it is reordered in place."""
     lo, hi = np.full(t.shape[1], np.nan), np.full(t.shape[1], np.nan)
     whole = ~np.isnan(t).any(axis=0)
+    if whole.all() and len(t):  # the order statistics found in place (`t` is the caller's scratch): no copy
+        ranks = [max(math.ceil(len(t) * q) - 1, 0) for q in (alpha, 1.0 - alpha)]  # inverted CDF's ranks
+        t.partition(ranks, axis=0)
+        return t[ranks[0]].copy(), t[ranks[1]].copy()
     if whole.any():
         lo[whole], hi[whole] = np.quantile(t[:, whole], [alpha, 1.0 - alpha], axis=0, method="inverted_cdf")
     if not whole.all():

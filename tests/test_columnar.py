@@ -445,3 +445,38 @@ def test_a_failed_sink_leaves_nothing_behind_however_late_polars_writes(tmp_path
             sink_whole(lazy_frames(broken, {"k": pl.Int64}), folder / "results.parquet", row_group_size=1)
     time.sleep(0.2)  # the late writers have long finished
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
+@pytest.mark.parametrize("source", ["copies", "jsonl"])
+def test_calls_made_again_count_once_and_unscored_answers_get_a_row(tmp_path, source) -> None:
+    """A call made again (a failure, then its success) counts once, as the success; a re-score replaces the
+    score; an answer whose score is gone gets one `scored = false` row; a job scored whole gets none.
+    Checked against a count by hand over the JSONL lines."""
+    job = _job(tmp_path / "job")
+    folder = JobFolder(job)
+    plain = load_results(folder, text=False, unscored=True)
+    assert plain["scored"].all() and plain.height == len((job / "scores.jsonl").read_text().splitlines())
+    runs = [json.loads(line) for line in (job / "run.jsonl").read_text().splitlines()]
+    scores = [json.loads(line) for line in (job / "scores.jsonl").read_text().splitlines()]
+    first, second = runs[0], runs[1]
+    failed = {**first, "response_text": None, "error": {"class": "timeout", "message": "t", "status": None},
+              "ended_at": "2000-01-01T00:00:00.000+00:00"}  # an earlier failed try of the same call
+    rescored = {**scores[2], "score": -0.75, "scored_at": "2999-01-01T00:00:00.000+00:00"}
+    lost = (second["model_id"], second["prompt_id"], second["k"])
+    kept = [s for s in scores if (s["model_id"], s["prompt_id"], s["k"]) != lost]
+    with (job / "run.jsonl").open("a") as f:
+        f.write(json.dumps(failed) + "\n")
+    (job / "scores.jsonl").write_text("".join(json.dumps(s) + "\n" for s in [*kept, rescored]))
+    if source == "copies":
+        write_copies(job)
+    else:
+        _jsonl_only(job)
+    calls = load_calls(folder)
+    results = load_results(folder, calls=calls, text=False, unscored=True)
+    target = calls.filter(role="target")
+    assert target.height == len(runs)  # the failed try is not a call of its own
+    again = target.filter(prompt_id=first["prompt_id"], k=first["k"])
+    assert again.height == 1 and again["error_class"].to_list() == [None]  # the success is kept
+    assert results.height == len(runs) and results.filter(~pl.col("scored")).select("prompt_id", "k").rows() == [
+        (second["prompt_id"], second["k"])]
+    assert results.filter(prompt_id=scores[2]["prompt_id"], k=scores[2]["k"])["score"].to_list() == [-0.75]

@@ -410,9 +410,10 @@ def test_bootstrap_weights_take_one_byte_and_grow_only_for_a_count_past_255(monk
     assert grown.dtype == np.uint16 and grown[:, 0].tolist() == [300, 300, 300]
 
 
-def test_interval_quantiles_are_nanquantile_column_by_column():
-    """The bootstrap-t's quantiles: columns without NaN in one call, the others by nanquantile; the same
-    order statistics either way, NaN rows left out and an all-NaN column NaN."""
+@pytest.mark.parametrize("alpha", [0.0005, 0.005, 0.025, (1 - 0.95) / 2, 0.05, 0.1, 0.25])
+def test_interval_quantiles_are_nanquantile_column_by_column(alpha):
+    """The bootstrap-t's quantiles: columns without NaN in one call (order statistics found in place), the
+    others by nanquantile; the same order statistics either way, NaN rows left out and an all-NaN column NaN."""
     import warnings
 
     from sycobench import stats
@@ -424,8 +425,26 @@ def test_interval_quantiles_are_nanquantile_column_by_column():
         t[:, 0] = np.inf if trial % 5 == 0 else t[:, 0]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            expected = np.nanquantile(t, [0.025, 0.975], axis=0, method="inverted_cdf")
-        assert all(np.array_equal(e, g, equal_nan=True) for e, g in zip(expected, stats._quantiles(t, 0.025))), trial
+            expected = np.nanquantile(t, [alpha, 1 - alpha], axis=0, method="inverted_cdf")
+        assert all(np.array_equal(e, g, equal_nan=True) for e, g in zip(expected, stats._quantiles(t, alpha))), trial
+
+
+@pytest.mark.parametrize("singletons", [True, False])
+def test_bootstrap_t_is_the_same_whatever_rows_are_worked_at_once(monkeypatch, singletons):
+    """t* is worked out a few hundred resamples at a time; the interval ends do not depend on how many."""
+    from sycobench import stats
+
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=(90, 12))
+    values[rng.random(values.shape) < 0.2] = np.nan
+    clusters = None if singletons else rng.integers(0, 40, 90)
+    weights = stats.bootstrap_weights(90 if singletons else 40, bootstrap=2000, seed=3)
+    ends = []
+    for rows in (1, 7, 512, 10**6):
+        monkeypatch.setattr(stats, "_T_ROWS", rows)
+        ends.append(stats.cluster_bootstrap(values, weights=weights, clusters=clusters))
+    assert all(np.array_equal(e, ends[0], equal_nan=True) for e in ends[1:])
+    assert np.isfinite(ends[0][1]).all() and (ends[0][1] < ends[0][0]).all() and (ends[0][0] < ends[0][2]).all()
 
 
 @pytest.mark.parametrize("product_bytes", [1, 1 << 20, 8 << 20])

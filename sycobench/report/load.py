@@ -91,10 +91,14 @@ def _turns(protocol: str) -> list[pl.Expr]:
     return [pl.col("turn").fill_null(1), "parent_id", "style", "objector"]
 
 
-def _latest(frame: pl.LazyFrame, keys: list[str], ts: str) -> pl.LazyFrame:
-    """Keep one row per key: the last success if any, else the last error (resumed calls count once)."""
+def _latest(frame: pl.LazyFrame | pl.DataFrame, keys: list[str], ts: str) -> pl.LazyFrame:
+    """Keep one row per key: the last success if any, else the last error (resumed calls count once).
+    Read once here; a frame with no key twice (no call was made again) is kept as it is, unsorted."""
+    frame = frame.collect(engine=_ENGINE) if isinstance(frame, pl.LazyFrame) else frame
+    if not frame.select(pl.struct(keys).is_duplicated().any()).item():  # a third of the sort's time
+        return frame.lazy()
     return (
-        frame.with_columns(pl.col("error").is_null().alias("_ok"))
+        frame.lazy().with_columns(pl.col("error").is_null().alias("_ok"))
         .sort(["_ok", ts], nulls_last=False)
         .unique(subset=keys, keep="last", maintain_order=False)
         .drop("_ok")
@@ -164,23 +168,26 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
         answers = (answers.join(shared.lazy().rename({"triplet_id": "serves"}), on="prompt_id", how="left")
                    .with_columns(dup=pl.col("serves").is_not_null() & (pl.col("serves") != pl.col("triplet_id")),
                                  triplet_id=pl.coalesce("serves", "triplet_id")).drop("serves"))
-    latest = _latest(scores.lazy(), [*KEY, "scorer"], "scored_at")
+    answers = answers.collect(engine=_ENGINE)
+    latest = _latest(scores, [*KEY, "scorer"], "scored_at")
     scored = latest.filter(pl.col("error").is_null()).select(*KEY, "scorer", "score", "unscorable", "labeller",
                                                               "judges")
-    unscored_rows = (answers.join(latest.select("scorer", "labeller").unique(), how="cross")
-                     .join(scored, on=[*KEY, "scorer"], how="anti")
-                     .with_columns(score=pl.lit(None, pl.Float64), unscorable=pl.lit(None, pl.String),
-                                   judges=pl.lit(None, SCORE_FIELDS["judges"]), scored=pl.lit(False)))
     columns = ["job", "model_id", "scorer", "scenario", "triplet_id", "prompt_id", "perspective", "side", "k", "score",
                "unscorable", "labeller", "judges", "scored", *(["dup"] if shared.height else []), *turns]
-    seen = scored.join(answers, on=KEY, how="inner").with_columns(scored=pl.lit(True)).select(columns)
-    results = (
-        (pl.concat([seen, unscored_rows.select(columns)]) if unscored else seen.drop("scored"))
-        .sort("model_id", "scorer", "triplet_id", "prompt_id", "k")  # tables never depend on record order
-    )
+    seen = scored.join(answers.lazy(), on=KEY, how="inner").with_columns(scored=pl.lit(True)).select(columns)
+    parts = [seen.collect(engine=_ENGINE)]
+    pairs = latest.select("scorer", "labeller").unique().collect(engine=_ENGINE)
+    # a score is unique per answer and scorer: as many rows as answers times scorers means none is missing
+    if unscored and parts[0].height < answers.height * pairs["scorer"].n_unique():
+        parts.append(answers.lazy().join(pairs.lazy(), how="cross").join(scored, on=[*KEY, "scorer"], how="anti")
+                     .with_columns(score=pl.lit(None, pl.Float64), unscorable=pl.lit(None, pl.String),
+                                   judges=pl.lit(None, SCORE_FIELDS["judges"]), scored=pl.lit(False))
+                     .select(columns).collect(engine=_ENGINE))
+    results = pl.concat(parts) if unscored else parts[0].drop("scored")
+    results = results.sort("model_id", "scorer", "triplet_id", "prompt_id", "k")  # tables never depend on record order
     if text:
-        results = with_text(results, *load_text(folder))
-    return results.collect(engine=_ENGINE)
+        results = with_text(results.lazy(), *load_text(folder)).collect(engine=_ENGINE)
+    return results
 
 
 def load_factors(folder: JobFolder, parties: JobParties | None = None) -> pl.DataFrame:
