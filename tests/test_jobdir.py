@@ -211,3 +211,32 @@ def test_a_damaged_record_stops_a_resume_before_any_call(tmp_path) -> None:
     with pytest.raises(DataError, match=r"run.jsonl:2: field 'k'"):
         run(compose(["scenario.limit=2", "report.bootstrap=100", NO_PAGE]), job_dir=job)
     assert path.read_bytes() == before
+
+
+def test_a_report_reads_a_jobs_grid_once_and_again_only_when_it_changes(tmp_path, monkeypatch) -> None:
+    """Loading a job for a report reads grid.jsonl in one pass for its prompt ids, shared prompts and factor
+    levels (not once each), and not at all for the prompts' text until the text is asked for; a grid
+    rewritten is read again."""
+    import importlib
+
+    collect = importlib.import_module("sycobench.report.collect")
+    job = run(compose(["scenario.limit=4", "run.progress=false", NO_PAGE]), job_dir=tmp_path / "job").job_dir
+    passes = []
+    original = JobFolder.grid_prompts
+
+    def counted(self):
+        passes.append(self.path)
+        return original(self)
+
+    monkeypatch.setattr(JobFolder, "grid_prompts", counted)
+    folder = JobFolder(job)
+    _, results, factors, _, answers, _, _ = collect._load(folder)
+    assert len(passes) == 1 and results.height and factors.height
+    levels = {(t, f): lv for t, f, lv in factors.select("triplet_id", "factor", "level").iter_rows()}
+    grid = [json.loads(line) for line in (job / "grid.jsonl").read_text().splitlines()]
+    assert levels == {(p["triplet_id"], str(f)): str(v) for p in grid for f, v in p["factors"].items()}
+    assert answers.collect()["messages"].null_count() == 0 and len(passes) == 2  # the text, when asked for
+    shared = {**grid[0], "triplet_id": grid[-1]["triplet_id"]}  # a prompt serving a second triplet
+    (job / "grid.jsonl").write_text("".join(json.dumps(p) + "\n" for p in [*grid, shared]))
+    assert folder.shared_prompts()["prompt_id"].unique().to_list() == [grid[0]["prompt_id"]] and len(passes) == 3
+    assert folder.prompt_ids().len() == len(grid) + 1 and len(passes) == 3

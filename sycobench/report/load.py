@@ -42,6 +42,7 @@ SCORE_SCHEMA = {name: SCORE_FIELDS[name] for name in (
 TEXT_COLUMNS = ["messages", "response_text", "raw", "unscorable"]
 _RUN_TEXT = {name: RUN_FIELDS[name] for name in ("model_id", "prompt_id", "k", "error", "response_text", "messages")}
 _SCORE_TEXT = {name: SCORE_FIELDS[name] for name in ("model_id", "prompt_id", "k", "scorer", "error", "raw")}
+_PROMPTS = {"prompt_id": pl.String, "messages": RUN_FIELDS["messages"]}  # JobFolder.prompts()
 FACTOR_MAP = pl.List(pl.Struct({"factor": pl.String, "level": pl.String}))
 log = logging.getLogger("sycobench.report")
 
@@ -210,7 +211,8 @@ def load_text(folder: JobFolder, *, prompts: pl.LazyFrame | None = None) -> tupl
     # duplicated by hand is dropped here (`unique` keeps any one, without sorting the text).
     answers = folder.scan(RUN, _RUN_TEXT, lazy=True).filter(pl.col("error").is_null())
     replies = folder.scan(SCORES, _SCORE_TEXT, lazy=True).filter(pl.col("error").is_null())
-    prompts = folder.prompts().lazy() if prompts is None else prompts
+    if prompts is None:  # the grid's text is read only when the text is
+        prompts = lazy_frames(lambda: iter([folder.prompts()]), _PROMPTS)
     # answers: `unique` streams; a first-of-each-key mask was faster (68 -> 38 ms a job) but held every text
     # at once (+40 MB at 99,000 answers, bench/memory.py). Replies are short: the mask.
     return (_with_prompts(answers.select(*KEY, "response_text", "messages").unique(KEY, keep="any"), prompts),

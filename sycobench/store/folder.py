@@ -50,6 +50,7 @@ class JobFolder:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._grid: tuple[tuple[int, int], list[Prompt]] | None = None
+        self._index: tuple[tuple[int, int] | None, tuple[pl.DataFrame, pl.DataFrame]] | None = None
 
     def __repr__(self) -> str:
         return f"JobFolder({str(self.path)!r})"
@@ -261,9 +262,32 @@ class JobFolder:
             flush()
         return pl.concat(parts).unique("prompt_id", keep="first", maintain_order=True)
 
-    def prompt_ids(self) -> list[str]:
+    def _grid_index(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The grid's `prompt_id, triplet_id`, a row a line in its order, and its triplets' factor levels,
+        long (`triplet_id, factor, level`, levels as text, in the order the scenario declares them): read in
+        one pass, kept while the file stays the same. No text is kept: a job's table step would hold every
+        prompt's text through its page."""
+        try:
+            stat = self.file("grid").stat()
+            stamp = (stat.st_size, stat.st_mtime_ns)
+        except FileNotFoundError:
+            stamp = None
+        if self._index is not None and self._index[0] == stamp:
+            return self._index[1]
+        pairs, levels = [], {}
+        for p in self.grid_prompts():
+            pairs.append((p.prompt_id, p.triplet_id))
+            levels.update(dict.fromkeys((p.triplet_id, str(name), None if level is None else str(level))
+                                        for name, level in (p.factors or {}).items()))
+        index = (pl.DataFrame(pairs, schema={"prompt_id": pl.String, "triplet_id": pl.String}, orient="row"),
+                 pl.DataFrame(list(levels), schema={"triplet_id": pl.String, "factor": pl.String, "level": pl.String},
+                              orient="row"))
+        self._index = (stamp, index)
+        return index
+
+    def prompt_ids(self) -> pl.Series:
         """The id of every prompt in the job's grid, in its order."""
-        return [p.prompt_id for p in self.grid_prompts()]
+        return self._grid_index()[0]["prompt_id"]
 
     def prompts(self) -> pl.DataFrame:
         """Each prompt's `messages`, once (grid.jsonl holds one line a prompt, not an answer)."""
@@ -271,19 +295,13 @@ class JobFolder:
 
     def shared_prompts(self) -> pl.DataFrame:
         """`prompt_id, triplet_id` of every prompt the grid lists in more than one triplet (an imported
-        legacy run's neutral prompt serves several); empty for a grid sycobench made. Read line by line:
-        the grid's prompts are not kept (a job's table step would hold every prompt's text through its page)."""
-        pairs = pl.DataFrame([(p.prompt_id, p.triplet_id) for p in self.grid_prompts()],
-                             schema={"prompt_id": pl.String, "triplet_id": pl.String}, orient="row").unique(
-            maintain_order=True)
+        legacy run's neutral prompt serves several); empty for a grid sycobench made."""
+        pairs = self._grid_index()[0].unique(maintain_order=True)
         return pairs.filter(pl.len().over("prompt_id") > 1)
 
     def factors(self) -> pl.DataFrame:
         """The factor levels of every triplet, long: `triplet_id, factor, level` (levels as text)."""
-        rows = dict.fromkeys((p.triplet_id, str(name), None if level is None else str(level))
-                             for p in self.grid_prompts() for name, level in (p.factors or {}).items())
-        return pl.DataFrame(list(rows), schema={"triplet_id": pl.String, "factor": pl.String, "level": pl.String},
-                            orient="row")  # factors in the order the scenario declares them
+        return self._grid_index()[1]
 
     # -- records ------------------------------------------------------------------------------------
 
@@ -310,9 +328,9 @@ class JobFolder:
     def foreign_prompts(self, frame: pl.DataFrame) -> pl.DataFrame:
         """The rows of `frame` whose prompt is not in the job's grid (a record pasted from another job)."""
         prompts = self.prompt_ids()
-        if not prompts:
+        if not prompts.len():
             return frame.head(0)
-        return frame.filter(~pl.col("prompt_id").is_in(prompts))
+        return frame.filter(~pl.col("prompt_id").is_in(prompts.implode()))
 
     def writer(self, name: str) -> JsonlWriter:
         """An append-only writer of `run` or `scores` records (a torn last line is set aside first)."""
