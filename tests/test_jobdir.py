@@ -221,22 +221,47 @@ def test_a_report_reads_a_jobs_grid_once_and_again_only_when_it_changes(tmp_path
 
     collect = importlib.import_module("sycobench.report.collect")
     job = run(compose(["scenario.limit=4", "run.progress=false", NO_PAGE]), job_dir=tmp_path / "job").job_dir
-    passes = []
-    original = JobFolder.grid_prompts
-
-    def counted(self):
-        passes.append(self.path)
-        return original(self)
-
-    monkeypatch.setattr(JobFolder, "grid_prompts", counted)
+    passes, texts = [], []
+    line_by_line, text = JobFolder.grid_prompts, JobFolder.prompts
+    monkeypatch.setattr(JobFolder, "grid_prompts", lambda self: passes.append(1) or line_by_line(self))
+    monkeypatch.setattr(JobFolder, "prompts", lambda self: texts.append(1) or text(self))
     folder = JobFolder(job)
     _, results, factors, _, answers, _, _ = collect._load(folder)
-    assert len(passes) == 1 and results.height and factors.height
+    assert len(passes) == 1 and not texts and results.height and factors.height
     levels = {(t, f): lv for t, f, lv in factors.select("triplet_id", "factor", "level").iter_rows()}
     grid = [json.loads(line) for line in (job / "grid.jsonl").read_text().splitlines()]
     assert levels == {(p["triplet_id"], str(f)): str(v) for p in grid for f, v in p["factors"].items()}
-    assert answers.collect()["messages"].null_count() == 0 and len(passes) == 2  # the text, when asked for
+    assert answers.collect()["messages"].null_count() == 0 and len(texts) == 1 and len(passes) == 1  # when asked for
     shared = {**grid[0], "triplet_id": grid[-1]["triplet_id"]}  # a prompt serving a second triplet
     (job / "grid.jsonl").write_text("".join(json.dumps(p) + "\n" for p in [*grid, shared]))
-    assert folder.shared_prompts()["prompt_id"].unique().to_list() == [grid[0]["prompt_id"]] and len(passes) == 3
-    assert folder.prompt_ids().len() == len(grid) + 1 and len(passes) == 3
+    assert folder.shared_prompts()["prompt_id"].unique().to_list() == [grid[0]["prompt_id"]] and len(passes) == 2
+    assert folder.prompt_ids().len() == len(grid) + 1 and len(passes) == 2
+
+
+@pytest.mark.parametrize("damage", ["none", "extra keys", "a prompt twice", "a torn last line", "empty"])
+def test_a_grids_prompts_read_whole_are_those_read_line_by_line(tmp_path, damage) -> None:
+    """The prompts' text, parsed whole once the lines are checked, is what the line-by-line reader gives,
+    whatever the grid holds; a malformed line is still the DataError naming it."""
+    from sycobench.store.folder import _GRID_SCHEMA
+
+    job = run(compose(["scenario.limit=3", "run.progress=false", NO_PAGE]), job_dir=tmp_path / "job").job_dir
+    lines = [json.loads(line) for line in (job / "grid.jsonl").read_text().splitlines()]
+    text = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in lines)
+    if damage == "extra keys":
+        lines[0]["messages"][0]["name"], lines[1]["messages"][0]["meta"] = "x", {"deep": [1, 2]}
+        text = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in lines)
+    elif damage == "a prompt twice":
+        text += json.dumps({**lines[0], "messages": [{"role": "user", "content": "not the first"}]}) + "\n"
+    elif damage == "a torn last line":
+        text += '{"prompt_id": "torn", "mess'
+    elif damage == "empty":
+        text = ""
+    (job / "grid.jsonl").write_text(text, encoding="utf-8")
+    folder = JobFolder(job)
+    whole = folder.prompts()
+    assert whole.equals(folder.prompt_table().select(list(_GRID_SCHEMA)))
+    assert whole.height == (0 if damage == "empty" else len(lines))
+    (job / "grid.jsonl").write_text(text.replace('"messages"', '"mesages"', 1) if text else '{"x": 1}\n',
+                                    encoding="utf-8")
+    with pytest.raises(DataError, match=r"grid\.jsonl:1"):
+        JobFolder(job).prompts()

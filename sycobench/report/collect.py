@@ -33,6 +33,7 @@ _NOT_MODEL = ("model.id", "model.base_url", "model.label", "model.api_key_env", 
 _LOADERS = 8  # threads that load jobs
 _PARSING = threading.BoundedSemaphore(os.cpu_count() or 1)  # jobs whose records are parsed from JSONL at once
 T = TypeVar("T")
+_SMALL = "in-memory"  # the engine for a block's query: Polars' streaming engine costs more than a small join
 _FACTORS = {"scenario": pl.String, "triplet_id": pl.String, "factor": pl.String, "level": pl.String}
 
 
@@ -72,11 +73,12 @@ class Collected:
         holds one block's text, not the job's."""
         for (job,), part in rows.group_by("job", maintain_order=True):
             if few or part.height <= block:
-                yield self.with_text(part.lazy(), jobs=[job], prompts=part["prompt_id"] if few else None).collect()
+                yield self.with_text(part.lazy(), jobs=[job], prompts=part["prompt_id"] if few else None).collect(
+                    engine=_SMALL)
                 continue
             for start in range(0, part.height, block):
                 piece = part.slice(start, block)
-                yield self.with_text(piece.lazy(), jobs=[job], prompts=piece["prompt_id"]).collect()
+                yield self.with_text(piece.lazy(), jobs=[job], prompts=piece["prompt_id"]).collect(engine=_SMALL)
 
     def rows_with_text(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """A few rows of `results` (the transcript view's) with their text, read a job at a time, a few

@@ -239,13 +239,14 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
                   model: str | None = None) -> tuple[Callable[[], Iterator[pl.DataFrame]], pl.Schema]:
     """The maker of `results` (one job's rows) with their text (with_text) and their triplet's factor
     levels (`levels`: factor_map's), a block of the job's answers at a time in the order they were
-    answered, so each answer's text is read once and memory holds one block of it; and their schema.
+    answered, so each answer's text is read once and memory holds one block of it (a job of one block:
+    in the order of `results`); and their schema.
     `model`: the job's model as `results` names it (a sweep's label of it)."""
     prompts = folder.prompts()
     answers, replies = load_text(folder, prompts=prompts.lazy())
     name = [pl.lit(model, pl.String).alias("model_id")] if model is not None else []
     # read once, not once a block: a scorer with no reply (offline) adds nothing, and a judge's replies are short
-    replies = replies.filter(pl.col("raw").is_not_null()).with_columns(*name).collect()
+    replies = replies.filter(pl.col("raw").is_not_null()).with_columns(*name).collect(engine=_ENGINE)
 
     def texted(part: Frame, block: Frame, replies: Frame) -> Frame:  # eager on a block: a plan cost more than its joins
         return with_text(part, block, replies).join(levels.lazy() if isinstance(part, pl.LazyFrame) else levels,
@@ -254,7 +255,10 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
     def blocks() -> Iterator[pl.DataFrame]:
         # each row's answer is found once, by its record's row number (as the scoring loop finds them), and a
         # block of records gives its rows their text by position: the text is never searched
-        first = first_rows(folder.scan(RUN, [*KEY, "error"])).with_columns(*name).collect()
+        first = first_rows(folder.scan(RUN, [*KEY, "error"])).with_columns(*name).collect(engine=_ENGINE)
+        if first.is_empty() or first[ROW].max() < rows:  # the answers are one block: one query finds their text
+            yield texted(results.lazy(), answers.with_columns(*name), replies.lazy()).collect(engine=_ENGINE)
+            return
         placed = results.join(first, on=KEY, how="left", maintain_order="left")
         found = placed.filter(pl.col(ROW).is_not_null()).sort(ROW, maintain_order=True)
         for lo, hi, taken in take_rows(found[ROW], folder.blocks(RUN, _RUN_TEXT, rows=rows)):

@@ -290,8 +290,18 @@ class JobFolder:
         return self._grid_index()[0]["prompt_id"]
 
     def prompts(self) -> pl.DataFrame:
-        """Each prompt's `messages`, once (grid.jsonl holds one line a prompt, not an answer)."""
-        return self.prompt_table().select(list(_GRID_SCHEMA))
+        """Each prompt's `messages`, once (grid.jsonl holds one line a prompt, not an answer). Parsed by Polars
+        once the grid's lines have been checked (_grid_index); a grid Polars cannot read so (a torn last
+        line, a key it does not know how to type) goes line by line, as the check does."""
+        self._grid_index()  # a malformed line is a DataError naming it
+        path = self.file("grid")
+        if not path.is_file() or path.stat().st_size == 0:
+            return pl.DataFrame(schema=_GRID_SCHEMA)
+        try:
+            frame = pl.read_ndjson(path, schema=_GRID_SCHEMA)
+        except pl.exceptions.PolarsError:
+            return self.prompt_table().select(list(_GRID_SCHEMA))
+        return frame.unique("prompt_id", keep="first", maintain_order=True)
 
     def shared_prompts(self) -> pl.DataFrame:
         """`prompt_id, triplet_id` of every prompt the grid lists in more than one triplet (an imported
