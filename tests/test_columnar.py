@@ -480,3 +480,5 @@ def test_calls_made_again_count_once_and_unscored_answers_get_a_row(tmp_path, so
     assert results.height == len(runs) and results.filter(~pl.col("scored")).select("prompt_id", "k").rows() == [
         (second["prompt_id"], second["k"])]
     assert results.filter(prompt_id=scores[2]["prompt_id"], k=scores[2]["k"])["score"].to_list() == [-0.75]
+    order = ["model_id", "scorer", "triplet_id", "prompt_id", "k"]  # whatever order the records are in
+    assert results.select(order).equals(results.select(order).sort(order))

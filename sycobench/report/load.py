@@ -185,7 +185,10 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
                                    judges=pl.lit(None, SCORE_FIELDS["judges"]), scored=pl.lit(False))
                      .select(columns).collect(engine=_ENGINE))
     results = pl.concat(parts) if unscored else parts[0].drop("scored")
-    results = results.sort("model_id", "scorer", "triplet_id", "prompt_id", "k")  # tables never depend on record order
+    # tables never depend on record order. A column of one value orders nothing (the same order as sorting by
+    # all five), and strings sort dearly; jobs load side by side, so one thread sorts each
+    varying = [c for c in ("model_id", "scorer") if results[c].n_unique() > 1]
+    results = results.sort(*varying, "triplet_id", "prompt_id", "k", multithreaded=False)
     if text:
         results = with_text(results.lazy(), *load_text(folder)).collect(engine=_ENGINE)
     return results
