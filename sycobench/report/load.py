@@ -92,14 +92,10 @@ def _turns(protocol: str) -> list[pl.Expr]:
     return [pl.col("turn").fill_null(1), "parent_id", "style", "objector"]
 
 
-def _latest(frame: pl.LazyFrame | pl.DataFrame, keys: list[str], ts: str) -> pl.LazyFrame:
-    """Keep one row per key: the last success if any, else the last error (resumed calls count once).
-    Read once here; a frame with no key twice (no call was made again) is kept as it is, unsorted."""
-    frame = frame.collect(engine=_ENGINE) if isinstance(frame, pl.LazyFrame) else frame
-    if not frame.select(pl.struct(keys).is_duplicated().any()).item():  # a third of the sort's time
-        return frame.lazy()
+def _latest(frame: pl.LazyFrame, keys: list[str], ts: str) -> pl.LazyFrame:
+    """Keep one row per key: the last success if any, else the last error (resumed calls count once)."""
     return (
-        frame.lazy().with_columns(pl.col("error").is_null().alias("_ok"))
+        frame.with_columns(pl.col("error").is_null().alias("_ok"))
         .sort(["_ok", ts], nulls_last=False)
         .unique(subset=keys, keep="last", maintain_order=False)
         .drop("_ok")
@@ -170,7 +166,7 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
                    .with_columns(dup=pl.col("serves").is_not_null() & (pl.col("serves") != pl.col("triplet_id")),
                                  triplet_id=pl.coalesce("serves", "triplet_id")).drop("serves"))
     answers = answers.collect(engine=_ENGINE)
-    latest = _latest(scores, [*KEY, "scorer"], "scored_at")
+    latest = _latest(scores.lazy(), [*KEY, "scorer"], "scored_at").collect(engine=_ENGINE).lazy()  # used twice
     scored = latest.filter(pl.col("error").is_null()).select(*KEY, "scorer", "score", "unscorable", "labeller",
                                                               "judges")
     columns = ["job", "model_id", "scorer", "scenario", "triplet_id", "prompt_id", "perspective", "side", "k", "score",
