@@ -238,11 +238,15 @@ def test_a_report_reads_a_jobs_grid_once_and_again_only_when_it_changes(tmp_path
     assert folder.prompt_ids().len() == len(grid) + 1 and len(passes) == 2
 
 
+@pytest.mark.parametrize("whole", [True, False])
 @pytest.mark.parametrize("damage", ["none", "extra keys", "a prompt twice", "a torn last line", "empty"])
-def test_a_grids_prompts_read_whole_are_those_read_line_by_line(tmp_path, damage) -> None:
-    """The prompts' text, parsed whole once the lines are checked, is what the line-by-line reader gives,
-    whatever the grid holds; a malformed line is still the DataError naming it."""
+def test_a_grids_prompts_read_whole_are_those_read_line_by_line(tmp_path, monkeypatch, damage, whole) -> None:
+    """The prompts' text, parsed whole once the lines are checked (a large grid: a chunk at a time), is what
+    the line-by-line reader gives, whatever the grid holds; a malformed line is still the DataError naming it."""
+    from sycobench.store import folder as folders
     from sycobench.store.folder import _GRID_SCHEMA
+
+    monkeypatch.setattr(folders, "_WHOLE_GRID", 1 << 20 if whole else 0)
 
     job = run(compose(["scenario.limit=3", "run.progress=false", NO_PAGE]), job_dir=tmp_path / "job").job_dir
     lines = [json.loads(line) for line in (job / "grid.jsonl").read_text().splitlines()]

@@ -36,6 +36,7 @@ _FILES = {"grid": "grid.jsonl", "meta": "job.json", "config": "config.yaml", "re
 _SHAPES = {RUN: (RUN_SHAPE, RUN_FIELDS), SCORES: (SCORE_SHAPE, SCORE_FIELDS)}
 _KEY = list(ANSWER_KEY)
 _GRID_SCHEMA = {"prompt_id": pl.String, "messages": pl.List(pl.Struct({"role": pl.String, "content": pl.String}))}
+_WHOLE_GRID = 1 << 20  # bytes of grid.jsonl that prompts() parses at once (a roster job's grid: ~55 kB)
 _PROMPT_SCHEMA = {"prompt_id": pl.String, "scenario": pl.String, "factors": pl.String, "messages": _GRID_SCHEMA["messages"]}
 # Settings added to the shipped data after folders were written with it, at the value that gives the
 # answers those folders hold: a fingerprint that lacks them still matches (resume keeps working).
@@ -297,6 +298,8 @@ class JobFolder:
         path = self.file("grid")
         if not path.is_file() or path.stat().st_size == 0:
             return pl.DataFrame(schema=_GRID_SCHEMA)
+        if path.stat().st_size > _WHOLE_GRID:  # a large grid a chunk at a time: the reader's buffers are the file's
+            return self.prompt_table().select(list(_GRID_SCHEMA))
         try:
             frame = pl.read_ndjson(path, schema=_GRID_SCHEMA)
         except pl.exceptions.PolarsError:
