@@ -238,9 +238,18 @@ def test_a_report_reads_a_jobs_grid_once_and_again_only_when_it_changes(tmp_path
     assert folder.prompt_ids().len() == len(grid) + 1 and len(passes) == 2
 
 
+@pytest.fixture(scope="module")
+def small_grid(tmp_path_factory) -> list[dict]:
+    """The prompts of a job of three triplets, as its grid.jsonl holds them."""
+    job = run(compose(["scenario.limit=3", "run.progress=false", NO_PAGE]),
+              job_dir=tmp_path_factory.mktemp("grid") / "job").job_dir
+    return [json.loads(line) for line in (job / "grid.jsonl").read_text().splitlines()]
+
+
 @pytest.mark.parametrize("whole", [True, False])
 @pytest.mark.parametrize("damage", ["none", "extra keys", "a prompt twice", "a torn last line", "empty"])
-def test_a_grids_prompts_read_whole_are_those_read_line_by_line(tmp_path, monkeypatch, damage, whole) -> None:
+def test_a_grids_prompts_read_whole_are_those_read_line_by_line(tmp_path, monkeypatch, small_grid, damage,
+                                                                whole) -> None:
     """The prompts' text, parsed whole once the lines are checked (a large grid: a chunk at a time), is what
     the line-by-line reader gives, whatever the grid holds; a malformed line is still the DataError naming it."""
     from sycobench.store import folder as folders
@@ -248,8 +257,8 @@ def test_a_grids_prompts_read_whole_are_those_read_line_by_line(tmp_path, monkey
 
     monkeypatch.setattr(folders, "_WHOLE_GRID", 1 << 20 if whole else 0)
 
-    job = run(compose(["scenario.limit=3", "run.progress=false", NO_PAGE]), job_dir=tmp_path / "job").job_dir
-    lines = [json.loads(line) for line in (job / "grid.jsonl").read_text().splitlines()]
+    job, lines = tmp_path / "job", json.loads(json.dumps(small_grid))
+    job.mkdir()
     text = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in lines)
     if damage == "extra keys":
         lines[0]["messages"][0]["name"], lines[1]["messages"][0]["meta"] = "x", {"deep": [1, 2]}
