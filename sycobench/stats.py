@@ -67,16 +67,20 @@ def wilson_interval(
 ) -> tuple[pl.Expr, pl.Expr]:
     """Wilson score bounds for successes/n; null where n is 0."""
     k = pl.col(successes) if isinstance(successes, str) else successes
-    n = pl.col(n) if isinstance(n, str) else n
-    n_f = n.cast(pl.Float64)
-    p = k.cast(pl.Float64) / n_f
-    denom = 1.0 + z * z / n_f
-    centre = (p + z * z / (2.0 * n_f)) / denom
-    half = z / denom * (p * (1.0 - p) / n_f + z * z / (4.0 * n_f * n_f)).sqrt()
+    n = (pl.col(n) if isinstance(n, str) else n).cast(pl.Float64)
+    return _wilson(k.cast(pl.Float64) / n, n, z=z)
+
+
+def _wilson(p: pl.Expr, n: pl.Expr, *, z: float) -> tuple[pl.Expr, pl.Expr]:
+    """Wilson bounds for share p of n, written with each input used few times: an expression is a tree, and
+    `n` (a design-effect-adjusted n) is itself a large one. Centre (p n + z^2/2) / (n + z^2), half-width
+    z sqrt(p (1 - p) n + z^2/4) / (n + z^2): the textbook form, multiplied through by n."""
+    z2 = z * z
+    centre, half = p * n + z2 / 2.0, z * (p * (1.0 - p) * n + z2 / 4.0).sqrt()
+    width = n + z2
     valid = n > 0
-    lo = pl.when(valid).then((centre - half).clip(0.0, 1.0))
-    hi = pl.when(valid).then((centre + half).clip(0.0, 1.0))
-    return lo, hi
+    return (pl.when(valid).then(((centre - half) / width).clip(0.0, 1.0)),
+            pl.when(valid).then(((centre + half) / width).clip(0.0, 1.0)))
 
 
 def clustered_wilson_interval(
@@ -97,8 +101,7 @@ def clustered_wilson_interval(
     ratio = g / (g - 1.0) * spread / total / (p * (1.0 - p))
     known = (g >= 2) & (p > 0) & (p < 1)
     deff = pl.when(known).then(pl.min_horizontal(pl.max_horizontal(ratio, pl.lit(1.0)), total / g)).otherwise(1.0)
-    n_eff = total / deff
-    return wilson_interval(p * n_eff, n_eff, z=z)
+    return _wilson(p, total / deff, z=z)
 
 
 def stance_codes(values: np.ndarray, *, threshold: float) -> np.ndarray:
