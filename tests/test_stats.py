@@ -431,17 +431,19 @@ def test_interval_quantiles_are_nanquantile_column_by_column(alpha):
 
 @pytest.mark.parametrize("singletons", [True, False])
 def test_bootstrap_t_is_the_same_whatever_rows_are_worked_at_once(monkeypatch, singletons):
-    """t* is worked out a few hundred resamples at a time; the interval ends do not depend on how many."""
+    """t* is worked out a few hundred resamples at a time, within blocks of resamples multiplied at once; the
+    interval ends depend on neither size."""
     from sycobench import stats
 
     rng = np.random.default_rng(4)
-    values = rng.normal(size=(90, 12))
+    values = rng.integers(-8, 9, size=(90, 12)) / 8.0  # eighths: every weighted sum is exact in any order
     values[rng.random(values.shape) < 0.2] = np.nan
     clusters = None if singletons else rng.integers(0, 40, 90)
     weights = stats.bootstrap_weights(90 if singletons else 40, bootstrap=2000, seed=3)
     ends = []
-    for rows in (1, 7, 512, 10**6):
+    for rows, product_bytes in ((10**6, 64 << 20), (1, 64 << 20), (7, 1), (512, 1), (300, 1 << 20)):
         monkeypatch.setattr(stats, "_T_ROWS", rows)
+        monkeypatch.setattr(stats, "_PRODUCT_BYTES", product_bytes)  # all at once, or blocks of 256 or more
         ends.append(stats.cluster_bootstrap(values, weights=weights, clusters=clusters))
     assert all(np.array_equal(e, ends[0], equal_nan=True) for e in ends[1:])
     assert np.isfinite(ends[0][1]).all() and (ends[0][1] < ends[0][0]).all() and (ends[0][0] < ends[0][2]).all()
