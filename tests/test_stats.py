@@ -427,6 +427,10 @@ def test_interval_quantiles_are_nanquantile_column_by_column(alpha):
             warnings.simplefilter("ignore", RuntimeWarning)
             expected = np.nanquantile(t, [alpha, 1 - alpha], axis=0, method="inverted_cdf")
         assert all(np.array_equal(e, g, equal_nan=True) for e, g in zip(expected, stats._quantiles(t, alpha))), trial
+    for n in (1, 2, 3, 4, 7, 8, 20, 40, 200, 400, 2000, 10_000):  # n alpha a whole number, or just off one
+        t = rng.standard_t(3, size=(n, 5))
+        expected = np.quantile(t, [alpha, 1 - alpha], axis=0, method="inverted_cdf")
+        assert all(np.array_equal(e, g) for e, g in zip(expected, stats._quantiles(t.copy(), alpha))), n
 
 
 @pytest.mark.parametrize("singletons", [True, False])
