@@ -256,7 +256,6 @@ def test_a_grids_prompts_read_whole_are_those_read_line_by_line(tmp_path, monkey
     from sycobench.store.folder import _GRID_SCHEMA
 
     monkeypatch.setattr(folders, "_WHOLE_GRID", 1 << 20 if whole else 0)
-
     job, lines = tmp_path / "job", json.loads(json.dumps(small_grid))
     job.mkdir()
     text = "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in lines)
@@ -271,9 +270,9 @@ def test_a_grids_prompts_read_whole_are_those_read_line_by_line(tmp_path, monkey
         text = ""
     (job / "grid.jsonl").write_text(text, encoding="utf-8")
     folder = JobFolder(job)
-    whole = folder.prompts()
-    assert whole.equals(folder.prompt_table().select(list(_GRID_SCHEMA)))
-    assert whole.height == (0 if damage == "empty" else len(lines))
+    read = folder.prompts()
+    assert read.equals(folder.prompt_table().select(list(_GRID_SCHEMA)))
+    assert read.height == (0 if damage == "empty" else len(lines))
     (job / "grid.jsonl").write_text(text.replace('"messages"', '"mesages"', 1) if text else '{"x": 1}\n',
                                     encoding="utf-8")
     with pytest.raises(DataError, match=r"grid\.jsonl:1"):
