@@ -174,16 +174,9 @@ def _weight_blocks(weights: Weights) -> Iterator[np.ndarray]:
         yield weights[start:start + step]
 
 
-def _weighted_sums(weights: Weights, columns: np.ndarray) -> np.ndarray:
-    """weights @ columns in float64, converting a block of resamples at a time (the counts stay small)."""
-    out = np.empty((weights.shape[0], columns.shape[1]))
-    for start, block in _weighted_blocks(weights, columns):
-        out[start:start + len(block)] = block
-    return out
-
-
 def _weighted_blocks(weights: Weights, columns: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-    """weights @ columns a block of resamples at a time, with the block's first row."""
+    """weights @ columns in float64 a block of resamples at a time (the counts stay small), with the block's
+    first row."""
     start = 0
     for block in _weight_blocks(weights):
         yield start, block.astype(np.float64) @ columns

@@ -464,4 +464,6 @@ def test_weighted_sums_are_the_same_in_any_block_size(monkeypatch, product_bytes
     columns = rng.integers(-1000, 1000, size=(60, 40)) / 8.0
     expected = np.vstack([weights[i:i + 256].astype(np.float64) @ columns for i in range(0, 3000, 256)])  # as before
     monkeypatch.setattr(stats, "_PRODUCT_BYTES", product_bytes)  # 256 rows a block, 2,184, or all 3,000 at once
-    assert np.array_equal(stats._weighted_sums(weights, columns), expected)
+    blocks = list(stats._weighted_blocks(weights, columns))
+    assert [start for start, _ in blocks] == list(np.cumsum([0] + [len(b) for _, b in blocks[:-1]]))
+    assert np.array_equal(np.vstack([b for _, b in blocks]), expected)

@@ -20,8 +20,8 @@ from typing import TypeVar
 
 import polars as pl
 from sycobench.errors import ConfigError
-from sycobench.report.load import (RENT, SCORE_SCHEMA, TEXT_COLUMNS, JobParties, load_calls, load_factors, load_results,
-                                   load_text, texted_blocks, with_text)
+from sycobench.report.load import (RENT, SCORE_SCHEMA, SMALL_ENGINE, TEXT_COLUMNS, JobParties, load_calls, load_factors,
+                                   load_results, load_text, texted_blocks, with_text)
 from sycobench.store import RUN, SCORES, JobFolder, find_jobs, lazy_frames
 
 __all__ = ["Collected", "NoScores", "collect", "job_label"]
@@ -33,7 +33,6 @@ _NOT_MODEL = ("model.id", "model.base_url", "model.label", "model.api_key_env", 
 _LOADERS = 8  # threads that load jobs
 _PARSING = threading.BoundedSemaphore(os.cpu_count() or 1)  # jobs whose records are parsed from JSONL at once
 T = TypeVar("T")
-_SMALL = "in-memory"  # the engine for a block's query: Polars' streaming engine costs more than a small join
 _FACTORS = {"scenario": pl.String, "triplet_id": pl.String, "factor": pl.String, "level": pl.String}
 
 
@@ -74,11 +73,12 @@ class Collected:
         for (job,), part in rows.group_by("job", maintain_order=True):
             if few or part.height <= block:
                 yield self.with_text(part.lazy(), jobs=[job], prompts=part["prompt_id"] if few else None).collect(
-                    engine=_SMALL)
+                    engine=SMALL_ENGINE)
                 continue
             for start in range(0, part.height, block):
                 piece = part.slice(start, block)
-                yield self.with_text(piece.lazy(), jobs=[job], prompts=piece["prompt_id"]).collect(engine=_SMALL)
+                yield self.with_text(piece.lazy(), jobs=[job], prompts=piece["prompt_id"]).collect(
+                    engine=SMALL_ENGINE)
 
     def rows_with_text(self, rows: pl.LazyFrame) -> pl.LazyFrame:
         """A few rows of `results` (the transcript view's) with their text, read a job at a time, a few

@@ -20,14 +20,15 @@ from sycobench.errors import DataError
 from sycobench.records import ANSWER_KEY, RUN_FIELDS, SCORE_FIELDS
 from sycobench.store import ROW, RUN, SCORES, JobFolder, first_rows, lazy_frames, sink_whole, take_rows
 
-__all__ = ["RUN_SCHEMA", "SCORE_SCHEMA", "TEXT_COLUMNS", "TURN_COLUMNS", "JobParties", "factor_map", "load_calls",
+__all__ = ["RUN_SCHEMA", "SCORE_SCHEMA", "SMALL_ENGINE", "TEXT_COLUMNS", "TURN_COLUMNS", "JobParties", "factor_map", "load_calls",
            "load_factors", "load_results", "load_text", "protocol_of", "sink_with_text", "texted_blocks",
            "with_text"]
 
 KEY = list(ANSWER_KEY)
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
-# Polars' default (streaming) engine runs `unique` on these small per-job frames ~10x slower.
-_ENGINE = "in-memory"
+# Polars' default (streaming) engine runs `unique` on these small per-job frames ~10x slower, and costs more
+# than the joins of a block of text.
+SMALL_ENGINE = "in-memory"
 # The columns the tables read, typed by the one layout in sycobench.records; no text (see load_text).
 RUN_SCHEMA = {name: RUN_FIELDS[name] for name in (
     "model_id", "model_label", "api", "prompt_id", "triplet_id", "scenario", "perspective", "side", "k", "usage",
@@ -137,7 +138,7 @@ def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFram
     calls = pl.concat([target, judge, judges], how="diagonal_relaxed")
     if turns:
         calls = calls.with_columns(protocol=pl.lit(protocol))
-    calls = calls.collect(engine=_ENGINE)
+    calls = calls.collect(engine=SMALL_ENGINE)
     foreign = folder.foreign_prompts(calls)
     if foreign.height:
         log.warning("%s: %d record(s) answer prompts that are not in the job's grid (pasted from another job?); "
@@ -165,28 +166,28 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
         answers = (answers.join(shared.lazy().rename({"triplet_id": "serves"}), on="prompt_id", how="left")
                    .with_columns(dup=pl.col("serves").is_not_null() & (pl.col("serves") != pl.col("triplet_id")),
                                  triplet_id=pl.coalesce("serves", "triplet_id")).drop("serves"))
-    answers = answers.collect(engine=_ENGINE)
-    latest = _latest(scores.lazy(), [*KEY, "scorer"], "scored_at").collect(engine=_ENGINE).lazy()  # used twice
+    answers = answers.collect(engine=SMALL_ENGINE)
+    latest = _latest(scores.lazy(), [*KEY, "scorer"], "scored_at").collect(engine=SMALL_ENGINE).lazy()  # used twice
     scored = latest.filter(pl.col("error").is_null()).select(*KEY, "scorer", "score", "unscorable", "labeller",
                                                               "judges")
     columns = ["job", "model_id", "scorer", "scenario", "triplet_id", "prompt_id", "perspective", "side", "k", "score",
                "unscorable", "labeller", "judges", "scored", *(["dup"] if shared.height else []), *turns]
     seen = scored.join(answers.lazy(), on=KEY, how="inner").with_columns(scored=pl.lit(True)).select(columns)
-    parts = [seen.collect(engine=_ENGINE)]
-    pairs = latest.select("scorer", "labeller").unique().collect(engine=_ENGINE)
+    parts = [seen.collect(engine=SMALL_ENGINE)]
+    pairs = latest.select("scorer", "labeller").unique().collect(engine=SMALL_ENGINE)
     # a score is unique per answer and scorer: as many rows as answers times scorers means none is missing
     if unscored and parts[0].height < answers.height * pairs["scorer"].n_unique():
         parts.append(answers.lazy().join(pairs.lazy(), how="cross").join(scored, on=[*KEY, "scorer"], how="anti")
                      .with_columns(score=pl.lit(None, pl.Float64), unscorable=pl.lit(None, pl.String),
                                    judges=pl.lit(None, SCORE_FIELDS["judges"]), scored=pl.lit(False))
-                     .select(columns).collect(engine=_ENGINE))
+                     .select(columns).collect(engine=SMALL_ENGINE))
     results = pl.concat(parts) if unscored else parts[0].drop("scored")
     # tables never depend on record order. A column of one value orders nothing (the same order as sorting by
     # all five), and strings sort dearly; jobs load side by side, so one thread sorts each
     varying = [c for c in ("model_id", "scorer") if results[c].n_unique() > 1]
     results = results.sort(*varying, "triplet_id", "prompt_id", "k", multithreaded=False)
     if text:
-        results = with_text(results.lazy(), *load_text(folder)).collect(engine=_ENGINE)
+        results = with_text(results.lazy(), *load_text(folder)).collect(engine=SMALL_ENGINE)
     return results
 
 
@@ -245,7 +246,7 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
     answers, replies = load_text(folder, prompts=prompts.lazy())
     name = [pl.lit(model, pl.String).alias("model_id")] if model is not None else []
     # read once, not once a block: a scorer with no reply (offline) adds nothing, and a judge's replies are short
-    replies = replies.filter(pl.col("raw").is_not_null()).with_columns(*name).collect(engine=_ENGINE)
+    replies = replies.filter(pl.col("raw").is_not_null()).with_columns(*name).collect(engine=SMALL_ENGINE)
 
     def texted(part: Frame, block: Frame, replies: Frame) -> Frame:  # eager on a block: a plan cost more than its joins
         return with_text(part, block, replies).join(levels.lazy() if isinstance(part, pl.LazyFrame) else levels,
@@ -254,9 +255,9 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
     def blocks() -> Iterator[pl.DataFrame]:
         # each row's answer is found once, by its record's row number (as the scoring loop finds them), and a
         # block of records gives its rows their text by position: the text is never searched
-        first = first_rows(folder.scan(RUN, [*KEY, "error"])).with_columns(*name).collect(engine=_ENGINE)
+        first = first_rows(folder.scan(RUN, [*KEY, "error"])).with_columns(*name).collect(engine=SMALL_ENGINE)
         if first.is_empty() or first[ROW].max() < rows:  # the answers are one block: one query finds their text
-            yield texted(results.lazy(), answers.with_columns(*name), replies.lazy()).collect(engine=_ENGINE)
+            yield texted(results.lazy(), answers.with_columns(*name), replies.lazy()).collect(engine=SMALL_ENGINE)
             return
         placed = results.join(first, on=KEY, how="left", maintain_order="left")
         found = placed.filter(pl.col(ROW).is_not_null()).sort(ROW, maintain_order=True)

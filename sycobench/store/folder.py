@@ -215,17 +215,22 @@ class JobFolder:
     def read_grid(self) -> list[Prompt]:
         """Every prompt of the job, checked: a malformed line is one DataError naming it. Read once
         while the file stays the same."""
-        path = self.file("grid")
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
+        stamp = self._grid_stamp()
+        if stamp is None:
             return []
-        stamp = (stat.st_size, stat.st_mtime_ns)
         if self._grid is not None and self._grid[0] == stamp:
             return self._grid[1]
         prompts = list(self.grid_prompts())
         self._grid = (stamp, prompts)
         return prompts
+
+    def _grid_stamp(self) -> tuple[int, int] | None:
+        """What a kept read of the grid is checked against: its size and mtime (None: no grid)."""
+        try:
+            stat = self.file("grid").stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_size, stat.st_mtime_ns
 
     def grid_prompts(self) -> Iterator[Prompt]:
         """The job's prompts one at a time, checked as `read_grid` checks them, none of them kept."""
@@ -268,11 +273,7 @@ class JobFolder:
         long (`triplet_id, factor, level`, levels as text, in the order the scenario declares them): read in
         one pass, kept while the file stays the same. No text is kept: a job's table step would hold every
         prompt's text through its page."""
-        try:
-            stat = self.file("grid").stat()
-            stamp = (stat.st_size, stat.st_mtime_ns)
-        except FileNotFoundError:
-            stamp = None
+        stamp = self._grid_stamp()
         if self._index is not None and self._index[0] == stamp:
             return self._index[1]
         pairs, levels = [], {}
@@ -295,13 +296,13 @@ class JobFolder:
         once the grid's lines have been checked (_grid_index); a grid Polars cannot read so (a torn last
         line, a key it does not know how to type) goes line by line, as the check does."""
         self._grid_index()  # a malformed line is a DataError naming it
-        path = self.file("grid")
-        if not path.is_file() or path.stat().st_size == 0:
+        size = (self._grid_stamp() or (0, 0))[0]
+        if size == 0:
             return pl.DataFrame(schema=_GRID_SCHEMA)
-        if path.stat().st_size > _WHOLE_GRID:  # a large grid a chunk at a time: the reader's buffers are the file's
+        if size > _WHOLE_GRID:  # a large grid a chunk at a time: the reader's buffers are the file's
             return self.prompt_table().select(list(_GRID_SCHEMA))
         try:
-            frame = pl.read_ndjson(path, schema=_GRID_SCHEMA)
+            frame = pl.read_ndjson(self.file("grid"), schema=_GRID_SCHEMA)
         except pl.exceptions.PolarsError:
             return self.prompt_table().select(list(_GRID_SCHEMA))
         return frame.unique("prompt_id", keep="first", maintain_order=True)
