@@ -20,8 +20,8 @@ from sycobench.errors import DataError
 from sycobench.records import ANSWER_KEY, RUN_FIELDS, SCORE_FIELDS
 from sycobench.store import ROW, RUN, SCORES, JobFolder, first_rows, lazy_frames, sink_whole, take_rows
 
-__all__ = ["RUN_SCHEMA", "SCORE_SCHEMA", "SMALL_ENGINE", "TEXT_COLUMNS", "TURN_COLUMNS", "JobParties", "factor_map", "load_calls",
-           "load_factors", "load_results", "load_text", "protocol_of", "sink_with_text", "texted_blocks",
+__all__ = ["RUN_SCHEMA", "SCORE_SCHEMA", "SMALL_ENGINE", "TEXT_COLUMNS", "TURN_COLUMNS", "JobParties", "factor_map",
+           "load_calls", "load_factors", "load_results", "load_text", "protocol_of", "sink_with_text", "texted_blocks",
            "with_text"]
 
 KEY = list(ANSWER_KEY)
