@@ -113,8 +113,9 @@ def test_message_is_never_empty(tmp_path) -> None:
     assert dry.status == "dry_run" and "No calls were made" in dry.message
 
 
-def test_a_single_job_gets_the_report_page(tmp_path) -> None:
-    result = run(compose(OVERRIDES), job_dir=tmp_path / "job")
+@pytest.mark.parametrize("limit", [3, 1])  # one triplet: each factor has one level, and no by-amount figure
+def test_a_single_job_gets_the_report_page(tmp_path, limit) -> None:
+    result = run(compose([*OVERRIDES, f"scenario.limit={limit}"]), job_dir=tmp_path / "job")
     page = (result.job_dir / "report" / "report.html").read_text()
     assert 'id="headline"' in page and 'id="tv-data"' in page
 

@@ -101,6 +101,14 @@ def test_forest_draws_a_panel_per_scorer_on_one_scale(tables) -> None:
     assert len(list(root.iter(f"{NS}circle"))) == 2 * len(MODELS)
 
 
+def test_by_amount_with_no_factor_of_two_levels_is_no_figure(tables) -> None:
+    # a job of one triplet: each factor has one level, so there is nothing to draw (it used to raise)
+    one = tables["by_factor"].group_by("factor", maintain_order=True).agg(pl.col("level").first())
+    single = tables["by_factor"].join(one, on=["factor", "level"], how="semi")
+    assert single.height and charts.by_amount_svg(single) is None
+    assert plots.amount_data(single) is None
+
+
 def test_by_amount_draws_a_panel_a_model_and_one_heatmap_beyond_24(tables) -> None:
     by_factor = tables["by_factor"]
     levels = by_factor.filter(factor="amount")["level"].n_unique()

@@ -73,7 +73,7 @@ def _usable(df: pl.DataFrame | None) -> bool:
 
 
 def _first_scorer(df: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
-    if "scorer" not in df.columns:
+    if "scorer" not in df.columns or df.is_empty():
         return df, None
     first = df["scorer"][0]
     return df.filter(pl.col("scorer") == first), first
