@@ -11,8 +11,9 @@ import logging
 import os
 import re
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
@@ -219,6 +220,28 @@ def _quoted(path: Path) -> str:
     return '"' + str(path).replace('"', '\\"').replace("${", "\\${") + '"'
 
 
+# what on a command line can set `hydra.mode`: the key itself, or configs other than ours
+_MODE_SETTERS = ("hydra.mode", "hydra.searchpath", "hydra/", "--config", "-cd", "-cn", "-cp")
+
+
+@contextmanager
+def _mode_from_the_command(argv: list[str]) -> Iterator[None]:
+    """Hydra composes the whole config once before each run only to read `hydra.mode` (~0.3 s of every
+    start). No config of ours sets it; where the command line cannot either, that probe is skipped and
+    the mode is the command's (-m sweeps), as Hydra decides when the probe finds none."""
+    from hydra._internal.hydra import Hydra
+
+    if any(a.lstrip("+~").startswith(_MODE_SETTERS) for a in argv) or not hasattr(Hydra, "get_mode"):
+        yield
+        return
+    probe = Hydra.get_mode
+    Hydra.get_mode = lambda self, config_name, overrides: None
+    try:
+        yield
+    finally:
+        Hydra.get_mode = probe
+
+
 def run_entry(hydra_main: Callable[[], Any], *, again: str = "resume with run.resume=<job dir>") -> None:
     """Run a Hydra app, letting composition errors reach us so we can print them as one line. `again`:
     what to do after Ctrl-C or a signal (a job resumes; a command that scores runs again)."""
@@ -231,7 +254,8 @@ def run_entry(hydra_main: Callable[[], Any], *, again: str = "resume with run.re
         refuse_keys_in_overrides(sys.argv[1:])
         sys.argv[1:] = resume_argv(sys.argv[1:])
         check_scenario_files(sys.argv[1:])
-        hydra_main()
+        with _mode_from_the_command(sys.argv[1:]):
+            hydra_main()
     except SystemExit:
         raise
     except Signalled as exc:

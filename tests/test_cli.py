@@ -83,26 +83,29 @@ def _assert_text_matches_records(path: Path, grid: list[dict], records: list[dic
         assert row["messages"] == prompts[row["prompt_id"]]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("override", "needle"),
-    [
-        ("scenario.limit=abc", "scenario.limit"),
-        ("scenario.limt=3", "scenario.limt"),
-        ("scenario.limit=-3", "scenario.limit"),
-        ("run.concurrency=0", "run.concurrency"),
-        ("model=nope", "unknown model 'nope'"),
-        ("model=openrouter", "model.id is required"),
-        ("scorer.model.id=x/y", "null here"),
-    ],
-)
-def test_bad_overrides_exit_nonzero_with_one_line(tmp_path, override: str, needle: str) -> None:
-    proc = sycobench(override, f"hydra.run.dir={tmp_path / 'job'}", cwd=tmp_path)
-    assert proc.returncode != 0
-    errors = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(errors) == 1, proc.stderr
-    assert needle in errors[0]
-    assert not (tmp_path / "job" / "run.jsonl").exists()
+@pytest.mark.parametrize(("extra", "composed"), [([], 1), (["hydra.mode=RUN"], 2), (["-m"], 1)])
+def test_a_command_composes_its_config_once_unless_it_could_set_hydra_mode(tmp_path, monkeypatch, capsys, extra,
+                                                                           composed) -> None:
+    """Hydra's probe for `hydra.mode` (a whole composition) is skipped unless the command line could set it.
+    (Bad overrides as the user meets them, one line and nothing written: tests/test_bad_inputs.py.)"""
+    from hydra._internal.hydra import Hydra
+
+    from sycobench import app
+
+    for name in ("HYDRA_FULL_ERROR", "SYCOBENCH_TRACEBACK"):  # the entry sets them: restored after the test
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    calls: list[list[str]] = []
+    compose, probe = Hydra.compose_config, Hydra.get_mode
+    monkeypatch.setattr(Hydra, "compose_config",
+                        lambda self, *a, **k: calls.append(k["overrides"]) or compose(self, *a, **k))
+    # an unknown key fails in composition: no job starts, and Hydra sets up no logging in this process
+    monkeypatch.setattr(sys, "argv", ["sycobench", *extra, "scenario.limt=3", f"hydra.run.dir={tmp_path / 'j'}"])
+    with pytest.raises(SystemExit) as ended:
+        app.main()
+    assert ended.value.code == 2 and "scenario.limt" in capsys.readouterr().err
+    assert len(calls) == composed and Hydra.get_mode is probe
+    assert not (tmp_path / "j").exists()
 
 
 @pytest.mark.slow
