@@ -225,21 +225,35 @@ _MODE_SETTERS = ("hydra.mode", "hydra.searchpath", "hydra/", "--config", "-cd", 
 
 
 @contextmanager
-def _mode_from_the_command(argv: list[str]) -> Iterator[None]:
-    """Hydra composes the whole config once before each run only to read `hydra.mode` (~0.3 s of every
-    start). No config of ours sets it; where the command line cannot either, that probe is skipped and
-    the mode is the command's (-m sweeps), as Hydra decides when the probe finds none."""
+def _without_hydra_repeats(argv: list[str]) -> Iterator[None]:
+    """Hydra repeats two compositions of the whole config (~0.2-0.3 s each) that sycobench has done or
+    needs not: before each run it composes once only to read `hydra.mode`, which no config of ours sets
+    (skipped where the command line cannot set it either; then -m decides, as when Hydra finds none);
+    and before a sweep's launch it composes every job's config again, which the sweep guard has just
+    composed (a batch the guard did not compose is checked as before)."""
     from hydra._internal.hydra import Hydra
+    from hydra.plugins.sweeper import Sweeper
 
-    if any(a.lstrip("+~").startswith(_MODE_SETTERS) for a in argv) or not hasattr(Hydra, "get_mode"):
-        yield
-        return
-    probe = Hydra.get_mode
-    Hydra.get_mode = lambda self, config_name, overrides: None
+    from sycobench.callbacks import COMPOSED
+
+    validate = Sweeper.validate_batch_is_legal
+
+    def validated(self: Sweeper, batch: Any) -> None:
+        if not all(tuple(job) in COMPOSED for job in batch):
+            validate(self, batch)
+
+    patched = [(Sweeper, "validate_batch_is_legal", validated)]
+    if not any(a.lstrip("+~").startswith(_MODE_SETTERS) for a in argv):
+        patched.append((Hydra, "get_mode", lambda self, config_name, overrides: None))
+    kept = [(owner, name, getattr(owner, name)) for owner, name, _ in patched]
+    for owner, name, replacement in patched:
+        setattr(owner, name, replacement)
     try:
         yield
     finally:
-        Hydra.get_mode = probe
+        for owner, name, original in kept:
+            setattr(owner, name, original)
+        COMPOSED.clear()
 
 
 def run_entry(hydra_main: Callable[[], Any], *, again: str = "resume with run.resume=<job dir>") -> None:
@@ -254,7 +268,7 @@ def run_entry(hydra_main: Callable[[], Any], *, again: str = "resume with run.re
         refuse_keys_in_overrides(sys.argv[1:])
         sys.argv[1:] = resume_argv(sys.argv[1:])
         check_scenario_files(sys.argv[1:])
-        with _mode_from_the_command(sys.argv[1:]):
+        with _without_hydra_repeats(sys.argv[1:]):
             hydra_main()
     except SystemExit:
         raise

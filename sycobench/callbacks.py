@@ -14,7 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["JobGuard", "ScoreGuard", "SweepGuard", "SweepReport", "same_sweep", "sweep_outcome"]
+__all__ = ["COMPOSED", "JobGuard", "ScoreGuard", "SweepGuard", "SweepReport", "same_sweep", "sweep_outcome"]
 
 log = logging.getLogger("sycobench.report")
 
@@ -44,15 +44,16 @@ def same_sweep(saved: list[str], given: list[str]) -> bool:
     return core(saved) == core(given)
 
 
+COMPOSED: set[tuple[str, ...]] = set()  # the jobs' overrides whose configs the sweep guard composed
 _SWEEP_LOCK: list[Any] = []  # the sweep folder's lock, held by the launching process (never pickled with a job)
 
 
 class SweepGuard(Callback):
     """A sweep is checked before Hydra writes anything in its folder: its values (a roster) are read,
     a folder holding another sweep's jobs is refused (a resume of that same sweep is not another
-    sweep), one sweep at a time may write there, and a sweep that cannot run at all (no key, a model
-    or scorer that cannot be called) stops before its first job; one where some jobs can run goes on
-    and lists the others as failed."""
+    sweep), one sweep at a time may write there, and a sweep with a value that does not compose, or
+    that cannot run at all (no key, a model or scorer that cannot be called), stops before its first job
+    and leaves the folder as it was; one where some jobs can run goes on and lists the others as failed."""
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         from sycobench.app import exit_on_error
@@ -153,9 +154,16 @@ def _check_sweep(config: DictConfig) -> None:
     params = config.hydra.sweeper.get("params")
     params = OmegaConf.to_container(params, resolve=True) if params is not None else {}
     jobs = job_overrides(list(config.hydra.overrides.task), params, config_loader=loader)
+    composed = {}
+    for i, overrides in enumerate(jobs):  # every job's config composes (as Hydra's sweeper checks), or none runs
+        try:
+            composed[tuple(overrides)] = loader.load_sweep_config(config, overrides)
+        except Exception as exc:  # noqa: BLE001 - Hydra's or OmegaConf's, whatever the value broke
+            raise ConfigError(f"job {i} of the sweep ({' '.join(overrides)}): {describe_error(exc)}") from None
+    COMPOSED.update(composed)
 
     def prepare(overrides: list[str]) -> None:
-        job = copy.deepcopy(loader.load_sweep_config(config, overrides))
+        job = copy.deepcopy(composed[tuple(overrides)])
         with read_write(job), open_dict(job):
             del job["hydra"]
         prepare_job(to_config(job))

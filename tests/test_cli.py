@@ -108,6 +108,36 @@ def test_a_command_composes_its_config_once_unless_it_could_set_hydra_mode(tmp_p
     assert not (tmp_path / "j").exists()
 
 
+def test_a_sweep_batch_the_guard_composed_is_not_composed_again() -> None:
+    from hydra.plugins.sweeper import Sweeper
+
+    from sycobench.app import _without_hydra_repeats
+    from sycobench.callbacks import COMPOSED
+
+    class Loader:
+        def __init__(self) -> None:
+            self.composed: list[list[str]] = []
+
+        def load_sweep_config(self, master_config, sweep_overrides) -> None:
+            self.composed.append(sweep_overrides)
+
+    class Swept:  # what Sweeper.validate_batch_is_legal reads of its sweeper
+        hydra_context = None
+        config = object()
+
+        def __init__(self) -> None:
+            self.config_loader = Loader()
+
+    validate = Sweeper.validate_batch_is_legal
+    with _without_hydra_repeats(["-m", "a=1,2"]):
+        COMPOSED.update({("a=1",), ("a=2",)})
+        seen, unseen = Swept(), Swept()
+        Sweeper.validate_batch_is_legal(seen, [["a=1"], ["a=2"]])
+        Sweeper.validate_batch_is_legal(unseen, [["a=1"], ["a=3"]])
+    assert seen.config_loader.composed == [] and unseen.config_loader.composed == [["a=1"], ["a=3"]]
+    assert Sweeper.validate_batch_is_legal is validate and not COMPOSED
+
+
 @pytest.mark.slow
 def test_help_lists_groups_and_cfg_prints_config(tmp_path) -> None:
     helped = sycobench("--help", cwd=tmp_path)

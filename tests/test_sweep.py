@@ -71,6 +71,20 @@ def test_failed_job_is_listed_and_the_rest_reported(tmp_path) -> None:
 
 
 @pytest.mark.slow
+def test_a_value_that_does_not_compose_stops_the_sweep_before_it_writes_and_the_fixed_one_runs_there(tmp_path) -> None:
+    sweep = tmp_path / "sweep"
+    bad = sycobench("-m", "model.sycophancy=0,abc", "scenario.limit=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    lines = [line for line in bad.stderr.splitlines() if line.strip()]
+    assert bad.returncode == 2 and len(lines) == 1, bad.stderr
+    assert "job 1 of the sweep (model.sycophancy=abc scenario.limit=1)" in lines[0] and "model.sycophancy" in lines[0]
+    assert not sweep.exists()  # no job ran, and no multirun.yaml claims the folder for the refused sweep
+    fixed = sycobench("-m", "model.sycophancy=0,0.5", "scenario.limit=1", "report.bootstrap=100",
+                      f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert fixed.returncode == 0, fixed.stderr
+    assert len(_rows(sweep / "report" / "jobs.csv")) == 2
+
+
+@pytest.mark.slow
 def test_report_cli_errors_are_one_line(tmp_path) -> None:
     proc = sycobench(str(tmp_path / "nowhere"), cwd=tmp_path, module="sycobench.report")
     assert proc.returncode == 2
