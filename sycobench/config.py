@@ -219,6 +219,7 @@ class ReportConfig:
                                               f"choose among {', '.join(PLOT_FORMATS)}, e.g. report.formats=[svg,pdf]")
         _check(100 <= self.bootstrap <= MAX_BOOTSTRAP, "report.bootstrap",
                f"must be in [100, {MAX_BOOTSTRAP}], got {self.bootstrap}")
+        _check(self.seed >= 0, "report.seed", f"must be >= 0 (the resamples' random seed), got {self.seed}")
 
 
 #: the conversation a prompt starts: one answer, or an answer, the asker's objection and a second answer

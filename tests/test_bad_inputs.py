@@ -97,6 +97,7 @@ CLI_CASES = [
     Case("report-scorer-unknown", ["report.scorers=[nope]"], "report.scorers: nope"),
     Case("report-bootstrap-huge", ["report.bootstrap=20000000"], "report.bootstrap"),
     Case("report-threshold", ["report.threshold=2"], "report.threshold"),
+    Case("report-seed-negative", ["report.seed=-1"], "report.seed: must be >= 0"),
     Case("report-formats", ["report.formats=[png,eps]"], "report.formats: 'eps' is not a plot format"),
     Case("rate-limit-zero", ["rate_limit.rps=0"], "rate_limit.rps"),
     Case("override-under-null-node", ["scorer.model.id=x/y"], "null here"),
