@@ -120,6 +120,9 @@ def test_an_answer_two_sources_hold_counts_once_and_only_theirs_are_compared(swe
     target = again.calls.filter(pl.col("role") == "target")
     assert target.height == target.unique(["model_id", "prompt_id", "k"]).height
     assert str(twin) not in set(again.results["job"])
+    # a job is listed once however often it is named; a copy elsewhere is a job folder of its own
+    assert again.jobs["job"].to_list() == [*alone.jobs["job"], str(twin)]
+    assert collect([sweep, Path(f"{sweep}/./")]).jobs["job"].to_list() == alone.jobs["job"].to_list()
 
 
 @pytest.mark.parametrize("source", ["copies", "jsonl"])

@@ -223,9 +223,14 @@ def collect(paths: list[Path], *, loaded: dict[Path, Loaded] | None = None) -> C
     parties: dict[str, JobParties] = {}
     folders: dict[str, tuple[JobFolder, str | None]] = {}
     parsed = False
+    given: set[Path] = set()
+    seen: set[Path] = set()  # a source named twice, or a job in two (a sweep and one of its jobs), is read once
     for path in paths:
         if not path.exists():
             raise ConfigError(f"{path}: no such file or folder")
+        if path.resolve() in given:
+            continue
+        given.add(path.resolve())
         if path.is_file():
             from sycobench.report.legacy import is_legacy, load_legacy
 
@@ -249,6 +254,8 @@ def collect(paths: list[Path], *, loaded: dict[Path, Loaded] | None = None) -> C
         if not found:
             raise ConfigError(f"{path}: no sycobench job folders found (a job folder holds run records or a job status)")
         sources.append(str(path))
+        found = [job for job in found if job.path.resolve() not in seen]
+        seen.update(job.path.resolve() for job in found)
         # Polars parses and joins outside the GIL, so jobs load side by side; more jobs than cores fill the
         # gaps the Python between its steps leaves (50 jobs on 2 cores: 1.7 s with 8 threads, 2.3 s with 2)
         with ThreadPoolExecutor(max_workers=_LOADERS) as pool:
