@@ -47,20 +47,31 @@ def compose(overrides: list[str] | None = None) -> DictConfig:
     from sycobench.providers.keys import refuse_keys_in_overrides
     from sycobench.store.dirs import register_resolver
 
+    overrides = _overrides(overrides, "compose")
     register_configs()
     register_resolver()
-    refuse_keys_in_overrides(list(overrides or []))
-    check_scenario_files(list(overrides or []))
+    refuse_keys_in_overrides(overrides)
+    check_scenario_files(overrides)
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3", job_name="sycobench"):
-            cfg = hydra_compose(config_name="config", overrides=list(overrides or []))
+            cfg = hydra_compose(config_name="config", overrides=overrides)
     except SycobenchError:
         raise
     except Exception as exc:  # the same one line the command line prints
         raise ConfigError(describe_error(exc)) from None
     ScenarioConfig(OmegaConf.to_container(cfg.scenario, resolve=True))  # the scenario file is checked here, not by a schema
     return cfg
+
+
+def _overrides(overrides: object, call: str) -> list[str]:
+    """`overrides` as a list of strings, or one ConfigError naming what was given instead."""
+    overrides = [] if overrides is None else overrides
+    odd = (next((f"a list holding {type(o).__name__}" for o in overrides if not isinstance(o, str)), None)
+           if isinstance(overrides, (list, tuple)) else type(overrides).__name__)
+    if odd:
+        raise ConfigError(f"{call}(overrides): give a list of strings, e.g. {call}(['scenario.limit=10']); got {odd}")
+    return list(overrides)
 
 
 @dataclass
@@ -366,4 +377,4 @@ def sweep(overrides: list[str], *, sweep_dir: str | Path | None = None, **report
 
 async def asweep(overrides: list[str], *, sweep_dir: str | Path | None = None, **report_options: object) -> SweepResult:
     """Awaitable `sweep`: its jobs run one after another in the caller's event loop."""
-    return await _asweep(list(overrides), Path(sweep_dir) if sweep_dir else None, dict(report_options))
+    return await _asweep(_overrides(overrides, "sweep"), Path(sweep_dir) if sweep_dir else None, dict(report_options))

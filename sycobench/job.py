@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 import sqlite3
@@ -47,10 +48,22 @@ class JobResult:
     loaded: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # for the page, then dropped
 
 
+_FIXES = {
+    errno.ENOSPC: "free space, then resume", errno.EDQUOT: "free space, then resume",
+    errno.EFBIG: "free space (or raise the file size limit), then resume",
+    errno.EEXIST: "a file is where a folder should be: move it, or choose another folder",
+    errno.ENOTDIR: "a file is where a folder should be: move it, or choose another folder",
+    errno.EACCES: "choose a folder you may write to", errno.EPERM: "choose a folder you may write to",
+    errno.EROFS: "choose a folder on a writable disk",
+}
+
+
 def describe_os_error(exc: OSError, folder: Path | None = None) -> str:
-    """One line for a file that could not be written (a full disk, a read-only or missing folder)."""
+    """One line for a file that could not be written (a full disk, a read-only or missing folder), with
+    the fix its cause asks for."""
     where = exc.filename or (f"a file in {folder}" if folder else "a file")
-    return f"{where}: {exc.strerror or type(exc).__name__}; free space or choose a writable folder, then resume"
+    fix = _FIXES.get(exc.errno or 0, "free space or choose a writable folder, then resume")
+    return f"{where}: {exc.strerror or type(exc).__name__}; {fix}"
 
 
 def _cache(run: RunConfig) -> ResponseCache | None:

@@ -84,6 +84,16 @@ def test_errors_surface_in_the_caller(tmp_path) -> None:
         asyncio.run(inside())
 
 
+@pytest.mark.parametrize("given", ["scenario.limit=1", ["scenario.limit=1", 3], 5])
+def test_overrides_that_are_not_a_list_of_strings_are_one_config_error(tmp_path, given) -> None:
+    from sycobench import sweep
+
+    for call in (compose, lambda o: sweep(o, sweep_dir=tmp_path / "s")):
+        with pytest.raises(ConfigError, match=r"\(overrides\): give a list of strings, e\.g\. \w+\(\['scenario"):
+            call(given)
+    assert not (tmp_path / "s").exists()
+
+
 @pytest.mark.slow
 def test_quickstart_notebook_executes(tmp_path) -> None:
     """The notebook runs a job, a sweep, load and report in a real kernel, with progress shown and no error."""

@@ -320,12 +320,24 @@ def test_job_json_is_final_even_when_no_temporary_file_can_be_written(tmp_path, 
     assert not (tmp_path / "job.json.tmp").exists()
 
 
+@pytest.mark.parametrize(("code", "fix"), [(28, "free space, then resume"), (17, "a file is where a folder should be"),
+                                         (13, "choose a folder you may write to"), (30, "on a writable disk"),
+                                         (5, "free space or choose a writable folder")])
+def test_a_file_error_names_the_fix_its_cause_asks_for(code, fix) -> None:
+    import os
+
+    from sycobench.job import describe_os_error
+
+    line = describe_os_error(OSError(code, os.strerror(code), "/out/j/run.jsonl"))
+    assert line.startswith(f"/out/j/run.jsonl: {os.strerror(code)}; ") and fix in line
+
+
 @pytest.mark.slow
 def test_an_unwritable_output_folder_is_one_line_exit_2(tmp_path) -> None:
     (tmp_path / "afile").write_text("x")
     proc = sycobench("scenario.limit=2", f"hydra.run.dir={tmp_path / 'afile' / 'job'}", cwd=tmp_path)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
-    assert f"{tmp_path / 'afile' / 'job'}: Not a directory" in proc.stderr
+    assert f"{tmp_path / 'afile' / 'job'}: Not a directory; a file is where a folder should be" in proc.stderr
 
 
 @pytest.mark.parametrize("make", ["file", "folder"])
