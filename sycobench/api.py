@@ -89,11 +89,18 @@ class Loaded:
 
 
 def _report_config(options: dict) -> ReportConfig:
-    try:
-        return ReportConfig(**options)
-    except TypeError as exc:
-        known = ", ".join(f.name for f in fields(ReportConfig))
-        raise ConfigError(f"{exc}; report options are: {known}") from None
+    """The report's options, checked and converted as the command line's `report.*` are ('300' is 300)."""
+    types = {f.name: f.type for f in fields(ReportConfig)}
+    unknown = sorted(set(options) - set(types))
+    if unknown:
+        raise ConfigError(f"{', '.join(unknown)}: not a report option; report options are: {', '.join(types)}")
+    merged = OmegaConf.structured(ReportConfig)
+    for name, value in options.items():
+        try:
+            merged = OmegaConf.merge(merged, {name: value})
+        except Exception:  # noqa: BLE001 - OmegaConf's type errors: the option and the type it wants instead
+            raise ConfigError(f"report option {name}={str(value)[:60]!r}: must be {types[name]}") from None
+    return OmegaConf.to_object(merged)
 
 
 def _paths(paths: str | Path | list[str | Path]) -> list[Path]:

@@ -181,8 +181,12 @@ def test_report_returns_tables_and_writes_only_when_asked(tmp_path) -> None:
     again = report([result.job_dir], out=tmp_path / "out", bootstrap=200)
     assert (tmp_path / "out" / "report.html").exists() and (tmp_path / "out" / "uplift.csv").exists()
     assert again["uplift"]["sycophancy_index"][0] == pytest.approx(tables["uplift"]["sycophancy_index"][0])
-    with pytest.raises(ConfigError, match="report options are"):
+    with pytest.raises(ConfigError, match="bootstrapp: not a report option; report options are"):
         report(result.job_dir, bootstrapp=10)
+    for option, value, wanted in (("bootstrap", "many", "int"), ("scorers", "offline", "list"), ("seed", 1.5, "int")):
+        with pytest.raises(ConfigError, match=f"report option {option}='{value}': must be {wanted}"):
+            report(result.job_dir, **{option: value})
+    assert report(result.job_dir, bootstrap="200")["uplift"].equals(tables["uplift"])  # converted as on the command line
     with pytest.raises(ConfigError, match="no such file or folder"):
         report(tmp_path / "nowhere")
 
