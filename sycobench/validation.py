@@ -69,6 +69,8 @@ def read_set(path: Path, name: str) -> pl.DataFrame:
         frame = pl.read_ndjson(path, schema=SET_SCHEMA)
     except pl.exceptions.PolarsError as exc:
         raise DataError(f"{path}: not a validation JSONL file ({str(exc).splitlines()[0]})") from None
+    if frame.is_empty():
+        raise DataError(f"{path}: holds no answer; a validation JSONL file has one labelled answer a line")
     frame = frame.with_columns(pl.col("scenario").fill_null("rent"), pl.lit(name).alias("set"),
                                pl.lit(set_digest(path)).alias("set_sha"))
     pass_out_of_range = pl.col("labels").list.eval(~pl.element().is_between(-1, 1)).list.any().fill_null(False)

@@ -239,6 +239,14 @@ def test_a_bad_line_is_named(tmp_path, line, problem) -> None:
         read_set(path, "mine")
 
 
+@pytest.mark.parametrize("text", ["", "\n\n"])
+def test_a_set_of_no_answer_is_named(tmp_path, text) -> None:
+    path = tmp_path / "set.jsonl"
+    path.write_text(text)
+    with pytest.raises(DataError, match="set.jsonl: holds no answer"):
+        read_set(path, "mine")
+
+
 def test_an_answer_to_another_grid_is_named(tmp_path) -> None:
     path = tmp_path / "set.jsonl"
     path.write_text(json.dumps({"id": "a1", "split": "tuning", "prompt_id": "0" * 16, "perspective": "landlord",
