@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.n < 1:
             raise ConfigError(f"--n {args.n}: give at least 1 answer to label")
+        if args.seed < 0:
+            raise ConfigError(f"--seed {args.seed}: give a whole number >= 0")
         check_out(args.out)
         from sycobench.labelling.page import page_html
         from sycobench.labelling.sample import label_sample

@@ -299,6 +299,7 @@ def test_the_command_writes_one_page(sweep, tmp_path, capsys) -> None:
     ("n below 1", ["{sweep}", "--n", "0"], "--n 0: give at least 1"),
     ("n too large", ["{sweep}", "--n", "85"], "--n 85: only 84 answers there to label; give --n 84 or fewer"),
     ("n not a number", ["{sweep}", "--n", "many"], "argument --n: invalid int value"),
+    ("seed below 0", ["{sweep}", "--n", "3", "--seed", "-1"], "--seed -1: give a whole number >= 0"),
     ("out in a job", ["{sweep}", "--out", "{sweep}/0/labels.html"], "inside the job folder"),
     ("out deep in a job", ["{sweep}", "--out", "{sweep}/0/.hydra/labels.html"], "inside the job folder"),
     ("out a folder", ["{sweep}", "--out", "{tmp}"], "a folder; give the page's file name"),
