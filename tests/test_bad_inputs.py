@@ -185,6 +185,10 @@ REPORT_CASES = [
     ("folder-without-jobs", lambda r: [str(r / "empty")], "no sycobench job folders"),
     ("corrupt-job-json", lambda r: [str(r / "broken")], "job.json: not a readable job.json"),
     ("corrupt-grid-prompt", lambda r: [str(r / "badgrid")], "grid.jsonl:1: not a prompt as in docs/records.md"),
+    ("folder-read-as-a-format", lambda r: ["--formats", "svg", str(r / "job")], "job was read as a value of --scorers"),
+    ("import-a-job-folder", lambda r: ["--import-legacy", str(r / "job"), "--out", str(r / "imported")],
+     "job: a folder (a sycobench job or sweep folder needs no import)"),
+    ("seed-negative", lambda r: [str(r / "job"), "--seed", "-1"], "report.seed: must be >= 0"),
 ]
 
 

@@ -46,7 +46,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--import-legacy FILE takes --out DIR and no other path")
         return _import(args.import_legacy, args.out)
     if not args.paths:
-        parser.error("give at least one job folder, sweep folder or legacy file")
+        taken = [v for v in (args.scorers or []) + args.formats if Path(v).exists()]  # `--formats svg JOB`
+        parser.error("give at least one job folder, sweep folder or legacy file" + (
+            f" ({taken[0]} was read as a value of --scorers or --formats, which take every word after them: "
+            "put the folders first)" if taken else ""))
     first = args.paths[0]
     out = args.out or ((first.parent if first.is_file() else first) / "report")
     try:

@@ -106,7 +106,8 @@ def import_legacy(path: Path, out: Path) -> list[tuple[JobFolder, int, int]]:
     `out`; returns (folder, answers, scores) per model. Nothing is written if `out` holds a job."""
     path, out = Path(path), Path(out)
     if not path.is_file():
-        raise ConfigError(f"{path}: no such file; give the original package's run.jsonl or run_scored.jsonl")
+        what = "a folder (a sycobench job or sweep folder needs no import)" if path.is_dir() else "no such file"
+        raise ConfigError(f"{path}: {what}; give the original package's run.jsonl or run_scored.jsonl")
     if not is_legacy(path):
         raise ConfigError(f"{path}: not a run file of the original package (a JSON record with `response_text` "
                           "and no `schema` per line); a sycobench job folder needs no import")
