@@ -234,7 +234,7 @@ def _without_hydra_repeats(argv: list[str]) -> Iterator[None]:
     from hydra._internal.hydra import Hydra
     from hydra.plugins.sweeper import Sweeper
 
-    from sycobench.callbacks import COMPOSED
+    from sycobench.sweep import COMPOSED
 
     validate = Sweeper.validate_batch_is_legal
 

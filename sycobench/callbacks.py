@@ -14,7 +14,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["COMPOSED", "JobGuard", "ScoreGuard", "SweepGuard", "SweepReport", "same_sweep", "sweep_outcome"]
+__all__ = ["JobGuard", "ScoreGuard", "SweepGuard", "SweepReport", "same_sweep", "sweep_outcome"]
 
 log = logging.getLogger("sycobench.report")
 
@@ -44,7 +44,6 @@ def same_sweep(saved: list[str], given: list[str]) -> bool:
     return core(saved) == core(given)
 
 
-COMPOSED: set[tuple[str, ...]] = set()  # the jobs' overrides whose configs the sweep guard composed
 _SWEEP_LOCK: list[Any] = []  # the sweep folder's lock, held by the launching process (never pickled with a job)
 
 
@@ -148,7 +147,7 @@ def _check_sweep(config: DictConfig) -> None:
 
     from sycobench.config import to_config
     from sycobench.spec import prepare_job
-    from sycobench.sweep import check_sweep, job_overrides
+    from sycobench.sweep import COMPOSED, check_sweep, job_overrides
 
     loader = GlobalHydra.instance().config_loader()
     params = config.hydra.sweeper.get("params")

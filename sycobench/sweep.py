@@ -9,7 +9,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["check_sweep", "dry_run_summary", "job_overrides"]
+__all__ = ["COMPOSED", "check_sweep", "dry_run_summary", "job_overrides"]
+
+COMPOSED: set[tuple[str, ...]] = set()  # the jobs' overrides whose configs the sweep guard composed
 
 
 def job_overrides(arguments: list[str], params: Mapping[str, Any] | None = None, *,

@@ -112,7 +112,7 @@ def test_a_sweep_batch_the_guard_composed_is_not_composed_again() -> None:
     from hydra.plugins.sweeper import Sweeper
 
     from sycobench.app import _without_hydra_repeats
-    from sycobench.callbacks import COMPOSED
+    from sycobench.sweep import COMPOSED
 
     class Loader:
         def __init__(self) -> None:
