@@ -167,6 +167,45 @@ def test_the_report_streams_every_answer_with_its_text_from_the_copies(sweep, tm
     assert written["response_text"][0][:40] in page.replace("\\n", "\n")  # the transcript view got the text
 
 
+def test_a_job_s_report_copies_the_job_s_results_parquet_only_while_it_holds_the_report_s_rows(tmp_path,
+                                                                                                 monkeypatch) -> None:
+    """A report of one job copies the results.parquet the job's table step wrote, where it holds the rows
+    the report would write; a score changed behind it, or a record newer than it, and it is written afresh."""
+    import sycobench.report as report_module
+    from sycobench.report import write_report
+
+    job = _job(tmp_path / "job")
+    own = JobFolder(job).file("results")
+    made: list[str] = []
+    for name in ("copy_whole", "sink_whole"):
+        real = getattr(report_module, name)
+        monkeypatch.setattr(report_module, name, lambda *a, _real=real, _name=name, **k: made.append(_name) or _real(*a, **k))
+    key = ["model_id", "scorer", "prompt_id", "k"]
+
+    write_report([job], tmp_path / "copied", REPORT)
+    assert made == ["copy_whole"] and (tmp_path / "copied" / "results.parquet").read_bytes() == own.read_bytes()
+    with monkeypatch.context() as fresh:  # what the report writes when it copies nothing
+        fresh.setattr(report_module, "_own_results", lambda *a: None)
+        write_report([job], tmp_path / "written", REPORT)
+    assert_frame_equal(pl.read_parquet(tmp_path / "written" / "results.parquet").sort(key), pl.read_parquet(own).sort(key))
+
+    changed = pl.read_parquet(own).with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(0.123))
+                                                .otherwise("score").alias("score"))
+    changed.write_parquet(own)  # newer than the records, the same columns: only the rows tell
+    made.clear()
+    write_report([job], tmp_path / "rescored", REPORT)
+    assert made == ["sink_whole"]
+    assert 0.123 not in pl.read_parquet(tmp_path / "rescored" / "results.parquet")["score"].to_list()
+
+    scores = JobFolder(job).records("scores")
+    os.utime(scores, ns=(own.stat().st_mtime_ns + 10**9,) * 2)  # a record written after the file
+    shutil.copyfile(tmp_path / "copied" / "results.parquet", own)
+    os.utime(own, ns=(scores.stat().st_mtime_ns - 10**9,) * 2)
+    made.clear()
+    write_report([job], tmp_path / "newer", REPORT)
+    assert made == ["sink_whole"]
+
+
 def test_a_large_job_gets_its_text_a_block_at_a_time_with_the_same_rows(sweep) -> None:
     """Every row with its text, in the same order, whether a job's rows are read whole or a few at a
     time (each block reading only its own prompts' text): the single job's report page held the

@@ -14,9 +14,9 @@ import polars as pl
 
 from sycobench.config import ReportConfig
 from sycobench.report.collect import Collected, collect
-from sycobench.report.load import TEXT_COLUMNS, factor_map
+from sycobench.report.load import SMALL_ENGINE, TEXT_COLUMNS, factor_map
 from sycobench.report.scenarios import present_tables
-from sycobench.store import ReportFolder, sink_whole
+from sycobench.store import RUN, SCORES, JobFolder, ReportFolder, copy_whole, sink_whole
 
 if TYPE_CHECKING:
     from sycobench.report.workers import Workers
@@ -83,6 +83,30 @@ def _seen(results: pl.DataFrame) -> pl.DataFrame:
     if "scored" not in results.columns:
         return results
     return results.filter(pl.col("scored").fill_null(True)).drop("scored")
+
+
+def _own_results(paths: list[Path], results: pl.DataFrame, schema: pl.Schema) -> Path | None:
+    """The results.parquet a job's table step wrote, where this is that one job's report and the file
+    holds just what it would write: newer than the job's records, the same columns, and the rows of
+    `results` (its text comes from the same records by the same keys; a large job's rows are in the order
+    they were answered). Else None: it is written afresh."""
+    if len(paths) != 1 or not JobFolder(paths[0]).is_job():
+        return None
+    folder = JobFolder(paths[0])
+    own = folder.file("results")
+    try:
+        written = own.stat().st_mtime_ns
+        if any(p.exists() and p.stat().st_mtime_ns > written
+               for p in (folder.records(RUN), folder.records(SCORES), folder.file("grid"))):
+            return None
+        if pl.read_parquet_schema(own) != dict(schema):
+            return None
+        # the rows compared by their hashes, in any order: 8 bytes a row, not a second copy of the rows
+        rows = pl.struct(results.columns).hash().sort()
+        kept = pl.scan_parquet(own).select(rows).collect(engine=SMALL_ENGINE).to_series()
+    except (OSError, pl.exceptions.PolarsError):
+        return None
+    return own if kept.equals(results.select(rows).to_series()) else None
 
 
 def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFrame]:
@@ -162,9 +186,13 @@ def _write_report(paths: list[Path], data: Collected, out: Path, folder: ReportF
     results = tables.pop("results")
     note = tables.pop("unvalidated_note", None)
     # every answer with its text and its triplet's factor levels, written one job at a time: the
-    # text is never held whole
-    sink_whole(data.results_with_text(results, factor_map(data.factors).collect()), folder.results,
-               row_group_size=8192)
+    # text is never held whole; a job's own results.parquet, where it holds these rows, is copied
+    rows = data.results_with_text(results, factor_map(data.factors).collect())
+    own = _own_results(paths, results, rows.collect_schema())
+    if own is not None:
+        copy_whole(own, folder.results)
+    else:
+        sink_whole(rows, folder.results, row_group_size=8192)
     written = present(data, tables)
     write_tables(written, out)
     calls = data.calls

@@ -109,7 +109,7 @@ def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFram
     protocol = protocol_of(folder)
     turns = _turns(protocol)
     runs = _latest(folder.scan(RUN, RUN_SCHEMA), KEY, "ended_at")
-    name = pl.lit(job or folder.name).alias("job")
+    name = pl.lit(job or str(folder.path)).alias("job")
     target = runs.select(
         name, "model_id", "api", pl.lit("target").alias("role"), "prompt_id", "triplet_id",
         pl.col("scenario").fill_null(parties.scenario), "perspective",

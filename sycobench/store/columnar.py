@@ -26,7 +26,7 @@ from sycobench.errors import DataError
 from sycobench.records import RUN_FIELDS, SCHEMA_VERSION, SCORE_FIELDS
 from sycobench.store.jsonl import stream_frame
 
-__all__ = ["COPY_SCHEMAS", "copy_path", "fresh_copy", "sink_whole", "source_stamp", "write_copies", "write_copy"]
+__all__ = ["COPY_SCHEMAS", "copy_path", "copy_whole", "fresh_copy", "sink_whole", "source_stamp", "write_copies", "write_copy"]
 
 log = logging.getLogger("sycobench.store")
 
@@ -100,6 +100,13 @@ def sink_whole(rows: pl.LazyFrame, path: Path, *, row_group_size: int) -> Path:
     """`rows` streamed into Parquet at `path` (a report's results.parquet), replaced only when whole."""
     with _replaced(path) as tmp:
         rows.sink_parquet(tmp, row_group_size=row_group_size, engine="streaming")
+    return path
+
+
+def copy_whole(source: Path, path: Path) -> Path:
+    """`source` copied to `path`, replaced only when whole (as sink_whole)."""
+    with _replaced(path) as tmp:
+        shutil.copyfile(source, tmp)
     return path
 
 
