@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import resource
 import signal
 import subprocess
@@ -447,12 +448,20 @@ def test_resume_works_for_any_folder_the_tool_made(tmp_path) -> None:
 
 
 def test_headline_md_escapes_markup_as_report_md_does(tmp_path) -> None:
+    from sycobench.report.load import JobParties
     from sycobench.report.paper import write_headline
 
     uplift = pl.DataFrame({"model_id": ["evil/<script>alert(1)</script>|*x*"], "sycophancy_index": [0.1]})
     _, md = write_headline(uplift, tmp_path)
     text = md.read_text()
     assert "<script>" not in text and r"\<script\>" in text and r"\|\*x\*" in text
+    # a scenario's party name heads two columns: escaped too, so it adds no column
+    parties = {"evil": JobParties("evil", "seller", "buyer", "<img src=x> | *seller*", "buyer")}
+    _, md = write_headline(uplift.with_columns(scenario=pl.lit("evil")), tmp_path, parties)
+    header, rule, row = md.read_text().splitlines()
+    assert r"\<img src=x\> \| \*seller\*" in header and "<img" not in header.replace(r"\<img", "")
+    columns = [len(re.findall(r"(?<!\\)\|", line)) - 1 for line in (header, rule, row)]
+    assert columns == [8, 8, 8]  # model, SI, p, two uplifts, two agree rates, triplets
 
 
 def test_every_hostile_fault_of_the_fake_server_is_driven_here() -> None:

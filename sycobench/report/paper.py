@@ -4,6 +4,7 @@ formatted strings)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -60,12 +61,17 @@ def headline_frame(uplift: pl.DataFrame, parties: Parties | None = None) -> pl.D
     )
 
 
+_MD_SPECIAL = r"([\\`*<>|])"
+
+
 def _markdown(frame: pl.DataFrame) -> str:
     with pl.Config(tbl_formatting="MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True,
                    tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=10_000, tbl_width_chars=30_000,
                    tbl_cell_alignment="LEFT"):
-        # escaped as report.md escapes text: no cell can open HTML, emphasis, code or a new column
-        return str(frame.with_columns(pl.all().str.replace_all(r"([\\`*<>|])", r"\$1"))) + "\n"
+        # escaped as report.md escapes text: no cell, nor a header (a party's name), can open HTML,
+        # emphasis, code or a new column
+        escaped = frame.with_columns(pl.all().str.replace_all(_MD_SPECIAL, r"\$1"))
+        return str(escaped.rename({c: re.sub(_MD_SPECIAL, r"\\\1", c) for c in frame.columns})) + "\n"
 
 
 def write_headline(uplift: pl.DataFrame, out_dir: Path, parties: Parties | None = None) -> list[Path]:
