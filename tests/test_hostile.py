@@ -417,6 +417,29 @@ def test_scoring_that_fills_every_gap_makes_the_job_ok(tmp_path) -> None:
     assert meta["status"] == "ok" and meta["exit_code"] == 0
 
 
+def test_two_reports_into_one_folder_at_once_make_one_writer(tmp_path) -> None:
+    """A report into a folder another report is writing is refused at once (one line), and leaves that
+    report's files alone; a report that stops before writing leaves no folder behind."""
+    from sycobench.config import ReportConfig
+    from sycobench.errors import ConfigError
+    from sycobench.report import write_report
+    from sycobench.store import ReportFolder
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for job in (a, b):
+        assert run(compose(["scenario.limit=2", "report.bootstrap=100", "report.page=false"]), job_dir=job).status == "ok"
+    out = tmp_path / "r"
+    with ReportFolder(out).writing([str(a)]):  # the first report, still writing
+        with pytest.raises(ConfigError, match="is being written by another running sycobench report"):
+            write_report([b], out, ReportConfig(bootstrap=100))
+        assert [p.name for p in out.iterdir()] == [".report.lock"]
+    write_report([a], out, ReportConfig(bootstrap=100))
+    assert json.loads((out / "report.json").read_text())["sources"] == [str(a)]
+    with pytest.raises(ConfigError, match="no sycobench job folders"):
+        write_report([tmp_path / "r"], tmp_path / "new" / "deep", ReportConfig(bootstrap=100))
+    assert not (tmp_path / "new").exists()
+
+
 @pytest.mark.slow
 def test_report_out_refuses_a_job_folder_and_another_report(tmp_path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from sycobench.config import ReportConfig
-from sycobench.report.collect import Collected, collect
+from sycobench.report.collect import Collected, check_sources, collect
 from sycobench.report.load import SMALL_ENGINE, TEXT_COLUMNS, factor_map
 from sycobench.report.scenarios import present_tables
 from sycobench.store import RUN, SCORES, JobFolder, ReportFolder, copy_whole, sink_whole
@@ -161,19 +161,20 @@ def write_report(paths: list[Path], out: Path, report: ReportConfig, *, config_t
     written (sides named by the scenarios' party ids, report.scenarios.present). `loaded`: a job's
     frames its table step has read (collect)."""
     folder = ReportFolder(out)
-    folder.check_target([str(p) for p in paths])  # before anything is read or written
-    data = collect(paths, loaded=loaded)
-    from sycobench.report.plots import PAPER, PLOTS
-    from sycobench.report.workers import Workers
+    check_sources(paths)
+    with folder.writing([str(p) for p in paths]):  # checked before anything is read or written
+        data = collect(paths, loaded=loaded)
+        from sycobench.report.plots import PAPER, PLOTS
+        from sycobench.report.workers import Workers
 
-    # the paper copies matplotlib draws (PNG, PDF: where report.formats asks), in workers started now,
-    # so they start up while the tables are built; a small report's copies take less than a worker's
-    # start-up (docs/performance.md), so they are drawn here. The page's SVG figures are drawn here.
-    few = data.results.select(pl.struct("scenario", "model_id").n_unique()).item() < POOL_MIN_MODELS
-    paper = any(fmt in PAPER for fmt in report.formats)
-    warm = ("sycobench.report.plots", "matplotlib.figure", "matplotlib.backends.backend_agg")
-    with Workers(len(PLOTS) if paper and not few else 0, warm=warm) as workers:
-        return _write_report(paths, data, out, folder, report, config_text, workers)
+        # the paper copies matplotlib draws (PNG, PDF: where report.formats asks), in workers started now,
+        # so they start up while the tables are built; a small report's copies take less than a worker's
+        # start-up (docs/performance.md), so they are drawn here. The page's SVG figures are drawn here.
+        few = data.results.select(pl.struct("scenario", "model_id").n_unique()).item() < POOL_MIN_MODELS
+        paper = any(fmt in PAPER for fmt in report.formats)
+        warm = ("sycobench.report.plots", "matplotlib.figure", "matplotlib.backends.backend_agg")
+        with Workers(len(PLOTS) if paper and not few else 0, warm=warm) as workers:
+            return _write_report(paths, data, out, folder, report, config_text, workers)
 
 
 def _write_report(paths: list[Path], data: Collected, out: Path, folder: ReportFolder, report: ReportConfig,

@@ -213,6 +213,13 @@ def _load(folder: JobFolder, loaded: Loaded | None = None
     return calls, results, load_factors(folder, parties), parties, *load_text(folder), parsed
 
 
+def check_sources(paths: list[Path]) -> None:
+    """Every source is there (before a report makes its folder, which may be inside one)."""
+    for path in paths:
+        if not path.exists():
+            raise ConfigError(f"{path}: no such file or folder")
+
+
 def collect(paths: list[Path], *, loaded: dict[Path, Loaded] | None = None) -> Collected:
     """Every source in `paths` as one frame set. `loaded`: frames a job's table step has read already
     (by the job folder's resolved path), used instead of reading its records again."""
@@ -225,9 +232,8 @@ def collect(paths: list[Path], *, loaded: dict[Path, Loaded] | None = None) -> C
     parsed = False
     given: set[Path] = set()
     seen: set[Path] = set()  # a source named twice, or a job in two (a sweep and one of its jobs), is read once
+    check_sources(paths)
     for path in paths:
-        if not path.exists():
-            raise ConfigError(f"{path}: no such file or folder")
         if path.resolve() in given:
             continue
         given.add(path.resolve())

@@ -577,6 +577,33 @@ class ReportFolder:
             raise ConfigError(f"{self.path} holds another report (built from {', '.join(built_from or ['?'])}); "
                               "choose a new folder for this one, or delete that report first")
 
+    @contextmanager
+    def writing(self, sources: list[str]) -> Iterator[None]:
+        """Checked (check_target) before anything is written, then held (`.report.lock`, released by the
+        OS if the process dies) while the report is written: a second report into the folder meanwhile
+        is refused, and two reports never mix their files. A report that stops before writing anything
+        leaves no trace."""
+        self.check_target(sources)
+        made = [p for p in (self.path, *self.path.parents) if not p.exists()]  # the folders made here, deepest first
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path / ".report.lock"), thread_local=False, is_singleton=False)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise ConfigError(f"{self.path} is being written by another running sycobench report; wait for it "
+                              "to end or choose another folder") from None
+        try:
+            self.check_target(sources)  # again: a report that ended while this one waited may have left its own
+            yield
+        except BaseException:
+            if made and [p.name for p in self.path.iterdir()] == [".report.lock"]:
+                (self.path / ".report.lock").unlink()
+                for folder in made:
+                    folder.rmdir()
+            raise
+        finally:
+            lock.release()
+
     def write_meta(self, sources: list[str]) -> None:
         """What the report was built from, as given and relative to the report (which a copy keeps)."""
         self.path.mkdir(parents=True, exist_ok=True)
