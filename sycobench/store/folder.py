@@ -483,17 +483,9 @@ class JobFolder:
         Not re-entrant: a second holder is refused, in another process or in this one (two jobs of
         one notebook, say). The command line takes it before Hydra writes there and hands it to the job."""
         self.make()
-        lock = FileLock(str(self.file("lock").resolve()), thread_local=False, is_singleton=False)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            raise ConfigError(
-                f"{self.path} is in use by another running sycobench job; wait for it to end or run into a new folder"
-            ) from None
-        try:
+        with _held(self.file("lock").resolve(), f"{self.path} is in use by another running sycobench job; wait for "
+                   "it to end or run into a new folder"):
             yield
-        finally:
-            lock.release()
 
 
 class SweepFolder:
@@ -511,16 +503,9 @@ class SweepFolder:
     def lock(self) -> Iterator[None]:
         """One sweep at a time per folder (`.sweep.lock`, released by the OS if the process dies)."""
         self.path.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.path / ".sweep.lock"), thread_local=False, is_singleton=False)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            raise ConfigError(f"hydra.sweep.dir={self.path} is in use by another running sycobench sweep; "
-                              "wait for it to end or sweep into a new folder") from None
-        try:
+        with _held(self.path / ".sweep.lock", f"hydra.sweep.dir={self.path} is in use by another running sycobench "
+                   "sweep; wait for it to end or sweep into a new folder"):
             yield
-        finally:
-            lock.release()
 
     def remove_lock(self) -> None:
         """Drop the lock file of a sweep that stopped before it wrote anything (so it leaves no trace)."""
@@ -586,29 +571,38 @@ class ReportFolder:
         self.check_target(sources)
         made = [p for p in (self.path, *self.path.parents) if not p.exists()]  # the folders made here, deepest first
         self.path.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.path / ".report.lock"), thread_local=False, is_singleton=False)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            raise ConfigError(f"{self.path} is being written by another running sycobench report; wait for it "
-                              "to end or choose another folder") from None
-        try:
-            self.check_target(sources)  # again: a report that ended while this one waited may have left its own
-            yield
-        except BaseException:
-            if made and [p.name for p in self.path.iterdir()] == [".report.lock"]:
-                (self.path / ".report.lock").unlink()
-                for folder in made:
-                    folder.rmdir()
-            raise
-        finally:
-            lock.release()
+        with _held(self.path / ".report.lock", f"{self.path} is being written by another running sycobench "
+                   "report; wait for it to end or choose another folder"):
+            try:
+                self.check_target(sources)  # again: a report that ended meanwhile may have left its own
+                yield
+            except BaseException:
+                if made and [p.name for p in self.path.iterdir()] == [".report.lock"]:
+                    (self.path / ".report.lock").unlink()
+                    for folder in made:
+                        folder.rmdir()
+                raise
 
     def write_meta(self, sources: list[str]) -> None:
         """What the report was built from, as given and relative to the report (which a copy keeps)."""
         self.path.mkdir(parents=True, exist_ok=True)
         relative = [os.path.relpath(_resolved(s), self.path.resolve()) for s in sources]
         self._meta.write_text(json.dumps({"sources": sources, "relative": relative}, indent=2))
+
+
+@contextmanager
+def _held(path: Path, refused: str) -> Iterator[None]:
+    """An OS-level lock on `path` (flock; the OS drops it if the process dies), held for the block; taken
+    at once or refused with `refused` (a ConfigError). Not re-entrant, even within one process."""
+    lock = FileLock(str(path), thread_local=False, is_singleton=False)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise ConfigError(refused) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _resolved(source: str) -> str:
