@@ -323,11 +323,9 @@ async def _launched(overrides: list[str], hydra_own: list[str], jobs: list[list[
 
 
 def _report_overrides(options: dict) -> list[str]:
-    """`bootstrap=500` -> `report.bootstrap=500`: report options reach every job and the sweep's report."""
-    known = {f.name for f in fields(ReportConfig)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise ConfigError(f"unknown report option(s) {', '.join(unknown)}; report options are: {', '.join(sorted(known))}")
+    """`bootstrap=500` -> `report.bootstrap=500`: report options reach every job and the sweep's report
+    (checked first, as `load` and `report` check theirs)."""
+    _report_config(options)
 
     def value(v: object) -> str:
         if isinstance(v, (list, tuple)):

@@ -187,6 +187,11 @@ def test_report_returns_tables_and_writes_only_when_asked(tmp_path) -> None:
         with pytest.raises(ConfigError, match=f"report option {option}='{value}': must be {wanted}"):
             report(result.job_dir, **{option: value})
     assert report(result.job_dir, bootstrap="200")["uplift"].equals(tables["uplift"])  # converted as on the command line
+    from sycobench.api import sweep
+
+    with pytest.raises(ConfigError, match="report option bootstrap='many': must be int"):  # a sweep's, the same
+        sweep(OVERRIDES, sweep_dir=tmp_path / "sweep", bootstrap="many")
+    assert not (tmp_path / "sweep").exists()
     with pytest.raises(ConfigError, match="no such file or folder"):
         report(tmp_path / "nowhere")
 

@@ -234,9 +234,9 @@ def collect(paths: list[Path], *, loaded: dict[Path, Loaded] | None = None) -> C
     seen: set[Path] = set()  # a source named twice, or a job in two (a sweep and one of its jobs), is read once
     check_sources(paths)
     for path in paths:
-        if path.resolve() in given:
+        if (where := path.resolve()) in given:
             continue
-        given.add(path.resolve())
+        given.add(where)
         if path.is_file():
             from sycobench.report.legacy import is_legacy, load_legacy
 

@@ -9,9 +9,8 @@ from importlib import import_module
 from typing import Any
 
 __all__ = ["ROW", "RUN", "SCORES", "JobFolder", "JsonlWriter", "ReportFolder", "SweepFolder", "claim_dir", "copy_whole",
-           "find_jobs",
-           "first_rows", "lazy_frames", "read_blocks", "read_frame", "read_jsonl", "register_resolver", "results_file",
-           "sink_whole", "stream_frame", "take_rows"]
+           "find_jobs", "first_rows", "lazy_frames", "read_blocks", "read_frame", "read_jsonl", "register_resolver",
+           "results_file", "sink_whole", "stream_frame", "take_rows"]
 
 _HOME = {"RUN": "folder", "SCORES": "folder", "JobFolder": "folder", "SweepFolder": "folder", "find_jobs": "folder",
          "results_file": "folder", "sink_whole": "columnar", "copy_whole": "columnar", "ReportFolder": "folder",

@@ -26,7 +26,8 @@ from sycobench.errors import DataError
 from sycobench.records import RUN_FIELDS, SCHEMA_VERSION, SCORE_FIELDS
 from sycobench.store.jsonl import stream_frame
 
-__all__ = ["COPY_SCHEMAS", "copy_path", "copy_whole", "fresh_copy", "sink_whole", "source_stamp", "write_copies", "write_copy"]
+__all__ = ["COPY_SCHEMAS", "copy_path", "copy_whole", "fresh_copy", "sink_whole", "source_stamp", "write_copies",
+           "write_copy"]
 
 log = logging.getLogger("sycobench.store")
 
