@@ -214,7 +214,7 @@ def write_page(folder: JobFolder, report: Any, *, loaded: dict[str, Any] | None 
     out = folder.file("report")
     config = folder.file("config")
     try:
-        frames = {folder.path: (loaded["calls"], loaded["results"])} if loaded else None
+        frames = {folder.path: (loaded.pop("calls"), loaded.pop("results"))} if loaded else None
         write_report([folder.path], out, report, loaded=frames,
                      config_text=config.read_text(encoding="utf-8") if config.exists() else None)
     except Exception as exc:  # noqa: BLE001 - the job's records and tables are already safe on disk

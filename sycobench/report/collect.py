@@ -53,6 +53,11 @@ class Collected:
     folders: dict[str, tuple[JobFolder, str | None]] = field(default_factory=dict)  # job -> its folder, its model's label
     parsed: bool = False  # a job's records were parsed from JSONL (it had no fresh columnar copies)
 
+    def release(self) -> None:
+        """Let go of the calls and the results (a report's page needs neither once its tables are built:
+        it reads the tables, the scored rows and the text), so a large job's page holds no extra copy."""
+        self.calls, self.results = self.calls.clear(), self.results.clear()
+
     def with_text(self, frame: pl.LazyFrame, *, jobs: list[str] | None = None,
                   prompts: pl.Series | None = None) -> pl.LazyFrame:
         """`frame` (rows of `results` from `jobs`, default all) with the text behind each row; given
