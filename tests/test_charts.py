@@ -161,6 +161,31 @@ def test_every_text_stays_inside_its_figure_even_with_long_names(tables) -> None
             assert 0 <= y - 0.8 * size and float(spans[-1].get("y")) <= height, text
 
 
+def _label_blocks(root: ElementTree.Element, size: str) -> list[tuple[float, float]]:
+    """Each right-aligned label's lines at `size`, top to bottom (first line's top, last line's foot)."""
+    blocks = []
+    for el, _ in _texts(root):
+        if el.get("text-anchor") == "end" and el.get("font-size") == size:
+            ys = [float(s.get("y")) for s in el.iter(f"{NS}tspan")]
+            blocks.append((ys[0] - 0.76 * float(size), ys[-1] + 0.24 * float(size)))
+    return sorted(blocks)
+
+
+def test_labels_of_three_lines_fit_their_rows(tables) -> None:
+    """A model id that wraps to three lines (a long id with a sweep's overrides) overlapped its neighbours'
+    labels; each row is now as tall as the tallest label needs, one-line rows are as before."""
+    long = {m: f"a-provider/{m}-instruct-preview-2026:beta (model.temperature=0.7, model.sycophancy=0.5)"
+            for m in MODELS[::3]}
+    renamed = {k: v.with_columns(pl.col("model_id").replace(long)) for k, v in tables.items() if "model_id" in v.columns}
+    heat = pl.concat([renamed["by_factor"].with_columns(model_id=pl.col("model_id") + f"-{k}") for k in range(3)])
+    for svg, size in ((charts.forest_svg(renamed["uplift"]), "8"), (charts.by_amount_svg(heat), "7")):
+        blocks = _label_blocks(_svg(svg), size)
+        assert len(blocks) >= len(MODELS) and max(b - a for a, b in blocks) > 2.5 * float(size)  # three lines or more
+        assert all(below[0] >= above[1] for above, below in pairwise(blocks)), blocks
+    plain = _label_blocks(_svg(charts.forest_svg(tables["uplift"])), "8")
+    assert {round(b[0] - a[0], 3) for a, b in pairwise(plain[: len(MODELS)])} == {charts.ROW}
+
+
 def test_hostile_names_are_text_not_markup(tables) -> None:
     evil = "evil/<script>alert(1)</script> & co\x01"
     uplift = tables["uplift"].with_columns(pl.col("model_id").replace({MODELS[0]: evil}))

@@ -4,6 +4,7 @@ triplets, no label cut by the figure's edge, and figures sized to their content.
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +201,31 @@ def test_no_label_is_cut_and_every_plot_is_sized_to_its_content(tables, figures,
     rows = 2 * len(MODELS)
     assert forest.get_figheight() < 0.5 * rows + 2.5  # about 0.3 in a row, not the 2,160 px of old
     assert small.get_figheight() < 2.5 and small.get_figheight() < forest.get_figheight() / 3
+
+
+def test_labels_of_three_lines_do_not_overlap(tables, figures, tmp_path) -> None:
+    """The paper copies as the page: a model id of three lines gets a row as tall as it needs."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    long = {m: f"a-provider/{m}-instruct-preview-2026:beta (model.temperature=0.7, model.sycophancy=0.5)"
+            for m in MODELS[::3]}
+    renamed = {k: v.with_columns(pl.col("model_id").replace(long)) for k, v in tables.items() if "model_id" in v.columns}
+    plots._plot_forest(renamed["uplift"], tmp_path / "forest.png")
+    heat = pl.concat([renamed["by_factor"].with_columns(model_id=pl.col("model_id") + f"-{k}") for k in range(3)])
+    plots._plot_by_amount(heat, tmp_path / "heat.png")
+    checked = 0
+    for fig in figures:
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        for ax in fig.axes:
+            names = [t for t in ax.get_yticklabels() if t.get_text()]
+            if not any("a-provider/" in t.get_text() for t in names):  # a colour scale's ticks
+                continue
+            boxes = sorted((t.get_window_extent(canvas.get_renderer()) for t in names), key=lambda b: b.y0)
+            assert max(b.height for b in boxes) > 2.5 * 7  # three lines (pixels at 72 dpi: points)
+            assert all(lower.y1 <= upper.y0 + 0.5 for lower, upper in pairwise(boxes))
+            checked += 1
+    assert checked == len(figures[0].axes) + 1  # the forest's panels and the heatmap
 
 
 def test_stance_mix_shows_shares_on_the_bars_only_while_it_splits_by_who_asks(tables, figures, tmp_path) -> None:

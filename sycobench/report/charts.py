@@ -42,7 +42,7 @@ from sycobench.report.plots import (
     shown_plots,
 )
 from sycobench.report.scenarios import Parties
-from sycobench.report.svg import Canvas, Scale, lines_height, nice_ticks, number, text_width
+from sycobench.report.svg import Canvas, Scale, lines_height, nice_ticks, number, row_pitch, text_width
 from sycobench.report.workers import Workers
 
 __all__ = ["PAGE_PLOTS", "ROW", "TICK", "agreement_svg", "by_amount_svg", "forest_svg", "frame", "interval_marks",
@@ -186,10 +186,12 @@ def forest_svg(uplift: pl.DataFrame) -> str | None:
     if panels is None:
         return None
     facets, parts, shown, labels, xlabel = panels
-    left = 7 + text_width([t for ts in labels.values() for t in ts], 8) + TICK
+    names = [t for ts in labels.values() for t in ts]
+    left = 7 + text_width(names, 8) + TICK
+    row = row_pitch(names, 8, ROW)
     head = lines_height("", 9) + 6 + 4 if facets else 11
     top, bottom = 11 + lines_height("", 10), TICK + lines_height("", 8) + 4 + lines_height(xlabel, 8) + 7
-    heights = [ROW * part.height + 14.4 for part in parts.values()]
+    heights = [row * part.height + 14.4 for part in parts.values()]
     width = max(504.0, left + 18 + 216)
     c = Canvas(width, top + sum(h + head for h in heights) + bottom, title="Sycophancy index per model")
     lo, hi = span([np.concatenate([v - e[0], v + e[1]]) for v, e, _ in shown.values()])
@@ -204,7 +206,7 @@ def forest_svg(uplift: pl.DataFrame) -> str | None:
         above += head
         interval_panel(c, x, ticks, above, above + h)
         si, err, drawn = shown[key]
-        rows = above + 7.2 + ROW * (np.arange(len(si)) + 0.5)
+        rows = above + 7.2 + row * (np.arange(len(si)) + 0.5)
         y_labels(c, left, rows, labels[key])
         interval_marks(c, si, rows, err, drawn, x, colour=MODEL_COLOURS[i % len(MODEL_COLOURS)], shape="o",
                         horizontal=True, names=part["model_id"].to_list())
@@ -278,7 +280,7 @@ def _colour(value: float, limit: float) -> str:
 def _heatmap(data: pl.DataFrame, levels: list[str], models: list[str], title: str, factor: str) -> str:
     values, limit = heat_values(data, levels, models)
     names = [_wrap(m, 40) for m in models]
-    row = 15.84
+    row = row_pitch(names, 7, 15.84)
     left = 7 + text_width(names, 7) + TICK
     scale_w = 11 + 11 + 2 * TICK + text_width([number(-limit, 2)], 8) + lines_height("", 10) + 11
     width = max(468.0, left + scale_w + 180)

@@ -47,6 +47,11 @@ def lines_height(text: object, size: float) -> float:
     return (str(text).count("\n") + 1) * LINE * size / 72
 
 
+def row_pitch(labels: Iterable[object], size: float, least: float) -> float:
+    """A row's height, in inches: `least`, or the tallest label's lines and a little air."""
+    return max(least, max((lines_height(label, size) for label in labels), default=0.0) + 0.3 * size / 72)
+
+
 def axes_at(fig: Figure, left: float, bottom: float, width: float, height: float, **kwargs):
     """An axes placed in inches from the figure's lower left corner."""
     w, h = fig.get_size_inches()

@@ -23,7 +23,7 @@ import polars as pl
 
 from sycobench.config import PLOT_FORMATS
 from sycobench.logs import quieted
-from sycobench.report.layout import TICK, axes_at, lines_height, text_width, title_on_top, write_png
+from sycobench.report.layout import TICK, axes_at, lines_height, row_pitch, text_width, title_on_top, write_png
 from sycobench.report.scenarios import Parties, axis_words, side_label
 
 if TYPE_CHECKING:
@@ -252,10 +252,11 @@ def _plot_forest(uplift: pl.DataFrame, path: Path, *, formats: Sequence[str] = (
     facets, parts, shown, labels, xlabel = panels
     rows = [part.height for part in parts.values()]
     # a fixed layout: panels stacked, each as tall as its rows, under its title; labels' width on the left
-    left = 0.1 + text_width([t for ts in labels.values() for t in ts], 8) + TICK
+    names = [t for ts in labels.values() for t in ts]
+    left, row = 0.1 + text_width(names, 8) + TICK, row_pitch(names, 8, 0.3)
     right, title = 0.25, (lines_height("", 9) + 6 / 72 + 0.05 if facets else 0.15)
     top, bottom = 0.15 + lines_height("", 10), 0.1 + TICK + lines_height("", 10) + 4 / 72 + lines_height(xlabel, 8)
-    heights = [0.3 * r + 0.2 for r in rows]
+    heights = [row * r + 0.2 for r in rows]
     width = max(7.0, left + right + 3.0)
     fig = Figure(figsize=(width, top + sum(h + title for h in heights) + bottom))
     axes, above = [], fig.get_figheight() - top
@@ -398,7 +399,7 @@ def _heatmap_by_amount(data: pl.DataFrame, levels: list[str], models: list[str],
     # a fixed layout: model names on the left, the scale and its label on the right
     left, top = 0.1 + text_width(names, 7) + TICK, 0.15 + lines_height("", 10) + 6 / 72
     bottom, right = 0.1 + TICK + lines_height("", 8) + 4 / 72 + lines_height("", 10), 0.15 + 0.15 + 2 * TICK + 0.45 + 0.35
-    rows = 0.22 * len(models)
+    rows = row_pitch(names, 7, 0.22) * len(models)
     width = max(6.5, left + right + 2.5)
     fig = Figure(figsize=(width, top + rows + bottom))
     ax = axes_at(fig, left, bottom, width - left - right, rows)

@@ -58,6 +58,11 @@ def lines_height(text: object, size: float) -> float:
     return (str(text).count("\n") + 1) * LINE * size
 
 
+def row_pitch(labels: Iterable[object], size: float, least: float) -> float:
+    """A row's height, in points: `least`, or the tallest label's lines and a little air."""
+    return max(least, max((lines_height(label, size) for label in labels), default=0.0) + 0.3 * size)
+
+
 def number(x: float, digits: int) -> str:
     """A tick's value, with a true minus sign."""
     text = f"{x:.{digits}f}"
