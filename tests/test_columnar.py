@@ -133,6 +133,12 @@ def test_a_jobs_results_parquet_is_written_a_block_of_answers_at_a_time(sweep, t
 
     job = tmp_path / "job"
     shutil.copytree(sweep / "0", job)
+    scores = job / "scores.jsonl"  # a judge's replies too, each its own (the text a block must not mix up)
+    judged = pl.read_ndjson(scores, infer_schema_length=None).filter(scorer="offline").with_columns(
+        scorer=pl.lit("judge:some/judge"), raw=pl.concat_str(pl.lit("reply to "), "prompt_id", pl.lit(" sample "), pl.col("k").cast(pl.String)))
+    with scores.open("a") as fh:
+        fh.write(judged.write_ndjson())
+    JobFolder(job).write_copies()
     if source == "jsonl":
         _jsonl_only(job)
     folder = JobFolder(job)
@@ -143,7 +149,10 @@ def test_a_jobs_results_parquet_is_written_a_block_of_answers_at_a_time(sweep, t
     written = pl.read_parquet(folder.file("results"))
     whole = with_text(results.lazy(), *load_text(folder)).collect()
     key = ["model_id", "scorer", "prompt_id", "k"]
-    assert written.height == results.height and set(written["scorer"]) == {"offline", "human:labels"}
+    assert written.height == results.height
+    assert set(written["scorer"]) == {"offline", "human:labels", "judge:some/judge"}
+    replies = written.filter(scorer="judge:some/judge")
+    assert (replies["raw"] == "reply to " + replies["prompt_id"] + " sample " + replies["k"].cast(pl.String)).all()
     assert_frame_equal(written.drop("factors").sort(key), whole.sort(key))
     levels = {f["factor"]: f["level"] for f in written["factors"][0]}  # each row carries its triplet's levels
     assert levels["amount"].isdigit() and "justification" in levels

@@ -222,7 +222,7 @@ def load_text(folder: JobFolder, *, prompts: pl.LazyFrame | None = None) -> tupl
 def _with_prompts(answers: Frame, prompts: Frame) -> Frame:
     """Each answer's `messages`: the conversation its record holds (a job of several turns), else its
     prompt from the grid."""
-    return (answers.rename({"messages": "_sent"}).join(prompts, on="prompt_id", how="left")
+    return (answers.rename({"messages": "_sent"}).join(prompts, on="prompt_id", how="left", maintain_order="left")
             .with_columns(pl.coalesce("_sent", "messages").alias("messages")).drop("_sent"))
 
 
@@ -248,9 +248,12 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
     # read once, not once a block: a scorer with no reply (offline) adds nothing, and a judge's replies are short
     replies = replies.filter(pl.col("raw").is_not_null()).with_columns(*name).collect(engine=SMALL_ENGINE)
 
-    def texted(part: Frame, block: Frame, replies: Frame) -> Frame:  # eager on a block: a plan cost more than its joins
-        return with_text(part, block, replies).join(levels.lazy() if isinstance(part, pl.LazyFrame) else levels,
-                                                    on=["scenario", "triplet_id"], how="left", maintain_order="left")
+    def with_levels(rows: Frame) -> Frame:  # eager on a block: a plan cost more than its joins
+        return rows.join(levels.lazy() if isinstance(rows, pl.LazyFrame) else levels, on=["scenario", "triplet_id"],
+                         how="left", maintain_order="left")
+
+    def texted(part: Frame, block: Frame, replies: Frame) -> Frame:
+        return with_levels(with_text(part, block, replies))
 
     def blocks() -> Iterator[pl.DataFrame]:
         # each row's answer is found once, by its record's row number (as the scoring loop finds them), and a
@@ -262,18 +265,25 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
         placed = results.join(first, on=KEY, how="left", maintain_order="left")
         found = placed.filter(pl.col(ROW).is_not_null()).sort(ROW, maintain_order=True)
         for lo, hi, taken in take_rows(found[ROW], folder.blocks(RUN, _RUN_TEXT, rows=rows)):
-            part, taken = found.slice(lo, hi - lo), taken.with_columns(*name)
+            part, taken = found.slice(lo, hi - lo).drop(ROW), taken.with_columns(*name)
             if not taken.select(KEY).equals(part.select(KEY)):  # rows moved: the records changed while being read
                 raise DataError(f"{folder.records(RUN)} changed while its answers were being read; "
                                 "write the report again")
-            taken = taken.drop("error").unique(KEY, maintain_order=True)
-            yield texted(part.drop(ROW), _with_prompts(taken, prompts),
-                         replies.join(taken.select(KEY), on=KEY, how="semi"))
+            yield with_levels(_aligned_text(part, taken, prompts, replies))
         rest = placed.filter(pl.col(ROW).is_null()).drop(ROW)
         if rest.height:  # no successful answer in the run records (not written by a job): the row, without text
             yield texted(rest, answers.head(0).collect(), replies.clear())
 
     return blocks, texted(results.head(0).lazy(), answers, replies.lazy()).collect_schema()
+
+
+def _aligned_text(part: pl.DataFrame, taken: pl.DataFrame, prompts: pl.DataFrame, replies: pl.DataFrame) -> pl.DataFrame:
+    """with_text of `part`, whose answers' records `taken` holds row for row (the same keys in the same order):
+    the text is taken by position, not found by its keys (a third of a large report's text step)."""
+    text = _with_prompts(taken.select("prompt_id", "response_text", "messages"), prompts)
+    rows = part.with_columns(text["messages"], text["response_text"]).join(
+        replies.select(*KEY, "scorer", "raw"), on=[*KEY, "scorer"], how="left", maintain_order="left")
+    return rows.select(*(c for c in part.columns if c not in TEXT_COLUMNS), *TEXT_COLUMNS)
 
 
 def with_text(results: Frame, answers: Frame, replies: Frame, *, by: tuple[str, ...] = ()) -> Frame:
