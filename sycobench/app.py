@@ -135,13 +135,13 @@ def preflight_run(config: DictConfig) -> None:
 
     from omegaconf import OmegaConf, open_dict, read_write
 
-    from sycobench.spec import prepare_job
-    from sycobench.store import JobFolder
-
     task = copy.deepcopy(config)
     with read_write(task), open_dict(task):
         del task["hydra"]
-    typed = to_config(task)
+    typed = to_config(task)  # a value of the wrong type stops here, before the job's modules load (~0.3 s)
+    from sycobench.spec import prepare_job
+    from sycobench.store import JobFolder
+
     try:
         job_dir = Path(str(OmegaConf.select(config, "hydra.run.dir")))
     except Exception:  # e.g. a run dir that interpolates Hydra's runtime: the job checks it itself
