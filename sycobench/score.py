@@ -10,6 +10,7 @@ import asyncio
 import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import hydra
 from hydra.core.config_store import ConfigStore
@@ -19,7 +20,9 @@ from sycobench.app import exit_on_error, run_entry
 from sycobench.config import Config, Settings, load_saved_config
 from sycobench.errors import ConfigError
 from sycobench.paths import CONF_DIR
-from sycobench.store import JobFolder, SweepFolder
+
+if TYPE_CHECKING:  # the store loads Polars: a command refused for a wrong value never needs it
+    from sycobench.store import JobFolder
 
 __all__ = ["ScoreAppConfig", "ascore_path", "main", "score_path"]
 
@@ -53,7 +56,7 @@ async def ascore_path(path: Path, app: ScoreAppConfig) -> int:
     from sycobench.report.job import write_job_report
     from sycobench.scoring import ScoringContext, score_folder
     from sycobench.spec import prepare_scorer
-    from sycobench.store import find_jobs
+    from sycobench.store import SweepFolder, find_jobs
 
     jobs = [job for job in find_jobs(path) if job.has_answers()]
     if not jobs:

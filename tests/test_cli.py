@@ -108,18 +108,22 @@ def test_a_command_composes_its_config_once_unless_it_could_set_hydra_mode(tmp_p
     assert not (tmp_path / "j").exists()
 
 
-def test_a_value_of_the_wrong_type_is_refused_before_the_job_s_modules_load(tmp_path) -> None:
+@pytest.mark.parametrize(("module", "args", "needle"), [
+    ("sycobench.app", ["scenario.limit=abc"], "scenario.limit: expected a number"),
+    ("sycobench.score", ["run_dir=j", "rate_limit.rps=abc"], "rate_limit.rps: Value 'abc'"),
+])
+def test_a_value_of_the_wrong_type_is_refused_before_the_job_s_modules_load(tmp_path, module, args, needle) -> None:
     """The typed check comes first: a wrong value costs Hydra's composition, not the job's imports
     (Polars, the providers, the scorers: ~0.3 s of every refused command)."""
-    probe = ("import sys\nfrom sycobench.app import main\n"
-             f"sys.argv = ['sycobench', 'scenario.limit=abc', 'hydra.run.dir={tmp_path / 'j'}']\n"
+    probe = (f"import sys\nfrom {module} import main\n"
+             f"sys.argv = ['sycobench', *{args!r}, 'hydra.run.dir={tmp_path / 'out'}']\n"
              "try:\n    main()\nexcept SystemExit as exc:\n"
              "    print(exc.code, sorted(m for m in ('sycobench.spec', 'polars') if m in sys.modules))\n")
     env = {k: v for k, v in os.environ.items() if k not in ("HYDRA_FULL_ERROR", "SYCOBENCH_TRACEBACK")}
     done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.stdout.split() == ["2", "[]"], done.stdout + done.stderr
-    assert "scenario.limit: expected a number" in done.stderr and not (tmp_path / "j").exists()
+    assert needle in done.stderr and not (tmp_path / "out").exists()
 
 
 def test_a_sweep_batch_the_guard_composed_is_not_composed_again() -> None:
