@@ -93,13 +93,20 @@ def _turns(protocol: str) -> list[pl.Expr]:
     return [pl.col("turn").fill_null(1), "parent_id", "style", "objector"]
 
 
-def _latest(frame: pl.LazyFrame, keys: list[str], ts: str) -> pl.LazyFrame:
-    """Keep one row per key: the last success if any, else the last error (resumed calls count once)."""
+def _latest(frame: pl.DataFrame | pl.LazyFrame, keys: list[str], ts: str) -> pl.DataFrame:
+    """Keep one row per key: the last success if any, else the last error (resumed calls count once).
+    Records with no key twice (a job's usual ones) are kept as they are: sorting them by their time stamps
+    cost half of reading them."""
+    if isinstance(frame, pl.LazyFrame):
+        frame = frame.collect(engine=SMALL_ENGINE)
+    if frame.select(pl.struct(keys).is_unique().all()).item():
+        return frame
     return (
-        frame.with_columns(pl.col("error").is_null().alias("_ok"))
+        frame.lazy().with_columns(pl.col("error").is_null().alias("_ok"))
         .sort(["_ok", ts], nulls_last=False)
         .unique(subset=keys, keep="last", maintain_order=False)
         .drop("_ok")
+        .collect(engine=SMALL_ENGINE)
     )
 
 
@@ -108,7 +115,7 @@ def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFram
     parties = parties or JobParties.of(folder)
     protocol = protocol_of(folder)
     turns = _turns(protocol)
-    runs = _latest(folder.scan(RUN, RUN_SCHEMA), KEY, "ended_at")
+    runs = _latest(folder.scan(RUN, RUN_SCHEMA), KEY, "ended_at").lazy()
     name = pl.lit(job or str(folder.path)).alias("job")
     target = runs.select(
         name, "model_id", "api", pl.lit("target").alias("role"), "prompt_id", "triplet_id",
@@ -167,7 +174,7 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
                    .with_columns(dup=pl.col("serves").is_not_null() & (pl.col("serves") != pl.col("triplet_id")),
                                  triplet_id=pl.coalesce("serves", "triplet_id")).drop("serves"))
     answers = answers.collect(engine=SMALL_ENGINE)
-    latest = _latest(scores.lazy(), [*KEY, "scorer"], "scored_at").collect(engine=SMALL_ENGINE).lazy()  # used twice
+    latest = _latest(scores, [*KEY, "scorer"], "scored_at").lazy()  # used twice
     scored = latest.filter(pl.col("error").is_null()).select(*KEY, "scorer", "score", "unscorable", "labeller",
                                                               "judges")
     columns = ["job", "model_id", "scorer", "scenario", "triplet_id", "prompt_id", "perspective", "side", "k", "score",
@@ -210,7 +217,8 @@ def load_text(folder: JobFolder, *, prompts: pl.LazyFrame | None = None) -> tupl
     # A job holds one successful record per answer and per (answer, scorer) (docs/records.md); a line
     # duplicated by hand is dropped here (`unique` keeps any one, without sorting the text).
     answers = folder.scan(RUN, _RUN_TEXT, lazy=True).filter(pl.col("error").is_null())
-    replies = folder.scan(SCORES, _SCORE_TEXT, lazy=True).filter(pl.col("error").is_null())
+    # a reply is a judge's: a scorer without replies (offline) has its row groups skipped, unread
+    replies = folder.scan(SCORES, _SCORE_TEXT, lazy=True).filter(pl.col("error").is_null() & pl.col("raw").is_not_null())
     if prompts is None:  # the grid's text is read only when the text is
         prompts = lazy_frames(lambda: iter([folder.prompts()]), _PROMPTS)
     # answers: `unique` streams; a first-of-each-key mask was faster (68 -> 38 ms a job) but held every text
@@ -245,8 +253,8 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
     prompts = folder.prompts()
     answers, replies = load_text(folder, prompts=prompts.lazy())
     name = [pl.lit(model, pl.String).alias("model_id")] if model is not None else []
-    # read once, not once a block: a scorer with no reply (offline) adds nothing, and a judge's replies are short
-    replies = replies.filter(pl.col("raw").is_not_null()).with_columns(*name).collect(engine=SMALL_ENGINE)
+    # read once, not once a block: a judge's replies are short
+    replies = replies.with_columns(*name).collect(engine=SMALL_ENGINE)
 
     def with_levels(rows: Frame) -> Frame:  # eager on a block: a plan cost more than its joins
         return rows.join(levels.lazy() if isinstance(rows, pl.LazyFrame) else levels, on=["scenario", "triplet_id"],
@@ -262,16 +270,16 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
         if first.is_empty() or first[ROW].max() < rows:  # the answers are one block: one query finds their text
             yield texted(results.lazy(), answers.with_columns(*name), replies.lazy()).collect(engine=SMALL_ENGINE)
             return
-        placed = results.join(first, on=KEY, how="left", maintain_order="left")
-        found = placed.filter(pl.col(ROW).is_not_null()).sort(ROW, maintain_order=True)
+        # in the records' order (a key's rows in the order of `results`), without sorting
+        found = first.join(results, on=KEY, how="inner", maintain_order="left_right").select(ROW, *results.columns)
         for lo, hi, taken in take_rows(found[ROW], folder.blocks(RUN, _RUN_TEXT, rows=rows)):
             part, taken = found.slice(lo, hi - lo).drop(ROW), taken.with_columns(*name)
             if not taken.select(KEY).equals(part.select(KEY)):  # rows moved: the records changed while being read
                 raise DataError(f"{folder.records(RUN)} changed while its answers were being read; "
                                 "write the report again")
             yield with_levels(_aligned_text(part, taken, prompts, replies))
-        rest = placed.filter(pl.col(ROW).is_null()).drop(ROW)
-        if rest.height:  # no successful answer in the run records (not written by a job): the row, without text
+        if found.height < results.height:  # no successful answer in the run records (not written by a job):
+            rest = results.join(first, on=KEY, how="anti", maintain_order="left")  # the row, without text
             yield texted(rest, answers.head(0).collect(), replies.clear())
 
     return blocks, texted(results.head(0).lazy(), answers, replies.lazy()).collect_schema()
