@@ -48,7 +48,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def missing_component(message: str) -> None:
-    """A real component (Chromium, the llama.cpp server and its model) is not installed. CI
+    """A real component (Chromium, pdflatex, the llama.cpp server and its model) is not installed. CI
     installs them, so there this fails loudly; on a developer's machine the test is skipped
     with the same message, so `python -m pytest` stays green after the README's install."""
     if os.environ.get("CI"):
