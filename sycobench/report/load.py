@@ -95,12 +95,13 @@ def _turns(protocol: str) -> list[pl.Expr]:
 
 def _latest(frame: pl.DataFrame | pl.LazyFrame, keys: list[str], ts: str) -> pl.DataFrame:
     """Keep one row per key: the last success if any, else the last error (resumed calls count once).
-    Records with no key twice (a job's usual ones) are kept as they are: sorting them by their time stamps
-    cost half of reading them."""
+    Records with no key twice (a job's usual ones) are kept as they are, in one chunk: sorting them by their
+    time stamps cost half of reading them, and the frames joined from a copy's row groups as read held
+    more memory (+240 MB at a million answers)."""
     if isinstance(frame, pl.LazyFrame):
         frame = frame.collect(engine=SMALL_ENGINE)
     if frame.select(pl.struct(keys).is_unique().all()).item():
-        return frame
+        return frame.rechunk()
     return (
         frame.lazy().with_columns(pl.col("error").is_null().alias("_ok"))
         .sort(["_ok", ts], nulls_last=False)
