@@ -536,6 +536,23 @@ def test_a_failed_sink_leaves_nothing_behind_however_late_polars_writes(tmp_path
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
 
 
+def test_records_read_from_a_copy_s_row_groups_are_kept_as_one_chunk(tmp_path, monkeypatch) -> None:
+    """Records with no key twice skip the sort that keeps one of each, but not the copying into one chunk:
+    frames joined straight from a copy's row groups, as read, held 240 MB more at a million answers."""
+    from sycobench.report.load import KEY, RUN_SCHEMA, SCORE_SCHEMA, _latest
+
+    job = _job(tmp_path / "job")
+    monkeypatch.setattr(columnar, "_ROWS", 5)  # 36 answers, 72 scores: several row groups each
+    write_copies(job)
+    folder = JobFolder(job)
+    for name, schema, keys, ts in (("run", RUN_SCHEMA, KEY, "ended_at"),
+                                   ("scores", SCORE_SCHEMA, [*KEY, "scorer"], "scored_at")):
+        read = folder.scan(name, schema).collect()
+        assert read.n_chunks("all") != [1] * read.width  # as read: a chunk per row group
+        kept = _latest(read, keys, ts)
+        assert kept.n_chunks("all") == [1] * kept.width and kept.equals(read)
+
+
 @pytest.mark.parametrize("source", ["copies", "jsonl"])
 def test_calls_made_again_count_once_and_unscored_answers_get_a_row(tmp_path, source) -> None:
     """A call made again (a failure, then its success) counts once, as the success; a re-score replaces the

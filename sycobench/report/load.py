@@ -218,7 +218,7 @@ def load_text(folder: JobFolder, *, prompts: pl.LazyFrame | None = None) -> tupl
     # A job holds one successful record per answer and per (answer, scorer) (docs/records.md); a line
     # duplicated by hand is dropped here (`unique` keeps any one, without sorting the text).
     answers = folder.scan(RUN, _RUN_TEXT, lazy=True).filter(pl.col("error").is_null())
-    # a reply is a judge's: a scorer without replies (offline) has its row groups skipped, unread
+    # a reply is a judge's: a scorer without replies (offline) adds no row, its nulls dropped as they are read
     replies = folder.scan(SCORES, _SCORE_TEXT, lazy=True).filter(pl.col("error").is_null() & pl.col("raw").is_not_null())
     if prompts is None:  # the grid's text is read only when the text is
         prompts = lazy_frames(lambda: iter([folder.prompts()]), _PROMPTS)
@@ -279,8 +279,8 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
                 raise DataError(f"{folder.records(RUN)} changed while its answers were being read; "
                                 "write the report again")
             yield with_levels(_aligned_text(part, taken, prompts, replies))
-        if found.height < results.height:  # no successful answer in the run records (not written by a job):
-            rest = results.join(first, on=KEY, how="anti", maintain_order="left")  # the row, without text
+        if found.height < results.height:  # rows with no successful answer in the records (not a job's): no text
+            rest = results.join(first, on=KEY, how="anti", maintain_order="left")
             yield texted(rest, answers.head(0).collect(), replies.clear())
 
     return blocks, texted(results.head(0).lazy(), answers, replies.lazy()).collect_schema()
