@@ -412,7 +412,8 @@ def test_retries_spend_rate_tokens_too(fake_openrouter, fake_key):
     rate = rate_cfg(rps=5.0, burst=1, backoff_base_s=0.001, backoff_max_s=0.001)
     completion = asyncio.run(_generate(model_cfg(fake_openrouter.base_url), rate, fake_key))
     stamps = fake_openrouter.stats()["timestamps"]
-    assert completion.attempts == 3 and stamps[-1] - stamps[0] >= 2 / 5 * 0.9
+    # timed from the second attempt: the first can reach the server late on a loaded machine (a new connection)
+    assert completion.attempts == 3 and stamps[-1] - stamps[1] >= 1 / 5 * 0.9
 
 
 def test_a_model_cap_applies_on_the_wire(fake_openrouter, fake_key):
