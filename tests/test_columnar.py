@@ -160,6 +160,29 @@ def test_a_jobs_results_parquet_is_written_a_block_of_answers_at_a_time(sweep, t
     assert written["response_text"].null_count() == 1
 
 
+def test_blocks_with_no_judge_replies_and_no_grid_have_the_columns_of_one_whole_join(sweep, tmp_path) -> None:
+    """An offline scorer writes no replies, and an old job has no grid (no factor levels): the blocks then
+    skip those joins, and must still give the whole join's rows, with `raw` and `factors` null and typed."""
+    from sycobench.report.load import load_text, sink_with_text, with_text
+
+    job = tmp_path / "job"
+    shutil.copytree(sweep / "1", job)  # mock-b: offline scores only, and failed calls (rows with no text)
+    (job / "grid.jsonl").unlink()
+    folder = JobFolder(job)
+    folder.write_copies()
+    results = load_results(folder, text=False)
+    assert set(results["scorer"]) == {"offline"}
+    sink_with_text(results, folder, rows=5)
+    written = pl.read_parquet(folder.file("results"))
+    whole = with_text(results.lazy(), *load_text(folder)).collect()
+    key = ["model_id", "scorer", "prompt_id", "k"]
+    assert written.height == results.height > 5
+    assert written["raw"].null_count() == written.height and written["factors"].null_count() == written.height
+    assert written.schema["factors"] == pl.List(pl.Struct({"factor": pl.String, "level": pl.String}))
+    assert_frame_equal(written.drop("factors").sort(key), whole.sort(key))
+    assert written["response_text"].null_count() == 0
+
+
 def test_the_report_streams_every_answer_with_its_text_from_the_copies(sweep, tmp_path) -> None:
     from sycobench.report import write_report
 

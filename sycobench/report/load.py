@@ -258,6 +258,8 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
     replies = replies.with_columns(*name).collect(engine=SMALL_ENGINE)
 
     def with_levels(rows: Frame) -> Frame:  # eager on a block: a plan cost more than its joins
+        if levels.is_empty():  # a job with no grid (an old one): no levels, and no join to find none
+            return rows.with_columns(pl.lit(None, levels.schema["factors"]).alias("factors"))
         return rows.join(levels.lazy() if isinstance(rows, pl.LazyFrame) else levels, on=["scenario", "triplet_id"],
                          how="left", maintain_order="left")
 
@@ -290,8 +292,11 @@ def _aligned_text(part: pl.DataFrame, taken: pl.DataFrame, prompts: pl.DataFrame
     """with_text of `part`, whose answers' records `taken` holds row for row (the same keys in the same order):
     the text is taken by position, not found by its keys (a third of a large report's text step)."""
     text = _with_prompts(taken.select("prompt_id", "response_text", "messages"), prompts)
-    rows = part.with_columns(text["messages"], text["response_text"]).join(
-        replies.select(*KEY, "scorer", "raw"), on=[*KEY, "scorer"], how="left", maintain_order="left")
+    rows = part.with_columns(text["messages"], text["response_text"])
+    if replies.is_empty():  # an offline scorer's: no replies, and no join to find none (a tenth of the step)
+        rows = rows.with_columns(pl.lit(None, replies.schema["raw"]).alias("raw"))
+    else:
+        rows = rows.join(replies.select(*KEY, "scorer", "raw"), on=[*KEY, "scorer"], how="left", maintain_order="left")
     return rows.select(*(c for c in part.columns if c not in TEXT_COLUMNS), *TEXT_COLUMNS)
 
 
