@@ -165,6 +165,8 @@ def test_load_turns_a_job_folder_into_frames(tmp_path) -> None:
     assert frames.answers.filter(pl.col("role") == "target").height == 9
     assert frames.scores.height == 9 and frames.scores["response_text"].null_count() == 0
     assert {"messages", "factors", "score", "side"} <= set(frames.scores.columns)
+    # the report's own bookkeeping (each answer's row in its records) is not a user's column
+    assert not [c for frame in (frames.answers, frames.scores, result.records) for c in frame.columns if c.startswith("_")]
     # the same tables the job wrote, from the same records
     written = pl.read_csv(result.job_dir / "uplift.csv")
     assert frames.uplift["sycophancy_index"][0] == pytest.approx(written["sycophancy_index"][0])

@@ -24,7 +24,7 @@ from sycobench.records import RUN_FIELDS, SCORE_FIELDS
 from sycobench.report import build_report
 from sycobench.report.collect import collect
 from sycobench.report.load import load_calls, load_results
-from sycobench.store import JobFolder, columnar
+from sycobench.store import ROW, JobFolder, columnar
 from sycobench.store.columnar import COPY_SCHEMAS, copy_path, fresh_copy, write_copies, write_copy
 
 REPORT = ReportConfig(bootstrap=200, seed=3)
@@ -125,10 +125,15 @@ def test_an_answer_two_sources_hold_counts_once_and_only_theirs_are_compared(swe
     assert collect([sweep, Path(f"{sweep}/./")]).jobs["job"].to_list() == alone.jobs["job"].to_list()
 
 
+@pytest.mark.parametrize("carried", [True, False], ids=["rows-carried", "rows-found"])
 @pytest.mark.parametrize("source", ["copies", "jsonl"])
-def test_a_jobs_results_parquet_is_written_a_block_of_answers_at_a_time(sweep, tmp_path, source) -> None:
+def test_a_jobs_results_parquet_is_written_a_block_of_answers_at_a_time(sweep, tmp_path, source, carried,
+                                                                         monkeypatch) -> None:
     """Blocks of 5 answers (so many blocks, and scorers split across them) give exactly the rows and
-    text of one whole join, from the copies or from the JSONL; a row whose answer is gone keeps no text."""
+    text of one whole join, from the copies or from the JSONL, whether each row carries its record's
+    number (as load_results gives it: no record is searched) or its record is found by its key; a row whose
+    answer is gone (no record, so no number: found by key) keeps no text."""
+    from sycobench.report import load
     from sycobench.report.load import load_text, sink_with_text, with_text
 
     job = tmp_path / "job"
@@ -143,11 +148,16 @@ def test_a_jobs_results_parquet_is_written_a_block_of_answers_at_a_time(sweep, t
         _jsonl_only(job)
     folder = JobFolder(job)
     results = load_results(folder, text=False)
-    orphan = results.head(1).with_columns(pl.lit("no-such-prompt").alias("prompt_id"))
-    results = pl.concat([results, orphan])
+    assert results[ROW].null_count() == 0 and results[ROW].n_unique() < results.height  # several scorers a record
+    if carried:
+        monkeypatch.setattr(load, "first_rows", lambda *a: pytest.fail("a record was searched for"))
+    else:
+        results = results.drop(ROW)
+        orphan = results.head(1).with_columns(pl.lit("no-such-prompt").alias("prompt_id"))
+        results = pl.concat([results, orphan])
     sink_with_text(results, folder, rows=5)
     written = pl.read_parquet(folder.file("results"))
-    whole = with_text(results.lazy(), *load_text(folder)).collect()
+    whole = with_text(results.lazy().drop(ROW, strict=False), *load_text(folder)).collect()
     key = ["model_id", "scorer", "prompt_id", "k"]
     assert written.height == results.height
     assert set(written["scorer"]) == {"offline", "human:labels", "judge:some/judge"}
@@ -156,8 +166,8 @@ def test_a_jobs_results_parquet_is_written_a_block_of_answers_at_a_time(sweep, t
     assert_frame_equal(written.drop("factors").sort(key), whole.sort(key))
     levels = {f["factor"]: f["level"] for f in written["factors"][0]}  # each row carries its triplet's levels
     assert levels["amount"].isdigit() and "justification" in levels
-    assert written.filter(pl.col("prompt_id") == "no-such-prompt")["response_text"].to_list() == [None]
-    assert written["response_text"].null_count() == 1
+    assert written.filter(pl.col("prompt_id") == "no-such-prompt")["response_text"].to_list() == ([] if carried else [None])
+    assert written["response_text"].null_count() == (0 if carried else 1)
 
 
 def test_blocks_with_no_judge_replies_and_no_grid_have_the_columns_of_one_whole_join(sweep, tmp_path) -> None:
@@ -174,7 +184,7 @@ def test_blocks_with_no_judge_replies_and_no_grid_have_the_columns_of_one_whole_
     assert set(results["scorer"]) == {"offline"}
     sink_with_text(results, folder, rows=5)
     written = pl.read_parquet(folder.file("results"))
-    whole = with_text(results.lazy(), *load_text(folder)).collect()
+    whole = with_text(results.lazy().drop(ROW), *load_text(folder)).collect()
     key = ["model_id", "scorer", "prompt_id", "k"]
     assert written.height == results.height > 5
     assert written["raw"].null_count() == written.height and written["factors"].null_count() == written.height
@@ -455,6 +465,31 @@ def test_a_makers_error_is_raised_in_turn_and_closing_early_stops_the_threads() 
     assert next(reader) == (0, 0)
     reader.close()  # a reader that stops early (a failed sink) leaves no thread behind
     assert _threads_settle(before)
+
+
+@pytest.mark.parametrize("source", ["copies", "jsonl"])
+def test_an_answer_recorded_twice_shows_the_text_its_score_was_given_for(sweep, tmp_path, source) -> None:
+    """A key answered twice (a line pasted again, with other text and a later time): the tables keep its
+    last record, but the scoring loop scored its first, so its text in results.parquet is the first's."""
+    from sycobench.report.load import sink_with_text
+
+    job = tmp_path / "job"
+    shutil.copytree(sweep / "0", job)
+    lines = (job / "run.jsonl").read_text().splitlines()
+    again = json.loads(lines[3])
+    assert again["error"] is None
+    with (job / "run.jsonl").open("a") as fh:
+        fh.write(json.dumps({**again, "response_text": "a later copy", "ended_at": "2099-01-01T00:00:00+00:00"}) + "\n")
+    folder = JobFolder(job)
+    folder.write_copies()
+    if source == "jsonl":
+        _jsonl_only(job)
+    results = load_results(folder, text=False)
+    sink_with_text(results, folder, rows=5)
+    written = pl.read_parquet(folder.file("results"))
+    assert written.height == results.height and written["response_text"].null_count() == 0
+    shown = written.filter(prompt_id=again["prompt_id"], k=again["k"])["response_text"]
+    assert shown.len() >= 1 and set(shown) == {again["response_text"]}
 
 
 def test_records_that_move_while_the_report_reads_their_text_are_named(sweep, tmp_path) -> None:

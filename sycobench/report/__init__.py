@@ -14,7 +14,7 @@ import polars as pl
 
 from sycobench.config import ReportConfig
 from sycobench.report.collect import Collected, check_sources, collect
-from sycobench.report.load import TEXT_COLUMNS, factor_map
+from sycobench.report.load import ROW, TEXT_COLUMNS, factor_map
 from sycobench.report.scenarios import present_tables
 from sycobench.store import RUN, SCORES, JobFolder, ReportFolder, copy_whole, sink_whole
 
@@ -207,7 +207,7 @@ def _write_report(paths: list[Path], data: Collected, out: Path, folder: ReportF
     # every answer with its text and its triplet's factor levels, written one job at a time: the
     # text is never held whole; a job's own results.parquet, where it holds these rows, is copied
     rows = data.results_with_text(results, factor_map(data.factors).collect())
-    own = _own_results(paths, results, rows.collect_schema())
+    own = _own_results(paths, results.drop(ROW, strict=False), rows.collect_schema())
     if own is not None:
         copy_whole(own, folder.results)
     else:

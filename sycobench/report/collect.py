@@ -22,7 +22,7 @@ import polars as pl
 from sycobench.errors import ConfigError
 from sycobench.report.load import (RENT, SCORE_SCHEMA, SMALL_ENGINE, TEXT_COLUMNS, JobParties, load_calls, load_factors,
                                    load_results, load_text, texted_blocks, with_text)
-from sycobench.store import RUN, SCORES, JobFolder, find_jobs, lazy_frames
+from sycobench.store import ROW, RUN, SCORES, JobFolder, find_jobs, lazy_frames
 
 __all__ = ["Collected", "NoScores", "collect", "job_label"]
 
@@ -108,7 +108,8 @@ class Collected:
         job after job, each job's answers read once, a block at a time (load.texted_blocks), the next jobs'
         blocks made meanwhile (in_order): memory holds a few blocks' text, never a job's."""
         on = ["scenario", "triplet_id"]
-        schema = self.with_text(results.head(0).lazy()).join(levels.lazy(), on=on, how="left").collect_schema()
+        schema = self.with_text(results.head(0).lazy().drop(ROW, strict=False)).join(levels.lazy(), on=on,
+                                                                                     how="left").collect_schema()
 
         def blocks(job: str, rows: pl.Series) -> Iterator[pl.DataFrame]:
             part = results[rows]  # taken when its turn comes: all jobs' parts at once doubled the results' memory
@@ -117,7 +118,8 @@ class Collected:
                 yield from texted_blocks(part, folder, levels, model=model)[0]()
                 return
             # a legacy file's text is in memory; rows of no job (a combined scorer's) have none
-            yield from (piece.join(levels, on=on, how="left", maintain_order="left") for piece in self._by_job(part))
+            yield from (piece.join(levels, on=on, how="left", maintain_order="left")
+                        for piece in self._by_job(part.drop(ROW, strict=False)))
 
         def frames() -> Iterator[pl.DataFrame]:
             jobs = results.select("job").with_row_index("_row").group_by("job", maintain_order=True).agg("_row")
@@ -215,6 +217,7 @@ def _load(folder: JobFolder, loaded: Loaded | None = None
             scores = folder.scan(SCORES, SCORE_SCHEMA).collect()  # read once, used twice
             calls = load_calls(folder, job=str(folder.path), scores=scores, parties=parties)
             results = load_results(folder, calls=calls, scores=scores, text=False, unscored=True)
+            calls = calls.drop(ROW)  # the answers' row numbers are the results' now
     return calls, results, load_factors(folder, parties), parties, *load_text(folder), parsed
 
 
@@ -330,6 +333,6 @@ def _merge(frames: list[pl.DataFrame], keys: list[str]) -> pl.DataFrame:
     shared = [model for model, count in sources.items() if count > 1]
     if not shared:
         return merged
-    merged = merged.with_row_index("_row")
-    first = merged.filter(pl.col("model_id").is_in(shared)).unique(subset=keys, keep="first")["_row"]
-    return merged.filter(~pl.col("model_id").is_in(shared) | pl.col("_row").is_in(first.implode())).drop("_row")
+    merged = merged.with_row_index("_at")
+    first = merged.filter(pl.col("model_id").is_in(shared)).unique(subset=keys, keep="first")["_at"]
+    return merged.filter(~pl.col("model_id").is_in(shared) | pl.col("_at").is_in(first.implode())).drop("_at")

@@ -12,7 +12,7 @@ from sycobench.report.load import JobParties, load_calls, load_factors, load_res
 from sycobench.report.panel import panel_tables
 from sycobench.report.scenarios import Parties, per_scenario, present_tables
 from sycobench.report.tables import write_csv
-from sycobench.store import JobFolder
+from sycobench.store import ROW, JobFolder
 
 __all__ = ["format_headline", "format_pushback", "job_labels", "job_tables", "write_job_report"]
 
@@ -70,6 +70,7 @@ def write_job_report(folder: JobFolder, report: ReportConfig, *, keep: dict[str,
     parties = JobParties.of(folder)
     calls = load_calls(folder, parties=parties)
     results = load_results(folder, calls=calls, text=False, unscored=True)
+    calls = calls.drop(ROW)  # the answers' row numbers are the results' now (load_results)
     if keep is not None:
         keep.update(calls=calls, results=results)
     seen = results.filter(pl.col("scored")).drop("scored")  # what a scorer saw: scored or unscorable

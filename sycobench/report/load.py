@@ -102,21 +102,27 @@ def _latest(frame: pl.DataFrame | pl.LazyFrame, keys: list[str], ts: str) -> pl.
         frame = frame.collect(engine=SMALL_ENGINE)
     if frame.select(pl.struct(keys).is_unique().all()).item():
         return frame.rechunk()
-    return (
+    kept = (
         frame.lazy().with_columns(pl.col("error").is_null().alias("_ok"))
         .sort(["_ok", ts], nulls_last=False)
         .unique(subset=keys, keep="last", maintain_order=False)
         .drop("_ok")
-        .collect(engine=SMALL_ENGINE)
     )
+    # a record's row (ROW) is not carried on: the text of a key answered twice is its first success's, the
+    # one the scoring loop scored, and texted_blocks finds that one by its key
+    return (kept.with_columns(pl.lit(None, frame.schema[ROW]).alias(ROW)) if ROW in frame.columns else kept).collect(
+        engine=SMALL_ENGINE)
 
 
 def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFrame | pl.LazyFrame | None = None,
                parties: JobParties | None = None) -> pl.DataFrame:
+    """A row per call, the target's and the judges'; a target call's row also says where its record is in
+    the run records (ROW), for load_results."""
     parties = parties or JobParties.of(folder)
     protocol = protocol_of(folder)
     turns = _turns(protocol)
-    runs = _latest(folder.scan(RUN, RUN_SCHEMA), KEY, "ended_at").lazy()
+    # each call's row in its records (ROW), kept with it: a report takes the answers' text by it (texted_blocks)
+    runs = _latest(folder.scan(RUN, RUN_SCHEMA).with_row_index(ROW), KEY, "ended_at").lazy()
     name = pl.lit(job or str(folder.path)).alias("job")
     target = runs.select(
         name, "model_id", "api", pl.lit("target").alias("role"), "prompt_id", "triplet_id",
@@ -124,7 +130,7 @@ def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFram
         pl.coalesce("side", parties.side()).alias("side"), "k",
         pl.col("error").struct.field("class").alias("error_class"), "latency_s", "queued_s",
         pl.col("cached").fill_null(False),
-        pl.col("usage").struct.unnest(), "cost_usd", "model_label", *turns,
+        pl.col("usage").struct.unnest(), "cost_usd", "model_label", *turns, ROW,
     )
     if scores is None:
         scores = folder.scan(SCORES, SCORE_SCHEMA)
@@ -162,13 +168,14 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
     (TEXT_COLUMNS, from load_text). Scores for unknown or failed calls are dropped. With `unscored`,
     also a row for each answer that a scorer of the job has no score for (its call failed, or scoring
     stopped), with `scored = false` and no score: not scored, which the tables count apart from
-    unscorable."""
+    unscorable. Without `text`, each row also holds its answer's row in the run records (ROW)."""
     if scores is None:
         scores = folder.scan(SCORES, SCORE_SCHEMA)
     calls = calls if calls is not None else load_calls(folder, scores=scores)
     turns = [c for c in TURN_COLUMNS if c in calls.columns]
+    row = [ROW] if ROW in calls.columns else []
     answers = calls.lazy().filter((pl.col("role") == "target") & pl.col("error_class").is_null()).select(
-        "job", *KEY, "triplet_id", "scenario", "perspective", "side", *turns)
+        "job", *KEY, "triplet_id", "scenario", "perspective", "side", *turns, *row)
     shared = folder.shared_prompts()
     if shared.height:  # one answer in several triplets: a row in each, `dup` after its record's own
         answers = (answers.join(shared.lazy().rename({"triplet_id": "serves"}), on="prompt_id", how="left")
@@ -179,7 +186,7 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
     scored = latest.filter(pl.col("error").is_null()).select(*KEY, "scorer", "score", "unscorable", "labeller",
                                                               "judges")
     columns = ["job", "model_id", "scorer", "scenario", "triplet_id", "prompt_id", "perspective", "side", "k", "score",
-               "unscorable", "labeller", "judges", "scored", *(["dup"] if shared.height else []), *turns]
+               "unscorable", "labeller", "judges", "scored", *(["dup"] if shared.height else []), *turns, *row]
     seen = scored.join(answers.lazy(), on=KEY, how="inner").with_columns(scored=pl.lit(True)).select(columns)
     parts = [seen.collect(engine=SMALL_ENGINE)]
     pairs = latest.select("scorer", "labeller").unique().collect(engine=SMALL_ENGINE)
@@ -194,8 +201,8 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
     # all five), and strings sort dearly; jobs load side by side, so one thread sorts each
     varying = [c for c in ("model_id", "scorer") if results[c].n_unique() > 1]
     results = results.sort(*varying, "triplet_id", "prompt_id", "k", multithreaded=False)
-    if text:
-        results = with_text(results.lazy(), *load_text(folder)).collect(engine=SMALL_ENGINE)
+    if text:  # a user's frame: the row numbers are the report's own
+        results = with_text(results.lazy().drop(row), *load_text(folder)).collect(engine=SMALL_ENGINE)
     return results
 
 
@@ -250,7 +257,10 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
     levels (`levels`: factor_map's), a block of the job's answers at a time in the order they were
     answered, so each answer's text is read once and memory holds one block of it (a job of one block:
     in the order of `results`); and their schema.
-    `model`: the job's model as `results` names it (a sweep's label of it)."""
+    `model`: the job's model as `results` names it (a sweep's label of it). Rows whose ROW (load_results)
+    says where their records are go straight there; else each row's record is found by its key."""
+    carried = results.get_column(ROW) if ROW in results.columns else None
+    results = results.drop(ROW, strict=False)
     prompts = folder.prompts()
     answers, replies = load_text(folder, prompts=prompts.lazy())
     name = [pl.lit(model, pl.String).alias("model_id")] if model is not None else []
@@ -266,23 +276,30 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
     def texted(part: Frame, block: Frame, replies: Frame) -> Frame:
         return with_levels(with_text(part, block, replies))
 
-    def blocks() -> Iterator[pl.DataFrame]:
-        # each row's answer is found once, by its record's row number (as the scoring loop finds them), and a
-        # block of records gives its rows their text by position: the text is never searched
+    def placed() -> tuple[pl.DataFrame, pl.DataFrame | None]:
+        """The rows with their record's number (ROW), in the records' order (a key's rows in the order of
+        `results`), and the rows with no successful answer in the records (not a job's: no text), if any."""
+        if carried is not None and not carried.has_nulls():  # read with the records: nothing to search
+            return results.with_columns(carried).sort(ROW, maintain_order=True).select(ROW, *results.columns), None
+        # each answer's first successful record, as the scoring loop finds them; joined in the records' order
         first = first_rows(folder.scan(RUN, [*KEY, "error"])).with_columns(*name).collect(engine=SMALL_ENGINE)
-        if first.is_empty() or first[ROW].max() < rows:  # the answers are one block: one query finds their text
+        found = first.join(results, on=KEY, how="inner", maintain_order="left_right").select(ROW, *results.columns)
+        rest = results.join(first, on=KEY, how="anti", maintain_order="left") if found.height < results.height else None
+        return found, rest
+
+    def blocks() -> Iterator[pl.DataFrame]:
+        # a block of records gives its rows their text by position: the text is never searched
+        found, rest = placed()
+        if found.is_empty() or found[ROW].max() < rows:  # the answers are one block: one query finds their text
             yield texted(results.lazy(), answers.with_columns(*name), replies.lazy()).collect(engine=SMALL_ENGINE)
             return
-        # in the records' order (a key's rows in the order of `results`), without sorting
-        found = first.join(results, on=KEY, how="inner", maintain_order="left_right").select(ROW, *results.columns)
         for lo, hi, taken in take_rows(found[ROW], folder.blocks(RUN, _RUN_TEXT, rows=rows)):
             part, taken = found.slice(lo, hi - lo).drop(ROW), taken.with_columns(*name)
             if not taken.select(KEY).equals(part.select(KEY)):  # rows moved: the records changed while being read
                 raise DataError(f"{folder.records(RUN)} changed while its answers were being read; "
                                 "write the report again")
             yield with_levels(_aligned_text(part, taken, prompts, replies))
-        if found.height < results.height:  # rows with no successful answer in the records (not a job's): no text
-            rest = results.join(first, on=KEY, how="anti", maintain_order="left")
+        if rest is not None:
             yield texted(rest, answers.head(0).collect(), replies.clear())
 
     return blocks, texted(results.head(0).lazy(), answers, replies.lazy()).collect_schema()
