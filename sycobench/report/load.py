@@ -276,20 +276,18 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
     def texted(part: Frame, block: Frame, replies: Frame) -> Frame:
         return with_levels(with_text(part, block, replies))
 
-    def placed() -> tuple[pl.DataFrame, pl.DataFrame | None]:
-        """The rows with their record's number (ROW), in the records' order (a key's rows in the order of
-        `results`), and the rows with no successful answer in the records (not a job's: no text), if any."""
+    def placed() -> pl.DataFrame:
+        """The rows that have a successful answer in the records, with its record's number (ROW), in the
+        records' order (a key's rows in the order of `results`)."""
         if carried is not None and not carried.has_nulls():  # read with the records: nothing to search
-            return results.with_columns(carried).sort(ROW, maintain_order=True).select(ROW, *results.columns), None
+            return results.with_columns(carried).sort(ROW, maintain_order=True).select(ROW, *results.columns)
         # each answer's first successful record, as the scoring loop finds them; joined in the records' order
         first = first_rows(folder.scan(RUN, [*KEY, "error"])).with_columns(*name).collect(engine=SMALL_ENGINE)
-        found = first.join(results, on=KEY, how="inner", maintain_order="left_right").select(ROW, *results.columns)
-        rest = results.join(first, on=KEY, how="anti", maintain_order="left") if found.height < results.height else None
-        return found, rest
+        return first.join(results, on=KEY, how="inner", maintain_order="left_right").select(ROW, *results.columns)
 
     def blocks() -> Iterator[pl.DataFrame]:
         # a block of records gives its rows their text by position: the text is never searched
-        found, rest = placed()
+        found = placed()
         if found.is_empty() or found[ROW].max() < rows:  # the answers are one block: one query finds their text
             yield texted(results.lazy(), answers.with_columns(*name), replies.lazy()).collect(engine=SMALL_ENGINE)
             return
@@ -299,7 +297,8 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
                 raise DataError(f"{folder.records(RUN)} changed while its answers were being read; "
                                 "write the report again")
             yield with_levels(_aligned_text(part, taken, prompts, replies))
-        if rest is not None:
+        if found.height < results.height:  # rows with no successful answer in the records (not a job's): no text
+            rest = results.join(found.select(KEY), on=KEY, how="anti", maintain_order="left")
             yield texted(rest, answers.head(0).collect(), replies.clear())
 
     return blocks, texted(results.head(0).lazy(), answers, replies.lazy()).collect_schema()
