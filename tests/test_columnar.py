@@ -22,7 +22,7 @@ from sycobench.job import run_job
 from sycobench.spec import prepare_job
 from sycobench.records import RUN_FIELDS, SCORE_FIELDS
 from sycobench.report import build_report
-from sycobench.report.collect import collect
+from sycobench.report.collect import RESULT_KEY, Collected, collect
 from sycobench.report.load import load_calls, load_results
 from sycobench.store import ROW, JobFolder, columnar
 from sycobench.store.columnar import COPY_SCHEMAS, copy_path, fresh_copy, write_copies, write_copy
@@ -312,6 +312,45 @@ def test_the_transcript_view_reads_the_text_of_the_jobs_it_shows_only(sweep, tmp
     rows = data.rows_with_text(shown.lazy()).collect()
     assert rows.height == shown.height and rows["response_text"].null_count() == 0
     assert rows.columns == data.with_text(shown.lazy()).collect_schema().names()
+
+
+def test_rows_taken_with_their_text_are_not_read_again_and_the_rest_are(sweep, monkeypatch) -> None:
+    """The transcript view's rows that the text step took with their text (`taken`) are not read again;
+    the rest are read as before, and together they are exactly the rows read whole."""
+    data = collect([sweep])
+    whole = data.rows_with_text(data.results.lazy()).collect()
+    first = str(sweep / "0")
+    read: list[str] = []
+    real = Collected._by_job
+
+    def by_job(self, rows, **kwargs):
+        read.extend(rows["job"].unique().to_list())
+        return real(self, rows, **kwargs)
+
+    monkeypatch.setattr(Collected, "_by_job", by_job)
+    taken = whole.filter(pl.col("job") == first).with_columns(factors=pl.lit(None))  # as results_with_text's
+    got = data.rows_with_text(data.results.lazy(), taken=[taken.head(5), taken.slice(5)]).collect()
+    assert read == [str(sweep / "1")]
+    assert_frame_equal(got.select(whole.columns).sort(RESULT_KEY), whole.sort(RESULT_KEY))
+
+
+def test_a_report_s_transcript_view_takes_its_text_as_the_text_step_passes(sweep, tmp_path, monkeypatch) -> None:
+    """The rows the page shows take their text from the blocks written to results.parquet (reading it again
+    took a quarter of a second at a million answers), and show what reading it would."""
+    from sycobench.report import write_report
+    from sycobench.report.transcripts import transcript_data
+
+    data = collect([sweep])
+    results = build_report(data, REPORT)["results"]
+    read = transcript_data(results, threshold=REPORT.threshold, seed=REPORT.seed, text=data.rows_with_text,
+                           levels=data.factors)
+    monkeypatch.setattr(Collected, "_by_job", lambda *a, **k: pytest.fail("a shown row's text was read again"))
+    write_report([sweep], tmp_path / "report", REPORT)
+    page = (tmp_path / "report" / "report.html").read_text()
+    shown = json.loads(page.split('id="tv-data">', 1)[1].split("</script>", 1)[0])
+    assert shown["counts"]["answers_shown"] == results.height and None not in shown["texts"]
+    assert (shown["texts"], shown["prompts"]) == (read["texts"], read["prompts"])
+    assert shown["triplets"] == read["triplets"]
 
 
 def test_a_stale_copy_is_never_used(tmp_path, sweep) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import subprocess
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from sycobench.config import ReportConfig
 from sycobench.report.collect import Collected, check_sources, collect
 from sycobench.report.load import ROW, TEXT_COLUMNS, factor_map
 from sycobench.report.scenarios import present_tables
+from sycobench.report.transcripts import shown
 from sycobench.store import RUN, SCORES, JobFolder, ReportFolder, copy_whole, sink_whole
 
 if TYPE_CHECKING:
@@ -205,8 +207,10 @@ def _write_report(paths: list[Path], data: Collected, out: Path, folder: ReportF
     results = tables.pop("results")
     note = tables.pop("unvalidated_note", None)
     # every answer with its text and its triplet's factor levels, written one job at a time: the
-    # text is never held whole; a job's own results.parquet, where it holds these rows, is copied
-    rows = data.results_with_text(results, factor_map(data.factors).collect())
+    # text is never held whole; a job's own results.parquet, where it holds these rows, is copied.
+    # The transcript view's rows are picked first, and take their text as it passes (not read again)
+    view, taken = shown(results, seed=int(report.seed or 0)), []
+    rows = data.results_with_text(results, factor_map(data.factors).collect(), keep=view.rows, kept=taken)
     own = _own_results(paths, results.drop(ROW, strict=False), rows.collect_schema())
     if own is not None:
         copy_whole(own, folder.results)
@@ -235,8 +239,8 @@ def _write_report(paths: list[Path], data: Collected, out: Path, folder: ReportF
     from sycobench.report.pushback_page import pushback_blocks
 
     render_report({**_by_protocol(tables, data.labels), **({"pairs": pairs} if pairs is not None else {})}, out,
-                  meta=meta, results=results, text=data.rows_with_text, levels=data.factors, sections=pushback_blocks,
-                  formats=report.formats, workers=workers)
+                  meta=meta, results=results, text=partial(data.rows_with_text, taken=taken), picked=view,
+                  levels=data.factors, sections=pushback_blocks, formats=report.formats, workers=workers)
     if meta["unvalidated"]:
         log.warning(meta["unvalidated"])
     log.debug("report written to %s", out)

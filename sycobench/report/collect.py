@@ -10,7 +10,7 @@ import os
 import queue
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -33,6 +33,9 @@ _NOT_MODEL = ("model.id", "model.base_url", "model.label", "model.api_key_env", 
 _LOADERS = 8  # threads that load jobs
 _PARSING = threading.BoundedSemaphore(os.cpu_count() or 1)  # jobs whose records are parsed from JSONL at once
 T = TypeVar("T")
+#: what tells a row of a report's results from every other (an answer in several triplets has a row in each)
+RESULT_KEY = ["job", "model_id", "scorer", "triplet_id", "prompt_id", "k"]
+_TAKEN = ["messages", "response_text", "raw"]  # the text a row takes from results_with_text's (`unscorable`: its own)
 _FACTORS = {"scenario": pl.String, "triplet_id": pl.String, "factor": pl.String, "level": pl.String}
 
 
@@ -85,10 +88,18 @@ class Collected:
                 yield self.with_text(piece.lazy(), jobs=[job], prompts=piece["prompt_id"]).collect(
                     engine=SMALL_ENGINE)
 
-    def rows_with_text(self, rows: pl.LazyFrame) -> pl.LazyFrame:
-        """A few rows of `results` (the transcript view's) with their text, read a job at a time, a few
+    def rows_with_text(self, rows: pl.LazyFrame, *, taken: Sequence[pl.DataFrame] = ()) -> pl.LazyFrame:
+        """A few rows of `results` (the transcript view's) with their text: from `taken` (rows of
+        results_with_text's, taken as it passed them) where it holds them, else read a job at a time, a few
         jobs at once (in_order)."""
         rows = rows.collect()
+        if taken and set(RESULT_KEY) <= set(rows.columns):
+            text = pl.concat(taken, how="diagonal_relaxed").select(*RESULT_KEY, *_TAKEN).unique(RESULT_KEY)
+            found = rows.drop(_TAKEN, strict=False).join(text, on=RESULT_KEY, how="inner", maintain_order="left")
+            rows = rows.join(text.select(RESULT_KEY), on=RESULT_KEY, how="anti", maintain_order="left")
+            if rows.is_empty():
+                return found.lazy()
+            return pl.concat([found, self.rows_with_text(rows.lazy()).collect()], how="diagonal_relaxed").lazy()
         makers = [partial(self._by_job, part, few=True) for _, part in rows.group_by("job", maintain_order=True)]
         return pl.concat([pl.DataFrame(schema=self._text_schema(rows)), *in_order(makers, ahead=self._ahead())],
                          how="diagonal_relaxed").lazy()
@@ -103,13 +114,23 @@ class Collected:
         would read every job's text at once."""
         return self.with_text(rows.head(0).lazy()).collect_schema()
 
-    def results_with_text(self, results: pl.DataFrame, levels: pl.DataFrame) -> pl.LazyFrame:
+    def results_with_text(self, results: pl.DataFrame, levels: pl.DataFrame, *, keep: pl.DataFrame | None = None,
+                          kept: list[pl.DataFrame] | None = None) -> pl.LazyFrame:
         """Every row of `results` with its text and its triplet's factor levels (`levels`: load.factor_map's),
         job after job, each job's answers read once, a block at a time (load.texted_blocks), the next jobs'
-        blocks made meanwhile (in_order): memory holds a few blocks' text, never a job's."""
+        blocks made meanwhile (in_order): memory holds a few blocks' text, never a job's. Rows of the
+        prompts that `keep` (rows of `results`) holds are also added to `kept` as they pass, with their text."""
         on = ["scenario", "triplet_id"]
         schema = self.with_text(results.head(0).lazy().drop(ROW, strict=False)).join(levels.lazy(), on=on,
                                                                                      how="left").collect_schema()
+        wanted = {} if keep is None else {job: part["prompt_id"].unique().implode()
+                                          for (job,), part in keep.group_by("job")}
+
+        def made(job: str, rows: pl.Series) -> Iterator[pl.DataFrame]:
+            for block in blocks(job, rows):
+                if job in wanted:  # a few rows a block: their prompts' rows are kept, the exact rows found later
+                    kept.append(_owned(block.filter(pl.col("prompt_id").is_in(wanted[job]))))
+                yield block
 
         def blocks(job: str, rows: pl.Series) -> Iterator[pl.DataFrame]:
             part = results[rows]  # taken when its turn comes: all jobs' parts at once doubled the results' memory
@@ -123,11 +144,26 @@ class Collected:
 
         def frames() -> Iterator[pl.DataFrame]:
             jobs = results.select("job").with_row_index("_row").group_by("job", maintain_order=True).agg("_row")
-            makers = [partial(blocks, job, rows) for job, rows in zip(jobs["job"], jobs["_row"])]
+            makers = [partial(made, job, rows) for job, rows in zip(jobs["job"], jobs["_row"])]
             for frame in in_order(makers, ahead=self._ahead()):
                 yield frame if frame.schema == schema else frame.cast(dict(schema))
 
         return lazy_frames(frames, schema)
+
+
+def _owned(rows: pl.DataFrame) -> pl.DataFrame:
+    """`rows` with text of their own: rows filtered from a block share its text buffers (Polars' strings are
+    views into them), so a few rows kept from every block held every block's text."""
+    def fresh(dtype: pl.DataType, expr: pl.Expr) -> pl.Expr:
+        if dtype == pl.String:
+            return expr + ""  # written anew
+        if isinstance(dtype, pl.List):
+            return expr.list.eval(fresh(dtype.inner, pl.element()))
+        if isinstance(dtype, pl.Struct):
+            return expr.struct.with_fields(*(fresh(f.dtype, pl.field(f.name)).alias(f.name) for f in dtype.fields))
+        return expr
+
+    return rows.with_columns(fresh(dtype, pl.col(name)).alias(name) for name, dtype in rows.schema.items())
 
 
 def in_order(makers: list[Callable[[], Iterator[T]]], *, ahead: int = 4, depth: int = 2) -> Iterator[T]:

@@ -22,7 +22,7 @@ from sycobench.report.paper import write_headline
 from sycobench.report.plots import DEFAULT_FORMATS, PLOTS, _usable
 from sycobench.report.scenarios import axis_words
 from sycobench.report.sections import body_blocks, headline_blocks
-from sycobench.report.transcripts import transcript_data, transcript_html
+from sycobench.report.transcripts import Shown, transcript_data, transcript_html
 from sycobench.report.workers import Workers
 
 __all__ = ["PLOTS", "render_report"]  # PLOTS: the plots' file names, re-exported for callers and tests
@@ -127,12 +127,12 @@ def _mark_unvalidated(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame
 
 def _transcript_blocks(results: pl.DataFrame | None, meta: dict, threshold: float,
                        text: Callable[[pl.LazyFrame], pl.LazyFrame] | None,
-                       levels: pl.DataFrame | None) -> list[Block]:
+                       levels: pl.DataFrame | None, picked: Shown | None) -> list[Block]:
     blocks: list[Block] = [Heading(2, "Transcripts", "transcripts")]
     if not _usable(results):
         return [*blocks, Para("No scored answers to show.")]
     data = transcript_data(results, threshold=threshold, labels=meta.get("labels"), seed=int(meta.get("seed") or 0),
-                           text=text, levels=levels, parties=meta.get("parties"))
+                           text=text, levels=levels, parties=meta.get("parties"), picked=picked)
     a, b = axis_words(meta.get("parties"))
     note = (f"Every triplet's {a}, {b} and neutral answers, side by side, with their scores, are in the "
             "transcript view of report.html; every answer, with its prompt and the judge's reply, is in "
@@ -150,13 +150,14 @@ def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
                   results: pl.DataFrame | None = None,
                   text: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
                   levels: pl.DataFrame | None = None, formats: Sequence[str] = DEFAULT_FORMATS,
-                  workers: Workers | None = None,
+                  workers: Workers | None = None, picked: Shown | None = None,
                   sections: Callable[[dict[str, pl.DataFrame], Path, dict], list[Block]] | None = None) -> list[Path]:
     """Write the plots (SVG, plus PNG or PDF as `formats` asks), headline.tex/.md, report.md and
     report.html into out_dir; `results` (one row per scored answer, with its text, or without it and
-    `text` to add it to the rows shown) feeds the transcript view; `sections(tables, out_dir, meta)` adds
-    blocks of its own (and their images, in `meta["formats"]`) after the stance mix. The paper copies are
-    drawn in `workers` (report.workers) if given, else in this process. Returns the files written."""
+    `text` to add it to the rows shown) feeds the transcript view, whose rows are `picked` where already
+    picked (transcripts.shown); `sections(tables, out_dir, meta)` adds blocks of its own (and their
+    images, in `meta["formats"]`) after the stance mix. The paper copies are drawn in `workers`
+    (report.workers) if given, else in this process. Returns the files written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     threshold = float(meta.get("threshold") or 0.33)
@@ -166,7 +167,7 @@ def render_report(tables: dict[str, pl.DataFrame], out_dir: Path, *, meta: dict,
     headline = write_headline(tables["uplift"], out_dir, parties=meta.get("parties")) if _usable(
         tables.get("uplift")) else []
     # the transcripts are made while any paper copies are drawn
-    transcripts = _transcript_blocks(results, meta, threshold, text, levels) if results is not None else None
+    transcripts = _transcript_blocks(results, meta, threshold, text, levels, picked) if results is not None else None
     extra = sections(tables, out_dir, {**meta, "formats": formats}) if sections is not None else []
     plots = drawing()
     plots += [out_dir / b.file for b in extra if isinstance(b, Image) and (out_dir / b.file).exists()]

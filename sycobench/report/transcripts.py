@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -26,7 +27,8 @@ import polars as pl
 from sycobench.report.load import RENT
 from sycobench.report.scenarios import Parties
 
-__all__ = ["MAX_ANSWERS", "MAX_TEXT_CHARS", "stance_bin", "transcript_data", "transcript_json", "transcript_html"]
+__all__ = ["MAX_ANSWERS", "MAX_TEXT_CHARS", "Shown", "shown", "stance_bin", "transcript_data", "transcript_json",
+           "transcript_html"]
 
 MAX_ANSWERS = 10_000
 MAX_TEXT_CHARS = 3_000
@@ -98,13 +100,22 @@ def _levels(levels: pl.DataFrame | None, chosen: pl.DataFrame) -> tuple[dict[str
     return factors, aligned
 
 
-def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str, str] | None = None,
-                    seed: int = 0, text: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
-                    levels: pl.DataFrame | None = None, parties: Parties | None = None) -> dict:
-    """The page's data: triplets (each with its scenario and answers), each scenario's parties and
-    factors, prompts and texts by index, and counts. `text`, when given, adds the text to the rows
-    shown (`results` then need not carry it); `levels` (`scenario, triplet_id, factor, level`)."""
-    labels, parties = labels or {}, parties or {}
+@dataclass(frozen=True)
+class Shown:
+    """The answers the transcript view shows (whole triplets; a stratified sample past MAX_ANSWERS), picked
+    once from every scored answer, before their text is read."""
+
+    keys: list[str]  # a triplet's (its protocol too, where a model ran several)
+    answer: list[str]  # an answer's
+    several: bool  # a model's answers under two protocols: two cards
+    total: int  # answers in the results
+    scored: pl.DataFrame  # a row a triplet: its gap and its share of SI
+    chosen: pl.DataFrame  # the triplets shown
+    rows: pl.DataFrame  # their answers: rows of the results, scenario filled
+
+
+def shown(results: pl.DataFrame, *, seed: int = 0) -> Shown:
+    """The rows transcript_data shows, from `results` without their text."""
     frame = results.lazy().with_columns(pl.col("scenario").fill_null(RENT.scenario)) if "scenario" in results.columns \
         else results.lazy().with_columns(scenario=pl.lit(RENT.scenario))
     # answers of a model under two protocols are two cards (a job of several turns says its protocol)
@@ -113,14 +124,28 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
         frame = frame.with_columns(pl.col("protocol").fill_null("single"))
     keys = [*_TRIPLET[:-1], "protocol", _TRIPLET[-1]] if several else _TRIPLET
     answer = [*_ANSWER, "protocol"] if several else _ANSWER
-    total = len(results)
     scored = _triplet_scores(frame, keys).collect()  # one pass over the answers: a row a triplet
-    chosen = _sample(scored, total, seed=seed, keys=keys)
-    picked = frame.join(chosen.lazy().select(keys), on=keys, how="semi")
+    chosen = _sample(scored, len(results), seed=seed, keys=keys)
+    rows = frame.join(chosen.lazy().select(keys), on=keys, how="semi").collect()
+    return Shown(keys, answer, several, len(results), scored, chosen, rows)
+
+
+def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str, str] | None = None,
+                    seed: int = 0, text: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+                    levels: pl.DataFrame | None = None, parties: Parties | None = None,
+                    picked: Shown | None = None) -> dict:
+    """The page's data: triplets (each with its scenario and answers), each scenario's parties and
+    factors, prompts and texts by index, and counts. `text`, when given, adds the text to the rows
+    shown (`results` then need not carry it); `levels` (`scenario, triplet_id, factor, level`);
+    `picked`: shown(results, seed=seed), when already picked."""
+    labels, parties = labels or {}, parties or {}
+    view = picked or shown(results, seed=seed)
+    keys, answer, several, chosen = view.keys, view.answer, view.several, view.chosen
+    rows = view.rows.lazy()
     if text is not None:  # only the shown rows' text is read
-        picked = text(picked.collect().lazy()).collect(engine="streaming").lazy()
-    columns = picked.collect_schema().names()
-    rows = picked.with_columns(  # legacy or partial frames may lack a column, or hold only nulls
+        rows = text(rows).collect(engine="streaming").lazy()
+    columns = rows.collect_schema().names()
+    rows = rows.with_columns(  # legacy or partial frames may lack a column, or hold only nulls
         *(pl.col(c).cast(pl.String) if c in columns else pl.lit(None, dtype=pl.String).alias(c)
           for c in ("response_text", "raw", "unscorable", "prompt_id", "style", "objector")),
         pl.col("turn").fill_null(1).cast(pl.Int64) if "turn" in columns else pl.lit(1, dtype=pl.Int64).alias("turn"),
@@ -135,7 +160,6 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
                       prompt="prompt_id", t="turn", st="style", o="objector").alias("answers"))
     )
     factors, aligned = _levels(levels, chosen)
-    models = chosen["model_id"].unique(maintain_order=True).to_list()
     triplets = (
         chosen.lazy().join(answers, on=keys, how="left")
         .join(aligned.lazy(), on=["scenario", "triplet_id"], how="left")
@@ -146,6 +170,7 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
                 pl.col("gap").round(6), pl.col("contribution").round(8), "answers")
         .collect()
     )
+    models = triplets["model"].unique(maintain_order=True).to_list()  # in the triplets' order: the same each time
     prompts: dict[str, list] = {}
     if "messages" in columns:  # a second turn's prompt is its conversation, which names its own prompt id
         used = (rows.select("prompt_id", "messages").drop_nulls("messages")  # in a fixed order: the page is the same each time
@@ -162,8 +187,8 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
         "triplets": triplets.to_dicts(),
         "texts": texts["text"].to_list(),
         "prompts": prompts,
-        "counts": {"answers": total, "answers_shown": rows.select(pl.len()).collect().item(),
-                   "triplets": scored.height, "triplets_shown": chosen.height,
+        "counts": {"answers": view.total, "answers_shown": rows.select(pl.len()).collect().item(),
+                   "triplets": view.scored.height, "triplets_shown": chosen.height,
                    "max_answers": MAX_ANSWERS},
     }
 
