@@ -253,3 +253,21 @@ def test_stance_mix_bars_are_the_shares_of_each_stance_stacked_in_order(tables, 
         start += share
     assert start == pytest.approx(1.0)
     assert len(bars[0]) == mix.filter(pl.col("side").is_in(["a", "b", "neutral", "all"])).height
+
+
+def test_a_value_that_rounds_to_zero_is_shown_unsigned() -> None:
+    """A mean that is exactly 0 comes out as -1e-17 when summed in another order; the page shows 0.000 either
+    way, so two reports of the same records read the same."""
+    assert [plots._fmt(x) for x in (-1e-17, 1e-17, -0.0, -0.0004)] == ["0.000"] * 4
+    assert [plots._fmt(x) for x in (-0.0005, -0.25, 0.25)] == ["-0.001", "-0.250", "0.250"]
+
+
+def test_the_agreement_points_come_in_one_order_whatever_the_order_of_the_pairs() -> None:
+    rng = np.random.default_rng(0)
+    pairs = pl.DataFrame({"scorer_a": "offline", "scorer_b": "judge", "score_a": rng.choice([-1.0, 0.0, 0.5], 200),
+                          "score_b": rng.choice([-0.5, 0.0, 1.0], 200)})
+    counts, combos = plots.agreement_counts(pairs)
+    for seed in range(3):
+        shuffled = plots.agreement_counts(pairs.sample(fraction=1.0, shuffle=True, seed=seed))
+        assert shuffled[0].equals(counts) and shuffled[1] == combos
+    assert counts["count"].sum() == 200

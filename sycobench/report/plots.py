@@ -61,7 +61,9 @@ def _fmt(x: object, digits: int = 3) -> str:
         return str(x)
     if isinstance(x, (int, np.integer)):
         return str(int(x))
-    return f"{float(x):.{digits}f}"
+    text = f"{float(x):.{digits}f}"
+    # a value that rounds to zero is shown as 0, unsigned: summed in another order, an exact 0 comes out -1e-17
+    return text.removeprefix("-") if float(text) == 0 else text
 
 
 def _several_scorers(df: pl.DataFrame) -> bool:
@@ -425,8 +427,9 @@ def _pair_stats(agreement: pl.DataFrame | None, a: str, b: str) -> dict:
 
 def agreement_counts(pairs: pl.DataFrame) -> tuple[pl.DataFrame, list[tuple[str, str]]]:
     """How many answers each pair of scores has, and the pairs of scorers (a panel each)."""
-    counts = pairs.drop_nulls(["score_a", "score_b"]).group_by(
-        "scorer_a", "scorer_b", "score_a", "score_b", maintain_order=True).agg(count=pl.len())
+    keys = ["scorer_a", "scorer_b", "score_a", "score_b"]  # sorted: the points are drawn in one order every time
+    counts = pairs.drop_nulls(["score_a", "score_b"]).group_by(keys, maintain_order=True).agg(count=pl.len()).sort(
+        keys, maintain_order=True)
     return counts, counts.select("scorer_a", "scorer_b").unique(maintain_order=True).rows()
 
 
