@@ -119,7 +119,8 @@ class Collected:
         """Every row of `results` with its text and its triplet's factor levels (`levels`: load.factor_map's),
         job after job, each job's answers read once, a block at a time (load.texted_blocks), the next jobs'
         blocks made meanwhile (in_order): memory holds a few blocks' text, never a job's. Rows of the
-        prompts that `keep` (rows of `results`) holds are also added to `kept` as they pass, with their text."""
+        prompts that `keep` (rows of `results`) holds are also added to `kept` as they pass: their keys
+        (RESULT_KEY) and their text, for rows_with_text."""
         on = ["scenario", "triplet_id"]
         schema = self.with_text(results.head(0).lazy().drop(ROW, strict=False)).join(levels.lazy(), on=on,
                                                                                      how="left").collect_schema()
@@ -129,7 +130,8 @@ class Collected:
         def made(job: str, rows: pl.Series) -> Iterator[pl.DataFrame]:
             for block in blocks(job, rows):
                 if job in wanted:  # a few rows a block: their prompts' rows are kept, the exact rows found later
-                    kept.append(_owned(block.filter(pl.col("prompt_id").is_in(wanted[job]))))
+                    shown = block.filter(pl.col("prompt_id").is_in(wanted[job]))
+                    kept.append(_owned(shown.select(*RESULT_KEY, *_TAKEN)))
                 yield block
 
         def blocks(job: str, rows: pl.Series) -> Iterator[pl.DataFrame]:
