@@ -685,3 +685,24 @@ def test_calls_made_again_count_once_and_unscored_answers_get_a_row(tmp_path, so
     assert results.filter(prompt_id=scores[2]["prompt_id"], k=scores[2]["k"])["score"].to_list() == [-0.75]
     order = ["model_id", "scorer", "triplet_id", "prompt_id", "k"]  # whatever order the records are in
     assert results.select(order).equals(results.select(order).sort(order))
+
+
+def test_scores_in_the_answers_order_are_matched_row_for_row_as_a_join_matches_them(tmp_path, monkeypatch) -> None:
+    """Scores written in the answers' own order (an offline scorer's) are matched to their answers by
+    position; in any other order (a judge's, scored concurrently) by a join: the same results either way."""
+    from sycobench.report import load
+
+    job = _job(tmp_path / "job")
+    _jsonl_only(job)
+    folder = JobFolder(job)
+    matched: list[bool] = []
+    real = load._in_step
+    monkeypatch.setattr(load, "_in_step", lambda *a: matched.append(real(*a) is not None) or real(*a))
+    in_step = load_results(folder, text=False, unscored=True)
+    lines = (job / "scores.jsonl").read_text().splitlines()
+    (job / "scores.jsonl").write_text("".join(line + "\n" for line in [*lines[1:], lines[0]]))
+    joined = load_results(folder, text=False, unscored=True)
+    assert matched == [True, False]
+    assert_frame_equal(in_step, joined)
+    monkeypatch.setattr(load, "_in_step", lambda *a: None)
+    assert_frame_equal(load_results(folder, text=False, unscored=True), joined)
