@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
@@ -144,13 +145,16 @@ def build_report(data: Collected, report: ReportConfig) -> dict[str, pl.DataFram
         results = pl.concat([results, combined], how="diagonal_relaxed")
         scored = pl.concat([scored, _seen(combined)], how="diagonal_relaxed")
     every_turn, results = results, first_turn(results)  # pushback tables read every turn, the others the first
-    tables = build_tables(results, data.calls, levels=data.factors, threshold=report.threshold,
-                          bootstrap=report.bootstrap, seed=report.seed, reference=report.reference,
-                          summary_scorer=headline)
-    tables |= pushback_tables(every_turn, threshold=report.threshold, bootstrap=report.bootstrap, seed=report.seed)
     from sycobench.validation import mark_unvalidated, report_validation, unvalidated_note
 
-    figures, unvalidated = report_validation(seen, data.calls)
+    with ThreadPoolExecutor(1) as pool:  # the validation (imports and Polars) beside the tables (NumPy, Polars)
+        checked = pool.submit(report_validation, seen, data.calls)
+        tables = build_tables(results, data.calls, levels=data.factors, threshold=report.threshold,
+                              bootstrap=report.bootstrap, seed=report.seed, reference=report.reference,
+                              summary_scorer=headline)
+        tables |= pushback_tables(every_turn, threshold=report.threshold, bootstrap=report.bootstrap,
+                                  seed=report.seed)
+        figures, unvalidated = checked.result()
     tables = mark_unvalidated(tables, unvalidated)
     if not figures.is_empty():
         tables["scorer_validation"] = figures
