@@ -124,6 +124,8 @@ class Collected:
         on = ["scenario", "triplet_id"]
         schema = self.with_text(results.head(0).lazy().drop(ROW, strict=False)).join(levels.lazy(), on=on,
                                                                                      how="left").collect_schema()
+        if (keep is None) != (kept is None):
+            raise TypeError("results_with_text: give `keep` and `kept` together")
         wanted = {} if keep is None else {job: part["prompt_id"].unique().implode()
                                           for (job,), part in keep.group_by("job")}
 
