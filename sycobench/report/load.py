@@ -295,7 +295,8 @@ def texted_blocks(results: pl.DataFrame, folder: JobFolder, levels: pl.DataFrame
         """The rows that have a successful answer in the records, with its record's number (ROW), in the
         records' order (a key's rows in the order of `results`)."""
         if carried is not None and not carried.has_nulls():  # read with the records: nothing to search
-            return results.with_columns(carried).sort(ROW, maintain_order=True).select(ROW, *results.columns)
+            placed = results.with_columns(carried).select(ROW, *results.columns)
+            return placed if carried.is_sorted() else placed.sort(ROW, maintain_order=True)
         # each answer's first successful record, as the scoring loop finds them; joined in the records' order
         first = first_rows(folder.scan(RUN, [*KEY, "error"])).with_columns(*name).collect(engine=SMALL_ENGINE)
         return first.join(results, on=KEY, how="inner", maintain_order="left_right").select(ROW, *results.columns)
