@@ -403,8 +403,13 @@ def test_the_server_sees_the_configured_rate(fake_openrouter, fake_key):
     results = asyncio.run(_generate(model_cfg(fake_openrouter.base_url), rate, fake_key, calls=calls))
     assert all(isinstance(r, Completion) for r in results)
     stamps = sorted(fake_openrouter.stats()["timestamps"])
-    assert stamps[-1] - stamps[0] >= (calls - 2) / 10 * 0.9
-    assert max(sum(1 for t in stamps if s <= t < s + 0.5) for s in stamps) <= 2 + 5 + 1
+    # the burst's two leave at once and the last 2.0 s later; timed from the second, whose arrival a loaded
+    # machine can delay (a span of 1.799 s against 1.8 s, timed from the first). A limiter 25% fast: 1.6 s
+    assert stamps[-1] - stamps[1] >= (calls - 3) / 10 * 0.9
+    # no more than the burst and a second's tokens in any second, and two more: calls that leave on time can
+    # reach the server together after a stall of the loaded machine's scheduler (9 in a half second, against
+    # the 7 a half second allows, in a full suite run). A limiter twice as fast still puts 22 in one second
+    assert max(sum(1 for t in stamps if s <= t < s + 1.0) for s in stamps) <= 2 + 10 + 2
 
 
 def test_retries_spend_rate_tokens_too(fake_openrouter, fake_key):
