@@ -23,7 +23,7 @@ from sycobench.spec import prepare_job
 from sycobench.records import RUN_FIELDS, SCORE_FIELDS
 from sycobench.report import build_report
 from sycobench.report.collect import RESULT_KEY, Collected, collect
-from sycobench.report.load import load_calls, load_results
+from sycobench.report.load import factor_map, load_calls, load_results
 from sycobench.store import ROW, JobFolder, columnar
 from sycobench.store.columnar import COPY_SCHEMAS, copy_path, fresh_copy, write_copies, write_copy
 
@@ -108,6 +108,50 @@ def test_tables_from_copies_equal_tables_from_the_jsonl(sweep, tmp_path) -> None
             assert_frame_equal(tables_fast[name], tables_slow[name], rel_tol=1e-12, abs_tol=1e-12)
 
 
+@pytest.mark.parametrize("source", ["copies", "jsonl"])
+def test_a_report_does_not_depend_on_the_order_its_records_are_in(sweep, tmp_path, source, monkeypatch) -> None:
+    """The report reads each job's rows in its records' order (not sorted by key: load_results(ordered=False)),
+    so records in another order (a resumed job's, a concurrent one's) must give the same tables, and every
+    row the same text from the same record, read a few records at a time."""
+    import random
+    from functools import partial
+
+    import importlib
+
+    from sycobench.report import load
+
+    collecting = importlib.import_module("sycobench.report.collect")
+
+    monkeypatch.setattr(collecting, "texted_blocks", partial(load.texted_blocks, rows=7))
+
+    shuffled = tmp_path / "shuffled"
+    shutil.copytree(sweep, shuffled)
+    for job_dir in (shuffled / "0", shuffled / "1"):
+        for name in ("run.jsonl", "scores.jsonl"):
+            lines = (job_dir / name).read_text().splitlines()
+            random.Random(name).shuffle(lines)
+            (job_dir / name).write_text("".join(line + "\n" for line in lines))
+        _jsonl_only(job_dir)
+        if source == "copies":
+            write_copies(job_dir)
+    before, after = collect([sweep]), collect([shuffled])
+    renamed = lambda frame: frame.with_columns(pl.col("job").str.replace(str(shuffled), str(sweep), literal=True))  # noqa: E731
+    key = ["job", "model_id", "scorer", "prompt_id", "k"]
+    assert not before.results.drop(ROW).equals(renamed(after.results).drop(ROW))  # the rows come in another order
+    _assert_same((before.results.drop(ROW),), (renamed(after.results).drop(ROW),))
+    report = ReportConfig(bootstrap=200, seed=3, scorers=["offline", "human:labels"])
+    tables = [build_report(data, report) for data in (before, after)]
+    for name in tables[0]:
+        if name not in ("jobs", "results"):
+            assert_frame_equal(tables[0][name], renamed(tables[1][name]) if "job" in tables[1][name].columns
+                               else tables[1][name], rel_tol=1e-12, abs_tol=1e-12)
+    levels = [factor_map(data.factors).collect() for data in (before, after)]
+    texts = [data.results_with_text(table["results"], level).collect() for data, table, level in
+             zip((before, after), tables, levels)]
+    assert texts[0]["response_text"].null_count() < texts[0].height
+    assert_frame_equal(texts[0].sort(key), renamed(texts[1]).sort(key))
+
+
 def test_an_answer_two_sources_hold_counts_once_and_only_theirs_are_compared(sweep, tmp_path) -> None:
     """A job given twice, and a copy of it under another folder, add no rows: the first source's
     row is kept; a model held by one source only keeps every row, in order."""
@@ -115,7 +159,7 @@ def test_an_answer_two_sources_hold_counts_once_and_only_theirs_are_compared(swe
     shutil.copytree(sweep / "0", twin)
     alone = collect([sweep])
     again = collect([sweep, sweep / "0", twin])
-    assert_frame_equal(again.results, alone.results)  # in order: load_results sorts each job's rows
+    assert_frame_equal(again.results, alone.results)  # in order: each job's rows in its records' order
     _assert_same((again.calls,), (alone.calls,))
     target = again.calls.filter(pl.col("role") == "target")
     assert target.height == target.unique(["model_id", "prompt_id", "k"]).height

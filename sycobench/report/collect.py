@@ -243,7 +243,7 @@ def _unique_labels(labels: dict[str, str]) -> dict[str, str]:
     return {key: label for key, label in labels.items() if counts[label] == 1 and label != key}
 
 
-Loaded = tuple[pl.DataFrame, pl.DataFrame]  # a job's load_calls and load_results(text=False, unscored=True)
+Loaded = tuple[pl.DataFrame, pl.DataFrame]  # a job's load_calls and load_results(text=False, unscored=True, ...)
 
 
 def _load(folder: JobFolder, loaded: Loaded | None = None
@@ -259,7 +259,7 @@ def _load(folder: JobFolder, loaded: Loaded | None = None
         with _PARSING if parsed else nullcontext():  # JSONL parsed a job a core at a time: its buffers are large
             scores = folder.scan(SCORES, SCORE_SCHEMA).collect()  # read once, used twice
             calls = load_calls(folder, job=str(folder.path), scores=scores, parties=parties)
-            results = load_results(folder, calls=calls, scores=scores, text=False, unscored=True)
+            results = load_results(folder, calls=calls, scores=scores, text=False, unscored=True, ordered=False)
             calls = calls.drop(ROW)  # the answers' row numbers are the results' now
     return calls, results, load_factors(folder, parties), parties, *load_text(folder), parsed
 

@@ -69,7 +69,7 @@ def write_job_report(folder: JobFolder, report: ReportConfig, *, keep: dict[str,
     folder.write_copies()
     parties = JobParties.of(folder)
     calls = load_calls(folder, parties=parties)
-    results = load_results(folder, calls=calls, text=False, unscored=True)
+    results = load_results(folder, calls=calls, text=False, unscored=True, ordered=False)
     calls = calls.drop(ROW)  # the answers' row numbers are the results' now (load_results)
     if keep is not None:
         keep.update(calls=calls, results=results)

@@ -163,12 +163,15 @@ def load_calls(folder: JobFolder, *, job: str | None = None, scores: pl.DataFram
 
 def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
                  scores: pl.DataFrame | pl.LazyFrame | None = None, text: bool = True,
-                 unscored: bool = False) -> pl.DataFrame:
+                 unscored: bool = False, ordered: bool = True) -> pl.DataFrame:
     """One row per (answer, scorer) a scorer saw; with `text`, also the prompt, answer and judge reply
     (TEXT_COLUMNS, from load_text). Scores for unknown or failed calls are dropped. With `unscored`,
     also a row for each answer that a scorer of the job has no score for (its call failed, or scoring
     stopped), with `scored = false` and no score: not scored, which the tables count apart from
-    unscorable. Without `text`, each row also holds its answer's row in the run records (ROW)."""
+    unscorable. Without `text`, each row also holds its answer's row in the run records (ROW).
+    `ordered`: rows sorted by model, scorer, triplet, prompt and k, whatever order the records are in; else
+    (a report's read: its tables never depend on row order) by model and scorer only, each one's rows in
+    the same order for the same records."""
     if scores is None:
         scores = folder.scan(SCORES, SCORE_SCHEMA)
     calls = calls if calls is not None else load_calls(folder, scores=scores)
@@ -178,7 +181,8 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
         "job", *KEY, "triplet_id", "scenario", "perspective", "side", *turns, *row)
     shared = folder.shared_prompts()
     if shared.height:  # one answer in several triplets: a row in each, `dup` after its record's own
-        answers = (answers.join(shared.lazy().rename({"triplet_id": "serves"}), on="prompt_id", how="left")
+        answers = (answers.join(shared.lazy().rename({"triplet_id": "serves"}), on="prompt_id", how="left",
+                                maintain_order="left")
                    .with_columns(dup=pl.col("serves").is_not_null() & (pl.col("serves") != pl.col("triplet_id")),
                                  triplet_id=pl.coalesce("serves", "triplet_id")).drop("serves"))
     answers = answers.collect(engine=SMALL_ENGINE)
@@ -190,7 +194,8 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
     scored = scored.collect(engine=SMALL_ENGINE)
     seen = _in_step(scored, answers)
     if seen is None:  # the scores in another order (a judge's, scored concurrently), or some missing
-        seen = scored.lazy().join(answers.lazy(), on=KEY, how="inner").collect(engine=SMALL_ENGINE)
+        seen = scored.lazy().join(answers.lazy(), on=KEY, how="inner", maintain_order="left").collect(
+            engine=SMALL_ENGINE)
     parts = [seen.with_columns(scored=pl.lit(True)).select(columns)]
     pairs = latest.select("scorer", "labeller").unique().collect(engine=SMALL_ENGINE)
     # a score is unique per answer and scorer: as many rows as answers times scorers means none is missing
@@ -200,10 +205,14 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
                                    judges=pl.lit(None, SCORE_FIELDS["judges"]), scored=pl.lit(False))
                      .select(columns).collect(engine=SMALL_ENGINE))
     results = pl.concat(parts) if unscored else parts[0].drop("scored")
-    # tables never depend on record order. A column of one value orders nothing (the same order as sorting by
-    # all five), and strings sort dearly; jobs load side by side, so one thread sorts each
+    # A column of one value orders nothing (the same order as sorting by all five), and strings sort dearly:
+    # a job's sort cost a tenth of its read, and its text step sorted the rows back into the records' order.
+    # Jobs load side by side, so one thread sorts each
     varying = [c for c in ("model_id", "scorer") if results[c].n_unique() > 1]
-    results = results.sort(*varying, "triplet_id", "prompt_id", "k", multithreaded=False)
+    if ordered:
+        results = results.sort(*varying, "triplet_id", "prompt_id", "k", multithreaded=False)
+    elif varying:
+        results = results.sort(*varying, maintain_order=True, multithreaded=False)
     if text:  # a user's frame: the row numbers are the report's own
         results = with_text(results.lazy().drop(row), *load_text(folder)).collect(engine=SMALL_ENGINE)
     return results
