@@ -195,18 +195,18 @@ def _simulated_models(calls: pl.DataFrame | None) -> list[str]:
 
     if calls is None or "model_id" not in calls.columns:
         return []
-    target = calls.filter(pl.col("role") == "target") if "role" in calls.columns else calls
-    flagged = (target.filter(pl.col("simulated").fill_null(False))["model_id"].unique().to_list()
-               if "simulated" in target.columns else [])
-    found = set(flagged)
-    if "api" in target.columns:
-        for model, api in target.select("model_id", "api").unique().drop_nulls().iter_rows():
-            try:
-                if PROVIDERS.get(api).simulated:
-                    found.add(model)
-            except ConfigError:  # a provider no longer installed
-                continue
-    return sorted(found)
+    # one pass over the calls' three columns (a million calls: filtering every column first cost 3x)
+    target = calls.lazy().filter(pl.col("role") == "target") if "role" in calls.columns else calls.lazy()
+    flags = target.select("model_id", *(pl.col(c) if c in calls.columns else pl.lit(None, dtype).alias(c)
+                                        for c, dtype in (("api", pl.String), ("simulated", pl.Boolean)))).unique()
+    found = set()
+    for model, api, simulated in flags.collect().iter_rows():
+        try:
+            if simulated or (api is not None and model is not None and PROVIDERS.get(api).simulated):
+                found.add(model)
+        except ConfigError:  # a provider no longer installed
+            continue
+    return sorted(m for m in found if m is not None)
 
 
 def unvalidated(results: pl.DataFrame, calls: pl.DataFrame | None) -> pl.DataFrame:
@@ -214,6 +214,11 @@ def unvalidated(results: pl.DataFrame, calls: pl.DataFrame | None) -> pl.DataFra
     validated on real models (`Scorer.validated_on_real_models`) scoring a model that is not simulated."""
     scenario = pl.col("scenario").fill_null("rent") if "scenario" in results.columns else pl.lit("rent")
     used = results.select("model_id", "scorer", scenario.alias("scenario")).unique()
+    return _unvalidated(used, calls)
+
+
+def _unvalidated(used: pl.DataFrame, calls: pl.DataFrame | None) -> pl.DataFrame:
+    """unvalidated, from the (model_id, scorer, scenario) triples the results hold."""
     bad = [s for s in used["scorer"].unique().to_list()
            if any(getattr(_kind(part), "validated_on_real_models", True) is False for part in _scorers_within(s))]
     return (used.filter(pl.col("scorer").is_in(bad) & ~pl.col("model_id").is_in(_simulated_models(calls)))
@@ -257,5 +262,5 @@ def report_validation(results: pl.DataFrame, calls: pl.DataFrame | None) -> tupl
     """For a report: the latest validation figures of the scorers it uses, each for the scenarios it
     scored (never another scenario's), and the scores that are no measurement (`unvalidated`)."""
     scenario = pl.col("scenario").fill_null("rent") if "scenario" in results.columns else pl.lit("rent")
-    used = results.select("scorer", scenario.alias("scenario")).unique()
-    return latest_figures(used).select(*FIGURE_SCHEMA), unvalidated(results, calls)
+    used = results.select("model_id", "scorer", scenario.alias("scenario")).unique()  # one pass over the results
+    return latest_figures(used).select(*FIGURE_SCHEMA), _unvalidated(used, calls)

@@ -136,3 +136,20 @@ def test_a_plugin_scorer_is_marked_by_its_class_not_its_name(tmp_path) -> None:
         assert unvalidated(combined, calls)["model_id"].to_list() == ["m"]  # a mean rests on each of its scorers
     finally:
         SCORERS._entries.pop("keywords-test", None)
+
+
+def test_a_model_is_simulated_by_its_provider_or_by_its_records_own_flag() -> None:
+    """Target calls only; a provider no longer installed leaves its model as it is; no model is named twice."""
+    from sycobench.validation import _simulated_models
+
+    calls = pl.DataFrame({
+        "model_id": ["m-mock", "m-mock", "m-said", "m-real", "m-judge", "m-gone", None],
+        "role": ["target", "target", "target", "target", "judge", "target", "target"],
+        "api": ["mock", "mock", "openrouter", "openrouter", "mock", "no-such-provider", "mock"],
+        "simulated": [None, None, True, False, None, None, None],
+    })
+    assert _simulated_models(calls) == ["m-mock", "m-said"]
+    assert _simulated_models(calls.drop("simulated")) == ["m-mock"]
+    assert _simulated_models(calls.drop("api")) == ["m-said"]
+    assert _simulated_models(calls.drop("role")) == ["m-judge", "m-mock", "m-said"]
+    assert _simulated_models(None) == []
