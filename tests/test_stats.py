@@ -1,3 +1,4 @@
+import contextlib
 import importlib.util
 import itertools
 import sys
@@ -467,3 +468,37 @@ def test_weighted_sums_are_the_same_in_any_block_size(monkeypatch, product_bytes
     blocks = list(stats._weighted_blocks(weights, columns))
     assert [start for start, _ in blocks] == list(np.cumsum([0] + [len(b) for _, b in blocks[:-1]]))
     assert np.array_equal(np.vstack([b for _, b in blocks]), expected)
+
+
+def test_the_bootstrap_s_and_sign_flips_products_run_on_one_blas_thread(monkeypatch) -> None:
+    """A second BLAS thread only spin-waits between the many small products, beside Polars' threads; the
+    limit holds inside the products only, and the estimates are the same as without it."""
+    from threadpoolctl import threadpool_info
+
+    from sycobench import stats
+
+    def blas_threads() -> set[int]:
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    before = blas_threads()
+    inside: list[set[int]] = []
+    real = stats.one_blas_thread
+
+    class Watched:
+        def __enter__(self):
+            self.limit = real()
+            self.limit.__enter__()
+            inside.append(blas_threads())
+
+        def __exit__(self, *exc):
+            return self.limit.__exit__(*exc)
+
+    values = np.random.default_rng(1).normal(size=(40, 3))
+    weights = bootstrap_weights(40, bootstrap=500, seed=0)
+    monkeypatch.setattr(stats, "one_blas_thread", contextlib.nullcontext)  # as many BLAS threads as it likes
+    plain = cluster_bootstrap(values, weights=weights), sign_flip_pvalues(values, permutations=400, seed=0)
+    monkeypatch.setattr(stats, "one_blas_thread", Watched)
+    limited = cluster_bootstrap(values, weights=weights), sign_flip_pvalues(values, permutations=400, seed=0)
+    assert len(inside) >= 2 and all(threads == {1} for threads in inside)  # both kinds of product
+    assert blas_threads() == before
+    np.testing.assert_allclose(np.concatenate([*plain[0], plain[1]]), np.concatenate([*limited[0], limited[1]]))
