@@ -177,7 +177,8 @@ def _weight_blocks(weights: Weights) -> Iterator[np.ndarray]:
 
 
 @cache
-def _blas():  # noqa: ANN202 - a threadpoolctl controller, made once numpy's BLAS is loaded
+def _blas():
+    """threadpoolctl's controller, made once (numpy's BLAS is loaded by then)."""
     from threadpoolctl import ThreadpoolController
 
     return ThreadpoolController()

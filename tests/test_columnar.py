@@ -113,15 +113,13 @@ def test_a_report_does_not_depend_on_the_order_its_records_are_in(sweep, tmp_pat
     """The report reads each job's rows in its records' order (not sorted by key: load_results(ordered=False)),
     so records in another order (a resumed job's, a concurrent one's) must give the same tables, and every
     row the same text from the same record, read a few records at a time."""
+    import importlib
     import random
     from functools import partial
 
-    import importlib
-
     from sycobench.report import load
 
-    collecting = importlib.import_module("sycobench.report.collect")
-
+    collecting = importlib.import_module("sycobench.report.collect")  # the module, not the function it exports
     monkeypatch.setattr(collecting, "texted_blocks", partial(load.texted_blocks, rows=7))
 
     shuffled = tmp_path / "shuffled"
@@ -135,7 +133,9 @@ def test_a_report_does_not_depend_on_the_order_its_records_are_in(sweep, tmp_pat
         if source == "copies":
             write_copies(job_dir)
     before, after = collect([sweep]), collect([shuffled])
-    renamed = lambda frame: frame.with_columns(pl.col("job").str.replace(str(shuffled), str(sweep), literal=True))  # noqa: E731
+    def renamed(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.with_columns(pl.col("job").str.replace(str(shuffled), str(sweep), literal=True))
+
     key = ["job", "model_id", "scorer", "prompt_id", "k"]
     assert not before.results.drop(ROW).equals(renamed(after.results).drop(ROW))  # the rows come in another order
     _assert_same((before.results.drop(ROW),), (renamed(after.results).drop(ROW),))
