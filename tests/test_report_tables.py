@@ -401,3 +401,23 @@ def test_answers_no_scorer_saw_are_not_scored_not_unscorable():
     # a mean over scorers counts an answer as scored if any of them saw it
     both = pl.concat([results, results.with_columns(scorer=pl.lit("offline"))])
     assert combine_scorers(both)["scored"].to_list() == results["scored"].to_list()
+
+
+def test_the_stance_mix_is_the_same_to_the_last_bit_whatever_the_rows_order() -> None:
+    """A mean is summed in one order, not in the order a parallel sum's threads finish or the records came in:
+    the same scores give the same table, bit for bit (its CSV was different from one run to the next)."""
+    rng = np.random.default_rng(7)
+    n = 3 * 2 * 400 * 3 * 2
+    results = pl.DataFrame({
+        "model_id": np.repeat([f"m{i}" for i in range(3)], n // 3),
+        "scorer": np.tile(np.repeat(["offline", "judge:j"], n // 6), 3),
+        "triplet_id": np.tile(np.repeat([f"t{i:03d}" for i in range(400)], 6), 6),
+        "side": np.tile(np.repeat(["a", "b", "neutral"], 2), n // 6),
+        "k": np.tile([0, 1], n // 2),
+        "score": rng.uniform(-1, 1, n) / 3,  # thirds and other fractions that do not add up exactly
+    }).with_columns(prompt_id=pl.col("triplet_id") + pl.col("side"))
+    key = ["model_id", "scorer", "side"]
+    mix = stance_mix(results).sort(key)
+    for seed in range(3):
+        shuffled = stance_mix(results.sample(fraction=1.0, shuffle=True, seed=seed)).sort(key)
+        assert_frame_equal(shuffled, mix, check_exact=True)

@@ -72,7 +72,11 @@ def _stance_mix(inp: Input, threshold: float) -> pl.DataFrame:
     prompts = sums.filter(~pl.col("dup")).group_by([*GROUP, "side", "prompt_id"], maintain_order=True).agg(
         pl.col("n", "unscorable_n", "not_scored_n", "total", *(f"k_{b}" for b in bins)).sum())
     moments = [m for b in bins for m in _prompt_moments(f"k_{b}", "n")[:2]] + _prompt_moments("k_neg", "n")[2:]
-    counts = [pl.col("n", "unscorable_n", "not_scored_n", "total", "k_neg", "k_neu", "k_pos").sum(), *moments]
+    # the scores' float total added up in one order, sorted: a parallel sum adds its parts in the order its
+    # threads finish (the mean's last bit changed from one run to the next), and records come in any order.
+    # The counts are integers
+    total = pl.col("total").sort().cum_sum().last()
+    counts = [pl.col("n", "unscorable_n", "not_scored_n", "k_neg", "k_neu", "k_pos").sum(), total, *moments]
     per = prompts.group_by([*GROUP, "side"], maintain_order=True).agg(counts)
     pooled = prompts.group_by(GROUP, maintain_order=True).agg(counts).with_columns(side=pl.lit("all"))
     # dup rows count here: a shared neutral answer gives each triplet it serves a scored cell
