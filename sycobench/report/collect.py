@@ -133,7 +133,7 @@ class Collected:
             for block in blocks(job, rows):
                 if job in wanted:  # a few rows a block: their prompts' rows are kept, the exact rows found later
                     shown = block.filter(pl.col("prompt_id").is_in(wanted[job]))
-                    kept.append(_owned(shown.select(*RESULT_KEY, *_TAKEN)))
+                    kept.append(_owned(shown.select(*RESULT_KEY, *_TAKEN), _TAKEN))
                 yield block
 
         def blocks(job: str, rows: pl.Series) -> Iterator[pl.DataFrame]:
@@ -158,9 +158,10 @@ class Collected:
         return lazy_frames(frames, schema)
 
 
-def _owned(rows: pl.DataFrame) -> pl.DataFrame:
-    """`rows` with text of their own: rows filtered from a block share its text buffers (Polars' strings are
-    views into them), so a few rows kept from every block held every block's text."""
+def _owned(rows: pl.DataFrame, columns: Sequence[str]) -> pl.DataFrame:
+    """`rows` with text of their own in `columns` (the text read with the block; the keys are the results'):
+    rows filtered from a block share its text buffers (Polars' strings are views into them), so a few rows kept
+    from every block held every block's text."""
     def fresh(dtype: pl.DataType, expr: pl.Expr) -> pl.Expr:
         if dtype == pl.String:
             return expr + ""  # written anew
@@ -170,7 +171,7 @@ def _owned(rows: pl.DataFrame) -> pl.DataFrame:
             return expr.struct.with_fields(*(fresh(f.dtype, pl.field(f.name)).alias(f.name) for f in dtype.fields))
         return expr
 
-    return rows.with_columns(fresh(dtype, pl.col(name)).alias(name) for name, dtype in rows.schema.items())
+    return rows.with_columns(fresh(rows.schema[name], pl.col(name)).alias(name) for name in columns)
 
 
 def in_order(makers: list[Callable[[], Iterator[T]]], *, ahead: int = 4, depth: int = 2) -> Iterator[T]:
