@@ -193,7 +193,7 @@ def load_results(folder: JobFolder, *, calls: pl.DataFrame | None = None,
                "unscorable", "labeller", "judges", "scored", *(["dup"] if shared.height else []), *turns, *row]
     scored = scored.collect(engine=SMALL_ENGINE)
     if scored["judges"].null_count() == scored.height:  # no panel's (the usual job): a column of nulls made anew,
-        # as read it held its pages' buffers (75 MB more at a million answers)
+        # as read it held its pages' buffers (65 MB more at a million answers)
         scored = scored.with_columns(pl.lit(None, scored.schema["judges"]).alias("judges"))
     seen = _in_step(scored, answers)
     if seen is None:  # the scores in another order (a judge's, scored concurrently), or some missing
