@@ -200,13 +200,13 @@ def _simulated_models(calls: pl.DataFrame | None) -> list[str]:
     flags = target.select("model_id", *(pl.col(c) if c in calls.columns else pl.lit(None, dtype).alias(c)
                                         for c, dtype in (("api", pl.String), ("simulated", pl.Boolean)))).unique()
     found = set()
-    for model, api, simulated in flags.collect().iter_rows():
+    for model, api, simulated in flags.drop_nulls("model_id").collect().iter_rows():
         try:
-            if simulated or (api is not None and model is not None and PROVIDERS.get(api).simulated):
+            if simulated or (api is not None and PROVIDERS.get(api).simulated):
                 found.add(model)
         except ConfigError:  # a provider no longer installed
             continue
-    return sorted(m for m in found if m is not None)
+    return sorted(found)
 
 
 def unvalidated(results: pl.DataFrame, calls: pl.DataFrame | None) -> pl.DataFrame:
