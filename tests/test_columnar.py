@@ -88,6 +88,43 @@ def test_a_finished_job_has_fresh_copies_of_every_typed_field(sweep) -> None:
     assert calls["error_class"].drop_nulls().len() > 0  # the failing model's errors are in the copy
 
 
+def test_a_copy_names_the_columns_null_in_every_row_and_reads_as_its_jsonl(sweep, tmp_path, monkeypatch) -> None:
+    """Readers make the columns a copy names as null instead of decoding them: it names exactly those, checked
+    over every block (here the failing model's errors come last, in the last of many blocks)."""
+    from sycobench.store.jsonl import read_frame
+
+    job_dir = tmp_path / "job"
+    shutil.copytree(sweep / "1", job_dir)
+    lines = (job_dir / "run.jsonl").read_text().splitlines(keepends=True)
+    failed = [line for line in lines if json.loads(line)["error"] is not None]
+    assert failed and len(failed) < len(lines)
+    (job_dir / "run.jsonl").write_text("".join([line for line in lines if line not in failed] + failed))
+    monkeypatch.setattr(columnar, "_BLOCK_BYTES", 2_000)  # many blocks
+    for name, schema in COPY_SCHEMAS.items():
+        assert write_copy(job_dir, name) is not None
+        jsonl = read_frame(job_dir / f"{name}.jsonl", schema)
+        null = {c for c in schema if jsonl[c].null_count() == jsonl.height}
+        named = set(json.loads(pl.read_parquet_metadata(copy_path(job_dir, name))["sycobench.null_columns"]))
+        assert named == null and (name != "run" or ("error" not in named and "messages" in named))
+        assert_frame_equal(JobFolder(job_dir).scan(name, schema).collect(), jsonl)
+        blocks = pl.concat(JobFolder(job_dir).blocks(name, schema, rows=7))
+        assert_frame_equal(blocks, jsonl)
+
+    # a column named null is made, not read: a copy that named a column wrongly would read as nulls there
+    copy = copy_path(job_dir, "run")
+    metadata = pl.read_parquet_metadata(copy)
+    whole = pl.read_parquet(copy)
+    whole.write_parquet(copy, metadata={**metadata, "sycobench.null_columns": json.dumps(["latency_s"])})
+    assert fresh_copy(job_dir, "run") == copy  # still the source's copy
+    made = JobFolder(job_dir).scan("run", ["prompt_id", "latency_s"]).collect()
+    assert made.height == whole.height == made["latency_s"].null_count()
+    assert JobFolder(job_dir).scan("run", ["latency_s"]).collect().height == whole.height  # not one row of a literal
+    # a copy from before copies named their null columns reads every column
+    whole.write_parquet(copy, metadata={"sycobench.source": metadata["sycobench.source"]})
+    assert_frame_equal(JobFolder(job_dir).scan("run", COPY_SCHEMAS["run"]).collect(),
+                       read_frame(job_dir / "run.jsonl", COPY_SCHEMAS["run"]))
+
+
 def test_tables_from_copies_equal_tables_from_the_jsonl(sweep, tmp_path) -> None:
     plain = tmp_path / "plain"
     shutil.copytree(sweep, plain)

@@ -4,7 +4,9 @@ beside `scores.jsonl` (docs/records.md).
 The JSONL stays the source of truth. A copy is written when a job or a re-scoring finishes,
 by streaming the JSONL into a temporary file in the same folder and renaming it, so a kill
 never leaves half a copy. Its Parquet metadata records what it was built from; a copy whose
-source has changed since, or that cannot be read, is never used: readers fall back to the JSONL.
+source has changed since, or that cannot be read, is never used: readers fall back to the JSONL. It also
+names the columns that are null in every row (an offline scorer's usage, a job's errors), which readers make
+instead of decoding: a nested column costs more to decode than the flat ones together.
 A report's `results.parquet` is written the same way (`sink_whole`).
 """
 
@@ -24,10 +26,10 @@ import polars as pl
 
 from sycobench.errors import DataError
 from sycobench.records import RUN_FIELDS, SCHEMA_VERSION, SCORE_FIELDS
-from sycobench.store.jsonl import stream_frame
+from sycobench.store.jsonl import lazy_frames, read_blocks
 
-__all__ = ["COPY_SCHEMAS", "copy_path", "copy_whole", "fresh_copy", "sink_whole", "source_stamp", "write_copies",
-           "write_copy"]
+__all__ = ["COPY_SCHEMAS", "copy_path", "copy_whole", "fresh_copy", "scan_copy", "sink_whole", "source_stamp",
+           "write_copies", "write_copy"]
 
 log = logging.getLogger("sycobench.store")
 
@@ -39,6 +41,7 @@ COPY_VERSION = 6  # bumped when the copy's layout changes: older copies are then
 #   3: `labeller` or `queued_s`; 4: both; 5: `turn`, `parent_id`, `style`, `objector`, `messages`;
 #   6: a panel's `judges`)
 _KEY = "sycobench.source"
+_NULL = "sycobench.null_columns"  # the columns null in every row (a copy without it: none is known to be)
 _EDGE = 1 << 16  # bytes hashed at each end of the source, so a same-size rewrite is caught too
 _BLOCK = 1 << 24  # bytes read at a time to count lines
 _BLOCK_BYTES = 4 << 20  # JSONL parsed at a time while copying
@@ -155,9 +158,22 @@ def _running(pid: int) -> bool:
 
 
 def _write_blocks(source: Path, target: Path, schema: dict[str, pl.DataType], metadata: dict[str, str]) -> None:
-    """Streamed block by block into Parquet: memory holds a block or two, whatever the file's length."""
-    stream_frame(source, schema, size=_BLOCK_BYTES).sink_parquet(target, metadata=metadata, row_group_size=_ROWS,
-                                                                 engine="streaming")
+    """Streamed block by block into Parquet: memory holds a block or two, whatever the file's length. The
+    columns null in every block are named in the metadata, which the writer asks for with the footer, once
+    every block has passed (if it asked sooner, none would be named)."""
+    null, passed = set(schema), []
+
+    def blocks() -> Iterator[pl.DataFrame]:
+        for block in read_blocks(source, schema, size=_BLOCK_BYTES):
+            counts = block.null_count().row(0, named=True)
+            null.difference_update([c for c in null if counts[c] != block.height])
+            yield block
+        passed.append(True)
+
+    def footer(_context: object) -> dict[str, str]:
+        return {**metadata, _NULL: json.dumps(sorted(null))} if passed else metadata
+
+    lazy_frames(blocks, schema).sink_parquet(target, metadata=footer, row_group_size=_ROWS, engine="streaming")
 
 
 def write_copies(job_dir: Path) -> list[Path]:
@@ -167,13 +183,34 @@ def write_copies(job_dir: Path) -> list[Path]:
 
 def fresh_copy(job_dir: Path, name: str) -> Path | None:
     """The copy of `<name>.jsonl` if it exists, reads, and was built from the file as it is now."""
+    found = _fresh(job_dir, name)
+    return found[0] if found else None
+
+
+def scan_copy(job_dir: Path, name: str, schema: dict[str, pl.DataType]) -> pl.LazyFrame | None:
+    """The `schema` columns of the fresh copy of `<name>.jsonl` (None without one), lazily; a column the copy
+    names as null in every row is made, not read."""
+    found = _fresh(job_dir, name)
+    if found is None:
+        return None
+    target, null = found
+    if set(schema) <= null:  # one column read all the same: literals alone would make a single row
+        null = null - {next(iter(schema), "")}
+    return pl.scan_parquet(target).select(pl.lit(None, dtype).alias(c) if c in null else pl.col(c)
+                                          for c, dtype in schema.items())
+
+
+def _fresh(job_dir: Path, name: str) -> tuple[Path, set[str]] | None:
+    """fresh_copy's copy, and the columns it names as null in every row."""
     target, source = copy_path(job_dir, name), job_dir / f"{name}.jsonl"
     if not target.exists() or not source.exists():
         return None
     try:
-        built = json.loads(pl.read_parquet_metadata(target).get(_KEY, "null"))
+        metadata = pl.read_parquet_metadata(target)
+        built = json.loads(metadata.get(_KEY, "null"))
         built.pop("lines")
         now = source_stamp(source)
+        null = set(json.loads(metadata.get(_NULL, "[]")))
     except (pl.exceptions.PolarsError, OSError, ValueError, AttributeError, KeyError, TypeError):
         return None
-    return target if built == now else None
+    return (target, null) if built == now else None

@@ -363,18 +363,17 @@ class JobFolder:
         """As `frame`, lazily; with `lazy`, a JSONL source is parsed only when collected or sunk."""
         layout = _SHAPES[name][1]
         schema = columns if isinstance(columns, dict) else {c: layout[c] for c in columns}
-        copy = columnar.fresh_copy(self.path, name)
+        copy = columnar.scan_copy(self.path, name, schema)
         if copy is not None:
-            return pl.scan_parquet(copy).select(list(schema))
+            return copy
         path = self.records(name)
         return stream_frame(path, schema) if lazy else read_frame(path, schema).lazy()
 
     def blocks(self, name: str, columns: dict[str, pl.DataType], *, rows: int) -> Iterator[pl.DataFrame]:
         """`columns` of `name`, about `rows` records at a time, in file order (memory holds a block)."""
-        copy = columnar.fresh_copy(self.path, name)
-        if copy is not None:
-            scan = pl.scan_parquet(copy).select(list(columns))
-            total = pl.scan_parquet(copy).select(pl.len()).collect().item()
+        scan = columnar.scan_copy(self.path, name, dict(columns))
+        if scan is not None:
+            total = scan.select(pl.len()).collect().item()
             for start in range(0, total, rows):  # a slice reads only the row groups it spans
                 yield scan.slice(start, rows).collect()
             return
