@@ -547,6 +547,31 @@ def _threads_settle(before: int) -> bool:
     return threading.active_count() <= before
 
 
+@pytest.mark.parametrize("wanted", [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],  # every record: each block as it is
+    [0, 1, 2, 3, 4, 6, 7, 8],  # gaps
+    [0, 0, 2, 3, 4, 5, 5, 7, 8, 9],  # a record twice, as many rows as a block holds
+    [1, 1, 2, 3, 4],
+    [9],
+    [],
+])
+def test_records_taken_by_number_are_those_records_in_order(wanted: list[int]) -> None:
+    """take_rows gives a block's records at the numbers asked for, repeats and all (a block asked for whole
+    is given as it is, without a copy)."""
+    from sycobench.store import take_rows
+
+    records = pl.DataFrame({"n": range(10), "text": [f"answer {i}" for i in range(10)]})
+    blocks = [records.slice(0, 5), records.slice(5, 5)]
+    numbers = pl.Series(wanted, dtype=pl.UInt32)
+    got = list(take_rows(numbers, blocks))
+    assert [n for _, _, taken in got for n in taken["n"]] == wanted
+    assert [(lo, hi) for lo, hi, _ in got] == [(lo, hi) for lo, hi in ((0, sum(w < 5 for w in wanted)),
+                                                                   (sum(w < 5 for w in wanted), len(wanted)))
+                                               if hi > lo]
+    if wanted == list(range(10)):
+        assert all(taken is block for (_, _, taken), block in zip(got, blocks))
+
+
 def test_makers_read_ahead_on_threads_give_their_items_in_order_and_only_a_few_ahead() -> None:
     """The sweep's text is made a few jobs at once (collect.in_order): the items come maker after
     maker, each maker at most `depth` items (and the one in its hand) ahead of the reader, and at most
