@@ -114,13 +114,15 @@ def test_a_copy_names_the_columns_null_in_every_row_and_reads_as_its_jsonl(sweep
     copy = copy_path(job_dir, "run")
     metadata = pl.read_parquet_metadata(copy)
     whole = pl.read_parquet(copy)
-    whole.write_parquet(copy, metadata={**metadata, "sycobench.null_columns": json.dumps(["latency_s"])})
+    whole.write_parquet(copy, metadata={**metadata, "sycobench.null_columns": json.dumps(["usage", "latency_s"])})
     assert fresh_copy(job_dir, "run") == copy  # still the source's copy
-    made = JobFolder(job_dir).scan("run", ["prompt_id", "latency_s"]).collect()
-    assert made.height == whole.height == made["latency_s"].null_count()
-    assert JobFolder(job_dir).scan("run", ["latency_s"]).collect().height == whole.height  # not one row of a literal
+    made = JobFolder(job_dir).scan("run", ["prompt_id", "usage", "latency_s"]).collect()
+    assert made.height == whole.height == made["usage"].null_count() == made["latency_s"].null_count()
+    assert JobFolder(job_dir).scan("run", ["usage"]).collect().height == whole.height  # not one row of a literal
+    assert JobFolder(job_dir).null_columns("run") == {"usage", "latency_s"}
     # a copy from before copies named their null columns reads every column
     whole.write_parquet(copy, metadata={"sycobench.source": metadata["sycobench.source"]})
+    assert JobFolder(job_dir).null_columns("run") == set()
     assert_frame_equal(JobFolder(job_dir).scan("run", COPY_SCHEMAS["run"]).collect(),
                        read_frame(job_dir / "run.jsonl", COPY_SCHEMAS["run"]))
 
@@ -745,7 +747,7 @@ def test_records_read_from_a_copy_s_row_groups_are_kept_as_one_chunk(tmp_path, m
     from sycobench.report.load import KEY, RUN_SCHEMA, SCORE_SCHEMA, _latest
 
     job = _job(tmp_path / "job")
-    monkeypatch.setattr(columnar, "_ROWS", 5)  # 36 answers, 72 scores: several row groups each
+    monkeypatch.setattr(columnar, "GROUP_ROWS", 5)  # 36 answers, 72 scores: several row groups each
     write_copies(job)
     folder = JobFolder(job)
     for name, schema, keys, ts in (("run", RUN_SCHEMA, KEY, "ended_at"),

@@ -255,8 +255,13 @@ def load_text(folder: JobFolder, *, prompts: pl.LazyFrame | None = None) -> tupl
     # A job holds one successful record per answer and per (answer, scorer) (docs/records.md); a line
     # duplicated by hand is dropped here (`unique` keeps any one, without sorting the text).
     answers = folder.scan(RUN, _RUN_TEXT, lazy=True).filter(pl.col("error").is_null())
-    # a reply is a judge's: a scorer without replies (offline) adds no row, its nulls dropped as they are read
-    replies = folder.scan(SCORES, _SCORE_TEXT, lazy=True).filter(pl.col("error").is_null() & pl.col("raw").is_not_null())
+    # a reply is a judge's: a scorer without replies (offline) adds no row, its nulls dropped as they are read;
+    # none at all where the copy says so (a filter on a column it makes reads every key to drop them all)
+    if "raw" in folder.null_columns(SCORES):
+        replies = pl.LazyFrame(schema=_SCORE_TEXT)
+    else:
+        replies = folder.scan(SCORES, _SCORE_TEXT, lazy=True).filter(pl.col("error").is_null() &
+                                                                     pl.col("raw").is_not_null())
     if prompts is None:  # the grid's text is read only when the text is
         prompts = lazy_frames(lambda: iter([folder.prompts()]), _PROMPTS)
     # answers: `unique` streams; a first-of-each-key mask was faster (68 -> 38 ms a job) but held every text

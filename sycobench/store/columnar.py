@@ -28,8 +28,8 @@ from sycobench.errors import DataError
 from sycobench.records import RUN_FIELDS, SCHEMA_VERSION, SCORE_FIELDS
 from sycobench.store.jsonl import lazy_frames, read_blocks
 
-__all__ = ["COPY_SCHEMAS", "copy_path", "copy_whole", "fresh_copy", "scan_copy", "sink_whole", "source_stamp",
-           "write_copies", "write_copy"]
+__all__ = ["COPY_SCHEMAS", "copy_path", "copy_whole", "fresh_copy", "null_columns", "scan_copy", "sink_whole",
+           "source_stamp", "write_copies", "write_copy"]
 
 log = logging.getLogger("sycobench.store")
 
@@ -45,7 +45,7 @@ _NULL = "sycobench.null_columns"  # the columns null in every row (a copy withou
 _EDGE = 1 << 16  # bytes hashed at each end of the source, so a same-size rewrite is caught too
 _BLOCK = 1 << 24  # bytes read at a time to count lines
 _BLOCK_BYTES = 4 << 20  # JSONL parsed at a time while copying
-_ROWS = 16_384  # rows per row group of a copy: small groups keep the writer's memory flat
+GROUP_ROWS = 16_384  # rows per row group of a copy: small groups keep the writer's memory flat
 
 
 def copy_path(job_dir: Path, name: str) -> Path:
@@ -173,7 +173,7 @@ def _write_blocks(source: Path, target: Path, schema: dict[str, pl.DataType], me
     def footer(_context: object) -> dict[str, str]:
         return {**metadata, _NULL: json.dumps(sorted(null))} if passed else metadata
 
-    lazy_frames(blocks, schema).sink_parquet(target, metadata=footer, row_group_size=_ROWS, engine="streaming")
+    lazy_frames(blocks, schema).sink_parquet(target, metadata=footer, row_group_size=GROUP_ROWS, engine="streaming")
 
 
 def write_copies(job_dir: Path) -> list[Path]:
@@ -198,6 +198,14 @@ def scan_copy(job_dir: Path, name: str, schema: dict[str, pl.DataType]) -> pl.La
         null = null - {next(iter(schema), "")}
     return pl.scan_parquet(target).select(pl.lit(None, dtype).alias(c) if c in null else pl.col(c)
                                           for c, dtype in schema.items())
+
+
+def null_columns(job_dir: Path, name: str) -> set[str]:
+    """The columns that the fresh copy of `<name>.jsonl` names as null in every row (none without a copy). A
+    filter on one, made by scan_copy, cannot skip the file's rows: a reader that would filter them all out
+    asks here first."""
+    found = _fresh(job_dir, name)
+    return found[1] if found else set()
 
 
 def _fresh(job_dir: Path, name: str) -> tuple[Path, set[str]] | None:
