@@ -193,9 +193,13 @@ def transcript_data(results: pl.DataFrame, *, threshold: float, labels: dict[str
     }
 
 
+# one encoder for every piece: json.dumps with options makes a new one each call (a tenth of the view's JSON)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+                            default=lambda x: None if isinstance(x, float) and math.isnan(x) else str(x))
+
+
 def _json(value: object) -> str:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False,
-                      default=lambda x: None if isinstance(x, float) and math.isnan(x) else str(x))
+    text = _ENCODER.encode(value)
     return text.replace("<", "\\u003c").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
 
 
