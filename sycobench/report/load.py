@@ -8,6 +8,8 @@ each scenario declares factors of its own. The text behind each result is joined
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
@@ -100,7 +102,9 @@ def _latest(frame: pl.DataFrame | pl.LazyFrame, keys: list[str], ts: str) -> pl.
     more memory (+240 MB at a million answers)."""
     if isinstance(frame, pl.LazyFrame):
         frame = frame.collect(engine=SMALL_ENGINE)
-    if frame.select(pl.struct(keys).hash().n_unique()).item() == frame.height:  # no two keys share a hash
+    # no two keys share a hash: the keys' own hashes mixed (hashing them as one struct cost 1.6x as much)
+    mixed = functools.reduce(operator.xor, (pl.col(key).hash(seed) for seed, key in enumerate(keys)))
+    if frame.select(mixed.n_unique()).item() == frame.height:
         return frame.rechunk()
     kept = (
         frame.lazy().with_columns(pl.col("error").is_null().alias("_ok"))
