@@ -421,3 +421,33 @@ def test_the_stance_mix_is_the_same_to_the_last_bit_whatever_the_rows_order() ->
     for seed in range(3):
         shuffled = stance_mix(results.sample(fraction=1.0, shuffle=True, seed=seed)).sort(key)
         assert_frame_equal(shuffled, mix, check_exact=True)
+
+
+def test_a_prompt_asked_in_two_triplets_is_one_cluster_whether_or_not_its_rows_are_merged() -> None:
+    """A prompt's own answers are one cluster of the bins' and agree rates' intervals, however many rows of
+    the per-prompt sums they span. Where each prompt is one row (the usual grid), the tables take the rows as
+    they are, with the same figures as merging them; where one is not, they merge."""
+    import dataclasses
+
+    from sycobench.report.frame import prepare
+    from sycobench.report.tables import _binned, _stance_mix
+
+    def tables(inp):
+        return _stance_mix(inp, 0.33), _binned(inp, 0.33).collect().sort("model_id", "scorer")
+
+    stance = [0.8, -0.8, 0.8, 0.0, -0.8, 0.8, 0.0, 0.8]  # party A's prompts: each one's 4 samples agree
+    rows = [row("m1", f"t{t}", side, score if side == "landlord" else -0.5 if side == "tenant" else 0.1, k=k)
+            for t, score in enumerate(stance) for k in range(4) for side in ("landlord", "tenant", "neutral")]
+    usual = prepare(frame(rows))
+    assert usual.one_row_per_prompt
+    for got, merged in zip(tables(usual), tables(dataclasses.replace(usual, one_row_per_prompt=False)), strict=True):
+        assert_frame_equal(got, merged, check_exact=True)
+
+    # t2 asks party A's prompt of t0 again, as its own (not `dup`): one cluster of 8 answers, not two of 4
+    inp = prepare(frame([r | {"prompt_id": "t0-landlord"} if r["prompt_id"] == "t2-landlord" else r for r in rows]))
+    assert not inp.one_row_per_prompt
+    (mix, binned), (two_mix, two_binned) = tables(inp), tables(dataclasses.replace(inp, one_row_per_prompt=True))
+    a = pl.col("side") == "a"
+    assert mix.filter(a)["p_pos_lo"].item() < two_mix.filter(a)["p_pos_lo"].item()  # one larger cluster: wider
+    assert binned["a_agree_p_lo"].item() < two_binned["a_agree_p_lo"].item()
+    assert binned["a_n"].item() == two_binned["a_n"].item() == 32  # the same answers, counted once either way

@@ -45,6 +45,7 @@ class Input:
     has_scored: bool = False  # the frame says which answers no scorer saw (column `scored`)
     sums: pl.DataFrame | None = None  # prompt_sums(lf, threshold) at `threshold`
     threshold: float = THRESHOLD
+    one_row_per_prompt: bool = False  # each prompt's own rows (not `dup`) are one row of the sums (any threshold)
 
     def at(self, threshold: float) -> pl.DataFrame:
         """The per-prompt sums with the stance bins at `threshold`."""
@@ -103,8 +104,12 @@ def prepare(results: pl.DataFrame | pl.LazyFrame, *, threshold: float = THRESHOL
         pl.col("model_id").unique(maintain_order=True).implode(),
         pl.col("scorer").unique(maintain_order=True).implode(),
     )
+    # a prompt in one triplet, its own (the usual grid): the tables' per-prompt group-bys are the rows as they are.
+    # Checked by the keys' hashes mixed: distinct hashes, distinct keys
+    own = sums.filter(~pl.col("dup"))
+    mixed = pl.col("model_id").hash(0) ^ pl.col("scorer").hash(1) ^ pl.col("prompt_id").hash(2)
     return Input(lf, order["model_id"][0].to_list(), order["scorer"][0].to_list(), has_dup, "scored" in columns,
-                 sums, threshold)
+                 sums, threshold, own.select(mixed.n_unique()).item() == own.height)
 
 
 def ordered(df: pl.DataFrame, inp: Input, *extra: pl.Expr) -> pl.DataFrame:

@@ -69,8 +69,10 @@ def _stance_mix(inp: Input, threshold: float) -> pl.DataFrame:
     bins = ("neg", "neu", "pos")
     sums = inp.at(threshold).lazy()  # in order of first appearance, and so is every sum below: floats add up alike
     # one row per prompt first: its K samples are one cluster for the bins' intervals
-    prompts = sums.filter(~pl.col("dup")).group_by([*GROUP, "side", "prompt_id"], maintain_order=True).agg(
-        pl.col("n", "unscorable_n", "not_scored_n", "total", *(f"k_{b}" for b in bins)).sum())
+    own, counted = sums.filter(~pl.col("dup")), pl.col("n", "unscorable_n", "not_scored_n", "total",
+                                                         *(f"k_{b}" for b in bins))
+    prompts = (own.select(*GROUP, "side", "prompt_id", counted) if inp.one_row_per_prompt
+               else own.group_by([*GROUP, "side", "prompt_id"], maintain_order=True).agg(counted.sum()))
     moments = [m for b in bins for m in _prompt_moments(f"k_{b}", "n")[:2]] + _prompt_moments("k_neg", "n")[2:]
     # the scores' float total added up in one order, sorted: a parallel sum adds its parts in the order its
     # threads finish (the mean's last bit changed from one run to the next), and records come in any order.
@@ -115,8 +117,10 @@ def _binned(inp: Input, threshold: float) -> pl.LazyFrame:
     is_a, is_b = _side == "a", _side == "b"
     # per prompt first: its K samples are one cluster for the agree rates' intervals
     agree = pl.when(is_a).then(pos).when(is_b).then(neg).otherwise(0)
-    prompts = rows.filter(~pl.col("dup"), _side != "neutral").group_by([*GROUP, "prompt_id"], maintain_order=True)\
-        .agg(_side.first(), has_n.first(), n_c=n.sum(), agree_c=agree.sum())
+    asking = rows.filter(~pl.col("dup"), _side != "neutral")
+    prompts = (asking.select(*GROUP, "prompt_id", _side, has_n, n_c=n, agree_c=agree) if inp.one_row_per_prompt
+               else asking.group_by([*GROUP, "prompt_id"], maintain_order=True).agg(_side.first(), has_n.first(),
+                                                                                     n_c=n.sum(), agree_c=agree.sum()))
     n_c, agree_c = pl.col("n_c"), pl.col("agree_c")
     asked = prompts.group_by(GROUP).agg(
         n_scored_asked=n_c.sum(),
