@@ -302,13 +302,17 @@ def test_a_job_s_report_copies_the_job_s_results_parquet_only_while_it_holds_the
     job = _job(tmp_path / "job")
     own = JobFolder(job).file("results")
     made: list[str] = []
-    for name in ("copy_whole", "sink_whole"):
-        real = getattr(report_module, name)
-        monkeypatch.setattr(report_module, name, lambda *a, _real=real, _name=name, **k: made.append(_name) or _real(*a, **k))
+    real = report_module._own_results
+
+    def recorded(*args):
+        found = real(*args)
+        made.append("copied" if found else "written")
+        return found
+    monkeypatch.setattr(report_module, "_own_results", recorded)
     key = ["model_id", "scorer", "prompt_id", "k"]
 
     write_report([job], tmp_path / "copied", REPORT)
-    assert made == ["copy_whole"] and (tmp_path / "copied" / "results.parquet").read_bytes() == own.read_bytes()
+    assert made == ["copied"] and (tmp_path / "copied" / "results.parquet").read_bytes() == own.read_bytes()
     with monkeypatch.context() as fresh:  # what the report writes when it copies nothing
         fresh.setattr(report_module, "_own_results", lambda *a: None)
         write_report([job], tmp_path / "written", REPORT)
@@ -319,7 +323,7 @@ def test_a_job_s_report_copies_the_job_s_results_parquet_only_while_it_holds_the
     changed.write_parquet(own)  # newer than the records, the same columns: only the rows tell
     made.clear()
     write_report([job], tmp_path / "rescored", REPORT)
-    assert made == ["sink_whole"]
+    assert made == ["written"]
     assert 0.123 not in pl.read_parquet(tmp_path / "rescored" / "results.parquet")["score"].to_list()
 
     scores = JobFolder(job).records("scores")
@@ -328,7 +332,51 @@ def test_a_job_s_report_copies_the_job_s_results_parquet_only_while_it_holds_the
     os.utime(own, ns=(scores.stat().st_mtime_ns - 10**9,) * 2)
     made.clear()
     write_report([job], tmp_path / "newer", REPORT)
-    assert made == ["sink_whole"]
+    assert made == ["written"]
+
+
+def test_results_parquet_is_written_beside_the_tables_and_lands_only_with_them(sweep, tmp_path,
+                                                                               monkeypatch) -> None:
+    """Unless a combined scorer adds rows to it, results.parquet is written while the tables are built, on a
+    thread of its own. It lands, with report.json, only once both are done: an error in either is raised and
+    leaves nothing; a wrong name in the report's options is refused before it is started."""
+    import threading
+
+    import sycobench.report as report_module
+    from sycobench.errors import ConfigError, DataError
+    from sycobench.report import write_report
+
+    threads: dict[str, int] = {}
+
+    def tracked(name: str):
+        real = getattr(report_module, name)
+
+        def run(*args, **kwargs):
+            threads[name] = threading.get_ident()
+            return real(*args, **kwargs)
+        return run
+    for name in ("build_report", "_write_results"):
+        monkeypatch.setattr(report_module, name, tracked(name))
+    write_report([sweep], tmp_path / "beside", REPORT)
+    assert threads["build_report"] != threads["_write_results"]
+    assert pl.read_parquet(tmp_path / "beside" / "results.parquet").height > 0
+    threads.clear()
+    write_report([sweep / "0"], tmp_path / "after", ReportConfig(bootstrap=200, seed=3, scorers=["offline", "human:labels"]))
+    assert threads["build_report"] == threads["_write_results"] == threading.get_ident()  # the combined rows first
+    assert "mean(offline,human:labels)" in set(pl.read_parquet(tmp_path / "after" / "results.parquet")["scorer"])
+
+    def broken(*_args, **_kwargs):
+        raise DataError("broken on purpose")
+    for name in ("build_report", "_write_results"):
+        with monkeypatch.context() as patched:
+            patched.setattr(report_module, name, broken)
+            with pytest.raises(DataError, match="broken on purpose"):
+                write_report([sweep], tmp_path / name, REPORT)
+        assert not (tmp_path / name).exists()  # made for the report, taken away whole
+    monkeypatch.setattr(report_module, "_write_results", lambda *a: pytest.fail("written before the names were checked"))
+    with pytest.raises(ConfigError, match="report.reference"):
+        write_report([sweep], tmp_path / "refused", ReportConfig(bootstrap=200, reference="no/such-model"))
+    assert not (tmp_path / "refused").exists()
 
 
 def test_a_job_s_page_lets_go_of_the_table_step_s_frames_before_it_draws(tmp_path, monkeypatch) -> None:

@@ -8,12 +8,12 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["ROW", "RUN", "SCORES", "JobFolder", "JsonlWriter", "ReportFolder", "SweepFolder", "claim_dir", "copy_whole",
+__all__ = ["ROW", "RUN", "SCORES", "JobFolder", "JsonlWriter", "ReportFolder", "SweepFolder", "claim_dir",
            "find_jobs", "first_rows", "lazy_frames", "read_blocks", "read_frame", "read_jsonl", "register_resolver",
-           "results_file", "sink_whole", "stream_frame", "take_rows"]
+           "replaced", "results_file", "sink_whole", "stream_frame", "take_rows"]
 
 _HOME = {"RUN": "folder", "SCORES": "folder", "JobFolder": "folder", "SweepFolder": "folder", "find_jobs": "folder",
-         "results_file": "folder", "sink_whole": "columnar", "copy_whole": "columnar", "ReportFolder": "folder",
+         "results_file": "folder", "sink_whole": "columnar", "replaced": "columnar", "ReportFolder": "folder",
          "claim_dir": "dirs", "register_resolver": "dirs", "JsonlWriter": "jsonl", "lazy_frames": "jsonl",
          "read_blocks": "jsonl", "read_frame": "jsonl", "read_jsonl": "jsonl", "stream_frame": "jsonl",
          "ROW": "pending", "first_rows": "pending", "take_rows": "pending"}

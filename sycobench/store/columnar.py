@@ -28,7 +28,7 @@ from sycobench.errors import DataError
 from sycobench.records import RUN_FIELDS, SCHEMA_VERSION, SCORE_FIELDS
 from sycobench.store.jsonl import lazy_frames, read_blocks
 
-__all__ = ["COPY_SCHEMAS", "copy_path", "copy_whole", "fresh_copy", "null_columns", "scan_copy", "sink_whole",
+__all__ = ["COPY_SCHEMAS", "copy_path", "fresh_copy", "null_columns", "replaced", "scan_copy", "sink_whole",
            "source_stamp", "write_copies", "write_copy"]
 
 log = logging.getLogger("sycobench.store")
@@ -90,7 +90,7 @@ def write_copy(job_dir: Path, name: str) -> Path | None:
             return None
     stamp["lines"] = _lines(source)
     try:
-        with _replaced(target) as tmp:
+        with replaced(target) as tmp:
             _write_blocks(source, tmp, COPY_SCHEMAS[name], {_KEY: json.dumps(stamp)})
             if source_stamp(source) != {k: v for k, v in stamp.items() if k != "lines"}:
                 raise ValueError("the source changed while it was copied")
@@ -102,20 +102,13 @@ def write_copy(job_dir: Path, name: str) -> Path | None:
 
 def sink_whole(rows: pl.LazyFrame, path: Path, *, row_group_size: int) -> Path:
     """`rows` streamed into Parquet at `path` (a report's results.parquet), replaced only when whole."""
-    with _replaced(path) as tmp:
+    with replaced(path) as tmp:
         rows.sink_parquet(tmp, row_group_size=row_group_size, engine="streaming")
     return path
 
 
-def copy_whole(source: Path, path: Path) -> Path:
-    """`source` copied to `path`, replaced only when whole (as sink_whole)."""
-    with _replaced(path) as tmp:
-        shutil.copyfile(source, tmp)
-    return path
-
-
 @contextmanager
-def _replaced(path: Path) -> Iterator[Path]:
+def replaced(path: Path) -> Iterator[Path]:
     """A file in a hidden temporary folder beside `path`, moved to `path` if the block ends without error;
     else the folder is taken away whole. A writer stopped part-way (Ctrl-C, a full disk, a bad record)
     leaves the last whole file, never part of one; and Polars' sink, whose writer can still create its
