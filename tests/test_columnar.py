@@ -337,8 +337,8 @@ def test_a_job_s_report_copies_the_job_s_results_parquet_only_while_it_holds_the
 
 def test_results_parquet_is_written_beside_the_tables_and_lands_only_with_them(sweep, tmp_path,
                                                                                monkeypatch) -> None:
-    """Unless a combined scorer adds rows to it, results.parquet is written while the tables are built, on a
-    thread of its own. It lands, with report.json, only once both are done: an error in either is raised and
+    """Unless a combined scorer adds rows to it, or records are parsed from JSONL, results.parquet is written
+    while the tables are built, on a thread of its own. It lands, with report.json, only once both are done: an error in either is raised and
     leaves nothing; a wrong name in the report's options is refused before it is started."""
     import threading
 
@@ -364,6 +364,13 @@ def test_results_parquet_is_written_beside_the_tables_and_lands_only_with_them(s
     write_report([sweep / "0"], tmp_path / "after", ReportConfig(bootstrap=200, seed=3, scorers=["offline", "human:labels"]))
     assert threads["build_report"] == threads["_write_results"] == threading.get_ident()  # the combined rows first
     assert "mean(offline,human:labels)" in set(pl.read_parquet(tmp_path / "after" / "results.parquet")["scorer"])
+    parsed = tmp_path / "parsed"
+    shutil.copytree(sweep, parsed)
+    for job_dir in (parsed / "0", parsed / "1"):
+        _jsonl_only(job_dir)
+    threads.clear()
+    write_report([parsed], tmp_path / "from-jsonl", REPORT)  # JSONL's large blocks: not beside the tables
+    assert threads["build_report"] == threads["_write_results"] == threading.get_ident()
 
     def broken(*_args, **_kwargs):
         raise DataError("broken on purpose")

@@ -228,11 +228,12 @@ def _write_report(paths: list[Path], data: Collected, out: Path, folder: ReportF
     seed = int(report.seed or 0)
     # results.parquet holds the answers a scorer saw. Unless a combined scorer (report.scorers) adds rows of
     # its own, those are known before the tables, and written beside them: the tables leave part of the cores
-    # idle (a million answers: 0.1-0.2 s less). The file lands, with report.json, once the tables are built
+    # idle (a million answers: 0.1-0.2 s less). Not where records are parsed from JSONL: their blocks are
+    # large (a million answers held 1 GB). The file lands, with report.json, once the tables are built
     _check_names(data.results, report)  # a wrong name is refused before anything is written
+    beside = not (report.scorers or data.parsed)
     with ThreadPoolExecutor(1) as pool, replaced(folder.results) as target:
-        ahead = None if report.scorers else pool.submit(_write_results, paths, data, _seen(data.results), target,
-                                                        seed)
+        ahead = pool.submit(_write_results, paths, data, _seen(data.results), target, seed) if beside else None
         try:
             tables = build_report(data, report)
         finally:  # the writer's error, if any, is raised here (with the tables' own as its context)
