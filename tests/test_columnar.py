@@ -125,6 +125,11 @@ def test_a_copy_names_the_columns_null_in_every_row_and_reads_as_its_jsonl(sweep
     assert JobFolder(job_dir).null_columns("run") == set()
     assert_frame_equal(JobFolder(job_dir).scan("run", COPY_SCHEMAS["run"]).collect(),
                        read_frame(job_dir / "run.jsonl", COPY_SCHEMAS["run"]))
+    # a name list that does not read is no copy to trust: the JSONL is read
+    whole.write_parquet(copy, metadata={**metadata, "sycobench.null_columns": "\x00not json"})
+    assert fresh_copy(job_dir, "run") is None and JobFolder(job_dir).null_columns("run") == set()
+    assert_frame_equal(JobFolder(job_dir).scan("run", COPY_SCHEMAS["run"]).collect(),
+                       read_frame(job_dir / "run.jsonl", COPY_SCHEMAS["run"]))
 
 
 def test_tables_from_copies_equal_tables_from_the_jsonl(sweep, tmp_path) -> None:
