@@ -674,8 +674,9 @@ def test_a_makers_error_is_raised_in_turn_and_closing_early_stops_the_threads() 
     assert _threads_settle(before)
 
 
+@pytest.mark.parametrize("rows", [5, 8192])  # the job's answers in blocks, or in one
 @pytest.mark.parametrize("source", ["copies", "jsonl"])
-def test_an_answer_recorded_twice_shows_the_text_its_score_was_given_for(sweep, tmp_path, source) -> None:
+def test_an_answer_recorded_twice_shows_the_text_its_score_was_given_for(sweep, tmp_path, source, rows) -> None:
     """A key answered twice (a line pasted again, with other text and a later time): the tables keep its
     last record, but the scoring loop scored its first, so its text in results.parquet is the first's."""
     from sycobench.report.load import sink_with_text
@@ -692,7 +693,7 @@ def test_an_answer_recorded_twice_shows_the_text_its_score_was_given_for(sweep, 
     if source == "jsonl":
         _jsonl_only(job)
     results = load_results(folder, text=False)
-    sink_with_text(results, folder, rows=5)
+    sink_with_text(results, folder, rows=rows)
     written = pl.read_parquet(folder.file("results"))
     assert written.height == results.height and written["response_text"].null_count() == 0
     shown = written.filter(prompt_id=again["prompt_id"], k=again["k"])["response_text"]

@@ -256,8 +256,8 @@ def load_text(folder: JobFolder, *, prompts: pl.LazyFrame | None = None) -> tupl
     """The text behind the results, lazily: each answer's `messages` and `response_text` by
     ANSWER_KEY, each judge reply (`raw`) by those and `scorer`. From the columnar copies only
     these columns are read, and only when collected or sunk."""
-    # A job holds one successful record per answer and per (answer, scorer) (docs/records.md); a line
-    # duplicated by hand is dropped here (`unique` keeps any one, without sorting the text).
+    # A job holds one successful record per answer and per (answer, scorer) (docs/records.md); of a line
+    # duplicated by hand, the first success is kept, the one the scoring loop scored (without sorting the text)
     answers = folder.scan(RUN, _RUN_TEXT, lazy=True).filter(pl.col("error").is_null())
     # a reply is a judge's: a scorer without replies (offline) adds no row, its nulls dropped as they are read;
     # none at all where the copy says so (a filter on a column it makes reads every key to drop them all)
@@ -270,7 +270,7 @@ def load_text(folder: JobFolder, *, prompts: pl.LazyFrame | None = None) -> tupl
         prompts = lazy_frames(lambda: iter([folder.prompts()]), _PROMPTS)
     # answers: `unique` streams; a first-of-each-key mask was faster (68 -> 38 ms a job) but held every text
     # at once (+40 MB at 99,000 answers, bench/memory.py). Replies are short: the mask.
-    return (_with_prompts(answers.select(*KEY, "response_text", "messages").unique(KEY, keep="any"), prompts),
+    return (_with_prompts(answers.select(*KEY, "response_text", "messages").unique(KEY, keep="first"), prompts),
             replies.select(*KEY, "scorer", "raw").filter(pl.struct(*KEY, "scorer").is_first_distinct()))
 
 
