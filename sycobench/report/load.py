@@ -8,8 +8,6 @@ each scenario declares factors of its own. The text behind each result is joined
 
 from __future__ import annotations
 
-import functools
-import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
@@ -20,6 +18,7 @@ import polars as pl
 
 from sycobench.errors import DataError
 from sycobench.records import ANSWER_KEY, RUN_FIELDS, SCORE_FIELDS
+from sycobench.report.frame import surely_distinct
 from sycobench.store import ROW, RUN, SCORES, JobFolder, first_rows, lazy_frames, sink_whole, take_rows
 
 __all__ = ["RUN_SCHEMA", "SCORE_SCHEMA", "SMALL_ENGINE", "TEXT_COLUMNS", "TURN_COLUMNS", "JobParties", "factor_map",
@@ -102,9 +101,7 @@ def _latest(frame: pl.DataFrame | pl.LazyFrame, keys: list[str], ts: str) -> pl.
     more memory (+240 MB at a million answers)."""
     if isinstance(frame, pl.LazyFrame):
         frame = frame.collect(engine=SMALL_ENGINE)
-    # no two keys share a hash: the keys' own hashes mixed (hashing them as one struct cost 1.6x as much)
-    mixed = functools.reduce(operator.xor, (pl.col(key).hash(seed) for seed, key in enumerate(keys)))
-    if frame.select(mixed.n_unique()).item() == frame.height:
+    if surely_distinct(frame, keys):
         return frame.rechunk()
     kept = (
         frame.lazy().with_columns(pl.col("error").is_null().alias("_ok"))
